@@ -1,0 +1,56 @@
+/// The one state machine of a message. Every change is a journal transition.
+///
+///     queued ──▶ in_flight ──▶ sent ──▶ delivered ──▶ read
+///        ▲           │  └────▶ failed
+///        │           ├───────▶ retry_at ──▶ in_flight
+///        └───────────┤
+///                    └───────▶ in_doubt ──▶ in_flight (after the settle window)
+///
+/// A status webhook may move `in_doubt` straight to `sent`, `delivered` or `read`.
+public enum MessageState: UInt8, Sendable, CaseIterable, CustomStringConvertible {
+    case queued = 0
+    case inFlight = 1
+    case sent = 2
+    case retryAt = 3
+    case failed = 4
+    case inDoubt = 5
+    case delivered = 6
+    case read = 7
+
+    public var description: String {
+        switch self {
+        case .queued: "queued"
+        case .inFlight: "in_flight"
+        case .sent: "sent"
+        case .retryAt: "retry_at"
+        case .failed: "failed"
+        case .inDoubt: "in_doubt"
+        case .delivered: "delivered"
+        case .read: "read"
+        }
+    }
+
+    /// True when the message will not be sent again.
+    public var isFinal: Bool {
+        switch self {
+        case .sent, .failed, .delivered, .read: true
+        case .queued, .inFlight, .retryAt, .inDoubt: false
+        }
+    }
+
+    /// Whether the journal may record `self → next`. Anything else is a bug upstream.
+    public func canTransition(to next: MessageState) -> Bool {
+        switch (self, next) {
+        case (.queued, .inFlight), (.retryAt, .inFlight), (.inDoubt, .inFlight): true
+        // Throttled before it was sent: back to the queue without using an attempt.
+        case (.inFlight, .queued): true
+        case (.inFlight, .sent), (.inFlight, .failed), (.inFlight, .retryAt), (.inFlight, .inDoubt): true
+        // A status webhook proves an in-doubt message was sent.
+        case (.inDoubt, .sent), (.inDoubt, .delivered), (.inDoubt, .read), (.inDoubt, .failed): true
+        case (.inFlight, .delivered), (.inFlight, .read): true
+        case (.sent, .delivered), (.sent, .read), (.delivered, .read): true
+        case (.sent, .failed), (.delivered, .failed): true
+        default: false
+        }
+    }
+}

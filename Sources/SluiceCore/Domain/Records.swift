@@ -1,0 +1,104 @@
+/// One message as the journal holds it.
+public struct MessageRecord: Sendable, Equatable {
+    public var id: MessageID
+    public var campaign: CampaignID
+    public var sender: SenderID
+    public var state: MessageState
+    /// Sends that used an attempt (throttles do not).
+    public var attempts: UInt16
+    /// Wall-clock milliseconds before which a `retry_at` or `in_doubt` message is not sent.
+    public var notBeforeMilliseconds: Int64
+    public var updatedMilliseconds: Int64
+    /// Recipient, 7–15 digits.
+    public var to: String
+    /// Values for the campaign template's `{{1}}`, `{{2}}`, … placeholders.
+    public var params: [String]
+    public var wamid: String?
+    /// WhatsApp `error.code` (or a transport code) of the last failure; 0 when none.
+    public var errorCode: Int32
+    public var errorMessage: String?
+
+    public init(
+        id: MessageID, campaign: CampaignID, sender: SenderID, state: MessageState = .queued,
+        attempts: UInt16 = 0, notBeforeMilliseconds: Int64 = 0, updatedMilliseconds: Int64 = 0,
+        to: String, params: [String], wamid: String? = nil, errorCode: Int32 = 0, errorMessage: String? = nil
+    ) {
+        self.id = id
+        self.campaign = campaign
+        self.sender = sender
+        self.state = state
+        self.attempts = attempts
+        self.notBeforeMilliseconds = notBeforeMilliseconds
+        self.updatedMilliseconds = updatedMilliseconds
+        self.to = to
+        self.params = params
+        self.wamid = wamid
+        self.errorCode = errorCode
+        self.errorMessage = errorMessage
+    }
+}
+
+/// Messages of one campaign per state, kept by the journal in the same transaction as
+/// each transition so that progress is one read.
+public struct StateCounts: Sendable, Equatable {
+    public var values: [UInt64]
+    public init() { values = Array(repeating: 0, count: MessageState.allCases.count) }
+    public subscript(state: MessageState) -> UInt64 {
+        get { values[Int(state.rawValue)] }
+        set { values[Int(state.rawValue)] = newValue }
+    }
+    public var total: UInt64 { values.reduce(0, +) }
+}
+
+public enum CampaignState: UInt8, Sendable, CustomStringConvertible {
+    case active = 0
+    case done = 1
+    public var description: String {
+        switch self {
+        case .active: "active"
+        case .done: "done"
+        }
+    }
+}
+
+/// A campaign: one sender, one message object with placeholders, many recipients.
+public struct CampaignRecord: Sendable, Equatable {
+    public var id: CampaignID
+    public var sender: SenderID
+    public var state: CampaignState
+    public var createdMilliseconds: Int64
+    /// The Cloud API message object as the client sent it (JSON, UTF-8), without `to`.
+    public var message: [UInt8]
+    public var counts: StateCounts
+
+    public init(id: CampaignID, sender: SenderID, state: CampaignState = .active, createdMilliseconds: Int64, message: [UInt8], counts: StateCounts = StateCounts()) {
+        self.id = id
+        self.sender = sender
+        self.state = state
+        self.createdMilliseconds = createdMilliseconds
+        self.message = message
+        self.counts = counts
+    }
+}
+
+/// A sending phone number and its rate tier.
+public struct SenderRecord: Sendable, Equatable {
+    public var id: SenderID
+    /// WhatsApp's `phone_number_id`, the path segment of the send URL.
+    public var phoneNumberID: String
+    public var tierMessagesPerSecond: Double
+    public var burst: UInt32
+    public var accessToken: String
+    public var paused: Bool
+    public var pauseReason: String?
+
+    public init(id: SenderID, phoneNumberID: String, tierMessagesPerSecond: Double, burst: UInt32 = 1, accessToken: String, paused: Bool = false, pauseReason: String? = nil) {
+        self.id = id
+        self.phoneNumberID = phoneNumberID
+        self.tierMessagesPerSecond = tierMessagesPerSecond
+        self.burst = burst
+        self.accessToken = accessToken
+        self.paused = paused
+        self.pauseReason = pauseReason
+    }
+}

@@ -1,0 +1,200 @@
+/// Paces one sending number at its rate tier: GCRA (the virtual-scheduling form of a
+/// token bucket) on an ideal grid, with a sliding-window guard as the hard bound.
+///
+/// - The emission interval is `T = (1 + safetyMargin) / messagesPerSecond`; the burst
+///   tolerance is `(burst - 1) · T`.
+/// - **Late-wakeup catch-up**: the grid is kept even when the caller wakes late
+///   (`TAT = max(TAT, now - catchUp) + T`), so a loop that wakes 300 µs late still
+///   sends at the tier; `catchUp` is bounded (`catchUpNanosecondsMax`,
+///   `catchUpIntervalsMax`), so an idle sender gets at most about one message plus
+///   the catch-up at once.
+/// - **Sliding-window guard**: a ring of the last `⌊rate⌋` admission instants; one more
+///   is admitted only if the admission `⌊rate⌋` places back is at least
+///   `1 s × (1 + safetyMargin)` old. No half-open one-second window ever holds more
+///   than `⌊rate⌋` admissions, whatever catch-up, burst or rate changes do.
+/// - The clock is clamped: an instant earlier than one already seen counts as the one
+///   already seen, so a clock stepping backwards only pauses admission.
+///
+/// ```swift
+/// var pacer = Pacer(messagesPerSecond: 80, now: clock.now())
+/// let n = pacer.admit(upTo: queued, now: clock.now())   // send n messages now
+/// sleep(until: pacer.nextEligible(now: clock.now()))
+/// ```
+public struct Pacer: Sendable {
+    /// Default spacing margin: intervals 0.5 % longer than `1 / rate`, the allowance
+    /// for jitter between our clock and WhatsApp's counting at its endpoint.
+    public static let defaultSafetyMargin: Double = 0.005
+    /// The highest rate tier WhatsApp grants, and the ring guard's capacity bound.
+    public static let messagesPerSecondMax: Double = 1000
+    /// Bound on the burst tolerance, in messages.
+    public static let burstMax: Int = 1000
+    /// Bound on the safety margin (a fraction of the interval).
+    public static let safetyMarginMax: Double = 0.5
+    /// Catch-up bound in time: how far behind `now` the grid may resume after a late wake.
+    /// It must cover the loop's usual late wakes (a hiccup of several ms); a wake later
+    /// than this loses the excess. It is also the idle burst: an idle sender may send
+    /// `1 + catchUp / T` messages at once (11 at 1000 msg/s, 1 at 80 msg/s).
+    public static let catchUpNanosecondsMax: Int64 = 10_000_000
+    /// Catch-up bound in intervals (binds above 1000 / 1.005 msg/s only, at 10 ms).
+    public static let catchUpIntervalsMax: Int64 = 10
+
+    static let nanosecondsPerSecond: Double = 1_000_000_000
+
+    /// The paced rate. Any value in `(0, messagesPerSecondMax]`.
+    public private(set) var messagesPerSecond: Double
+    /// Messages that may go back to back after an idle period (1: none beyond the grid).
+    public private(set) var burst: Int
+    /// The spacing margin this pacer was made with.
+    public let safetyMargin: Double
+
+    /// Emission interval `T`, rounded up to whole nanoseconds (never faster than the rate).
+    private(set) var intervalNanoseconds: Int64
+    /// `(burst - 1) · T`.
+    private var toleranceNanoseconds: Int64
+    /// `min(catchUpNanosecondsMax, catchUpIntervalsMax · T)`.
+    private var catchUpNanoseconds: Int64
+    /// Length of the guarded window, `1 s × (1 + safetyMargin)`, rounded up.
+    private let windowNanoseconds: Int64
+    /// The grid slot of the last admission; the next slot (TAT) is `gridLast + T`.
+    private var gridLastNanoseconds: Int64
+    /// The latest instant seen (the clamp for a clock stepping backwards).
+    private(set) var lastSeen: Instant
+
+    /// Ring of the last `ringCapacity` admission instants (nanoseconds).
+    private var ring: [Int64]
+    /// Index of the oldest entry once the ring is full; where the next entry goes.
+    private var ringHead: Int
+    private var ringCount: Int
+
+    /// Creates a pacer that may admit one message at `now`.
+    public init(messagesPerSecond: Double, burst: Int = 1, safetyMargin: Double = Pacer.defaultSafetyMargin, now: Instant) {
+        precondition(safetyMargin >= 0 && safetyMargin <= Pacer.safetyMarginMax, "safetyMargin out of range")
+        Pacer.checkRate(messagesPerSecond, burst: burst)
+        self.messagesPerSecond = messagesPerSecond
+        self.burst = burst
+        self.safetyMargin = safetyMargin
+        self.windowNanoseconds = Pacer.ceilPositive(Pacer.nanosecondsPerSecond * (1 + safetyMargin))
+        let interval = Pacer.interval(messagesPerSecond, safetyMargin)
+        self.intervalNanoseconds = interval
+        self.toleranceNanoseconds = Int64(burst - 1) * interval
+        self.catchUpNanoseconds = min(Pacer.catchUpNanosecondsMax, Pacer.catchUpIntervalsMax * interval)
+        self.gridLastNanoseconds = now.nanoseconds &- interval
+        self.lastSeen = now
+        let capacity = Pacer.ringCapacity(messagesPerSecond)
+        self.ring = Array(repeating: 0, count: capacity)
+        self.ringHead = 0
+        self.ringCount = 0
+    }
+
+    /// Changes the rate (and optionally the burst), effective at once: the next slot is
+    /// one new interval after the last admission's slot, and the window guard counts
+    /// against the new rate (after 1000 → 80, at most 80 in any trailing second).
+    public mutating func setRate(messagesPerSecond: Double, burst: Int? = nil, now: Instant) {
+        let burst = burst ?? self.burst
+        Pacer.checkRate(messagesPerSecond, burst: burst)
+        observe(now)
+        if messagesPerSecond == self.messagesPerSecond && burst == self.burst { return }
+        self.messagesPerSecond = messagesPerSecond
+        self.burst = burst
+        let interval = Pacer.interval(messagesPerSecond, safetyMargin)
+        intervalNanoseconds = interval
+        toleranceNanoseconds = Int64(burst - 1) * interval
+        catchUpNanoseconds = min(Pacer.catchUpNanosecondsMax, Pacer.catchUpIntervalsMax * interval)
+        resizeRing(to: Pacer.ringCapacity(messagesPerSecond))
+    }
+
+    /// The earliest instant one more message may go; `now` (or the latest instant seen,
+    /// if the clock went backwards) when it may go now.
+    public func nextEligible(now: Instant) -> Instant {
+        let t = max(now.nanoseconds, lastSeen.nanoseconds)
+        // GCRA: admissible once TAT ≤ t + τ (catch-up only lowers TAT, never raises it).
+        let gcra = gridLastNanoseconds &+ intervalNanoseconds &- toleranceNanoseconds
+        var eligible = max(t, gcra)
+        if ringCount == ring.count {
+            eligible = max(eligible, ring[ringHead] &+ windowNanoseconds)
+        }
+        return Instant(nanoseconds: eligible)
+    }
+
+    /// Admits one message at `now` if the pacer allows it, and records it.
+    public mutating func tryAdmit(now: Instant) -> Bool {
+        observe(now)
+        return admitOne()
+    }
+
+    /// Admits as many messages as the pacer allows at `now`, at most `max`; returns how many.
+    public mutating func admit(upTo max: Int, now: Instant) -> Int {
+        precondition(max >= 0, "admit(upTo:) needs a non-negative count")
+        observe(now)
+        var admitted = 0
+        while admitted < max && admitOne() { admitted += 1 }
+        return admitted
+    }
+
+    // MARK: - Internals
+
+    private mutating func observe(_ now: Instant) {
+        if now > lastSeen { lastSeen = now }
+    }
+
+    /// One GCRA + ring decision at `lastSeen`.
+    private mutating func admitOne() -> Bool {
+        let t = lastSeen.nanoseconds
+        let slot = max(gridLastNanoseconds &+ intervalNanoseconds, t &- catchUpNanoseconds)
+        guard slot &- toleranceNanoseconds <= t else { return false }
+        if ringCount == ring.count {
+            guard ring[ringHead] &+ windowNanoseconds <= t else { return false }
+            ring[ringHead] = t
+            ringHead += 1
+            if ringHead == ring.count { ringHead = 0 }
+        } else {
+            ring[(ringHead + ringCount) % ring.count] = t
+            ringCount += 1
+        }
+        gridLastNanoseconds = slot
+        return true
+    }
+
+    /// Keeps the most recent `min(count, capacity)` admissions. Those dropped on a
+    /// decrease are older than every kept one; on an increase the missing older entries
+    /// were already at least a window before the last admission (the old guard held).
+    private mutating func resizeRing(to capacity: Int) {
+        guard capacity != ring.count else { return }
+        let kept = min(ringCount, capacity)
+        var fresh = Array(repeating: Int64(0), count: capacity)
+        let skip = ringCount - kept
+        for i in 0..<kept {
+            fresh[i] = ring[(ringHead + skip + i) % ring.count]
+        }
+        ring = fresh
+        ringHead = 0
+        ringCount = kept
+        assert(ringCount <= ring.count)
+    }
+
+    private static func checkRate(_ messagesPerSecond: Double, burst: Int) {
+        precondition(messagesPerSecond.isFinite && messagesPerSecond > 0, "messagesPerSecond must be > 0")
+        precondition(messagesPerSecond <= messagesPerSecondMax, "messagesPerSecond above messagesPerSecondMax")
+        precondition(burst >= 1 && burst <= burstMax, "burst must be in 1...burstMax")
+    }
+
+    static func interval(_ messagesPerSecond: Double, _ safetyMargin: Double) -> Int64 {
+        let interval = ceilPositive(nanosecondsPerSecond * (1 + safetyMargin) / messagesPerSecond)
+        assert(interval >= 1_000_000 && interval > 0)
+        return interval
+    }
+
+    /// `⌈x⌉` for a positive finite `x`, without libm (SluiceCore links no C math library).
+    static func ceilPositive(_ x: Double) -> Int64 {
+        assert(x.isFinite && x >= 0)
+        let truncated = Int64(x)
+        return Double(truncated) < x ? truncated + 1 : truncated
+    }
+
+    /// The most admissions any one-second window may hold: `⌊rate⌋`, at least 1.
+    static func ringCapacity(_ messagesPerSecond: Double) -> Int {
+        let capacity = max(1, Int(messagesPerSecond))  // truncation: ⌊rate⌋ for rate > 0
+        assert(capacity <= Int(messagesPerSecondMax))
+        return capacity
+    }
+}

@@ -1,0 +1,313 @@
+import DequeModule
+import HeapModule
+
+/// Limits and paging sizes of a `Scheduler`.
+public struct SchedulerConfiguration: Sendable, Equatable {
+    /// Requests one sender may have outstanding at the transport.
+    public var inFlightPerSenderMax: Int = 256
+    /// Messages per `nextBatch` call.
+    public var batchMax: Int = 1024
+    /// A campaign queue shorter than this asks the engine to page in more.
+    public var queueLowWatermark: Int = 256
+    /// Messages the engine should read per refill.
+    public var pageSize: Int = 1024
+    /// The pacers' safety margin.
+    public var safetyMargin: Double = Pacer.defaultSafetyMargin
+
+    public init() {}
+}
+
+/// Decides which queued messages may go now: per sender a `Pacer` (at the
+/// `RateController`'s effective rate), an in-flight bound and a pause flag; per sender,
+/// its campaigns are served round robin. Pure: the engine pages messages in, calls
+/// `nextBatch(now:into:)`, sleeps until `nextWakeup(now:)`, and reports completions.
+///
+/// Finding ready senders: a min-heap of next-eligible instants with lazy invalidation
+/// (each sender has a generation; an entry whose generation is not the sender's current
+/// one, or whose sender is not ready, is skipped when it surfaces). A call costs
+/// `O(k log n)` for the `k` senders that are due, not `O(n)` over every sender, so many
+/// senders at 1000 msg/s each stay cheap. The heap's top is always valid after a
+/// mutating call, so `nextWakeup` is exact and O(1).
+///
+/// ```swift
+/// var scheduler = Scheduler(configuration: SchedulerConfiguration())
+/// scheduler.upsertSender(sender, tierMessagesPerSecond: 80, burst: 1, paused: false, now: now)
+/// scheduler.enqueue(page, now: now)
+/// var batch: [MessageRecord] = []
+/// scheduler.nextBatch(now: now, into: &batch)      // hand `batch` to the transport
+/// let wake = scheduler.nextWakeup(now: now)        // sleep until then (nil: until an event)
+/// ```
+public struct Scheduler: Sendable {
+    /// Bound on the number of senders.
+    public static let sendersMax: Int = 100_000
+    /// Bound on live campaigns per sender (round-robin members).
+    public static let campaignsPerSenderMax: Int = 10_000
+
+    /// What the engine should page in: messages of `campaign` after `after` (exclusive).
+    public struct RefillRequest: Sendable, Equatable {
+        public var sender: SenderID
+        public var campaign: CampaignID
+        public var after: MessageID?
+        public init(sender: SenderID, campaign: CampaignID, after: MessageID?) {
+            self.sender = sender
+            self.campaign = campaign
+            self.after = after
+        }
+    }
+
+    public let configuration: SchedulerConfiguration
+
+    var senders: [SenderState] = []
+    var senderIndex: [SenderID: Int] = [:]
+    var heap = Heap<HeapEntry>()
+
+    public init(configuration: SchedulerConfiguration = SchedulerConfiguration()) {
+        precondition(configuration.inFlightPerSenderMax >= 1, "inFlightPerSenderMax must be ≥ 1")
+        precondition(configuration.batchMax >= 1, "batchMax must be ≥ 1")
+        precondition(configuration.queueLowWatermark >= 0 && configuration.pageSize >= 1, "paging sizes out of range")
+        self.configuration = configuration
+    }
+
+    // MARK: - Senders
+
+    /// Adds a sender or updates its tier, burst and pause flag; a tier change applies at once.
+    public mutating func upsertSender(_ id: SenderID, tierMessagesPerSecond: Double, burst: Int, paused: Bool, now: Instant) {
+        if let i = senderIndex[id] {
+            senders[i].control.setTier(tierMessagesPerSecond, now: now)
+            senders[i].pacer.setRate(messagesPerSecond: senders[i].control.effectiveMessagesPerSecond, burst: burst, now: now)
+            senders[i].paused = paused
+            reschedule(i, now: now)
+        } else {
+            precondition(senders.count < Self.sendersMax, "too many senders")
+            let state = SenderState(
+                id: id,
+                pacer: Pacer(messagesPerSecond: tierMessagesPerSecond, burst: burst, safetyMargin: configuration.safetyMargin, now: now),
+                control: RateController(tierMessagesPerSecond: tierMessagesPerSecond, now: now),
+                paused: paused)
+            senderIndex[id] = senders.count
+            senders.append(state)
+        }
+        purgeStaleTop()
+    }
+
+    /// Stops dispatching for the sender; queued messages stay.
+    public mutating func pause(_ id: SenderID) {
+        let i = index(id)
+        senders[i].paused = true
+        senders[i].generation &+= 1
+        purgeStaleTop()
+    }
+
+    /// Resumes dispatching for the sender.
+    public mutating func resume(_ id: SenderID, now: Instant) {
+        let i = index(id)
+        senders[i].paused = false
+        reschedule(i, now: now)
+        purgeStaleTop()
+    }
+
+    /// Appends messages to their (sender, campaign) queues; a new campaign joins its
+    /// sender's round robin (as exhausted: call `noteMoreAvailable` if the journal holds
+    /// more of it). The sender must be known.
+    public mutating func enqueue(_ messages: [MessageRecord], now: Instant) {
+        var touched: [(index: Int, wasReady: Bool)] = []
+        var lastSender: SenderID?
+        var lastIndex = 0
+        for message in messages {
+            if message.sender != lastSender {
+                lastIndex = index(message.sender)
+                lastSender = message.sender
+                if !touched.contains(where: { $0.index == lastIndex }) { touched.append((lastIndex, isReady(lastIndex))) }
+            }
+            senders[lastIndex].append(message, createExhausted: true)
+        }
+        // A sender that was ready keeps its (still exact) heap entry.
+        for (i, wasReady) in touched where !wasReady { reschedule(i, now: now) }
+        purgeStaleTop()
+    }
+
+    /// Puts a message back at the front of its campaign queue (throttled or paused before
+    /// it was sent). Its in-flight slot is released separately with `completed`.
+    public mutating func requeueFront(_ message: MessageRecord) {
+        let i = index(message.sender)
+        let wasReady = isReady(i)
+        senders[i].prepend(message)
+        // No `now` here: the pacer's latest instant is a valid lower bound for the key.
+        if !wasReady { reschedule(i, now: senders[i].pacer.lastSeen) }
+        purgeStaleTop()
+    }
+
+    // MARK: - Dispatch
+
+    /// Appends every message that may go now, at most `batchMax`: per due sender, as many
+    /// as its pacer admits within its in-flight room, taken round robin across its
+    /// campaigns. Increments the senders' in-flight counts.
+    public mutating func nextBatch(now: Instant, into batch: inout [MessageRecord]) {
+        let batchMax = configuration.batchMax
+        var added = 0
+        while added < batchMax, let top = heap.min, top.instant <= now {
+            heap.removeMin()
+            guard isValid(top) else { continue }
+            let i = top.sender
+            let room = configuration.inFlightPerSenderMax - senders[i].inFlight
+            let wanted = min(room, senders[i].queued, batchMax - added)
+            assert(wanted > 0, "a valid heap entry belongs to a ready sender")
+            let admitted = senders[i].pacer.admit(upTo: wanted, now: now)
+            senders[i].take(admitted, into: &batch)
+            senders[i].inFlight += admitted
+            added += admitted
+            assert(senders[i].inFlight <= configuration.inFlightPerSenderMax)
+            reschedule(i, now: now)
+        }
+        purgeStaleTop()
+    }
+
+    /// The earliest instant a sender with queued work and in-flight room may send (`now`
+    /// when one may send now); nil when nothing becomes ready by time alone.
+    public func nextWakeup(now: Instant) -> Instant? {
+        guard let top = heap.min else { return nil }
+        assert(isValid(top), "the heap top is kept valid")
+        return max(now, top.instant)
+    }
+
+    /// Releases `count` in-flight slots of the sender (its sends finished, whatever the outcome).
+    public mutating func completed(sender: SenderID, count: Int) {
+        let i = index(sender)
+        precondition(count >= 0 && count <= senders[i].inFlight, "completed more than in flight")
+        let wasFull = senders[i].inFlight >= configuration.inFlightPerSenderMax
+        senders[i].inFlight -= count
+        if wasFull && count > 0 {
+            reschedule(i, now: senders[i].pacer.lastSeen)
+            purgeStaleTop()
+        }
+    }
+
+    /// A throttle from WhatsApp: the sender's effective rate decreases (AIMD) at once.
+    public mutating func throttled(sender: SenderID, now: Instant) {
+        let i = index(sender)
+        senders[i].control.throttled(now: now)
+        applyEffectiveRate(i, now: now)
+        purgeStaleTop()
+    }
+
+    /// AIMD recovery for every throttled sender. Cheap (one comparison per sender that
+    /// is not reduced); call it each loop.
+    public mutating func tick(now: Instant) {
+        var changed = false
+        for i in senders.indices where senders[i].control.isReduced {
+            if senders[i].control.advance(now: now) {
+                applyEffectiveRate(i, now: now)
+                changed = true
+            }
+        }
+        if changed { purgeStaleTop() }
+    }
+
+    // MARK: - Paging
+
+    /// Campaign queues of unpaused senders below the low watermark that may have more in
+    /// the journal, with the cursor to read after. A request repeats until it is answered
+    /// with `refilled`; the engine keeps at most one read per campaign outstanding, and
+    /// answers it before handling a later `noteMoreAvailable` for the same campaign.
+    public func refillRequests() -> [RefillRequest] {
+        var requests: [RefillRequest] = []
+        for sender in senders where !sender.paused {
+            for queue in sender.rotation where !queue.exhausted && queue.messages.count < configuration.queueLowWatermark {
+                requests.append(RefillRequest(sender: sender.id, campaign: queue.campaign, after: queue.after))
+            }
+        }
+        return requests
+    }
+
+    /// The answer to a refill request: messages after the cursor (in id order), and
+    /// whether the journal had no more.
+    public mutating func refilled(sender: SenderID, campaign: CampaignID, messages: [MessageRecord], exhausted: Bool, now: Instant) {
+        let i = index(sender)
+        let wasReady = isReady(i)
+        for message in messages {
+            precondition(message.sender == sender && message.campaign == campaign, "refill for another queue")
+            senders[i].append(message, createExhausted: exhausted)
+        }
+        senders[i].setExhausted(campaign: campaign, exhausted)
+        if !wasReady { reschedule(i, now: now) }
+        purgeStaleTop()
+    }
+
+    /// New intake was committed for the campaign: its queue may page in more.
+    public mutating func noteMoreAvailable(sender: SenderID, campaign: CampaignID) {
+        let i = index(sender)
+        senders[i].setExhausted(campaign: campaign, false)
+    }
+
+    // MARK: - Queries
+
+    /// Messages queued (paged in, not dispatched) for the sender.
+    public func queuedCount(sender: SenderID) -> Int { senders[index(sender)].queued }
+
+    /// Messages dispatched and not yet `completed` for the sender.
+    public func inFlightCount(sender: SenderID) -> Int { senders[index(sender)].inFlight }
+
+    /// The rate the sender is paced at now (its tier unless throttled); nil for an unknown sender.
+    public func effectiveRate(sender: SenderID) -> Double? {
+        guard let i = senderIndex[sender] else { return nil }
+        return senders[i].control.effectiveMessagesPerSecond
+    }
+
+    /// Whether the sender is paused; nil for an unknown sender.
+    public func isPaused(sender: SenderID) -> Bool? {
+        guard let i = senderIndex[sender] else { return nil }
+        return senders[i].paused
+    }
+
+    // MARK: - Internals
+
+    private func index(_ id: SenderID) -> Int {
+        guard let i = senderIndex[id] else { preconditionFailure("unknown sender \(id)") }
+        return i
+    }
+
+    private mutating func applyEffectiveRate(_ i: Int, now: Instant) {
+        let rate = senders[i].control.effectiveMessagesPerSecond
+        guard rate != senders[i].pacer.messagesPerSecond else { return }
+        senders[i].pacer.setRate(messagesPerSecond: rate, now: now)
+        reschedule(i, now: now)
+    }
+
+    private func isReady(_ i: Int) -> Bool {
+        let s = senders[i]
+        return !s.paused && s.queued > 0 && s.inFlight < configuration.inFlightPerSenderMax
+    }
+
+    private func isValid(_ entry: HeapEntry) -> Bool {
+        senders[entry.sender].generation == entry.generation && isReady(entry.sender)
+    }
+
+    /// Invalidates the sender's heap entry and, when it is ready, pushes a fresh one at
+    /// its pacer's next eligible instant.
+    private mutating func reschedule(_ i: Int, now: Instant) {
+        senders[i].generation &+= 1
+        guard isReady(i) else { return }
+        heap.insert(HeapEntry(instant: senders[i].pacer.nextEligible(now: now), sender: i, generation: senders[i].generation))
+    }
+
+    /// Pops invalid entries off the top so that `heap.min` is always a ready sender's
+    /// current entry. Stale entries below the top surface and go later; there are at
+    /// most as many as state changes since, and each is popped once.
+    private mutating func purgeStaleTop() {
+        while let top = heap.min, !isValid(top) { heap.removeMin() }
+    }
+}
+
+/// A sender's due instant in the scheduler's heap.
+struct HeapEntry: Comparable, Sendable {
+    var instant: Instant
+    var sender: Int
+    var generation: UInt64
+
+    static func < (a: Self, b: Self) -> Bool {
+        a.instant != b.instant ? a.instant < b.instant : a.sender < b.sender
+    }
+    static func == (a: Self, b: Self) -> Bool {
+        a.instant == b.instant && a.sender == b.sender && a.generation == b.generation
+    }
+}

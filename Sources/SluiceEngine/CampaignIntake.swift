@@ -1,0 +1,104 @@
+import SluiceCore
+import SluiceJournal
+import SluiceTransport
+
+/// One recipient as a client submits it.
+public struct RecipientInput: Sendable, Equatable {
+    public var to: String
+    public var params: [String]
+    public init(to: String, params: [String] = []) {
+        self.to = to
+        self.params = params
+    }
+}
+
+/// A recipient that was not accepted, and why.
+public struct CampaignRejection: Sendable, Equatable {
+    public var index: Int
+    public var reason: String
+    public init(index: Int, reason: String) {
+        self.index = index
+        self.reason = reason
+    }
+}
+
+/// The answer to an accepted campaign: its id, how many recipients were journaled, and the
+/// rejected ones (the list is capped at `CampaignIntake.rejectionsListedMax`).
+public struct CampaignReceipt: Sendable, Equatable {
+    public var id: CampaignID
+    public var accepted: Int
+    public var rejectedCount: Int
+    public var rejected: [CampaignRejection]
+}
+
+/// Input that cannot be accepted at all; nothing was journaled.
+public enum IntakeError: Error, Sendable, Equatable, CustomStringConvertible {
+    case unknownSender(String)
+    case invalidMessage(String)
+    case invalidSender(String)
+    case noRecipients
+    case tooManyRecipients(count: Int, max: Int)
+    case noValidRecipients(rejectedCount: Int, rejected: [CampaignRejection])
+    case journal(String)
+
+    public var description: String {
+        switch self {
+        case .unknownSender(let id): "sender '\(id)' is not registered (PUT /v1/senders/\(id) first)"
+        case .invalidMessage(let why): why
+        case .invalidSender(let why): why
+        case .noRecipients: "recipients must hold at least one recipient"
+        case .tooManyRecipients(let count, let max): "recipients holds \(count) entries; at most \(max) per request"
+        case .noValidRecipients(let count, _): "none of the recipients is valid (\(count) rejected)"
+        case .journal(let why): "the journal could not record the campaign: \(why)"
+        }
+    }
+}
+
+/// Validation of what clients submit, shared by the HTTP API, the CLI and the load test.
+public enum CampaignIntake {
+    public static let recipientsPerRequestMax = 1_000_000
+    public static let rejectionsListedMax = 1_000
+    public static let paramBytesMax = 1_024
+    public static let phoneNumberIDBytesMax = 64
+    public static let accessTokenBytesMax = 4_096
+    public static let tierRange: ClosedRange<Double> = 1...1000
+
+    /// nil when `to` is 7–15 ASCII digits, otherwise the reason.
+    public static func problem(to: String) -> String? {
+        let utf8 = to.utf8
+        guard (7...15).contains(utf8.count) else { return "to must be 7–15 digits, got \(utf8.count) characters" }
+        guard utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else {
+            return "to must hold digits only (country code first, no '+')"
+        }
+        return nil
+    }
+
+    /// nil when the recipient can be sent with a template that uses `placeholderCount`
+    /// placeholders, otherwise the reason.
+    public static func problem(recipient: RecipientInput, placeholderCount: Int) -> String? {
+        if let problem = problem(to: recipient.to) { return problem }
+        if recipient.params.count != placeholderCount {
+            return "params must hold \(placeholderCount) value(s) for the message's placeholders, got \(recipient.params.count)"
+        }
+        for (i, p) in recipient.params.enumerated() where p.utf8.count > paramBytesMax {
+            return "params[\(i)] is longer than \(paramBytesMax) bytes"
+        }
+        return nil
+    }
+
+    /// Checks a sender registration; nil when it is valid.
+    public static func problem(phoneNumberID: String, tier: Double, burst: Int, accessToken: String) -> String? {
+        let id = phoneNumberID.utf8
+        if id.isEmpty || id.count > phoneNumberIDBytesMax || !id.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) {
+            return "phone_number_id must be 1–\(phoneNumberIDBytesMax) digits"
+        }
+        if !tier.isFinite || !tierRange.contains(tier) { return "tier_mps must be between 1 and 1000 messages per second" }
+        if burst < 1 || burst > 1000 { return "burst must be between 1 and 1000" }
+        if accessToken.isEmpty { return "access_token must not be empty" }
+        if accessToken.utf8.count > accessTokenBytesMax { return "access_token is longer than \(accessTokenBytesMax) bytes" }
+        if accessToken.utf8.contains(where: { $0 < 0x21 || $0 > 0x7e }) {
+            return "access_token must be printable ASCII without spaces"
+        }
+        return nil
+    }
+}

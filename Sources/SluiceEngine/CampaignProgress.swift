@@ -1,0 +1,55 @@
+import SluiceCore
+
+/// What `GET /v1/campaigns/{id}` reports: a campaign's state and its messages per state.
+public struct CampaignProgress: Sendable, Equatable {
+    public var id: CampaignID
+    public var senderPhoneNumberID: String?
+    /// `active` while any message may still be sent, then `done`.
+    public var state: String
+    public var total: UInt64
+    /// `queued` includes messages waiting to retry.
+    public var queued: UInt64
+    public var inFlight: UInt64
+    /// `sent` includes messages already `delivered` or `read`.
+    public var sent: UInt64
+    public var failed: UInt64
+    public var inDoubt: UInt64
+    public var delivered: UInt64
+    public var read: UInt64
+
+    init(record: CampaignRecord, senderPhoneNumberID: String?) {
+        let c = record.counts
+        id = record.id
+        self.senderPhoneNumberID = senderPhoneNumberID
+        total = c.total
+        queued = c[.queued] + c[.retryAt]
+        inFlight = c[.inFlight]
+        sent = c[.sent] + c[.delivered] + c[.read]
+        failed = c[.failed]
+        inDoubt = c[.inDoubt]
+        delivered = c[.delivered] + c[.read]
+        read = c[.read]
+        state = queued + inFlight + inDoubt == 0 ? "done" : "active"
+    }
+}
+
+/// A sender as the dispatch loop sees it, published a few times a second for progress
+/// displays and metrics.
+public struct SenderSnapshot: Sendable, Equatable {
+    public var id: SenderID
+    public var phoneNumberID: String
+    public var tierMessagesPerSecond: Double
+    /// The rate after throttle backoff (equal to the tier when WhatsApp is not pushing back).
+    public var effectiveMessagesPerSecond: Double
+    public var paused: Bool
+    public var pauseReason: String?
+    /// Paged in and waiting for a send slot.
+    public var staged: Int
+    public var inFlight: Int
+    /// Outcomes since this process started.
+    public var sent: UInt64
+    public var failed: UInt64
+    public var retried: UInt64
+    public var throttled: UInt64
+    public var inDoubt: UInt64
+}

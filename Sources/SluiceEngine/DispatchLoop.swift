@@ -1,0 +1,491 @@
+import Foundation
+import Logging
+import SluiceCore
+import SluiceJournal
+import SluiceTransport
+
+/// The one thread that decides what is sent when.
+///
+/// It owns the `Scheduler` (pacing, fairness, in-flight bounds), pages queued messages in
+/// from the journal, hands batches to the transport and turns outcomes into journal
+/// transitions. Other threads talk to it only through its mailbox.
+///
+/// Crash safety: a message is journaled `in_flight` *before* it enters the scheduler, so
+/// every message that could be on the wire when the process dies is `in_flight` in the
+/// journal and comes back `in_doubt` (never resent blindly). Commit latency stays off the
+/// pacing path: pages are committed ahead of their send slots, and the set a crash makes
+/// `in_doubt` is bounded by the page size plus the in-flight bound per sender.
+final class DispatchLoop: @unchecked Sendable {
+    enum Event {
+        case sender(SenderRecord)
+        case campaignAvailable(SenderID, CampaignID)
+        case paged(SenderID, CampaignID, [MessageRecord], exhausted: Bool, generation: UInt64)
+        case pageFailed(SenderID, CampaignID)
+        case due(SenderID, [MessageRecord])
+        case completions([TransportCompletion])
+        case stop
+    }
+
+    private struct SenderRuntime {
+        var record: SenderRecord
+        var url: String
+        var snapshot: SenderSnapshot
+    }
+
+    private struct CampaignKey: Hashable {
+        var sender: SenderID
+        var campaign: CampaignID
+    }
+
+    private let configuration: EngineConfiguration
+    private let journal: Journal
+    private let clock: any Clock
+    private let logger: Logger
+    private let mailbox = Mailbox<Event>()
+    nonisolated(unsafe) var transport: CurlTransport?
+
+    // Owned by the loop thread.
+    private var scheduler: Scheduler
+    private var senders: [SenderID: SenderRuntime] = [:]
+    private var templates: [CampaignID: MessageTemplate] = [:]
+    private var brokenCampaigns: [CampaignID: String] = [:]
+    /// Messages handed to the transport, by tag (the message id).
+    private var inFlight: [UInt64: MessageRecord] = [:]
+    /// Messages journaled `in_flight` and waiting in the scheduler for their slot.
+    private var staged: [MessageID: SenderID] = [:]
+    private var refillsOutstanding: Set<CampaignKey> = []
+    private var availability: [CampaignKey: UInt64] = [:]
+    private var dueOutstanding: Set<SenderID> = []
+    private var nextDueScan = Instant.zero
+    private var nextSnapshot = Instant.zero
+    private var stopping = false
+    private var rng = SystemRandomNumberGenerator()
+
+    // Published for other threads.
+    private let snapshotLock = NSLock()
+    private var publishedSnapshots: [SenderSnapshot] = []
+    private let doneLock = NSLock()
+    private var finished = false
+    private var finishWaiters: [CheckedContinuation<Void, Never>] = []
+
+    init(configuration: EngineConfiguration, journal: Journal, clock: any Clock, logger: Logger) {
+        self.configuration = configuration
+        self.journal = journal
+        self.clock = clock
+        self.logger = logger
+        self.scheduler = Scheduler(configuration: configuration.scheduler)
+    }
+
+    func post(_ event: Event) { mailbox.post(event) }
+
+    func start(senders records: [SenderRecord]) throws {
+        let now = clock.now()
+        for record in records {
+            install(record, now: now)
+            for campaign in try journal.campaignsWithQueuedMessages(sender: record.id) {
+                noteAvailable(CampaignKey(sender: record.id, campaign: campaign))
+            }
+        }
+        let thread = Thread { [self] in run() }
+        thread.name = "sluice-dispatch"
+        thread.qualityOfService = .userInteractive
+        thread.start()
+    }
+
+    /// Resolves once the loop has drained and exited.
+    func waitUntilFinished() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            doneLock.lock()
+            if finished {
+                doneLock.unlock()
+                continuation.resume()
+            } else {
+                finishWaiters.append(continuation)
+                doneLock.unlock()
+            }
+        }
+    }
+
+    func snapshots() -> [SenderSnapshot] {
+        snapshotLock.lock()
+        defer { snapshotLock.unlock() }
+        return publishedSnapshots
+    }
+
+    // MARK: - The loop
+
+    private func run() {
+        var events: [Event] = []
+        var batch: [MessageRecord] = []
+        batch.reserveCapacity(configuration.scheduler.batchMax)
+        var drainDeadline: Instant?
+        while true {
+            let now = clock.now()
+            var deadline = min(nextDueScan, nextSnapshot)
+            if !stopping, let wake = scheduler.nextWakeup(now: now) { deadline = min(deadline, wake) }
+            if let drainDeadline { deadline = min(deadline, drainDeadline) }
+            if deadline > now { mailbox.take(waitingUntil: deadline, into: &events) } else { mailbox.take(waitingUntil: now, into: &events) }
+            for event in events { handle(event) }
+            events.removeAll(keepingCapacity: true)
+
+            let tickTime = clock.now()
+            if stopping {
+                if drainDeadline == nil {
+                    drainDeadline = tickTime + Int64(configuration.drainTimeoutMilliseconds) * 1_000_000
+                }
+                let drained = inFlight.isEmpty && refillsOutstanding.isEmpty && dueOutstanding.isEmpty
+                if drained || tickTime >= drainDeadline! { break }
+                continue
+            }
+            scheduler.tick(now: tickTime)
+            issueRefills()
+            if tickTime >= nextDueScan {
+                scanDue()
+                nextDueScan = tickTime + configuration.dueScanIntervalMilliseconds * 1_000_000
+            }
+            scheduler.nextBatch(now: tickTime, into: &batch)
+            if !batch.isEmpty {
+                dispatch(batch)
+                batch.removeAll(keepingCapacity: true)
+            }
+            if tickTime >= nextSnapshot {
+                publishSnapshots()
+                nextSnapshot = tickTime + 200_000_000
+            }
+        }
+        finish()
+    }
+
+    private func handle(_ event: Event) {
+        let now = clock.now()
+        switch event {
+        case .sender(let record):
+            install(record, now: now)
+        case .campaignAvailable(let sender, let campaign):
+            noteAvailable(CampaignKey(sender: sender, campaign: campaign))
+        case .paged(let sender, let campaign, let messages, let exhausted, let generation):
+            let key = CampaignKey(sender: sender, campaign: campaign)
+            refillsOutstanding.remove(key)
+            for m in messages { staged[m.id] = sender }
+            if stopping {
+                restage(messages)
+                return
+            }
+            scheduler.refilled(sender: sender, campaign: campaign, messages: messages, exhausted: exhausted, now: now)
+            // New intake landed while this page was read: the campaign is not exhausted.
+            if exhausted, availability[key, default: 0] != generation { scheduler.noteMoreAvailable(sender: sender, campaign: campaign) }
+        case .pageFailed(let sender, let campaign):
+            refillsOutstanding.remove(CampaignKey(sender: sender, campaign: campaign))
+        case .due(let sender, let candidates):
+            dueOutstanding.remove(sender)
+            // Keep only what the transition really moved: a status webhook may have settled
+            // an in-doubt message between the read and the commit.
+            let messages = candidates.filter { (try? journal.message($0.id))??.state == .inFlight }
+            for m in messages { staged[m.id] = sender }
+            if stopping {
+                restage(messages)
+                return
+            }
+            for m in messages { scheduler.requeueFront(m) }
+        case .completions(let completions):
+            settle(completions, now: now)
+        case .stop:
+            stopping = true
+            // What waits for a slot goes back to the queue: it was never sent.
+            var waiting: [MessageRecord] = []
+            scheduler.drainQueued(into: &waiting)
+            restage(waiting)
+        }
+    }
+
+    private func install(_ record: SenderRecord, now: Instant) {
+        let url = configuration.sendURL(phoneNumberID: record.phoneNumberID)
+        let previous = senders[record.id]?.snapshot
+        let snapshot = SenderSnapshot(
+            id: record.id, phoneNumberID: record.phoneNumberID, tierMessagesPerSecond: record.tierMessagesPerSecond,
+            effectiveMessagesPerSecond: record.tierMessagesPerSecond, paused: record.paused, pauseReason: record.pauseReason,
+            staged: 0, inFlight: 0, sent: previous?.sent ?? 0, failed: previous?.failed ?? 0, retried: previous?.retried ?? 0,
+            throttled: previous?.throttled ?? 0, inDoubt: previous?.inDoubt ?? 0)
+        senders[record.id] = SenderRuntime(record: record, url: url, snapshot: snapshot)
+        scheduler.upsertSender(
+            record.id, tierMessagesPerSecond: record.tierMessagesPerSecond, burst: Int(record.burst),
+            paused: record.paused, now: now)
+    }
+
+    private func noteAvailable(_ key: CampaignKey) {
+        availability[key, default: 0] &+= 1
+        scheduler.noteMoreAvailable(sender: key.sender, campaign: key.campaign)
+    }
+
+    // MARK: Paging
+
+    /// Reads the next page of each low campaign queue and journals it `in_flight`; the
+    /// scheduler gets it once that commit is durable.
+    private func issueRefills() {
+        for request in scheduler.refillRequests() {
+            let key = CampaignKey(sender: request.sender, campaign: request.campaign)
+            guard !refillsOutstanding.contains(key) else { continue }
+            let pageSize = configuration.scheduler.pageSize
+            let generation = availability[key, default: 0]
+            let page: [MessageRecord]
+            do {
+                page = try journal.queuedMessages(sender: request.sender, campaign: request.campaign, after: request.after, limit: pageSize)
+            } catch {
+                logger.error("paging campaign \(request.campaign) failed: \(error)")
+                continue
+            }
+            if page.isEmpty {
+                scheduler.refilled(sender: request.sender, campaign: request.campaign, messages: [], exhausted: true, now: clock.now())
+                if availability[key, default: 0] != generation { scheduler.noteMoreAvailable(sender: key.sender, campaign: key.campaign) }
+                continue
+            }
+            refillsOutstanding.insert(key)
+            let exhausted = page.count < pageSize
+            markInFlight(page) { [self] result in
+                switch result {
+                case .success(let messages):
+                    post(.paged(key.sender, key.campaign, messages, exhausted: exhausted, generation: generation))
+                case .failure:
+                    post(.pageFailed(key.sender, key.campaign))
+                }
+            }
+        }
+    }
+
+    /// Retries and in-doubt messages whose time has come.
+    private func scanDue() {
+        let wall = clock.wallMilliseconds()
+        for (id, runtime) in senders where !runtime.record.paused && !dueOutstanding.contains(id) {
+            do {
+                guard let earliest = try journal.earliestDueMilliseconds(sender: id), earliest <= wall else { continue }
+                let due = try journal.dueMessages(sender: id, notAfterMilliseconds: wall, limit: configuration.scheduler.pageSize)
+                guard !due.isEmpty else { continue }
+                dueOutstanding.insert(id)
+                markInFlight(due) { [self] result in
+                    switch result {
+                    case .success(let messages):
+                        post(.due(id, messages))
+                    case .failure:
+                        post(.due(id, []))
+                    }
+                }
+            } catch {
+                logger.error("scanning due messages of sender \(id) failed: \(error)")
+            }
+        }
+    }
+
+    private func markInFlight(_ page: [MessageRecord], completion: @escaping @Sendable (Result<[MessageRecord], JournalError>) -> Void) {
+        let wall = clock.wallMilliseconds()
+        var transitions: [MessageTransition] = []
+        transitions.reserveCapacity(page.count)
+        var moved = page
+        for i in moved.indices {
+            transitions.append(MessageTransition(
+                id: moved[i].id, to: .inFlight, attempts: nil, notBeforeMilliseconds: 0,
+                updatedMilliseconds: wall, wamid: nil, errorCode: 0, errorMessage: nil))
+            moved[i].state = .inFlight
+        }
+        let logger = self.logger
+        let result = moved
+        journal.apply([.transition(transitions)]) { outcome in
+            switch outcome {
+            case .success: completion(.success(result))
+            case .failure(let error):
+                logger.error("journaling a page in_flight failed: \(error)")
+                completion(.failure(error))
+            }
+        }
+    }
+
+    /// Journals never-sent staged messages back to `queued` (graceful shutdown).
+    private func restage(_ messages: [MessageRecord]) {
+        guard !messages.isEmpty else { return }
+        let wall = clock.wallMilliseconds()
+        let transitions = messages.map {
+            MessageTransition(
+                id: $0.id, to: .queued, attempts: nil, notBeforeMilliseconds: 0, updatedMilliseconds: wall,
+                wamid: nil, errorCode: 0, errorMessage: nil)
+        }
+        for m in messages { staged.removeValue(forKey: m.id) }
+        applyLogged(transitions, what: "returning unsent messages to the queue")
+    }
+
+    // MARK: Sending
+
+    private func dispatch(_ batch: [MessageRecord]) {
+        var requests: [OutboundRequest] = []
+        requests.reserveCapacity(batch.count)
+        var failures: [MessageTransition] = []
+        let wall = clock.wallMilliseconds()
+        for message in batch {
+            staged.removeValue(forKey: message.id)
+            guard let runtime = senders[message.sender] else {
+                preconditionFailure("message \(message.id) of unknown sender \(message.sender)")
+            }
+            guard let template = template(for: message.campaign) else {
+                scheduler.completed(sender: message.sender, count: 1)
+                failures.append(MessageTransition(
+                    id: message.id, to: .failed, attempts: message.attempts, notBeforeMilliseconds: 0,
+                    updatedMilliseconds: wall, wamid: nil, errorCode: -1,
+                    errorMessage: brokenCampaigns[message.campaign] ?? "campaign message cannot be rendered"))
+                continue
+            }
+            var body: [UInt8] = []
+            body.reserveCapacity(512)
+            template.render(to: message.to, params: message.params, callbackData: message.id.description, into: &body)
+            inFlight[message.id.rawValue] = message
+            requests.append(OutboundRequest(tag: message.id.rawValue, url: runtime.url, bearerToken: runtime.record.accessToken, body: body))
+        }
+        if !failures.isEmpty { applyLogged(failures, what: "failing unrenderable messages") }
+        if !requests.isEmpty { transport?.send(requests) }
+    }
+
+    private func template(for campaign: CampaignID) -> MessageTemplate? {
+        if let t = templates[campaign] { return t }
+        if brokenCampaigns[campaign] != nil { return nil }
+        do {
+            guard let record = try journal.campaign(campaign) else {
+                brokenCampaigns[campaign] = "campaign \(campaign) is missing from the journal"
+                return nil
+            }
+            let t = try MessageTemplate(messageObject: record.message)
+            templates[campaign] = t
+            return t
+        } catch {
+            brokenCampaigns[campaign] = "campaign message is invalid: \(error)"
+            logger.error("campaign \(campaign) cannot be rendered: \(error)")
+            return nil
+        }
+    }
+
+    // MARK: Outcomes
+
+    private func settle(_ completions: [TransportCompletion], now: Instant) {
+        let wall = clock.wallMilliseconds()
+        var transitions: [MessageTransition] = []
+        transitions.reserveCapacity(completions.count)
+        var pausedSenders: [SenderID: String] = [:]
+        for completion in completions {
+            guard let message = inFlight.removeValue(forKey: completion.tag) else {
+                assertionFailure("completion for a message that is not in flight: \(completion.tag)")
+                continue
+            }
+            scheduler.completed(sender: message.sender, count: 1)
+            let attempts = message.attempts &+ 1
+            let decision = configuration.outcome.decide(completion.result, attempts: attempts, using: &rng)
+            switch decision.sender {
+            case .none: break
+            case .throttle:
+                scheduler.throttled(sender: message.sender, now: now)
+                senders[message.sender]?.snapshot.throttled += 1
+            case .pause(let reason):
+                pausedSenders[message.sender] = reason
+            }
+            switch decision.message {
+            case .sent(let wamid):
+                senders[message.sender]?.snapshot.sent += 1
+                transitions.append(MessageTransition(
+                    id: message.id, to: .sent, attempts: attempts, notBeforeMilliseconds: 0,
+                    updatedMilliseconds: wall, wamid: wamid, errorCode: 0, errorMessage: nil))
+            case .requeue:
+                // Not sent (throttled or the sender is paused): still `in_flight` in the
+                // journal, back at the head of its queue in memory, no attempt used.
+                staged[message.id] = message.sender
+                scheduler.requeueFront(message)
+            case .retry(let after):
+                senders[message.sender]?.snapshot.retried += 1
+                transitions.append(MessageTransition(
+                    id: message.id, to: .retryAt, attempts: attempts, notBeforeMilliseconds: wall + after,
+                    updatedMilliseconds: wall, wamid: nil, errorCode: errorCode(completion.result),
+                    errorMessage: errorText(completion.result)))
+            case .fail(let code, let text):
+                senders[message.sender]?.snapshot.failed += 1
+                transitions.append(MessageTransition(
+                    id: message.id, to: .failed, attempts: attempts, notBeforeMilliseconds: 0,
+                    updatedMilliseconds: wall, wamid: nil, errorCode: code, errorMessage: text))
+            case .inDoubt(let settle):
+                senders[message.sender]?.snapshot.inDoubt += 1
+                transitions.append(MessageTransition(
+                    id: message.id, to: .inDoubt, attempts: attempts, notBeforeMilliseconds: wall + settle,
+                    updatedMilliseconds: wall, wamid: nil, errorCode: 0, errorMessage: errorText(completion.result)))
+            }
+        }
+        if !transitions.isEmpty { applyLogged(transitions, what: "recording send outcomes") }
+        for (sender, reason) in pausedSenders { pause(sender, reason: reason) }
+    }
+
+    private func pause(_ sender: SenderID, reason: String) {
+        guard var runtime = senders[sender], !runtime.record.paused else { return }
+        logger.warning("pausing sender \(runtime.record.phoneNumberID): \(reason)")
+        runtime.record.paused = true
+        runtime.record.pauseReason = reason
+        runtime.snapshot.paused = true
+        runtime.snapshot.pauseReason = reason
+        senders[sender] = runtime
+        scheduler.pause(sender)
+        let record = runtime.record
+        journal.apply([.putSender(record)]) { [logger] result in
+            if case .failure(let error) = result { logger.error("journaling the pause of \(record.phoneNumberID) failed: \(error)") }
+        }
+    }
+
+    private func applyLogged(_ transitions: [MessageTransition], what: String) {
+        journal.apply([.transition(transitions)]) { [logger] result in
+            switch result {
+            case .success(let receipt):
+                if case .transitions(_, let rejected)? = receipt.results.first, rejected > 0 {
+                    logger.warning("\(what): the journal rejected \(rejected) transition(s)")
+                }
+            case .failure(let error):
+                logger.error("\(what) failed: \(error)")
+            }
+        }
+    }
+
+    private func errorCode(_ result: SendResult) -> Int32 {
+        switch result {
+        case .rejected(_, let code, _): Int32(truncatingIfNeeded: code)
+        case .httpError(let status): Int32(status)
+        default: 0
+        }
+    }
+
+    private func errorText(_ result: SendResult) -> String? {
+        switch result {
+        case .rejected(let status, let code, let message): "HTTP \(status), error \(code): \(message)"
+        case .httpError(let status): "HTTP \(status)"
+        case .notSent(let reason), .inDoubt(let reason): reason
+        case .accepted: nil
+        }
+    }
+
+    private func publishSnapshots() {
+        var list: [SenderSnapshot] = []
+        list.reserveCapacity(senders.count)
+        for (id, runtime) in senders {
+            var s = runtime.snapshot
+            s.effectiveMessagesPerSecond = scheduler.effectiveRate(sender: id) ?? s.tierMessagesPerSecond
+            s.staged = scheduler.queuedCount(sender: id)
+            s.inFlight = scheduler.inFlightCount(sender: id)
+            list.append(s)
+        }
+        list.sort { $0.id < $1.id }
+        snapshotLock.lock()
+        publishedSnapshots = list
+        snapshotLock.unlock()
+    }
+
+    private func finish() {
+        publishSnapshots()
+        if !inFlight.isEmpty {
+            logger.warning("\(inFlight.count) request(s) still in flight at shutdown stay in_flight in the journal and recover as in_doubt")
+        }
+        doneLock.lock()
+        finished = true
+        let waiters = finishWaiters
+        finishWaiters = []
+        doneLock.unlock()
+        for w in waiters { w.resume() }
+    }
+}

@@ -1,0 +1,136 @@
+import SluiceCore
+
+/// Reads: each a short read transaction, safe from any thread while the writer writes.
+extension Journal {
+    /// The sender with this WhatsApp `phone_number_id`.
+    public func sender(phoneNumberID: String) throws(JournalError) -> SenderRecord? {
+        try read { txn in
+            try Array(phoneNumberID.utf8).withUnsafeBytes { key in
+                try txn.get(tables.senders, key).map { try decodeSender(phoneNumberID, $0) }
+            }
+        }
+    }
+
+    /// Every sender, ordered by `phoneNumberID` bytes.
+    public func senders() throws(JournalError) -> [SenderRecord] {
+        try read { txn in
+            try txn.withCursor(tables.senders) { c in
+                var out: [SenderRecord] = []
+                var entry = try c.first()
+                while let (key, value) = entry {
+                    out.append(try decodeSender(String(decoding: key, as: UTF8.self), value))
+                    entry = try c.next()
+                }
+                return out
+            }
+        }
+    }
+
+    /// The campaign with its per-state counts.
+    public func campaign(_ id: CampaignID) throws(JournalError) -> CampaignRecord? {
+        try read { txn in
+            try Key(id: id.rawValue).withBytes { key in
+                try txn.get(tables.campaigns, key).map { bytes in
+                    do { return try CampaignCodec.read(id: id, bytes) } catch {
+                        throw JournalError.corruptRecord(path: directory, table: Schema.campaigns, key: id.description)
+                    }
+                }
+            }
+        }
+    }
+
+    /// One message.
+    public func message(_ id: MessageID) throws(JournalError) -> MessageRecord? {
+        try read { txn in try message(id, txn) }
+    }
+
+    /// Up to `limit` `queued` messages of one sender's campaign with ids greater than
+    /// `after`, in id order. Pass the last id returned as `after` to page.
+    public func queuedMessages(sender: SenderID, campaign: CampaignID, after: MessageID?, limit: Int) throws(JournalError) -> [MessageRecord] {
+        let start = (after?.rawValue ?? 0).addingReportingOverflow(1)
+        guard limit > 0, !start.overflow else { return [] }
+        return try read { txn in
+            try txn.withCursor(tables.pending) { c in
+                var out: [MessageRecord] = []
+                var entry = try Key.pending(sender, campaign, MessageID(start.partialValue)).withBytes { try c.seek(atLeast: $0) }
+                while let key = entry?.key, out.count < limit, Key.sender(key) == sender, Key.middle(key) == campaign.rawValue {
+                    out.append(try message(Key.message(key), txn, index: Schema.pending))
+                    entry = try c.next()
+                }
+                return out
+            }
+        }
+    }
+
+    /// The campaigns of `sender` that have `queued` messages, in id order.
+    public func campaignsWithQueuedMessages(sender: SenderID) throws(JournalError) -> [CampaignID] {
+        try read { txn in
+            try txn.withCursor(tables.pending) { c in
+                var out: [CampaignID] = []
+                var from: UInt64 = 0
+                // One seek per campaign: skip over each campaign's messages.
+                while let key = try Key(sender: sender, from, 0).withBytes({ try c.seek(atLeast: $0) })?.key, Key.sender(key) == sender {
+                    let campaign = Key.middle(key)
+                    out.append(CampaignID(campaign))
+                    if campaign == UInt64.max { break }
+                    from = campaign + 1
+                }
+                return out
+            }
+        }
+    }
+
+    /// Up to `limit` `retry_at` and `in_doubt` messages of `sender` whose not-before time
+    /// is ≤ `notAfterMilliseconds`, ordered by that time, then id.
+    public func dueMessages(sender: SenderID, notAfterMilliseconds: Int64, limit: Int) throws(JournalError) -> [MessageRecord] {
+        guard limit > 0 else { return [] }
+        return try read { txn in
+            try txn.withCursor(tables.due) { c in
+                var out: [MessageRecord] = []
+                var entry = try Key.due(sender, notBefore: Int64.min, MessageID(0)).withBytes { try c.seek(atLeast: $0) }
+                while let key = entry?.key, out.count < limit, Key.sender(key) == sender,
+                      Key.fromOrderedBits(Key.middle(key)) <= notAfterMilliseconds {
+                    out.append(try message(Key.message(key), txn, index: Schema.due))
+                    entry = try c.next()
+                }
+                return out
+            }
+        }
+    }
+
+    /// The earliest not-before time among `sender`'s `retry_at` and `in_doubt` messages.
+    public func earliestDueMilliseconds(sender: SenderID) throws(JournalError) -> Int64? {
+        try read { txn in
+            try txn.withCursor(tables.due) { c in
+                let entry = try Key.due(sender, notBefore: Int64.min, MessageID(0)).withBytes { try c.seek(atLeast: $0) }
+                guard let key = entry?.key, Key.sender(key) == sender else { return nil }
+                return Key.fromOrderedBits(Key.middle(key))
+            }
+        }
+    }
+
+    // MARK: Helpers
+
+    func message(_ id: MessageID, _ txn: borrowing Transaction, index: String? = nil) throws -> MessageRecord? {
+        try Key(id: id.rawValue).withBytes { key in
+            guard let bytes = try txn.get(tables.messages, key) else { return nil }
+            do { return try MessageCodec.read(id: id, bytes) } catch {
+                throw JournalError.corruptRecord(path: directory, table: Schema.messages, key: id.description)
+            }
+        }
+    }
+
+    /// A message an index points at: its absence is corruption.
+    private func message(_ id: MessageID, _ txn: borrowing Transaction, index: String) throws -> MessageRecord {
+        guard let record = try message(id, txn, index: nil) else {
+            throw JournalError.corruptRecord(path: directory, table: index, key: "\(id) (no such message)")
+        }
+        return record
+    }
+
+    private func decodeSender(_ phone: String, _ bytes: UnsafeRawBufferPointer) throws -> SenderRecord {
+        do { return try SenderCodec.read(phoneNumberID: phone, bytes) } catch {
+            throw JournalError.corruptRecord(path: directory, table: Schema.senders, key: phone)
+        }
+    }
+}

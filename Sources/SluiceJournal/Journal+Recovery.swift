@@ -1,0 +1,97 @@
+import Foundation
+import SluiceCore
+
+extension Journal {
+    /// Call once at start, before any `apply`: every `in_flight` message (its send may or
+    /// may not have reached WhatsApp) becomes `in_doubt` with not-before
+    /// `nowMilliseconds + inDoubtSettleMilliseconds`, in one transaction. Idempotent.
+    /// Returns what is waiting, per state and per sender.
+    public func recover(nowMilliseconds: Int64, inDoubtSettleMilliseconds: Int64) throws(JournalError) -> RecoveryReport {
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var result: Result<RecoveryReport, JournalError>?
+        writer.enqueueRecovery(nowMilliseconds: nowMilliseconds, settleMilliseconds: inDoubtSettleMilliseconds) {
+            result = $0
+            done.signal()
+        }
+        done.wait()
+        return try result!.get()
+    }
+}
+
+extension JournalWriter {
+    /// Runs on the writer thread, alone in its transaction; retried after map growth.
+    func runRecovery(nowMilliseconds: Int64, settleMilliseconds: Int64) -> Result<RecoveryReport, JournalError> {
+        while true {
+            do {
+                return .success(try recoverOnce(nowMilliseconds: nowMilliseconds, settleMilliseconds: settleMilliseconds))
+            } catch let error as LMDBError where error.isMapFull {
+                if let failure = growMap() { return .failure(failure) }
+            } catch {
+                return .failure(JournalError(any: error, path: path))
+            }
+        }
+    }
+
+    private func recoverOnce(nowMilliseconds: Int64, settleMilliseconds: Int64) throws -> RecoveryReport {
+        var next = state
+        let txn = try environment.beginWrite()
+        let inFlight = try txn.withCursor(tables.inflight) { c in
+            var ids: [MessageID] = []
+            var entry = try c.first()
+            while let (key, _) = entry {
+                ids.append(MessageID(Key.id(key)))
+                entry = try c.next()
+            }
+            return ids
+        }
+        let notBefore = nowMilliseconds + settleMilliseconds
+        let moves = inFlight.map {
+            MessageTransition(id: $0, to: .inDoubt, notBeforeMilliseconds: notBefore, updatedMilliseconds: nowMilliseconds)
+        }
+        let (applied, rejected) = try apply(moves, txn, &next)
+        assert(rejected == 0 && applied == inFlight.count, "inflight index names \(rejected) messages that are not in_flight")
+        try flushCampaigns(txn, &next)
+
+        var report = RecoveryReport(inFlightToInDoubt: applied, queued: 0, due: 0, counts: StateCounts(), senders: [:])
+        try txn.withCursor(tables.pending) { c in
+            var entry = try c.first()
+            while let (key, _) = entry {
+                report.queued += 1
+                report.senders[Key.sender(key), default: .init(queued: 0, due: 0)].queued += 1
+                entry = try c.next()
+            }
+        }
+        try txn.withCursor(tables.due) { c in
+            var entry = try c.first()
+            while let (key, _) = entry {
+                report.due += 1
+                let at = Key.fromOrderedBits(Key.middle(key))
+                report.senders[Key.sender(key), default: .init(queued: 0, due: 0)].due += 1
+                // Keys are ordered by time within a sender: the first seen is the earliest.
+                if report.senders[Key.sender(key)]!.earliestDueMilliseconds == nil {
+                    report.senders[Key.sender(key)]!.earliestDueMilliseconds = at
+                }
+                entry = try c.next()
+            }
+        }
+        try txn.withCursor(tables.campaigns) { c in
+            var entry = try c.first()
+            while let (key, value) = entry {
+                let id = CampaignID(Key.id(key))
+                guard let campaign = try? CampaignCodec.read(id: id, value) else {
+                    throw JournalError.corruptRecord(path: path, table: Schema.campaigns, key: id.description)
+                }
+                for (i, n) in campaign.counts.values.enumerated() { report.counts.values[i] += n }
+                entry = try c.next()
+            }
+        }
+        // The counts and the indexes are kept in the same transactions: they must agree.
+        assert(report.counts[.queued] == UInt64(report.queued), "queued count \(report.counts[.queued]) ≠ pending entries \(report.queued)")
+        assert(report.counts[.retryAt] + report.counts[.inDoubt] == UInt64(report.due), "due counts ≠ due entries \(report.due)")
+        assert(report.counts[.inFlight] == 0, "in_flight messages remain after recovery")
+
+        try txn.commit()
+        state = next
+        return report
+    }
+}

@@ -1,0 +1,25 @@
+/// How a `Journal` opens its LMDB environment and bounds its writer.
+///
+///     var configuration = JournalConfiguration()
+///     configuration.durable = false   // tests only: no fsync per commit
+///     let journal = try Journal(directory: "/var/lib/sluice/journal", configuration: configuration)
+public struct JournalConfiguration: Sendable {
+    /// Initial map size. Doubled on `MDB_MAP_FULL` up to `mapSizeBytesMax`; a journal that
+    /// already grew larger keeps its size when reopened.
+    public var mapSizeBytes: Int = 1 << 30
+    /// Ceiling for map growth; a batch that does not fit fails with `JournalError.mapFull`.
+    public var mapSizeBytesMax: Int = 1 << 40
+    /// When false, commits do not fsync (`MDB_NOSYNC`): for tests and benchmarks only.
+    public var durable: Bool = true
+    /// Records per write transaction (a message, a transition, a sender or a campaign
+    /// each count one). Several `apply` calls share a transaction up to this cap; one call
+    /// larger than the cap gets a transaction of its own (calls are never split).
+    public var commitMutationsMax: Int = 8192
+    /// Records waiting for the writer. `apply` fails with `JournalError.queueFull` beyond it.
+    public var queuedRecordsMax: Int = 1 << 20
+    /// Records in one `apply` call; larger calls fail with `JournalError.tooManyRecords`
+    /// (it bounds LMDB's dirty pages per transaction).
+    public var applyRecordsMax: Int = 1 << 20
+
+    public init() {}
+}

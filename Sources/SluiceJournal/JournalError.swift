@@ -1,0 +1,77 @@
+import SluiceCore
+
+/// Why a journal operation failed. Each case names what to fix.
+public enum JournalError: Error, Equatable, CustomStringConvertible {
+    /// An LMDB call failed.
+    case lmdb(call: String, code: Int32, message: String, path: String)
+    /// The directory could not be created or used.
+    case directory(path: String, reason: String)
+    /// The directory holds something that is not a Sluice journal; it was not modified.
+    case notAJournal(path: String, reason: String)
+    /// A Sluice journal written with another schema version.
+    case schemaVersion(path: String, found: UInt32, expected: UInt32)
+    /// A stored record could not be decoded.
+    case corruptRecord(path: String, table: String, key: String)
+    /// The map reached `mapSizeBytesMax`.
+    case mapFull(path: String, mapSizeBytes: Int, mapSizeBytesMax: Int)
+    /// Too many records are waiting for the writer (`queuedRecordsMax`).
+    case queueFull(queuedRecordsMax: Int)
+    /// One `apply` call carries more records than `applyRecordsMax`.
+    case tooManyRecords(count: Int, applyRecordsMax: Int)
+    /// A mutation names a sender the journal does not hold.
+    case unknownSender(SenderID)
+    /// A mutation names a campaign the journal does not hold.
+    case unknownCampaign(CampaignID)
+    /// `putSender` with an id that another phone number (or this one, differently) holds.
+    case senderIDConflict(SenderID, phoneNumberID: String)
+    /// A field that cannot be stored (too long, empty, too many parameters).
+    case invalidField(field: String, reason: String)
+    /// The journal was closed.
+    case closed(path: String)
+
+    public var description: String {
+        switch self {
+        case let .lmdb(call, code, message, path):
+            "journal \(path): \(call) failed: \(message) (LMDB error \(code))"
+        case let .directory(path, reason):
+            "journal \(path): cannot use the directory: \(reason)"
+        case let .notAJournal(path, reason):
+            "journal \(path): not a Sluice journal (\(reason)); refusing to open it, nothing was changed"
+        case let .schemaVersion(path, found, expected):
+            "journal \(path): schema version \(found), this build reads version \(expected)"
+        case let .corruptRecord(path, table, key):
+            "journal \(path): corrupt record in table '\(table)' at key \(key)"
+        case let .mapFull(path, size, max):
+            "journal \(path): map full at \(size) bytes and mapSizeBytesMax is \(max)"
+        case let .queueFull(max):
+            "journal writer queue full (\(max) records waiting): retry later"
+        case let .tooManyRecords(count, max):
+            "one apply carries \(count) records, more than applyRecordsMax (\(max)): split it"
+        case let .unknownSender(id):
+            "unknown sender \(id)"
+        case let .unknownCampaign(id):
+            "unknown campaign \(id)"
+        case let .senderIDConflict(id, phone):
+            "sender id \(id) conflicts with the id the journal holds for phone number id '\(phone)'"
+        case let .invalidField(field, reason):
+            "invalid \(field): \(reason)"
+        case let .closed(path):
+            "journal \(path) is closed"
+        }
+    }
+}
+
+extension JournalError {
+    init(_ error: LMDBError, path: String) {
+        self = .lmdb(call: error.call, code: error.code, message: error.message, path: path)
+    }
+
+    /// Maps whatever the write path threw to the public error.
+    init(any error: any Error, path: String) {
+        switch error {
+        case let e as JournalError: self = e
+        case let e as LMDBError: self.init(e, path: path)
+        default: self = .invalidField(field: "journal", reason: "\(error)")
+        }
+    }
+}

@@ -1,0 +1,84 @@
+import SluiceCore
+
+/// One change to the journal. A list of them given to `Journal.apply` commits together.
+public enum JournalMutation: Sendable {
+    /// Inserts or replaces a sender by `phoneNumberID`. With `id.rawValue == 0` the journal
+    /// assigns the next `SenderID`; an existing phone number always keeps its id.
+    case putSender(SenderRecord)
+    /// A new campaign: assigns its `CampaignID` and contiguous `MessageID`s, all `queued`.
+    case createCampaign(sender: SenderID, message: [UInt8], createdMilliseconds: Int64, recipients: [NewMessage])
+    /// Later chunks of a streamed campaign: more contiguous ids, all `queued`.
+    case appendMessages(campaign: CampaignID, createdMilliseconds: Int64, recipients: [NewMessage])
+    /// State changes. Unknown ids and transitions `MessageState.canTransition` forbids
+    /// (late or duplicate webhooks) are counted as rejected and change nothing.
+    case transition([MessageTransition])
+
+    /// Records this mutation writes, for the per-transaction cap.
+    var recordCount: Int {
+        switch self {
+        case .putSender: 1
+        case .createCampaign(_, _, _, let recipients): 1 + recipients.count
+        case .appendMessages(_, _, let recipients): recipients.count
+        case .transition(let transitions): transitions.count
+        }
+    }
+}
+
+/// One recipient of a campaign.
+public struct NewMessage: Sendable, Equatable {
+    /// Recipient phone number.
+    public var to: String
+    /// Values for the template's placeholders.
+    public var params: [String]
+    public init(to: String, params: [String]) {
+        self.to = to
+        self.params = params
+    }
+}
+
+/// A message's move to another state, with what the move learned.
+public struct MessageTransition: Sendable, Equatable {
+    public var id: MessageID
+    public var to: MessageState
+    /// New attempt count; nil keeps it.
+    public var attempts: UInt16?
+    /// When a `retry_at` or `in_doubt` message may go again (wall-clock ms). Ignored, and
+    /// stored as 0, for other states.
+    public var notBeforeMilliseconds: Int64
+    public var updatedMilliseconds: Int64
+    /// nil keeps the stored wamid.
+    public var wamid: String?
+    /// 0 keeps the stored code.
+    public var errorCode: Int32
+    /// nil keeps the stored message.
+    public var errorMessage: String?
+
+    public init(
+        id: MessageID, to: MessageState, attempts: UInt16? = nil, notBeforeMilliseconds: Int64 = 0,
+        updatedMilliseconds: Int64, wamid: String? = nil, errorCode: Int32 = 0, errorMessage: String? = nil
+    ) {
+        self.id = id
+        self.to = to
+        self.attempts = attempts
+        self.notBeforeMilliseconds = notBeforeMilliseconds
+        self.updatedMilliseconds = updatedMilliseconds
+        self.wamid = wamid
+        self.errorCode = errorCode
+        self.errorMessage = errorMessage
+    }
+}
+
+/// What one `apply` call did: one result per mutation, in order.
+public struct JournalReceipt: Sendable, Equatable {
+    public var results: [MutationResult]
+    public init(results: [MutationResult]) { self.results = results }
+}
+
+/// The outcome of one mutation.
+public enum MutationResult: Sendable, Equatable {
+    case sender(SenderID)
+    case campaign(CampaignID, firstMessage: MessageID, count: Int)
+    case messages(firstMessage: MessageID, count: Int)
+    /// `rejected`: unknown ids and forbidden transitions, which changed nothing.
+    case transitions(applied: Int, rejected: Int)
+}

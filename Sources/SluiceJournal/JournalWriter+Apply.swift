@@ -1,0 +1,230 @@
+import SluiceCore
+
+/// Applying mutations inside a write transaction. Every change keeps the indexes
+/// (`pending`, `due`, `inflight`) and the campaign counts exact.
+extension JournalWriter {
+    /// Longest campaign message object.
+    static let campaignMessageBytesMax = 1 << 20
+
+    func apply(_ mutations: [JournalMutation], _ txn: borrowing Transaction, _ s: inout WriterState) throws -> [MutationResult] {
+        var results: [MutationResult] = []
+        results.reserveCapacity(mutations.count)
+        for mutation in mutations {
+            switch mutation {
+            case .putSender(let record):
+                results.append(.sender(try putSender(record, txn, &s)))
+            case let .createCampaign(sender, message, created, recipients):
+                guard s.senderPhones[sender] != nil else { throw JournalError.unknownSender(sender) }
+                guard message.count <= Self.campaignMessageBytesMax else {
+                    throw JournalError.invalidField(field: "message", reason: "\(message.count) bytes, more than \(Self.campaignMessageBytesMax)")
+                }
+                try validate(recipients)
+                let id = CampaignID(s.nextCampaignID)
+                s.nextCampaignID += 1
+                s.campaigns[id] = CampaignRecord(id: id, sender: sender, createdMilliseconds: created, message: message)
+                let first = try appendMessages(recipients, campaign: id, sender: sender, created: created, txn, &s)
+                results.append(.campaign(id, firstMessage: first, count: recipients.count))
+            case let .appendMessages(campaign, created, recipients):
+                guard let record = try loadCampaign(campaign, txn, &s) else { throw JournalError.unknownCampaign(campaign) }
+                try validate(recipients)
+                let first = try appendMessages(recipients, campaign: campaign, sender: record.sender, created: created, txn, &s)
+                results.append(.messages(firstMessage: first, count: recipients.count))
+            case .transition(let transitions):
+                let (applied, rejected) = try apply(transitions, txn, &s)
+                results.append(.transitions(applied: applied, rejected: rejected))
+            }
+        }
+        return results
+    }
+
+    // MARK: Senders
+
+    private func putSender(_ record: SenderRecord, _ txn: borrowing Transaction, _ s: inout WriterState) throws -> SenderID {
+        var record = record
+        let phoneBytes = record.phoneNumberID.utf8.count
+        guard phoneBytes > 0, phoneBytes <= SenderCodec.phoneNumberIDBytesMax else {
+            throw JournalError.invalidField(field: "phoneNumberID", reason: "\(phoneBytes) bytes, expected 1…\(SenderCodec.phoneNumberIDBytesMax)")
+        }
+        try checkLength(record.accessToken, "accessToken")
+        if let reason = record.pauseReason { try checkLength(reason, "pauseReason") }
+        if let existing = s.senderIDs[record.phoneNumberID] {
+            guard record.id.rawValue == 0 || record.id == existing else {
+                throw JournalError.senderIDConflict(record.id, phoneNumberID: record.phoneNumberID)
+            }
+            record.id = existing
+        } else {
+            if record.id.rawValue == 0 {
+                record.id = SenderID(s.nextSenderID)
+            } else if let other = s.senderPhones[record.id] {
+                throw JournalError.senderIDConflict(record.id, phoneNumberID: other)
+            }
+            s.nextSenderID = max(s.nextSenderID, record.id.rawValue + 1)
+            s.senderIDs[record.phoneNumberID] = record.id
+            s.senderPhones[record.id] = record.phoneNumberID
+        }
+        let stored = record
+        try Array(record.phoneNumberID.utf8).withUnsafeBytes { key in
+            try txn.putReserving(tables.senders, key, count: SenderCodec.size(stored), append: false) { SenderCodec.write(stored, to: $0) }
+        }
+        return record.id
+    }
+
+    // MARK: Messages
+
+    private func checkLength(_ value: String, _ field: String) throws {
+        let n = value.utf8.count
+        guard n <= stringBytesMax else { throw JournalError.invalidField(field: field, reason: "\(n) bytes, more than \(stringBytesMax)") }
+    }
+
+    /// Everything that could fail about the recipients, checked before anything is written.
+    private func validate(_ recipients: [NewMessage]) throws {
+        for (i, r) in recipients.enumerated() {
+            try checkLength(r.to, "recipients[\(i)].to")
+            guard r.params.count <= MessageCodec.paramsMax else {
+                throw JournalError.invalidField(field: "recipients[\(i)].params", reason: "\(r.params.count) parameters, more than \(MessageCodec.paramsMax)")
+            }
+            for p in r.params { try checkLength(p, "recipients[\(i)].params") }
+        }
+    }
+
+    /// Appends `queued` messages with the next ids (`MDB_APPEND`: ids only grow) and their
+    /// `pending` entries. Returns the first id.
+    private func appendMessages(
+        _ recipients: [NewMessage], campaign: CampaignID, sender: SenderID, created: Int64,
+        _ txn: borrowing Transaction, _ s: inout WriterState
+    ) throws -> MessageID {
+        let first = MessageID(s.nextMessageID)
+        for r in recipients {
+            let id = MessageID(s.nextMessageID)
+            let record = MessageRecord(id: id, campaign: campaign, sender: sender, updatedMilliseconds: created, to: r.to, params: r.params)
+            try Key(id: id.rawValue).withBytes { key in
+                try txn.putReserving(tables.messages, key, count: MessageCodec.size(record), append: true) { MessageCodec.write(record, to: $0) }
+            }
+            try Key.pending(sender, campaign, id).withBytes { try txn.put(tables.pending, $0, emptyValue) }
+            s.nextMessageID += 1
+        }
+        s.campaigns[campaign]!.counts[.queued] += UInt64(recipients.count)
+        return first
+    }
+
+    /// The campaign as this transaction sees it, cached so that its counts are written once.
+    private func loadCampaign(_ id: CampaignID, _ txn: borrowing Transaction, _ s: inout WriterState) throws -> CampaignRecord? {
+        if let cached = s.campaigns[id] { return cached }
+        let record = try Key(id: id.rawValue).withBytes { key -> CampaignRecord? in
+            guard let bytes = try txn.get(tables.campaigns, key) else { return nil }
+            do { return try CampaignCodec.read(id: id, bytes) } catch {
+                throw JournalError.corruptRecord(path: path, table: Schema.campaigns, key: id.description)
+            }
+        }
+        if let record { s.campaigns[id] = record }
+        return record
+    }
+
+    func flushCampaigns(_ txn: borrowing Transaction, _ s: inout WriterState) throws {
+        for (id, record) in s.campaigns {
+            assert(record.counts.values.allSatisfy { $0 < UInt64.max / 2 }, "campaign \(id) count underflow: \(record.counts.values)")
+            try Key(id: id.rawValue).withBytes { key in
+                try txn.putReserving(tables.campaigns, key, count: CampaignCodec.size(record), append: false) { CampaignCodec.write(record, to: $0) }
+            }
+        }
+        s.campaigns.removeAll(keepingCapacity: true)
+    }
+
+    // MARK: Transitions
+
+    /// Header offsets of `MessageCodec`, for patching a record in place.
+    private enum Offset {
+        static let state = 1
+        static let attempts = 4
+        static let sender = 6
+        static let errorCode = 10
+        static let campaign = 14
+        static let notBefore = 22
+        static let updated = 30
+    }
+
+    /// Applies each allowed transition; counts unknown ids and forbidden moves as rejected.
+    func apply(_ transitions: [MessageTransition], _ txn: borrowing Transaction, _ s: inout WriterState) throws -> (applied: Int, rejected: Int) {
+        var applied = 0
+        var rejected = 0
+        for t in transitions {
+            if try transition(t, txn, &s) { applied += 1 } else { rejected += 1 }
+        }
+        return (applied, rejected)
+    }
+
+    private func transition(_ t: MessageTransition, _ txn: borrowing Transaction, _ s: inout WriterState) throws -> Bool {
+        if let wamid = t.wamid { try checkLength(wamid, "wamid") }
+        if let e = t.errorMessage { try checkLength(e, "errorMessage") }
+        let key = Key(id: t.id.rawValue)
+        guard let stored = try key.withBytes({ try txn.get(tables.messages, $0) }) else { return false }
+        guard let from = MessageCodec.readState(stored) else {
+            throw JournalError.corruptRecord(path: path, table: Schema.messages, key: t.id.description)
+        }
+        guard from.canTransition(to: t.to) else { return false }
+        let sender = SenderID(stored.loadUnaligned(fromByteOffset: Offset.sender, as: UInt32.self).littleEndian)
+        let campaign = CampaignID(stored.loadUnaligned(fromByteOffset: Offset.campaign, as: UInt64.self).littleEndian)
+        let oldNotBefore = Int64(littleEndian: stored.loadUnaligned(fromByteOffset: Offset.notBefore, as: Int64.self))
+        let notBefore = t.to == .retryAt || t.to == .inDoubt ? t.notBeforeMilliseconds : 0
+
+        if t.wamid == nil && t.errorMessage == nil {
+            // Same strings: copy the record and patch its fixed header.
+            scratch.removeAll(keepingCapacity: true)
+            scratch.append(contentsOf: stored)
+            scratch.withUnsafeMutableBytes { b in
+                b.storeBytes(of: t.to.rawValue, toByteOffset: Offset.state, as: UInt8.self)
+                if let attempts = t.attempts { b.storeBytes(of: attempts.littleEndian, toByteOffset: Offset.attempts, as: UInt16.self) }
+                if t.errorCode != 0 { b.storeBytes(of: t.errorCode.littleEndian, toByteOffset: Offset.errorCode, as: Int32.self) }
+                b.storeBytes(of: notBefore.littleEndian, toByteOffset: Offset.notBefore, as: Int64.self)
+                b.storeBytes(of: t.updatedMilliseconds.littleEndian, toByteOffset: Offset.updated, as: Int64.self)
+            }
+            try key.withBytes { k in try scratch.withUnsafeBytes { try txn.put(tables.messages, k, $0) } }
+        } else {
+            var record: MessageRecord
+            do { record = try MessageCodec.read(id: t.id, stored) } catch {
+                throw JournalError.corruptRecord(path: path, table: Schema.messages, key: t.id.description)
+            }
+            record.state = t.to
+            if let attempts = t.attempts { record.attempts = attempts }
+            if t.errorCode != 0 { record.errorCode = t.errorCode }
+            if let wamid = t.wamid { record.wamid = wamid }
+            if let e = t.errorMessage { record.errorMessage = e }
+            record.notBeforeMilliseconds = notBefore
+            record.updatedMilliseconds = t.updatedMilliseconds
+            let final = record
+            try key.withBytes { k in
+                try txn.putReserving(tables.messages, k, count: MessageCodec.size(final), append: false) { MessageCodec.write(final, to: $0) }
+            }
+        }
+
+        try removeIndex(from, sender: sender, campaign: campaign, notBefore: oldNotBefore, id: t.id, txn)
+        try addIndex(t.to, sender: sender, campaign: campaign, notBefore: notBefore, id: t.id, txn)
+        guard try loadCampaign(campaign, txn, &s) != nil else {
+            throw JournalError.corruptRecord(path: path, table: Schema.campaigns, key: "\(campaign) (of message \(t.id))")
+        }
+        assert(s.campaigns[campaign]!.counts[from] > 0, "campaign \(campaign) has no \(from) message to move")
+        s.campaigns[campaign]!.counts[from] &-= 1
+        s.campaigns[campaign]!.counts[t.to] += 1
+        return true
+    }
+
+    private func removeIndex(_ state: MessageState, sender: SenderID, campaign: CampaignID, notBefore: Int64, id: MessageID, _ txn: borrowing Transaction) throws {
+        let removed: Bool
+        switch state {
+        case .queued: removed = try Key.pending(sender, campaign, id).withBytes { try txn.delete(tables.pending, $0) }
+        case .retryAt, .inDoubt: removed = try Key.due(sender, notBefore: notBefore, id).withBytes { try txn.delete(tables.due, $0) }
+        case .inFlight: removed = try Key(id: id.rawValue).withBytes { try txn.delete(tables.inflight, $0) }
+        case .sent, .failed, .delivered, .read: removed = true
+        }
+        assert(removed, "message \(id) in \(state) had no index entry")
+    }
+
+    private func addIndex(_ state: MessageState, sender: SenderID, campaign: CampaignID, notBefore: Int64, id: MessageID, _ txn: borrowing Transaction) throws {
+        switch state {
+        case .queued: try Key.pending(sender, campaign, id).withBytes { try txn.put(tables.pending, $0, emptyValue) }
+        case .retryAt, .inDoubt: try Key.due(sender, notBefore: notBefore, id).withBytes { try txn.put(tables.due, $0, emptyValue) }
+        case .inFlight: try Key(id: id.rawValue).withBytes { try txn.put(tables.inflight, $0, emptyValue) }
+        case .sent, .failed, .delivered, .read: break
+        }
+    }
+}

@@ -1,0 +1,269 @@
+import Foundation
+import SluiceCore
+
+/// What the writer knows beyond the tables. A value: a failed caller's changes are undone
+/// by restoring the copy taken before it, a failed batch by not keeping the new one.
+struct WriterState {
+    var nextMessageID: UInt64
+    var nextCampaignID: UInt64
+    var nextSenderID: UInt32
+    var senderIDs: [String: SenderID]
+    var senderPhones: [SenderID: String]
+    /// Campaigns touched by the current transaction, written once each before commit.
+    var campaigns: [CampaignID: CampaignRecord] = [:]
+
+    static func load(_ txn: borrowing Transaction, _ tables: Tables, path: String) throws -> WriterState {
+        // Ids start at 1 and are never reused: next = last key + 1.
+        let lastMessage = try txn.withCursor(tables.messages) { c in try c.last().map { Key.id($0.key) } } ?? 0
+        let lastCampaign = try txn.withCursor(tables.campaigns) { c in try c.last().map { Key.id($0.key) } } ?? 0
+        var state = WriterState(nextMessageID: lastMessage + 1, nextCampaignID: lastCampaign + 1, nextSenderID: 1, senderIDs: [:], senderPhones: [:])
+        try txn.withCursor(tables.senders) { c in
+            var entry = try c.first()
+            while let (key, value) = entry {
+                let phone = String(decoding: key, as: UTF8.self)
+                guard let sender = try? SenderCodec.read(phoneNumberID: phone, value) else {
+                    throw JournalError.corruptRecord(path: path, table: Schema.senders, key: phone)
+                }
+                state.senderIDs[phone] = sender.id
+                state.senderPhones[sender.id] = phone
+                state.nextSenderID = max(state.nextSenderID, sender.id.rawValue + 1)
+                entry = try c.next()
+            }
+        }
+        return state
+    }
+}
+
+/// The one thread that owns every write transaction. Producers enqueue; the thread takes
+/// everything queued (up to `commitMutationsMax` records), applies it in one transaction,
+/// commits, then runs the completions: group commit.
+final class JournalWriter: @unchecked Sendable {
+    typealias Completion = @Sendable (Result<JournalReceipt, JournalError>) -> Void
+
+    enum Job {
+        case apply([JournalMutation], records: Int, Completion)
+        case recover(nowMilliseconds: Int64, settleMilliseconds: Int64, @Sendable (Result<RecoveryReport, JournalError>) -> Void)
+    }
+
+    struct Counters {
+        var commits: UInt64 = 0
+        var applies: UInt64 = 0
+        var mapGrowths = 0
+    }
+
+    let environment: Environment
+    let tables: Tables
+    let configuration: JournalConfiguration
+    let gate: ReaderGate
+    let path: String
+
+    // Guarded by `condition`.
+    private let condition = NSCondition()
+    private var queue: [Job] = []
+    private var queuedRecords = 0
+    private var stopping = false
+    private var counts = Counters()
+    private let finished = DispatchSemaphore(value: 0)
+    private var thread: Thread?
+
+    // Owned by the writer thread.
+    var state: WriterState
+    /// Reused buffer for rewriting message records.
+    var scratch: [UInt8] = []
+
+    init(environment: Environment, tables: Tables, state: WriterState, configuration: JournalConfiguration, gate: ReaderGate, path: String) {
+        self.environment = environment
+        self.tables = tables
+        self.state = state
+        self.configuration = configuration
+        self.gate = gate
+        self.path = path
+        scratch.reserveCapacity(4096)
+    }
+
+    func start() {
+        let thread = Thread { [self] in run() }
+        thread.name = "sluice-journal-writer"
+        self.thread = thread
+        thread.start()
+    }
+
+    /// Lets the writer drain the queue and close the environment, and waits for that,
+    /// unless called on the writer thread itself (from a completion), where waiting
+    /// would never end: the thread then closes the environment once its loop exits.
+    func stop() {
+        condition.lock()
+        let wasRunning = !stopping
+        stopping = true
+        condition.broadcast()
+        condition.unlock()
+        if wasRunning && Thread.current !== thread { finished.wait() }
+    }
+
+    func counters() -> Counters {
+        condition.lock()
+        defer { condition.unlock() }
+        return counts
+    }
+
+    // MARK: Producers
+
+    func enqueue(_ mutations: [JournalMutation], completion: @escaping Completion) {
+        var records = 0
+        for m in mutations { records += m.recordCount }
+        if records > configuration.applyRecordsMax {
+            completion(.failure(.tooManyRecords(count: records, applyRecordsMax: configuration.applyRecordsMax)))
+            return
+        }
+        condition.lock()
+        if stopping {
+            condition.unlock()
+            completion(.failure(.closed(path: path)))
+            return
+        }
+        // An empty queue always admits, so that one large call can never be refused forever.
+        if queuedRecords > 0 && queuedRecords + records > configuration.queuedRecordsMax {
+            condition.unlock()
+            completion(.failure(.queueFull(queuedRecordsMax: configuration.queuedRecordsMax)))
+            return
+        }
+        queue.append(.apply(mutations, records: records, completion))
+        queuedRecords += records
+        condition.signal()
+        condition.unlock()
+    }
+
+    func enqueueRecovery(nowMilliseconds: Int64, settleMilliseconds: Int64, completion: @escaping @Sendable (Result<RecoveryReport, JournalError>) -> Void) {
+        condition.lock()
+        if stopping {
+            condition.unlock()
+            completion(.failure(.closed(path: path)))
+            return
+        }
+        queue.append(.recover(nowMilliseconds: nowMilliseconds, settleMilliseconds: settleMilliseconds, completion))
+        condition.signal()
+        condition.unlock()
+    }
+
+    // MARK: The writer thread
+
+    private func run() {
+        while let jobs = nextJobs() {
+            if case let .recover(now, settle, completion) = jobs[0] {
+                assert(jobs.count == 1)
+                completion(runRecovery(nowMilliseconds: now, settleMilliseconds: settle))
+                continue
+            }
+            var batch: [(mutations: [JournalMutation], completion: Completion)] = []
+            batch.reserveCapacity(jobs.count)
+            for case let .apply(mutations, _, completion) in jobs { batch.append((mutations, completion)) }
+            let outcomes = process(batch.map(\.mutations))
+            condition.lock()
+            counts.applies += UInt64(batch.count)
+            condition.unlock()
+            // Completions after the commit, outside every lock.
+            for (job, outcome) in zip(batch, outcomes) { job.completion(outcome) }
+        }
+        gate.exclusively(closing: true) { environment.close() }
+        finished.signal()
+    }
+
+    /// Waits for work; takes a recovery alone, or applies up to `commitMutationsMax`
+    /// records (at least one call). Nil when stopping and drained.
+    private func nextJobs() -> [Job]? {
+        condition.lock()
+        defer { condition.unlock() }
+        while queue.isEmpty && !stopping { condition.wait() }
+        if queue.isEmpty { return nil }
+        if case .recover = queue[0] { return [queue.removeFirst()] }
+        var taken = 0
+        var records = 0
+        for job in queue {
+            guard case let .apply(_, n, _) = job else { break }
+            if taken > 0 && records + n > configuration.commitMutationsMax { break }
+            taken += 1
+            records += n
+        }
+        let jobs = Array(queue[0..<taken])
+        queue.removeFirst(taken)
+        queuedRecords -= records
+        return jobs
+    }
+
+    /// Applies the calls in one transaction, growing the map and retrying the whole batch
+    /// on `MDB_MAP_FULL`. One result per call.
+    private func process(_ calls: [[JournalMutation]]) -> [Result<JournalReceipt, JournalError>] {
+        while true {
+            do {
+                return try applyBatch(calls)
+            } catch let error as LMDBError where error.isMapFull {
+                if let failure = growMap() { return calls.map { _ in .failure(failure) } }
+            } catch {
+                let failure = JournalError(any: error, path: path)
+                return calls.map { _ in .failure(failure) }
+            }
+        }
+    }
+
+    /// One write transaction. With several callers, each runs in a nested transaction so
+    /// that a failing caller (unknown campaign, …) is rolled back alone; a single caller
+    /// runs in the top transaction, which is simply aborted when it fails. Throws only
+    /// what fails the whole batch (map full, commit failure).
+    private func applyBatch(_ calls: [[JournalMutation]]) throws -> [Result<JournalReceipt, JournalError>] {
+        var next = state
+        let txn = try environment.beginWrite()
+        var outcomes: [Result<JournalReceipt, JournalError>] = []
+        outcomes.reserveCapacity(calls.count)
+        if calls.count == 1 {
+            do {
+                outcomes.append(.success(JournalReceipt(results: try apply(calls[0], txn, &next))))
+            } catch let error as LMDBError where error.isMapFull {
+                throw error
+            } catch {
+                txn.abort()
+                return [.failure(JournalError(any: error, path: path))]
+            }
+        } else {
+            for mutations in calls {
+                let saved = next
+                do {
+                    let child = try txn.beginChild()
+                    let results = try apply(mutations, child, &next)
+                    try child.commit()
+                    outcomes.append(.success(JournalReceipt(results: results)))
+                } catch let error as LMDBError where error.isMapFull {
+                    throw error
+                } catch {
+                    next = saved
+                    outcomes.append(.failure(JournalError(any: error, path: path)))
+                }
+            }
+        }
+        try flushCampaigns(txn, &next)
+        try txn.commit()
+        state = next
+        condition.lock()
+        counts.commits += 1
+        condition.unlock()
+        return outcomes
+    }
+
+    /// Doubles the map (up to the configured ceiling) with every reader held out. Returns
+    /// the error to report when it cannot grow.
+    func growMap() -> JournalError? {
+        do {
+            let current = try environment.info().mapSizeBytes
+            guard current < configuration.mapSizeBytesMax else {
+                return .mapFull(path: path, mapSizeBytes: current, mapSizeBytesMax: configuration.mapSizeBytesMax)
+            }
+            let grown = min(current.multipliedReportingOverflow(by: 2).overflow ? Int.max : current * 2, configuration.mapSizeBytesMax)
+            try gate.exclusively { try environment.setMapSize(grown) }
+            condition.lock()
+            counts.mapGrowths += 1
+            condition.unlock()
+            return nil
+        } catch {
+            return JournalError(any: error, path: path)
+        }
+    }
+}

@@ -1,0 +1,72 @@
+import SluiceCore
+
+/// Fixed-width big-endian keys, so that LMDB's byte order is numeric order. Stored
+/// inline (no allocation per key).
+///
+/// - `messages`, `inflight`, `campaigns`: u64 id (8 bytes)
+/// - `pending`: u32 sender | u64 campaign | u64 message (20 bytes)
+/// - `due`: u32 sender | u64 notBefore (sign bit flipped) | u64 message (20 bytes)
+struct Key {
+    private var storage: (UInt64, UInt64, UInt64) = (0, 0, 0)
+    private(set) var count: Int = 0
+
+    static let idBytes = 8
+    static let triple = 20
+
+    init(id: UInt64) {
+        put(id, at: 0)
+        count = Key.idBytes
+    }
+
+    init(sender: SenderID, _ middle: UInt64, _ message: UInt64) {
+        withUnsafeMutableBytes(of: &storage) { $0.storeBytes(of: sender.rawValue.bigEndian, toByteOffset: 0, as: UInt32.self) }
+        put(middle, at: 4)
+        put(message, at: 12)
+        count = Key.triple
+    }
+
+    static func pending(_ sender: SenderID, _ campaign: CampaignID, _ message: MessageID) -> Key {
+        Key(sender: sender, campaign.rawValue, message.rawValue)
+    }
+
+    static func due(_ sender: SenderID, notBefore: Int64, _ message: MessageID) -> Key {
+        Key(sender: sender, orderedBits(notBefore), message.rawValue)
+    }
+
+    /// Int64 → UInt64 preserving order (negative times sort first).
+    static func orderedBits(_ value: Int64) -> UInt64 { UInt64(bitPattern: value) ^ (1 << 63) }
+    static func fromOrderedBits(_ bits: UInt64) -> Int64 { Int64(bitPattern: bits ^ (1 << 63)) }
+
+    private mutating func put(_ value: UInt64, at offset: Int) {
+        withUnsafeMutableBytes(of: &storage) { $0.storeBytes(of: value.bigEndian, toByteOffset: offset, as: UInt64.self) }
+    }
+
+    func withBytes<T>(_ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
+        var copy = storage
+        let n = count
+        return try withUnsafeBytes(of: &copy) { raw in try body(UnsafeRawBufferPointer(rebasing: raw[0..<n])) }
+    }
+
+    // MARK: Decoding
+
+    static func id(_ key: UnsafeRawBufferPointer) -> UInt64 {
+        precondition(key.count == idBytes, "id key of \(key.count) bytes")
+        return UInt64(bigEndian: key.loadUnaligned(as: UInt64.self))
+    }
+
+    static func sender(_ key: UnsafeRawBufferPointer) -> SenderID {
+        precondition(key.count == triple, "index key of \(key.count) bytes")
+        return SenderID(UInt32(bigEndian: key.loadUnaligned(as: UInt32.self)))
+    }
+
+    static func middle(_ key: UnsafeRawBufferPointer) -> UInt64 {
+        UInt64(bigEndian: key.loadUnaligned(fromByteOffset: 4, as: UInt64.self))
+    }
+
+    static func message(_ key: UnsafeRawBufferPointer) -> MessageID {
+        MessageID(UInt64(bigEndian: key.loadUnaligned(fromByteOffset: 12, as: UInt64.self)))
+    }
+}
+
+/// Empty values of the index tables.
+var emptyValue: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: nil, count: 0) }

@@ -1,0 +1,30 @@
+/// The journal's tables and the `meta` entries that identify a Sluice journal.
+enum Schema {
+    /// Bumped on any incompatible change of a key or record layout.
+    static let version: UInt32 = 1
+    static let magic = "sluice-journal"
+
+    static let metaMagicKey = "magic"
+    static let metaVersionKey = "schema_version"
+
+    static let messages = "messages"
+    static let pending = "pending"
+    static let due = "due"
+    static let inflight = "inflight"
+    static let campaigns = "campaigns"
+    static let senders = "senders"
+    static let meta = "meta"
+
+    static let all = [meta, messages, pending, due, inflight, campaigns, senders]
+}
+
+/// The opened tables.
+struct Tables: Sendable {
+    var meta: Database
+    var messages: Database
+    var pending: Database
+    var due: Database
+    var inflight: Database
+    var campaigns: Database
+    var senders: Database
+}

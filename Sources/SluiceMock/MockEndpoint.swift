@@ -1,0 +1,225 @@
+import Hummingbird
+import HummingbirdHTTP2
+import Logging
+import NIOCore
+import NIOSSL
+import ServiceLifecycle
+import Synchronization
+
+/// A WhatsApp Cloud API stand-in: serves `POST /{version}/{phone_number_id}/messages` over
+/// TLS (HTTP/2 and HTTP/1.1 by ALPN) or plain HTTP/1.1, and records every accepted send.
+///
+/// ```swift
+/// let mock = MockEndpoint(configuration: MockConfiguration(certificateDirectory: dir), logger: logger)
+/// let running = try await mock.start()        // running.baseURL, running.caFile
+/// // … send to "\(running.baseURL)/v21.0/106540352242922/messages" …
+/// await mock.stop()                            // flushes the record file
+/// print(mock.recorder.count)
+/// ```
+///
+/// As a `Service` (for example under the CLI's `ServiceGroup` with SIGTERM as a graceful
+/// shutdown signal) ``run()`` starts, waits for graceful shutdown or cancellation, then stops.
+public final class MockEndpoint: Sendable {
+    /// Longest a graceful stop may take before open connections are cancelled.
+    public static let gracefulStopSecondsMax = 5
+
+    /// Where a started endpoint listens.
+    public struct Running: Sendable {
+        /// The bound port (the ephemeral one when ``MockConfiguration/port`` is 0).
+        public let port: Int
+        /// `https://127.0.0.1:PORT` (or `http://…` without TLS); append `/v21.0/{id}/messages`.
+        public let baseURL: String
+        /// The PEM a client must trust (`--cacert`, `CURLOPT_CAINFO`); nil without TLS.
+        public let caFile: String?
+    }
+
+    /// Everything a running server owns; taken out whole by `stop()`.
+    private struct Runtime: Sendable {
+        let group: ServiceGroup
+        let server: Task<Void, any Error>
+        let flusher: Task<Void, Never>?
+        let running: Running
+    }
+
+    private enum State: Sendable {
+        case idle
+        case starting
+        case running(Runtime)
+        case stopping(Task<Void, Never>)
+    }
+
+    /// The configuration the endpoint was created with.
+    public let configuration: MockConfiguration
+    /// Every accepted arrival; survives `stop()` and restarts of this endpoint.
+    public let recorder: ArrivalRecorder
+    private let logger: Logger
+    private let state = Mutex(State.idle)
+
+    /// Creates an endpoint; nothing is bound until ``start()``.
+    public init(configuration: MockConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+        self.recorder = ArrivalRecorder(logger: logger)
+    }
+
+    /// Binds and starts serving; returns once the socket is listening.
+    ///
+    /// With TLS, first loads `mock-cert.pem`/`mock-key.pem` from the certificate directory
+    /// or generates them. Throws ``MockError/alreadyRunning`` if already started.
+    public func start() async throws -> Running {
+        try state.withLock { state throws(MockError) in
+            guard case .idle = state else { throw .alreadyRunning }
+            state = .starting
+        }
+        do {
+            let runtime = try await launch()
+            state.withLock { $0 = .running(runtime) }
+            logger.info("mock endpoint listening", metadata: ["url": "\(runtime.running.baseURL)"])
+            return runtime.running
+        } catch {
+            state.withLock { $0 = .idle }
+            throw error
+        }
+    }
+
+    /// Stops gracefully (in-flight requests finish, for at most ``gracefulStopSecondsMax``),
+    /// then flushes and closes the record file. Concurrent callers all wait for the same stop;
+    /// does nothing when not running.
+    public func stop() async {
+        let stopping: Task<Void, Never>? = state.withLock { state in
+            switch state {
+            case .running(let runtime):
+                let task = Task { await self.shutDown(runtime) }
+                state = .stopping(task)
+                return task
+            case .stopping(let task):
+                return task
+            case .idle, .starting:
+                return nil
+            }
+        }
+        await stopping?.value
+    }
+
+    private func shutDown(_ runtime: Runtime) async {
+        await runtime.group.triggerGracefulShutdown()
+        let deadline = Task {
+            try await Task.sleep(for: .seconds(Self.gracefulStopSecondsMax))
+            runtime.server.cancel()
+        }
+        if case .failure(let error) = await runtime.server.result, !(error is CancellationError) {
+            logger.error("mock endpoint server failed", metadata: ["error": "\(error)"])
+        }
+        deadline.cancel()
+        if let flusher = runtime.flusher {
+            await recorder.detachRecordFile(flusher: flusher)
+        }
+        state.withLock { $0 = .idle }
+        logger.info("mock endpoint stopped", metadata: ["arrivals": "\(recorder.count)"])
+    }
+
+    // MARK: Launch
+
+    private func launch() async throws -> Runtime {
+        guard (0...65_535).contains(configuration.port) else {
+            throw MockError.invalidConfiguration("port \(configuration.port) is outside 0...65535")
+        }
+        guard configuration.latencyMilliseconds >= 0 else {
+            throw MockError.invalidConfiguration("latencyMilliseconds must not be negative")
+        }
+        let store = CertificateStore(directory: configuration.certificateDirectory)
+        let tlsConfiguration = try configuration.tls ? Self.tlsConfiguration(store.loadOrCreate(logger: logger)) : nil
+        let router = Router()
+        let latency = configuration.latencyMilliseconds > 0 ? Duration.milliseconds(configuration.latencyMilliseconds) : nil
+        SendRoute(recorder: recorder, latency: latency).register(on: router)
+        InspectionRoutes(recorder: recorder).register(on: router)
+
+        // The bound port arrives through the server's callback; the stream ends early if it fails to bind.
+        let (ports, portContinuation) = AsyncStream<Int>.makeStream()
+        let application = Application(
+            router: router,
+            // ALPN offers h2 and http/1.1; plain mode is HTTP/1.1 only (h2c is broken in our libcurl).
+            server: try tlsConfiguration.map { try .http2Upgrade(tlsConfiguration: $0) } ?? .http1(),
+            configuration: ApplicationConfiguration(
+                address: .hostname(configuration.host, port: configuration.port),
+                serverName: "SluiceMock"
+            ),
+            onServerRunning: { channel in
+                portContinuation.yield(channel.localAddress?.port ?? 0)
+                portContinuation.finish()
+            },
+            logger: logger
+        )
+
+        let flusher = try configuration.recordFile.map { try recorder.attachRecordFile(path: $0) }
+        var groupConfiguration = ServiceGroupConfiguration(services: [.init(service: application)], logger: logger)
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(Self.gracefulStopSecondsMax)
+        let group = ServiceGroup(configuration: groupConfiguration)
+        let serverTask = Task {
+            defer { portContinuation.finish() }
+            try await group.run()
+        }
+
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next(), port > 0 else {
+            serverTask.cancel()
+            let result = await serverTask.result
+            if let flusher { await recorder.detachRecordFile(flusher: flusher) }
+            if case .failure(let error) = result { throw error }
+            throw MockError.serverDidNotStart
+        }
+        let scheme = configuration.tls ? "https" : "http"
+        let running = Running(
+            port: port,
+            baseURL: "\(scheme)://\(Self.urlHost(configuration.host)):\(port)",
+            caFile: configuration.tls ? store.certificatePath : nil
+        )
+        return Runtime(group: group, server: serverTask, flusher: flusher, running: running)
+    }
+
+    private static func tlsConfiguration(_ certificate: SelfSignedCertificate) throws -> TLSConfiguration {
+        TLSConfiguration.makeServerConfiguration(
+            certificateChain: [
+                .certificate(try NIOSSLCertificate(bytes: Array(certificate.certificatePEM.utf8), format: .pem))
+            ],
+            privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(certificate.privateKeyPEM.utf8), format: .pem))
+        )
+    }
+
+    /// The host a local client should dial: wildcard binds map to loopback; IPv6 gets brackets.
+    static func urlHost(_ host: String) -> String {
+        switch host {
+        case "0.0.0.0", "": return "127.0.0.1"
+        case "::": return "[::1]"
+        default: return host.contains(":") ? "[\(host)]" : host
+        }
+    }
+}
+
+extension MockEndpoint: Service {
+    /// Starts, serves until graceful shutdown (e.g. SIGTERM in a `ServiceGroup`) or task
+    /// cancellation, then stops and flushes the record file.
+    ///
+    /// For a standalone process:
+    /// ```swift
+    /// let group = ServiceGroup(services: [mock], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+    /// try await group.run()
+    /// ```
+    public func run() async throws {
+        _ = try await start()
+        guard let server = state.withLock({ state -> Task<Void, any Error>? in
+            if case .running(let runtime) = state { return runtime.server }
+            return nil
+        }) else { return }
+        await withTaskCancellationOrGracefulShutdownHandler {
+            _ = await server.result
+        } onCancelOrGracefulShutdown: {
+            // Stopping ends the server task, which ends the wait above.
+            Task { await self.stop() }
+        }
+        await stop()
+        if case .failure(let error) = await server.result, !(error is CancellationError) {
+            throw error
+        }
+    }
+}

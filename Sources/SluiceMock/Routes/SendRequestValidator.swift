@@ -1,0 +1,88 @@
+import Foundation
+
+/// The parts of a valid send request the mock keeps.
+struct ValidatedSend: Sendable, Equatable {
+    var to: String
+    var callbackData: String?
+}
+
+/// Checks a send body the way the Cloud API does (minimal subset), naming the first bad field.
+///
+/// Pure: no I/O, testable without a server.
+enum SendRequestValidator {
+    /// Cloud API limit on `biz_opaque_callback_data`.
+    static let callbackDataBytesMax = 512
+    /// E.164 allows 15 digits; a little slack for formatting the API tolerates.
+    static let recipientDigitsMax = 20
+    static let messageTypes: Set<String> = [
+        "text", "template", "image", "audio", "video", "document", "sticker",
+        "location", "contacts", "interactive", "reaction",
+    ]
+
+    static func validate(_ body: Data) -> Result<ValidatedSend, MetaError> {
+        guard let object = try? JSONSerialization.jsonObject(with: body), let fields = object as? [String: Any] else {
+            return .failure(.invalidParameter("body", "The request body must be a JSON object."))
+        }
+        guard let product = fields["messaging_product"] else {
+            return .failure(.invalidParameter("messaging_product", "The parameter messaging_product is required."))
+        }
+        guard let productName = product as? String, productName == "whatsapp" else {
+            return .failure(
+                .invalidParameter("messaging_product", "Param messaging_product must be one of {WHATSAPP} - got \(describe(product)).")
+            )
+        }
+        guard let toValue = fields["to"] else {
+            return .failure(.invalidParameter("to", "The parameter to is required."))
+        }
+        guard let to = toValue as? String, isRecipient(to) else {
+            return .failure(.invalidParameter("to", "Param to must be a phone number of digits - got \(describe(toValue))."))
+        }
+        guard let typeValue = fields["type"] else {
+            return .failure(.invalidParameter("type", "The parameter type is required."))
+        }
+        guard let type = typeValue as? String, messageTypes.contains(type) else {
+            return .failure(
+                .invalidParameter(
+                    "type",
+                    "Param type must be one of {\(messageTypes.sorted().joined(separator: ", "))} - got \(describe(typeValue))."
+                )
+            )
+        }
+        guard fields[type] is [String: Any] else {
+            return .failure(.invalidParameter(type, "The parameter \(type) is required and must be an object."))
+        }
+        var callbackData: String?
+        if let callbackValue = fields["biz_opaque_callback_data"], !(callbackValue is NSNull) {
+            guard let callback = callbackValue as? String, callback.utf8.count <= callbackDataBytesMax else {
+                return .failure(
+                    .invalidParameter(
+                        "biz_opaque_callback_data",
+                        "Param biz_opaque_callback_data must be a string of at most \(callbackDataBytesMax) bytes."
+                    )
+                )
+            }
+            callbackData = callback
+        }
+        return .success(ValidatedSend(to: to, callbackData: callbackData))
+    }
+
+    /// Digits with an optional leading `+`.
+    static func isRecipient(_ value: String) -> Bool {
+        var digits = value.utf8[...]
+        if digits.first == UInt8(ascii: "+") { digits = digits.dropFirst() }
+        return !digits.isEmpty && digits.count <= recipientDigitsMax
+            && digits.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+    }
+
+    /// Digits only.
+    static func isPhoneNumberID(_ value: Substring) -> Bool {
+        !value.isEmpty && value.utf8.count <= 32
+            && value.utf8.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+    }
+
+    private static func describe(_ value: Any) -> String {
+        if let string = value as? String { return "\"\(string.prefix(64))\"" }
+        if value is NSNull { return "null" }
+        return String(String(describing: value).prefix(64))
+    }
+}

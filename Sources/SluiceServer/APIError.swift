@@ -1,0 +1,64 @@
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// A 4xx/5xx answer with a JSON body that names what was wrong:
+/// `{"error":{"status":400,"code":"invalid_field","field":"recipients[3].to","message":"…"}}`.
+public struct APIError: Error, HTTPResponseError, Sendable {
+    public var status: HTTPResponse.Status
+    public var code: String
+    public var field: String?
+    public var message: String
+
+    public init(_ status: HTTPResponse.Status, code: String, field: String? = nil, message: String) {
+        self.status = status
+        self.code = code
+        self.field = field
+        self.message = message
+    }
+
+    public static func invalid(_ field: String, _ message: String) -> APIError {
+        APIError(.badRequest, code: "invalid_field", field: field, message: message)
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        var error: [String: Any] = ["status": Int(status.code), "code": code, "message": message]
+        if let field { error["field"] = field }
+        return JSONBody.response(status, ["error": error])
+    }
+}
+
+enum JSONBody {
+    static func response(_ status: HTTPResponse.Status, _ object: Any) -> Response {
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        return Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// Reads the whole body (bounded) and parses it as a JSON object.
+    static func object(_ request: Request, limitBytes: Int) async throws -> [String: Any] {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: limitBytes)
+        } catch is NIOTooManyBytesError {
+            throw APIError(.contentTooLarge, code: "body_too_large", message: "the request body is larger than \(limitBytes) bytes")
+        }
+        guard buffer.readableBytes > 0 else { throw APIError(.badRequest, code: "malformed_json", message: "the request body is empty; a JSON object is expected") }
+        let parsed: Any
+        do {
+            parsed = try JSONSerialization.jsonObject(with: Data(buffer.readableBytesView), options: [])
+        } catch {
+            throw APIError(.badRequest, code: "malformed_json", message: "the request body is not valid JSON: \(JSONBody.reason(error))")
+        }
+        guard let object = parsed as? [String: Any] else {
+            throw APIError(.badRequest, code: "malformed_json", message: "the request body must be a JSON object")
+        }
+        return object
+    }
+
+    static func reason(_ error: any Error) -> String {
+        let ns = error as NSError
+        return (ns.userInfo[NSDebugDescriptionErrorKey] as? String) ?? ns.localizedDescription
+    }
+}

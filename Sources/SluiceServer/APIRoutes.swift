@@ -1,0 +1,164 @@
+import Foundation
+import Hummingbird
+import SluiceCore
+import SluiceEngine
+
+/// The HTTP API over a `Dispatcher`:
+/// - `PUT /v1/senders/{phone_number_id}` `{"tier_mps": 80, "burst": 1, "access_token": "…"}`
+/// - `GET /v1/senders/{phone_number_id}`
+/// - `POST /v1/campaigns` `{"sender": "…", "message": {…}, "recipients": [{"to": "…", "params": ["…"]}]}` → 202
+/// - `GET /v1/campaigns/{id}`
+/// - `GET /healthz` (no key)
+public enum APIRoutes {
+    public static let senderBodyBytesMax = 16 * 1024
+    public static let campaignBodyBytesMax = 64 * 1024 * 1024
+
+    public static func router(dispatcher: Dispatcher, credential: AdminCredential) -> Router<BasicRequestContext> {
+        let router = Router()
+        router.get("healthz") { _, _ in JSONBody.response(.ok, ["status": "ok"]) }
+        let v1 = router.group("v1").add(middleware: AdminAuthMiddleware(credential: credential))
+        v1.put("senders/:phone_number_id") { request, context in
+            try await putSender(request, context: context, dispatcher: dispatcher)
+        }
+        v1.get("senders/:phone_number_id") { _, context in
+            let id = try context.parameters.require("phone_number_id")
+            guard let record = try dispatcher.sender(phoneNumberID: id) else {
+                throw APIError(.notFound, code: "not_found", field: "phone_number_id", message: "sender '\(id)' is not registered")
+            }
+            return JSONBody.response(.ok, senderJSON(record))
+        }
+        v1.post("campaigns") { request, _ in
+            try await postCampaign(request, dispatcher: dispatcher)
+        }
+        v1.get("campaigns/:id") { _, context in
+            let text = try context.parameters.require("id")
+            guard let raw = UInt64(text), raw > 0 else {
+                throw APIError(.notFound, code: "not_found", field: "id", message: "campaign '\(text)' does not exist (ids are positive integers)")
+            }
+            guard let progress = try dispatcher.campaignProgress(CampaignID(raw)) else {
+                throw APIError(.notFound, code: "not_found", field: "id", message: "campaign \(raw) does not exist")
+            }
+            return JSONBody.response(.ok, campaignJSON(progress))
+        }
+        return router
+    }
+
+    static func putSender(_ request: Request, context: BasicRequestContext, dispatcher: Dispatcher) async throws -> Response {
+        let id = try context.parameters.require("phone_number_id")
+        let body = try await JSONBody.object(request, limitBytes: senderBodyBytesMax)
+        guard let tierValue = body["tier_mps"] else { throw APIError.invalid("tier_mps", "tier_mps is required (messages per second, 1–1000)") }
+        guard let tier = number(tierValue) else { throw APIError.invalid("tier_mps", "tier_mps must be a number") }
+        var burst = 1
+        if let b = body["burst"] {
+            guard let value = number(b), value == value.rounded() else { throw APIError.invalid("burst", "burst must be an integer") }
+            burst = Int(value)
+        }
+        guard let tokenValue = body["access_token"] else { throw APIError.invalid("access_token", "access_token is required") }
+        guard let token = tokenValue as? String else { throw APIError.invalid("access_token", "access_token must be a string") }
+        if let problem = CampaignIntake.problem(phoneNumberID: id, tier: tier, burst: burst, accessToken: token) {
+            let field = problem.hasPrefix("phone_number_id") ? "phone_number_id" : problem.hasPrefix("tier_mps") ? "tier_mps" : problem.hasPrefix("burst") ? "burst" : "access_token"
+            throw APIError.invalid(field, problem)
+        }
+        let record = try await dispatcher.putSender(phoneNumberID: id, tierMessagesPerSecond: tier, burst: burst, accessToken: token)
+        return JSONBody.response(.ok, senderJSON(record))
+    }
+
+    static func postCampaign(_ request: Request, dispatcher: Dispatcher) async throws -> Response {
+        let body = try await JSONBody.object(request, limitBytes: campaignBodyBytesMax)
+        guard let senderValue = body["sender"] else { throw APIError.invalid("sender", "sender is required (a registered phone_number_id)") }
+        guard let sender = senderValue as? String else { throw APIError.invalid("sender", "sender must be a string") }
+        guard let messageValue = body["message"] else { throw APIError.invalid("message", "message is required (a Cloud API message object)") }
+        guard let message = messageValue as? [String: Any] else { throw APIError.invalid("message", "message must be a JSON object") }
+        guard let recipientsValue = body["recipients"] else { throw APIError.invalid("recipients", "recipients is required") }
+        guard let list = recipientsValue as? [Any] else { throw APIError.invalid("recipients", "recipients must be an array") }
+        var recipients: [RecipientInput] = []
+        recipients.reserveCapacity(list.count)
+        for (i, item) in list.enumerated() {
+            guard let entry = item as? [String: Any] else { throw APIError.invalid("recipients[\(i)]", "recipients[\(i)] must be an object") }
+            guard let to = entry["to"] as? String else { throw APIError.invalid("recipients[\(i)].to", "recipients[\(i)].to is required and must be a string") }
+            var params: [String] = []
+            if let p = entry["params"] {
+                guard let array = p as? [Any] else { throw APIError.invalid("recipients[\(i)].params", "recipients[\(i)].params must be an array of strings") }
+                params.reserveCapacity(array.count)
+                for (j, value) in array.enumerated() {
+                    guard let s = value as? String else { throw APIError.invalid("recipients[\(i)].params[\(j)]", "recipients[\(i)].params[\(j)] must be a string") }
+                    params.append(s)
+                }
+            }
+            recipients.append(RecipientInput(to: to, params: params))
+        }
+        let messageBytes = try Array(JSONSerialization.data(withJSONObject: message, options: [.sortedKeys, .withoutEscapingSlashes]))
+        let receipt: CampaignReceipt
+        do {
+            receipt = try await dispatcher.submitCampaign(senderPhoneNumberID: sender, messageObject: messageBytes, recipients: recipients)
+        } catch {
+            switch error {
+            case .unknownSender: throw APIError(.unprocessableContent, code: "unknown_sender", field: "sender", message: error.description)
+            case .invalidMessage(let why): throw APIError.invalid("message", why.hasPrefix("message") ? why : "message: \(why)")
+            case .invalidSender(let why): throw APIError.invalid("sender", why)
+            case .noRecipients, .tooManyRecipients: throw APIError.invalid("recipients", error.description)
+            case .noValidRecipients(let count, let rejected):
+                var answer = APIError(.unprocessableContent, code: "no_valid_recipients", field: "recipients", message: error.description)
+                if let first = rejected.first { answer.message += "; first: recipients[\(first.index)]: \(first.reason)" }
+                _ = count
+                throw answer
+            case .journal(let why): throw APIError(.serviceUnavailable, code: "journal_unavailable", message: why)
+            }
+        }
+        return JSONBody.response(.accepted, [
+            "id": receipt.id.description,
+            "accepted": receipt.accepted,
+            "rejected_count": receipt.rejectedCount,
+            "rejected": receipt.rejected.map { ["index": $0.index, "reason": $0.reason] as [String: Any] },
+        ])
+    }
+
+    static func senderJSON(_ record: SenderRecord) -> [String: Any] {
+        var json: [String: Any] = [
+            "phone_number_id": record.phoneNumberID,
+            "tier_mps": record.tierMessagesPerSecond,
+            "burst": Int(record.burst),
+            "paused": record.paused,
+        ]
+        if let reason = record.pauseReason { json["pause_reason"] = reason }
+        return json
+    }
+
+    static func campaignJSON(_ p: CampaignProgress) -> [String: Any] {
+        var json: [String: Any] = [
+            "id": p.id.description,
+            "state": p.state,
+            "total": p.total,
+            "counts": [
+                "queued": p.queued, "in_flight": p.inFlight, "sent": p.sent, "failed": p.failed,
+                "in_doubt": p.inDoubt, "delivered": p.delivered, "read": p.read,
+            ],
+        ]
+        if let sender = p.senderPhoneNumberID { json["sender"] = sender }
+        return json
+    }
+
+    /// A JSON number (not a boolean) as a Double.
+    static func number(_ value: Any) -> Double? {
+        if value is Bool { return nil }
+        if let n = value as? NSNumber {
+            if String(cString: n.objCType) == "c" { return nil }
+            return n.doubleValue
+        }
+        if let d = value as? Double { return d }
+        if let i = value as? Int { return Double(i) }
+        return nil
+    }
+}
+
+/// Rejects `/v1` requests without the admin key (401, JSON body).
+struct AdminAuthMiddleware<Context: RequestContext>: RouterMiddleware {
+    let credential: AdminCredential
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard credential.accepts(authorizationHeader: request.headers[.authorization]) else {
+            throw APIError(.unauthorized, code: "unauthorized", message: "a valid admin key is required: Authorization: Bearer <key>")
+        }
+        return try await next(request, context)
+    }
+}

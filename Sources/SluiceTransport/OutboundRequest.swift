@@ -1,0 +1,44 @@
+import SluiceCore
+
+/// One POST to the Cloud API.
+public struct OutboundRequest: Sendable {
+    /// Echoed in the completion (the message id).
+    public var tag: UInt64
+    /// The full URL, e.g. `https://graph.facebook.com/v21.0/123/messages`.
+    public var url: String
+    public var bearerToken: String
+    /// The JSON body, e.g. rendered by ``MessageTemplate/render(to:params:callbackData:into:)``.
+    public var body: [UInt8]
+
+    public init(tag: UInt64, url: String, bearerToken: String, body: [UInt8]) {
+        self.tag = tag
+        self.url = url
+        self.bearerToken = bearerToken
+        self.body = body
+    }
+}
+
+/// The outcome of one ``OutboundRequest``.
+public struct TransportCompletion: Sendable {
+    public var tag: UInt64
+    public var result: SendResult
+    /// From ``CurlTransport/send(_:)`` to completion, queueing included.
+    public var elapsedNanoseconds: Int64
+
+    public init(tag: UInt64, result: SendResult, elapsedNanoseconds: Int64) {
+        self.tag = tag
+        self.result = result
+        self.elapsedNanoseconds = elapsedNanoseconds
+    }
+}
+
+/// Counters since the transport started; cheap to read from any thread.
+public struct TransportStatistics: Sendable, Equatable {
+    /// Easy handles created; they are reused, so this stays ≤ `inFlightMax`.
+    public var handlesCreated: Int
+    public var completed: Int
+    public var responsesHTTP2: Int
+    public var responsesHTTP1: Int
+    public var notSent: Int
+    public var inDoubt: Int
+}

@@ -1,0 +1,186 @@
+import Foundation
+
+/// A campaign's Cloud API message object compiled once into literal byte segments and
+/// parameter slots, so that each message's body is rendered by splicing bytes.
+///
+/// ```swift
+/// let template = try MessageTemplate(messageObject: Array(#"{"type":"text","text":{"body":"Hi {{1}}"}}"#.utf8))
+/// var body: [UInt8] = []
+/// template.render(to: "15551234567", params: ["Ann"], callbackData: "42", into: &body)
+/// ```
+public struct MessageTemplate: Sendable {
+    /// The largest `{{n}}` accepted; WhatsApp templates use far fewer.
+    public static let placeholderNumberMax = 100
+    /// The largest message object accepted, in bytes.
+    public static let messageObjectBytesMax = 64 * 1024
+
+    /// Highest `{{n}}` used in the message object; `params` should have this many values.
+    public let placeholderCount: Int
+
+    /// All literal bytes, in order; `parts` say where to splice values between them.
+    private let literal: [UInt8]
+    private let parts: [Part]
+
+    private enum Slot: Sendable {
+        case recipient
+        case callbackData
+        case param(Int)  // zero-based index into `params`
+    }
+
+    /// `literal[literalStart..<literalEnd]`, then the slot's value (if any).
+    private struct Part: Sendable {
+        var literalStart: Int
+        var literalEnd: Int
+        var slot: Slot?
+    }
+
+    /// Keys that Sluice writes itself: the client's values are dropped.
+    private static let envelopeKeys: Set<String> = ["to", "messaging_product", "recipient_type", "biz_opaque_callback_data"]
+
+    /// Compiles a Cloud API message object (a JSON object, UTF-8), e.g.
+    /// `{"type":"text","text":{"body":"Hi {{1}}"}}` or
+    /// `{"type":"template","template":{"name":"x","language":{"code":"en"},"components":[…]}}`.
+    ///
+    /// Validates the fields Sluice depends on, drops `to`, `messaging_product`,
+    /// `recipient_type` and `biz_opaque_callback_data`, and finds the `{{n}}` placeholders
+    /// in string values.
+    public init(messageObject: [UInt8]) throws(TemplateError) {
+        guard messageObject.count <= Self.messageObjectBytesMax else {
+            throw TemplateError(field: "message", description: "message is larger than \(Self.messageObjectBytesMax) bytes")
+        }
+        let parsed: Any
+        do {
+            parsed = try JSONSerialization.jsonObject(with: Data(messageObject), options: [])
+        } catch {
+            throw TemplateError(field: "message", description: "message is not valid JSON")
+        }
+        guard var object = parsed as? [String: Any] else {
+            throw TemplateError(field: "message", description: "message must be a JSON object")
+        }
+        try Self.validate(object)
+        for key in Self.envelopeKeys { object.removeValue(forKey: key) }
+
+        let serialized: Data
+        do {
+            serialized = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        } catch {
+            throw TemplateError(field: "message", description: "message cannot be serialized as JSON")
+        }
+        var text = [UInt8](serialized)
+        // `{…}` with at least `type`: splice the body after our envelope's trailing comma.
+        precondition(text.count >= 2 && text.first == UInt8(ascii: "{"), "JSONSerialization wrote an object")
+        text.removeFirst()
+
+        var literal: [UInt8] = []
+        literal.reserveCapacity(text.count + 96)
+        var parts: [Part] = []
+        func appendLiteral(_ s: String) { literal.append(contentsOf: s.utf8) }
+        func close(_ start: inout Int, slot: Slot?) {
+            parts.append(Part(literalStart: start, literalEnd: literal.count, slot: slot))
+            start = literal.count
+        }
+        var start = 0
+        appendLiteral(#"{"messaging_product":"whatsapp","recipient_type":"individual","to":""#)
+        close(&start, slot: .recipient)
+        appendLiteral(#"","biz_opaque_callback_data":""#)
+        close(&start, slot: .callbackData)
+        appendLiteral(#"","#)
+
+        var highest = 0
+        var index = 0
+        while index < text.count {
+            if let (number, length) = Self.placeholder(in: text, at: index) {
+                guard number >= 1 else {
+                    throw TemplateError(field: "message", description: "placeholder {{\(number)}} is not valid (they start at {{1}})")
+                }
+                guard number <= Self.placeholderNumberMax else {
+                    throw TemplateError(field: "message", description: "placeholder {{\(number)}} is not valid (at most {{\(Self.placeholderNumberMax)}})")
+                }
+                close(&start, slot: .param(number - 1))
+                highest = max(highest, number)
+                index += length
+            } else {
+                literal.append(text[index])
+                index += 1
+            }
+        }
+        close(&start, slot: nil)
+        self.literal = literal
+        self.parts = parts
+        self.placeholderCount = highest
+    }
+
+    /// Appends the request body for one recipient to `body` (it is not cleared: reuse
+    /// one buffer with `removeAll(keepingCapacity: true)` to render without allocating).
+    ///
+    /// Every `{{n}}` is replaced by `params[n-1]`, JSON-string-escaped; a missing value
+    /// renders as an empty string (intake checks the count against `placeholderCount`).
+    public func render(to: String, params: [String], callbackData: String, into body: inout [UInt8]) {
+        literal.withUnsafeBufferPointer { literal in
+            for part in parts {
+                if part.literalStart < part.literalEnd {
+                    body.append(contentsOf: UnsafeBufferPointer(rebasing: literal[part.literalStart..<part.literalEnd]))
+                }
+                switch part.slot {
+                case .none: break
+                case .recipient: JSONEscaping.appendStringContents(to, into: &body)
+                case .callbackData: JSONEscaping.appendStringContents(callbackData, into: &body)
+                case .param(let i):
+                    if i < params.count { JSONEscaping.appendStringContents(params[i], into: &body) }
+                }
+            }
+        }
+    }
+
+    /// `{{digits}}` at `index`: its number and length. Braces only occur doubled inside
+    /// JSON strings, so a match is always inside a string value (or key).
+    private static func placeholder(in text: [UInt8], at index: Int) -> (Int, Int)? {
+        let open = UInt8(ascii: "{"), close = UInt8(ascii: "}")
+        guard index + 4 < text.count, text[index] == open, text[index + 1] == open else { return nil }
+        var i = index + 2
+        var number = 0
+        while i < text.count, text[i] >= UInt8(ascii: "0"), text[i] <= UInt8(ascii: "9"), i - index < 8 {
+            number = number * 10 + Int(text[i] - UInt8(ascii: "0"))
+            i += 1
+        }
+        guard i > index + 2, i + 1 < text.count, text[i] == close, text[i + 1] == close else { return nil }
+        return (number, i + 2 - index)
+    }
+
+    // MARK: Validation
+
+    private static func validate(_ object: [String: Any]) throws(TemplateError) {
+        guard let typeValue = object["type"] else { throw .required("message.type") }
+        guard let type = typeValue as? String, !type.isEmpty else { throw .mustBe("message.type", "a non-empty string") }
+        guard let payloadValue = object[type] else { throw .required("message.\(type)") }
+        guard let payload = payloadValue as? [String: Any] else { throw .mustBe("message.\(type)", "an object") }
+        switch type {
+        case "text":
+            guard let body = payload["body"] else { throw .required("message.text.body") }
+            guard body is String else { throw .mustBe("message.text.body", "a string") }
+        case "template":
+            guard let name = payload["name"] else { throw .required("message.template.name") }
+            guard let nameString = name as? String else { throw .mustBe("message.template.name", "a string") }
+            guard !nameString.isEmpty else { throw .mustBe("message.template.name", "a non-empty string") }
+            guard let languageValue = payload["language"] else { throw .required("message.template.language") }
+            guard let language = languageValue as? [String: Any] else { throw .mustBe("message.template.language", "an object") }
+            guard let code = language["code"] else { throw .required("message.template.language.code") }
+            guard code is String else { throw .mustBe("message.template.language.code", "a string") }
+            if let components = payload["components"] {
+                guard let list = components as? [Any] else { throw .mustBe("message.template.components", "an array") }
+                for (i, component) in list.enumerated() {
+                    guard let component = component as? [String: Any] else {
+                        throw .mustBe("message.template.components[\(i)]", "an object")
+                    }
+                    guard let ctype = component["type"] else { throw .required("message.template.components[\(i)].type") }
+                    guard ctype is String else { throw .mustBe("message.template.components[\(i)].type", "a string") }
+                    if let parameters = component["parameters"], !(parameters is [Any]) {
+                        throw .mustBe("message.template.components[\(i)].parameters", "an array")
+                    }
+                }
+            }
+        default:
+            break  // media, interactive, …: WhatsApp validates their contents.
+        }
+    }
+}

@@ -1,0 +1,87 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import SluiceEngine
+import SluiceServer
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the dispatcher and its HTTP API until SIGTERM or SIGINT (which drain in-flight requests first)."
+    )
+
+    @Option(help: "A TOML file with any of the settings below (keys: data_dir, listen, graph_url, …); flags win.")
+    var config: String?
+    @Option(name: .customLong("data-dir"), help: "Where the LMDB journal and admin.key live (default ./sluice-data).")
+    var dataDir: String?
+    @Option(help: "Address of the HTTP API, HOST:PORT (default 127.0.0.1:8080; port 0 picks a free one).")
+    var listen: String?
+    @Option(name: .customLong("graph-url"), help: "Base URL of the WhatsApp Cloud API (default https://graph.facebook.com).")
+    var graphURL: String?
+    @Option(name: .customLong("graph-version"), help: "Cloud API version in the send path (default v21.0).")
+    var graphVersion: String?
+    @Option(name: .customLong("ca-file"), help: "PEM file of CA certificates to trust for the Cloud API endpoint (private CA, the mock).")
+    var caFile: String?
+    @Option(name: .customLong("in-doubt-settle"), help: "Seconds an in-doubt message waits for a status before it may be resent (default 600).")
+    var inDoubtSettle: Double?
+    @Option(name: .customLong("connections"), help: "Connections per endpoint host (default 64; with HTTP/1.1 one request per connection at a time, so at least total tier × endpoint latency).")
+    var connections: Int?
+    @Option(name: .customLong("request-timeout-ms"), help: "Per-request timeout in milliseconds (default 15000).")
+    var requestTimeoutMs: Int?
+    @Option(name: .customLong("pacing-margin"), help: "Fraction by which sends are spaced wider than the tier, the allowance for jitter on the way to the endpoint (default 0.01).")
+    var pacingMargin: Double?
+    @Option(name: .customLong("http-version"), help: "1.1 (keep-alive, default) or 2 (ALPN, multiplexed).")
+    var httpVersion: String?
+
+    func settings() throws -> ServeSettings {
+        var s = ServeSettings()
+        if let config {
+            guard let text = try? String(contentsOfFile: config, encoding: .utf8) else {
+                throw ValidationError("cannot read the config file '\(config)'")
+            }
+            try s.apply(toml: text, source: config)
+        }
+        if let dataDir { s.dataDir = dataDir }
+        if let listen { s.listen = try ListenAddress(parsing: listen) }
+        if let graphURL { s.graphURL = graphURL }
+        if let graphVersion { s.graphVersion = graphVersion }
+        if let caFile { s.caFile = caFile }
+        if let inDoubtSettle { s.inDoubtSettleSeconds = inDoubtSettle }
+        if let connections { s.connectionsPerHost = connections }
+        if let requestTimeoutMs { s.requestTimeoutMilliseconds = requestTimeoutMs }
+        if let httpVersion { s.httpVersion = httpVersion }
+        if let pacingMargin { s.pacingMargin = pacingMargin }
+        try s.validate()
+        return s
+    }
+
+    func run() async throws {
+        let settings = try settings()
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        var logger = Logger(label: "sluice")
+        logger.logLevel = .info
+        let credential = try AdminCredential.load(dataDirectory: settings.dataDir)
+        let dispatcher = try Dispatcher(configuration: settings.engineConfiguration(), logger: logger)
+        logger.info("journal open at \(settings.dataDir)/journal; admin key from \(credential.source); sending to \(settings.graphURL)/\(settings.graphVersion)")
+        let app = Application(
+            router: APIRoutes.router(dispatcher: dispatcher, credential: credential),
+            configuration: .init(address: .hostname(settings.listen.host, port: settings.listen.port), serverName: "sluice"),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? settings.listen.port
+                // Scripts and tests read this line to find the port.
+                say("sluice listening on http://\(settings.listen.host):\(port)")
+            },
+            logger: logger
+        )
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: DispatcherService(dispatcher: dispatcher)), .init(service: app)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        try await group.run()
+    }
+}

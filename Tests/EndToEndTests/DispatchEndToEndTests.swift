@@ -1,0 +1,139 @@
+import Foundation
+import SluiceCore
+import Testing
+
+/// Drives the real binary: `sluice mock` as the Cloud API endpoint (TLS, HTTP/2) in one
+/// process, `sluice serve` in another, everything on 127.0.0.1. Judged from the
+/// endpoint's own arrival record, never from the dispatcher's counters.
+@Suite(.serialized) struct DispatchEndToEndTests {
+    static let adminKey = "e2e-admin-key-0123456789"
+
+    struct Stack {
+        var root: String
+        var mock: ChildProcess
+        var mockURL: String
+        var record: String
+
+        func serve(_ extra: [String] = []) async throws -> (ChildProcess, String) {
+            let serve = try ChildProcess(
+                arguments: [
+                    "serve", "--data-dir", root + "/data", "--listen", "127.0.0.1:0", "--graph-url", mockURL,
+                    "--ca-file", root + "/mock/mock-cert.pem",
+                ] + extra,
+                environment: ["SLUICE_ADMIN_KEY": DispatchEndToEndTests.adminKey],
+                logPath: root + "/serve-\(UUID().uuidString.prefix(4)).log")
+            let api = try await serve.waitForLine(prefix: "sluice listening on ")
+            return (serve, api)
+        }
+    }
+
+    func startMock(_ name: String) async throws -> Stack {
+        let root = try temporaryDirectory(name)
+        let record = root + "/arrivals.ndjson"
+        let mock = try ChildProcess(
+            arguments: ["mock", "--listen", "127.0.0.1:0", "--cert-dir", root + "/mock", "--record", record],
+            logPath: root + "/mock.log")
+        let line = try await mock.waitForLine(prefix: "mock listening on ")
+        let url = String(line.split(separator: " ").first ?? "")
+        return Stack(root: root, mock: mock, mockURL: url, record: record)
+    }
+
+    func putSender(_ api: String, _ id: String, tier: Int) throws {
+        let r = try http("PUT", "\(api)/v1/senders/\(id)", key: Self.adminKey, json: #"{"tier_mps": \#(tier), "access_token": "token-\#(id)"}"#)
+        try #require(r.status == 200, "PUT sender: \(r.status) \(r.body)")
+    }
+
+    func postCampaign(_ api: String, sender: String, count: Int, firstRecipient: Int) throws -> (id: String, accepted: Int) {
+        var recipients: [String] = []
+        recipients.reserveCapacity(count)
+        for n in 0..<count { recipients.append(#"{"to":"\#(firstRecipient + n)","params":["n\#(n)"]}"#) }
+        let body = #"{"sender":"\#(sender)","message":{"type":"text","text":{"body":"Hello {{1}}"}},"recipients":[\#(recipients.joined(separator: ","))]}"#
+        let r = try http("POST", "\(api)/v1/campaigns", key: Self.adminKey, json: body)
+        try #require(r.status == 202, "POST campaign: \(r.status) \(r.body)")
+        let o = try jsonObject(r.body)
+        let id = try #require(o["id"] as? String)
+        let accepted = try #require((o["accepted"] as? NSNumber)?.intValue)
+        return (id, accepted)
+    }
+
+    func waitUntilDone(_ api: String, campaigns: [String], timeoutSeconds: Double) async throws {
+        let deadline = Date().addingTimeInterval(timeoutSeconds)
+        var pending = Set(campaigns)
+        while !pending.isEmpty && Date() < deadline {
+            for id in pending {
+                let r = try http("GET", "\(api)/v1/campaigns/\(id)", key: Self.adminKey)
+                if r.status == 200, (try jsonObject(r.body))["state"] as? String == "done" { pending.remove(id) }
+            }
+            if !pending.isEmpty { try await Task.sleep(for: .milliseconds(500)) }
+        }
+        #expect(pending.isEmpty, "campaigns not done within \(timeoutSeconds) s: \(pending)")
+    }
+
+    @Test func twoSendersArriveAtTheirTiersAndNothingIsLost() async throws {
+        let stack = try await startMock("pacing")
+        let (serve, api) = try await stack.serve()
+        let lanes: [(id: String, tier: Int, count: Int)] = [("1065000001", 80, 1_600), ("1065000002", 250, 5_000)]
+        var campaigns: [String] = []
+        for (i, lane) in lanes.enumerated() {
+            try putSender(api, lane.id, tier: lane.tier)
+            let c = try postCampaign(api, sender: lane.id, count: lane.count, firstRecipient: 966_500_000_000 + i * 10_000_000)
+            #expect(c.accepted == lane.count)
+            campaigns.append(c.id)
+        }
+        try await waitUntilDone(api, campaigns: campaigns, timeoutSeconds: 120)
+        #expect(await serve.stop() == 0, "serve did not exit cleanly on SIGTERM: \(serve.stderrTail())")
+        await stack.mock.stop()
+
+        let arrivals = try readArrivals(stack.record)
+        for lane in lanes {
+            let mine = arrivals.filter { $0.phoneNumberID == lane.id }
+            let times = mine.map(\.time).sorted()
+            #expect(Set(mine.compactMap(\.callback)).count == lane.count, "sender \(lane.id): distinct messages at the endpoint")
+            let peak = ArrivalWindow.maxCount(sortedTimes: times)
+            #expect(peak <= lane.tier, "sender \(lane.id): \(peak) arrivals in one second, tier \(lane.tier)")
+            let mean = try #require(ArrivalWindow.meanRate(sortedTimes: times))
+            #expect(mean >= 0.97 * Double(lane.tier), "sender \(lane.id): mean \(mean) msg/s, tier \(lane.tier)")
+            #expect(mean <= Double(lane.tier), "sender \(lane.id): mean \(mean) msg/s above tier \(lane.tier)")
+        }
+        try? FileManager.default.removeItem(atPath: stack.root)
+    }
+
+    @Test func killNineMidCampaignLosesNothing() async throws {
+        let stack = try await startMock("crash")
+        let settle = ["--in-doubt-settle", "1"]
+        var (serve, api) = try await stack.serve(settle)
+        let sender = "1065000009"
+        let total = 3_000
+        try putSender(api, sender, tier: 250)
+        let campaign = try postCampaign(api, sender: sender, count: total, firstRecipient: 966_510_000_000)
+        #expect(campaign.accepted == total)
+
+        // Kill in the middle of sending: some messages sent, some in flight, most queued.
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            let arrived = (try? readArrivals(stack.record).count) ?? 0
+            if arrived >= total / 3 { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        await serve.stop(signal: SIGKILL)
+
+        (serve, api) = try await stack.serve(settle)
+        try await waitUntilDone(api, campaigns: [campaign.id], timeoutSeconds: 120)
+        let final = try jsonObject(try http("GET", "\(api)/v1/campaigns/\(campaign.id)", key: Self.adminKey).body)
+        let counts = try #require(final["counts"] as? [String: Any])
+        #expect((counts["sent"] as? NSNumber)?.intValue == total, "every message ends sent: \(counts)")
+        #expect(await serve.stop() == 0)
+        await stack.mock.stop()
+
+        let arrivals = try readArrivals(stack.record).filter { $0.phoneNumberID == sender }
+        let callbacks = arrivals.compactMap(\.callback)
+        let distinct = Set(callbacks)
+        // Message ids of the first campaign in a new journal are 1...total.
+        let expected = Set((1...total).map(String.init))
+        #expect(distinct == expected, "lost: \(expected.subtracting(distinct).count), unexpected: \(distinct.subtracting(expected).count)")
+        let duplicates = callbacks.count - distinct.count
+        // In-flight bound per sender (256) plus one page of staged messages (64).
+        #expect(duplicates <= 256 + 64, "duplicates \(duplicates) exceed the in-flight bound")
+        try? FileManager.default.removeItem(atPath: stack.root)
+    }
+}

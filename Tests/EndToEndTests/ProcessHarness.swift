@@ -1,0 +1,145 @@
+import Foundation
+import Testing
+
+/// Runs the real `sluice` binary as a child process, reads its announced address from
+/// stdout, and stops it with SIGTERM or SIGKILL.
+final class ChildProcess: @unchecked Sendable {
+    let process = Process()
+    private let stdoutPipe = Pipe()
+    private let lock = NSLock()
+    private var output = ""
+    let logPath: String
+
+    init(arguments: [String], environment: [String: String] = [:], logPath: String) throws {
+        self.logPath = logPath
+        process.executableURL = URL(fileURLWithPath: try SluiceBinary.path())
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        process.environment = env
+        process.standardOutput = stdoutPipe
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        process.standardError = FileHandle(forWritingAtPath: logPath)
+        stdoutPipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            guard let self, !data.isEmpty else { return }
+            self.lock.withLock { self.output += String(decoding: data, as: UTF8.self) }
+        }
+        try process.run()
+    }
+
+    /// Waits for a stdout line that starts with `prefix` and returns the rest of it.
+    func waitForLine(prefix: String, timeoutSeconds: Double = 60) async throws -> String {
+        let deadline = Date().addingTimeInterval(timeoutSeconds)
+        while Date() < deadline {
+            let text = lock.withLock { output }
+            for line in text.split(separator: "\n") where line.hasPrefix(prefix) {
+                return String(line.dropFirst(prefix.count))
+            }
+            if !process.isRunning {
+                throw HarnessError("\(process.arguments?.first ?? "sluice") exited with \(process.terminationStatus) before printing '\(prefix)'; stderr: \(stderrTail())")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw HarnessError("no '\(prefix)' line within \(timeoutSeconds) s; stderr: \(stderrTail())")
+    }
+
+    func stderrTail() -> String {
+        let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+        return String(text.suffix(2000))
+    }
+
+    func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
+
+    /// Sends `signal` and waits (bounded) for the process to exit.
+    @discardableResult
+    func stop(signal sig: Int32 = SIGTERM, timeoutSeconds: Double = 30) async -> Int32? {
+        if process.isRunning { signal(sig) }
+        let deadline = Date().addingTimeInterval(timeoutSeconds)
+        while process.isRunning && Date() < deadline { try? await Task.sleep(for: .milliseconds(50)) }
+        if process.isRunning {
+            signal(SIGKILL)
+            process.waitUntilExit()
+            return nil
+        }
+        stdoutPipe.fileHandleForReading.readabilityHandler = nil
+        return process.terminationStatus
+    }
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+enum SluiceBinary {
+    /// The `sluice` executable next to the test bundle (`swift build` puts both in the
+    /// same directory).
+    static func path() throws -> String {
+        let candidates = [
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("sluice").path,
+            Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("sluice").path,
+        ]
+        for c in candidates where FileManager.default.isExecutableFile(atPath: c) { return c }
+        throw HarnessError("the sluice binary is not built next to the tests (looked at \(candidates)); run `swift build --product sluice` first")
+    }
+}
+
+/// A JSON HTTP call through the system curl (plain HTTP to the API on loopback).
+func http(_ method: String, _ url: String, key: String?, json: String? = nil) throws -> (status: Int, body: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+    var args = ["-sS", "-X", method, "-w", "\n%{http_code}", "--max-time", "120", url]
+    if let key { args += ["-H", "Authorization: Bearer \(key)"] }
+    if let json {
+        args += ["-H", "Content-Type: application/json", "--data-binary", "@-"]
+    }
+    p.arguments = args
+    let input = Pipe()
+    let output = Pipe()
+    p.standardInput = input
+    p.standardOutput = output
+    try p.run()
+    if let json { input.fileHandleForWriting.write(Data(json.utf8)) }
+    try input.fileHandleForWriting.close()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    let text = String(decoding: data, as: UTF8.self)
+    guard let newline = text.lastIndex(of: "\n"), let status = Int(text[text.index(after: newline)...]) else {
+        throw HarnessError("curl \(method) \(url) failed: \(text)")
+    }
+    return (status, String(text[..<newline]))
+}
+
+func jsonObject(_ text: String) throws -> [String: Any] {
+    guard let object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
+        throw HarnessError("not a JSON object: \(text)")
+    }
+    return object
+}
+
+/// One line of the mock's NDJSON arrival record.
+struct RecordedArrival {
+    var time: Int64
+    var phoneNumberID: String
+    var callback: String?
+}
+
+func readArrivals(_ path: String) throws -> [RecordedArrival] {
+    let text = try String(contentsOfFile: path, encoding: .utf8)
+    var out: [RecordedArrival] = []
+    for line in text.split(separator: "\n") where !line.isEmpty {
+        let o = try jsonObject(String(line))
+        guard let t = (o["t"] as? NSNumber)?.int64Value, let phone = o["phone_number_id"] as? String else {
+            throw HarnessError("arrival line without t / phone_number_id: \(line)")
+        }
+        out.append(RecordedArrival(time: t, phoneNumberID: phone, callback: o["callback"] as? String))
+    }
+    return out
+}
+
+func temporaryDirectory(_ name: String) throws -> String {
+    let path = NSTemporaryDirectory() + "sluice-\(name)-\(UUID().uuidString.prefix(8))"
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}

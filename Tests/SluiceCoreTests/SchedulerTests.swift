@@ -1,0 +1,253 @@
+import Testing
+@testable import SluiceCore
+
+@Suite("Scheduler")
+struct SchedulerTests {
+    let second = nanosecondsPerSecond
+    let s1 = SenderID(1)
+
+    func ids(_ batch: [MessageRecord]) -> [UInt64] { batch.map(\.id.rawValue) }
+
+    @Test("campaigns of one sender are served round robin")
+    func roundRobin() {
+        var scheduler = Scheduler()
+        scheduler.upsertSender(s1, tierMessagesPerSecond: 1000, burst: 1, paused: false, now: .zero)
+        // Campaign 10: ids 1-3, campaign 20: ids 4-6, campaign 30: ids 7-9.
+        let messages = (1...9).map { message(UInt64($0), campaign: UInt64(($0 - 1) / 3 + 1) * 10, sender: 1) }
+        scheduler.enqueue(messages, now: .zero)
+        var dispatched: [MessageRecord] = []
+        var now = Instant.zero
+        while dispatched.count < 9 && now < Instant(nanoseconds: second) {
+            scheduler.nextBatch(now: now, into: &dispatched)
+            now = scheduler.nextWakeup(now: now) ?? now + 1_000_000
+        }
+        #expect(ids(dispatched) == [1, 4, 7, 2, 5, 8, 3, 6, 9])
+
+        // Within one batch too (a burst admits all at once).
+        var burst = Scheduler()
+        burst.upsertSender(s1, tierMessagesPerSecond: 1000, burst: 9, paused: false, now: .zero)
+        burst.enqueue(messages, now: .zero)
+        var batch: [MessageRecord] = []
+        burst.nextBatch(now: .zero, into: &batch)
+        #expect(ids(batch) == [1, 4, 7, 2, 5, 8, 3, 6, 9])
+    }
+
+    @Test("a campaign that joins later enters the rotation, and a drained one leaves it")
+    func rotationChanges() {
+        var scheduler = Scheduler()
+        scheduler.upsertSender(s1, tierMessagesPerSecond: 1000, burst: 1, paused: false, now: .zero)
+        scheduler.enqueue([message(1, campaign: 1, sender: 1), message(2, campaign: 2, sender: 1), message(3, campaign: 2, sender: 1), message(4, campaign: 2, sender: 1)], now: .zero)
+        var out: [MessageRecord] = []
+        scheduler.nextBatch(now: .zero, into: &out)  // 1 (campaign 1 drains and leaves)
+        scheduler.enqueue([message(5, campaign: 3, sender: 1), message(6, campaign: 3, sender: 1)], now: .zero)
+        var now = Instant.zero
+        while out.count < 6 && now < Instant(nanoseconds: second) {
+            now = scheduler.nextWakeup(now: now) ?? now + 1_000_000
+            scheduler.nextBatch(now: now, into: &out)
+        }
+        #expect(ids(out) == [1, 2, 5, 3, 6, 4])
+    }
+
+    @Test("the in-flight bound holds until completions")
+    func inFlightBound() {
+        var configuration = SchedulerConfiguration()
+        configuration.inFlightPerSenderMax = 5
+        var scheduler = Scheduler(configuration: configuration)
+        scheduler.upsertSender(s1, tierMessagesPerSecond: 1000, burst: 1, paused: false, now: .zero)
+        scheduler.enqueue((1...20).map { message(UInt64($0), campaign: 1, sender: 1) }, now: .zero)
+        var out: [MessageRecord] = []
+        var now = Instant.zero
+        for _ in 0..<1000 {
+            scheduler.nextBatch(now: now, into: &out)
+            now = now + 1_000_000
+        }
+        #expect(out.count == 5)
+        #expect(scheduler.inFlightCount(sender: s1) == 5)
+        #expect(scheduler.nextWakeup(now: now) == nil)
+        scheduler.completed(sender: s1, count: 2)
+        #expect(scheduler.nextWakeup(now: now) == now)
+        scheduler.nextBatch(now: now, into: &out)
+        now = now + 1_000_000_0
+        scheduler.nextBatch(now: now, into: &out)
+        #expect(out.count == 7)
+        #expect(scheduler.inFlightCount(sender: s1) == 5)
+        #expect(scheduler.queuedCount(sender: s1) == 13)
+    }
+
+    @Test("a batch holds several senders, at most batchMax messages")
+    func multipleSenders() {
+        var configuration = SchedulerConfiguration()
+        configuration.batchMax = 25
+        var scheduler = Scheduler(configuration: configuration)
+        for s in 1...3 {
+            scheduler.upsertSender(SenderID(UInt32(s)), tierMessagesPerSecond: 1000, burst: 10, paused: false, now: .zero)
+            scheduler.enqueue((1...20).map { message(UInt64(s * 100 + $0), campaign: UInt64(s), sender: UInt32(s)) }, now: .zero)
+        }
+        var batch: [MessageRecord] = []
+        scheduler.nextBatch(now: .zero, into: &batch)
+        #expect(batch.count == 25)
+        #expect(Set(batch.map(\.sender)).count == 3)
+        // The rest is still due now.
+        #expect(scheduler.nextWakeup(now: .zero) == .zero)
+        batch.removeAll()
+        scheduler.nextBatch(now: .zero, into: &batch)
+        #expect(batch.count == 5)
+    }
+
+    @Test("a paused sender dispatches nothing until resumed")
+    func paused() {
+        var scheduler = Scheduler()
+        scheduler.upsertSender(s1, tierMessagesPerSecond: 80, burst: 1, paused: true, now: .zero)
+        scheduler.upsertSender(SenderID(2), tierMessagesPerSecond: 80, burst: 1, paused: false, now: .zero)
+        scheduler.enqueue((1...10).map { message(UInt64($0), campaign: 1, sender: 1) }, now: .zero)
+        var out: [MessageRecord] = []
+        scheduler.nextBatch(now: .zero, into: &out)
+        #expect(out.isEmpty)
+        #expect(scheduler.nextWakeup(now: .zero) == nil)
+        scheduler.resume(s1, now: .zero)
+        scheduler.nextBatch(now: .zero, into: &out)
+        #expect(out.count == 1)
+        scheduler.pause(s1)
+        scheduler.nextBatch(now: Instant.seconds(5), into: &out)
+        #expect(out.count == 1)
+        #expect(scheduler.nextWakeup(now: .zero) == nil)
+        #expect(scheduler.refillRequests().isEmpty)
+    }
+
+    @Test("a throttled sender's effective rate halves, and it sends at that rate")
+    func throttled() {
+        var scheduler = Scheduler()
+        scheduler.upsertSender(s1, tierMessagesPerSecond: 80, burst: 1, paused: false, now: .zero)
+        scheduler.enqueue((1...500).map { message(UInt64($0), campaign: 1, sender: 1) }, now: .zero)
+        scheduler.throttled(sender: s1, now: .zero)
+        #expect(scheduler.effectiveRate(sender: s1) == 40)
+        var out: [MessageRecord] = []
+        var now = Instant.zero
+        while now < Instant(nanoseconds: second) {
+            scheduler.nextBatch(now: now, into: &out)
+            scheduler.completed(sender: s1, count: scheduler.inFlightCount(sender: s1))
+            now = scheduler.nextWakeup(now: now)! + 100_000
+        }
+        #expect(out.count <= 40 && out.count >= 39)
+        // Recovery through tick.
+        scheduler.tick(now: Instant.seconds(30))
+        #expect(scheduler.effectiveRate(sender: s1) == 80)
+    }
+
+    @Test("refill requests below the low watermark carry the cursor, and stop when exhausted")
+    func refill() {
+        var configuration = SchedulerConfiguration()
+        configuration.queueLowWatermark = 4
+        var scheduler = Scheduler(configuration: configuration)
+        let c = CampaignID(7)
+        scheduler.upsertSender(s1, tierMessagesPerSecond: 1000, burst: 1, paused: false, now: .zero)
+        #expect(scheduler.refillRequests().isEmpty)
+        scheduler.noteMoreAvailable(sender: s1, campaign: c)
+        #expect(scheduler.refillRequests() == [.init(sender: s1, campaign: c, after: nil)])
+        scheduler.refilled(sender: s1, campaign: c, messages: (1...3).map { message($0, campaign: 7, sender: 1) }, exhausted: false, now: .zero)
+        #expect(scheduler.refillRequests() == [.init(sender: s1, campaign: c, after: MessageID(3))])
+        scheduler.refilled(sender: s1, campaign: c, messages: (4...10).map { message($0, campaign: 7, sender: 1) }, exhausted: false, now: .zero)
+        #expect(scheduler.refillRequests().isEmpty)
+        var out: [MessageRecord] = []
+        var now = Instant.zero
+        while scheduler.queuedCount(sender: s1) >= 4 {
+            scheduler.nextBatch(now: now, into: &out)
+            now = now + 1_000_000
+        }
+        #expect(scheduler.refillRequests() == [.init(sender: s1, campaign: c, after: MessageID(10))])
+        scheduler.refilled(sender: s1, campaign: c, messages: [], exhausted: true, now: now)
+        #expect(scheduler.refillRequests().isEmpty)
+        while scheduler.queuedCount(sender: s1) > 0 {
+            scheduler.nextBatch(now: now, into: &out)
+            now = now + 1_000_000
+        }
+        #expect(ids(out) == Array(1...10))
+        #expect(scheduler.nextWakeup(now: now) == nil)
+        // New intake: the drained campaign pages in after its cursor, not from the start.
+        scheduler.noteMoreAvailable(sender: s1, campaign: c)
+        #expect(scheduler.refillRequests() == [.init(sender: s1, campaign: c, after: MessageID(10))])
+    }
+
+    @Test("a requeued message goes first")
+    func requeueFront() {
+        var scheduler = Scheduler()
+        scheduler.upsertSender(s1, tierMessagesPerSecond: 1000, burst: 1, paused: false, now: .zero)
+        scheduler.enqueue((1...3).map { message(UInt64($0), campaign: 1, sender: 1) }, now: .zero)
+        var out: [MessageRecord] = []
+        scheduler.nextBatch(now: .zero, into: &out)
+        scheduler.completed(sender: s1, count: 1)
+        scheduler.requeueFront(out[0])
+        #expect(scheduler.queuedCount(sender: s1) == 3)
+        out.removeAll()
+        scheduler.nextBatch(now: Instant.seconds(1), into: &out)
+        #expect(ids(out) == [1, 2, 3])
+    }
+
+    @Test("nextWakeup is the pacer's next eligible instant")
+    func nextWakeup() {
+        var scheduler = Scheduler()
+        let start = Instant.seconds(3)
+        scheduler.upsertSender(s1, tierMessagesPerSecond: 80, burst: 1, paused: false, now: start)
+        #expect(scheduler.nextWakeup(now: start) == nil)
+        scheduler.enqueue((1...10).map { message(UInt64($0), campaign: 1, sender: 1) }, now: start)
+        #expect(scheduler.nextWakeup(now: start) == start)
+        var out: [MessageRecord] = []
+        scheduler.nextBatch(now: start, into: &out)
+        #expect(out.count == 1)
+        var reference = Pacer(messagesPerSecond: 80, now: start)
+        _ = reference.tryAdmit(now: start)
+        let expected = reference.nextEligible(now: start)
+        #expect(expected > start)
+        #expect(scheduler.nextWakeup(now: start) == expected)
+        // Independently: one interval of 1.005 / 80 s later.
+        #expect(expected - start == 12_562_500)
+        let later = expected + 3_000_000
+        #expect(scheduler.nextWakeup(now: later) == later)
+    }
+
+    @Test("60 s, senders at 20/80/250/1000: no window over tier, ≥ 99 % of tier sustained")
+    func sustainedManySenders() {
+        let tiers: [UInt32: Double] = [1: 20, 2: 80, 3: 250, 4: 1000]
+        var scheduler = Scheduler()
+        var nextID: [UInt32: UInt64] = [:]
+        for (s, tier) in tiers {
+            scheduler.upsertSender(SenderID(s), tierMessagesPerSecond: tier, burst: 1, paused: false, now: .zero)
+            for campaign in 1...2 { scheduler.noteMoreAvailable(sender: SenderID(s), campaign: CampaignID(UInt64(s) * 10 + UInt64(campaign))) }
+            nextID[s] = 0
+        }
+        var wakes = WakeModel(seed: 99)
+        var admissions: [UInt32: [Int64]] = [:]
+        var now: Int64 = 0
+        let end = 60 * second
+        var batch: [MessageRecord] = []
+        while now < end {
+            let instant = Instant(nanoseconds: now)
+            for request in scheduler.refillRequests() {
+                // The journal always has more: a page of fresh ids after the cursor.
+                let first = (request.after?.rawValue ?? 0) + 1
+                let page = (first..<first + UInt64(scheduler.configuration.pageSize)).map {
+                    message($0, campaign: request.campaign.rawValue, sender: request.sender.rawValue)
+                }
+                scheduler.refilled(sender: request.sender, campaign: request.campaign, messages: page, exhausted: false, now: instant)
+            }
+            scheduler.tick(now: instant)
+            batch.removeAll(keepingCapacity: true)
+            scheduler.nextBatch(now: instant, into: &batch)
+            var perSender: [SenderID: Int] = [:]
+            for m in batch {
+                admissions[m.sender.rawValue, default: []].append(now)
+                perSender[m.sender, default: 0] += 1
+            }
+            for (s, n) in perSender { scheduler.completed(sender: s, count: n) }
+            let wake = scheduler.nextWakeup(now: instant)!.nanoseconds
+            now = wakes.nextWake(now: now, eligible: wake)
+        }
+        for (s, tier) in tiers {
+            let instants = admissions[s] ?? []
+            #expect(maxWindowCount(instants) <= Int(tier), "sender \(s)")
+            #expect(Double(instants.count) >= 0.99 * tier * 60, "sender \(s): \(instants.count)")
+            // Both campaigns got their turn.
+            #expect(scheduler.queuedCount(sender: SenderID(s)) > 0)
+        }
+    }
+}

@@ -1,0 +1,55 @@
+import SluiceCore
+import Testing
+@testable import SluiceJournal
+
+@Suite("Codecs")
+struct CodecTests {
+    func roundTrip(_ m: MessageRecord) throws -> MessageRecord {
+        var bytes = [UInt8](repeating: 0, count: MessageCodec.size(m))
+        bytes.withUnsafeMutableBytes { MessageCodec.write(m, to: $0.baseAddress!) }
+        return try bytes.withUnsafeBytes { try MessageCodec.read(id: m.id, $0) }
+    }
+
+    @Test func messageRoundTrips() throws {
+        let plain = MessageRecord(id: MessageID(7), campaign: CampaignID(3), sender: SenderID(2), to: "4917012345678", params: ["a", "ü✓", ""])
+        #expect(try roundTrip(plain) == plain)
+        #expect(MessageCodec.size(plain) == 38 + 15 + 3 + 7 + 2)
+        let full = MessageRecord(
+            id: MessageID(UInt64.max), campaign: CampaignID(1 << 40), sender: SenderID(UInt32.max), state: .failed,
+            attempts: 65_535, notBeforeMilliseconds: -5, updatedMilliseconds: Int64.max, to: "", params: [],
+            wamid: "wamid.HBgL", errorCode: -131026, errorMessage: "Message undeliverable")
+        #expect(try roundTrip(full) == full)
+    }
+
+    @Test func truncatedMessageIsRejected() throws {
+        let m = MessageRecord(id: MessageID(1), campaign: CampaignID(1), sender: SenderID(1), to: "1", params: ["x"])
+        var bytes = [UInt8](repeating: 0, count: MessageCodec.size(m))
+        bytes.withUnsafeMutableBytes { MessageCodec.write(m, to: $0.baseAddress!) }
+        bytes.removeLast()
+        #expect(throws: ByteReader.Short.self) { try bytes.withUnsafeBytes { try MessageCodec.read(id: m.id, $0) } }
+    }
+
+    @Test func campaignAndSenderRoundTrip() throws {
+        var counts = StateCounts()
+        counts[.queued] = 5
+        counts[.read] = 1 << 50
+        let c = CampaignRecord(id: CampaignID(9), sender: SenderID(4), state: .done, createdMilliseconds: 123, message: Array("{}".utf8), counts: counts)
+        var bytes = [UInt8](repeating: 0, count: CampaignCodec.size(c))
+        bytes.withUnsafeMutableBytes { CampaignCodec.write(c, to: $0.baseAddress!) }
+        #expect(try bytes.withUnsafeBytes { try CampaignCodec.read(id: c.id, $0) } == c)
+
+        let s = SenderRecord(id: SenderID(3), phoneNumberID: "106540352242922", tierMessagesPerSecond: 80.5, burst: 2, accessToken: "EAAG", paused: true, pauseReason: "spam")
+        var sb = [UInt8](repeating: 0, count: SenderCodec.size(s))
+        sb.withUnsafeMutableBytes { SenderCodec.write(s, to: $0.baseAddress!) }
+        #expect(try sb.withUnsafeBytes { try SenderCodec.read(phoneNumberID: s.phoneNumberID, $0) } == s)
+    }
+
+    @Test func keysSortNumerically() {
+        func bytes(_ k: Key) -> [UInt8] { k.withBytes { Array($0) } }
+        #expect(bytes(Key(id: 255)).lexicographicallyPrecedes(bytes(Key(id: 256))))
+        #expect(bytes(Key.due(SenderID(1), notBefore: -1, MessageID(9))).lexicographicallyPrecedes(bytes(Key.due(SenderID(1), notBefore: 0, MessageID(1)))))
+        #expect(bytes(Key.due(SenderID(1), notBefore: Int64.max, MessageID(9))).lexicographicallyPrecedes(bytes(Key.due(SenderID(2), notBefore: Int64.min, MessageID(1)))))
+        #expect(bytes(Key.pending(SenderID(1), CampaignID(2), MessageID(3))).count == 20)
+        #expect(Key.fromOrderedBits(Key.orderedBits(-42)) == -42)
+    }
+}

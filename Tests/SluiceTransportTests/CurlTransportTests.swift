@@ -1,0 +1,162 @@
+import CCurl
+import Foundation
+import SluiceCore
+import Testing
+
+@testable import SluiceTransport
+
+@Suite(.serialized) struct CurlTransportTests {
+    private func http1(inFlightMax: Int = 64, timeoutMilliseconds: Int = 10_000) -> TransportConfiguration {
+        var configuration = TransportConfiguration()
+        configuration.httpVersion = .http1
+        configuration.connectionsPerHostMax = 8
+        configuration.inFlightMax = inFlightMax
+        configuration.requestTimeoutMilliseconds = timeoutMilliseconds
+        return configuration
+    }
+
+    private func request(_ tag: UInt64, _ url: String, token: String = "good-1") -> OutboundRequest {
+        let body = #"{"messaging_product":"whatsapp","to":"\#(tag)","type":"text","text":{"body":"hi"}}"#
+        return OutboundRequest(tag: tag, url: url, bearerToken: token, body: Array(body.utf8))
+    }
+
+    @Test func twoThousandRequestsMapTagsToWamidsAndReuseHandles() async throws {
+        try await LocalServer.with { port in
+            let collector = Collector()
+            let configuration = http1(inFlightMax: 64)
+            let transport = try CurlTransport(configuration: configuration, onCompletions: collector.callback)
+            let url = "http://127.0.0.1:\(port)/v21.0/123/messages"
+            for start in stride(from: 0, to: 2_000, by: 100) {
+                transport.send((start..<start + 100).map { request(UInt64($0), url, token: $0 % 2 == 0 ? "good-a" : "good-b") })
+            }
+            let completions = try await collector.wait(for: 2_000)
+            #expect(completions.count == 2_000)
+            #expect(Set(completions.map(\.tag)) == Set((0..<2_000).map(UInt64.init)))
+            for completion in completions {
+                #expect(completion.result == .accepted(wamid: "wamid.T\(completion.tag)"))
+                #expect(completion.elapsedNanoseconds > 0)
+            }
+            let statistics = transport.statistics
+            #expect(statistics.handlesCreated <= configuration.inFlightMax)
+            #expect(statistics.responsesHTTP1 == 2_000)
+            #expect(statistics.completed == 2_000)
+            #expect(collector.batches < 2_000)
+            #expect(transport.inFlightCount == 0)
+            transport.shutdown(drainTimeoutMilliseconds: 1_000)
+        }
+    }
+
+    @Test func errorBodiesAreRejectedWithTheirCode() async throws {
+        try await LocalServer.with { port in
+            let collector = Collector()
+            let transport = try CurlTransport(configuration: http1(), onCompletions: collector.callback)
+            transport.send([
+                request(1, "http://127.0.0.1:\(port)/error"),
+                request(2, "http://127.0.0.1:\(port)/plain500"),
+                request(3, "http://127.0.0.1:\(port)/v21.0/1/messages", token: "bad"),
+            ])
+            let results = Dictionary(uniqueKeysWithValues: try await collector.wait(for: 3).map { ($0.tag, $0.result) })
+            #expect(results[1] == .rejected(httpStatus: 400, code: 130429, message: "(#130429) Rate limit hit"))
+            #expect(results[2] == .httpError(httpStatus: 500))
+            #expect(results[3] == .rejected(httpStatus: 401, code: 190, message: "Invalid OAuth access token"))
+            transport.shutdown(drainTimeoutMilliseconds: 1_000)
+        }
+    }
+
+    @Test func timeoutAfterSendingIsInDoubt() async throws {
+        try await LocalServer.with { port in
+            let collector = Collector()
+            let transport = try CurlTransport(configuration: http1(timeoutMilliseconds: 300), onCompletions: collector.callback)
+            transport.send([request(1, "http://127.0.0.1:\(port)/slow/1500")])
+            let completions = try await collector.wait(for: 1)
+            guard case .inDoubt(let reason) = completions.first?.result else {
+                Issue.record("expected inDoubt, got \(String(describing: completions.first?.result))")
+                return
+            }
+            #expect(reason.hasPrefix("curl 28:"))
+            #expect(transport.statistics.inDoubt == 1)
+            transport.shutdown(drainTimeoutMilliseconds: 0)
+        }
+    }
+
+    @Test func connectionRefusedIsNotSentEvenOnAReusedHandle() async throws {
+        try await LocalServer.with { port in
+            let collector = Collector()
+            // One handle: the refused request reuses the handle that just sent successfully.
+            let transport = try CurlTransport(configuration: http1(inFlightMax: 1), onCompletions: collector.callback)
+            transport.send([request(1, "http://127.0.0.1:\(port)/v21.0/1/messages")])
+            _ = try await collector.wait(for: 1)
+            transport.send([request(2, "http://127.0.0.1:\(LocalServer.closedPort())/v21.0/1/messages")])
+            let completions = try await collector.wait(for: 2)
+            #expect(completions.first?.result == .accepted(wamid: "wamid.T1"))
+            guard case .notSent(let reason) = completions.last?.result else {
+                Issue.record("expected notSent, got \(String(describing: completions.last?.result))")
+                return
+            }
+            #expect(reason.hasPrefix("curl 7:"))
+            #expect(transport.statistics.handlesCreated == 1)
+            transport.shutdown(drainTimeoutMilliseconds: 0)
+        }
+    }
+
+    @Test func shutdownDrainsInFlightThenRefuses() async throws {
+        try await LocalServer.with { port in
+            let collector = Collector()
+            let transport = try CurlTransport(configuration: http1(inFlightMax: 16), onCompletions: collector.callback)
+            transport.send((0..<16).map { request($0, "http://127.0.0.1:\(port)/slow/200") })
+            try await Task.sleep(for: .milliseconds(50))  // let them reach the server
+            transport.shutdown(drainTimeoutMilliseconds: 5_000)
+            let completions = collector.completions
+            #expect(completions.count == 16)
+            #expect(completions.allSatisfy { $0.result == .accepted(wamid: "wamid.slow") })
+            transport.shutdown(drainTimeoutMilliseconds: 5_000)  // idempotent
+            transport.send([request(99, "http://127.0.0.1:\(port)/v21.0/1/messages")])
+            #expect(collector.completions.last?.tag == 99)
+            #expect(collector.completions.last?.result == .notSent(reason: "transport is shut down"))
+        }
+    }
+
+    @Test func drainDeadlineAbortsAsInDoubtAndQueuedAsNotSent() async throws {
+        try await LocalServer.with { port in
+            let collector = Collector()
+            let transport = try CurlTransport(configuration: http1(inFlightMax: 2), onCompletions: collector.callback)
+            transport.send((0..<5).map { request($0, "http://127.0.0.1:\(port)/slow/2000") })
+            try await Task.sleep(for: .milliseconds(100))
+            #expect(transport.inFlightCount == 5)
+            transport.shutdown(drainTimeoutMilliseconds: 100)
+            let results = collector.completions
+            #expect(results.count == 5)
+            #expect(results.filter { if case .inDoubt = $0.result { true } else { false } }.count == 2)
+            #expect(results.filter { if case .notSent = $0.result { true } else { false } }.count == 3)
+            #expect(transport.inFlightCount == 0)
+        }
+    }
+
+    @Test func queueBeyondItsLimitIsRefusedAsNotSent() async throws {
+        try await LocalServer.with { port in
+            let collector = Collector()
+            var configuration = http1(inFlightMax: 1)
+            configuration.queuedMax = 1
+            let transport = try CurlTransport(configuration: configuration, onCompletions: collector.callback)
+            transport.send((0..<4).map { request($0, "http://127.0.0.1:\(port)/slow/100") })
+            let results = Dictionary(uniqueKeysWithValues: try await collector.wait(for: 4).map { ($0.tag, $0.result) })
+            #expect(results[0] == .accepted(wamid: "wamid.slow"))
+            #expect(results[1] == .accepted(wamid: "wamid.slow"))
+            #expect(results[2] == .notSent(reason: "transport queue is full (2 requests)"))
+            #expect(results[3] == .notSent(reason: "transport queue is full (2 requests)"))
+            transport.shutdown(drainTimeoutMilliseconds: 0)
+        }
+    }
+
+    @Test func classifierKeepsPreSendFailuresApartFromInDoubt() {
+        for code in [CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_CONNECT, CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE] {
+            // Pre-send codes are notSent even if libcurl counted bytes.
+            #expect(TransferClassifier.failure(code: code, requestBytes: 100, detail: "x") == .notSent(reason: "curl \(code.rawValue): x"))
+        }
+        for code in [CURLE_OPERATION_TIMEDOUT, CURLE_SEND_ERROR, CURLE_RECV_ERROR, CURLE_GOT_NOTHING, CURLE_HTTP2_STREAM, CURLE_PARTIAL_FILE] {
+            #expect(TransferClassifier.failure(code: code, requestBytes: 100, detail: "x") == .inDoubt(reason: "curl \(code.rawValue): x"))
+            // Nothing written: WhatsApp cannot have seen it.
+            #expect(TransferClassifier.failure(code: code, requestBytes: 0, detail: "x") == .notSent(reason: "curl \(code.rawValue): x"))
+        }
+    }
+}

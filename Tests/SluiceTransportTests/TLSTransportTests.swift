@@ -1,0 +1,75 @@
+import Foundation
+import Logging
+import SluiceCore
+import SluiceMock
+import Testing
+
+@testable import SluiceTransport
+
+/// HTTP/2 over TLS against the mock endpoint with its self-signed certificate.
+@Suite(.serialized) struct TLSTransportTests {
+    private func withMock(_ body: (MockEndpoint, MockEndpoint.Running) async throws -> Void) async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-transport-\(UInt64.random(in: 0...UInt64.max))").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var logger = Logger(label: "mock")
+        logger.logLevel = .warning
+        let mock = MockEndpoint(configuration: MockConfiguration(certificateDirectory: directory), logger: logger)
+        let running = try await mock.start()
+        do {
+            try await body(mock, running)
+        } catch {
+            await mock.stop()
+            throw error
+        }
+        await mock.stop()
+    }
+
+    @Test func thousandRequestsOverHTTP2WithTheMockCA() async throws {
+        try await withMock { mock, running in
+            var configuration = TransportConfiguration()
+            configuration.caFile = running.caFile
+            configuration.connectionsPerHostMax = 2
+            configuration.inFlightMax = 256
+            let collector = Collector()
+            let transport = try CurlTransport(configuration: configuration, onCompletions: collector.callback)
+            let template = try MessageTemplate(messageObject: Array(#"{"type":"text","text":{"body":"Hi {{1}}"}}"#.utf8))
+            let url = "\(running.baseURL)/v21.0/106540352242922/messages"
+            for start in stride(from: 0, to: 1_000, by: 250) {
+                transport.send((start..<start + 250).map { tag in
+                    var body: [UInt8] = []
+                    let to = "4915" + String(1_000_000 + tag)
+                    template.render(to: to, params: ["n\(tag)"], callbackData: String(tag), into: &body)
+                    return OutboundRequest(tag: UInt64(tag), url: url, bearerToken: "token", body: body)
+                })
+            }
+            let completions = try await collector.wait(for: 1_000)
+            #expect(completions.count == 1_000)
+            let recorded = Dictionary(uniqueKeysWithValues: mock.recorder.snapshot().map { ($0.callbackData ?? "", $0.wamid) })
+            for completion in completions {
+                #expect(completion.result == .accepted(wamid: recorded[String(completion.tag)] ?? "missing"))
+            }
+            let statistics = transport.statistics
+            #expect(statistics.responsesHTTP2 == 1_000)
+            #expect(statistics.handlesCreated <= configuration.inFlightMax)
+            transport.shutdown(drainTimeoutMilliseconds: 1_000)
+        }
+    }
+
+    @Test func wrongCAIsNotSent() async throws {
+        try await withMock { _, running in
+            var configuration = TransportConfiguration()
+            configuration.caFile = "/etc/ssl/certs/ca-certificates.crt"  // public CAs only
+            let collector = Collector()
+            let transport = try CurlTransport(configuration: configuration, onCompletions: collector.callback)
+            let body = Array(#"{"messaging_product":"whatsapp","to":"4915112345678","type":"text","text":{"body":"x"}}"#.utf8)
+            transport.send([OutboundRequest(tag: 1, url: "\(running.baseURL)/v21.0/106540352242922/messages", bearerToken: "t", body: body)])
+            let completions = try await collector.wait(for: 1)
+            guard case .notSent(let reason) = completions.first?.result else {
+                Issue.record("expected notSent, got \(String(describing: completions.first?.result))")
+                return
+            }
+            #expect(reason.hasPrefix("curl 60:"))
+            transport.shutdown(drainTimeoutMilliseconds: 0)
+        }
+    }
+}
