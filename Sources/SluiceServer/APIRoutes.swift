@@ -138,16 +138,11 @@ public enum APIRoutes {
         return json
     }
 
-    /// A JSON number (not a boolean) as a Double.
+    /// A JSON number (not a boolean) as a Double. On Linux `true` parses as an NSNumber
+    /// whose `objCType` is "c", and `is Bool` also holds for the numbers 0 and 1.
     static func number(_ value: Any) -> Double? {
-        if value is Bool { return nil }
-        if let n = value as? NSNumber {
-            if String(cString: n.objCType) == "c" { return nil }
-            return n.doubleValue
-        }
-        if let d = value as? Double { return d }
-        if let i = value as? Int { return Double(i) }
-        return nil
+        guard let n = value as? NSNumber, String(cString: n.objCType) != "c" else { return nil }
+        return n.doubleValue
     }
 }
 

@@ -274,10 +274,13 @@ struct JournalTests {
         // The first completion holds the writer thread so that the next three calls queue
         // up and share one transaction.
         let hold = DispatchSemaphore(value: 0)
+        let entered = DispatchSemaphore(value: 0)
         let done = DispatchGroup()
         let results = ResultBox()
         done.enter()
-        journal.apply([.transition([transition(first, .inFlight)])]) { _ in hold.wait(); done.leave() }
+        journal.apply([.transition([transition(first, .inFlight)])]) { _ in entered.signal(); hold.wait(); done.leave() }
+        // Only once the writer sits in that completion are the next calls queued behind it.
+        entered.wait()
         let calls: [[JournalMutation]] = [
             [.appendMessages(campaign: campaign, createdMilliseconds: now, recipients: recipients(2))],
             [.transition([transition(MessageID(first.rawValue + 1), .inFlight)]),

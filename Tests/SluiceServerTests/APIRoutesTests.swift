@@ -61,6 +61,7 @@ import Testing
             let cases: [(String, String, String)] = [
                 ("/v1/senders/123", #"{"access_token":"t"}"#, "tier_mps"),
                 ("/v1/senders/123", #"{"tier_mps":"fast","access_token":"t"}"#, "tier_mps"),
+                ("/v1/senders/123", #"{"tier_mps":true,"access_token":"t"}"#, "tier_mps"),
                 ("/v1/senders/123", #"{"tier_mps":0,"access_token":"t"}"#, "tier_mps"),
                 ("/v1/senders/123", #"{"tier_mps":1001,"access_token":"t"}"#, "tier_mps"),
                 ("/v1/senders/123", #"{"tier_mps":80}"#, "access_token"),
