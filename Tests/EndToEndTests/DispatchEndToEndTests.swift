@@ -89,11 +89,13 @@ import Testing
             let mine = arrivals.filter { $0.phoneNumberID == lane.id }
             let times = mine.map(\.time).sorted()
             #expect(Set(mine.compactMap(\.callback)).count == lane.count, "sender \(lane.id): distinct messages at the endpoint")
+            #expect(mine.count == lane.count, "sender \(lane.id): \(mine.count - lane.count) duplicate arrival(s) without any crash")
             let peak = ArrivalWindow.maxCount(sortedTimes: times)
             #expect(peak <= lane.tier, "sender \(lane.id): \(peak) arrivals in one second, tier \(lane.tier)")
             let mean = try #require(ArrivalWindow.meanRate(sortedTimes: times))
             #expect(mean >= 0.97 * Double(lane.tier), "sender \(lane.id): mean \(mean) msg/s, tier \(lane.tier)")
             #expect(mean <= Double(lane.tier), "sender \(lane.id): mean \(mean) msg/s above tier \(lane.tier)")
+            print("pacing: sender \(lane.id) tier \(lane.tier): \(mine.count) arrivals, most in any 1 s \(peak), mean \(String(format: "%.2f", mean)) msg/s (\(String(format: "%.2f", 100 * mean / Double(lane.tier))) % of tier)")
         }
         try? FileManager.default.removeItem(atPath: stack.root)
     }
@@ -132,6 +134,7 @@ import Testing
         let expected = Set((1...total).map(String.init))
         #expect(distinct == expected, "lost: \(expected.subtracting(distinct).count), unexpected: \(distinct.subtracting(expected).count)")
         let duplicates = callbacks.count - distinct.count
+        print("crash: \(total) accepted, \(distinct.count) distinct at the endpoint, lost \(expected.subtracting(distinct).count), unexpected \(distinct.subtracting(expected).count), duplicates \(duplicates)")
         // In-flight bound per sender (256) plus one page of staged messages (64).
         #expect(duplicates <= 256 + 64, "duplicates \(duplicates) exceed the in-flight bound")
         try? FileManager.default.removeItem(atPath: stack.root)
