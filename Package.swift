@@ -102,6 +102,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "SluiceEngineTests",
+            dependencies: ["SluiceEngine", "SluiceJournal", "SluiceMock", "SluiceCore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "SluiceMockTests",
             dependencies: ["SluiceMock", "SluiceCrypto", .product(name: "Hummingbird", package: "hummingbird")],
             swiftSettings: strict

@@ -392,7 +392,7 @@ final class DispatchLoop: @unchecked Sendable {
                 // Not sent (throttled or the sender is paused): still `in_flight` in the
                 // journal, back at the head of its queue in memory, no attempt used.
                 staged[message.id] = message.sender
-                scheduler.requeueFront(message)
+                if stopping { restage([message]) } else { scheduler.requeueFront(message) }
             case .retry(let after):
                 senders[message.sender]?.snapshot.retried += 1
                 transitions.append(MessageTransition(

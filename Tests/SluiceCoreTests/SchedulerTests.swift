@@ -179,7 +179,10 @@ struct SchedulerTests {
         scheduler.requeueFront(out[0])
         #expect(scheduler.queuedCount(sender: s1) == 3)
         out.removeAll()
-        scheduler.nextBatch(now: Instant.seconds(1), into: &out)
+        // After idling a second the pacer restarts its grid: one now, the rest a slot apart.
+        for step in 0..<3 {
+            scheduler.nextBatch(now: Instant.seconds(1) + Int64(step) * 10_000_000, into: &out)
+        }
         #expect(ids(out) == [1, 2, 3])
     }
 

@@ -3,11 +3,11 @@
 ///
 /// - The emission interval is `T = (1 + safetyMargin) / messagesPerSecond`; the burst
 ///   tolerance is `(burst - 1) · T`.
-/// - **Late-wakeup catch-up**: the grid is kept even when the caller wakes late
-///   (`TAT = max(TAT, now - catchUp) + T`), so a loop that wakes 300 µs late still
-///   sends at the tier; `catchUp` is bounded (`catchUpNanosecondsMax`,
-///   `catchUpIntervalsMax`), so an idle sender gets at most about one message plus
-///   the catch-up at once.
+/// - **Late-wakeup catch-up**: the grid is kept when the caller wakes at most `catchUp`
+///   late (the next slot stays `TAT + T`), so a loop that wakes 300 µs late still sends
+///   at the tier; later than that (an idle or blocked sender) the grid restarts at `now`,
+///   so an idle sender gets one message (or its burst) at once and even spacing after.
+///   `catchUp` is bounded (`catchUpNanosecondsMax`, `catchUpIntervalsMax`).
 /// - **Sliding-window guard**: a ring of the last `⌊rate⌋` admission instants; one more
 ///   is admitted only if the admission `⌊rate⌋` places back is at least
 ///   `1 s × (1 + safetyMargin)` old. No half-open one-second window ever holds more
@@ -140,7 +140,12 @@ public struct Pacer: Sendable {
     /// One GCRA + ring decision at `lastSeen`.
     private mutating func admitOne() -> Bool {
         let t = lastSeen.nanoseconds
-        let slot = max(gridLastNanoseconds &+ intervalNanoseconds, t &- catchUpNanoseconds)
+        // Late by at most the catch-up: stay on the grid, so a late wake loses no slot.
+        // Later than that (idle, paused, blocked): the grid restarts at `t`. Moving it only
+        // part-way back would squeeze the next slots together, the window guard would then
+        // gate every second, and the uneven spacing lets endpoint jitter show tier + 1.
+        let ideal = gridLastNanoseconds &+ intervalNanoseconds
+        let slot = t &- ideal <= catchUpNanoseconds ? ideal : t
         guard slot &- toleranceNanoseconds <= t else { return false }
         if ringCount == ring.count {
             guard ring[ringHead] &+ windowNanoseconds <= t else { return false }

@@ -1,0 +1,128 @@
+import Foundation
+import Logging
+import SluiceCore
+import SluiceEngine
+import SluiceJournal
+import SluiceMock
+import Testing
+
+/// The dispatcher embedded, against the mock endpoint over TLS on 127.0.0.1 and a real
+/// LMDB journal in a temporary directory.
+@Suite(.serialized) struct DispatcherTests {
+    static let message = Array(#"{"type":"text","text":{"body":"Hello {{1}}"}}"#.utf8)
+
+    func withStack(_ body: (MockEndpoint, EngineConfiguration) async throws -> Void) async throws {
+        let root = NSTemporaryDirectory() + "sluice-engine-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let mock = MockEndpoint(configuration: MockConfiguration(certificateDirectory: root + "/mock"), logger: Logger(label: "test.mock"))
+        let running = try await mock.start()
+        var configuration = EngineConfiguration(dataDirectory: root)
+        configuration.graphURL = running.baseURL
+        configuration.transport.caFile = running.caFile
+        do {
+            try await body(mock, configuration)
+        } catch {
+            await mock.stop()
+            throw error
+        }
+        await mock.stop()
+    }
+
+    func recipients(_ count: Int, from first: Int = 966_500_000_000) -> [RecipientInput] {
+        (0..<count).map { RecipientInput(to: String(first + $0), params: ["n\($0)"]) }
+    }
+
+    func waitForArrivals(_ mock: MockEndpoint, _ count: Int, timeoutSeconds: Double) async throws {
+        let deadline = Date().addingTimeInterval(timeoutSeconds)
+        while mock.recorder.count < count && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+    }
+
+    @Test func aTierChangeReachesARunningCampaignWithinASecond() async throws {
+        try await withStack { mock, configuration in
+            let dispatcher = try Dispatcher(configuration: configuration)
+            try await dispatcher.putSender(phoneNumberID: "1001", tierMessagesPerSecond: 20, accessToken: "t")
+            _ = try await dispatcher.submitCampaign(senderPhoneNumberID: "1001", messageObject: Self.message, recipients: recipients(2_000))
+            try await waitForArrivals(mock, 30, timeoutSeconds: 20)
+            let changedAt = Int64(Date().timeIntervalSince1970 * 1e9)
+            try await dispatcher.putSender(phoneNumberID: "1001", tierMessagesPerSecond: 200, accessToken: "t")
+            try await Task.sleep(for: .seconds(3))
+            await dispatcher.shutdown()
+            let times = mock.recorder.snapshot().map(\.timeNanoseconds).sorted()
+            let before = times.filter { $0 < changedAt }
+            // Within a second of the change the new tier governs: seconds 1–3 after it run at ~200/s.
+            let after = times.filter { $0 >= changedAt + 1_000_000_000 && $0 < changedAt + 3_000_000_000 }
+            #expect(ArrivalWindow.maxCount(sortedTimes: before) <= 20)
+            #expect(after.count >= 360, "\(after.count) arrivals in the 2 s after the change took hold, tier 200")
+            #expect(ArrivalWindow.maxCount(sortedTimes: times) <= 200)
+        }
+    }
+
+    @Test func gracefulShutdownReturnsWaitingMessagesToTheQueue() async throws {
+        try await withStack { mock, configuration in
+            let dispatcher = try Dispatcher(configuration: configuration)
+            try await dispatcher.putSender(phoneNumberID: "1002", tierMessagesPerSecond: 20, accessToken: "t")
+            let receipt = try await dispatcher.submitCampaign(senderPhoneNumberID: "1002", messageObject: Self.message, recipients: recipients(500))
+            try await waitForArrivals(mock, 20, timeoutSeconds: 20)
+            await dispatcher.shutdown()
+
+            let journal = try Journal(directory: configuration.dataDirectory + "/journal")
+            defer { journal.close() }
+            let counts = try #require(try journal.campaign(receipt.id)).counts
+            let arrived = mock.recorder.count
+            #expect(counts[.inFlight] == 0, "nothing is left in flight after a graceful stop")
+            #expect(counts[.inDoubt] == 0)
+            #expect(counts[.sent] == UInt64(arrived), "sent in the journal = arrived at the endpoint")
+            #expect(counts[.queued] == UInt64(500 - arrived), "the rest waits in the queue")
+            #expect(try journal.recover(nowMilliseconds: 0, inDoubtSettleMilliseconds: 0).inFlightToInDoubt == 0)
+        }
+    }
+
+    @Test func aRestartResumesTheQueueWithoutResending() async throws {
+        try await withStack { mock, configuration in
+            var first = try Dispatcher(configuration: configuration)
+            try await first.putSender(phoneNumberID: "1003", tierMessagesPerSecond: 100, accessToken: "t")
+            let receipt = try await first.submitCampaign(senderPhoneNumberID: "1003", messageObject: Self.message, recipients: recipients(300))
+            try await waitForArrivals(mock, 100, timeoutSeconds: 20)
+            await first.shutdown()
+            first = try Dispatcher(configuration: configuration)
+            try await waitForArrivals(mock, 300, timeoutSeconds: 30)
+            try await Task.sleep(for: .milliseconds(500))
+            let progress = try #require(try first.campaignProgress(receipt.id))
+            await first.shutdown()
+            #expect(progress.sent == 300 && progress.state == "done")
+            let callbacks = mock.recorder.snapshot().compactMap(\.callbackData)
+            #expect(callbacks.count == 300, "each message exactly once across the restart")
+            #expect(Set(callbacks).count == 300)
+        }
+    }
+
+    @Test func intakeRejectsWithoutJournaling() async throws {
+        try await withStack { _, configuration in
+            let dispatcher = try Dispatcher(configuration: configuration)
+            try await dispatcher.putSender(phoneNumberID: "1004", tierMessagesPerSecond: 80, accessToken: "t")
+            await #expect(throws: IntakeError.unknownSender("9999")) {
+                try await dispatcher.submitCampaign(senderPhoneNumberID: "9999", messageObject: Self.message, recipients: recipients(1))
+            }
+            await #expect(throws: IntakeError.noRecipients) {
+                try await dispatcher.submitCampaign(senderPhoneNumberID: "1004", messageObject: Self.message, recipients: [])
+            }
+            do {
+                _ = try await dispatcher.submitCampaign(senderPhoneNumberID: "1004", messageObject: Array(#"{"type":"text"}"#.utf8), recipients: recipients(1))
+                Issue.record("a text message without text.body was accepted")
+            } catch {
+                guard case IntakeError.invalidMessage(let why)? = error as? IntakeError else { Issue.record("wrong error \(error)"); return }
+                #expect(why.contains("text"))
+            }
+            #expect(try dispatcher.campaignProgress(CampaignID(1)) == nil)
+            let mixed = [RecipientInput(to: "966500000001", params: ["a"]), RecipientInput(to: "9665", params: ["a"]), RecipientInput(to: "966500000002", params: [])]
+            let receipt = try await dispatcher.submitCampaign(senderPhoneNumberID: "1004", messageObject: Self.message, recipients: mixed)
+            #expect(receipt.accepted == 1)
+            #expect(receipt.rejected.map(\.index) == [1, 2])
+            await #expect(throws: IntakeError.self) {
+                try await dispatcher.putSender(phoneNumberID: "1004", tierMessagesPerSecond: 5000, accessToken: "t")
+            }
+            #expect(try dispatcher.sender(phoneNumberID: "1004")?.tierMessagesPerSecond == 80)
+            await dispatcher.shutdown()
+        }
+    }
+}
