@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import SluiceMock
+import SluiceServer
 
 struct MockCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,0 +1,138 @@
+import Foundation
+import SluiceEngine
+import SluiceTransport
+import TOMLKit
+
+/// The settings of `sluice serve`: defaults, overridden by the TOML file given with
+/// `--config`, overridden by flags. One schema: the keys are the flags' names with `_`.
+public struct ServeSettings: Equatable, Sendable {
+    public var dataDir = "./sluice-data"
+    public var listen = ListenAddress(host: "127.0.0.1", port: 8080)
+    public var graphURL = "https://graph.facebook.com"
+    public var graphVersion = "v21.0"
+    public var caFile: String?
+    public var inDoubtSettleSeconds: Double = 600
+    public var connectionsPerHost = 64
+    public var requestTimeoutMilliseconds = 15_000
+    public var httpVersion = "1.1"
+    public var pacingMargin = EngineConfiguration.defaultPacingMargin
+
+    public static let keys: Set<String> = [
+        "data_dir", "listen", "graph_url", "graph_version", "ca_file", "in_doubt_settle_seconds",
+        "connections_per_host", "request_timeout_ms", "http_version", "pacing_margin",
+    ]
+
+    public init() {}
+
+    /// Applies a TOML document; unknown keys and wrong types are errors that name the key.
+    public mutating func apply(toml text: String, source: String) throws {
+        let table: TOMLTable
+        do {
+            table = try TOMLTable(string: text)
+        } catch {
+            throw SettingsError("\(source) is not valid TOML: \(error)")
+        }
+        for key in table.keys where !Self.keys.contains(key) {
+            throw SettingsError("\(source): unknown setting '\(key)' (known: \(Self.keys.sorted().joined(separator: ", ")))")
+        }
+        func string(_ key: String) throws -> String? {
+            guard let value = table[key] else { return nil }
+            guard let s = value.string else { throw SettingsError("\(source): \(key) must be a string") }
+            return s
+        }
+        func int(_ key: String) throws -> Int? {
+            guard let value = table[key] else { return nil }
+            guard let i = value.int else { throw SettingsError("\(source): \(key) must be an integer") }
+            return i
+        }
+        if let v = try string("data_dir") { dataDir = v }
+        if let v = try string("listen") { listen = try ListenAddress(parsing: v) }
+        if let v = try string("graph_url") { graphURL = v }
+        if let v = try string("graph_version") { graphVersion = v }
+        if let v = try string("ca_file") { caFile = v }
+        if let value = table["in_doubt_settle_seconds"] {
+            guard let d = value.double ?? value.int.map(Double.init) else { throw SettingsError("\(source): in_doubt_settle_seconds must be a number") }
+            inDoubtSettleSeconds = d
+        }
+        if let v = try int("connections_per_host") { connectionsPerHost = v }
+        if let v = try int("request_timeout_ms") { requestTimeoutMilliseconds = v }
+        if let v = try string("http_version") { httpVersion = v }
+        if let value = table["pacing_margin"] {
+            guard let d = value.double else { throw SettingsError("\(source): pacing_margin must be a number such as 0.01") }
+            pacingMargin = d
+        }
+    }
+
+    public func validate() throws {
+        guard graphURL.hasPrefix("https://") || graphURL.hasPrefix("http://") else {
+            throw SettingsError("graph-url '\(graphURL)' must start with https:// (or http:// for a local endpoint)")
+        }
+        guard graphVersion.hasPrefix("v"), Double(graphVersion.dropFirst()) != nil else {
+            throw SettingsError("graph-version '\(graphVersion)' must look like v21.0")
+        }
+        if let caFile, !FileManager.default.isReadableFile(atPath: caFile) {
+            throw SettingsError("ca-file '\(caFile)' does not exist or is not readable")
+        }
+        guard inDoubtSettleSeconds >= 0, inDoubtSettleSeconds <= 7 * 86_400 else {
+            throw SettingsError("in-doubt-settle must be between 0 and 604800 seconds")
+        }
+        guard (1...1024).contains(connectionsPerHost) else { throw SettingsError("connections must be between 1 and 1024") }
+        guard (0...0.2).contains(pacingMargin) else { throw SettingsError("pacing-margin must be between 0 and 0.2 (a fraction of a second)") }
+        guard ["1.1", "2"].contains(httpVersion) else { throw SettingsError("http-version must be 1.1 or 2, got '\(httpVersion)'") }
+        guard (100...300_000).contains(requestTimeoutMilliseconds) else {
+            throw SettingsError("request-timeout-ms must be between 100 and 300000")
+        }
+    }
+
+    public func engineConfiguration() -> EngineConfiguration {
+        var c = EngineConfiguration(dataDirectory: dataDir)
+        c.graphURL = graphURL
+        c.graphVersion = graphVersion
+        c.transport.caFile = caFile
+        c.transport.connectionsPerHostMax = connectionsPerHost
+        c.transport.requestTimeoutMilliseconds = requestTimeoutMilliseconds
+        c.transport.httpVersion = httpVersion == "2" ? .http2 : .http1
+        c.scheduler.safetyMargin = pacingMargin
+        c.outcome.inDoubtSettleMilliseconds = Int64(inDoubtSettleSeconds * 1000)
+        return c
+    }
+}
+
+/// `HOST:PORT`, `[::1]:PORT` or `:PORT`.
+public struct ListenAddress: Equatable, Sendable {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    public init(parsing text: String) throws {
+        var hostPart: Substring
+        let portPart: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else {
+                throw SettingsError("listen address '\(text)' must look like HOST:PORT or [IPv6]:PORT")
+            }
+            hostPart = text[text.index(after: text.startIndex)..<close]
+            portPart = text[text.index(close, offsetBy: 2)...]
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { throw SettingsError("listen address '\(text)' must look like HOST:PORT") }
+            hostPart = text[..<colon]
+            portPart = text[text.index(after: colon)...]
+        }
+        if hostPart.isEmpty { hostPart = "127.0.0.1" }
+        guard let port = Int(portPart), (0...65535).contains(port) else {
+            throw SettingsError("listen address '\(text)': port must be a number from 0 to 65535")
+        }
+        host = String(hostPart)
+        self.port = port
+    }
+}
+
+/// A setting that cannot be used, with the reason; the CLI prints it and exits non-zero.
+public struct SettingsError: Error, Equatable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

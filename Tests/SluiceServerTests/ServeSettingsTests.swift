@@ -1,0 +1,66 @@
+import SluiceServer
+import Testing
+
+@Suite struct ServeSettingsTests {
+    @Test func tomlOverridesDefaultsAndFeedsTheEngine() throws {
+        var s = ServeSettings()
+        try s.apply(toml: """
+            data_dir = "/var/lib/sluice"
+            listen = "0.0.0.0:9090"
+            graph_url = "https://127.0.0.1:9443"
+            graph_version = "v22.0"
+            in_doubt_settle_seconds = 30
+            connections_per_host = 16
+            request_timeout_ms = 5000
+            http_version = "2"
+            pacing_margin = 0.02
+            """, source: "test.toml")
+        try s.validate()
+        #expect(s.listen == ListenAddress(host: "0.0.0.0", port: 9090))
+        let engine = s.engineConfiguration()
+        #expect(engine.dataDirectory == "/var/lib/sluice")
+        #expect(engine.graphURL == "https://127.0.0.1:9443")
+        #expect(engine.graphVersion == "v22.0")
+        #expect(engine.outcome.inDoubtSettleMilliseconds == 30_000)
+        #expect(engine.transport.connectionsPerHostMax == 16)
+        #expect(engine.transport.requestTimeoutMilliseconds == 5_000)
+        #expect(engine.transport.httpVersion == .http2)
+        #expect(engine.scheduler.safetyMargin == 0.02)
+    }
+
+    @Test func badSettingsAreNamed() throws {
+        let cases: [(String, String)] = [
+            ("colour = 1", "unknown setting 'colour'"),
+            ("listen = 8080", "listen must be a string"),
+            ("connections_per_host = \"many\"", "connections_per_host must be an integer"),
+            ("data_dir = ", "not valid TOML"),
+        ]
+        for (toml, expected) in cases {
+            var s = ServeSettings()
+            do {
+                try s.apply(toml: toml, source: "bad.toml")
+                Issue.record("accepted: \(toml)")
+            } catch {
+                #expect("\(error)".contains(expected), "\(toml) → \(error)")
+                #expect("\(error)".contains("bad.toml"))
+            }
+        }
+        var s = ServeSettings()
+        s.graphVersion = "21"
+        #expect(throws: SettingsError.self) { try s.validate() }
+        s = ServeSettings()
+        s.httpVersion = "3"
+        #expect(throws: SettingsError.self) { try s.validate() }
+        s = ServeSettings()
+        s.caFile = "/nonexistent/ca.pem"
+        #expect(throws: SettingsError.self) { try s.validate() }
+    }
+
+    @Test func listenAddressesParse() throws {
+        #expect(try ListenAddress(parsing: "127.0.0.1:0") == ListenAddress(host: "127.0.0.1", port: 0))
+        #expect(try ListenAddress(parsing: "[::1]:8080") == ListenAddress(host: "::1", port: 8080))
+        #expect(try ListenAddress(parsing: ":8080") == ListenAddress(host: "127.0.0.1", port: 8080))
+        #expect(throws: SettingsError.self) { try ListenAddress(parsing: "localhost") }
+        #expect(throws: SettingsError.self) { try ListenAddress(parsing: "127.0.0.1:70000") }
+    }
+}
