@@ -35,7 +35,7 @@ struct DemoCommand: AsyncParsableCommand {
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         defer { if temporary { try? FileManager.default.removeItem(atPath: root) } }
 
-        say("Sluice demo: a mock WhatsApp Cloud API endpoint (TLS, HTTP/2) and the dispatcher, in one process, on loopback.")
+        say("Sluice demo: a mock WhatsApp Cloud API endpoint (TLS) and the dispatcher, in one process, on loopback.")
         let mock = MockEndpoint(configuration: MockConfiguration(certificateDirectory: root + "/mock"), logger: logger)
         let running = try await mock.start()
         say("  mock endpoint   \(running.baseURL)")
@@ -88,7 +88,8 @@ struct DemoCommand: AsyncParsableCommand {
                 let fraction = Double(progress?.sent ?? 0) / Double(max(lane.total, 1))
                 lines.append(
                     "  \(lane.phoneNumberID) \(ProgressDisplay.bar(fraction)) \(pad(String(progress?.sent ?? 0), 6, right: true))/\(lane.total)"
-                        + "  \(pad(String(format: "%.0f", rate), 5, right: true)) msg/s (tier \(Int(lane.tier)))"
+                        + (progress?.state == "done" ? "   done      " : "  \(pad(String(format: "%.0f", rate), 5, right: true)) msg/s")
+                        + " (tier \(Int(lane.tier)))"
                         + "  failed \(progress?.failed ?? 0)  in flight \(progress?.inFlight ?? 0)")
             }
             display.draw(lines, force: allDone)

@@ -18,7 +18,7 @@ final class ChildProcess: @unchecked Sendable {
         for (k, v) in environment { env[k] = v }
         process.environment = env
         process.standardOutput = stdoutPipe
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         process.standardError = FileHandle(forWritingAtPath: logPath)
         stdoutPipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
             let data = handle.availableData
@@ -91,7 +91,7 @@ func http(_ method: String, _ url: String, key: String?, json: String? = nil) th
     p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
     var args = ["-sS", "-X", method, "-w", "\n%{http_code}", "--max-time", "120", url]
     if let key { args += ["-H", "Authorization: Bearer \(key)"] }
-    if let json {
+    if json != nil {
         args += ["-H", "Content-Type: application/json", "--data-binary", "@-"]
     }
     p.arguments = args
