@@ -86,6 +86,15 @@ public enum CampaignIntake {
         return nil
     }
 
+    public static let appSecretBytesMax = 256
+
+    /// nil when `appSecret` can sign webhooks, otherwise the reason.
+    public static func problem(appSecret: String) -> String? {
+        if appSecret.isEmpty { return "app_secret must not be empty" }
+        if appSecret.utf8.count > appSecretBytesMax { return "app_secret is longer than \(appSecretBytesMax) bytes" }
+        return nil
+    }
+
     /// Checks a sender registration; nil when it is valid.
     public static func problem(phoneNumberID: String, tier: Double, burst: Int, accessToken: String) -> String? {
         let id = phoneNumberID.utf8

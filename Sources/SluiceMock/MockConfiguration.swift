@@ -1,9 +1,11 @@
-/// How a ``MockEndpoint`` listens and what it records.
+/// How a ``MockEndpoint`` listens, what it records and how strictly it judges.
 ///
 /// ```swift
 /// var configuration = MockConfiguration(certificateDirectory: "/tmp/mock")
 /// configuration.recordFile = "/tmp/mock/arrivals.ndjson"
-/// configuration.latencyMilliseconds = 20
+/// configuration.senders["106540352242922"] = MockSender(tierMessagesPerSecond: 80, accessToken: "secret")
+/// configuration.templates["order_update"] = 2
+/// configuration.faults = try FaultProfile(tomlFile: "tuning/faults/flaky.toml")
 /// ```
 public struct MockConfiguration: Sendable {
     /// Address to bind; the default keeps the mock on loopback.
@@ -16,10 +18,27 @@ public struct MockConfiguration: Sendable {
     public var certificateDirectory: String
     /// When set, every accepted arrival is appended to this file as one NDJSON line.
     public var recordFile: String? = nil
-    /// Fixed delay added before each send response, after the arrival is recorded.
+    /// Fixed delay added before each send response, after the arrival is recorded
+    /// (on top of any ``FaultProfile/latency``).
     public var latencyMilliseconds: Int = 0
+    /// Registered sending numbers by `phone_number_id`; more can be added at run time with
+    /// ``MockEndpoint/register(phoneNumberID:sender:)`` or `PUT /__mock/senders/{id}`.
+    public var senders: [String: MockSender] = [:]
+    /// When true, a number that is not registered is refused like a bad token (401, code 190);
+    /// when false it is accepted with any bearer token and no limits.
+    public var requireRegisteredSenders: Bool = false
+    /// Enforce the per-recipient pair limit (code 131056) on registered numbers.
+    public var pairLimit: Bool = true
+    /// Known message templates: name → number of body parameters. When non-empty, a template
+    /// send naming another template gets code 132001 and a wrong parameter count code 132000.
+    public var templates: [String: Int] = [:]
+    /// Faults to inject (5xx, error codes, latency, hangs, resets); none by default.
+    public var faults: FaultProfile = FaultProfile()
+    /// Status webhooks to send for accepted messages; none when nil.
+    public var webhook: WebhookConfiguration? = nil
 
-    /// Creates a configuration with defaults: loopback, ephemeral port, TLS, no record file, no latency.
+    /// Creates a configuration with defaults: loopback, ephemeral port, TLS, no record file,
+    /// no latency, no registered senders (all accepted), no templates, no faults.
     public init(certificateDirectory: String) {
         self.certificateDirectory = certificateDirectory
     }

@@ -9,13 +9,22 @@ import Synchronization
 /// A WhatsApp Cloud API stand-in: serves `POST /{version}/{phone_number_id}/messages` over
 /// TLS (HTTP/2 and HTTP/1.1 by ALPN) or plain HTTP/1.1, and records every accepted send.
 ///
+/// It judges like WhatsApp: registered numbers have their token checked (190), their tier
+/// enforced over a sliding second of arrivals (130429) and a per-recipient pair limit
+/// (131056); registered templates are checked (132001, 132000); faults are injected from a
+/// seeded ``FaultProfile``. Refused and faulted requests are counted, never recorded.
+///
 /// ```swift
 /// let mock = MockEndpoint(configuration: MockConfiguration(certificateDirectory: dir), logger: logger)
+/// try mock.register(phoneNumberID: "106540352242922", sender: MockSender(tierMessagesPerSecond: 80))
 /// let running = try await mock.start()        // running.baseURL, running.caFile
 /// // … send to "\(running.baseURL)/v21.0/106540352242922/messages" …
 /// await mock.stop()                            // flushes the record file
-/// print(mock.recorder.count)
+/// print(mock.stats().errors[130_429] ?? 0)
 /// ```
+///
+/// HTTP routes besides the send: `GET /__mock/stats`, `GET /__mock/arrivals`,
+/// `PUT /__mock/senders/{phone_number_id}` with `{"tier_mps": 80, "access_token": "…"}`.
 ///
 /// As a `Service` (for example under the CLI's `ServiceGroup` with SIGTERM as a graceful
 /// shutdown signal) ``run()`` starts, waits for graceful shutdown or cancellation, then stops.
@@ -52,6 +61,12 @@ public final class MockEndpoint: Sendable {
     public let configuration: MockConfiguration
     /// Every accepted arrival; survives `stop()` and restarts of this endpoint.
     public let recorder: ArrivalRecorder
+    /// Registered senders, their windows and the error counters; survive restarts.
+    let book: SenderBook
+    /// Seeded once per endpoint, so a restart continues the sequence rather than replaying it.
+    let faults: FaultInjector
+    /// Sends status webhooks when configured; its schedule survives restarts.
+    let webhooks: StatusWebhookSender?
     private let logger: Logger
     private let state = Mutex(State.idle)
 
@@ -60,6 +75,45 @@ public final class MockEndpoint: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.recorder = ArrivalRecorder(logger: logger)
+        self.book = SenderBook(
+            senders: configuration.senders,
+            requireRegistered: configuration.requireRegisteredSenders,
+            pairLimit: configuration.pairLimit
+        )
+        self.faults = FaultInjector(profile: configuration.faults)
+        self.webhooks = configuration.webhook.map { StatusWebhookSender(configuration: $0, logger: logger) }
+    }
+
+    /// Registers (or replaces) a sending number, before or while running; the same as
+    /// `PUT /__mock/senders/{phone_number_id}`. Its past arrivals stay in its window.
+    ///
+    /// Throws ``MockError/invalidConfiguration(_:)`` for an id that is not digits or an
+    /// invalid sender (see ``MockSender/validate()``).
+    public func register(phoneNumberID: String, sender: MockSender) throws(MockError) {
+        guard SendRequestValidator.isPhoneNumberID(phoneNumberID[...]) else {
+            throw .invalidConfiguration("phone number id '\(phoneNumberID.prefix(64))' must be digits")
+        }
+        try sender.validate()
+        book.register(phoneNumberID: phoneNumberID, sender: sender)
+    }
+
+    /// The registered senders (configured and registered at run time).
+    public func senders() -> [String: MockSender] {
+        book.senders()
+    }
+
+    /// What the mock saw so far; the same as `GET /__mock/stats`.
+    public func stats() -> MockStats {
+        let counters = book.counters()
+        return MockStats(
+            arrivals: recorder.count,
+            perSender: recorder.counts(),
+            errors: counters.errors,
+            errorsPerSender: counters.errorsPerSender,
+            hangs: counters.hangs,
+            resets: counters.resets,
+            webhooks: webhooks?.counters
+        )
     }
 
     /// Binds and starts serving; returns once the socket is listening.
@@ -74,6 +128,7 @@ public final class MockEndpoint: Sendable {
         do {
             let runtime = try await launch()
             state.withLock { $0 = .running(runtime) }
+            webhooks?.start()
             logger.info("mock endpoint listening", metadata: ["url": "\(runtime.running.baseURL)"])
             return runtime.running
         } catch {
@@ -102,6 +157,7 @@ public final class MockEndpoint: Sendable {
     }
 
     private func shutDown(_ runtime: Runtime) async {
+        await webhooks?.stop()
         await runtime.group.triggerGracefulShutdown()
         let deadline = Task {
             try await Task.sleep(for: .seconds(Self.gracefulStopSecondsMax))
@@ -127,12 +183,29 @@ public final class MockEndpoint: Sendable {
         guard configuration.latencyMilliseconds >= 0 else {
             throw MockError.invalidConfiguration("latencyMilliseconds must not be negative")
         }
+        try configuration.faults.validate()
+        try configuration.webhook?.validate()
+        for (id, sender) in configuration.senders {
+            guard SendRequestValidator.isPhoneNumberID(id[...]) else {
+                throw MockError.invalidConfiguration("sender id '\(id.prefix(64))' must be digits")
+            }
+            try sender.validate()
+        }
+        for (name, parameters) in configuration.templates where parameters < 0 || name.isEmpty {
+            throw MockError.invalidConfiguration("template '\(name)' needs a name and a non-negative parameter count")
+        }
         let store = CertificateStore(directory: configuration.certificateDirectory)
         let tlsConfiguration = try configuration.tls ? Self.tlsConfiguration(store.loadOrCreate(logger: logger)) : nil
-        let router = Router()
-        let latency = configuration.latencyMilliseconds > 0 ? Duration.milliseconds(configuration.latencyMilliseconds) : nil
-        SendRoute(recorder: recorder, latency: latency).register(on: router)
-        InspectionRoutes(recorder: recorder).register(on: router)
+        let router = Router(context: MockRequestContext.self)
+        SendRoute(
+            recorder: recorder,
+            book: book,
+            faults: faults,
+            templates: configuration.templates,
+            fixedLatencyMilliseconds: configuration.latencyMilliseconds,
+            webhooks: webhooks
+        ).register(on: router)
+        InspectionRoutes(recorder: recorder, book: book, stats: { [self] in stats() }).register(on: router)
 
         // The bound port arrives through the server's callback; the stream ends early if it fails to bind.
         let (ports, portContinuation) = AsyncStream<Int>.makeStream()

@@ -13,9 +13,10 @@ public enum APIRoutes {
     public static let senderBodyBytesMax = 16 * 1024
     public static let campaignBodyBytesMax = 64 * 1024 * 1024
 
-    public static func router(dispatcher: Dispatcher, credential: AdminCredential) -> Router<BasicRequestContext> {
+    public static func router(dispatcher: Dispatcher, credential: AdminCredential, webhookVerifyToken: String? = nil) -> Router<BasicRequestContext> {
         let router = Router()
         router.get("healthz") { _, _ in JSONBody.response(.ok, ["status": "ok"]) }
+        WebhookRoutes.add(to: router, dispatcher: dispatcher, verifyToken: webhookVerifyToken)
         let v1 = router.group("v1").add(middleware: AdminAuthMiddleware(credential: credential))
         v1.put("senders/:phone_number_id") { request, context in
             try await putSender(request, context: context, dispatcher: dispatcher)
@@ -55,11 +56,17 @@ public enum APIRoutes {
         }
         guard let tokenValue = body["access_token"] else { throw APIError.invalid("access_token", "access_token is required") }
         guard let token = tokenValue as? String else { throw APIError.invalid("access_token", "access_token must be a string") }
+        var appSecret: String?
+        if let secretValue = body["app_secret"] {
+            guard let secret = secretValue as? String else { throw APIError.invalid("app_secret", "app_secret must be a string") }
+            if let problem = CampaignIntake.problem(appSecret: secret) { throw APIError.invalid("app_secret", problem) }
+            appSecret = secret
+        }
         if let problem = CampaignIntake.problem(phoneNumberID: id, tier: tier, burst: burst, accessToken: token) {
             let field = problem.hasPrefix("phone_number_id") ? "phone_number_id" : problem.hasPrefix("tier_mps") ? "tier_mps" : problem.hasPrefix("burst") ? "burst" : "access_token"
             throw APIError.invalid(field, problem)
         }
-        let record = try await dispatcher.putSender(phoneNumberID: id, tierMessagesPerSecond: tier, burst: burst, accessToken: token)
+        let record = try await dispatcher.putSender(phoneNumberID: id, tierMessagesPerSecond: tier, burst: burst, accessToken: token, appSecret: appSecret)
         return JSONBody.response(.ok, senderJSON(record))
     }
 
@@ -119,6 +126,7 @@ public enum APIRoutes {
             "tier_mps": record.tierMessagesPerSecond,
             "burst": Int(record.burst),
             "paused": record.paused,
+            "has_app_secret": record.appSecret != nil,
         ]
         if let reason = record.pauseReason { json["pause_reason"] = reason }
         return json

@@ -16,10 +16,12 @@ public struct ServeSettings: Equatable, Sendable {
     public var requestTimeoutMilliseconds = 15_000
     public var httpVersion = "1.1"
     public var pacingMargin = EngineConfiguration.defaultPacingMargin
+    /// The `hub.verify_token` Meta must present to subscribe this server's webhook URL.
+    public var webhookVerifyToken: String?
 
     public static let keys: Set<String> = [
         "data_dir", "listen", "graph_url", "graph_version", "ca_file", "in_doubt_settle_seconds",
-        "connections_per_host", "request_timeout_ms", "http_version", "pacing_margin",
+        "connections_per_host", "request_timeout_ms", "http_version", "pacing_margin", "webhook_verify_token",
     ]
 
     public init() {}
@@ -57,6 +59,7 @@ public struct ServeSettings: Equatable, Sendable {
         if let v = try int("connections_per_host") { connectionsPerHost = v }
         if let v = try int("request_timeout_ms") { requestTimeoutMilliseconds = v }
         if let v = try string("http_version") { httpVersion = v }
+        if let v = try string("webhook_verify_token") { webhookVerifyToken = v }
         if let value = table["pacing_margin"] {
             guard let d = value.double else { throw SettingsError("\(source): pacing_margin must be a number such as 0.01") }
             pacingMargin = d

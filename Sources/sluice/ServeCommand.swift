@@ -32,6 +32,8 @@ struct ServeCommand: AsyncParsableCommand {
     var requestTimeoutMs: Int?
     @Option(name: .customLong("pacing-margin"), help: "Fraction by which sends are spaced wider than the tier, the allowance for jitter on the way to the endpoint (default 0.01).")
     var pacingMargin: Double?
+    @Option(name: .customLong("webhook-verify-token"), help: "The hub.verify_token that subscribes /webhooks/whatsapp (also $SLUICE_WEBHOOK_VERIFY_TOKEN).")
+    var webhookVerifyToken: String?
     @Option(name: .customLong("http-version"), help: "1.1 (keep-alive, default) or 2 (ALPN, multiplexed).")
     var httpVersion: String?
 
@@ -53,6 +55,8 @@ struct ServeCommand: AsyncParsableCommand {
         if let requestTimeoutMs { s.requestTimeoutMilliseconds = requestTimeoutMs }
         if let httpVersion { s.httpVersion = httpVersion }
         if let pacingMargin { s.pacingMargin = pacingMargin }
+        if let token = ProcessInfo.processInfo.environment["SLUICE_WEBHOOK_VERIFY_TOKEN"], !token.isEmpty { s.webhookVerifyToken = token }
+        if let webhookVerifyToken { s.webhookVerifyToken = webhookVerifyToken }
         try s.validate()
         return s
     }
@@ -66,7 +70,7 @@ struct ServeCommand: AsyncParsableCommand {
         let dispatcher = try Dispatcher(configuration: settings.engineConfiguration(), logger: logger)
         logger.info("journal open at \(settings.dataDir)/journal; admin key from \(credential.source); sending to \(settings.graphURL)/\(settings.graphVersion)")
         let app = Application(
-            router: APIRoutes.router(dispatcher: dispatcher, credential: credential),
+            router: APIRoutes.router(dispatcher: dispatcher, credential: credential, webhookVerifyToken: settings.webhookVerifyToken),
             configuration: .init(address: .hostname(settings.listen.host, port: settings.listen.port), serverName: "sluice"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? settings.listen.port

@@ -42,6 +42,15 @@ struct CodecTests {
         var sb = [UInt8](repeating: 0, count: SenderCodec.size(s))
         sb.withUnsafeMutableBytes { SenderCodec.write(s, to: $0.baseAddress!) }
         #expect(try sb.withUnsafeBytes { try SenderCodec.read(phoneNumberID: s.phoneNumberID, $0) } == s)
+
+        for secret in ["app-secret-0123", ""] {
+            var withSecret = s
+            withSecret.appSecret = secret
+            withSecret.pauseReason = nil
+            var wb = [UInt8](repeating: 0, count: SenderCodec.size(withSecret))
+            wb.withUnsafeMutableBytes { SenderCodec.write(withSecret, to: $0.baseAddress!) }
+            #expect(try wb.withUnsafeBytes { try SenderCodec.read(phoneNumberID: s.phoneNumberID, $0) } == withSecret)
+        }
     }
 
     @Test func keysSortNumerically() {

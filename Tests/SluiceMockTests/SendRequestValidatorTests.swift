@@ -11,7 +11,7 @@ struct SendRequestValidatorTests {
 
     @Test func acceptsTemplateAndText() {
         #expect(
-            validate(sendBody(to: "+15551234567", callback: "x")) == .success(ValidatedSend(to: "+15551234567", callbackData: "x"))
+            validate(sendBody(to: "+15551234567", callback: "x")) == .success(ValidatedSend(to: "+15551234567", callbackData: "x", templateName: "hello_world"))
         )
         let text = #"{"messaging_product":"whatsapp","to":"4915112345678","type":"text","text":{"body":"hi"}}"#
         #expect(validate(text) == .success(ValidatedSend(to: "4915112345678", callbackData: nil)))

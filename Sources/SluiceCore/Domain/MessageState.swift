@@ -45,8 +45,10 @@ public enum MessageState: UInt8, Sendable, CaseIterable, CustomStringConvertible
         // Throttled before it was sent: back to the queue without using an attempt.
         case (.inFlight, .queued): true
         case (.inFlight, .sent), (.inFlight, .failed), (.inFlight, .retryAt), (.inFlight, .inDoubt): true
-        // A status webhook proves an in-doubt message was sent.
+        // A status webhook proves an in-doubt message (or one that got an error answer and
+        // waits to retry) was sent after all.
         case (.inDoubt, .sent), (.inDoubt, .delivered), (.inDoubt, .read), (.inDoubt, .failed): true
+        case (.retryAt, .sent), (.retryAt, .delivered), (.retryAt, .read), (.retryAt, .failed): true
         case (.inFlight, .delivered), (.inFlight, .read): true
         case (.sent, .delivered), (.sent, .read), (.delivered, .read): true
         case (.sent, .failed), (.delivered, .failed): true

@@ -91,8 +91,10 @@ public struct SenderRecord: Sendable, Equatable {
     public var accessToken: String
     public var paused: Bool
     public var pauseReason: String?
+    /// The Meta app secret that signs this number's status webhooks (`X-Hub-Signature-256`).
+    public var appSecret: String?
 
-    public init(id: SenderID, phoneNumberID: String, tierMessagesPerSecond: Double, burst: UInt32 = 1, accessToken: String, paused: Bool = false, pauseReason: String? = nil) {
+    public init(id: SenderID, phoneNumberID: String, tierMessagesPerSecond: Double, burst: UInt32 = 1, accessToken: String, paused: Bool = false, pauseReason: String? = nil, appSecret: String? = nil) {
         self.id = id
         self.phoneNumberID = phoneNumberID
         self.tierMessagesPerSecond = tierMessagesPerSecond
@@ -100,5 +102,6 @@ public struct SenderRecord: Sendable, Equatable {
         self.accessToken = accessToken
         self.paused = paused
         self.pauseReason = pauseReason
+        self.appSecret = appSecret
     }
 }

@@ -47,6 +47,7 @@ enum SenderCodec {
 
     static func size(_ s: SenderRecord) -> Int {
         18 + 2 + s.accessToken.utf8.count + (s.pauseReason.map { 2 + $0.utf8.count } ?? 0)
+            + (s.appSecret.map { 2 + $0.utf8.count } ?? 0)
     }
 
     static func write(_ s: SenderRecord, to base: UnsafeMutableRawPointer) {
@@ -55,9 +56,10 @@ enum SenderCodec {
         w.u32(s.id.rawValue)
         w.u64(s.tierMessagesPerSecond.bitPattern)
         w.u32(s.burst)
-        w.u8((s.paused ? 1 : 0) | (s.pauseReason == nil ? 0 : 2))
+        w.u8((s.paused ? 1 : 0) | (s.pauseReason == nil ? 0 : 2) | (s.appSecret == nil ? 0 : 4))
         w.string(s.accessToken)
         if let reason = s.pauseReason { w.string(reason) }
+        if let secret = s.appSecret { w.string(secret) }
         assert(w.offset == size(s))
     }
 
@@ -70,9 +72,10 @@ enum SenderCodec {
         let flags = try r.u8()
         let token = try r.string()
         let reason = flags & 2 != 0 ? try r.string() : nil
+        let secret = flags & 4 != 0 ? try r.string() : nil
         guard r.isAtEnd else { throw ByteReader.Short() }
         return SenderRecord(
             id: id, phoneNumberID: phoneNumberID, tierMessagesPerSecond: tier, burst: burst,
-            accessToken: token, paused: flags & 1 != 0, pauseReason: reason)
+            accessToken: token, paused: flags & 1 != 0, pauseReason: reason, appSecret: secret)
     }
 }

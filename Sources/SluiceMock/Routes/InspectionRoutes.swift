@@ -1,34 +1,75 @@
 import Foundation
 import Hummingbird
 
-/// `GET /__mock/stats` and `GET /__mock/arrivals`: what the mock saw, for tests and demos.
+/// `GET /__mock/stats`, `GET /__mock/arrivals` and `PUT /__mock/senders/{id}`: what the mock
+/// saw, and run-time registration of senders, for tests, demos and load tests.
 struct InspectionRoutes: Sendable {
+    /// Registration bodies are tiny.
+    static let senderBodyBytesMax = 4 * 1024
+
     /// Most arrivals one `/__mock/arrivals` response returns; page with `offset`.
     static let arrivalsPerResponseMax = 100_000
 
     let recorder: ArrivalRecorder
+    let book: SenderBook
+    let stats: @Sendable () -> MockStats
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<MockRequestContext>) {
         router.get("/__mock/stats") { _, _ in
-            stats()
+            JSONResponse.make(status: .ok, bytes: stats().jsonBytes())
+        }
+        router.put("/__mock/senders/:phoneNumberID") { request, context in
+            try await registerSender(request, phoneNumberID: context.parameters.get("phoneNumberID") ?? "")
         }
         router.get("/__mock/arrivals") { request, _ in
             arrivals(request)
         }
     }
 
-    /// `{"arrivals": N, "per_sender": {"<phone_number_id>": N, …}}`.
-    func stats() -> Response {
-        var bytes = Array(#"{"arrivals":"#.utf8)
-        bytes.append(contentsOf: String(recorder.count).utf8)
-        bytes.append(contentsOf: #","per_sender":{"#.utf8)
-        for (index, entry) in recorder.counts().sorted(by: { $0.key < $1.key }).enumerated() {
-            if index > 0 { bytes.append(UInt8(ascii: ",")) }
-            JSONText.appendString(entry.key, to: &bytes)
-            bytes.append(UInt8(ascii: ":"))
-            bytes.append(contentsOf: String(entry.value).utf8)
+    /// Body `{"tier_mps": 80, "access_token": "…"}`, both optional (absent or null: unlimited,
+    /// any token); answers the registration as stored.
+    func registerSender(_ request: Request, phoneNumberID: String) async throws -> Response {
+        guard SendRequestValidator.isPhoneNumberID(phoneNumberID[...]) else {
+            return MetaError.invalidParameter("phone_number_id", "Param phone_number_id must be digits.").response
         }
-        bytes.append(contentsOf: "}}".utf8)
+        let body = try await request.body.collect(upTo: Self.senderBodyBytesMax)
+        let data = Data(body.readableBytesView)
+        let parsed = data.isEmpty ? [:] : (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+        guard let fields = parsed else {
+            return MetaError.invalidParameter("body", "The request body must be a JSON object.").response
+        }
+        for key in fields.keys where key != "tier_mps" && key != "access_token" {
+            return MetaError.invalidParameter(key, "Unknown parameter \(key); known: tier_mps, access_token.").response
+        }
+        var sender = MockSender()
+        if let value = fields["tier_mps"], !(value is NSNull) {
+            guard let number = value as? Double else {
+                return MetaError.invalidParameter("tier_mps", "Param tier_mps must be a number.").response
+            }
+            sender.tierMessagesPerSecond = number
+        }
+        if let value = fields["access_token"], !(value is NSNull) {
+            guard let token = value as? String else {
+                return MetaError.invalidParameter("access_token", "Param access_token must be a string.").response
+            }
+            sender.accessToken = token
+        }
+        do {
+            try sender.validate()
+        } catch .invalidConfiguration(let message) {
+            let field = message.hasPrefix("tier") ? "tier_mps" : "access_token"
+            return MetaError.invalidParameter(field, "Param \(field): \(message).").response
+        } catch {
+            return MetaError.invalidParameter("body", "\(error)").response
+        }
+        book.register(phoneNumberID: phoneNumberID, sender: sender)
+        var bytes = Array(#"{"phone_number_id":"#.utf8)
+        JSONText.appendString(phoneNumberID, to: &bytes)
+        bytes.append(contentsOf: #","tier_mps":"#.utf8)
+        bytes.append(contentsOf: (sender.tierMessagesPerSecond.map { String($0) } ?? "null").utf8)
+        bytes.append(contentsOf: #","access_token_set":"#.utf8)
+        bytes.append(contentsOf: (sender.accessToken != nil ? "true" : "false").utf8)
+        bytes.append(UInt8(ascii: "}"))
         return JSONResponse.make(status: .ok, bytes: bytes)
     }
 

@@ -9,6 +9,8 @@ struct MetaError: Error, Sendable, Equatable {
     var message: String
     /// The request field at fault, if any; named in `message` and `error_data.details`.
     var field: String?
+    /// `error_data.details` when no field is at fault.
+    var details: String? = nil
 
     /// 401, code 190: missing or empty bearer token.
     static func invalidAccessToken() -> MetaError {
@@ -19,6 +21,103 @@ struct MetaError: Error, Sendable, Equatable {
             message: "Invalid OAuth access token - Cannot parse access token",
             field: nil
         )
+    }
+
+    /// 401, code 190: the token is not the one registered for this number, or the number is
+    /// not registered while registration is required.
+    static func accessTokenRejected(phoneNumberID: String) -> MetaError {
+        MetaError(
+            status: .unauthorized,
+            code: 190,
+            type: "OAuthException",
+            message: "Invalid OAuth access token - Cannot parse access token",
+            field: nil,
+            details: "The access token is not valid for phone number \(phoneNumberID.prefix(64))."
+        )
+    }
+
+    /// 400, code 130429: the number is over its throughput tier.
+    static func rateLimitHit() -> MetaError {
+        MetaError(
+            status: .badRequest,
+            code: 130_429,
+            type: "OAuthException",
+            message: "(#130429) Rate limit hit",
+            field: nil,
+            details: "Cloud API message throughput has been reached."
+        )
+    }
+
+    /// 400, code 131056: too many messages from this number to this recipient.
+    static func pairRateLimitHit() -> MetaError {
+        MetaError(
+            status: .badRequest,
+            code: 131_056,
+            type: "OAuthException",
+            message: "(#131056) (Business Account, Consumer Account) pair rate limit hit",
+            field: nil,
+            details: "Too many messages sent from the sender phone number to the same recipient phone number in a short period of time."
+        )
+    }
+
+    /// 400, code 132001: the template is not registered.
+    static func templateDoesNotExist(_ name: String) -> MetaError {
+        MetaError(
+            status: .badRequest,
+            code: 132_001,
+            type: "OAuthException",
+            message: "(#132001) Template name does not exist in the translation",
+            field: nil,
+            details: "template name (\(name.prefix(128))) does not exist in the translation"
+        )
+    }
+
+    /// 400, code 132000: the body parameter count differs from the template's.
+    static func templateParameterMismatch(expected: Int, got: Int) -> MetaError {
+        MetaError(
+            status: .badRequest,
+            code: 132_000,
+            type: "OAuthException",
+            message: "(#132000) Number of parameters does not match the expected number of params",
+            field: nil,
+            details: "body: number of localizable_params (\(got)) does not match the expected number of params (\(expected))"
+        )
+    }
+
+    /// 500, code 1: Meta's generic server failure.
+    static func unknownServerError() -> MetaError {
+        MetaError(status: .internalServerError, code: 1, type: "OAuthException", message: "An unknown error occurred", field: nil)
+    }
+
+    /// 503, code 2: Meta's temporary unavailability.
+    static func serviceUnavailable() -> MetaError {
+        MetaError(status: .serviceUnavailable, code: 2, type: "OAuthException", message: "Service temporarily unavailable", field: nil)
+    }
+
+    /// An injected error: known codes get Meta's status and message, others a generic 400.
+    static func injected(code: Int) -> MetaError {
+        switch code {
+        case 1: return unknownServerError()
+        case 2: return serviceUnavailable()
+        case 190: return invalidAccessToken()
+        case 130_429: return rateLimitHit()
+        case 131_056: return pairRateLimitHit()
+        case 131_000:
+            return MetaError(
+                status: .internalServerError, code: code, type: "OAuthException",
+                message: "(#131000) Something went wrong", field: nil, details: "Something went wrong."
+            )
+        case 131_026:
+            return MetaError(
+                status: .badRequest, code: code, type: "OAuthException",
+                message: "(#131026) Message undeliverable", field: nil, details: "Message Undeliverable."
+            )
+        default:
+            return MetaError(
+                status: .badRequest, code: code, type: "OAuthException",
+                message: "(#\(code)) Injected error", field: nil, details: "Injected by the mock's fault profile."
+            )
+        }
     }
 
     /// 400, code 100: a request parameter is missing or malformed.
@@ -38,6 +137,10 @@ struct MetaError: Error, Sendable, Equatable {
         if let field {
             bytes.append(contentsOf: #","error_data":{"messaging_product":"whatsapp","details":"#.utf8)
             JSONText.appendString("Invalid parameter: " + field, to: &bytes)
+            bytes.append(UInt8(ascii: "}"))
+        } else if let details {
+            bytes.append(contentsOf: #","error_data":{"messaging_product":"whatsapp","details":"#.utf8)
+            JSONText.appendString(details, to: &bytes)
             bytes.append(UInt8(ascii: "}"))
         }
         bytes.append(contentsOf: #","fbtrace_id":"#.utf8)

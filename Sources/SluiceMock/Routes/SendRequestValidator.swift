@@ -4,6 +4,10 @@ import Foundation
 struct ValidatedSend: Sendable, Equatable {
     var to: String
     var callbackData: String?
+    /// `template.name` of a template message.
+    var templateName: String? = nil
+    /// Parameters of the template's `body` components (0 when it has none).
+    var templateBodyParameters: Int = 0
 }
 
 /// Checks a send body the way the Cloud API does (minimal subset), naming the first bad field.
@@ -48,8 +52,30 @@ enum SendRequestValidator {
                 )
             )
         }
-        guard fields[type] is [String: Any] else {
+        guard let object = fields[type] as? [String: Any] else {
             return .failure(.invalidParameter(type, "The parameter \(type) is required and must be an object."))
+        }
+        var templateName: String?
+        var templateBodyParameters = 0
+        if type == "template" {
+            guard let name = object["name"] as? String, !name.isEmpty else {
+                return .failure(.invalidParameter("template.name", "The parameter template.name is required and must be a string."))
+            }
+            templateName = name
+            if let components = object["components"] {
+                guard let list = components as? [[String: Any]] else {
+                    return .failure(.invalidParameter("template.components", "Param template.components must be an array of objects."))
+                }
+                for component in list where (component["type"] as? String)?.lowercased() == "body" {
+                    guard let parameters = component["parameters"] as? [Any] else {
+                        if component["parameters"] == nil { continue }
+                        return .failure(
+                            .invalidParameter("template.components.parameters", "Param template.components.parameters must be an array.")
+                        )
+                    }
+                    templateBodyParameters += parameters.count
+                }
+            }
         }
         var callbackData: String?
         if let callbackValue = fields["biz_opaque_callback_data"], !(callbackValue is NSNull) {
@@ -63,7 +89,9 @@ enum SendRequestValidator {
             }
             callbackData = callback
         }
-        return .success(ValidatedSend(to: to, callbackData: callbackData))
+        return .success(
+            ValidatedSend(to: to, callbackData: callbackData, templateName: templateName, templateBodyParameters: templateBodyParameters)
+        )
     }
 
     /// Digits with an optional leading `+`.
@@ -78,6 +106,16 @@ enum SendRequestValidator {
     static func isPhoneNumberID(_ value: Substring) -> Bool {
         !value.isEmpty && value.utf8.count <= 32
             && value.utf8.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+    }
+
+    /// Checks a template send against the registered templates (none registered: anything goes).
+    static func checkTemplate(_ send: ValidatedSend, templates: [String: Int]) -> MetaError? {
+        guard !templates.isEmpty, let name = send.templateName else { return nil }
+        guard let expected = templates[name] else { return .templateDoesNotExist(name) }
+        guard expected == send.templateBodyParameters else {
+            return .templateParameterMismatch(expected: expected, got: send.templateBodyParameters)
+        }
+        return nil
     }
 
     private static func describe(_ value: Any) -> String {

@@ -1,0 +1,55 @@
+import SluiceCore
+import SluiceJournal
+
+/// A delivery status from a WhatsApp webhook, matched to a journaled message.
+public struct StatusUpdate: Sendable, Equatable {
+    public enum Status: String, Sendable {
+        case sent, delivered, read, failed
+
+        var state: MessageState {
+            switch self {
+            case .sent: .sent
+            case .delivered: .delivered
+            case .read: .read
+            case .failed: .failed
+            }
+        }
+    }
+
+    public var message: MessageID
+    public var status: Status
+    public var wamid: String?
+    /// `errors[0].code` of a `failed` status; 0 otherwise.
+    public var errorCode: Int32
+    public var errorMessage: String?
+
+    public init(message: MessageID, status: Status, wamid: String? = nil, errorCode: Int32 = 0, errorMessage: String? = nil) {
+        self.message = message
+        self.status = status
+        self.wamid = wamid
+        self.errorCode = errorCode
+        self.errorMessage = errorMessage
+    }
+}
+
+extension Dispatcher {
+    /// Records webhook statuses. Status only moves forward (`sent < delivered < read`,
+    /// `failed` final): the message state machine refuses anything else, so duplicates and
+    /// late, out-of-order deliveries are ignored. A status for an `in_doubt` or `retry_at`
+    /// message proves it was sent and settles it: it will not be resent.
+    /// Returns how many changed a message and how many were ignored.
+    public func applyStatuses(_ updates: [StatusUpdate]) async throws -> (applied: Int, ignored: Int) {
+        guard !updates.isEmpty else { return (0, 0) }
+        let wall = SystemClock().wallMilliseconds()
+        let transitions = updates.map {
+            MessageTransition(
+                id: $0.message, to: $0.status.state, attempts: nil, notBeforeMilliseconds: 0, updatedMilliseconds: wall,
+                wamid: $0.wamid, errorCode: $0.errorCode, errorMessage: $0.errorMessage)
+        }
+        let receipt = try await journal.apply([.transition(transitions)])
+        guard case .transitions(let applied, let rejected)? = receipt.results.first else {
+            preconditionFailure("journal answered a transition with \(receipt.results)")
+        }
+        return (applied, rejected)
+    }
+}

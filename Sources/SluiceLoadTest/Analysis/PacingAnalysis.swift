@@ -1,0 +1,119 @@
+import Foundation
+import SluiceCore
+
+/// Judges one sender's pacing from the endpoint's record, as WhatsApp would: the most
+/// arrivals in any sliding second against the tier, the mean rate against the tier, and
+/// whether every accepted message arrived exactly once.
+///
+/// ```swift
+/// let result = PacingAnalysis.analyze(sender: plan, accepted: 1600, acceptedAtNanoseconds: t0, arrivals: mine)
+/// result.passed   // false when a window held more than the tier (or the mock answered 130429),
+///                 // the mean fell under 97 %, or a message was lost
+/// ```
+public enum PacingAnalysis {
+    /// A sender whose mean rate is below this fraction of its tier fails.
+    public static let meanFractionOfTierMin = 0.97
+    /// Longest per-second series kept for a chart, in seconds.
+    public static let perSecondBucketsMax = 3_600
+
+    /// Analyzes `arrivals` (this sender's, any order) for a campaign of `accepted`
+    /// messages accepted at `acceptedAtNanoseconds`.
+    public static func analyze(
+        sender: SenderPlan, accepted: Int, acceptedAtNanoseconds: Int64, arrivals: [EndpointArrival], throttled130429: Int = 0
+    ) -> SenderPacing {
+        let times = arrivals.map(\.timeNanoseconds).sorted()
+        let distinct = Set(arrivals.map(\.messageKey)).count
+        let peak = ArrivalWindow.maxCount(sortedTimes: times)
+        let mean = ArrivalWindow.meanRate(sortedTimes: times)
+        let tier = Double(sender.tier)
+
+        var violations: [String] = []
+        if peak > sender.tier {
+            violations.append("\(peak) arrivals in one sliding second, over the tier of \(sender.tier)")
+        }
+        // A mock that enforces tiers rejects the excess, so the record never shows it: its
+        // 130429 count is the over-tier signal then.
+        if throttled130429 > 0 {
+            violations.append("\(throttled130429) × error 130429: the endpoint saw more than the tier in a sliding second and rejected the excess")
+        }
+        // A mean needs two arrivals; a one-message campaign cannot be judged on rate.
+        if accepted >= 2 {
+            let fraction = (mean ?? 0) / tier
+            if fraction < meanFractionOfTierMin {
+                violations.append(
+                    "mean \(format1(mean ?? 0)) msg/s is \(format1(100 * fraction)) % of the tier, under \(format1(100 * meanFractionOfTierMin)) %")
+            }
+        }
+        let lost = max(0, accepted - distinct)
+        if lost > 0 { violations.append("\(lost) of \(accepted) accepted messages never arrived") }
+
+        return SenderPacing(
+            phoneNumberID: sender.phoneNumberID, tier: sender.tier, accepted: accepted,
+            arrivals: arrivals.count, distinctMessages: distinct, duplicates: arrivals.count - distinct, lost: lost,
+            maxInOneSecond: peak, meanRate: mean ?? 0, meanFractionOfTier: (mean ?? 0) / tier,
+            throttled130429: throttled130429,
+            arrivalsPerSecond: perSecond(sortedTimes: times, originNanoseconds: min(acceptedAtNanoseconds, times.first ?? acceptedAtNanoseconds)),
+            violations: violations)
+    }
+
+    /// Arrivals in consecutive whole seconds `[origin + k s, origin + (k+1) s)`; arrivals
+    /// before the origin count in second 0. The analysis starts the series at the campaign's
+    /// acceptance or its first arrival, whichever is earlier (sending may start before the
+    /// 202 reaches the harness), so no bucket spans more than a second.
+    public static func perSecond(sortedTimes times: [Int64], originNanoseconds origin: Int64) -> [Int] {
+        guard let last = times.last else { return [] }
+        let buckets = min(perSecondBucketsMax, Int(max(0, last - origin) / 1_000_000_000) + 1)
+        var counts = [Int](repeating: 0, count: buckets)
+        for t in times {
+            let k = Int(max(0, t - origin) / 1_000_000_000)
+            if k < buckets { counts[k] += 1 }
+        }
+        return counts
+    }
+}
+
+/// One sender's pacing as the endpoint saw it.
+public struct SenderPacing: Sendable, Equatable, Codable {
+    public var phoneNumberID: String
+    /// Messages per second.
+    public var tier: Int
+    /// Messages the dispatcher accepted for this sender's campaign.
+    public var accepted: Int
+    /// Sends that reached the endpoint, duplicates included.
+    public var arrivals: Int
+    /// Different messages among them.
+    public var distinctMessages: Int
+    /// Arrivals of a message already seen (same callback data).
+    public var duplicates: Int
+    /// Accepted messages that never arrived.
+    public var lost: Int
+    /// Most arrivals in any sliding 1-s window.
+    public var maxInOneSecond: Int
+    /// Arrivals per second between the first and the last arrival.
+    public var meanRate: Double
+    /// `meanRate / tier`.
+    public var meanFractionOfTier: Double
+    /// Error 130429 answers the endpoint gave this sender (0 when the mock does not report them).
+    public var throttled130429: Int
+    /// Arrivals in each second from the campaign's acceptance (or its first arrival, if earlier), for the chart.
+    public var arrivalsPerSecond: [Int]
+    /// Why this sender failed; empty when it passed.
+    public var violations: [String]
+
+    /// No window over the tier, no 130429, the mean at least 97 % of it, nothing lost.
+    public var passed: Bool { violations.isEmpty }
+
+    enum CodingKeys: String, CodingKey {
+        case phoneNumberID = "phone_number_id"
+        case tier = "tier_mps"
+        case accepted, arrivals
+        case distinctMessages = "distinct_messages"
+        case duplicates, lost
+        case maxInOneSecond = "max_in_1s"
+        case meanRate = "mean_mps"
+        case meanFractionOfTier = "mean_of_tier"
+        case throttled130429 = "errors_130429"
+        case arrivalsPerSecond = "arrivals_per_second"
+        case violations
+    }
+}

@@ -1,0 +1,145 @@
+import Foundation
+import SluiceCore
+
+/// A campaign the dispatcher accepted for one sender.
+public struct SubmittedCampaign: Sendable, Equatable {
+    public var sender: SenderPlan
+    /// The id the API returned.
+    public var campaignID: String
+    /// Recipients it accepted.
+    public var accepted: Int
+    /// When the 202 reached the harness, in nanoseconds since the Unix epoch (the clock the mock records with).
+    public var acceptedAtNanoseconds: Int64
+
+    /// Creates a submitted campaign.
+    public init(sender: SenderPlan, campaignID: String, accepted: Int, acceptedAtNanoseconds: Int64) {
+        self.sender = sender
+        self.campaignID = campaignID
+        self.accepted = accepted
+        self.acceptedAtNanoseconds = acceptedAtNanoseconds
+    }
+}
+
+/// Error answers the mock counted, from `GET /__mock/stats` (`errors`, `errors_per_sender`).
+public struct MockErrorCounts: Sendable, Equatable {
+    /// 130429 answers over all senders.
+    public var throttled130429 = 0
+    /// 130429 answers per `phone_number_id`.
+    public var throttled130429PerSender: [String: Int] = [:]
+
+    /// No errors (also what an older mock without the keys reports).
+    public init() {}
+
+    /// Reads the keys from a decoded stats object; absent keys count as 0.
+    public init(statsObject: [String: Any]) {
+        if let errors = statsObject["errors"] as? [String: Any] { throttled130429 = Self.integer(errors["130429"]) }
+        if let perSender = statsObject["errors_per_sender"] as? [String: Any] {
+            for (sender, value) in perSender {
+                if let codes = value as? [String: Any] { throttled130429PerSender[sender] = Self.integer(codes["130429"]) }
+            }
+        }
+    }
+
+    private static func integer(_ value: Any?) -> Int {
+        // JSONSerialization gives NSNumber on Linux.
+        if let n = value as? NSNumber { return n.intValue }
+        if let n = value as? Int { return n }
+        return 0
+    }
+}
+
+/// Process cost of the dispatcher, as read from `/proc`.
+public struct ProcessUsageSample: Sendable, Equatable {
+    public var cpuSeconds: Double
+    public var peakRSSBytes: Int
+
+    /// Creates a sample.
+    public init(cpuSeconds: Double, peakRSSBytes: Int) {
+        self.cpuSeconds = cpuSeconds
+        self.peakRSSBytes = peakRSSBytes
+    }
+}
+
+/// Turns what a run collected into its report. Pure: no clock, no I/O.
+public enum RunAnalysis {
+    /// What the runner knows about the run besides the arrivals.
+    public struct Context: Sendable {
+        public var command: String
+        public var startedAt: String
+        public var seconds: Int
+        public var mode: String
+        public var serverURL: String
+        public var mockURL: String
+        public var wallSeconds: Double
+        public var campaignsDone: Bool
+        /// When measuring stopped, in nanoseconds since the Unix epoch: messages still missing are late until then.
+        public var endNanoseconds: Int64
+        public var usage: ProcessUsageSample?
+
+        /// Creates a context.
+        public init(
+            command: String, startedAt: String, seconds: Int, mode: String, serverURL: String, mockURL: String,
+            wallSeconds: Double, campaignsDone: Bool, endNanoseconds: Int64, usage: ProcessUsageSample?
+        ) {
+            self.command = command
+            self.startedAt = startedAt
+            self.seconds = seconds
+            self.mode = mode
+            self.serverURL = serverURL
+            self.mockURL = mockURL
+            self.wallSeconds = wallSeconds
+            self.campaignsDone = campaignsDone
+            self.endNanoseconds = endNanoseconds
+            self.usage = usage
+        }
+    }
+
+    /// Analyzes every campaign against the arrivals of its sender.
+    public static func report(
+        campaigns: [SubmittedCampaign], arrivals: [EndpointArrival], errors: MockErrorCounts, context: Context
+    ) -> LoadTestReport {
+        var bySender: [String: [EndpointArrival]] = [:]
+        for arrival in arrivals { bySender[arrival.phoneNumberID, default: []].append(arrival) }
+
+        var senders: [SenderReport] = []
+        var overall: LatencyMeasurement?
+        var failures: [String] = []
+        var allTimes: [Int64] = []
+        for campaign in campaigns {
+            let mine = bySender[campaign.sender.phoneNumberID] ?? []
+            allTimes.append(contentsOf: mine.map(\.timeNanoseconds))
+            let pacing = PacingAnalysis.analyze(
+                sender: campaign.sender, accepted: campaign.accepted, acceptedAtNanoseconds: campaign.acceptedAtNanoseconds,
+                arrivals: mine, throttled130429: errors.throttled130429PerSender[campaign.sender.phoneNumberID] ?? 0)
+            let latency = LatencyAnalysis.analyze(
+                sender: campaign.sender, accepted: campaign.accepted, acceptedAtNanoseconds: campaign.acceptedAtNanoseconds,
+                arrivals: mine, endNanoseconds: context.endNanoseconds)
+            if overall == nil { overall = latency } else { overall?.add(latency) }
+            failures.append(contentsOf: pacing.violations.map { "sender \(campaign.sender.phoneNumberID) (tier \(campaign.sender.tier)): \($0)" })
+            senders.append(SenderReport(
+                campaignID: campaign.campaignID, acceptedAtNanoseconds: campaign.acceptedAtNanoseconds,
+                pacing: pacing, latency: LatencyReport(latency)))
+        }
+        allTimes.sort()
+        let arrived = senders.reduce(0) { $0 + $1.pacing.arrivals }
+        let totals = Totals(
+            accepted: senders.reduce(0) { $0 + $1.pacing.accepted },
+            arrivals: arrived,
+            duplicates: senders.reduce(0) { $0 + $1.pacing.duplicates },
+            lost: senders.reduce(0) { $0 + $1.pacing.lost },
+            throttled130429: max(errors.throttled130429, senders.reduce(0) { $0 + $1.pacing.throttled130429 }),
+            messagesPerSecond: ArrivalWindow.meanRate(sortedTimes: allTimes) ?? 0)
+        let usage = context.usage.map {
+            DispatcherUsage(
+                cpuSeconds: $0.cpuSeconds,
+                cpuSecondsPer1000Messages: arrived > 0 ? $0.cpuSeconds * 1_000 / Double(arrived) : 0,
+                peakRSSBytes: $0.peakRSSBytes)
+        }
+        let empty = LatencyMeasurement(behindSchedule: LatencyAnalysis.emptyHistogram(), acceptedToArrival: LatencyAnalysis.emptyHistogram())
+        return LoadTestReport(
+            command: context.command, startedAt: context.startedAt, seconds: context.seconds, mode: context.mode,
+            serverURL: context.serverURL, mockURL: context.mockURL, wallSeconds: context.wallSeconds,
+            campaignsDone: context.campaignsDone, senders: senders, totals: totals, dispatcher: usage,
+            latency: LatencyReport(overall ?? empty), failures: failures)
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+
+/// Renders a ``LoadTestReport`` as `report.json`, a one-screen text summary, and a
+/// self-contained `report.html` (see `ReportRenderer+HTML.swift`).
+///
+/// ```swift
+/// try ReportRenderer.json(report).write(to: dir.appendingPathComponent("report.json"))
+/// for line in ReportRenderer.summary(report) { print(line) }
+/// ```
+public enum ReportRenderer {
+    /// Pretty, key-sorted JSON, so two reports diff well.
+    public static func json(_ report: LoadTestReport) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(report)
+    }
+
+    /// Reads a `report.json` back.
+    public static func decode(_ data: Data) throws -> LoadTestReport {
+        try JSONDecoder().decode(LoadTestReport.self, from: data)
+    }
+
+    /// The text summary: a table per sender, latency, totals, cost, verdict.
+    public static func summary(_ report: LoadTestReport) -> [String] {
+        var lines: [String] = []
+        lines.append("Load test, as the endpoint saw it (\(report.seconds) s per campaign, \(report.mode) processes):")
+        lines.append("  sender        tier  accepted  arrived  dup  lost  max/1s   mean/s  of tier  130429  behind p99  verdict")
+        for sender in report.senders {
+            let p = sender.pacing
+            lines.append(
+                "  " + pad(p.phoneNumberID, 12) + pad(String(p.tier), 6, right: true) + pad(String(p.accepted), 10, right: true)
+                    + pad(String(p.arrivals), 9, right: true) + pad(String(p.duplicates), 5, right: true)
+                    + pad(String(p.lost), 6, right: true) + pad(String(p.maxInOneSecond), 8, right: true)
+                    + pad(format1(p.meanRate), 9, right: true) + pad(format1(100 * p.meanFractionOfTier) + " %", 9, right: true)
+                    + pad(String(p.throttled130429), 8, right: true)
+                    + pad(format1(sender.latency.behindSchedule.p99Milliseconds) + " ms", 12, right: true)
+                    + "  " + (p.passed ? "ok" : "FAIL"))
+        }
+        let behind = report.latency.behindSchedule
+        let plain = report.latency.acceptedToArrival
+        lines.append("  latency behind schedule (ms): p50 \(format1(behind.p50Milliseconds))  p90 \(format1(behind.p90Milliseconds))  p99 \(format1(behind.p99Milliseconds))  p99.9 \(format1(behind.p999Milliseconds))  max \(format1(behind.maxMilliseconds))")
+        lines.append("  accepted -> arrival (ms):     p50 \(format1(plain.p50Milliseconds))  p90 \(format1(plain.p90Milliseconds))  p99 \(format1(plain.p99Milliseconds))  p99.9 \(format1(plain.p999Milliseconds))  max \(format1(plain.maxMilliseconds))")
+        let t = report.totals
+        var cost = "  total \(t.arrivals) arrivals of \(t.accepted) accepted, \(format1(t.messagesPerSecond)) msg/s, \(t.duplicates) duplicates, \(t.lost) lost, \(t.throttled130429) x 130429"
+        cost += ", wall \(format1(report.wallSeconds)) s"
+        lines.append(cost)
+        if let d = report.dispatcher {
+            lines.append("  dispatcher: \(format2(d.cpuSeconds)) CPU s, \(format2(d.cpuSecondsPer1000Messages)) CPU s per 1000 messages, peak RSS \(format1(Double(d.peakRSSBytes) / 1_048_576)) MiB")
+        }
+        if report.passed {
+            lines.append("PASS: no window over tier, no 130429, every mean >= \(format1(100 * PacingAnalysis.meanFractionOfTierMin)) % of tier, nothing lost.")
+        } else {
+            lines.append("FAIL:")
+            lines.append(contentsOf: report.failures.map { "  - " + $0 })
+        }
+        return lines
+    }
+
+    static func pad(_ s: String, _ width: Int, right: Bool = false) -> String {
+        if s.count >= width { return right ? " " + s : s + " " }
+        let fill = String(repeating: " ", count: width - s.count)
+        return right ? fill + s : s + fill
+    }
+}

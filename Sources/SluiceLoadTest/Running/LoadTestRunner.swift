@@ -1,0 +1,293 @@
+import Foundation
+import Logging
+
+/// Runs a load test end to end: starts (or targets) a mock endpoint and a dispatcher,
+/// registers the plan's senders, submits one campaign each, follows them until done or
+/// the deadline, then judges from the endpoint's arrival record.
+///
+/// ```swift
+/// var options = LoadTestRunner.Options(plan: plan, workDirectory: "/tmp/lt")
+/// let report = try await LoadTestRunner(options: options).run { snapshot in draw(snapshot) }
+/// ```
+public struct LoadTestRunner: Sendable {
+    /// How often progress is polled, in milliseconds.
+    public static let pollMilliseconds = 1_000
+    /// Lets the mock flush its record file (it flushes every 50 ms) before it is read, in milliseconds.
+    static let recordSettleMilliseconds = 300
+    /// Arrivals per `GET /__mock/arrivals` page (the mock's own maximum).
+    static let arrivalsPageSize = 100_000
+    /// Most pages read from `/__mock/arrivals`.
+    static let arrivalsPagesMax = 1_000
+
+    /// What to run against and where to put things.
+    public struct Options: Sendable {
+        public var plan: LoadTestPlan
+        /// Holds the mock's certificate, the journal, logs and request bodies.
+        public var workDirectory: String
+        /// The `sluice` binary to start children from.
+        public var executable = "/proc/self/exe"
+        /// An existing dispatcher's API base URL; nil: start `serve`.
+        public var serverURL: String?
+        /// An existing mock's base URL; nil: start `mock`.
+        public var mockURL: String?
+        /// The mock's NDJSON record when targeting an existing mock; nil: read `GET /__mock/arrivals`.
+        public var recordPath: String?
+        /// CA file for an existing mock; nil: accept its certificate unchecked (loopback only).
+        public var mockCAFile: String?
+        /// Admin key: set on a started `serve`, sent to a targeted one.
+        public var adminKey: String
+        /// Recorded in the report.
+        public var commandLine = ""
+
+        /// Options for a run that starts its own processes.
+        public init(plan: LoadTestPlan, workDirectory: String, adminKey: String = "loadtest-" + UUID().uuidString) {
+            self.plan = plan
+            self.workDirectory = workDirectory
+            self.adminKey = adminKey
+        }
+    }
+
+    /// One sender's progress while the run is going.
+    public struct SenderProgress: Sendable {
+        public var phoneNumberID: String
+        public var tier: Int
+        public var accepted: Int
+        /// Arrivals at the endpoint so far (this run's).
+        public var arrived: Int
+        /// Arrivals per second over the last poll.
+        public var rate: Double
+        /// The campaign's state as the API reports it.
+        public var state: String
+    }
+
+    /// What the progress callback sees.
+    public struct Snapshot: Sendable {
+        public var senders: [SenderProgress]
+        public var elapsedSeconds: Double
+        public var deadlineSeconds: Double
+        /// True on the last call.
+        public var finished: Bool
+    }
+
+    public let options: Options
+    let logger: Logger
+
+    /// Creates a runner.
+    public init(options: Options, logger: Logger = Logger(label: "sluice.loadtest")) {
+        self.options = options
+        self.logger = logger
+    }
+
+    /// Runs the test and returns its report; `progress` is called about once per second.
+    /// Throws ``LoadTestError`` when the run cannot be carried out.
+    public func run(progress: (Snapshot) -> Void = { _ in }) async throws -> LoadTestReport {
+        let work = options.workDirectory
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        var children: [ServiceProcess] = []
+        do {
+            let report = try await run(children: &children, progress: progress)
+            return report
+        } catch {
+            for child in children.reversed() { await child.stop() }
+            throw error
+        }
+    }
+
+    private func run(children: inout [ServiceProcess], progress: (Snapshot) -> Void) async throws -> LoadTestReport {
+        let work = options.workDirectory
+        let started = Date()
+        let startedAt = ISO8601DateFormatter().string(from: started)
+
+        // 1. The endpoint and the dispatcher.
+        var mockURL = options.mockURL
+        var recordPath = options.recordPath
+        var mockHTTP = LoopbackHTTP(caFile: options.mockCAFile, insecure: options.mockCAFile == nil)
+        var mock: ServiceProcess?
+        if mockURL == nil {
+            recordPath = work + "/arrivals.ndjson"
+            try? FileManager.default.removeItem(atPath: recordPath!)
+            let child = try ServiceProcess(
+                name: "sluice mock", executable: options.executable,
+                arguments: ["mock", "--listen", "127.0.0.1:0", "--cert-dir", work + "/mock", "--record", recordPath!],
+                environment: [:], logPath: work + "/mock.log")
+            children.append(child)
+            mock = child
+            mockURL = try await child.waitForAddress(prefix: "mock listening on ")
+            mockHTTP = LoopbackHTTP(caFile: work + "/mock/mock-cert.pem")
+        }
+        guard let mockURL else { throw LoadTestError.invalidConfiguration("no mock URL") }
+        var serverURL = options.serverURL
+        var serve: ServiceProcess?
+        if serverURL == nil {
+            let child = try ServiceProcess(
+                name: "sluice serve", executable: options.executable,
+                arguments: [
+                    "serve", "--data-dir", work + "/data", "--listen", "127.0.0.1:0", "--graph-url", mockURL,
+                    "--ca-file", work + "/mock/mock-cert.pem",
+                ],
+                environment: ["SLUICE_ADMIN_KEY": options.adminKey], logPath: work + "/serve.log")
+            children.append(child)
+            serve = child
+            serverURL = try await child.waitForAddress(prefix: "sluice listening on ")
+        }
+        guard let serverURL else { throw LoadTestError.invalidConfiguration("no server URL") }
+        let api = LoopbackHTTP()
+        let key = options.adminKey
+
+        // 2. Senders, on the dispatcher and (when it supports it) on the mock.
+        let senders = options.plan.senders
+        let bodies = work + "/bodies"
+        try FileManager.default.createDirectory(atPath: bodies, withIntermediateDirectories: true)
+        for sender in senders {
+            let file = bodies + "/sender-\(sender.phoneNumberID).json"
+            try Data(#"{"tier_mps":\#(sender.tier),"access_token":"loadtest-token-\#(sender.phoneNumberID)"}"#.utf8).write(to: URL(fileURLWithPath: file))
+            let r = try api.request("PUT", "\(serverURL)/v1/senders/\(sender.phoneNumberID)", bearer: key, bodyFile: file)
+            guard r.status == 200 else { throw LoadTestError.http("PUT /v1/senders/\(sender.phoneNumberID): \(r.status) \(r.text)") }
+            let m = try mockHTTP.request("PUT", "\(mockURL)/__mock/senders/\(sender.phoneNumberID)", bodyFile: file)
+            // An older mock has no sender registry: it answers 404 (or 405) and does not enforce tiers.
+            guard (200..<300).contains(m.status) || m.status == 404 || m.status == 405 else {
+                throw LoadTestError.http("PUT /__mock/senders/\(sender.phoneNumberID): \(m.status) \(m.text)")
+            }
+        }
+        let baseline = try mockStats(mockHTTP, mockURL).perSender
+        let runStartNanoseconds = Self.nowNanoseconds()
+
+        // 3. One campaign per sender.
+        var campaigns: [SubmittedCampaign] = []
+        for sender in senders {
+            let file = bodies + "/campaign-\(sender.phoneNumberID).json"
+            try Self.campaignBody(sender).write(to: URL(fileURLWithPath: file))
+            let r = try api.request("POST", "\(serverURL)/v1/campaigns", bearer: key, bodyFile: file, timeoutSeconds: LoopbackHTTP.timeoutSecondsMax)
+            // When the 202 was complete, not when curl had exited.
+            let acceptedAt = r.completedAtNanoseconds
+            guard r.status == 202 else { throw LoadTestError.http("POST /v1/campaigns for \(sender.phoneNumberID): \(r.status) \(r.text)") }
+            let object = try r.json()
+            guard let id = object["id"] as? String, let accepted = (object["accepted"] as? NSNumber)?.intValue else {
+                throw LoadTestError.http("POST /v1/campaigns: no id/accepted in \(r.text)")
+            }
+            campaigns.append(SubmittedCampaign(sender: sender, campaignID: id, accepted: accepted, acceptedAtNanoseconds: acceptedAt))
+        }
+        try? FileManager.default.removeItem(atPath: bodies)
+
+        // 4. Follow until every campaign is done or the deadline passes.
+        let submitted = Date()
+        let deadlineSeconds = Double(options.plan.deadlineSeconds)
+        let pollsMax = Int(deadlineSeconds * 1_000) / Self.pollMilliseconds + 1
+        var states = [String](repeating: "active", count: campaigns.count)
+        var previous = [Int](repeating: 0, count: campaigns.count)
+        var previousAt = submitted
+        var allDone = false
+        for _ in 0..<pollsMax {
+            try await Task.sleep(for: .milliseconds(Self.pollMilliseconds))
+            let counts = (try? mockStats(mockHTTP, mockURL).perSender) ?? [:]
+            allDone = true
+            for (i, campaign) in campaigns.enumerated() where states[i] != "done" {
+                if let r = try? api.request("GET", "\(serverURL)/v1/campaigns/\(campaign.campaignID)", bearer: key), r.status == 200,
+                   let state = (try? r.json())?["state"] as? String {
+                    states[i] = state
+                }
+                if states[i] != "done" { allDone = false }
+            }
+            let now = Date()
+            let interval = max(now.timeIntervalSince(previousAt), 0.001)
+            var lines: [SenderProgress] = []
+            for (i, campaign) in campaigns.enumerated() {
+                let id = campaign.sender.phoneNumberID
+                let arrived = max(0, (counts[id] ?? 0) - (baseline[id] ?? 0))
+                lines.append(SenderProgress(
+                    phoneNumberID: id, tier: campaign.sender.tier, accepted: campaign.accepted, arrived: arrived,
+                    rate: Double(arrived - previous[i]) / interval, state: states[i]))
+                previous[i] = arrived
+            }
+            previousAt = now
+            let elapsed = now.timeIntervalSince(submitted)
+            progress(Snapshot(senders: lines, elapsedSeconds: elapsed, deadlineSeconds: deadlineSeconds, finished: allDone || elapsed >= deadlineSeconds))
+            if allDone || elapsed >= deadlineSeconds { break }
+        }
+        let endNanoseconds = Self.nowNanoseconds()
+
+        // 5. Cost and errors while the processes still live, then stop them.
+        try await Task.sleep(for: .milliseconds(Self.recordSettleMilliseconds))
+        let errors = (try? mockStats(mockHTTP, mockURL).errors) ?? MockErrorCounts()
+        let usage = serve.flatMap { ProcessUsage.sample(pid: $0.pid) }
+        if let serve {
+            let status = await serve.stop()
+            if status != 0 { logger.warning("sluice serve exited with \(status.map(String.init) ?? "SIGKILL"); log: \(serve.logPath)") }
+        }
+        if let mock { await mock.stop() }
+        children.removeAll()
+
+        // 6. The endpoint's record.
+        var arrivals: [EndpointArrival]
+        if let recordPath {
+            do {
+                arrivals = try EndpointArrival.parseRecord(Data(contentsOf: URL(fileURLWithPath: recordPath)))
+            } catch {
+                throw LoadTestError.record("cannot read the arrival record \(recordPath): \(error)")
+            }
+        } else {
+            arrivals = try pagedArrivals(mockHTTP, mockURL)
+        }
+        let planned = Set(senders.map(\.phoneNumberID))
+        // A targeted mock may hold earlier runs' arrivals for the same sender ids.
+        arrivals.removeAll { !planned.contains($0.phoneNumberID) || (options.mockURL != nil && $0.timeNanoseconds < runStartNanoseconds) }
+
+        let context = RunAnalysis.Context(
+            command: options.commandLine, startedAt: startedAt, seconds: options.plan.seconds,
+            mode: serve != nil && mock != nil ? "started" : serve == nil && mock == nil ? "targeted" : "mixed", serverURL: serverURL, mockURL: mockURL,
+            wallSeconds: Date().timeIntervalSince(submitted), campaignsDone: allDone, endNanoseconds: endNanoseconds, usage: usage)
+        return RunAnalysis.report(campaigns: campaigns, arrivals: arrivals, errors: errors, context: context)
+    }
+
+    /// `{"sender": id, "message": text with {{1}}, "recipients": [{"to": firstRecipient + n, "params": ["n…"]}]}`.
+    static func campaignBody(_ sender: SenderPlan) -> Data {
+        var body = #"{"sender":""# + sender.phoneNumberID + #"","message":{"type":"text","text":{"body":"Load test {{1}}"}},"recipients":["#
+        body.reserveCapacity(body.utf8.count + sender.messageCount * 44)
+        for n in 0..<sender.messageCount {
+            if n > 0 { body += "," }
+            body += #"{"to":""# + String(sender.firstRecipient + Int64(n)) + #"","params":["n"# + String(n) + #""]}"#
+        }
+        body += "]}"
+        return Data(body.utf8)
+    }
+
+    struct MockStats {
+        var perSender: [String: Int]
+        var errors: MockErrorCounts
+    }
+
+    /// `GET /__mock/stats`; the `errors` keys of newer mocks are optional.
+    func mockStats(_ http: LoopbackHTTP, _ mockURL: String) throws -> MockStats {
+        let r = try http.request("GET", "\(mockURL)/__mock/stats")
+        guard r.status == 200 else { throw LoadTestError.http("GET /__mock/stats: \(r.status) \(r.text)") }
+        let object = try r.json()
+        var perSender: [String: Int] = [:]
+        if let counts = object["per_sender"] as? [String: Any] {
+            for (id, value) in counts { perSender[id] = (value as? NSNumber)?.intValue ?? 0 }
+        }
+        return MockStats(perSender: perSender, errors: MockErrorCounts(statsObject: object))
+    }
+
+    /// Every arrival from `GET /__mock/arrivals`, page by page (bounded).
+    func pagedArrivals(_ http: LoopbackHTTP, _ mockURL: String) throws -> [EndpointArrival] {
+        var all: [EndpointArrival] = []
+        let decoder = JSONDecoder()
+        for page in 0..<Self.arrivalsPagesMax {
+            let r = try http.request(
+                "GET", "\(mockURL)/__mock/arrivals?offset=\(page * Self.arrivalsPageSize)&limit=\(Self.arrivalsPageSize)",
+                timeoutSeconds: LoopbackHTTP.timeoutSecondsMax)
+            guard r.status == 200 else { throw LoadTestError.record("GET /__mock/arrivals: \(r.status) \(r.text)") }
+            let batch = try decoder.decode([EndpointArrival].self, from: r.body)
+            all.append(contentsOf: batch)
+            if batch.count < Self.arrivalsPageSize { return all }
+        }
+        throw LoadTestError.record("more than \(Self.arrivalsPagesMax) pages of arrivals at the mock")
+    }
+
+    /// CLOCK_REALTIME in nanoseconds: the clock the mock stamps arrivals with.
+    static func nowNanoseconds() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+    }
+}

@@ -1,0 +1,49 @@
+import Synchronization
+
+/// What fault injection decided for one request.
+enum FaultDecision: Sendable, Equatable {
+    case none
+    /// Answer this Meta error instead of serving the send.
+    case answer(MetaError)
+    /// Hold the request this long, then close without answering.
+    case hang(Duration)
+    /// Close the connection without answering.
+    case reset
+}
+
+/// Draws faults and latencies from the profile's seeded generator (one lock per request).
+final class FaultInjector: Sendable {
+    let profile: FaultProfile
+    private let generator: Mutex<SeededGenerator>
+
+    init(profile: FaultProfile) {
+        self.profile = profile
+        self.generator = Mutex(SeededGenerator(seed: profile.seed))
+    }
+
+    /// The fault for the next request and the latency to add before any answer, in milliseconds.
+    func draw() -> (decision: FaultDecision, latencyMilliseconds: Double) {
+        if profile.isInert { return (.none, 0) }
+        return generator.withLock { generator in
+            // Always draw both, so the sequence does not depend on which fault came up.
+            let roll = generator.unit()
+            let latency = profile.latency.sample(using: &generator)
+            let coin = generator.unit()
+            return (Self.decide(roll: roll, coin: coin, profile: profile), latency)
+        }
+    }
+
+    static func decide(roll: Double, coin: Double, profile: FaultProfile) -> FaultDecision {
+        var edge = profile.serverErrorShare
+        if roll < edge { return .answer(coin < 0.5 ? .unknownServerError() : .serviceUnavailable()) }
+        for entry in profile.errorMix {
+            edge += entry.share
+            if roll < edge { return .answer(.injected(code: entry.code)) }
+        }
+        edge += profile.hangShare
+        if roll < edge { return .hang(.milliseconds(profile.hangMilliseconds)) }
+        edge += profile.resetShare
+        if roll < edge { return .reset }
+        return .none
+    }
+}

@@ -1,0 +1,120 @@
+import Synchronization
+
+/// Registered senders, their limits and every refusal the mock answered.
+///
+/// Throughput is judged with a sliding log of accepted arrival times per number (never a
+/// token bucket); the pair limit is a per-recipient schedule that tolerates a small burst.
+final class SenderBook: Sendable {
+    /// The throughput window, by arrival time.
+    static let windowNanoseconds: Int64 = 1_000_000_000
+    /// Messages to one recipient accepted back to back before the pair limit applies.
+    static let pairBurst = 3
+    /// Sustained spacing of messages to one recipient from one number.
+    static let pairIntervalNanoseconds: Int64 = 6_000_000_000
+    /// Pair entries above which recovered entries are swept (bounds memory).
+    static let pairEntriesSweepThreshold = 100_000
+
+    private struct PairKey: Hashable {
+        var phoneNumberID: String
+        var recipient: String
+    }
+
+    private struct State {
+        var senders: [String: MockSender]
+        var windows: [String: ArrivalWindow] = [:]
+        /// Earliest time at which the next message to the pair is within its sustained rate.
+        var pairSchedule: [PairKey: Int64] = [:]
+        /// Entry count that triggers the next sweep; doubles with the live entries so a sweep
+        /// never runs per request.
+        var pairSweepAt = SenderBook.pairEntriesSweepThreshold
+        var errors: [Int: Int] = [:]
+        var errorsPerSender: [String: [Int: Int]] = [:]
+        var hangs = 0
+        var resets = 0
+    }
+
+    let requireRegistered: Bool
+    let pairLimit: Bool
+    private let state: Mutex<State>
+
+    init(senders: [String: MockSender], requireRegistered: Bool, pairLimit: Bool) {
+        self.requireRegistered = requireRegistered
+        self.pairLimit = pairLimit
+        self.state = Mutex(State(senders: senders))
+    }
+
+    /// Adds or replaces a sender; its window of past arrivals is kept.
+    func register(phoneNumberID: String, sender: MockSender) {
+        state.withLock { $0.senders[phoneNumberID] = sender }
+    }
+
+    /// The registered senders.
+    func senders() -> [String: MockSender] {
+        state.withLock { $0.senders }
+    }
+
+    /// Whether `token` may send for `phoneNumberID`.
+    func authorizes(phoneNumberID: String, token: Substring) -> Bool {
+        guard let sender = state.withLock({ $0.senders[phoneNumberID] }) else { return !requireRegistered }
+        guard let expected = sender.accessToken else { return true }
+        return Self.constantTimeEquals(Array(expected.utf8), Array(token.utf8))
+    }
+
+    /// Judges a valid send arriving at `time` (wall-clock nanoseconds): nil when accepted (and
+    /// counted in the sender's window and pair schedule), else the error to answer.
+    func admit(phoneNumberID: String, recipient: String, time: Int64) -> MetaError? {
+        state.withLock { state in
+            guard let sender = state.senders[phoneNumberID] else { return nil }
+            if let tier = sender.tierMessagesPerSecond {
+                let allowed = Int(tier.rounded(.down))
+                // Mutated in place: copying the window out would copy its storage per request.
+                state.windows[phoneNumberID, default: ArrivalWindow()].drop(atOrBefore: time - Self.windowNanoseconds)
+                if state.windows[phoneNumberID, default: ArrivalWindow()].count >= allowed { return .rateLimitHit() }
+            }
+            if pairLimit {
+                let key = PairKey(phoneNumberID: phoneNumberID, recipient: recipient.hasPrefix("+") ? String(recipient.dropFirst()) : recipient)
+                let scheduled = state.pairSchedule[key] ?? time
+                // Ahead of schedule by more than the burst allows: refuse.
+                if scheduled - time > Int64(Self.pairBurst - 1) * Self.pairIntervalNanoseconds { return .pairRateLimitHit() }
+                state.pairSchedule[key] = max(scheduled, time) + Self.pairIntervalNanoseconds
+                if state.pairSchedule.count > state.pairSweepAt {
+                    // Entries scheduled in the past have fully recovered: forgetting them changes nothing.
+                    state.pairSchedule = state.pairSchedule.filter { $0.value > time }
+                    state.pairSweepAt = max(Self.pairEntriesSweepThreshold, 2 * state.pairSchedule.count)
+                }
+            }
+            if sender.tierMessagesPerSecond != nil {
+                state.windows[phoneNumberID, default: ArrivalWindow()].insert(time)
+            }
+            return nil
+        }
+    }
+
+    /// Counts one error answer; `phoneNumberID` when the path held a valid one.
+    func noteError(code: Int, phoneNumberID: String?) {
+        state.withLock { state in
+            state.errors[code, default: 0] += 1
+            if let phoneNumberID { state.errorsPerSender[phoneNumberID, default: [:]][code, default: 0] += 1 }
+        }
+    }
+
+    func noteHang() {
+        state.withLock { $0.hangs += 1 }
+    }
+
+    func noteReset() {
+        state.withLock { $0.resets += 1 }
+    }
+
+    /// The refusal counters (arrivals come from the recorder).
+    func counters() -> (errors: [Int: Int], errorsPerSender: [String: [Int: Int]], hangs: Int, resets: Int) {
+        state.withLock { ($0.errors, $0.errorsPerSender, $0.hangs, $0.resets) }
+    }
+
+    private static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        var difference: UInt8 = 0
+        for index in a.indices { difference |= a[index] ^ b[index] }
+        return difference == 0
+    }
+}

@@ -1,0 +1,126 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import SluiceCore
+import SluiceCrypto
+import SluiceEngine
+
+/// WhatsApp status webhooks: `GET /webhooks/whatsapp` answers Meta's verification
+/// handshake, `POST /webhooks/whatsapp` records `statuses[]` after checking
+/// `X-Hub-Signature-256` against the app secret of the numbers the body names.
+/// No admin key: Meta authenticates with the signature.
+public enum WebhookRoutes {
+    public static let path = "webhooks/whatsapp"
+    public static let bodyBytesMax = 1 << 20
+    public static let statusesPerBodyMax = 10_000
+
+    public static func add(to router: Router<BasicRequestContext>, dispatcher: Dispatcher, verifyToken: String?) {
+        router.get(RouterPath(stringLiteral: path)) { request, _ in
+            let query = request.uri.queryParameters
+            guard query["hub.mode"].map(String.init) == "subscribe", let challenge = query["hub.challenge"].map(String.init) else {
+                throw APIError(.badRequest, code: "invalid_field", field: "hub.mode", message: "expected hub.mode=subscribe with hub.challenge")
+            }
+            guard let verifyToken, let given = query["hub.verify_token"].map(String.init),
+                Digest.constantTimeEqual(Array(given.utf8), Array(verifyToken.utf8))
+            else {
+                throw APIError(.forbidden, code: "forbidden", field: "hub.verify_token", message: "hub.verify_token does not match the configured webhook verify token")
+            }
+            return Response(status: .ok, headers: [.contentType: "text/plain"], body: ResponseBody(byteBuffer: ByteBuffer(string: challenge)))
+        }
+        router.post(RouterPath(stringLiteral: path)) { request, _ in
+            try await receive(request, dispatcher: dispatcher)
+        }
+    }
+
+    static func receive(_ request: Request, dispatcher: Dispatcher) async throws -> Response {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: bodyBytesMax)
+        } catch is NIOTooManyBytesError {
+            throw APIError(.contentTooLarge, code: "body_too_large", message: "the webhook body is larger than \(bodyBytesMax) bytes")
+        }
+        let body = Array(buffer.readableBytesView)
+        let payload: WebhookPayload
+        do {
+            payload = try WebhookPayload(body: body, statusesMax: statusesPerBodyMax)
+        } catch let error as WebhookPayload.ParseError {
+            throw APIError(.badRequest, code: "malformed_webhook", field: error.field, message: error.message)
+        }
+        // Every number the body speaks for must be ours and share one app secret: the
+        // signature covers the whole body, so one secret has to verify all of it.
+        var secrets = Set<String>()
+        for phone in payload.phoneNumberIDs {
+            guard let sender = try dispatcher.sender(phoneNumberID: phone) else {
+                throw APIError(.unauthorized, code: "unknown_sender", field: "metadata.phone_number_id", message: "phone_number_id \(phone) is not registered; nothing was recorded")
+            }
+            guard let secret = sender.appSecret else {
+                throw APIError(.unauthorized, code: "no_app_secret", field: "metadata.phone_number_id", message: "sender \(phone) has no app_secret to verify webhooks with; nothing was recorded")
+            }
+            secrets.insert(secret)
+        }
+        if !payload.phoneNumberIDs.isEmpty {
+            guard secrets.count == 1, let secret = secrets.first,
+                let header = request.headers.first(where: { $0.name.canonicalName == "x-hub-signature-256" })?.value,
+                WebhookSignature.isValid(header: header, secret: Array(secret.utf8), body: body)
+            else {
+                throw APIError(.unauthorized, code: "bad_signature", field: "X-Hub-Signature-256", message: "the X-Hub-Signature-256 header does not match the body signed with the sender's app secret; nothing was recorded")
+            }
+        }
+        let (applied, ignored) = try await dispatcher.applyStatuses(payload.updates)
+        return JSONBody.response(.ok, ["applied": applied, "ignored": ignored + payload.unmatched])
+    }
+}
+
+/// The parts of a WhatsApp webhook body that Sluice acts on.
+struct WebhookPayload {
+    struct ParseError: Error {
+        var field: String
+        var message: String
+    }
+
+    var phoneNumberIDs: Set<String> = []
+    var updates: [StatusUpdate] = []
+    /// Statuses without Sluice's callback data (not sent by Sluice, or by an older version).
+    var unmatched = 0
+
+    init(body: [UInt8], statusesMax: Int) throws {
+        guard let root = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] else {
+            throw ParseError(field: "body", message: "the webhook body is not a JSON object")
+        }
+        guard let entries = root["entry"] as? [Any] else { throw ParseError(field: "entry", message: "entry must be an array") }
+        for (e, entryValue) in entries.enumerated() {
+            guard let entry = entryValue as? [String: Any], let changes = entry["changes"] as? [Any] else {
+                throw ParseError(field: "entry[\(e)].changes", message: "entry[\(e)].changes must be an array")
+            }
+            for (c, changeValue) in changes.enumerated() {
+                guard let change = changeValue as? [String: Any], let value = change["value"] as? [String: Any] else {
+                    throw ParseError(field: "entry[\(e)].changes[\(c)].value", message: "entry[\(e)].changes[\(c)].value must be an object")
+                }
+                guard let statuses = value["statuses"] as? [Any] else { continue }  // e.g. incoming messages
+                guard let metadata = value["metadata"] as? [String: Any], let phone = metadata["phone_number_id"] as? String else {
+                    throw ParseError(field: "entry[\(e)].changes[\(c)].value.metadata.phone_number_id", message: "statuses without metadata.phone_number_id")
+                }
+                phoneNumberIDs.insert(phone)
+                for (s, statusValue) in statuses.enumerated() {
+                    let at = "entry[\(e)].changes[\(c)].value.statuses[\(s)]"
+                    guard updates.count + unmatched < statusesMax else { throw ParseError(field: at, message: "more than \(statusesMax) statuses in one body") }
+                    guard let status = statusValue as? [String: Any], let name = status["status"] as? String else {
+                        throw ParseError(field: at + ".status", message: "\(at).status is required")
+                    }
+                    guard let kind = StatusUpdate.Status(rawValue: name) else { unmatched += 1; continue }  // e.g. "deleted"
+                    guard let callback = status["biz_opaque_callback_data"] as? String, let raw = UInt64(callback), raw > 0 else {
+                        unmatched += 1
+                        continue
+                    }
+                    var code: Int32 = 0
+                    var text: String?
+                    if let errors = status["errors"] as? [Any], let first = errors.first as? [String: Any] {
+                        code = Int32(truncatingIfNeeded: (first["code"] as? NSNumber)?.intValue ?? 0)
+                        text = (first["title"] as? String) ?? (first["message"] as? String)
+                    }
+                    updates.append(StatusUpdate(message: MessageID(raw), status: kind, wamid: status["id"] as? String, errorCode: code, errorMessage: text))
+                }
+            }
+        }
+    }
+}

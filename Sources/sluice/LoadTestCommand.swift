@@ -1,0 +1,119 @@
+import ArgumentParser
+import Foundation
+import Logging
+import SluiceLoadTest
+
+struct LoadTestCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "loadtest",
+        abstract: "Start (or target) a mock endpoint and a dispatcher, send one campaign per sender at its tier, and judge pacing, loss and latency from the endpoint's arrival record.",
+        discussion: """
+            Writes report.json and report.html to --report-dir and prints a summary. Exits 1 when a \
+            sender broke the pacing bound (more than its tier in any sliding second or a 130429 from the mock, or a mean under \
+            97 % of it) or a message was lost; 2 when the run could not be carried out.
+            """
+    )
+
+    @Option(help: "Sender tiers in messages per second, comma-separated (1–1000).")
+    var tiers = "20,80,250,1000"
+    @Option(name: .customLong("senders-per-tier"), help: "Senders at each tier.")
+    var sendersPerTier = 1
+    @Option(help: "How long each campaign should take at its tier, in seconds (campaign size = tier × seconds).")
+    var seconds = 20
+    @Option(help: "Base URL of a running dispatcher's API (default: start `sluice serve`). Needs --mock.")
+    var server: String?
+    @Option(help: "Base URL of a running mock endpoint (default: start `sluice mock`).")
+    var mock: String?
+    @Option(help: "With --mock: its NDJSON arrival record (default: read GET /__mock/arrivals).")
+    var record: String?
+    @Option(name: .customLong("mock-ca-file"), help: "With --mock: its CA file (default: its certificate is not checked; loopback only).")
+    var mockCAFile: String?
+    @Option(name: .customLong("admin-key"), help: "With --server: the dispatcher's admin key (default: $SLUICE_ADMIN_KEY).")
+    var adminKey: String?
+    @Option(name: .customLong("work-dir"), help: "Journal, mock certificate and logs (default: a temporary directory, removed after a passing run unless --keep).")
+    var workDir: String?
+    @Flag(help: "Keep the work directory.")
+    var keep = false
+    @Option(name: .customLong("report-dir"), help: "Where report.json and report.html are written.")
+    var reportDir = "sluice-loadtest-report"
+
+    func validate() throws {
+        if server != nil && mock == nil { throw ValidationError("--server needs --mock: the harness judges from the endpoint that server sends to") }
+        if mock == nil && (record != nil || mockCAFile != nil) { throw ValidationError("--record and --mock-ca-file only apply with --mock") }
+        if server == nil && mock != nil && mockCAFile == nil {
+            throw ValidationError("--mock without --server needs --mock-ca-file: the started dispatcher must trust that mock's certificate")
+        }
+        for (flag, url) in [("--server", server), ("--mock", mock)] {
+            if let url, !LoopbackURL.isLoopback(url) {
+                throw ValidationError("\(flag) must be an http(s) URL on 127.0.0.1 or localhost, got '\(url)'")
+            }
+        }
+        if server != nil && (adminKey ?? ProcessInfo.processInfo.environment["SLUICE_ADMIN_KEY"]) == nil {
+            throw ValidationError("--server needs the dispatcher's admin key: --admin-key or $SLUICE_ADMIN_KEY")
+        }
+        if let record, !FileManager.default.fileExists(atPath: record) { throw ValidationError("--record: no file at '\(record)'") }
+        _ = try plan()
+    }
+
+    func plan() throws -> LoadTestPlan {
+        do {
+            return try LoadTestPlan(tiers: LoadTestPlan.parseTiers(tiers), sendersPerTier: sendersPerTier, seconds: seconds)
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+
+    func run() async throws {
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        let plan = try plan()
+        let temporary = workDir == nil
+        let work = workDir ?? (NSTemporaryDirectory() + "sluice-loadtest-\(ProcessInfo.processInfo.processIdentifier)")
+        var options = LoadTestRunner.Options(plan: plan, workDirectory: work)
+        options.serverURL = server
+        options.mockURL = mock
+        options.recordPath = record
+        options.mockCAFile = mockCAFile
+        if server != nil, let key = adminKey ?? ProcessInfo.processInfo.environment["SLUICE_ADMIN_KEY"] { options.adminKey = key }
+        options.commandLine = (["sluice"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+
+        let total = plan.senders.reduce(0) { $0 + $1.messageCount }
+        say("Sluice load test: \(plan.senders.count) sender(s), \(total) messages, \(plan.seconds) s per campaign; work dir \(work)")
+        let display = ProgressDisplay()
+        let report: LoadTestReport
+        do {
+            report = try await LoadTestRunner(options: options).run { snapshot in
+                display.draw(Self.progressLines(snapshot), force: snapshot.finished)
+            }
+        } catch {
+            say("loadtest could not run: \(error)")
+            say("work dir kept for its logs: \(work)")
+            throw ExitCode(2)
+        }
+
+        try FileManager.default.createDirectory(atPath: reportDir, withIntermediateDirectories: true)
+        let reportURL = URL(fileURLWithPath: reportDir)
+        try ReportRenderer.json(report).write(to: reportURL.appendingPathComponent("report.json"))
+        try Data(ReportRenderer.html(report).utf8).write(to: reportURL.appendingPathComponent("report.html"))
+        // A failed run keeps its logs and journal for a look.
+        let removeWork = temporary && !keep && report.passed
+        if removeWork { try? FileManager.default.removeItem(atPath: work) }
+
+        say("")
+        for line in ReportRenderer.summary(report) { say(line) }
+        say("  reports: \(reportURL.appendingPathComponent("report.json").path), \(reportURL.appendingPathComponent("report.html").path)")
+        if !removeWork && temporary { say("  work dir kept: \(work)") }
+        if !report.passed { throw ExitCode(1) }
+    }
+
+    static func progressLines(_ snapshot: LoadTestRunner.Snapshot) -> [String] {
+        var lines = ["  \(Int(snapshot.elapsedSeconds)) s of at most \(Int(snapshot.deadlineSeconds)) s"]
+        for s in snapshot.senders {
+            let fraction = Double(s.arrived) / Double(max(s.accepted, 1))
+            lines.append(
+                "  \(pad(s.phoneNumberID, 11)) \(ProgressDisplay.bar(fraction)) \(pad(String(s.arrived), 6, right: true))/\(s.accepted)"
+                    + (s.state == "done" ? "   done      " : "  \(pad(String(format: "%.0f", s.rate), 5, right: true)) msg/s")
+                    + " (tier \(s.tier))")
+        }
+        return lines
+    }
+}

@@ -1,0 +1,39 @@
+import Foundation
+import Testing
+
+/// `sluice loadtest` driven as a child process: it starts its own mock and dispatcher,
+/// sends from two senders for a few seconds, and must pass and write both reports.
+@Suite(.serialized) struct LoadTestEndToEndTests {
+    /// The run's own deadline is 3 × 3 + 60 s; this leaves room for startup and reports.
+    static let runSecondsMax = 120.0
+
+    @Test func shortLoadTestPassesAndWritesItsReports() async throws {
+        let root = try temporaryDirectory("loadtest")
+        let reports = root + "/report"
+        let run = try ChildProcess(
+            arguments: ["loadtest", "--tiers", "20,80", "--seconds", "3", "--work-dir", root + "/work", "--report-dir", reports],
+            logPath: root + "/loadtest.log")
+        let deadline = Date().addingTimeInterval(Self.runSecondsMax)
+        while run.process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(200)) }
+        let status = await run.stop(timeoutSeconds: 5)
+        #expect(status == 0, "loadtest exit status \(String(describing: status)); stderr: \(run.stderrTail())")
+
+        let json = try jsonObject(String(contentsOfFile: reports + "/report.json", encoding: .utf8))
+        #expect(json["passed"] as? Bool == true, "failures: \(json["failures"] ?? "none")")
+        let senders = try #require(json["senders"] as? [[String: Any]])
+        #expect(senders.count == 2)
+        for sender in senders {
+            let pacing = try #require(sender["pacing"] as? [String: Any])
+            let tier = try #require((pacing["tier_mps"] as? NSNumber)?.intValue)
+            #expect((pacing["accepted"] as? NSNumber)?.intValue == tier * 3)
+            #expect((pacing["lost"] as? NSNumber)?.intValue == 0)
+            #expect(((pacing["max_in_1s"] as? NSNumber)?.intValue ?? .max) <= tier)
+        }
+        #expect(json["dispatcher"] is [String: Any], "CPU and RSS of the started dispatcher")
+
+        let html = try String(contentsOfFile: reports + "/report.html", encoding: .utf8)
+        #expect(html.components(separatedBy: "<svg").count - 1 == 3, "one chart per sender and the latency chart")
+        #expect(html.components(separatedBy: "class=\"tier-line\"").count - 1 == 2)
+        try? FileManager.default.removeItem(atPath: root)
+    }
+}

@@ -1,0 +1,115 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import SluiceCore
+import SluiceCrypto
+import SluiceEngine
+import SluiceServer
+import Testing
+
+/// Status webhooks through the router over a real dispatcher and journal. The endpoint is
+/// a closed port, so the message ends `in_flight`/`retry_at` — exactly the case a status
+/// must settle.
+@Suite struct WebhookRoutesTests {
+    static let key = "test-admin-key-0123456789"
+    static let secret = "app-secret-for-tests"
+
+    func withAPI(_ body: @escaping @Sendable (any TestClientProtocol, Dispatcher) async throws -> Void) async throws {
+        let dir = NSTemporaryDirectory() + "sluice-webhook-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var configuration = EngineConfiguration(dataDirectory: dir)
+        configuration.graphURL = "http://127.0.0.1:9"
+        configuration.journal.durable = false
+        let dispatcher = try Dispatcher(configuration: configuration)
+        let router = APIRoutes.router(dispatcher: dispatcher, credential: AdminCredential(key: Self.key, source: "test"), webhookVerifyToken: "verify-me")
+        do {
+            try await Application(router: router).test(.router) { client in try await body(client, dispatcher) }
+        } catch {
+            await dispatcher.shutdown()
+            throw error
+        }
+        await dispatcher.shutdown()
+    }
+
+    static func statusBody(phone: String, message: MessageID, status: String, wamid: String = "wamid.TEST") -> String {
+        #"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550001","phone_number_id":"\#(phone)"},"statuses":[{"id":"\#(wamid)","status":"\#(status)","timestamp":"1700000000","recipient_id":"966500000001","biz_opaque_callback_data":"\#(message)"}]}}]}]}"#
+    }
+
+    func post(_ client: any TestClientProtocol, _ body: String, secret: String?) async throws -> (Int, [String: Any]) {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let secret { headers[.init("X-Hub-Signature-256")!] = WebhookSignature.header(secret: Array(secret.utf8), body: Array(body.utf8)) }
+        return try await client.execute(uri: "/webhooks/whatsapp", method: .post, headers: headers, body: ByteBuffer(string: body)) { response in
+            (Int(response.status.code), (try? JSONSerialization.jsonObject(with: Data(buffer: response.body))) as? [String: Any] ?? [:])
+        }
+    }
+
+    /// Registers a sender with an app secret, submits one message and waits until the
+    /// dispatcher has tried it (so it is past `queued`).
+    func sentMessage(_ client: any TestClientProtocol, _ dispatcher: Dispatcher) async throws -> MessageID {
+        try await dispatcher.putSender(phoneNumberID: "555", tierMessagesPerSecond: 80, accessToken: "tok", appSecret: Self.secret)
+        let receipt = try await dispatcher.submitCampaign(
+            senderPhoneNumberID: "555", messageObject: Array(#"{"type":"text","text":{"body":"hi"}}"#.utf8),
+            recipients: [RecipientInput(to: "966500000001")])
+        #expect(receipt.accepted == 1)
+        let id = MessageID(1)
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline, try dispatcher.message(id)?.state == .queued { try await Task.sleep(for: .milliseconds(20)) }
+        return id
+    }
+
+    @Test func handshakeAnswersTheChallengeOnlyForTheVerifyToken() async throws {
+        try await withAPI { client, _ in
+            try await client.execute(uri: "/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=verify-me&hub.challenge=1158201444", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(String(buffer: response.body) == "1158201444")
+            }
+            try await client.execute(uri: "/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=1", method: .get) { response in
+                #expect(response.status == .forbidden)
+            }
+        }
+    }
+
+    @Test func aSignedStatusSettlesTheMessageAndOnlyMovesForward() async throws {
+        try await withAPI { client, dispatcher in
+            let id = try await sentMessage(client, dispatcher)
+            let before = try #require(try dispatcher.message(id)).state
+            #expect(before == .inFlight || before == .retryAt, "the endpoint is closed: \(before)")
+
+            let delivered = Self.statusBody(phone: "555", message: id, status: "delivered", wamid: "wamid.ABC")
+            let (status, answer) = try await post(client, delivered, secret: Self.secret)
+            #expect(status == 200)
+            #expect((answer["applied"] as? NSNumber)?.intValue == 1)
+            let record = try #require(try dispatcher.message(id))
+            #expect(record.state == .delivered)
+            #expect(record.wamid == "wamid.ABC")
+
+            // A duplicate and a late `sent` change nothing.
+            let (s2, a2) = try await post(client, delivered, secret: Self.secret)
+            #expect(s2 == 200 && (a2["ignored"] as? NSNumber)?.intValue == 1)
+            let (s3, a3) = try await post(client, Self.statusBody(phone: "555", message: id, status: "sent"), secret: Self.secret)
+            #expect(s3 == 200 && (a3["ignored"] as? NSNumber)?.intValue == 1)
+            #expect(try dispatcher.message(id)?.state == .delivered)
+
+            let (s4, _) = try await post(client, Self.statusBody(phone: "555", message: id, status: "read"), secret: Self.secret)
+            #expect(s4 == 200)
+            #expect(try dispatcher.message(id)?.state == .read)
+            let progress = try #require(try dispatcher.campaignProgress(CampaignID(1)))
+            #expect(progress.read == 1 && progress.sent == 1 && progress.state == "done")
+        }
+    }
+
+    @Test func aBadSignatureOrUnknownNumberChangesNothing() async throws {
+        try await withAPI { client, dispatcher in
+            let id = try await sentMessage(client, dispatcher)
+            let before = try #require(try dispatcher.message(id)).state
+            let body = Self.statusBody(phone: "555", message: id, status: "delivered")
+            #expect(try await post(client, body, secret: "not-the-secret").0 == 401)
+            #expect(try await post(client, body, secret: nil).0 == 401)
+            #expect(try await post(client, Self.statusBody(phone: "999", message: id, status: "delivered"), secret: Self.secret).0 == 401)
+            #expect(try await post(client, "{not json", secret: Self.secret).0 == 400)
+            let after = try #require(try dispatcher.message(id)).state
+            #expect(after != .delivered)
+            #expect(before == after || after == .retryAt || after == .inFlight)
+        }
+    }
+}
