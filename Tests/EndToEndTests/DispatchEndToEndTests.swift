@@ -14,10 +14,10 @@ import Testing
         var mockURL: String
         var record: String
 
-        func serve(_ extra: [String] = []) async throws -> (ChildProcess, String) {
+        func serve(_ extra: [String] = [], port: Int = 0) async throws -> (ChildProcess, String) {
             let serve = try ChildProcess(
                 arguments: [
-                    "serve", "--data-dir", root + "/data", "--listen", "127.0.0.1:0", "--graph-url", mockURL,
+                    "serve", "--data-dir", root + "/data", "--listen", "127.0.0.1:\(port)", "--graph-url", mockURL,
                     "--ca-file", root + "/mock/mock-cert.pem",
                 ] + extra,
                 environment: ["SLUICE_ADMIN_KEY": DispatchEndToEndTests.adminKey],
@@ -27,19 +27,19 @@ import Testing
         }
     }
 
-    func startMock(_ name: String) async throws -> Stack {
+    func startMock(_ name: String, extra: [String] = []) async throws -> Stack {
         let root = try temporaryDirectory(name)
         let record = root + "/arrivals.ndjson"
         let mock = try ChildProcess(
-            arguments: ["mock", "--listen", "127.0.0.1:0", "--cert-dir", root + "/mock", "--record", record],
+            arguments: ["mock", "--listen", "127.0.0.1:0", "--cert-dir", root + "/mock", "--record", record] + extra,
             logPath: root + "/mock.log")
         let line = try await mock.waitForLine(prefix: "mock listening on ")
         let url = String(line.split(separator: " ").first ?? "")
         return Stack(root: root, mock: mock, mockURL: url, record: record)
     }
 
-    func putSender(_ api: String, _ id: String, tier: Int) throws {
-        let r = try http("PUT", "\(api)/v1/senders/\(id)", key: Self.adminKey, json: #"{"tier_mps": \#(tier), "access_token": "token-\#(id)"}"#)
+    func putSender(_ api: String, _ id: String, tier: Int, appSecret: String = "app-secret-e2e") throws {
+        let r = try http("PUT", "\(api)/v1/senders/\(id)", key: Self.adminKey, json: #"{"tier_mps": \#(tier), "access_token": "token-\#(id)", "app_secret": "\#(appSecret)"}"#)
         try #require(r.status == 200, "PUT sender: \(r.status) \(r.body)")
     }
 
@@ -137,6 +137,44 @@ import Testing
         print("crash: \(total) accepted, \(distinct.count) distinct at the endpoint, lost \(expected.subtracting(distinct).count), unexpected \(distinct.subtracting(expected).count), duplicates \(duplicates)")
         // In-flight bound per sender (256) plus one page of staged messages (64).
         #expect(duplicates <= 256 + 64, "duplicates \(duplicates) exceed the in-flight bound")
+        try? FileManager.default.removeItem(atPath: stack.root)
+    }
+
+    /// With WhatsApp's status webhooks on, a message that was on the wire when `serve` died
+    /// is settled by its status before the settle window ends, so nothing is sent twice.
+    @Test func killNineWithStatusWebhooksSendsNothingTwice() async throws {
+        let port = try freeLoopbackPort()
+        let secret = "app-secret-e2e"
+        let stack = try await startMock("crash-webhooks", extra: [
+            "--webhook-url", "http://127.0.0.1:\(port)/webhooks/whatsapp", "--app-secret", secret,
+            "--webhook-delays-ms", "10,50,100",
+        ])
+        let settle = ["--in-doubt-settle", "8"]
+        var (serve, api) = try await stack.serve(settle, port: port)
+        let sender = "1065000010"
+        let total = 2_000
+        try putSender(api, sender, tier: 250, appSecret: secret)
+        let campaign = try postCampaign(api, sender: sender, count: total, firstRecipient: 966_520_000_000)
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            if ((try? readArrivals(stack.record).count) ?? 0) >= total / 3 { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        await serve.stop(signal: SIGKILL)
+        (serve, api) = try await stack.serve(settle, port: port)
+        try await waitUntilDone(api, campaigns: [campaign.id], timeoutSeconds: 120)
+        let final = try jsonObject(try http("GET", "\(api)/v1/campaigns/\(campaign.id)", key: Self.adminKey).body)
+        let counts = try #require(final["counts"] as? [String: Any])
+        #expect((counts["sent"] as? NSNumber)?.intValue == total, "every message ends sent or later: \(counts)")
+        #expect(await serve.stop() == 0)
+        await stack.mock.stop()
+
+        let callbacks = try readArrivals(stack.record).filter { $0.phoneNumberID == sender }.compactMap(\.callback)
+        let distinct = Set(callbacks)
+        let expected = Set((1...total).map(String.init))
+        print("crash with webhooks: \(total) accepted, lost \(expected.subtracting(distinct).count), unexpected \(distinct.subtracting(expected).count), duplicates \(callbacks.count - distinct.count)")
+        #expect(distinct == expected)
+        #expect(callbacks.count == distinct.count, "in-doubt messages were settled by their statuses, none resent")
         try? FileManager.default.removeItem(atPath: stack.root)
     }
 }
