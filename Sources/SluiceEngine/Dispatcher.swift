@@ -17,7 +17,7 @@ public final class Dispatcher: Sendable {
     let journal: Journal
     private let loop: DispatchLoop
     private let transport: CurlTransport
-    private let clock: any Clock
+    let clock: any Clock
     private let logger: Logger
     private let shutdownState = ShutdownState()
 

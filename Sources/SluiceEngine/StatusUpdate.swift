@@ -40,7 +40,7 @@ extension Dispatcher {
     /// Returns how many changed a message and how many were ignored.
     public func applyStatuses(_ updates: [StatusUpdate]) async throws -> (applied: Int, ignored: Int) {
         guard !updates.isEmpty else { return (0, 0) }
-        let wall = SystemClock().wallMilliseconds()
+        let wall = clock.wallMilliseconds()
         let transitions = updates.map {
             MessageTransition(
                 id: $0.message, to: $0.status.state, attempts: nil, notBeforeMilliseconds: 0, updatedMilliseconds: wall,
