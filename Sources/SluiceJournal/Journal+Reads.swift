@@ -26,6 +26,24 @@ extension Journal {
         }
     }
 
+    /// Every API key, revoked ones too, ordered by id bytes.
+    public func apiKeys() throws(JournalError) -> [APIKeyRecord] {
+        try read { txn in
+            try txn.withCursor(tables.keys) { c in
+                var out: [APIKeyRecord] = []
+                var entry = try c.first()
+                while let (key, value) = entry {
+                    let id = String(decoding: key, as: UTF8.self)
+                    do { out.append(try APIKeyCodec.read(id: id, value)) } catch {
+                        throw JournalError.corruptRecord(path: directory, table: Schema.keys, key: id)
+                    }
+                    entry = try c.next()
+                }
+                return out
+            }
+        }
+    }
+
     /// The campaign with its per-state counts.
     public func campaign(_ id: CampaignID) throws(JournalError) -> CampaignRecord? {
         try read { txn in

@@ -147,14 +147,15 @@ public final class Journal: @unchecked Sendable {
     }
 
     /// Creates the tables in an empty environment, or checks that an existing one is a
-    /// Sluice journal of this schema. Nothing is written unless the environment was empty.
+    /// Sluice journal of this schema. Nothing is written unless the environment was empty
+    /// or is a Sluice journal that lacks a table in `Schema.added` (created empty).
     private static func openTables(_ env: Environment, path: String) throws(JournalError) -> (Tables, WriterState) {
         do {
             let txn = try env.beginWrite()
             let isEmpty = try txn.entries(try txn.mainDatabase()) == 0
             var opened: [String: Database] = [:]
             for name in Schema.all {
-                let result = Result { () throws(LMDBError) -> Database? in try txn.openDatabase(name, create: isEmpty) }
+                let result = Result { () throws(LMDBError) -> Database? in try txn.openDatabase(name, create: isEmpty || Schema.added.contains(name)) }
                 if case .failure(let error) = result, error.code == MDB_INCOMPATIBLE {
                     throw JournalError.notAJournal(path: path, reason: "'\(name)' is a key, not a table")
                 }
@@ -164,7 +165,7 @@ public final class Journal: @unchecked Sendable {
             let tables = Tables(
                 meta: opened[Schema.meta]!, messages: opened[Schema.messages]!, pending: opened[Schema.pending]!,
                 due: opened[Schema.due]!, inflight: opened[Schema.inflight]!, campaigns: opened[Schema.campaigns]!,
-                senders: opened[Schema.senders]!)
+                senders: opened[Schema.senders]!, keys: opened[Schema.keys]!)
             if isEmpty {
                 try putMeta(txn, tables, Schema.metaMagicKey, Array(Schema.magic.utf8))
                 try putMeta(txn, tables, Schema.metaVersionKey, withUnsafeBytes(of: Schema.version.bigEndian) { Array($0) })

@@ -24,6 +24,8 @@ public enum JournalError: Error, Equatable, CustomStringConvertible {
     case unknownCampaign(CampaignID)
     /// `putSender` with an id that another phone number (or this one, differently) holds.
     case senderIDConflict(SenderID, phoneNumberID: String)
+    /// `createAPIKey` with an id the journal already holds.
+    case apiKeyExists(id: String)
     /// A field that cannot be stored (too long, empty, too many parameters).
     case invalidField(field: String, reason: String)
     /// The journal was closed.
@@ -53,6 +55,8 @@ public enum JournalError: Error, Equatable, CustomStringConvertible {
             "unknown campaign \(id)"
         case let .senderIDConflict(id, phone):
             "sender id \(id) conflicts with the id the journal holds for phone number id '\(phone)'"
+        case let .apiKeyExists(id):
+            "API key id '\(id)' already exists"
         case let .invalidField(field, reason):
             "invalid \(field): \(reason)"
         case let .closed(path):

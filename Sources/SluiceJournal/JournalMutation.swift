@@ -12,11 +12,15 @@ public enum JournalMutation: Sendable {
     /// State changes. Unknown ids and transitions `MessageState.canTransition` forbids
     /// (late or duplicate webhooks) are counted as rejected and change nothing.
     case transition([MessageTransition])
+    /// Stores a new API key; fails with `apiKeyExists` when its id is taken.
+    case createAPIKey(APIKeyRecord)
+    /// Marks a key revoked. Unknown ids change nothing; a revoked key keeps its first time.
+    case revokeAPIKey(id: String, revokedMilliseconds: Int64)
 
     /// Records this mutation writes, for the per-transaction cap.
     var recordCount: Int {
         switch self {
-        case .putSender: 1
+        case .putSender, .createAPIKey, .revokeAPIKey: 1
         case .createCampaign(_, _, _, let recipients): 1 + recipients.count
         case .appendMessages(_, _, let recipients): recipients.count
         case .transition(let transitions): transitions.count
@@ -81,4 +85,6 @@ public enum MutationResult: Sendable, Equatable {
     case messages(firstMessage: MessageID, count: Int)
     /// `rejected`: unknown ids and forbidden transitions, which changed nothing.
     case transitions(applied: Int, rejected: Int)
+    /// The key as stored after `createAPIKey` or `revokeAPIKey`; nil for an unknown id.
+    case apiKey(APIKeyRecord?)
 }

@@ -32,9 +32,46 @@ extension JournalWriter {
             case .transition(let transitions):
                 let (applied, rejected) = try apply(transitions, txn, &s)
                 results.append(.transitions(applied: applied, rejected: rejected))
+            case .createAPIKey(let record):
+                results.append(.apiKey(try createAPIKey(record, txn)))
+            case let .revokeAPIKey(id, revoked):
+                results.append(.apiKey(try revokeAPIKey(id: id, at: revoked, txn)))
             }
         }
         return results
+    }
+
+    // MARK: API keys
+
+    private func createAPIKey(_ record: APIKeyRecord, _ txn: borrowing Transaction) throws -> APIKeyRecord {
+        let idBytes = record.id.utf8.count
+        guard idBytes > 0, idBytes <= APIKeyCodec.idBytesMax else {
+            throw JournalError.invalidField(field: "id", reason: "\(idBytes) bytes, expected 1…\(APIKeyCodec.idBytesMax)")
+        }
+        guard record.secretDigest.count <= APIKeyCodec.secretDigestBytesMax else {
+            throw JournalError.invalidField(field: "secretDigest", reason: "\(record.secretDigest.count) bytes, more than \(APIKeyCodec.secretDigestBytesMax)")
+        }
+        try checkLength(record.name, "name")
+        try Array(record.id.utf8).withUnsafeBytes { key in
+            guard try txn.get(tables.keys, key) == nil else { throw JournalError.apiKeyExists(id: record.id) }
+            try txn.putReserving(tables.keys, key, count: APIKeyCodec.size(record), append: false) { APIKeyCodec.write(record, to: $0) }
+        }
+        return record
+    }
+
+    private func revokeAPIKey(id: String, at revoked: Int64, _ txn: borrowing Transaction) throws -> APIKeyRecord? {
+        try Array(id.utf8).withUnsafeBytes { key -> APIKeyRecord? in
+            guard !key.isEmpty, key.count <= APIKeyCodec.idBytesMax, let bytes = try txn.get(tables.keys, key) else { return nil }
+            var record: APIKeyRecord
+            do { record = try APIKeyCodec.read(id: id, bytes) } catch {
+                throw JournalError.corruptRecord(path: path, table: Schema.keys, key: id)
+            }
+            if record.revokedMilliseconds != nil { return record }
+            record.revokedMilliseconds = revoked
+            let final = record
+            try txn.putReserving(tables.keys, key, count: APIKeyCodec.size(final), append: false) { APIKeyCodec.write(final, to: $0) }
+            return final
+        }
     }
 
     // MARK: Senders

@@ -3,35 +3,51 @@ import Hummingbird
 import SluiceCore
 import SluiceEngine
 
-/// The HTTP API over a `Dispatcher`:
-/// - `PUT /v1/senders/{phone_number_id}` `{"tier_mps": 80, "burst": 1, "access_token": "…"}`
-/// - `GET /v1/senders/{phone_number_id}`
-/// - `POST /v1/campaigns` `{"sender": "…", "message": {…}, "recipients": [{"to": "…", "params": ["…"]}]}` → 202
-/// - `GET /v1/campaigns/{id}`
-/// - `GET /healthz` (no key)
+/// The HTTP API over a `Dispatcher`. Every route but `/healthz` and the webhook path needs
+/// `Authorization: Bearer <key>` — an API key (`sk_<id>_<secret>`) or the bootstrap admin
+/// key (`SLUICE_ADMIN_KEY` or `<data-dir>/admin.key`, every scope) — holding the route's
+/// scope: 401 without a valid key, 403 without the scope.
+///
+/// | route | scope |
+/// |---|---|
+/// | `POST /v1/keys` `{"name": "…", "scopes": ["submit", "read"]}` → 201 with the secret, once | admin |
+/// | `GET /v1/keys`, `DELETE /v1/keys/{id}` (revoke, 204) | admin |
+/// | `PUT /v1/senders/{phone_number_id}` `{"tier_mps": 80, "burst": 1, "access_token": "…"}` | admin |
+/// | `GET /v1/senders/{phone_number_id}` | read |
+/// | `POST /v1/campaigns` `{"sender": "…", "message": {…}, "recipients": [{"to": "…", "params": ["…"]}]}` → 202 | submit |
+/// | `GET /v1/campaigns/{id}` | read |
+/// | `GET /healthz`; `GET`, `POST /webhooks/whatsapp` (Meta signs them) | none |
+///
+/// Scopes are independent: an `admin` key without `read` cannot read campaigns.
 public enum APIRoutes {
     public static let senderBodyBytesMax = 16 * 1024
     public static let campaignBodyBytesMax = 64 * 1024 * 1024
 
-    public static func router(dispatcher: Dispatcher, credential: AdminCredential, webhookVerifyToken: String? = nil) -> Router<BasicRequestContext> {
+    /// Builds the router; reads the API keys from the journal once, to start the cache.
+    public static func router(dispatcher: Dispatcher, credential: AdminCredential, webhookVerifyToken: String? = nil) throws -> Router<BasicRequestContext> {
+        let keys = APIKeyStore(bootstrap: credential, records: try dispatcher.apiKeys())
         let router = Router()
         router.get("healthz") { _, _ in JSONBody.response(.ok, ["status": "ok"]) }
         WebhookRoutes.add(to: router, dispatcher: dispatcher, verifyToken: webhookVerifyToken)
-        let v1 = router.group("v1").add(middleware: AdminAuthMiddleware(credential: credential))
-        v1.put("senders/:phone_number_id") { request, context in
+        // One group per scope over the same `/v1` prefix: each route sits in its scope's.
+        let admin = router.group("v1").add(middleware: APIKeyMiddleware(keys: keys, scope: .admin))
+        let submit = router.group("v1").add(middleware: APIKeyMiddleware(keys: keys, scope: .submit))
+        let read = router.group("v1").add(middleware: APIKeyMiddleware(keys: keys, scope: .read))
+        APIKeyRoutes.add(to: admin, keys: keys, dispatcher: dispatcher)
+        admin.put("senders/:phone_number_id") { request, context in
             try await putSender(request, context: context, dispatcher: dispatcher)
         }
-        v1.get("senders/:phone_number_id") { _, context in
+        read.get("senders/:phone_number_id") { _, context in
             let id = try context.parameters.require("phone_number_id")
             guard let record = try dispatcher.sender(phoneNumberID: id) else {
                 throw APIError(.notFound, code: "not_found", field: "phone_number_id", message: "sender '\(id)' is not registered")
             }
             return JSONBody.response(.ok, senderJSON(record))
         }
-        v1.post("campaigns") { request, _ in
+        submit.post("campaigns") { request, _ in
             try await postCampaign(request, dispatcher: dispatcher)
         }
-        v1.get("campaigns/:id") { _, context in
+        read.get("campaigns/:id") { _, context in
             let text = try context.parameters.require("id")
             guard let raw = UInt64(text), raw > 0 else {
                 throw APIError(.notFound, code: "not_found", field: "id", message: "campaign '\(text)' does not exist (ids are positive integers)")
@@ -151,17 +167,5 @@ public enum APIRoutes {
     static func number(_ value: Any) -> Double? {
         guard let n = value as? NSNumber, String(cString: n.objCType) != "c" else { return nil }
         return n.doubleValue
-    }
-}
-
-/// Rejects `/v1` requests without the admin key (401, JSON body).
-struct AdminAuthMiddleware<Context: RequestContext>: RouterMiddleware {
-    let credential: AdminCredential
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard credential.accepts(authorizationHeader: request.headers[.authorization]) else {
-            throw APIError(.unauthorized, code: "unauthorized", message: "a valid admin key is required: Authorization: Bearer <key>")
-        }
-        return try await next(request, context)
     }
 }

@@ -1,7 +1,9 @@
 import Foundation
 import SluiceCrypto
 
-/// The admin key that every `/v1` request presents as `Authorization: Bearer <key>`.
+/// The bootstrap admin key: presented as `Authorization: Bearer <key>`, it holds every
+/// scope, so that the first API keys can be created with it (and scripts, the load test
+/// and the demo can use it directly).
 ///
 /// It comes from `SLUICE_ADMIN_KEY` when set; otherwise a random key is created once in
 /// `<data-dir>/admin.key` (mode 0600) for the operator to read. The server keeps only its
@@ -21,9 +23,13 @@ public struct AdminCredential: Sendable {
     }
 
     public func accepts(authorizationHeader: String?) -> Bool {
-        guard let header = authorizationHeader, header.hasPrefix("Bearer ") else { return false }
-        let presented = header.dropFirst("Bearer ".count).trimmingCharacters(in: .whitespaces)
-        return Digest.constantTimeEqual(Digest.sha256(Array(presented.utf8)), digest)
+        guard let token = APIKeyStore.bearerToken(authorizationHeader) else { return false }
+        return accepts(token: token)
+    }
+
+    /// Whether `token` is this key (compared as SHA-256 digests, in constant time).
+    public func accepts(token: some StringProtocol) -> Bool {
+        Digest.constantTimeEqual(Digest.sha256(Array(token.utf8)), digest)
     }
 
     public enum LoadError: Error, CustomStringConvertible {

@@ -69,8 +69,15 @@ struct ServeCommand: AsyncParsableCommand {
         let credential = try AdminCredential.load(dataDirectory: settings.dataDir)
         let dispatcher = try Dispatcher(configuration: settings.engineConfiguration(), logger: logger)
         logger.info("journal open at \(settings.dataDir)/journal; admin key from \(credential.source); sending to \(settings.graphURL)/\(settings.graphVersion)")
+        let router: Router<BasicRequestContext>
+        do {
+            router = try APIRoutes.router(dispatcher: dispatcher, credential: credential, webhookVerifyToken: settings.webhookVerifyToken)
+        } catch {
+            await dispatcher.shutdown()
+            throw error
+        }
         let app = Application(
-            router: APIRoutes.router(dispatcher: dispatcher, credential: credential, webhookVerifyToken: settings.webhookVerifyToken),
+            router: router,
             configuration: .init(address: .hostname(settings.listen.host, port: settings.listen.port), serverName: "sluice"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? settings.listen.port

@@ -20,7 +20,7 @@ import Testing
         configuration.journal.durable = false
         let dispatcher = try Dispatcher(configuration: configuration)
         let credential = AdminCredential(key: Self.key, source: "test")
-        let app = Application(router: APIRoutes.router(dispatcher: dispatcher, credential: credential))
+        let app = Application(router: try APIRoutes.router(dispatcher: dispatcher, credential: credential))
         do {
             try await app.test(.router) { client in try await body(client, dispatcher) }
         } catch {

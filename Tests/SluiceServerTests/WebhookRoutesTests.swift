@@ -21,7 +21,7 @@ import Testing
         configuration.graphURL = "http://127.0.0.1:9"
         configuration.journal.durable = false
         let dispatcher = try Dispatcher(configuration: configuration)
-        let router = APIRoutes.router(dispatcher: dispatcher, credential: AdminCredential(key: Self.key, source: "test"), webhookVerifyToken: "verify-me")
+        let router = try APIRoutes.router(dispatcher: dispatcher, credential: AdminCredential(key: Self.key, source: "test"), webhookVerifyToken: "verify-me")
         do {
             try await Application(router: router).test(.router) { client in try await body(client, dispatcher) }
         } catch {

@@ -3,7 +3,7 @@ import CLMDB
 /// Owns one `MDB_env`. Closing happens in `deinit` (or earlier through `close()`), and
 /// also when `mdb_env_open` fails, which LMDB requires.
 final class Environment: @unchecked Sendable {
-    /// Named databases the environment may hold (Sluice uses seven).
+    /// Named databases the environment may hold (Sluice uses eight).
     static let databasesMax: UInt32 = 16
     /// Concurrent read transactions (reader slots in lock.mdb).
     static let readersMax: UInt32 = 510

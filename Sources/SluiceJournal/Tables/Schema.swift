@@ -13,9 +13,13 @@ enum Schema {
     static let inflight = "inflight"
     static let campaigns = "campaigns"
     static let senders = "senders"
+    static let keys = "keys"
     static let meta = "meta"
 
-    static let all = [meta, messages, pending, due, inflight, campaigns, senders]
+    static let all = [meta, messages, pending, due, inflight, campaigns, senders, keys]
+    /// Tables added to version 1 without changing any existing layout: a journal written
+    /// before them gets them, empty, when it is opened (older builds ignore them).
+    static let added: Set<String> = [keys]
 }
 
 /// The opened tables.
@@ -27,4 +31,6 @@ struct Tables: Sendable {
     var inflight: Database
     var campaigns: Database
     var senders: Database
+    /// API keys by id (UTF-8).
+    var keys: Database
 }
