@@ -73,7 +73,11 @@ final class DispatchLoop: @unchecked Sendable {
         self.journal = journal
         self.clock = clock
         self.logger = logger
-        self.scheduler = Scheduler(configuration: configuration.scheduler)
+        var scheduling = configuration.scheduler
+        // Dispatch no more than the connections carry, so messages leave when paced
+        // instead of waiting in the transport's queue and leaving together.
+        scheduling.inFlightTotalMax = min(scheduling.inFlightTotalMax, configuration.transport.concurrentRequestsMax)
+        self.scheduler = Scheduler(configuration: scheduling)
     }
 
     func post(_ event: Event) { mailbox.post(event) }
@@ -371,7 +375,7 @@ final class DispatchLoop: @unchecked Sendable {
                 assertionFailure("completion for a message that is not in flight: \(completion.tag)")
                 continue
             }
-            scheduler.completed(sender: message.sender, count: 1)
+            scheduler.completed(sender: message.sender, count: 1, now: now)
             let attempts = message.attempts &+ 1
             let decision = configuration.outcome.decide(completion.result, attempts: attempts, using: &rng)
             switch decision.sender {

@@ -30,6 +30,7 @@ public struct EngineConfiguration: Sendable {
         // handoffs) reached ~10 ms on a loaded 2-core machine; a 1 % margin absorbs 10 ms
         // at any tier and keeps the sustained rate at 99 % of tier. See tuning/tiers.toml.
         scheduler.safetyMargin = Self.defaultPacingMargin
+        scheduler.probeColdSenders = true
         self.scheduler = scheduler
         // HTTP/1.1 keep-alive by default: Debian 12's libcurl 7.88.1 fails about 0.4 % of
         // multiplexed HTTP/2 POSTs with "Error in the HTTP2 framing layer" after the body

@@ -31,6 +31,17 @@ public struct TransportConfiguration: Sendable {
     public var queuedMax: Int = 65_536
     /// Response bytes kept per request; the rest is dropped (a WhatsApp reply is < 1 KiB).
     public var responseBytesMax: Int = 64 * 1024
+    /// Streams libcurl opens on one HTTP/2 connection (`CURLMOPT_MAX_CONCURRENT_STREAMS`).
+    public static let streamsPerConnectionMax = 100
+
+    /// Requests the connections can carry at once (one per HTTP/1.1 connection, up to
+    /// `streamsPerConnectionMax` per HTTP/2 one), at most `inFlightMax`. Handing libcurl
+    /// more only parks them in its pending list, whose upkeep costs a list walk per
+    /// finished transfer and releases them in bursts that break pacing.
+    public var concurrentRequestsMax: Int {
+        let perConnection = httpVersion == .http2 ? Self.streamsPerConnectionMax : 1
+        return max(1, min(inFlightMax, connectionsPerHostMax * perConnection))
+    }
 
     public init() {}
 }

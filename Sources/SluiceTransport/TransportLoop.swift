@@ -45,7 +45,7 @@ final class TransportLoop {
 
             var stop = false
             // Finished transfers made room for queued requests: start them without sleeping.
-            let canStartMore = waitingHead < waiting.count && active.count < configuration.inFlightMax
+            let canStartMore = waitingHead < waiting.count && active.count < configuration.concurrentRequestsMax
             var pollMilliseconds = canStartMore ? 0 : Self.pollMillisecondsMax
             if draining {
                 let now = monotonicNanoseconds()
@@ -85,7 +85,7 @@ final class TransportLoop {
     }
 
     private func startWaiting() {
-        while waitingHead < waiting.count, active.count < configuration.inFlightMax {
+        while waitingHead < waiting.count, active.count < configuration.concurrentRequestsMax {
             let queued = waiting[waitingHead]
             waitingHead += 1
             start(queued)

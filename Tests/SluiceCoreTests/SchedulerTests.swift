@@ -74,6 +74,98 @@ struct SchedulerTests {
         #expect(scheduler.queuedCount(sender: s1) == 13)
     }
 
+    @Test("the total in-flight bound is shared by every sender and holds until completions")
+    func totalInFlightBound() {
+        var configuration = SchedulerConfiguration()
+        configuration.inFlightTotalMax = 6
+        var scheduler = Scheduler(configuration: configuration)
+        let s2 = SenderID(2)
+        scheduler.upsertSender(s1, tierMessagesPerSecond: 1000, burst: 10, paused: false, now: .zero)
+        scheduler.upsertSender(s2, tierMessagesPerSecond: 1000, burst: 10, paused: false, now: .zero)
+        scheduler.enqueue((1...10).map { message(UInt64($0), campaign: 1, sender: 1) }, now: .zero)
+        scheduler.enqueue((11...20).map { message(UInt64($0), campaign: 2, sender: 2) }, now: .zero)
+        var out: [MessageRecord] = []
+        var now = Instant.zero
+        for _ in 0..<100 {
+            scheduler.nextBatch(now: now, into: &out)
+            now = now + 10_000_000
+        }
+        #expect(out.count == 6)
+        #expect(scheduler.inFlightTotal == 6)
+        #expect(scheduler.inFlightCount(sender: s1) + scheduler.inFlightCount(sender: s2) == 6)
+        // At the bound nothing becomes ready by time alone.
+        #expect(scheduler.nextWakeup(now: now) == nil)
+
+        // A completion of either sender frees room for whichever is due.
+        let done = scheduler.inFlightCount(sender: s2) > 0 ? s2 : s1
+        scheduler.completed(sender: done, count: 1)
+        #expect(scheduler.inFlightTotal == 5)
+        #expect(scheduler.nextWakeup(now: now) == now)
+        scheduler.nextBatch(now: now, into: &out)
+        #expect(out.count == 7)
+        #expect(scheduler.inFlightTotal == 6)
+        #expect(scheduler.nextWakeup(now: now) == nil)
+
+        // Draining every completion lets the rest go, never more than 6 at once.
+        var rounds = 0
+        while out.count < 20 && rounds < 1000 {
+            rounds += 1
+            for sender in [s1, s2] { scheduler.completed(sender: sender, count: scheduler.inFlightCount(sender: sender)) }
+            #expect(scheduler.inFlightTotal == 0)
+            let before = out.count
+            now = now + 10_000_000
+            scheduler.nextBatch(now: now, into: &out)
+            #expect(out.count - before <= 6)
+            #expect(scheduler.inFlightTotal == out.count - before)
+        }
+        #expect(Set(ids(out)) == Set(1...20))
+    }
+
+    @Test("a cold sender sends one message alone and paces the next ones from its completion")
+    func coldSenderProbe() {
+        var configuration = SchedulerConfiguration()
+        configuration.probeColdSenders = true
+        configuration.coldAfterNanoseconds = 5 * second
+        var scheduler = Scheduler(configuration: configuration)
+        scheduler.upsertSender(s1, tierMessagesPerSecond: 20, burst: 5, paused: false, now: .zero)
+        scheduler.enqueue((1...40).map { message(UInt64($0), campaign: 1, sender: 1) }, now: .zero)
+        var out: [MessageRecord] = []
+        scheduler.nextBatch(now: .zero, into: &out)
+        #expect(ids(out) == [1], "the burst waits for the probe")
+        #expect(scheduler.nextWakeup(now: .zero) == nil, "nothing is due while the probe is on the wire")
+        scheduler.nextBatch(now: Instant(nanoseconds: 30_000_000), into: &out)
+        #expect(out.count == 1)
+
+        // The probe took 30 ms (a handshake); the rest may go from its completion on.
+        let completedAt = Instant(nanoseconds: 30_000_000)
+        scheduler.completed(sender: s1, count: 1, now: completedAt)
+        #expect(scheduler.nextWakeup(now: completedAt) == completedAt)
+        var now = completedAt
+        var sendTimes: [Int64] = [completedAt.nanoseconds]
+        while out.count < 40 && now < Instant(nanoseconds: 10 * second) {
+            let before = out.count
+            scheduler.nextBatch(now: now, into: &out)
+            for _ in before..<out.count { sendTimes.append(now.nanoseconds) }
+            if out.count > before { scheduler.completed(sender: s1, count: out.count - before, now: now) }
+            now = scheduler.nextWakeup(now: now) ?? now + 1_000_000
+        }
+        #expect(out.count == 40)
+        // Counting the probe at its completion, no second holds more than the tier.
+        #expect(maxWindowCount(sendTimes) <= 20)
+
+        // Busy again within coldAfter: no new probe. Idle past it: a new one.
+        scheduler.enqueue((41...50).map { message(UInt64($0), campaign: 1, sender: 1) }, now: now)
+        now = now + second
+        let busyBefore = out.count
+        scheduler.nextBatch(now: now, into: &out)
+        #expect(out.count - busyBefore == 5, "a warm sender keeps its burst")
+        scheduler.completed(sender: s1, count: 5, now: now)
+        now = now + 6 * second
+        let coldBefore = out.count
+        scheduler.nextBatch(now: now, into: &out)
+        #expect(out.count - coldBefore == 1, "idle past coldAfter: one probe")
+    }
+
     @Test("a batch holds several senders, at most batchMax messages")
     func multipleSenders() {
         var configuration = SchedulerConfiguration()

@@ -37,13 +37,26 @@ import Testing
                 #expect(completion.elapsedNanoseconds > 0)
             }
             let statistics = transport.statistics
-            #expect(statistics.handlesCreated <= configuration.inFlightMax)
+            // One request per HTTP/1.1 connection is handed to libcurl; the rest wait in
+            // the transport's own queue.
+            #expect(statistics.handlesCreated <= configuration.connectionsPerHostMax)
             #expect(statistics.responsesHTTP1 == 2_000)
             #expect(statistics.completed == 2_000)
             #expect(collector.batches < 2_000)
             #expect(transport.inFlightCount == 0)
             transport.shutdown(drainTimeoutMilliseconds: 1_000)
         }
+    }
+
+    @Test func libcurlIsGivenWhatTheConnectionsCarry() {
+        var configuration = http1(inFlightMax: 64)
+        #expect(configuration.concurrentRequestsMax == 8)
+        configuration.httpVersion = .http2
+        configuration.connectionsPerHostMax = 2
+        configuration.inFlightMax = 4096
+        #expect(configuration.concurrentRequestsMax == 2 * TransportConfiguration.streamsPerConnectionMax)
+        configuration.inFlightMax = 150
+        #expect(configuration.concurrentRequestsMax == 150)
     }
 
     @Test func errorBodiesAreRejectedWithTheirCode() async throws {
@@ -102,7 +115,9 @@ import Testing
     @Test func shutdownDrainsInFlightThenRefuses() async throws {
         try await LocalServer.with { port in
             let collector = Collector()
-            let transport = try CurlTransport(configuration: http1(inFlightMax: 16), onCompletions: collector.callback)
+            var configuration = http1(inFlightMax: 16)
+            configuration.connectionsPerHostMax = 16  // all 16 on the wire, none waiting in the queue
+            let transport = try CurlTransport(configuration: configuration, onCompletions: collector.callback)
             transport.send((0..<16).map { request($0, "http://127.0.0.1:\(port)/slow/200") })
             try await Task.sleep(for: .milliseconds(50))  // let them reach the server
             transport.shutdown(drainTimeoutMilliseconds: 5_000)

@@ -131,6 +131,19 @@ public struct Pacer: Sendable {
         return admitted
     }
 
+    /// The last admitted message left later than admitted, at `instant` (it waited for a
+    /// connection to open): later admissions are spaced from when it left, so the
+    /// endpoint does not see it and the next ones squeezed together. Only moves forward.
+    public mutating func delayLastAdmission(to instant: Instant) {
+        observe(instant)
+        guard ringCount > 0 else { return }
+        let newest = (ringHead + ringCount - 1) % ring.count
+        let t = instant.nanoseconds
+        guard t > ring[newest] else { return }
+        ring[newest] = t
+        gridLastNanoseconds = max(gridLastNanoseconds, t)
+    }
+
     // MARK: - Internals
 
     private mutating func observe(_ now: Instant) {

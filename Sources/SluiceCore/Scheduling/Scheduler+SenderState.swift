@@ -17,6 +17,10 @@ struct SenderState: Sendable {
     var control: RateController
     var paused: Bool
     var inFlight: Int = 0
+    /// A cold sender's first message is on the wire alone (`probeColdSenders`).
+    var probing = false
+    /// When the sender last dispatched; nil before its first message.
+    var lastDispatch: Instant?
     /// Messages across `rotation`.
     var queued: Int = 0
     /// Bumped on every reschedule: older heap entries are stale.

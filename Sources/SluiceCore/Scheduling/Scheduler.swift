@@ -5,6 +5,9 @@ import HeapModule
 public struct SchedulerConfiguration: Sendable, Equatable {
     /// Requests one sender may have outstanding at the transport.
     public var inFlightPerSenderMax: Int = 256
+    /// Requests all senders together may have outstanding: what the transport's
+    /// connections carry. More would queue inside the transport and leave in bursts.
+    public var inFlightTotalMax: Int = .max
     /// Messages per `nextBatch` call.
     public var batchMax: Int = 1024
     /// A campaign queue shorter than this asks the engine to page in more.
@@ -13,6 +16,14 @@ public struct SchedulerConfiguration: Sendable, Equatable {
     public var pageSize: Int = 1024
     /// The pacers' safety margin.
     public var safetyMargin: Double = Pacer.defaultSafetyMargin
+    /// A sender that is cold (no message yet, or none for `coldAfterNanoseconds`) sends one
+    /// message alone and paces the next ones from when it completed. Its first request
+    /// may wait for a TCP and TLS handshake that later ones skip; without the probe the
+    /// endpoint would see the first message late and the next ones squeezed up to it.
+    public var probeColdSenders: Bool = false
+    /// Idle time after which a sender counts as cold again (keep-alive connections may
+    /// have closed).
+    public var coldAfterNanoseconds: Int64 = 5_000_000_000
 
     public init() {}
 }
@@ -60,9 +71,12 @@ public struct Scheduler: Sendable {
     var senders: [SenderState] = []
     var senderIndex: [SenderID: Int] = [:]
     var heap = Heap<HeapEntry>()
+    /// Messages dispatched and not yet `completed`, over all senders.
+    public private(set) var inFlightTotal = 0
 
     public init(configuration: SchedulerConfiguration = SchedulerConfiguration()) {
         precondition(configuration.inFlightPerSenderMax >= 1, "inFlightPerSenderMax must be ≥ 1")
+        precondition(configuration.inFlightTotalMax >= 1, "inFlightTotalMax must be ≥ 1")
         precondition(configuration.batchMax >= 1, "batchMax must be ≥ 1")
         precondition(configuration.queueLowWatermark >= 0 && configuration.pageSize >= 1, "paging sizes out of range")
         self.configuration = configuration
@@ -141,20 +155,28 @@ public struct Scheduler: Sendable {
 
     /// Appends every message that may go now, at most `batchMax`: per due sender, as many
     /// as its pacer admits within its in-flight room, taken round robin across its
-    /// campaigns. Increments the senders' in-flight counts.
+    /// campaigns, while the total in flight stays within `inFlightTotalMax`. Increments
+    /// the senders' in-flight counts.
     public mutating func nextBatch(now: Instant, into batch: inout [MessageRecord]) {
-        let batchMax = configuration.batchMax
+        let batchMax = min(configuration.batchMax, configuration.inFlightTotalMax - inFlightTotal)
         var added = 0
         while added < batchMax, let top = heap.min, top.instant <= now {
             heap.removeMin()
             guard isValid(top) else { continue }
             let i = top.sender
             let room = configuration.inFlightPerSenderMax - senders[i].inFlight
-            let wanted = min(room, senders[i].queued, batchMax - added)
+            var wanted = min(room, senders[i].queued, batchMax - added)
             assert(wanted > 0, "a valid heap entry belongs to a ready sender")
+            let cold = configuration.probeColdSenders && isCold(i, now: now)
+            if cold { wanted = 1 }
             let admitted = senders[i].pacer.admit(upTo: wanted, now: now)
+            if admitted > 0 {
+                senders[i].lastDispatch = now
+                if cold { senders[i].probing = true }
+            }
             senders[i].take(admitted, into: &batch)
             senders[i].inFlight += admitted
+            inFlightTotal += admitted
             added += admitted
             assert(senders[i].inFlight <= configuration.inFlightPerSenderMax)
             reschedule(i, now: now)
@@ -163,20 +185,29 @@ public struct Scheduler: Sendable {
     }
 
     /// The earliest instant a sender with queued work and in-flight room may send (`now`
-    /// when one may send now); nil when nothing becomes ready by time alone.
+    /// when one may send now); nil when nothing becomes ready by time alone, which
+    /// includes the total in-flight bound being reached (a completion ends that).
     public func nextWakeup(now: Instant) -> Instant? {
-        guard let top = heap.min else { return nil }
+        guard inFlightTotal < configuration.inFlightTotalMax, let top = heap.min else { return nil }
         assert(isValid(top), "the heap top is kept valid")
         return max(now, top.instant)
     }
 
-    /// Releases `count` in-flight slots of the sender (its sends finished, whatever the outcome).
-    public mutating func completed(sender: SenderID, count: Int) {
+    /// Releases `count` in-flight slots of the sender (its sends finished, whatever the
+    /// outcome) at `now`; a cold sender's probe ends and its pacing restarts from `now`.
+    public mutating func completed(sender: SenderID, count: Int, now: Instant? = nil) {
         let i = index(sender)
         precondition(count >= 0 && count <= senders[i].inFlight, "completed more than in flight")
-        let wasFull = senders[i].inFlight >= configuration.inFlightPerSenderMax
+        let wasBlocked = senders[i].inFlight >= configuration.inFlightPerSenderMax || senders[i].probing
         senders[i].inFlight -= count
-        if wasFull && count > 0 {
+        inFlightTotal -= count
+        if senders[i].probing && count > 0 {
+            senders[i].probing = false
+            let at = now ?? senders[i].pacer.lastSeen
+            senders[i].pacer.delayLastAdmission(to: at)
+            senders[i].lastDispatch = at
+        }
+        if wasBlocked && count > 0 {
             reschedule(i, now: senders[i].pacer.lastSeen)
             purgeStaleTop()
         }
@@ -275,7 +306,14 @@ public struct Scheduler: Sendable {
 
     private func isReady(_ i: Int) -> Bool {
         let s = senders[i]
-        return !s.paused && s.queued > 0 && s.inFlight < configuration.inFlightPerSenderMax
+        return !s.paused && !s.probing && s.queued > 0 && s.inFlight < configuration.inFlightPerSenderMax
+    }
+
+    /// Nothing in flight, and nothing dispatched yet or for `coldAfterNanoseconds`.
+    private func isCold(_ i: Int, now: Instant) -> Bool {
+        guard senders[i].inFlight == 0 else { return false }
+        guard let last = senders[i].lastDispatch else { return true }
+        return now.nanoseconds - last.nanoseconds >= configuration.coldAfterNanoseconds
     }
 
     private func isValid(_ entry: HeapEntry) -> Bool {

@@ -13,6 +13,7 @@ final class CurlMulti: @unchecked Sendable {
         try set(CURLMOPT_PIPELINING, pipelining, "CURLMOPT_PIPELINING")
         try set(CURLMOPT_MAX_HOST_CONNECTIONS, configuration.connectionsPerHostMax, "CURLMOPT_MAX_HOST_CONNECTIONS")
         try set(CURLMOPT_MAX_TOTAL_CONNECTIONS, configuration.connectionsPerHostMax, "CURLMOPT_MAX_TOTAL_CONNECTIONS")
+        try set(CURLMOPT_MAX_CONCURRENT_STREAMS, TransportConfiguration.streamsPerConnectionMax, "CURLMOPT_MAX_CONCURRENT_STREAMS")
         // Keep every allowed connection open between bursts.
         try set(CURLMOPT_MAXCONNECTS, configuration.connectionsPerHostMax, "CURLMOPT_MAXCONNECTS")
     }
