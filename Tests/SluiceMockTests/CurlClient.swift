@@ -18,6 +18,7 @@ struct CurlResult: Sendable {
     /// `error.code` from a Meta-shaped error body.
     var errorCode: Int? { (json["error"] as? [String: Any])?["code"] as? Int }
     var errorMessage: String { (json["error"] as? [String: Any])?["message"] as? String ?? "" }
+    var errorDetails: String { ((json["error"] as? [String: Any])?["error_data"] as? [String: Any])?["details"] as? String ?? "" }
 }
 
 enum Curl {

@@ -106,26 +106,26 @@ struct MockEndpointTests {
             #expect(emptyToken.status == 401)
             #expect(emptyToken.errorCode == 190)
 
-            let cases: [(body: String, field: String)] = [
-                ("not json", "body"),
-                (#"{"to":"1555","type":"text","text":{"body":"hi"}}"#, "messaging_product"),
-                (#"{"messaging_product":"sms","to":"1555","type":"text","text":{"body":"hi"}}"#, "messaging_product"),
-                (#"{"messaging_product":"whatsapp","type":"text","text":{"body":"hi"}}"#, "to"),
-                (#"{"messaging_product":"whatsapp","to":"call-me","type":"text","text":{"body":"hi"}}"#, "to"),
-                (#"{"messaging_product":"whatsapp","to":"1555","text":{"body":"hi"}}"#, "type"),
-                (#"{"messaging_product":"whatsapp","to":"1555","type":"fax","fax":{}}"#, "type"),
-                (#"{"messaging_product":"whatsapp","to":"1555","type":"template"}"#, "template"),
-                (#"{"messaging_product":"whatsapp","to":"1555","type":"text","text":"hi"}"#, "text"),
+            let cases: [(body: String, code: Int, field: String)] = [
+                ("not json", 100, "body"),
+                (#"{"to":"1555","type":"text","text":{"body":"hi"}}"#, 131_008, "messaging_product"),
+                (#"{"messaging_product":"sms","to":"1555","type":"text","text":{"body":"hi"}}"#, 100, "messaging_product"),
+                (#"{"messaging_product":"whatsapp","type":"text","text":{"body":"hi"}}"#, 131_008, "to"),
+                (#"{"messaging_product":"whatsapp","to":"call-me","type":"text","text":{"body":"hi"}}"#, 131_009, "to"),
+                (#"{"messaging_product":"whatsapp","to":"1555","text":{"body":"hi"}}"#, 131_008, "type"),
+                (#"{"messaging_product":"whatsapp","to":"1555","type":"fax","fax":{}}"#, 100, "type"),
+                (#"{"messaging_product":"whatsapp","to":"1555","type":"template"}"#, 131_008, "template"),
+                (#"{"messaging_product":"whatsapp","to":"1555","type":"text","text":"hi"}"#, 131_009, "text"),
                 (
                     #"{"messaging_product":"whatsapp","to":"1555","type":"text","text":{},"biz_opaque_callback_data":7}"#,
-                    "biz_opaque_callback_data"
+                    131_009, "biz_opaque_callback_data"
                 ),
             ]
-            for (body, field) in cases {
+            for (body, code, field) in cases {
                 let result = try await Curl.run(Curl.sendArguments(url: url, body: body), in: directory)
                 #expect(result.status == 400, "\(body)")
-                #expect(result.errorCode == 100, "\(body)")
-                #expect(result.errorMessage.contains(field), "\(body) → \(result.errorMessage)")
+                #expect(result.errorCode == code, "\(body)")
+                #expect(result.errorDetails.contains(field), "\(body) → \(result.errorDetails)")
             }
 
             let badSender = try await Curl.run(

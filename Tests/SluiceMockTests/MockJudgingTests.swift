@@ -165,15 +165,23 @@ struct MockJudgingTests {
             let text = #"{"messaging_product":"whatsapp","to":"15551234567","type":"text","text":{"body":"hi"}}"#
             #expect(try await Curl.run(Curl.sendArguments(url: url, body: text), in: directory).status == 200)
             let invalid = try await Curl.run(Curl.sendArguments(url: url, body: #"{"messaging_product":"whatsapp","to":"x","type":"text","text":{}}"#), in: directory)
-            #expect(invalid.errorCode == 100)
+            #expect(invalid.status == 400)
+            #expect(invalid.errorCode == 131_009)
+            let missing = try await Curl.run(Curl.sendArguments(url: url, body: #"{"messaging_product":"whatsapp","type":"text","text":{}}"#), in: directory)
+            #expect(missing.status == 400)
+            #expect(missing.errorCode == 131_008)
+            let unknownType = try await Curl.run(Curl.sendArguments(url: url, body: #"{"messaging_product":"whatsapp","to":"1","type":"fax","fax":{}}"#), in: directory)
+            #expect(unknownType.status == 400)
+            #expect(unknownType.errorCode == 100)
 
             let stats = try await Curl.run([running.baseURL + "/__mock/stats"], in: directory)
             #expect(stats.json["arrivals"] as? Int == 2)
             #expect((stats.json["per_sender"] as? [String: Any])?[Self.sender] as? Int == 2)
             let errors = stats.json["errors"] as? [String: Int]
-            #expect(errors == ["132001": 1, "132000": 1, "100": 1])
-            #expect((stats.json["errors_per_sender"] as? [String: [String: Int]])?[Self.sender] == ["132001": 1, "132000": 1, "100": 1])
-            #expect(endpoint.stats().errors == [132_001: 1, 132_000: 1, 100: 1])
+            let expected = ["132001": 1, "132000": 1, "131009": 1, "131008": 1, "100": 1]
+            #expect(errors == expected)
+            #expect((stats.json["errors_per_sender"] as? [String: [String: Int]])?[Self.sender] == expected)
+            #expect(endpoint.stats().errors == [132_001: 1, 132_000: 1, 131_009: 1, 131_008: 1, 100: 1])
         }
     }
 }

@@ -23,8 +23,50 @@ struct SendRequestValidatorTests {
             return
         }
         #expect(error.field == "to")
-        #expect(error.code == 100)
+        #expect(error.code == 131_009)
         #expect(error.status == .badRequest)
+    }
+
+    static let badBodies: [(body: String, code: Int, field: String)] = [
+        (#"[1,2]"#, 100, "body"),
+        (#"not json"#, 100, "body"),
+        (#"{"messaging_product":"sms","to":"1","type":"text","text":{}}"#, 100, "messaging_product"),
+        (#"{"messaging_product":"whatsapp","to":"1","type":"fax","fax":{}}"#, 100, "type"),
+        (#"{"to":"1","type":"text","text":{}}"#, 131_008, "messaging_product"),
+        (#"{"messaging_product":"whatsapp","type":"text","text":{}}"#, 131_008, "to"),
+        (#"{"messaging_product":"whatsapp","to":"1","text":{}}"#, 131_008, "type"),
+        (#"{"messaging_product":"whatsapp","to":"1","type":"text"}"#, 131_008, "text"),
+        (#"{"messaging_product":"whatsapp","to":"1","type":"template","template":{"language":{"code":"en"}}}"#, 131_008, "template.name"),
+        (#"{"messaging_product":"whatsapp","to":"12a","type":"text","text":{}}"#, 131_009, "to"),
+        (#"{"messaging_product":"whatsapp","to":15551234567,"type":"text","text":{}}"#, 131_009, "to"),
+        (#"{"messaging_product":"whatsapp","to":"1","type":"text","text":"hi"}"#, 131_009, "text"),
+        (#"{"messaging_product":"whatsapp","to":"1","type":"template","template":{"name":""}}"#, 131_009, "template.name"),
+        (#"{"messaging_product":"whatsapp","to":"1","type":"template","template":{"name":"t","components":{}}}"#, 131_009, "template.components"),
+        (#"{"messaging_product":"whatsapp","to":"1","type":"template","template":{"name":"t","components":[{"type":"body","parameters":3}]}}"#,
+         131_009, "template.components.parameters"),
+    ]
+
+    @Test(arguments: badBodies)
+    func answersTheDocumentedCode(_ bad: (body: String, code: Int, field: String)) {
+        guard case .failure(let error) = validate(bad.body) else {
+            Issue.record("expected a failure for \(bad.body)")
+            return
+        }
+        #expect(error.code == bad.code, "\(bad.body)")
+        #expect(error.field == bad.field, "\(bad.body)")
+        #expect(error.status == .badRequest)
+    }
+
+    @Test func callbackDataOverTheLimitIsInvalid() {
+        let limit = SendRequestValidator.callbackDataBytesMax
+        let fits = sendBody(to: "15551234567", callback: String(repeating: "é", count: limit / 2))
+        #expect((try? validate(fits).get())?.callbackData?.utf8.count == limit)
+        guard case .failure(let error) = validate(sendBody(to: "15551234567", callback: String(repeating: "a", count: limit + 1))) else {
+            Issue.record("expected a failure")
+            return
+        }
+        #expect(error.code == 131_009)
+        #expect(error.field == "biz_opaque_callback_data")
     }
 
     @Test func recipientsAreDigits() {

@@ -125,6 +125,20 @@ struct MetaError: Error, Sendable, Equatable {
         MetaError(status: .badRequest, code: 100, type: "OAuthException", message: "(#100) " + message, field: field)
     }
 
+    /// 400, code 131008: a required parameter is absent.
+    static func requiredParameterMissing(_ field: String, _ details: String) -> MetaError {
+        MetaError(
+            status: .badRequest, code: 131_008, type: "OAuthException",
+            message: "(#131008) Required parameter is missing", field: field, details: details)
+    }
+
+    /// 400, code 131009: a parameter is present but its value is not valid.
+    static func parameterValueInvalid(_ field: String, _ details: String) -> MetaError {
+        MetaError(
+            status: .badRequest, code: 131_009, type: "OAuthException",
+            message: "(#131009) Parameter value is not valid", field: field, details: details)
+    }
+
     var response: Response {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(256)
@@ -134,13 +148,9 @@ struct MetaError: Error, Sendable, Equatable {
         JSONText.appendString(type, to: &bytes)
         bytes.append(contentsOf: #","code":"#.utf8)
         bytes.append(contentsOf: String(code).utf8)
-        if let field {
+        if let text = details ?? field.map({ "Invalid parameter: " + $0 }) {
             bytes.append(contentsOf: #","error_data":{"messaging_product":"whatsapp","details":"#.utf8)
-            JSONText.appendString("Invalid parameter: " + field, to: &bytes)
-            bytes.append(UInt8(ascii: "}"))
-        } else if let details {
-            bytes.append(contentsOf: #","error_data":{"messaging_product":"whatsapp","details":"#.utf8)
-            JSONText.appendString(details, to: &bytes)
+            JSONText.appendString(text, to: &bytes)
             bytes.append(UInt8(ascii: "}"))
         }
         bytes.append(contentsOf: #","fbtrace_id":"#.utf8)

@@ -10,7 +10,9 @@ struct ValidatedSend: Sendable, Equatable {
     var templateBodyParameters: Int = 0
 }
 
-/// Checks a send body the way the Cloud API does (minimal subset), naming the first bad field.
+/// Checks a send body the way the Cloud API does (minimal subset), naming the first bad field
+/// with the Cloud API's code: 100 for a body or enum value it cannot interpret at all,
+/// 131008 for a required parameter that is absent, 131009 for a value that is not valid.
 ///
 /// Pure: no I/O, testable without a server.
 enum SendRequestValidator {
@@ -28,7 +30,7 @@ enum SendRequestValidator {
             return .failure(.invalidParameter("body", "The request body must be a JSON object."))
         }
         guard let product = fields["messaging_product"] else {
-            return .failure(.invalidParameter("messaging_product", "The parameter messaging_product is required."))
+            return .failure(.requiredParameterMissing("messaging_product", "The parameter messaging_product is required."))
         }
         guard let productName = product as? String, productName == "whatsapp" else {
             return .failure(
@@ -36,13 +38,13 @@ enum SendRequestValidator {
             )
         }
         guard let toValue = fields["to"] else {
-            return .failure(.invalidParameter("to", "The parameter to is required."))
+            return .failure(.requiredParameterMissing("to", "The parameter to is required."))
         }
         guard let to = toValue as? String, isRecipient(to) else {
-            return .failure(.invalidParameter("to", "Param to must be a phone number of digits - got \(describe(toValue))."))
+            return .failure(.parameterValueInvalid("to", "Param to must be a phone number of digits - got \(describe(toValue))."))
         }
         guard let typeValue = fields["type"] else {
-            return .failure(.invalidParameter("type", "The parameter type is required."))
+            return .failure(.requiredParameterMissing("type", "The parameter type is required."))
         }
         guard let type = typeValue as? String, messageTypes.contains(type) else {
             return .failure(
@@ -52,25 +54,31 @@ enum SendRequestValidator {
                 )
             )
         }
-        guard let object = fields[type] as? [String: Any] else {
-            return .failure(.invalidParameter(type, "The parameter \(type) is required and must be an object."))
+        guard let objectValue = fields[type] else {
+            return .failure(.requiredParameterMissing(type, "The parameter \(type) is required."))
+        }
+        guard let object = objectValue as? [String: Any] else {
+            return .failure(.parameterValueInvalid(type, "Param \(type) must be an object - got \(describe(objectValue))."))
         }
         var templateName: String?
         var templateBodyParameters = 0
         if type == "template" {
-            guard let name = object["name"] as? String, !name.isEmpty else {
-                return .failure(.invalidParameter("template.name", "The parameter template.name is required and must be a string."))
+            guard let nameValue = object["name"] else {
+                return .failure(.requiredParameterMissing("template.name", "The parameter template.name is required."))
+            }
+            guard let name = nameValue as? String, !name.isEmpty else {
+                return .failure(.parameterValueInvalid("template.name", "Param template.name must be a non-empty string."))
             }
             templateName = name
             if let components = object["components"] {
                 guard let list = components as? [[String: Any]] else {
-                    return .failure(.invalidParameter("template.components", "Param template.components must be an array of objects."))
+                    return .failure(.parameterValueInvalid("template.components", "Param template.components must be an array of objects."))
                 }
                 for component in list where (component["type"] as? String)?.lowercased() == "body" {
                     guard let parameters = component["parameters"] as? [Any] else {
                         if component["parameters"] == nil { continue }
                         return .failure(
-                            .invalidParameter("template.components.parameters", "Param template.components.parameters must be an array.")
+                            .parameterValueInvalid("template.components.parameters", "Param template.components.parameters must be an array.")
                         )
                     }
                     templateBodyParameters += parameters.count
@@ -81,7 +89,7 @@ enum SendRequestValidator {
         if let callbackValue = fields["biz_opaque_callback_data"], !(callbackValue is NSNull) {
             guard let callback = callbackValue as? String, callback.utf8.count <= callbackDataBytesMax else {
                 return .failure(
-                    .invalidParameter(
+                    .parameterValueInvalid(
                         "biz_opaque_callback_data",
                         "Param biz_opaque_callback_data must be a string of at most \(callbackDataBytesMax) bytes."
                     )
