@@ -62,6 +62,28 @@ extension Journal {
         try read { txn in try message(id, txn) }
     }
 
+    /// Up to `limit` messages with ids greater than `after`, in id order, whatever their
+    /// state: a scan for operator tools, not for the dispatch path. Pass the last id
+    /// returned as `after` to page.
+    public func messages(after: MessageID?, limit: Int) throws(JournalError) -> [MessageRecord] {
+        let start = (after?.rawValue ?? 0).addingReportingOverflow(1)
+        guard limit > 0, !start.overflow else { return [] }
+        return try read { txn in
+            try txn.withCursor(tables.messages) { c in
+                var out: [MessageRecord] = []
+                var entry = try Key(id: start.partialValue).withBytes { try c.seek(atLeast: $0) }
+                while let (key, value) = entry, out.count < limit {
+                    let id = MessageID(Key.id(key))
+                    do { out.append(try MessageCodec.read(id: id, value)) } catch {
+                        throw JournalError.corruptRecord(path: directory, table: Schema.messages, key: id.description)
+                    }
+                    entry = try c.next()
+                }
+                return out
+            }
+        }
+    }
+
     /// Up to `limit` `queued` messages of one sender's campaign with ids greater than
     /// `after`, in id order. Pass the last id returned as `after` to page.
     public func queuedMessages(sender: SenderID, campaign: CampaignID, after: MessageID?, limit: Int) throws(JournalError) -> [MessageRecord] {

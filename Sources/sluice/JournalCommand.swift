@@ -7,7 +7,7 @@ struct JournalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "journal",
         abstract: "Inspect a journal (run it while `serve` is stopped, or alongside it: reads do not block the writer).",
-        subcommands: [Stats.self, Waiting.self]
+        subcommands: [Stats.self, Waiting.self, Messages.self]
     )
 
     struct Stats: ParsableCommand {
@@ -43,6 +43,58 @@ struct JournalCommand: ParsableCommand {
                     say("\(sender.phoneNumberID) message \(m.id) \(m.state) attempts \(m.attempts) not before \(at) error \(m.errorCode) \(m.errorMessage ?? "")")
                 }
             }
+        }
+    }
+
+    struct Messages: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Messages with their state, attempts and last error, in id order (a full scan), then a count per state.")
+        @Option(name: .customLong("data-dir")) var dataDir = "./sluice-data"
+        @Option(help: "Only this campaign's messages.") var campaign: UInt64?
+        @Option(help: "Only messages in this state (queued, in_flight, sent, retry_at, failed, in_doubt, delivered, read).")
+        var state: String?
+        @Option(help: "At most this many lines.") var limit = 100
+        @Flag(help: "One JSON object per line.") var json = false
+
+        func validate() throws {
+            if let state, !MessageState.allCases.contains(where: { $0.description == state }) {
+                throw ValidationError("--state must be one of \(MessageState.allCases.map(\.description).joined(separator: ", ")), got '\(state)'")
+            }
+            if limit < 0 { throw ValidationError("--limit must be ≥ 0") }
+        }
+
+        func run() throws {
+            let journal = try open(dataDir)
+            defer { journal.close() }
+            var perState: [MessageState: Int] = [:]
+            var shown = 0
+            var after: MessageID?
+            while true {
+                let page = try journal.messages(after: after, limit: 10_000)
+                guard let last = page.last else { break }
+                after = last.id
+                for m in page where campaign == nil || m.campaign.rawValue == campaign {
+                    guard state == nil || m.state.description == state else { continue }
+                    perState[m.state, default: 0] += 1
+                    guard shown < limit else { continue }
+                    shown += 1
+                    say(json ? Self.jsonLine(m) : "message \(m.id) campaign \(m.campaign) to \(m.to) \(m.state) attempts \(m.attempts) error \(m.errorCode) \(m.errorMessage ?? "")")
+                }
+            }
+            if !json {
+                let counts = MessageState.allCases.compactMap { s in perState[s].map { "\(s) \($0)" } }
+                say("total \(perState.values.reduce(0, +))" + (counts.isEmpty ? "" : ": " + counts.joined(separator: ", ")))
+            }
+        }
+
+        static func jsonLine(_ m: MessageRecord) -> String {
+            let object: [String: Any] = [
+                "id": m.id.rawValue, "campaign": m.campaign.rawValue, "to": m.to, "state": m.state.description,
+                "attempts": Int(m.attempts), "error_code": Int(m.errorCode), "error_message": m.errorMessage ?? NSNull(),
+                "wamid": m.wamid ?? NSNull(),
+            ]
+            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+            return String(decoding: data, as: UTF8.self)
         }
     }
 

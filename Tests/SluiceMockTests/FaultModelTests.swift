@@ -72,6 +72,23 @@ struct FaultModelTests {
         }
     }
 
+    @Test func stormsRecurOnTheMocksClock() throws {
+        var profile = FaultProfile()
+        profile.storm = .init(everyMilliseconds: 1_000, durationMilliseconds: 200)
+        let ms: UInt64 = 1_000_000
+        let start: UInt64 = 5_000 * ms
+        let injector = FaultInjector(profile: profile, startNanoseconds: start)
+        for (offset, raging) in [(0, true), (199, true), (200, false), (999, false), (1_000, true), (1_150, true), (1_250, false), (7_100, true)] {
+            let decision = injector.draw(nowNanoseconds: start + UInt64(offset) * ms).decision
+            #expect(decision == (raging ? .answer(.rateLimitHit()) : FaultDecision.none), "at \(offset) ms")
+        }
+        let parsed = try FaultProfile(toml: "[storm]\nevery_ms = 10000\nduration_ms = 1500\n")
+        #expect(parsed.storm == .init(everyMilliseconds: 10_000, durationMilliseconds: 1_500))
+        #expect(!parsed.isInert)
+        #expect(throws: MockError.self) { try FaultProfile(toml: "[storm]\nevery_ms = 100\nduration_ms = 200\n") }
+        #expect(throws: MockError.self) { try FaultProfile(toml: "[storm]\nevery_ms = 100\n") }
+    }
+
     @Test func shippedProfilesLoad() throws {
         let flaky = try FaultProfile(tomlFile: Self.repositoryRoot.appendingPathComponent("tuning/faults/flaky.toml").path)
         #expect(flaky.serverErrorShare == 0.05)
@@ -79,6 +96,7 @@ struct FaultModelTests {
         #expect(flaky.resetShare == 0.01)
         #expect(flaky.errorMix == [.init(code: 131_000, share: 0.005)])
         #expect(flaky.latency == .longTail(medianMilliseconds: 15, p99Milliseconds: 250))
+        #expect(flaky.storm == .init(everyMilliseconds: 15_000, durationMilliseconds: 1_000))
         let storm = try FaultProfile(tomlFile: Self.repositoryRoot.appendingPathComponent("tuning/faults/storm.toml").path)
         #expect(storm.totalShare == 0)
         #expect(storm.latency == .uniform(minMilliseconds: 1, maxMilliseconds: 5))

@@ -1,3 +1,4 @@
+import Dispatch
 import Synchronization
 
 /// What fault injection decided for one request.
@@ -15,20 +16,25 @@ enum FaultDecision: Sendable, Equatable {
 final class FaultInjector: Sendable {
     let profile: FaultProfile
     private let generator: Mutex<SeededGenerator>
+    /// Monotonic start of the storm schedule.
+    private let startNanoseconds: UInt64
 
-    init(profile: FaultProfile) {
+    init(profile: FaultProfile, startNanoseconds: UInt64 = DispatchTime.now().uptimeNanoseconds) {
         self.profile = profile
         self.generator = Mutex(SeededGenerator(seed: profile.seed))
+        self.startNanoseconds = startNanoseconds
     }
 
     /// The fault for the next request and the latency to add before any answer, in milliseconds.
-    func draw() -> (decision: FaultDecision, latencyMilliseconds: Double) {
+    func draw(nowNanoseconds: UInt64 = DispatchTime.now().uptimeNanoseconds) -> (decision: FaultDecision, latencyMilliseconds: Double) {
         if profile.isInert { return (.none, 0) }
+        let storming = profile.storm?.isRaging(elapsedNanoseconds: Int64(bitPattern: nowNanoseconds &- startNanoseconds)) ?? false
         return generator.withLock { generator in
             // Always draw both, so the sequence does not depend on which fault came up.
             let roll = generator.unit()
             let latency = profile.latency.sample(using: &generator)
             let coin = generator.unit()
+            if storming { return (.answer(.rateLimitHit()), latency) }
             return (Self.decide(roll: roll, coin: coin, profile: profile), latency)
         }
     }

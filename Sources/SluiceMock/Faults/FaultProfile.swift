@@ -7,6 +7,8 @@ import TOMLKit
 /// Each request draws one number in [0, 1): the first ``serverErrorShare`` of it answers 5xx,
 /// the next shares answer the ``errorMix`` codes, then ``hangShare`` hangs and ``resetShare``
 /// resets; the rest is served normally. Faulted requests are never recorded as arrivals.
+/// A ``storm``, when set, answers every send 130429 during a window that recurs on the
+/// mock's clock, as WhatsApp does when a number is throttled at the platform level.
 ///
 /// TOML form (every key optional):
 /// ```toml
@@ -22,6 +24,9 @@ import TOMLKit
 /// [[errors]]
 /// code = 131000
 /// share = 0.005
+/// [storm]                       # every send answers 130429 for duration_ms of each every_ms
+/// every_ms = 10000
+/// duration_ms = 1000
 /// ```
 public struct FaultProfile: Sendable, Equatable {
     /// One injected error code and the share of requests that get it.
@@ -38,11 +43,32 @@ public struct FaultProfile: Sendable, Equatable {
         }
     }
 
+    /// Recurring windows in which every send is refused with 130429.
+    public struct Storm: Sendable, Equatable {
+        /// Period of the storms, from the mock's start.
+        public var everyMilliseconds: Int
+        /// Length of each storm, at the start of its period.
+        public var durationMilliseconds: Int
+
+        /// Creates a storm schedule.
+        public init(everyMilliseconds: Int, durationMilliseconds: Int) {
+            self.everyMilliseconds = everyMilliseconds
+            self.durationMilliseconds = durationMilliseconds
+        }
+
+        /// Whether `elapsedNanoseconds` after the start falls inside a storm.
+        public func isRaging(elapsedNanoseconds: Int64) -> Bool {
+            guard elapsedNanoseconds >= 0 else { return false }
+            let phase = (elapsedNanoseconds / 1_000_000) % Int64(everyMilliseconds)
+            return phase < Int64(durationMilliseconds)
+        }
+    }
+
     /// Default hold of a hanging request: longer than any sane client timeout.
     public static let hangMillisecondsDefault = 60_000
     /// Longest hold allowed, so a hang always ends.
     public static let hangMillisecondsMax = 600_000
-    static let keys: Set<String> = ["seed", "server_error_share", "errors", "latency", "hang_share", "hang_ms", "reset_share"]
+    static let keys: Set<String> = ["seed", "server_error_share", "errors", "latency", "hang_share", "hang_ms", "reset_share", "storm"]
 
     /// Seed of the fault generator.
     public var seed: UInt64 = 1
@@ -58,6 +84,8 @@ public struct FaultProfile: Sendable, Equatable {
     public var hangMilliseconds: Int = hangMillisecondsDefault
     /// Share of requests whose connection is closed without an answer.
     public var resetShare: Double = 0
+    /// 130429 storms, if any.
+    public var storm: Storm? = nil
 
     /// No faults, no latency.
     public init() {}
@@ -115,6 +143,12 @@ public struct FaultProfile: Sendable, Equatable {
                 errorMix.append(ErrorShare(code: code, share: share))
             }
         }
+        if let value = table["storm"] {
+            guard let stormTable = value.table, let every = stormTable["every_ms"]?.int, let duration = stormTable["duration_ms"]?.int else {
+                throw .invalidConfiguration("\(source): [storm] needs integer every_ms and duration_ms")
+            }
+            storm = Storm(everyMilliseconds: every, durationMilliseconds: duration)
+        }
         if let value = table["latency"] {
             guard let latencyTable = value.table, let kind = latencyTable["kind"]?.string else {
                 throw .invalidConfiguration("\(source): [latency] needs kind = \"fixed\" | \"uniform\" | \"long_tail\"")
@@ -159,6 +193,12 @@ public struct FaultProfile: Sendable, Equatable {
         guard (0...Self.hangMillisecondsMax).contains(hangMilliseconds) else {
             throw .invalidConfiguration("hang_ms \(hangMilliseconds) is outside 0...\(Self.hangMillisecondsMax)")
         }
+        if let storm {
+            guard storm.everyMilliseconds >= 1, (0...storm.everyMilliseconds).contains(storm.durationMilliseconds) else {
+                throw .invalidConfiguration(
+                    "storm every_ms \(storm.everyMilliseconds) must be ≥ 1 and duration_ms \(storm.durationMilliseconds) within 0...every_ms")
+            }
+        }
         try latency.validate()
     }
 
@@ -168,5 +208,5 @@ public struct FaultProfile: Sendable, Equatable {
     }
 
     /// True when no request can be faulted or delayed.
-    var isInert: Bool { totalShare == 0 && latency.isZero }
+    var isInert: Bool { totalShare == 0 && latency.isZero && (storm?.durationMilliseconds ?? 0) == 0 }
 }
