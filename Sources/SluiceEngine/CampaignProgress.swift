@@ -52,4 +52,7 @@ public struct SenderSnapshot: Sendable, Equatable {
     public var retried: UInt64
     public var throttled: UInt64
     public var inDoubt: UInt64
+    /// Unsuccessful send outcomes since this process started, by WhatsApp error code
+    /// (`"131026"`), HTTP status without a Meta body (`"http_503"`), `"not_sent"` or `"in_doubt"`.
+    public var errors: [String: UInt64] = [:]
 }

@@ -64,6 +64,9 @@ final class DispatchLoop: @unchecked Sendable {
     // Published for other threads.
     private let snapshotLock = NSLock()
     private var publishedSnapshots: [SenderSnapshot] = []
+    /// Latest the loop woke after a pacing instant it slept until, since the last snapshot.
+    private var lagMaxNanoseconds: Int64 = 0
+    private var publishedLagNanoseconds: Int64 = 0
     private let doneLock = NSLock()
     private var finished = false
     private var finishWaiters: [CheckedContinuation<Void, Never>] = []
@@ -110,6 +113,20 @@ final class DispatchLoop: @unchecked Sendable {
         }
     }
 
+    /// How late the loop woke for a send it had scheduled (worst in the last ~200 ms).
+    /// False once the loop has finished (after shutdown).
+    func isRunning() -> Bool {
+        doneLock.lock()
+        defer { doneLock.unlock() }
+        return !finished
+    }
+
+    func lagNanoseconds() -> Int64 {
+        snapshotLock.lock()
+        defer { snapshotLock.unlock() }
+        return publishedLagNanoseconds
+    }
+
     func snapshots() -> [SenderSnapshot] {
         snapshotLock.lock()
         defer { snapshotLock.unlock() }
@@ -126,13 +143,18 @@ final class DispatchLoop: @unchecked Sendable {
         while true {
             let now = clock.now()
             var deadline = min(nextDueScan, nextSnapshot)
-            if !stopping, let wake = scheduler.nextWakeup(now: now) { deadline = min(deadline, wake) }
+            var paced: Instant?
+            if !stopping, let wake = scheduler.nextWakeup(now: now) {
+                deadline = min(deadline, wake)
+                paced = wake
+            }
             if let drainDeadline { deadline = min(deadline, drainDeadline) }
             if deadline > now { mailbox.take(waitingUntil: deadline, into: &events) } else { mailbox.take(waitingUntil: now, into: &events) }
             for event in events { handle(event) }
             events.removeAll(keepingCapacity: true)
 
             let tickTime = clock.now()
+            if let paced, tickTime >= paced { lagMaxNanoseconds = max(lagMaxNanoseconds, tickTime - paced) }
             if stopping {
                 if drainDeadline == nil {
                     drainDeadline = tickTime + Int64(configuration.drainTimeoutMilliseconds) * 1_000_000
@@ -209,7 +231,7 @@ final class DispatchLoop: @unchecked Sendable {
             id: record.id, phoneNumberID: record.phoneNumberID, tierMessagesPerSecond: record.tierMessagesPerSecond,
             effectiveMessagesPerSecond: record.tierMessagesPerSecond, paused: record.paused, pauseReason: record.pauseReason,
             staged: 0, inFlight: 0, sent: previous?.sent ?? 0, failed: previous?.failed ?? 0, retried: previous?.retried ?? 0,
-            throttled: previous?.throttled ?? 0, inDoubt: previous?.inDoubt ?? 0)
+            throttled: previous?.throttled ?? 0, inDoubt: previous?.inDoubt ?? 0, errors: previous?.errors ?? [:])
         senders[record.id] = SenderRuntime(record: record, url: url, snapshot: snapshot)
         scheduler.upsertSender(
             record.id, tierMessagesPerSecond: record.tierMessagesPerSecond, burst: Int(record.burst),
@@ -378,6 +400,7 @@ final class DispatchLoop: @unchecked Sendable {
             scheduler.completed(sender: message.sender, count: 1, now: now)
             let attempts = message.attempts &+ 1
             let decision = configuration.outcome.decide(completion.result, attempts: attempts, using: &rng)
+            if let label = Self.errorLabel(completion.result) { senders[message.sender]?.snapshot.errors[label, default: 0] += 1 }
             switch decision.sender {
             case .none: break
             case .throttle:
@@ -455,6 +478,17 @@ final class DispatchLoop: @unchecked Sendable {
         }
     }
 
+    /// The metrics label of an unsuccessful outcome; nil for an accepted send.
+    static func errorLabel(_ result: SendResult) -> String? {
+        switch result {
+        case .accepted: nil
+        case .rejected(_, let code, _): String(code)
+        case .httpError(let status): "http_\(status)"
+        case .notSent: "not_sent"
+        case .inDoubt: "in_doubt"
+        }
+    }
+
     private func errorText(_ result: SendResult) -> String? {
         switch result {
         case .rejected(let status, let code, let message): "HTTP \(status), error \(code): \(message)"
@@ -477,7 +511,9 @@ final class DispatchLoop: @unchecked Sendable {
         list.sort { $0.id < $1.id }
         snapshotLock.lock()
         publishedSnapshots = list
+        publishedLagNanoseconds = lagMaxNanoseconds
         snapshotLock.unlock()
+        lagMaxNanoseconds = 0
     }
 
     private func finish() {

@@ -15,7 +15,7 @@ public final class Dispatcher: Sendable {
     public let configuration: EngineConfiguration
     public let recovery: RecoveryReport
     let journal: Journal
-    private let loop: DispatchLoop
+    let loop: DispatchLoop
     private let transport: CurlTransport
     let clock: any Clock
     private let logger: Logger

@@ -16,7 +16,8 @@ import SluiceEngine
 /// | `GET /v1/senders/{phone_number_id}` | read |
 /// | `POST /v1/campaigns` `{"sender": "…", "message": {…}, "recipients": [{"to": "…", "params": ["…"]}]}` → 202 | submit |
 /// | `GET /v1/campaigns/{id}` | read |
-/// | `GET /healthz`; `GET`, `POST /webhooks/whatsapp` (Meta signs them) | none |
+/// | `GET /metrics` (Prometheus text format) | read |
+/// | `GET /healthz`, `GET /readyz`; `GET`, `POST /webhooks/whatsapp` (Meta signs them) | none |
 ///
 /// Scopes are independent: an `admin` key without `read` cannot read campaigns.
 public enum APIRoutes {
@@ -27,7 +28,22 @@ public enum APIRoutes {
     public static func router(dispatcher: Dispatcher, credential: AdminCredential, webhookVerifyToken: String? = nil) throws -> Router<BasicRequestContext> {
         let keys = APIKeyStore(bootstrap: credential, records: try dispatcher.apiKeys())
         let router = Router()
+        let metrics = ServerMetrics(dispatcher: dispatcher)
+        // Request counts and latency histograms per route, through swift-metrics.
+        router.add(middleware: MetricsMiddleware())
         router.get("healthz") { _, _ in JSONBody.response(.ok, ["status": "ok"]) }
+        router.get("readyz") { _, _ in
+            // Ready when the dispatch loop runs and the journal answers a read.
+            guard dispatcher.isDispatching, (try? dispatcher.journalStatistics()) != nil else {
+                return JSONBody.response(.serviceUnavailable, ["status": "not_ready"])
+            }
+            return JSONBody.response(.ok, ["status": "ready"])
+        }
+        router.group().add(middleware: APIKeyMiddleware(keys: keys, scope: .read)).get("metrics") { _, _ in
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: try metrics.render())))
+        }
         WebhookRoutes.add(to: router, dispatcher: dispatcher, verifyToken: webhookVerifyToken)
         // One group per scope over the same `/v1` prefix: each route sits in its scope's.
         let admin = router.group("v1").add(middleware: APIKeyMiddleware(keys: keys, scope: .admin))

@@ -1,0 +1,14 @@
+import SluiceJournal
+
+/// What `/metrics` and `/readyz` read: cheap, from any thread.
+extension Dispatcher {
+    /// Table sizes and the map's size and use.
+    public func journalStatistics() throws -> JournalStatistics { try journal.statistics() }
+
+    /// How late the dispatch loop woke for a send it had paced, worst case over the last
+    /// ~200 ms, in seconds: the pacing lag.
+    public func dispatchLagSeconds() -> Double { Double(loop.lagNanoseconds()) / 1e9 }
+
+    /// Whether the dispatch loop runs (false after shutdown began and finished).
+    public var isDispatching: Bool { loop.isRunning() }
+}

@@ -1,0 +1,90 @@
+import CoreMetrics
+import Foundation
+import Prometheus
+import SluiceEngine
+import Synchronization
+
+/// `GET /metrics` in the Prometheus text format: the HTTP metrics that Hummingbird's
+/// `MetricsMiddleware` records through swift-metrics, then the dispatcher's own, read
+/// from its snapshots and the journal at scrape time.
+///
+/// ```swift
+/// let metrics = ServerMetrics(dispatcher: dispatcher)
+/// router.add(middleware: MetricsMiddleware())
+/// router.get("metrics") { _, _ in metrics.response() }
+/// ```
+public final class ServerMetrics: Sendable {
+    /// swift-metrics has one backend per process: the first `ServerMetrics` bootstraps it
+    /// with this registry and every later one shares it.
+    static let http: PrometheusCollectorRegistry = {
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        return registry
+    }()
+
+    let dispatcher: Dispatcher
+    /// Per dispatcher, so that two dispatchers in one process never share counters.
+    let registry = PrometheusCollectorRegistry()
+    /// Cumulative values already added to each counter, keyed by name and labels.
+    private let reported = Mutex<[String: UInt64]>([:])
+
+    public init(dispatcher: Dispatcher) {
+        _ = Self.http
+        self.dispatcher = dispatcher
+    }
+
+    /// Refreshes the dispatcher's metrics and renders everything.
+    public func render() throws -> String {
+        try update()
+        return Self.http.emitToString() + registry.emitToString()
+    }
+
+    func update() throws {
+        for s in dispatcher.senderSnapshots() {
+            let sender = [("sender", s.phoneNumberID)]
+            gauge("sender_tier", "messages_per_second", "The sender's rate tier.", sender, s.tierMessagesPerSecond)
+            gauge("sender_effective", "messages_per_second", "The rate the sender is paced at now (below the tier after throttles).",
+                  sender, s.effectiveMessagesPerSecond)
+            gauge("sender_paused", "", "1 while the sender is paused.", sender, s.paused ? 1 : 0)
+            gauge("sender_queue_depth", "", "Messages paged in and waiting for a send slot.", sender, Double(s.staged))
+            gauge("sender_in_flight", "", "Sends on the wire.", sender, Double(s.inFlight))
+            counter("messages_sent", "Messages WhatsApp accepted.", sender, s.sent)
+            counter("messages_failed", "Messages that ended failed.", sender, s.failed)
+            counter("messages_retried", "Sends that will be retried after a backoff.", sender, s.retried)
+            counter("messages_in_doubt", "Sends whose outcome is unknown (timeouts after the body went out).", sender, s.inDoubt)
+            counter("sender_throttles", "130429 and other throttle answers.", sender, s.throttled)
+            for (code, count) in s.errors {
+                counter("send_errors", "Unsuccessful sends by WhatsApp error code, HTTP status, not_sent or in_doubt.",
+                        sender + [("code", code)], count)
+            }
+        }
+        let journal = try dispatcher.journalStatistics()
+        gauge("journal_map", "bytes", "Size of the LMDB map.", [], Double(journal.mapSizeBytes))
+        gauge("journal_used", "bytes", "Bytes of the map in use.", [], Double(journal.usedBytes))
+        gauge("journal_messages", "", "Messages in the journal.", [], Double(journal.messages))
+        gauge("journal_queued_messages", "", "Messages queued to send.", [], Double(journal.pending))
+        gauge("journal_waiting_messages", "", "Messages waiting to retry or in doubt.", [], Double(journal.due))
+        gauge("journal_in_flight_messages", "", "Messages journaled in flight.", [], Double(journal.inFlight))
+        gauge("pacing_lag", "seconds", "How late the dispatch loop woke for a paced send, worst in the last 200 ms.", [],
+              dispatcher.dispatchLagSeconds())
+    }
+
+    private func gauge(_ name: String, _ unit: String, _ help: String, _ labels: [(String, String)], _ value: Double) {
+        let descriptor = MetricNameDescriptor(namespace: "sluice", metricName: name, unitName: unit, helpText: help)
+        registry.makeGauge(descriptor: descriptor, labels: labels).set(value)
+    }
+
+    /// Prometheus counters only go up: add what the cumulative snapshot value gained.
+    private func counter(_ name: String, _ help: String, _ labels: [(String, String)], _ total: UInt64) {
+        let key = name + labels.map { "|\($0.0)=\($0.1)" }.joined()
+        let delta = reported.withLock { reported -> UInt64 in
+            let previous = reported[key] ?? 0
+            guard total > previous else { return 0 }
+            reported[key] = total
+            return total - previous
+        }
+        let descriptor = MetricNameDescriptor(namespace: "sluice", metricName: name, unitName: "total", helpText: help)
+        let counter = registry.makeCounter(descriptor: descriptor, labels: labels)
+        if delta > 0 { counter.increment(by: Int64(clamping: delta)) }
+    }
+}
