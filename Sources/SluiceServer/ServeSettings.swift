@@ -18,10 +18,14 @@ public struct ServeSettings: Equatable, Sendable {
     public var pacingMargin = EngineConfiguration.defaultPacingMargin
     /// The `hub.verify_token` Meta must present to subscribe this server's webhook URL.
     public var webhookVerifyToken: String?
+    /// PEM certificate chain and private key: the API is served over TLS when both are set.
+    public var tlsCert: String?
+    public var tlsKey: String?
 
     public static let keys: Set<String> = [
         "data_dir", "listen", "graph_url", "graph_version", "ca_file", "in_doubt_settle_seconds",
         "connections_per_host", "request_timeout_ms", "http_version", "pacing_margin", "webhook_verify_token",
+        "tls_cert", "tls_key",
     ]
 
     public init() {}
@@ -60,6 +64,8 @@ public struct ServeSettings: Equatable, Sendable {
         if let v = try int("request_timeout_ms") { requestTimeoutMilliseconds = v }
         if let v = try string("http_version") { httpVersion = v }
         if let v = try string("webhook_verify_token") { webhookVerifyToken = v }
+        if let v = try string("tls_cert") { tlsCert = v }
+        if let v = try string("tls_key") { tlsKey = v }
         if let value = table["pacing_margin"] {
             guard let d = value.double else { throw SettingsError("\(source): pacing_margin must be a number such as 0.01") }
             pacingMargin = d
@@ -84,6 +90,12 @@ public struct ServeSettings: Equatable, Sendable {
         guard ["1.1", "2"].contains(httpVersion) else { throw SettingsError("http-version must be 1.1 or 2, got '\(httpVersion)'") }
         guard (100...300_000).contains(requestTimeoutMilliseconds) else {
             throw SettingsError("request-timeout-ms must be between 100 and 300000")
+        }
+        guard (tlsCert == nil) == (tlsKey == nil) else { throw SettingsError("tls-cert and tls-key go together: give both or neither") }
+        for (flag, path) in [("tls-cert", tlsCert), ("tls-key", tlsKey)] {
+            if let path, !FileManager.default.isReadableFile(atPath: path) {
+                throw SettingsError("\(flag) '\(path)' does not exist or is not readable")
+            }
         }
     }
 

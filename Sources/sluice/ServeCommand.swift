@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import ServiceLifecycle
 import SluiceEngine
@@ -36,6 +37,10 @@ struct ServeCommand: AsyncParsableCommand {
     var webhookVerifyToken: String?
     @Option(name: .customLong("http-version"), help: "1.1 (keep-alive, default) or 2 (ALPN, multiplexed).")
     var httpVersion: String?
+    @Option(name: .customLong("tls-cert"), help: "PEM certificate chain for serving the API over TLS (with --tls-key).")
+    var tlsCert: String?
+    @Option(name: .customLong("tls-key"), help: "PEM private key for --tls-cert.")
+    var tlsKey: String?
 
     func settings() throws -> ServeSettings {
         var s = ServeSettings()
@@ -57,6 +62,8 @@ struct ServeCommand: AsyncParsableCommand {
         if let pacingMargin { s.pacingMargin = pacingMargin }
         if let token = ProcessInfo.processInfo.environment["SLUICE_WEBHOOK_VERIFY_TOKEN"], !token.isEmpty { s.webhookVerifyToken = token }
         if let webhookVerifyToken { s.webhookVerifyToken = webhookVerifyToken }
+        if let tlsCert { s.tlsCert = tlsCert }
+        if let tlsKey { s.tlsKey = tlsKey }
         try s.validate()
         return s
     }
@@ -70,19 +77,23 @@ struct ServeCommand: AsyncParsableCommand {
         let dispatcher = try Dispatcher(configuration: settings.engineConfiguration(), logger: logger)
         logger.info("journal open at \(settings.dataDir)/journal; admin key from \(credential.source); sending to \(settings.graphURL)/\(settings.graphVersion)")
         let router: Router<BasicRequestContext>
+        let server: HTTPServerBuilder
         do {
+            server = try APIServerTLS.server(settings)
             router = try APIRoutes.router(dispatcher: dispatcher, credential: credential, webhookVerifyToken: settings.webhookVerifyToken)
         } catch {
             await dispatcher.shutdown()
             throw error
         }
+        let scheme = settings.tlsCert == nil ? "http" : "https"
         let app = Application(
             router: router,
+            server: server,
             configuration: .init(address: .hostname(settings.listen.host, port: settings.listen.port), serverName: "sluice"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? settings.listen.port
                 // Scripts and tests read this line to find the port.
-                say("sluice listening on http://\(settings.listen.host):\(port)")
+                say("sluice listening on \(scheme)://\(settings.listen.host):\(port)")
             },
             logger: logger
         )

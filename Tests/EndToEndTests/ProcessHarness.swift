@@ -51,6 +51,13 @@ final class ChildProcess: @unchecked Sendable {
 
     func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
 
+    /// Waits (bounded) for the process to exit by itself; nil if it is still running.
+    func waitForExit(timeoutSeconds: Double = 30) async -> Int32? {
+        let deadline = Date().addingTimeInterval(timeoutSeconds)
+        while process.isRunning && Date() < deadline { try? await Task.sleep(for: .milliseconds(50)) }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+
     /// Sends `signal` and waits (bounded) for the process to exit.
     @discardableResult
     func stop(signal sig: Int32 = SIGTERM, timeoutSeconds: Double = 30) async -> Int32? {
