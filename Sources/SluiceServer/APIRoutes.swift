@@ -13,7 +13,8 @@ import SluiceEngine
 /// | `POST /v1/keys` `{"name": "…", "scopes": ["submit", "read"]}` → 201 with the secret, once | admin |
 /// | `GET /v1/keys`, `DELETE /v1/keys/{id}` (revoke, 204) | admin |
 /// | `PUT /v1/senders/{phone_number_id}` `{"tier_mps": 80, "burst": 1, "access_token": "…"}` | admin |
-/// | `GET /v1/senders/{phone_number_id}` | read |
+/// | `GET /v1/senders`, `GET /v1/senders/{phone_number_id}` | read |
+/// | `POST /v1/senders/{phone_number_id}/pause` `{"reason": "…"}`, `…/resume` | admin |
 /// | `POST /v1/campaigns` `{"sender": "…", "message": {…}, "recipients": [{"to": "…", "params": ["…"]}]}` → 202 | submit |
 /// | `GET /v1/campaigns/{id}` | read |
 /// | `GET /metrics` (Prometheus text format) | read |
@@ -50,6 +51,7 @@ public enum APIRoutes {
         let submit = router.group("v1").add(middleware: APIKeyMiddleware(keys: keys, scope: .submit))
         let read = router.group("v1").add(middleware: APIKeyMiddleware(keys: keys, scope: .read))
         APIKeyRoutes.add(to: admin, keys: keys, dispatcher: dispatcher)
+        SenderRoutes.add(read: read, admin: admin, dispatcher: dispatcher)
         admin.put("senders/:phone_number_id") { request, context in
             try await putSender(request, context: context, dispatcher: dispatcher)
         }
