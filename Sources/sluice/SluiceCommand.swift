@@ -6,7 +6,10 @@ struct SluiceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sluice",
         abstract: "A throughput-focused outbound message dispatcher for the WhatsApp Business Platform.",
-        subcommands: [ServeCommand.self, MockCommand.self, DemoCommand.self, JournalCommand.self, LoadTestCommand.self]
+        subcommands: [
+            ServeCommand.self, MockCommand.self, DemoCommand.self, JournalCommand.self, LoadTestCommand.self,
+            SendersCommand.self, KeysCommand.self, StatusCommand.self,
+        ]
     )
 }
 

@@ -1,0 +1,96 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// Where the operator commands send their requests: `--server` (or `$SLUICE_SERVER`) and
+/// the API key from `--key` (or `$SLUICE_KEY`).
+struct ClientOptions: ParsableArguments {
+    @Option(help: "Base URL of a running `sluice serve` (default: $SLUICE_SERVER or http://127.0.0.1:8080).")
+    var server: String?
+    @Option(help: "API key (default: $SLUICE_KEY).")
+    var key: String?
+    @Flag(help: "Print the server's JSON answer instead of a table.")
+    var json = false
+
+    func client() throws -> APIClient {
+        let environment = ProcessInfo.processInfo.environment
+        let base = server ?? environment["SLUICE_SERVER"] ?? "http://127.0.0.1:8080"
+        guard base.hasPrefix("http://") || base.hasPrefix("https://") else {
+            throw ValidationError("--server must be an http:// or https:// URL, got '\(base)'")
+        }
+        guard let key = key ?? environment["SLUICE_KEY"], !key.isEmpty else {
+            throw ValidationError("no API key: pass --key or set SLUICE_KEY")
+        }
+        return APIClient(base: base.hasSuffix("/") ? String(base.dropLast()) : base, key: key)
+    }
+}
+
+/// A failed API call, printed as the server's error and a non-zero exit.
+struct APICallError: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// JSON over HTTP to the Sluice API.
+struct APIClient {
+    let base: String
+    let key: String
+    static let timeout = TimeAmount.seconds(60)
+
+    /// One call; a non-2xx answer throws with the API's error code and message.
+    @discardableResult
+    func call(_ method: HTTPMethod, _ path: String, json body: [String: Any]? = nil) async throws -> Any? {
+        var request = HTTPClientRequest(url: base + path)
+        request.method = method
+        request.headers.add(name: "Authorization", value: "Bearer \(key)")
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)))
+        }
+        let response: HTTPClientResponse
+        do {
+            response = try await HTTPClient.shared.execute(request, timeout: Self.timeout)
+        } catch {
+            throw APICallError(description: "cannot reach \(base): \(error)")
+        }
+        let bytes = try await response.body.collect(upTo: 64 * 1024 * 1024)
+        let object = bytes.readableBytes == 0 ? nil : try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))
+        guard (200..<300).contains(response.status.code) else {
+            let error = (object as? [String: Any])?["error"] as? [String: Any]
+            let code = error?["code"] as? String ?? "http_\(response.status.code)"
+            let message = error?["message"] as? String ?? String(buffer: bytes)
+            throw APICallError(description: "\(method) \(path): \(response.status.code) \(code): \(message)")
+        }
+        return object
+    }
+
+    /// The answer printed as indented JSON.
+    static func printJSON(_ object: Any?) {
+        guard let object, let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) else { return }
+        say(String(decoding: data, as: UTF8.self))
+    }
+}
+
+/// A plain-text table with left-aligned columns.
+func table(_ header: [String], _ rows: [[String]]) -> [String] {
+    let all = [header] + rows
+    let widths = header.indices.map { i in all.map { $0.indices.contains(i) ? $0[i].count : 0 }.max() ?? 0 }
+    return all.map { row in
+        row.enumerated().map { i, cell in i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
+            .joined(separator: "  ")
+    }
+}
+
+/// A JSON value for a table cell.
+func cell(_ value: Any?) -> String {
+    switch value {
+    case nil, is NSNull: return "-"
+    case let s as String: return s
+    case let n as NSNumber:
+        if String(cString: n.objCType) == "c" { return n.boolValue ? "yes" : "no" }
+        let d = n.doubleValue
+        return d == d.rounded() && abs(d) < 1e15 ? String(Int64(d)) : String(format: "%.1f", d)
+    default: return "\(value!)"
+    }
+}

@@ -1,0 +1,81 @@
+import ArgumentParser
+import Foundation
+
+struct SendersCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "senders",
+        abstract: "List, register and pause sending numbers on a running server.",
+        subcommands: [List.self, SetSender.self, Pause.self, Resume.self]
+    )
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Every sender with its tier, live rate and pause state.")
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            let answer = try await client.client().call(.GET, "/v1/senders")
+            if client.json { return APIClient.printJSON(answer) }
+            let senders = (answer as? [String: Any])?["senders"] as? [[String: Any]] ?? []
+            let rows = senders.map { s in
+                [cell(s["phone_number_id"]), cell(s["tier_mps"]), cell(s["effective_mps"]), cell(s["in_flight"]),
+                 cell(s["paused"]), cell(s["pause_reason"])]
+            }
+            for line in table(["SENDER", "TIER", "RATE", "IN FLIGHT", "PAUSED", "REASON"], rows) { say(line) }
+        }
+    }
+
+    struct SetSender: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "set", abstract: "Register a sender or change its tier, burst, token or app secret (lifts a pause).")
+        @OptionGroup var client: ClientOptions
+        @Argument(help: "The WhatsApp phone_number_id.") var id: String
+        @Option(help: "Rate tier in messages per second (1–1000).") var tier: Double
+        @Option(help: "Messages that may go back to back after an idle period.") var burst = 1
+        @Option(help: "The Cloud API access token for this number (default: $SLUICE_SENDER_TOKEN).") var token: String?
+        @Option(name: .customLong("app-secret"), help: "The Meta app secret that signs this number's webhooks.") var appSecret: String?
+
+        func run() async throws {
+            guard let token = token ?? ProcessInfo.processInfo.environment["SLUICE_SENDER_TOKEN"] else {
+                throw ValidationError("no access token: pass --token or set SLUICE_SENDER_TOKEN")
+            }
+            var body: [String: Any] = ["tier_mps": tier, "burst": burst, "access_token": token]
+            if let appSecret { body["app_secret"] = appSecret }
+            let answer = try await client.client().call(.PUT, "/v1/senders/\(try pathSegment(id))", json: body)
+            if client.json { return APIClient.printJSON(answer) }
+            say("sender \(id): tier \(cell((answer as? [String: Any])?["tier_mps"])) msg/s")
+        }
+    }
+
+    struct Pause: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Stop sending for a number; its messages wait.")
+        @OptionGroup var client: ClientOptions
+        @Argument(help: "The WhatsApp phone_number_id.") var id: String
+        @Option(help: "Why, shown in the API and the list.") var reason: String?
+
+        func run() async throws {
+            let answer = try await client.client().call(.POST, "/v1/senders/\(try pathSegment(id))/pause", json: reason.map { ["reason": $0] } ?? [:])
+            if client.json { return APIClient.printJSON(answer) }
+            say("sender \(id) paused: \(cell((answer as? [String: Any])?["pause_reason"]))")
+        }
+    }
+
+    struct Resume: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Resume sending for a paused number.")
+        @OptionGroup var client: ClientOptions
+        @Argument(help: "The WhatsApp phone_number_id.") var id: String
+
+        func run() async throws {
+            let answer = try await client.client().call(.POST, "/v1/senders/\(try pathSegment(id))/resume")
+            if client.json { return APIClient.printJSON(answer) }
+            say("sender \(id) resumed")
+        }
+    }
+}
+
+/// An id as one path segment: digits, letters, `_` and `-` only, so it cannot reach
+/// another route.
+func pathSegment(_ id: String) throws -> String {
+    guard !id.isEmpty, id.utf8.count <= 128, id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }) else {
+        throw ValidationError("'\(id)' is not an id (letters, digits, _ and - only)")
+    }
+    return id
+}

@@ -1,0 +1,75 @@
+import Foundation
+import Testing
+
+/// The operator commands (`sluice senders|keys|status`) against a running `serve`.
+@Suite(.serialized) struct ClientCommandsEndToEndTests {
+    /// Runs `sluice ARGS`; returns the exit status and stdout + stderr.
+    func sluice(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try SluiceBinary.path())
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env["SLUICE_KEY"] = nil
+        env["SLUICE_SERVER"] = nil
+        for (k, v) in environment { env[k] = v }
+        process.environment = env
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test func sendersKeysAndStatusFromTheCommandLine() async throws {
+        let e2e = DispatchEndToEndTests()
+        let stack = try await e2e.startMock("client-commands")
+        let (serve, api) = try await stack.serve()
+        let admin = ["SLUICE_SERVER": api, "SLUICE_KEY": DispatchEndToEndTests.adminKey]
+
+        let set = try sluice(["senders", "set", "1065000601", "--tier", "80", "--token", "token-1065000601"], environment: admin)
+        #expect(set.status == 0, "\(set.output)")
+        let list = try sluice(["senders", "list"], environment: admin)
+        #expect(list.status == 0)
+        let row = try #require(list.output.split(separator: "\n").first { $0.hasPrefix("1065000601") })
+        #expect(row.contains("80") && row.contains("no"), "\(list.output)")
+
+        // A read-only key can list but not pause.
+        let created = try sluice(["keys", "create", "--name", "dashboard", "--scope", "read", "--json"], environment: admin)
+        #expect(created.status == 0, "\(created.output)")
+        let key = try #require((try jsonObject(created.output))["key"] as? String)
+        let id = try #require((try jsonObject(created.output))["id"] as? String)
+        let reader = ["SLUICE_SERVER": api, "SLUICE_KEY": key]
+        #expect(try sluice(["senders", "list"], environment: reader).status == 0)
+        let refused = try sluice(["senders", "pause", "1065000601"], environment: reader)
+        #expect(refused.status != 0 && refused.output.contains("403"), "\(refused.output)")
+
+        let paused = try sluice(["senders", "pause", "1065000601", "--reason", "quality rating low"], environment: admin)
+        #expect(paused.status == 0 && paused.output.contains("quality rating low"), "\(paused.output)")
+        let json = try jsonObject(try sluice(["senders", "list", "--json"], environment: admin).output)
+        let sender = try #require((json["senders"] as? [[String: Any]])?.first)
+        #expect(sender["paused"] as? Bool == true)
+        #expect(try sluice(["senders", "resume", "1065000601"], environment: admin).status == 0)
+
+        let keys = try sluice(["keys", "list"], environment: admin)
+        #expect(keys.output.contains(id) && keys.output.contains("dashboard"))
+        #expect(try sluice(["keys", "revoke", id], environment: admin).status == 0)
+        let revoked = try sluice(["senders", "list"], environment: reader)
+        #expect(revoked.status != 0 && revoked.output.contains("401"), "\(revoked.output)")
+
+        // A campaign followed to the end.
+        let campaign = try e2e.postCampaign(api, sender: "1065000601", count: 40, firstRecipient: 966_560_000_000)
+        let followed = try sluice(["status", campaign.id, "--follow", "--max-seconds", "60"], environment: admin)
+        #expect(followed.status == 0)
+        #expect(followed.output.contains("campaign \(campaign.id) done: 40 messages"), "\(followed.output)")
+        let missing = try sluice(["status", "999999"], environment: admin)
+        #expect(missing.status != 0 && missing.output.contains("not_found"), "\(missing.output)")
+        let noKey = try sluice(["senders", "list", "--server", api])
+        #expect(noKey.status != 0 && noKey.output.contains("SLUICE_KEY"))
+
+        #expect(await serve.stop() == 0)
+        await stack.mock.stop()
+        try? FileManager.default.removeItem(atPath: stack.root)
+    }
+}
