@@ -30,6 +30,7 @@ final class DispatchLoop: @unchecked Sendable {
         var record: SenderRecord
         var url: String
         var snapshot: SenderSnapshot
+        var spacing: RecipientSpacing
     }
 
     private struct CampaignKey: Hashable {
@@ -232,7 +233,8 @@ final class DispatchLoop: @unchecked Sendable {
             effectiveMessagesPerSecond: record.tierMessagesPerSecond, paused: record.paused, pauseReason: record.pauseReason,
             staged: 0, inFlight: 0, sent: previous?.sent ?? 0, failed: previous?.failed ?? 0, retried: previous?.retried ?? 0,
             throttled: previous?.throttled ?? 0, inDoubt: previous?.inDoubt ?? 0, errors: previous?.errors ?? [:])
-        senders[record.id] = SenderRuntime(record: record, url: url, snapshot: snapshot)
+        let spacing = senders[record.id]?.spacing ?? RecipientSpacing(spacingMilliseconds: configuration.pairSpacingMilliseconds)
+        senders[record.id] = SenderRuntime(record: record, url: url, snapshot: snapshot, spacing: spacing)
         scheduler.upsertSender(
             record.id, tierMessagesPerSecond: record.tierMessagesPerSecond, burst: Int(record.burst),
             paused: record.paused, now: now)
@@ -349,6 +351,16 @@ final class DispatchLoop: @unchecked Sendable {
             guard let runtime = senders[message.sender] else {
                 preconditionFailure("message \(message.id) of unknown sender \(message.sender)")
             }
+            // The pair limit: a recipient sent to within the spacing waits as retry_at
+            // until it ends; no attempt is used and WhatsApp never sees a 131056.
+            if let notBefore = senders[message.sender]?.spacing.admit(message.to, nowMilliseconds: wall) {
+                scheduler.completed(sender: message.sender, count: 1)
+                failures.append(MessageTransition(
+                    id: message.id, to: .retryAt, attempts: nil, notBeforeMilliseconds: notBefore,
+                    updatedMilliseconds: wall, wamid: nil, errorCode: 0,
+                    errorMessage: "waiting: sent to the same recipient less than \(configuration.pairSpacingMilliseconds) ms ago (pair limit)"))
+                continue
+            }
             guard let template = template(for: message.campaign) else {
                 scheduler.completed(sender: message.sender, count: 1)
                 failures.append(MessageTransition(
@@ -363,7 +375,7 @@ final class DispatchLoop: @unchecked Sendable {
             inFlight[message.id.rawValue] = message
             requests.append(OutboundRequest(tag: message.id.rawValue, url: runtime.url, bearerToken: runtime.record.accessToken, body: body))
         }
-        if !failures.isEmpty { applyLogged(failures, what: "failing unrenderable messages") }
+        if !failures.isEmpty { applyLogged(failures, what: "spacing or failing messages") }
         if !requests.isEmpty { transport?.send(requests) }
     }
 

@@ -14,6 +14,9 @@ public struct EngineConfiguration: Sendable {
     public var outcome = OutcomePolicy()
     /// How often senders are checked for `retry_at` / `in_doubt` messages that came due.
     public var dueScanIntervalMilliseconds: Int64 = 100
+    /// Least time between two messages of one sender to the same recipient (WhatsApp's
+    /// pair limit, about one per 6 s); 0 turns the spacing off.
+    public var pairSpacingMilliseconds: Int64 = 6_000
     /// How long shutdown waits for requests already on the wire.
     public var drainTimeoutMilliseconds: Int = 10_000
 

@@ -16,6 +16,8 @@ public struct ServeSettings: Equatable, Sendable {
     public var requestTimeoutMilliseconds = 15_000
     public var httpVersion = "1.1"
     public var pacingMargin = EngineConfiguration.defaultPacingMargin
+    /// Least milliseconds between two messages of one sender to the same recipient.
+    public var pairSpacingMilliseconds = 6_000
     /// The `hub.verify_token` Meta must present to subscribe this server's webhook URL.
     public var webhookVerifyToken: String?
     /// PEM certificate chain and private key: the API is served over TLS when both are set.
@@ -25,7 +27,7 @@ public struct ServeSettings: Equatable, Sendable {
     public static let keys: Set<String> = [
         "data_dir", "listen", "graph_url", "graph_version", "ca_file", "in_doubt_settle_seconds",
         "connections_per_host", "request_timeout_ms", "http_version", "pacing_margin", "webhook_verify_token",
-        "tls_cert", "tls_key",
+        "tls_cert", "tls_key", "pair_spacing_ms",
     ]
 
     public init() {}
@@ -64,6 +66,7 @@ public struct ServeSettings: Equatable, Sendable {
         if let v = try int("request_timeout_ms") { requestTimeoutMilliseconds = v }
         if let v = try string("http_version") { httpVersion = v }
         if let v = try string("webhook_verify_token") { webhookVerifyToken = v }
+        if let v = try int("pair_spacing_ms") { pairSpacingMilliseconds = v }
         if let v = try string("tls_cert") { tlsCert = v }
         if let v = try string("tls_key") { tlsKey = v }
         if let value = table["pacing_margin"] {
@@ -86,6 +89,7 @@ public struct ServeSettings: Equatable, Sendable {
             throw SettingsError("in-doubt-settle must be between 0 and 604800 seconds")
         }
         guard (1...1024).contains(connectionsPerHost) else { throw SettingsError("connections must be between 1 and 1024") }
+        guard (0...86_400_000).contains(pairSpacingMilliseconds) else { throw SettingsError("pair-spacing-ms must be between 0 and 86400000") }
         guard (0...0.2).contains(pacingMargin) else { throw SettingsError("pacing-margin must be between 0 and 0.2 (a fraction of a second)") }
         guard ["1.1", "2"].contains(httpVersion) else { throw SettingsError("http-version must be 1.1 or 2, got '\(httpVersion)'") }
         guard (100...300_000).contains(requestTimeoutMilliseconds) else {
@@ -108,6 +112,7 @@ public struct ServeSettings: Equatable, Sendable {
         c.transport.requestTimeoutMilliseconds = requestTimeoutMilliseconds
         c.transport.httpVersion = httpVersion == "2" ? .http2 : .http1
         c.scheduler.safetyMargin = pacingMargin
+        c.pairSpacingMilliseconds = Int64(pairSpacingMilliseconds)
         c.outcome.inDoubtSettleMilliseconds = Int64(inDoubtSettleSeconds * 1000)
         return c
     }

@@ -33,6 +33,8 @@ struct ServeCommand: AsyncParsableCommand {
     var requestTimeoutMs: Int?
     @Option(name: .customLong("pacing-margin"), help: "Fraction by which sends are spaced wider than the tier, the allowance for jitter on the way to the endpoint (default 0.01).")
     var pacingMargin: Double?
+    @Option(name: .customLong("pair-spacing-ms"), help: "Least time between two messages of one sender to the same recipient, WhatsApp's pair limit (default 6000; 0: off).")
+    var pairSpacingMs: Int?
     @Option(name: .customLong("webhook-verify-token"), help: "The hub.verify_token that subscribes /webhooks/whatsapp (also $SLUICE_WEBHOOK_VERIFY_TOKEN).")
     var webhookVerifyToken: String?
     @Option(name: .customLong("http-version"), help: "1.1 (keep-alive, default) or 2 (ALPN, multiplexed).")
@@ -60,6 +62,7 @@ struct ServeCommand: AsyncParsableCommand {
         if let requestTimeoutMs { s.requestTimeoutMilliseconds = requestTimeoutMs }
         if let httpVersion { s.httpVersion = httpVersion }
         if let pacingMargin { s.pacingMargin = pacingMargin }
+        if let pairSpacingMs { s.pairSpacingMilliseconds = pairSpacingMs }
         if let token = ProcessInfo.processInfo.environment["SLUICE_WEBHOOK_VERIFY_TOKEN"], !token.isEmpty { s.webhookVerifyToken = token }
         if let webhookVerifyToken { s.webhookVerifyToken = webhookVerifyToken }
         if let tlsCert { s.tlsCert = tlsCert }

@@ -57,6 +57,31 @@ import Testing
         }
     }
 
+    @Test func messagesToOneRecipientAreSpacedAndOthersAreNotHeld() async throws {
+        try await withStack { mock, configuration in
+            var configuration = configuration
+            configuration.pairSpacingMilliseconds = 700
+            let dispatcher = try Dispatcher(configuration: configuration)
+            try await dispatcher.putSender(phoneNumberID: "1004", tierMessagesPerSecond: 100, accessToken: "t")
+            let repeated = (0..<3).map { RecipientInput(to: "966500000777", params: ["r\($0)"]) }
+            let others = recipients(20, from: 966_500_001_000)
+            _ = try await dispatcher.submitCampaign(senderPhoneNumberID: "1004", messageObject: Self.message, recipients: repeated + others)
+            try await waitForArrivals(mock, 23, timeoutSeconds: 20)
+            await dispatcher.shutdown()
+            let arrivals = mock.recorder.snapshot()
+            #expect(arrivals.count == 23)
+            let times = arrivals.filter { $0.to == "966500000777" }.map(\.timeNanoseconds).sorted()
+            #expect(times.count == 3)
+            for (a, b) in zip(times, times.dropFirst()) {
+                #expect(b - a >= 690_000_000, "same recipient \(Double(b - a) / 1e6) ms apart")
+            }
+            // The other 20 went at the tier meanwhile, not after the repeated ones.
+            let othersLast = try #require(arrivals.filter { $0.to != "966500000777" }.map(\.timeNanoseconds).max())
+            #expect(othersLast < times[2], "distinct recipients are not held behind the spaced ones")
+            #expect(mock.stats().errors[131_056] == nil, "WhatsApp never had to refuse a pair")
+        }
+    }
+
     @Test func gracefulShutdownReturnsWaitingMessagesToTheQueue() async throws {
         try await withStack { mock, configuration in
             let dispatcher = try Dispatcher(configuration: configuration)
