@@ -44,6 +44,34 @@ extension Journal {
         }
     }
 
+    /// The stored answer under an idempotency key, expired or not.
+    public func idempotency(scope: String, key: String) throws(JournalError) -> IdempotencyRecord? {
+        try read { txn in
+            try IdempotencyCodec.key(scope: scope, key: key).withUnsafeBytes { k in
+                guard k.count <= APIKeyCodec.idBytesMax, let bytes = try txn.get(tables.idempotency, k) else { return nil }
+                do { return try IdempotencyCodec.read(scope: scope, key: key, bytes) } catch {
+                    throw JournalError.corruptRecord(path: directory, table: Schema.idempotency, key: "\(scope)/\(key)")
+                }
+            }
+        }
+    }
+
+    /// Ids of the campaigns in `state`, in id order (a scan of the campaigns table).
+    public func campaignIDs(state: CampaignState) throws(JournalError) -> [CampaignID] {
+        try read { txn in
+            try txn.withCursor(tables.campaigns) { c in
+                var out: [CampaignID] = []
+                var entry = try c.first()
+                while let (key, value) = entry {
+                    // Byte 1 of a campaign record is its state.
+                    if value.count > 1, value[1] == state.rawValue { out.append(CampaignID(Key.id(key))) }
+                    entry = try c.next()
+                }
+                return out
+            }
+        }
+    }
+
     /// The campaign with its per-state counts.
     public func campaign(_ id: CampaignID) throws(JournalError) -> CampaignRecord? {
         try read { txn in
