@@ -38,10 +38,11 @@ public final class Dispatcher: Sendable {
             if recovery.inFlightToInDoubt > 0 {
                 logger.warning("recovery: \(recovery.inFlightToInDoubt) message(s) were in flight at the last stop; they are in_doubt and wait \(configuration.outcome.inDoubtSettleMilliseconds / 1000) s for a status before any resend")
             }
-            // Uploads a stopped process left half-received are never sent: cancel them.
-            for id in try journal.campaignIDs(state: .receiving) {
+            // Uploads a stopped process left half-received (or half-discarded) are never
+            // sent: cancel them before the dispatch loop looks for queued messages.
+            for id in try journal.unfinishedUploads() {
                 let discarded = try Self.discardSynchronously(journal, id)
-                logger.warning("campaign \(id) was still receiving its upload at the last stop: cancelled, \(discarded) message(s) discarded")
+                logger.warning("campaign \(id) had not completed its upload at the last stop: cancelled, \(discarded) message(s) discarded")
             }
             _ = try Self.applySynchronously(journal, [
                 .purgeIdempotency(createdBefore: clock.wallMilliseconds() - IdempotencyRecord.lifetimeMilliseconds, max: Self.purgeIdempotencyMax)

@@ -58,13 +58,26 @@ extension Journal {
 
     /// Ids of the campaigns in `state`, in id order (a scan of the campaigns table).
     public func campaignIDs(state: CampaignState) throws(JournalError) -> [CampaignID] {
+        try campaignIDs { $0.state == state }
+    }
+
+    /// Uploads that did not complete and still hold messages: `receiving` ones, and
+    /// `cancelled` ones whose discarding was interrupted. None of them may be sent.
+    public func unfinishedUploads() throws(JournalError) -> [CampaignID] {
+        try campaignIDs { $0.state == .receiving || ($0.state == .cancelled && $0.counts.total > 0) }
+    }
+
+    private func campaignIDs(where include: (CampaignRecord) -> Bool) throws(JournalError) -> [CampaignID] {
         try read { txn in
             try txn.withCursor(tables.campaigns) { c in
                 var out: [CampaignID] = []
                 var entry = try c.first()
                 while let (key, value) = entry {
-                    // Byte 1 of a campaign record is its state.
-                    if value.count > 1, value[1] == state.rawValue { out.append(CampaignID(Key.id(key))) }
+                    let id = CampaignID(Key.id(key))
+                    guard let record = try? CampaignCodec.read(id: id, value) else {
+                        throw JournalError.corruptRecord(path: directory, table: Schema.campaigns, key: id.description)
+                    }
+                    if include(record) { out.append(id) }
                     entry = try c.next()
                 }
                 return out

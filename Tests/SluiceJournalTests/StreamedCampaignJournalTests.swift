@@ -49,13 +49,16 @@ struct StreamedCampaignJournalTests {
             let appended = try await journal.apply([.appendMessages(campaign: dropped, createdMilliseconds: now, recipients: recipients(25, from: 100))])
             guard case let .messages(first, 25) = appended.results[0] else { Issue.record("\(appended)"); return }
             lastID = first.rawValue + 24
+            #expect(try journal.unfinishedUploads() == [dropped])
             var discarded: [Int] = []
             while true {
                 let r = try await journal.apply([.cancelCampaign(dropped, discardMax: 10)])
                 guard case .discarded(let n) = r.results[0] else { Issue.record("\(r)"); return }
                 discarded.append(n)
                 if n < 10 { break }
+                #expect(try journal.unfinishedUploads() == [dropped], "interrupted here, the next start finishes the discard")
             }
+            #expect(try journal.unfinishedUploads().isEmpty)
             #expect(discarded == [10, 10, 5, 0] || discarded == [10, 10, 5])
             let record = try #require(try journal.campaign(dropped))
             #expect(record.state == .cancelled && record.counts.total == 0)
