@@ -2,15 +2,15 @@ import Hummingbird
 import NIOCore
 import SluiceCrypto
 
-/// A streamed request body as numbered lines, hashed (for `Idempotency-Key`) as it is
-/// read. Holds one chunk and at most one partial line.
+/// A streamed request body as numbered lines, hashed (for `Idempotency-Key`, when given a
+/// hasher) as it is read. Holds one chunk and at most one partial line.
 struct BodyLines {
     private var chunks: RequestBody.AsyncIterator
     private var splitter: LineSplitter
-    private let hasher: SHA256Hasher
+    private let hasher: SHA256Hasher?
     private var ended = false
 
-    init(_ body: RequestBody, lineBytesMax: Int, hasher: SHA256Hasher) {
+    init(_ body: RequestBody, lineBytesMax: Int, hasher: SHA256Hasher?) {
         chunks = body.makeAsyncIterator()
         splitter = LineSplitter(lineBytesMax: lineBytesMax)
         self.hasher = hasher
@@ -28,7 +28,7 @@ struct BodyLines {
                     if let last = try splitter.finish() { return (splitter.lineNumber, last) }
                     return nil
                 }
-                chunk.withUnsafeReadableBytes { hasher.update($0) }
+                if let hasher { chunk.withUnsafeReadableBytes { hasher.update($0) } }
                 splitter.append(chunk)
             }
         } catch let error as LineSplitter.LineTooLong {

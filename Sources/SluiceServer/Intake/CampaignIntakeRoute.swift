@@ -33,12 +33,13 @@ enum CampaignIntakeRoute {
         let format = CampaignFormat(contentType: request.headers[.contentType])
         let idempotencyKey = try Self.idempotencyKey(request.headers[idempotencyKeyHeader])
         let csvQuery = format == .csv ? try CSVQuery(request.uri.queryParameters) : nil
-        let hasher = SHA256Hasher()
-        hasher.update(Array("\(format.rawValue)\n".utf8))
-        if let csvQuery { hasher.update(Array(csvQuery.canonical.utf8)) }
+        // The request digest, only when there is a key to store it under.
+        let hasher = idempotencyKey.map { _ in SHA256Hasher() }
+        hasher?.update(Array("\(format.rawValue)\n".utf8))
+        if let csvQuery { hasher?.update(Array(csvQuery.canonical.utf8)) }
 
         var claim: Claim?
-        if let idempotencyKey {
+        if let idempotencyKey, let hasher {
             let caller = try keys.authenticate(authorizationHeader: request.headers[.authorization])
             claim = Claim(scope: caller.id, key: idempotencyKey)
             if let stored = try dispatcher.idempotencyRecord(scope: caller.id, key: idempotencyKey) {
@@ -66,9 +67,9 @@ enum CampaignIntakeRoute {
 
     // MARK: JSON
 
-    static func postJSON(_ request: Request, dispatcher: Dispatcher, hasher: SHA256Hasher, claim: Claim?, batchRecipients: Int) async throws -> Response {
+    static func postJSON(_ request: Request, dispatcher: Dispatcher, hasher: SHA256Hasher?, claim: Claim?, batchRecipients: Int) async throws -> Response {
         let buffer = try await JSONBody.collect(request, limitBytes: APIRoutes.campaignBodyBytesMax)
-        buffer.withUnsafeReadableBytes { hasher.update($0) }
+        if let hasher { buffer.withUnsafeReadableBytes { hasher.update($0) } }
         let body = try JSONBody.object(buffer)
         let (sender, message) = try senderAndMessage(body, where: "")
         guard let recipientsValue = body["recipients"] else { throw APIError.invalid("recipients", "recipients is required") }
@@ -112,7 +113,7 @@ enum CampaignIntakeRoute {
         var upload = try await begin(dispatcher, sender: sender, message: message, batchRecipients: batchRecipients)
         do {
             for (index, recipient) in recipients.enumerated() { try await upload.add(recipient, line: index) }
-            return try await complete(&upload, dispatcher: dispatcher, digest: hasher.finish(), claim: claim, position: "index")
+            return try await complete(&upload, dispatcher: dispatcher, digest: hasher?.finish() ?? [], claim: claim, position: "index")
         } catch {
             await upload.cancel()
             throw apiError(error)
@@ -121,7 +122,7 @@ enum CampaignIntakeRoute {
 
     // MARK: NDJSON
 
-    static func postNDJSON(_ request: Request, dispatcher: Dispatcher, hasher: SHA256Hasher, claim: Claim?, batchRecipients: Int) async throws -> Response {
+    static func postNDJSON(_ request: Request, dispatcher: Dispatcher, hasher: SHA256Hasher?, claim: Claim?, batchRecipients: Int) async throws -> Response {
         var lines = BodyLines(request.body, lineBytesMax: lineBytesMax, hasher: hasher)
         guard let header = try await lines.nextNonBlank() else {
             throw APIError.invalid("header", #"the body is empty; its first line must be the campaign header {"sender": …, "message": {…}}"#)
@@ -150,7 +151,7 @@ enum CampaignIntakeRoute {
                 case .failure(let problem): upload.reject(line: line.number, reason: problem.description)
                 }
             }
-            return try await complete(&upload, dispatcher: dispatcher, digest: hasher.finish(), claim: claim, position: "line")
+            return try await complete(&upload, dispatcher: dispatcher, digest: hasher?.finish() ?? [], claim: claim, position: "line")
         } catch {
             await upload.cancel()
             throw apiError(error, position: "line")
@@ -192,7 +193,7 @@ enum CampaignIntakeRoute {
         }
     }
 
-    static func postCSV(_ request: Request, query: CSVQuery, dispatcher: Dispatcher, hasher: SHA256Hasher, claim: Claim?, batchRecipients: Int) async throws -> Response {
+    static func postCSV(_ request: Request, query: CSVQuery, dispatcher: Dispatcher, hasher: SHA256Hasher?, claim: Claim?, batchRecipients: Int) async throws -> Response {
         var lines = BodyLines(request.body, lineBytesMax: lineBytesMax, hasher: hasher)
         guard var header = try await lines.nextNonBlank() else {
             throw APIError.invalid("header", "the body is empty; its first row must name the columns, one of them 'to'")
@@ -233,7 +234,7 @@ enum CampaignIntakeRoute {
                     try await upload.add(RecipientInput(to: fields[toColumn], params: params), line: line.number)
                 }
             }
-            return try await complete(&upload, dispatcher: dispatcher, digest: hasher.finish(), claim: claim, position: "line")
+            return try await complete(&upload, dispatcher: dispatcher, digest: hasher?.finish() ?? [], claim: claim, position: "line")
         } catch {
             await upload.cancel()
             throw apiError(error, position: "line")
