@@ -287,6 +287,42 @@ import Testing
         }
     }
 
+    /// The system clock, with wall time moved forward on demand.
+    final class ShiftedClock: Clock, Sendable {
+        let base = SystemClock()
+        let shiftMilliseconds = Mutex<Int64>(0)
+        func now() -> Instant { base.now() }
+        func wallMilliseconds() -> Int64 { base.wallMilliseconds() + shiftMilliseconds.withLock { $0 } }
+    }
+
+    @Test func aKeyExpiresAfter24Hours() async throws {
+        let dir = NSTemporaryDirectory() + "sluice-intake-expiry-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let clock = ShiftedClock()
+        let dispatcher = try Dispatcher(configuration: configuration(dir), clock: clock)
+        do {
+            try await dispatcher.putSender(phoneNumberID: "555", tierMessagesPerSecond: 80, accessToken: "tok")
+            let router = try APIRoutes.router(dispatcher: dispatcher, credential: AdminCredential(key: Self.key, source: "test"))
+            try await Application(router: router).test(.router) { client in
+                let body = Self.header + "\n" + ndjson(1)
+                let first = try await post(client, contentType: "application/x-ndjson", body: body, idempotencyKey: "daily")
+                clock.shiftMilliseconds.withLock { $0 = IdempotencyRecord.lifetimeMilliseconds - 1_000 }
+                let within = try await post(client, contentType: "application/x-ndjson", body: body, idempotencyKey: "daily")
+                #expect(within.bytes == first.bytes && within.headers[CampaignIntakeRoute.replayedHeader] == "true", "replayed just before 24 h")
+                clock.shiftMilliseconds.withLock { $0 = IdempotencyRecord.lifetimeMilliseconds + 1_000 }
+                let after = try await post(client, contentType: "application/x-ndjson", body: body + "\n", idempotencyKey: "daily")
+                #expect(after.status == 202, "an expired key takes a new request: \(after.body)")
+                #expect(after.body["id"] as? String == "2")
+                let replay = try await post(client, contentType: "application/x-ndjson", body: body + "\n", idempotencyKey: "daily")
+                #expect(replay.bytes == after.bytes, "and answers its retries from then on")
+            }
+        } catch {
+            await dispatcher.shutdown()
+            throw error
+        }
+        await dispatcher.shutdown()
+    }
+
     // MARK: Streaming
 
     /// 20 000 rows in batches of 5 000 over a live socket: the first 12 000 are sent, the
