@@ -4,7 +4,9 @@ import SluiceCore
 public struct CampaignProgress: Sendable, Equatable {
     public var id: CampaignID
     public var senderPhoneNumberID: String?
-    /// `active` while any message may still be sent, then `done`.
+    /// `receiving` while a streamed upload arrives (nothing is sent yet), `cancelled` when
+    /// it ended before completing (nothing of it is sent), else `active` while any message
+    /// may still be sent, then `done`.
     public var state: String
     public var total: UInt64
     /// `queued` includes messages waiting to retry.
@@ -29,7 +31,10 @@ public struct CampaignProgress: Sendable, Equatable {
         inDoubt = c[.inDoubt]
         delivered = c[.delivered] + c[.read]
         read = c[.read]
-        state = queued + inFlight + inDoubt == 0 ? "done" : "active"
+        switch record.state {
+        case .receiving, .cancelled: state = record.state.description
+        case .active, .done: state = queued + inFlight + inDoubt == 0 ? "done" : "active"
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import SluiceCore
 import SluiceJournal
 import SluiceTransport
@@ -17,9 +18,10 @@ public final class Dispatcher: Sendable {
     let journal: Journal
     let loop: DispatchLoop
     private let transport: CurlTransport
-    let clock: any Clock
+    public let clock: any Clock
     private let logger: Logger
     private let shutdownState = ShutdownState()
+    private let lastPurge = Mutex<Int64>(0)
 
     /// Opens (or creates) the journal under `dataDirectory`, turns what a crash left
     /// `in_flight` into `in_doubt`, and starts dispatching what is queued.
@@ -36,6 +38,15 @@ public final class Dispatcher: Sendable {
             if recovery.inFlightToInDoubt > 0 {
                 logger.warning("recovery: \(recovery.inFlightToInDoubt) message(s) were in flight at the last stop; they are in_doubt and wait \(configuration.outcome.inDoubtSettleMilliseconds / 1000) s for a status before any resend")
             }
+            // Uploads a stopped process left half-received (or half-discarded) are never
+            // sent: cancel them before the dispatch loop looks for queued messages.
+            for id in try journal.unfinishedUploads() {
+                let discarded = try Self.discardSynchronously(journal, id)
+                logger.warning("campaign \(id) had not completed its upload at the last stop: cancelled, \(discarded) message(s) discarded")
+            }
+            _ = try Self.applySynchronously(journal, [
+                .purgeIdempotency(createdBefore: clock.wallMilliseconds() - IdempotencyRecord.lifetimeMilliseconds, max: Self.purgeIdempotencyMax)
+            ])
             let loop = DispatchLoop(configuration: configuration, journal: journal, clock: clock, logger: logger)
             self.loop = loop
             transport = try CurlTransport(configuration: configuration.transport) { completions in
@@ -134,6 +145,89 @@ public final class Dispatcher: Sendable {
         }
         loop.post(.campaignAvailable(sender.id, id))
         return CampaignReceipt(id: id, accepted: count, rejectedCount: rejectedCount, rejected: rejected)
+    }
+
+    /// Starts a streamed campaign: checks the sender and the message object, then
+    /// journals the campaign `receiving` (nothing is sent until `complete`). Throws
+    /// `IntakeError` with nothing journaled when either is not valid.
+    public func beginCampaign(
+        senderPhoneNumberID: String, messageObject: [UInt8], batchRecipients: Int = CampaignUpload.batchRecipientsDefault
+    ) async throws(IntakeError) -> CampaignUpload {
+        let sender: SenderRecord?
+        do { sender = try journal.sender(phoneNumberID: senderPhoneNumberID) } catch { throw .journal("\(error)") }
+        guard let sender else { throw .unknownSender(senderPhoneNumberID) }
+        let template: MessageTemplate
+        do { template = try MessageTemplate(messageObject: messageObject) } catch { throw .invalidMessage("\(error)") }
+        let receipt: JournalReceipt
+        do {
+            receipt = try await journal.apply([.beginCampaign(sender: sender.id, message: messageObject, createdMilliseconds: clock.wallMilliseconds())])
+        } catch {
+            throw .journal("\(error)")
+        }
+        guard case .campaign(let id, _, _)? = receipt.results.first else {
+            preconditionFailure("journal answered beginCampaign with \(receipt.results)")
+        }
+        return CampaignUpload(id: id, sender: sender.id, placeholderCount: template.placeholderCount, batchRecipients: batchRecipients, dispatcher: self)
+    }
+
+    /// The live (unexpired) answer stored under an idempotency key.
+    public func idempotencyRecord(scope: String, key: String) throws -> IdempotencyRecord? {
+        guard let record = try journal.idempotency(scope: scope, key: key), record.isLive(nowMilliseconds: clock.wallMilliseconds()) else { return nil }
+        return record
+    }
+
+    /// A completed upload goes to the scheduler; now and then expired idempotency
+    /// answers are purged.
+    func campaignCompleted(sender: SenderID, campaign: CampaignID, storedAnswer: Bool) {
+        loop.post(.campaignAvailable(sender, campaign))
+        guard storedAnswer else { return }
+        let now = clock.wallMilliseconds()
+        let due = lastPurge.withLock { last in
+            guard now - last >= Self.purgeIntervalMilliseconds else { return false }
+            last = now
+            return true
+        }
+        if due {
+            journal.apply([.purgeIdempotency(createdBefore: now - IdempotencyRecord.lifetimeMilliseconds, max: Self.purgeIdempotencyMax)]) { _ in }
+        }
+    }
+
+    /// Cancels a `receiving` campaign, deleting its messages in batches.
+    func discardUpload(_ id: CampaignID) async -> Bool {
+        while true {
+            do {
+                let receipt = try await journal.apply([.cancelCampaign(id, discardMax: CampaignUpload.discardBatchMax)])
+                guard case .discarded(let n)? = receipt.results.first, n == CampaignUpload.discardBatchMax else { return true }
+            } catch {
+                logger.error("cancelling campaign \(id) failed: \(error); the next start cancels it")
+                return false
+            }
+        }
+    }
+
+    static let purgeIdempotencyMax = 100_000
+    static let purgeIntervalMilliseconds: Int64 = 3_600_000
+
+    private static func discardSynchronously(_ journal: Journal, _ id: CampaignID) throws -> Int {
+        var total = 0
+        while true {
+            let receipt = try applySynchronously(journal, [.cancelCampaign(id, discardMax: CampaignUpload.discardBatchMax)])
+            guard case .discarded(let n)? = receipt.results.first else { return total }
+            total += n
+            if n < CampaignUpload.discardBatchMax { return total }
+        }
+    }
+
+    /// `apply` for `init`, which is synchronous (never on the writer thread).
+    private static func applySynchronously(_ journal: Journal, _ mutations: [JournalMutation]) throws -> JournalReceipt {
+        let done = DispatchSemaphore(value: 0)
+        let result = Mutex<Result<JournalReceipt, JournalError>?>(nil)
+        journal.apply(mutations) { outcome in
+            result.withLock { $0 = outcome }
+            done.signal()
+        }
+        done.wait()
+        return try result.withLock { $0! }.get()
     }
 
     public func campaignProgress(_ id: CampaignID) throws -> CampaignProgress? {

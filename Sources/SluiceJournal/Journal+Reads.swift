@@ -44,6 +44,47 @@ extension Journal {
         }
     }
 
+    /// The stored answer under an idempotency key, expired or not.
+    public func idempotency(scope: String, key: String) throws(JournalError) -> IdempotencyRecord? {
+        try read { txn in
+            try IdempotencyCodec.key(scope: scope, key: key).withUnsafeBytes { k in
+                guard k.count <= APIKeyCodec.idBytesMax, let bytes = try txn.get(tables.idempotency, k) else { return nil }
+                do { return try IdempotencyCodec.read(scope: scope, key: key, bytes) } catch {
+                    throw JournalError.corruptRecord(path: directory, table: Schema.idempotency, key: "\(scope)/\(key)")
+                }
+            }
+        }
+    }
+
+    /// Ids of the campaigns in `state`, in id order (a scan of the campaigns table).
+    public func campaignIDs(state: CampaignState) throws(JournalError) -> [CampaignID] {
+        try campaignIDs { $0.state == state }
+    }
+
+    /// Uploads that did not complete and still hold messages: `receiving` ones, and
+    /// `cancelled` ones whose discarding was interrupted. None of them may be sent.
+    public func unfinishedUploads() throws(JournalError) -> [CampaignID] {
+        try campaignIDs { $0.state == .receiving || ($0.state == .cancelled && $0.counts.total > 0) }
+    }
+
+    private func campaignIDs(where include: (CampaignRecord) -> Bool) throws(JournalError) -> [CampaignID] {
+        try read { txn in
+            try txn.withCursor(tables.campaigns) { c in
+                var out: [CampaignID] = []
+                var entry = try c.first()
+                while let (key, value) = entry {
+                    let id = CampaignID(Key.id(key))
+                    guard let record = try? CampaignCodec.read(id: id, value) else {
+                        throw JournalError.corruptRecord(path: directory, table: Schema.campaigns, key: id.description)
+                    }
+                    if include(record) { out.append(id) }
+                    entry = try c.next()
+                }
+                return out
+            }
+        }
+    }
+
     /// The campaign with its per-state counts.
     public func campaign(_ id: CampaignID) throws(JournalError) -> CampaignRecord? {
         try read { txn in

@@ -26,6 +26,10 @@ public enum JournalError: Error, Equatable, CustomStringConvertible {
     case senderIDConflict(SenderID, phoneNumberID: String)
     /// `createAPIKey` with an id the journal already holds.
     case apiKeyExists(id: String)
+    /// `completeCampaign` or `cancelCampaign` on a campaign in a state that forbids it.
+    case campaignState(CampaignID, state: CampaignState, expected: String)
+    /// `putIdempotency` for a key that holds a live record.
+    case idempotencyKeyExists(scope: String, key: String)
     /// A field that cannot be stored (too long, empty, too many parameters).
     case invalidField(field: String, reason: String)
     /// The journal was closed.
@@ -57,6 +61,10 @@ public enum JournalError: Error, Equatable, CustomStringConvertible {
             "sender id \(id) conflicts with the id the journal holds for phone number id '\(phone)'"
         case let .apiKeyExists(id):
             "API key id '\(id)' already exists"
+        case let .campaignState(id, state, expected):
+            "campaign \(id) is \(state), expected \(expected)"
+        case let .idempotencyKeyExists(scope, key):
+            "idempotency key '\(key)' of \(scope) already holds an answer"
         case let .invalidField(field, reason):
             "invalid \(field): \(reason)"
         case let .closed(path):

@@ -9,6 +9,21 @@ public enum JournalMutation: Sendable {
     case createCampaign(sender: SenderID, message: [UInt8], createdMilliseconds: Int64, recipients: [NewMessage])
     /// Later chunks of a streamed campaign: more contiguous ids, all `queued`.
     case appendMessages(campaign: CampaignID, createdMilliseconds: Int64, recipients: [NewMessage])
+    /// A campaign whose recipients stream in: created `receiving` with no message; chunks
+    /// follow with `appendMessages`, then `completeCampaign` or `cancelCampaign`.
+    case beginCampaign(sender: SenderID, message: [UInt8], createdMilliseconds: Int64)
+    /// `receiving` → `active`. Fails with `campaignState` for a campaign in another state.
+    case completeCampaign(CampaignID)
+    /// `receiving` (or `cancelled`) → `cancelled`, deleting up to `discardMax` of its
+    /// queued messages: repeat until the result's `discarded` is below `discardMax`.
+    /// Fails with `campaignState` for an `active` or `done` campaign.
+    case cancelCampaign(CampaignID, discardMax: Int)
+    /// Stores the first answer under an idempotency key. A stored record created before
+    /// `replacingCreatedBefore` (expired) is replaced; a live one fails the call with
+    /// `idempotencyKeyExists`.
+    case putIdempotency(IdempotencyRecord, replacingCreatedBefore: Int64)
+    /// Deletes up to `max` idempotency records created before `createdBefore`.
+    case purgeIdempotency(createdBefore: Int64, max: Int)
     /// State changes. Unknown ids and transitions `MessageState.canTransition` forbids
     /// (late or duplicate webhooks) are counted as rejected and change nothing.
     case transition([MessageTransition])
@@ -20,7 +35,9 @@ public enum JournalMutation: Sendable {
     /// Records this mutation writes, for the per-transaction cap.
     var recordCount: Int {
         switch self {
-        case .putSender, .createAPIKey, .revokeAPIKey: 1
+        case .putSender, .createAPIKey, .revokeAPIKey, .beginCampaign, .completeCampaign, .putIdempotency: 1
+        case .cancelCampaign(_, let discardMax): 1 + discardMax
+        case .purgeIdempotency(_, let max): max
         case .createCampaign(_, _, _, let recipients): 1 + recipients.count
         case .appendMessages(_, _, let recipients): recipients.count
         case .transition(let transitions): transitions.count
@@ -87,4 +104,10 @@ public enum MutationResult: Sendable, Equatable {
     case transitions(applied: Int, rejected: Int)
     /// The key as stored after `createAPIKey` or `revokeAPIKey`; nil for an unknown id.
     case apiKey(APIKeyRecord?)
+    /// `completeCampaign`, `putIdempotency`.
+    case done
+    /// `cancelCampaign`: messages deleted by this call.
+    case discarded(Int)
+    /// `purgeIdempotency`: records deleted.
+    case purged(Int)
 }

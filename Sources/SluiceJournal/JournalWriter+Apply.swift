@@ -26,12 +26,34 @@ extension JournalWriter {
                 results.append(.campaign(id, firstMessage: first, count: recipients.count))
             case let .appendMessages(campaign, created, recipients):
                 guard let record = try loadCampaign(campaign, txn, &s) else { throw JournalError.unknownCampaign(campaign) }
+                guard record.state != .cancelled else { throw JournalError.campaignState(campaign, state: record.state, expected: "receiving or active") }
                 try validate(recipients)
                 let first = try appendMessages(recipients, campaign: campaign, sender: record.sender, created: created, txn, &s)
                 results.append(.messages(firstMessage: first, count: recipients.count))
             case .transition(let transitions):
                 let (applied, rejected) = try apply(transitions, txn, &s)
                 results.append(.transitions(applied: applied, rejected: rejected))
+            case let .beginCampaign(sender, message, created):
+                guard s.senderPhones[sender] != nil else { throw JournalError.unknownSender(sender) }
+                guard message.count <= Self.campaignMessageBytesMax else {
+                    throw JournalError.invalidField(field: "message", reason: "\(message.count) bytes, more than \(Self.campaignMessageBytesMax)")
+                }
+                let id = CampaignID(s.nextCampaignID)
+                s.nextCampaignID += 1
+                s.campaigns[id] = CampaignRecord(id: id, sender: sender, state: .receiving, createdMilliseconds: created, message: message)
+                results.append(.campaign(id, firstMessage: MessageID(s.nextMessageID), count: 0))
+            case .completeCampaign(let id):
+                guard let record = try loadCampaign(id, txn, &s) else { throw JournalError.unknownCampaign(id) }
+                guard record.state == .receiving else { throw JournalError.campaignState(id, state: record.state, expected: "receiving") }
+                s.campaigns[id]!.state = .active
+                results.append(.done)
+            case let .cancelCampaign(id, discardMax):
+                results.append(.discarded(try cancelCampaign(id, discardMax: discardMax, txn, &s)))
+            case let .putIdempotency(record, replacingCreatedBefore):
+                try putIdempotency(record, replacingCreatedBefore: replacingCreatedBefore, txn)
+                results.append(.done)
+            case let .purgeIdempotency(createdBefore, max):
+                results.append(.purged(try purgeIdempotency(createdBefore: createdBefore, max: max, txn)))
             case .createAPIKey(let record):
                 results.append(.apiKey(try createAPIKey(record, txn)))
             case let .revokeAPIKey(id, revoked):
@@ -72,6 +94,89 @@ extension JournalWriter {
             try txn.putReserving(tables.keys, key, count: APIKeyCodec.size(final), append: false) { APIKeyCodec.write(final, to: $0) }
             return final
         }
+    }
+
+    // MARK: Streamed campaigns
+
+    /// Marks the campaign cancelled and deletes up to `discardMax` of its queued messages
+    /// (message records and `pending` entries). Returns how many it deleted.
+    private func cancelCampaign(_ id: CampaignID, discardMax: Int, _ txn: borrowing Transaction, _ s: inout WriterState) throws -> Int {
+        guard let record = try loadCampaign(id, txn, &s) else { throw JournalError.unknownCampaign(id) }
+        guard record.state == .receiving || record.state == .cancelled else {
+            throw JournalError.campaignState(id, state: record.state, expected: "receiving or cancelled")
+        }
+        s.campaigns[id]!.state = .cancelled
+        let ids = try txn.withCursor(tables.pending) { c in
+            var out: [MessageID] = []
+            var entry = try Key.pending(record.sender, id, MessageID(0)).withBytes { try c.seek(atLeast: $0) }
+            while let key = entry?.key, out.count < discardMax, Key.sender(key) == record.sender, Key.middle(key) == id.rawValue {
+                out.append(Key.message(key))
+                entry = try c.next()
+            }
+            return out
+        }
+        for message in ids {
+            let removedIndex = try Key.pending(record.sender, id, message).withBytes { try txn.delete(tables.pending, $0) }
+            let removedRecord = try Key(id: message.rawValue).withBytes { try txn.delete(tables.messages, $0) }
+            assert(removedIndex && removedRecord, "pending entry of message \(message) without its record")
+        }
+        assert(s.campaigns[id]!.counts[.queued] >= UInt64(ids.count), "campaign \(id) counts fewer queued messages than its pending entries")
+        s.campaigns[id]!.counts[.queued] -= UInt64(ids.count)
+        if !ids.isEmpty {
+            // The deleted ids may have been the last ones: keep the next id above them.
+            let next = s.nextMessageID.bigEndian
+            try Array(Schema.metaNextMessageIDKey.utf8).withUnsafeBytes { k in
+                try withUnsafeBytes(of: next) { try txn.put(tables.meta, k, $0) }
+            }
+        }
+        return ids.count
+    }
+
+    // MARK: Idempotency
+
+    private func putIdempotency(_ record: IdempotencyRecord, replacingCreatedBefore: Int64, _ txn: borrowing Transaction) throws {
+        let scopeBytes = record.scope.utf8.count
+        guard scopeBytes > 0, scopeBytes <= IdempotencyRecord.scopeBytesMax, !record.scope.utf8.contains(0) else {
+            throw JournalError.invalidField(field: "scope", reason: "\(scopeBytes) bytes, expected 1…\(IdempotencyRecord.scopeBytesMax) without a 0 byte")
+        }
+        let keyBytes = record.key.utf8.count
+        guard keyBytes > 0, keyBytes <= IdempotencyRecord.keyBytesMax else {
+            throw JournalError.invalidField(field: "key", reason: "\(keyBytes) bytes, expected 1…\(IdempotencyRecord.keyBytesMax)")
+        }
+        guard record.requestDigest.count <= IdempotencyCodec.requestDigestBytesMax, record.body.count <= IdempotencyRecord.answerBytesMax,
+              (0...Int(UInt16.max)).contains(record.status) else {
+            throw JournalError.invalidField(field: "answer", reason: "digest, body or status out of bounds")
+        }
+        try IdempotencyCodec.key(scope: record.scope, key: record.key).withUnsafeBytes { key in
+            if let stored = try txn.get(tables.idempotency, key) {
+                let existing: IdempotencyRecord
+                do { existing = try IdempotencyCodec.read(scope: record.scope, key: record.key, stored) } catch {
+                    throw JournalError.corruptRecord(path: path, table: Schema.idempotency, key: "\(record.scope)/\(record.key)")
+                }
+                guard existing.createdMilliseconds < replacingCreatedBefore else {
+                    throw JournalError.idempotencyKeyExists(scope: record.scope, key: record.key)
+                }
+            }
+            try txn.putReserving(tables.idempotency, key, count: IdempotencyCodec.size(record), append: false) { IdempotencyCodec.write(record, to: $0) }
+        }
+    }
+
+    /// Scans the whole table (a day of keys) and deletes up to `max` expired records.
+    private func purgeIdempotency(createdBefore: Int64, max: Int, _ txn: borrowing Transaction) throws -> Int {
+        let expired = try txn.withCursor(tables.idempotency) { c in
+            var out: [[UInt8]] = []
+            var entry = try c.first()
+            while let (key, value) = entry, out.count < max {
+                var created = Int64.min
+                if value.count >= 9 { created = Int64(littleEndian: value.loadUnaligned(fromByteOffset: 1, as: Int64.self)) }
+                // An unreadable record is dropped too: it can answer nothing.
+                if created < createdBefore || value.first != IdempotencyCodec.format { out.append(Array(key)) }
+                entry = try c.next()
+            }
+            return out
+        }
+        for key in expired { _ = try key.withUnsafeBytes { try txn.delete(tables.idempotency, $0) } }
+        return expired.count
     }
 
     // MARK: Senders

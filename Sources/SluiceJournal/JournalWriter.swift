@@ -16,7 +16,11 @@ struct WriterState {
         // Ids start at 1 and are never reused: next = last key + 1.
         let lastMessage = try txn.withCursor(tables.messages) { c in try c.last().map { Key.id($0.key) } } ?? 0
         let lastCampaign = try txn.withCursor(tables.campaigns) { c in try c.last().map { Key.id($0.key) } } ?? 0
-        var state = WriterState(nextMessageID: lastMessage + 1, nextCampaignID: lastCampaign + 1, nextSenderID: 1, senderIDs: [:], senderPhones: [:])
+        // Discarded messages leave a floor, so that their ids are not given out again.
+        let floor = try Array(Schema.metaNextMessageIDKey.utf8).withUnsafeBytes { k in
+            try txn.get(tables.meta, k).flatMap { $0.count == 8 ? UInt64(bigEndian: $0.loadUnaligned(as: UInt64.self)) : nil }
+        } ?? 0
+        var state = WriterState(nextMessageID: max(lastMessage + 1, floor), nextCampaignID: lastCampaign + 1, nextSenderID: 1, senderIDs: [:], senderPhones: [:])
         try txn.withCursor(tables.senders) { c in
             var entry = try c.first()
             while let (key, value) = entry {

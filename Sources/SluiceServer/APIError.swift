@@ -38,12 +38,20 @@ enum JSONBody {
 
     /// Reads the whole body (bounded) and parses it as a JSON object.
     static func object(_ request: Request, limitBytes: Int) async throws -> [String: Any] {
-        let buffer: ByteBuffer
+        try object(try await collect(request, limitBytes: limitBytes))
+    }
+
+    /// Reads the whole body, refusing more than `limitBytes` with a 413.
+    static func collect(_ request: Request, limitBytes: Int) async throws -> ByteBuffer {
         do {
-            buffer = try await request.body.collect(upTo: limitBytes)
+            return try await request.body.collect(upTo: limitBytes)
         } catch is NIOTooManyBytesError {
             throw APIError(.contentTooLarge, code: "body_too_large", message: "the request body is larger than \(limitBytes) bytes")
         }
+    }
+
+    /// Parses a collected body as a JSON object.
+    static func object(_ buffer: ByteBuffer) throws -> [String: Any] {
         guard buffer.readableBytes > 0 else { throw APIError(.badRequest, code: "malformed_json", message: "the request body is empty; a JSON object is expected") }
         let parsed: Any
         do {

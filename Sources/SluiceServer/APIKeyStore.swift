@@ -24,6 +24,9 @@ final class APIKeyStore: Sendable {
         /// The key id, or "the admin key" for the bootstrap key.
         var name: String
         var scopes: Set<APIKeyScope>
+        /// The key id, or `admin` for the bootstrap key (key ids start with `key_`):
+        /// idempotency keys are scoped by it.
+        var id: String
     }
 
     private struct Entry: Sendable {
@@ -64,14 +67,14 @@ final class APIKeyStore: Sendable {
         guard let token = Self.bearerToken(authorizationHeader) else {
             throw APIError(.unauthorized, code: "unauthorized", message: "an API key is required: Authorization: Bearer <key>")
         }
-        if bootstrap.accepts(token: token) { return Caller(name: "the admin key", scopes: Set(APIKeyScope.allCases)) }
+        if bootstrap.accepts(token: token) { return Caller(name: "the admin key", scopes: Set(APIKeyScope.allCases), id: "admin") }
         let invalid = APIError(.unauthorized, code: "unauthorized", message: "the API key is not valid")
         guard let (id, secret) = Self.parse(token: token), let entry = entries.withLock({ $0[id] }) else { throw invalid }
         guard Digest.constantTimeEqual(Digest.sha256(Array(secret.utf8)), entry.secretDigest) else { throw invalid }
         guard !entry.revoked else {
             throw APIError(.unauthorized, code: "unauthorized", message: "the API key \(id) was revoked")
         }
-        return Caller(name: id, scopes: entry.scopes)
+        return Caller(name: id, scopes: entry.scopes, id: id)
     }
 
     /// A fresh id, secret and the token that carries both.

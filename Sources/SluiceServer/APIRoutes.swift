@@ -15,7 +15,7 @@ import SluiceEngine
 /// | `PUT /v1/senders/{phone_number_id}` `{"tier_mps": 80, "burst": 1, "access_token": "…"}` | admin |
 /// | `GET /v1/senders`, `GET /v1/senders/{phone_number_id}` | read |
 /// | `POST /v1/senders/{phone_number_id}/pause` `{"reason": "…"}`, `…/resume` | admin |
-/// | `POST /v1/campaigns` `{"sender": "…", "message": {…}, "recipients": [{"to": "…", "params": ["…"]}]}` → 202 | submit |
+/// | `POST /v1/campaigns` `{"sender": "…", "message": {…}, "recipients": [{"to": "…", "params": ["…"]}]}` → 202; also NDJSON and CSV, streamed, and `Idempotency-Key` (see `CampaignIntakeRoute`) | submit |
 /// | `GET /v1/campaigns/{id}` | read |
 /// | `GET /metrics` (Prometheus text format) | read |
 /// | `GET /healthz`, `GET /readyz`; `GET`, `POST /webhooks/whatsapp` (Meta signs them) | none |
@@ -26,7 +26,11 @@ public enum APIRoutes {
     public static let campaignBodyBytesMax = 64 * 1024 * 1024
 
     /// Builds the router; reads the API keys from the journal once, to start the cache.
-    public static func router(dispatcher: Dispatcher, credential: AdminCredential, webhookVerifyToken: String? = nil) throws -> Router<BasicRequestContext> {
+    /// `campaignBatchRecipients`: messages per journal commit while a campaign streams in.
+    public static func router(
+        dispatcher: Dispatcher, credential: AdminCredential, webhookVerifyToken: String? = nil,
+        campaignBatchRecipients: Int = CampaignUpload.batchRecipientsDefault
+    ) throws -> Router<BasicRequestContext> {
         let keys = APIKeyStore(bootstrap: credential, records: try dispatcher.apiKeys())
         let router = Router()
         let metrics = ServerMetrics(dispatcher: dispatcher)
@@ -63,7 +67,7 @@ public enum APIRoutes {
             return JSONBody.response(.ok, senderJSON(record))
         }
         submit.post("campaigns") { request, _ in
-            try await postCampaign(request, dispatcher: dispatcher)
+            try await CampaignIntakeRoute.post(request, dispatcher: dispatcher, keys: keys, batchRecipients: campaignBatchRecipients)
         }
         read.get("campaigns/:id") { _, context in
             let text = try context.parameters.require("id")
@@ -102,56 +106,6 @@ public enum APIRoutes {
         }
         let record = try await dispatcher.putSender(phoneNumberID: id, tierMessagesPerSecond: tier, burst: burst, accessToken: token, appSecret: appSecret)
         return JSONBody.response(.ok, senderJSON(record))
-    }
-
-    static func postCampaign(_ request: Request, dispatcher: Dispatcher) async throws -> Response {
-        let body = try await JSONBody.object(request, limitBytes: campaignBodyBytesMax)
-        guard let senderValue = body["sender"] else { throw APIError.invalid("sender", "sender is required (a registered phone_number_id)") }
-        guard let sender = senderValue as? String else { throw APIError.invalid("sender", "sender must be a string") }
-        guard let messageValue = body["message"] else { throw APIError.invalid("message", "message is required (a Cloud API message object)") }
-        guard let message = messageValue as? [String: Any] else { throw APIError.invalid("message", "message must be a JSON object") }
-        guard let recipientsValue = body["recipients"] else { throw APIError.invalid("recipients", "recipients is required") }
-        guard let list = recipientsValue as? [Any] else { throw APIError.invalid("recipients", "recipients must be an array") }
-        var recipients: [RecipientInput] = []
-        recipients.reserveCapacity(list.count)
-        for (i, item) in list.enumerated() {
-            guard let entry = item as? [String: Any] else { throw APIError.invalid("recipients[\(i)]", "recipients[\(i)] must be an object") }
-            guard let to = entry["to"] as? String else { throw APIError.invalid("recipients[\(i)].to", "recipients[\(i)].to is required and must be a string") }
-            var params: [String] = []
-            if let p = entry["params"] {
-                guard let array = p as? [Any] else { throw APIError.invalid("recipients[\(i)].params", "recipients[\(i)].params must be an array of strings") }
-                params.reserveCapacity(array.count)
-                for (j, value) in array.enumerated() {
-                    guard let s = value as? String else { throw APIError.invalid("recipients[\(i)].params[\(j)]", "recipients[\(i)].params[\(j)] must be a string") }
-                    params.append(s)
-                }
-            }
-            recipients.append(RecipientInput(to: to, params: params))
-        }
-        let messageBytes = try Array(JSONSerialization.data(withJSONObject: message, options: [.sortedKeys, .withoutEscapingSlashes]))
-        let receipt: CampaignReceipt
-        do {
-            receipt = try await dispatcher.submitCampaign(senderPhoneNumberID: sender, messageObject: messageBytes, recipients: recipients)
-        } catch {
-            switch error {
-            case .unknownSender: throw APIError(.unprocessableContent, code: "unknown_sender", field: "sender", message: error.description)
-            case .invalidMessage(let why): throw APIError.invalid("message", why.hasPrefix("message") ? why : "message: \(why)")
-            case .invalidSender(let why): throw APIError.invalid("sender", why)
-            case .noRecipients, .tooManyRecipients: throw APIError.invalid("recipients", error.description)
-            case .noValidRecipients(let count, let rejected):
-                var answer = APIError(.unprocessableContent, code: "no_valid_recipients", field: "recipients", message: error.description)
-                if let first = rejected.first { answer.message += "; first: recipients[\(first.index)]: \(first.reason)" }
-                _ = count
-                throw answer
-            case .journal(let why): throw APIError(.serviceUnavailable, code: "journal_unavailable", message: why)
-            }
-        }
-        return JSONBody.response(.accepted, [
-            "id": receipt.id.description,
-            "accepted": receipt.accepted,
-            "rejected_count": receipt.rejectedCount,
-            "rejected": receipt.rejected.map { ["index": $0.index, "reason": $0.reason] as [String: Any] },
-        ])
     }
 
     static func senderJSON(_ record: SenderRecord) -> [String: Any] {

@@ -53,10 +53,18 @@ public struct StateCounts: Sendable, Equatable {
 public enum CampaignState: UInt8, Sendable, CustomStringConvertible {
     case active = 0
     case done = 1
+    /// A streamed upload is still arriving: its messages are journaled but not sent until
+    /// the upload completes (then `active`).
+    case receiving = 2
+    /// The upload ended before it completed (client gone, bad line, restart): its messages
+    /// were discarded and nothing of it is sent.
+    case cancelled = 3
     public var description: String {
         switch self {
         case .active: "active"
         case .done: "done"
+        case .receiving: "receiving"
+        case .cancelled: "cancelled"
         }
     }
 }

@@ -6,6 +6,9 @@ enum Schema {
 
     static let metaMagicKey = "magic"
     static let metaVersionKey = "schema_version"
+    /// u64 big-endian: the next message id, written when messages are discarded so that
+    /// ids stay unique even when the discarded ones were the last (absent in older journals).
+    static let metaNextMessageIDKey = "next_message_id"
 
     static let messages = "messages"
     static let pending = "pending"
@@ -14,12 +17,13 @@ enum Schema {
     static let campaigns = "campaigns"
     static let senders = "senders"
     static let keys = "keys"
+    static let idempotency = "idempotency"
     static let meta = "meta"
 
-    static let all = [meta, messages, pending, due, inflight, campaigns, senders, keys]
+    static let all = [meta, messages, pending, due, inflight, campaigns, senders, keys, idempotency]
     /// Tables added to version 1 without changing any existing layout: a journal written
     /// before them gets them, empty, when it is opened (older builds ignore them).
-    static let added: Set<String> = [keys]
+    static let added: Set<String> = [keys, idempotency]
 }
 
 /// The opened tables.
@@ -33,4 +37,6 @@ struct Tables: Sendable {
     var senders: Database
     /// API keys by id (UTF-8).
     var keys: Database
+    /// First answers to requests with an `Idempotency-Key`, by scope, 0, key (UTF-8).
+    var idempotency: Database
 }

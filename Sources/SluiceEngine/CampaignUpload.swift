@@ -1,0 +1,155 @@
+import SluiceCore
+import SluiceJournal
+import SluiceTransport
+
+/// A recipient that was not accepted, by its position in the upload (a line number for
+/// NDJSON and CSV, an index for a JSON array), and why.
+public struct LineRejection: Sendable, Equatable {
+    public var line: Int
+    public var reason: String
+    public init(line: Int, reason: String) {
+        self.line = line
+        self.reason = reason
+    }
+}
+
+/// What an upload accepted so far: the campaign id, accepted and rejected counts, and the
+/// first `CampaignUpload.rejectionsListedMax` rejections.
+public struct UploadReceipt: Sendable, Equatable {
+    public var id: CampaignID
+    public var accepted: Int
+    public var rejectedCount: Int
+    public var rejections: [LineRejection]
+}
+
+/// How `CampaignUpload.complete` ended.
+public enum UploadCompletion: Sendable, Equatable {
+    /// The campaign is `active` (and the answer stored under its idempotency key).
+    case completed
+    /// Another request stored an answer under the same idempotency key first: this
+    /// upload was cancelled and `record` is what that request answered.
+    case keyTaken(IdempotencyRecord)
+}
+
+/// A campaign whose recipients stream in (NDJSON, CSV): journaled in batches as they
+/// arrive, each batch durable before the caller reads more, and sent only once complete.
+///
+/// The campaign is `receiving` until `complete` flips it to `active` (in the same commit
+/// as the idempotency answer, when there is one); until then the dispatcher does not know
+/// it. An upload that does not complete — the client went away, a line was too long, the
+/// process stopped — is `cancel`led: its messages are deleted and the campaign stays
+/// `cancelled`, so nothing of a half-received campaign is ever sent and a retry starts
+/// afresh. `Dispatcher.init` cancels what a stopped process left `receiving`.
+///
+///     var upload = try await dispatcher.beginCampaign(senderPhoneNumberID: "1065", messageObject: json)
+///     for (line, recipient) in rows { try await upload.add(recipient, line: line) }
+///     let receipt = upload.receipt
+///     _ = try await upload.complete(storing: nil)
+public struct CampaignUpload: Sendable {
+    /// Messages per journal commit while streaming.
+    public static let batchRecipientsDefault = 5_000
+    /// Rejections listed in the answer (all are counted).
+    public static let rejectionsListedMax = 100
+    /// Recipients one upload may hold.
+    public static let recipientsMax = 10_000_000
+    /// Messages deleted per commit when an upload is cancelled.
+    static let discardBatchMax = 5_000
+
+    public let id: CampaignID
+    let sender: SenderID
+    let placeholderCount: Int
+    let batchRecipients: Int
+    let dispatcher: Dispatcher
+    private var buffer: [NewMessage] = []
+    private var journaled = 0
+    private var rejectedCount = 0
+    private var rejections: [LineRejection] = []
+    /// Commits of recipients so far (each at most `batchRecipients`).
+    public private(set) var batchesJournaled = 0
+
+    init(id: CampaignID, sender: SenderID, placeholderCount: Int, batchRecipients: Int, dispatcher: Dispatcher) {
+        precondition(batchRecipients > 0, "batchRecipients must be positive")
+        self.id = id
+        self.sender = sender
+        self.placeholderCount = placeholderCount
+        self.batchRecipients = batchRecipients
+        self.dispatcher = dispatcher
+        buffer.reserveCapacity(batchRecipients)
+    }
+
+    public var receipt: UploadReceipt {
+        UploadReceipt(id: id, accepted: journaled + buffer.count, rejectedCount: rejectedCount, rejections: rejections)
+    }
+
+    /// Validates one recipient: accepted ones are buffered and journaled a batch at a
+    /// time (this call then waits for the commit); invalid ones are counted as rejected.
+    /// Throws only when the upload cannot go on (too many recipients, journal failure).
+    public mutating func add(_ recipient: RecipientInput, line: Int) async throws(IntakeError) {
+        if let reason = CampaignIntake.problem(recipient: recipient, placeholderCount: placeholderCount) {
+            reject(line: line, reason: reason)
+            return
+        }
+        guard journaled + buffer.count < Self.recipientsMax else {
+            throw .tooManyRecipients(count: journaled + buffer.count + 1, max: Self.recipientsMax)
+        }
+        buffer.append(NewMessage(to: recipient.to, params: recipient.params))
+        if buffer.count >= batchRecipients { try await flush() }
+    }
+
+    /// Counts a row that could not be read as a recipient.
+    public mutating func reject(line: Int, reason: String) {
+        rejectedCount += 1
+        if rejections.count < Self.rejectionsListedMax { rejections.append(LineRejection(line: line, reason: reason)) }
+    }
+
+    private mutating func flush() async throws(IntakeError) {
+        guard !buffer.isEmpty else { return }
+        do {
+            _ = try await dispatcher.journal.apply([
+                .appendMessages(campaign: id, createdMilliseconds: dispatcher.clock.wallMilliseconds(), recipients: buffer)
+            ])
+        } catch {
+            throw .journal("\(error)")
+        }
+        journaled += buffer.count
+        batchesJournaled += 1
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// Journals what is buffered and makes the campaign `active` — together with
+    /// `answer` under its idempotency key, in one commit — then hands it to the
+    /// dispatcher. With no accepted recipient the upload is cancelled and this throws
+    /// `noValidRecipients`. On any throw the campaign is left `receiving`: cancel it.
+    public mutating func complete(storing answer: IdempotencyRecord?) async throws(IntakeError) -> UploadCompletion {
+        try await flush()
+        guard journaled > 0 else {
+            await cancel()
+            throw .noValidRecipients(
+                rejectedCount: rejectedCount, rejected: rejections.map { CampaignRejection(index: $0.line, reason: $0.reason) })
+        }
+        var mutations: [JournalMutation] = [.completeCampaign(id)]
+        if let answer {
+            mutations.append(.putIdempotency(answer, replacingCreatedBefore: answer.createdMilliseconds - IdempotencyRecord.lifetimeMilliseconds))
+        }
+        do {
+            _ = try await dispatcher.journal.apply(mutations)
+        } catch .idempotencyKeyExists(let scope, let key) {
+            await cancel()
+            let stored: IdempotencyRecord?
+            do { stored = try dispatcher.journal.idempotency(scope: scope, key: key) } catch { throw .journal("\(error)") }
+            guard let stored else { throw .journal("the answer under idempotency key '\(key)' vanished") }
+            return .keyTaken(stored)
+        } catch {
+            throw .journal("\(error)")
+        }
+        dispatcher.campaignCompleted(sender: sender, campaign: id, storedAnswer: answer != nil)
+        return .completed
+    }
+
+    /// Cancels the campaign and deletes its messages, a commit per `discardBatchMax`.
+    /// Returns false when the journal refused (the next start cancels it then).
+    @discardableResult
+    public func cancel() async -> Bool {
+        await dispatcher.discardUpload(id)
+    }
+}

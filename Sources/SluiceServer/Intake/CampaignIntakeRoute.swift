@@ -1,0 +1,328 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import SluiceCore
+import SluiceCrypto
+import SluiceEngine
+
+/// `POST /v1/campaigns` in its three formats (see `CampaignFormat`), with
+/// `Idempotency-Key`.
+///
+/// Streamed formats are journaled in batches of `CampaignUpload.batchRecipientsDefault`
+/// as the body arrives, each batch durable before more is read, and sent only after the
+/// last line: an upload that ends early (the client went away, a line too long) cancels
+/// the campaign and nothing of it is sent. A bad header or query answers 4xx with nothing
+/// journaled; a bad row is counted and listed (`line`, `reason`), never fatal.
+///
+/// `Idempotency-Key` (1–255 printable ASCII): the first 202 answer is stored with the
+/// SHA-256 of the request (format, CSV query, body), per API key id (`admin` for the
+/// bootstrap key), for 24 hours. The same key with the same request answers the stored
+/// status and body again (`Idempotent-Replayed: true`) and journals nothing; with another
+/// request it is a 422 `idempotency_key_conflict`. Error answers are not stored.
+enum CampaignIntakeRoute {
+    /// Longest line of an NDJSON or CSV body (the NDJSON header holds the message object).
+    static let lineBytesMax = 256 * 1024
+    static let idempotencyKeyHeader = HTTPFields.Element.Name("Idempotency-Key")!
+    static let replayedHeader = HTTPFields.Element.Name("Idempotent-Replayed")!
+    static let templateNameBytesMax = 512
+    static let languageBytesMax = 32
+    /// Parameter columns of a CSV upload (`MessageTemplate.placeholderNumberMax`).
+    static let parameterColumnsMax = 100
+
+    static func post(_ request: Request, dispatcher: Dispatcher, keys: APIKeyStore, batchRecipients: Int) async throws -> Response {
+        let format = CampaignFormat(contentType: request.headers[.contentType])
+        let idempotencyKey = try Self.idempotencyKey(request.headers[idempotencyKeyHeader])
+        let csvQuery = format == .csv ? try CSVQuery(request.uri.queryParameters) : nil
+        // The request digest, only when there is a key to store it under.
+        let hasher = idempotencyKey.map { _ in SHA256Hasher() }
+        hasher?.update(Array("\(format.rawValue)\n".utf8))
+        if let csvQuery { hasher?.update(Array(csvQuery.canonical.utf8)) }
+
+        var claim: Claim?
+        if let idempotencyKey, let hasher {
+            let caller = try keys.authenticate(authorizationHeader: request.headers[.authorization])
+            claim = Claim(scope: caller.id, key: idempotencyKey)
+            if let stored = try dispatcher.idempotencyRecord(scope: caller.id, key: idempotencyKey) {
+                // Read the body only to tell a retry from a different request.
+                if format == .json {
+                    let body = try await JSONBody.collect(request, limitBytes: APIRoutes.campaignBodyBytesMax)
+                    body.withUnsafeReadableBytes { hasher.update($0) }
+                } else {
+                    for try await chunk in request.body { chunk.withUnsafeReadableBytes { hasher.update($0) } }
+                }
+                return try answer(stored, digest: hasher.finish())
+            }
+        }
+        switch format {
+        case .json: return try await postJSON(request, dispatcher: dispatcher, hasher: hasher, claim: claim, batchRecipients: batchRecipients)
+        case .ndjson: return try await postNDJSON(request, dispatcher: dispatcher, hasher: hasher, claim: claim, batchRecipients: batchRecipients)
+        case .csv: return try await postCSV(request, query: csvQuery!, dispatcher: dispatcher, hasher: hasher, claim: claim, batchRecipients: batchRecipients)
+        }
+    }
+
+    struct Claim {
+        var scope: String
+        var key: String
+    }
+
+    // MARK: JSON
+
+    static func postJSON(_ request: Request, dispatcher: Dispatcher, hasher: SHA256Hasher?, claim: Claim?, batchRecipients: Int) async throws -> Response {
+        let buffer = try await JSONBody.collect(request, limitBytes: APIRoutes.campaignBodyBytesMax)
+        if let hasher { buffer.withUnsafeReadableBytes { hasher.update($0) } }
+        let body = try JSONBody.object(buffer)
+        let (sender, message) = try senderAndMessage(body, where: "")
+        guard let recipientsValue = body["recipients"] else { throw APIError.invalid("recipients", "recipients is required") }
+        guard let list = recipientsValue as? [Any] else { throw APIError.invalid("recipients", "recipients must be an array") }
+        var recipients: [RecipientInput] = []
+        recipients.reserveCapacity(list.count)
+        for (i, item) in list.enumerated() {
+            guard let entry = item as? [String: Any] else { throw APIError.invalid("recipients[\(i)]", "recipients[\(i)] must be an object") }
+            guard let to = entry["to"] as? String else { throw APIError.invalid("recipients[\(i)].to", "recipients[\(i)].to is required and must be a string") }
+            var params: [String] = []
+            if let p = entry["params"] {
+                guard let array = p as? [Any] else { throw APIError.invalid("recipients[\(i)].params", "recipients[\(i)].params must be an array of strings") }
+                params.reserveCapacity(array.count)
+                for (j, value) in array.enumerated() {
+                    guard let s = value as? String else { throw APIError.invalid("recipients[\(i)].params[\(j)]", "recipients[\(i)].params[\(j)] must be a string") }
+                    params.append(s)
+                }
+            }
+            recipients.append(RecipientInput(to: to, params: params))
+        }
+        guard let claim else {
+            let receipt: CampaignReceipt
+            do {
+                receipt = try await dispatcher.submitCampaign(senderPhoneNumberID: sender, messageObject: message, recipients: recipients)
+            } catch {
+                throw apiError(error)
+            }
+            return JSONBody.response(.accepted, [
+                "id": receipt.id.description,
+                "accepted": receipt.accepted,
+                "rejected_count": receipt.rejectedCount,
+                "rejected": receipt.rejected.map { ["index": $0.index, "reason": $0.reason] as [String: Any] },
+            ])
+        }
+        // With a key: the same checks as `submitCampaign`, then an upload so that the
+        // campaign and its answer commit together.
+        if recipients.isEmpty { throw apiError(IntakeError.noRecipients) }
+        if recipients.count > CampaignIntake.recipientsPerRequestMax {
+            throw apiError(IntakeError.tooManyRecipients(count: recipients.count, max: CampaignIntake.recipientsPerRequestMax))
+        }
+        var upload = try await begin(dispatcher, sender: sender, message: message, batchRecipients: batchRecipients)
+        do {
+            for (index, recipient) in recipients.enumerated() { try await upload.add(recipient, line: index) }
+            return try await complete(&upload, dispatcher: dispatcher, digest: hasher?.finish() ?? [], claim: claim, position: "index")
+        } catch {
+            await upload.cancel()
+            throw apiError(error)
+        }
+    }
+
+    // MARK: NDJSON
+
+    static func postNDJSON(_ request: Request, dispatcher: Dispatcher, hasher: SHA256Hasher?, claim: Claim?, batchRecipients: Int) async throws -> Response {
+        var lines = BodyLines(request.body, lineBytesMax: lineBytesMax, hasher: hasher)
+        guard let header = try await lines.nextNonBlank() else {
+            throw APIError.invalid("header", #"the body is empty; its first line must be the campaign header {"sender": …, "message": {…}}"#)
+        }
+        let object: [String: Any]
+        do {
+            guard let parsed = try JSONSerialization.jsonObject(with: Data(header.bytes)) as? [String: Any] else {
+                throw APIError.invalid("header", "line \(header.number), the campaign header, must be a JSON object")
+            }
+            object = parsed
+        } catch let error as APIError {
+            throw error
+        } catch {
+            throw APIError.invalid("header", "line \(header.number), the campaign header, is not valid JSON: \(JSONBody.reason(error))")
+        }
+        if object["recipients"] != nil {
+            throw APIError.invalid("header.recipients", "the header line holds no recipients: put one recipient object per line after it")
+        }
+        let (sender, message) = try senderAndMessage(object, where: "header.")
+        var upload = try await begin(dispatcher, sender: sender, message: message, batchRecipients: batchRecipients)
+        do {
+            while let line = try await lines.next() {
+                if BodyLines.isBlank(line.bytes) { continue }
+                switch RecipientLine.parse(line.bytes) {
+                case .success(let recipient): try await upload.add(recipient, line: line.number)
+                case .failure(let problem): upload.reject(line: line.number, reason: problem.description)
+                }
+            }
+            return try await complete(&upload, dispatcher: dispatcher, digest: hasher?.finish() ?? [], claim: claim, position: "line")
+        } catch {
+            await upload.cancel()
+            throw apiError(error, position: "line")
+        }
+    }
+
+    // MARK: CSV
+
+    /// `?sender=…&template=…&language=…`, checked before the body is read.
+    struct CSVQuery {
+        var sender: String
+        var template: String
+        var language: String
+
+        init(_ query: Parameters) throws {
+            func required(_ name: String, bytesMax: Int) throws -> String {
+                guard let value = query[name[...]].map(String.init), !value.isEmpty else {
+                    throw APIError.invalid(name, "\(name) is required in the query for text/csv (?sender=…&template=…&language=…)")
+                }
+                guard value.utf8.count <= bytesMax else { throw APIError.invalid(name, "\(name) is longer than \(bytesMax) bytes") }
+                return value
+            }
+            sender = try required("sender", bytesMax: CampaignIntake.phoneNumberIDBytesMax)
+            template = try required("template", bytesMax: CampaignIntakeRoute.templateNameBytesMax)
+            language = try required("language", bytesMax: CampaignIntakeRoute.languageBytesMax)
+        }
+
+        /// What identifies the query in the request digest.
+        var canonical: String { "sender=\(sender)\u{0}template=\(template)\u{0}language=\(language)\n" }
+
+        /// A template message whose body has `parameterCount` text parameters `{{1}}`….
+        func messageObject(parameterCount: Int) throws -> [UInt8] {
+            var template: [String: Any] = ["name": self.template, "language": ["code": language]]
+            if parameterCount > 0 {
+                let parameters = (1...parameterCount).map { ["type": "text", "text": "{{\($0)}}"] }
+                template["components"] = [["type": "body", "parameters": parameters]]
+            }
+            return try Array(JSONSerialization.data(withJSONObject: ["type": "template", "template": template], options: [.sortedKeys, .withoutEscapingSlashes]))
+        }
+    }
+
+    static func postCSV(_ request: Request, query: CSVQuery, dispatcher: Dispatcher, hasher: SHA256Hasher?, claim: Claim?, batchRecipients: Int) async throws -> Response {
+        var lines = BodyLines(request.body, lineBytesMax: lineBytesMax, hasher: hasher)
+        guard var header = try await lines.nextNonBlank() else {
+            throw APIError.invalid("header", "the body is empty; its first row must name the columns, one of them 'to'")
+        }
+        // A UTF-8 byte order mark (spreadsheet exports) is not part of the first name.
+        if header.bytes.starts(with: [0xEF, 0xBB, 0xBF]) { header.bytes.removeFirst(3) }
+        let names: [String]
+        switch CSVLine.fields(header.bytes) {
+        case .success(let fields): names = fields.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        case .failure(let problem): throw APIError.invalid("header", "line \(header.number), the header row: \(problem)")
+        }
+        let toColumns = names.indices.filter { names[$0] == "to" }
+        guard toColumns.count == 1, let toColumn = toColumns.first else {
+            throw APIError.invalid(
+                "header", toColumns.isEmpty
+                    ? "line \(header.number), the header row, has no 'to' column (found: \(names.joined(separator: ", ")))"
+                    : "line \(header.number), the header row, has \(toColumns.count) 'to' columns")
+        }
+        let parameterCount = names.count - 1
+        guard parameterCount <= parameterColumnsMax else {
+            throw APIError.invalid("header", "line \(header.number), the header row, has \(parameterCount) parameter columns; at most \(parameterColumnsMax)")
+        }
+        let message = try query.messageObject(parameterCount: parameterCount)
+        var upload = try await begin(dispatcher, sender: query.sender, message: message, batchRecipients: batchRecipients)
+        do {
+            var params: [String] = []
+            params.reserveCapacity(parameterCount)
+            while let line = try await lines.next() {
+                if BodyLines.isBlank(line.bytes) { continue }
+                switch CSVLine.fields(line.bytes) {
+                case .failure(let problem):
+                    upload.reject(line: line.number, reason: problem.description)
+                case .success(let fields) where fields.count != names.count:
+                    upload.reject(line: line.number, reason: "the row has \(fields.count) field(s), the header has \(names.count)")
+                case .success(let fields):
+                    params.removeAll(keepingCapacity: true)
+                    for (i, field) in fields.enumerated() where i != toColumn { params.append(field) }
+                    try await upload.add(RecipientInput(to: fields[toColumn], params: params), line: line.number)
+                }
+            }
+            return try await complete(&upload, dispatcher: dispatcher, digest: hasher?.finish() ?? [], claim: claim, position: "line")
+        } catch {
+            await upload.cancel()
+            throw apiError(error, position: "line")
+        }
+    }
+
+    // MARK: Shared
+
+    static func senderAndMessage(_ body: [String: Any], where prefix: String) throws -> (String, [UInt8]) {
+        guard let senderValue = body["sender"] else { throw APIError.invalid(prefix + "sender", "sender is required (a registered phone_number_id)") }
+        guard let sender = senderValue as? String else { throw APIError.invalid(prefix + "sender", "sender must be a string") }
+        guard let messageValue = body["message"] else { throw APIError.invalid(prefix + "message", "message is required (a Cloud API message object)") }
+        guard let message = messageValue as? [String: Any] else { throw APIError.invalid(prefix + "message", "message must be a JSON object") }
+        let bytes = try Array(JSONSerialization.data(withJSONObject: message, options: [.sortedKeys, .withoutEscapingSlashes]))
+        return (sender, bytes)
+    }
+
+    static func begin(_ dispatcher: Dispatcher, sender: String, message: [UInt8], batchRecipients: Int) async throws -> CampaignUpload {
+        do {
+            return try await dispatcher.beginCampaign(senderPhoneNumberID: sender, messageObject: message, batchRecipients: batchRecipients)
+        } catch {
+            throw apiError(error)
+        }
+    }
+
+    /// Makes the upload's campaign active (storing the answer under the key) and answers
+    /// 202, or replays what a concurrent request with the same key stored first.
+    static func complete(_ upload: inout CampaignUpload, dispatcher: Dispatcher, digest: [UInt8], claim: Claim?, position: String) async throws -> Response {
+        let receipt = upload.receipt
+        let json: [String: Any] = [
+            "id": receipt.id.description,
+            "accepted": receipt.accepted,
+            "rejected_count": receipt.rejectedCount,
+            "rejected": receipt.rejections.map { [position: $0.line, "reason": $0.reason] as [String: Any] },
+        ]
+        let body = try Array(JSONSerialization.data(withJSONObject: json, options: [.sortedKeys, .withoutEscapingSlashes]))
+        let record = claim.map {
+            IdempotencyRecord(
+                scope: $0.scope, key: $0.key, createdMilliseconds: dispatcher.clock.wallMilliseconds(),
+                requestDigest: digest, status: Int(HTTPResponse.Status.accepted.code), body: body)
+        }
+        switch try await upload.complete(storing: record) {
+        case .completed:
+            return response(.accepted, body)
+        case .keyTaken(let stored):
+            return try answer(stored, digest: digest)
+        }
+    }
+
+    /// The stored answer for a retry of the same request, a 422 for a different one.
+    static func answer(_ stored: IdempotencyRecord, digest: [UInt8]) throws -> Response {
+        guard Digest.constantTimeEqual(stored.requestDigest, digest) else {
+            throw APIError(
+                .unprocessableContent, code: "idempotency_key_conflict", field: "Idempotency-Key",
+                message: "Idempotency-Key '\(stored.key)' was first used with a different request (format, query or body); nothing was journaled — use a new key for a new campaign")
+        }
+        var response = response(HTTPResponse.Status(code: stored.status), stored.body)
+        response.headers[replayedHeader] = "true"
+        return response
+    }
+
+    static func response(_ status: HTTPResponse.Status, _ body: [UInt8]) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    /// The header's value: nil when absent, a 400 when it is not 1–255 printable ASCII.
+    static func idempotencyKey(_ value: String?) throws -> String? {
+        guard let value else { return nil }
+        let bytes = value.utf8
+        guard !bytes.isEmpty, bytes.count <= IdempotencyRecord.keyBytesMax, bytes.allSatisfy({ $0 >= 0x20 && $0 <= 0x7e }) else {
+            throw APIError.invalid("Idempotency-Key", "Idempotency-Key must be 1–\(IdempotencyRecord.keyBytesMax) printable ASCII characters")
+        }
+        return value
+    }
+
+    /// The answer for what intake threw; API errors pass through.
+    static func apiError(_ error: any Error, position: String = "index") -> any Error {
+        guard let error = error as? IntakeError else { return error }
+        switch error {
+        case .unknownSender: return APIError(.unprocessableContent, code: "unknown_sender", field: "sender", message: error.description)
+        case .invalidMessage(let why): return APIError.invalid("message", why.hasPrefix("message") ? why : "message: \(why)")
+        case .invalidSender(let why): return APIError.invalid("sender", why)
+        case .noRecipients, .tooManyRecipients: return APIError.invalid("recipients", error.description)
+        case .noValidRecipients(_, let rejected):
+            var answer = APIError(.unprocessableContent, code: "no_valid_recipients", field: "recipients", message: error.description)
+            if let first = rejected.first { answer.message += "; first: \(position == "line" ? "line \(first.index)" : "recipients[\(first.index)]"): \(first.reason)" }
+            return answer
+        case .journal(let why): return APIError(.serviceUnavailable, code: "journal_unavailable", message: why)
+        }
+    }
+}

@@ -1,0 +1,215 @@
+import SluiceEngine
+
+/// One NDJSON recipient line, `{"to":"966500000001","params":["Ann","42"]}`, read without
+/// building a JSON tree (a million lines must parse in about a second). Other keys are
+/// skipped whatever their value; anything that is not one JSON object is refused with a
+/// reason.
+enum RecipientLine {
+    /// The recipient, or why the line is not one.
+    static func parse(_ line: [UInt8]) -> Result<RecipientInput, Problem> {
+        line.withUnsafeBufferPointer { bytes in
+            var parser = JSONScanner(bytes)
+            return Result { () throws(Problem) -> RecipientInput in try parser.recipient() }
+        }
+    }
+
+    struct Problem: Error, Equatable, CustomStringConvertible {
+        var description: String
+        init(_ description: String) { self.description = description }
+    }
+}
+
+/// A strict scanner over one line of JSON: just what `RecipientLine` needs.
+struct JSONScanner {
+    typealias Problem = RecipientLine.Problem
+    static let nestingMax = 32
+
+    let bytes: UnsafeBufferPointer<UInt8>
+    var i = 0
+
+    init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+
+    private var atEnd: Bool { i >= bytes.count }
+
+    mutating func recipient() throws(Problem) -> RecipientInput {
+        skipSpace()
+        guard !atEnd, bytes[i] == UInt8(ascii: "{") else { throw Problem("the line is not a JSON object") }
+        i += 1
+        var to: String?
+        var params: [String] = []
+        skipSpace()
+        if peek() == UInt8(ascii: "}") {
+            i += 1
+        } else {
+            while true {
+                skipSpace()
+                guard peek() == UInt8(ascii: "\"") else { throw Problem("invalid JSON at byte \(i + 1): a key is expected") }
+                let key = try string()
+                skipSpace()
+                guard peek() == UInt8(ascii: ":") else { throw Problem("invalid JSON at byte \(i + 1): ':' is expected") }
+                i += 1
+                skipSpace()
+                switch key {
+                case "to":
+                    guard peek() == UInt8(ascii: "\"") else { throw Problem("to must be a string") }
+                    to = try string()
+                case "params":
+                    params = try stringArray()
+                default:
+                    try skipValue()
+                }
+                skipSpace()
+                guard let c = peek() else { throw Problem("invalid JSON: the object is not closed") }
+                i += 1
+                if c == UInt8(ascii: "}") { break }
+                guard c == UInt8(ascii: ",") else { throw Problem("invalid JSON at byte \(i): ',' or '}' is expected") }
+            }
+        }
+        skipSpace()
+        guard atEnd else { throw Problem("invalid JSON at byte \(i + 1): text after the object") }
+        guard let to else { throw Problem("to is required") }
+        return RecipientInput(to: to, params: params)
+    }
+
+    private mutating func stringArray() throws(Problem) -> [String] {
+        guard peek() == UInt8(ascii: "[") else { throw Problem("params must be an array of strings") }
+        i += 1
+        var out: [String] = []
+        skipSpace()
+        if peek() == UInt8(ascii: "]") {
+            i += 1
+            return out
+        }
+        while true {
+            skipSpace()
+            guard peek() == UInt8(ascii: "\"") else { throw Problem("params[\(out.count)] must be a string") }
+            out.append(try string())
+            skipSpace()
+            guard let c = peek() else { throw Problem("invalid JSON: params is not closed") }
+            i += 1
+            if c == UInt8(ascii: "]") { return out }
+            guard c == UInt8(ascii: ",") else { throw Problem("invalid JSON at byte \(i): ',' or ']' is expected in params") }
+        }
+    }
+
+    @inline(__always) private func peek() -> UInt8? { i < bytes.count ? bytes[i] : nil }
+
+    @inline(__always) private mutating func skipSpace() {
+        while i < bytes.count {
+            let c = bytes[i]
+            guard c == 0x20 || c == 0x09 || c == 0x0d || c == 0x0a else { return }
+            i += 1
+        }
+    }
+
+    /// A JSON string at `i` (which holds `"`), unescaped.
+    mutating func string() throws(Problem) -> String {
+        i += 1
+        let start = i
+        // Fast path: no escape.
+        while i < bytes.count {
+            let c = bytes[i]
+            if c == UInt8(ascii: "\"") {
+                defer { i += 1 }
+                return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self)
+            }
+            if c == UInt8(ascii: "\\") { break }
+            guard c >= 0x20 else { throw Problem("invalid JSON at byte \(i + 1): a control character in a string") }
+            i += 1
+        }
+        var out = Array(bytes[start..<i])
+        while i < bytes.count {
+            let c = bytes[i]
+            i += 1
+            switch c {
+            case UInt8(ascii: "\""):
+                return String(decoding: out, as: UTF8.self)
+            case UInt8(ascii: "\\"):
+                guard let e = peek() else { break }
+                i += 1
+                switch e {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(e)
+                case UInt8(ascii: "b"): out.append(0x08)
+                case UInt8(ascii: "f"): out.append(0x0c)
+                case UInt8(ascii: "n"): out.append(0x0a)
+                case UInt8(ascii: "r"): out.append(0x0d)
+                case UInt8(ascii: "t"): out.append(0x09)
+                case UInt8(ascii: "u"):
+                    var scalar = try hex4()
+                    if (0xD800..<0xDC00).contains(scalar) {
+                        // A high surrogate must be followed by \u and a low one.
+                        guard i + 1 < bytes.count, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u") else {
+                            throw Problem("invalid JSON: a lone surrogate \\u escape")
+                        }
+                        i += 2
+                        let low = try hex4()
+                        guard (0xDC00..<0xE000).contains(low) else { throw Problem("invalid JSON: a lone surrogate \\u escape") }
+                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                    }
+                    guard let u = Unicode.Scalar(scalar) else { throw Problem("invalid JSON: a lone surrogate \\u escape") }
+                    out.append(contentsOf: Array(String(Character(u)).utf8))
+                default:
+                    throw Problem("invalid JSON at byte \(i): unknown escape '\\\(Character(Unicode.Scalar(e)))'")
+                }
+            default:
+                guard c >= 0x20 else { throw Problem("invalid JSON at byte \(i): a control character in a string") }
+                out.append(c)
+            }
+        }
+        throw Problem("invalid JSON: a string is not closed")
+    }
+
+    private mutating func hex4() throws(Problem) -> UInt32 {
+        guard i + 4 <= bytes.count else { throw Problem("invalid JSON: a short \\u escape") }
+        var value: UInt32 = 0
+        for _ in 0..<4 {
+            let c = bytes[i]
+            let digit: UInt8
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = c - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = c - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = c - UInt8(ascii: "A") + 10
+            default: throw Problem("invalid JSON at byte \(i + 1): a bad \\u escape")
+            }
+            value = value << 4 | UInt32(digit)
+            i += 1
+        }
+        return value
+    }
+
+    /// Skips any JSON value (nesting bounded, no recursion).
+    private mutating func skipValue() throws(Problem) {
+        var depth = 0
+        repeat {
+            skipSpace()
+            guard let c = peek() else { throw Problem("invalid JSON: a value is missing") }
+            switch c {
+            case UInt8(ascii: "\""):
+                _ = try string()
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                depth += 1
+                guard depth <= Self.nestingMax else { throw Problem("invalid JSON: nested deeper than \(Self.nestingMax)") }
+                i += 1
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                guard depth > 0 else { throw Problem("invalid JSON at byte \(i + 1): unexpected '\(Character(Unicode.Scalar(c)))'") }
+                depth -= 1
+                i += 1
+            case UInt8(ascii: ","), UInt8(ascii: ":"):
+                guard depth > 0 else { throw Problem("invalid JSON at byte \(i + 1): a value is missing") }
+                i += 1
+            default:
+                // A number or a literal.
+                let start = i
+                while let d = peek(), d != UInt8(ascii: ","), d != UInt8(ascii: "}"), d != UInt8(ascii: "]"), d != UInt8(ascii: ":"),
+                      d != 0x20, d != 0x09, d != 0x0d, d != 0x0a {
+                    guard d == UInt8(ascii: "-") || d == UInt8(ascii: "+") || d == UInt8(ascii: ".") || (d >= UInt8(ascii: "0") && d <= UInt8(ascii: "9"))
+                        || (d >= UInt8(ascii: "a") && d <= UInt8(ascii: "z")) || d == UInt8(ascii: "E") else {
+                        throw Problem("invalid JSON at byte \(i + 1)")
+                    }
+                    i += 1
+                }
+                guard i > start else { throw Problem("invalid JSON at byte \(i + 1)") }
+            }
+        } while depth > 0
+    }
+}

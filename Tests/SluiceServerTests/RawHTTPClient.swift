@@ -1,0 +1,87 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A blocking HTTP/1.1 client over a plain socket, for what a test client cannot do:
+/// send a body in parts with pauses between them, or go away in the middle of it. Its
+/// blocking calls run on a dispatch queue, off Swift's cooperative pool.
+final class RawHTTPClient: @unchecked Sendable {
+    private let fd: Int32
+    private let queue = DispatchQueue(label: "raw-http-client")
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw POSIXError(.EBADF) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard rc == 0 else {
+            close(fd)
+            throw POSIXError(.ECONNREFUSED)
+        }
+    }
+
+    func send(_ bytes: [UInt8]) async throws {
+        try await run { [fd] in
+            var offset = 0
+            while offset < bytes.count {
+                let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, bytes.count - offset) }
+                guard n > 0 else { throw POSIXError(.EPIPE) }
+                offset += n
+            }
+        }
+    }
+
+    /// Reads one response (headers and a Content-Length body).
+    func response() async throws -> (status: Int, body: [String: Any]) {
+        let (status, bytes) = try await rawResponse()
+        return (status, (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] ?? [:])
+    }
+
+    private func rawResponse() async throws -> (Int, [UInt8]) {
+        try await run { [fd] in
+            var data: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            while true {
+                if let end = Self.find(Array("\r\n\r\n".utf8), in: data) {
+                    let head = String(decoding: data[..<end], as: UTF8.self)
+                    let length = head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }
+                        .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) } ?? 0
+                    if data.count >= end + 4 + length {
+                        let status = Int(head.split(separator: " ")[1]) ?? 0
+                        return (status, Array(data[(end + 4)..<(end + 4 + length)]))
+                    }
+                }
+                let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+                guard n > 0 else { throw POSIXError(.ECONNRESET) }
+                data.append(contentsOf: buffer[0..<n])
+            }
+        }
+    }
+
+    /// Goes away: the server sees the connection end mid-request.
+    func abort() {
+        var linger = linger(l_onoff: 1, l_linger: 0)
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<linger>.size))
+        close(fd)
+    }
+
+    func closeNormally() { close(fd) }
+
+    private func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async { continuation.resume(with: Result { try body() }) }
+        }
+    }
+
+    private static func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
+        guard haystack.count >= needle.count else { return nil }
+        for i in 0...(haystack.count - needle.count) where haystack[i..<(i + needle.count)].elementsEqual(needle) { return i }
+        return nil
+    }
+}
