@@ -236,6 +236,34 @@ public final class Dispatcher: Sendable {
         return CampaignProgress(record: record, senderPhoneNumberID: phone)
     }
 
+    /// A page of campaigns in id order after `after`, only those whose progress state is
+    /// `state` when given; `next` is the cursor for the following page (nil at the end).
+    /// Scans at most `scanMax` campaigns per call, so a rare state pages in steps.
+    public func campaignPage(after: CampaignID?, limit: Int, state: String?, scanMax: Int = 10_000) throws -> (campaigns: [CampaignProgress], next: CampaignID?) {
+        let phones = Dictionary(try journal.senders().map { ($0.id, $0.phoneNumberID) }, uniquingKeysWith: { a, _ in a })
+        var out: [CampaignProgress] = []
+        var cursor = after
+        var scanned = 0
+        while out.count < limit && scanned < scanMax {
+            let want = min(1_000, scanMax - scanned)
+            let page = try journal.campaigns(after: cursor, limit: want)
+            guard let last = page.last else { return (out, nil) }
+            for record in page {
+                scanned += 1
+                cursor = record.id
+                let progress = CampaignProgress(record: record, senderPhoneNumberID: phones[record.sender])
+                if state == nil || progress.state == state {
+                    out.append(progress)
+                    if out.count == limit { break }
+                }
+            }
+            if page.count < want && cursor == last.id && out.count < limit { return (out, nil) }
+        }
+        // More may follow: the caller pages on from the last campaign looked at.
+        let more = try !journal.campaigns(after: cursor, limit: 1).isEmpty
+        return (out, more ? cursor : nil)
+    }
+
     public func message(_ id: MessageID) throws -> MessageRecord? { try journal.message(id) }
 
     // MARK: Lifecycle

@@ -85,6 +85,28 @@ extension Journal {
         }
     }
 
+    /// Up to `limit` campaigns with ids greater than `after`, in id order; pass the last
+    /// id returned as `after` to page.
+    public func campaigns(after: CampaignID?, limit: Int) throws(JournalError) -> [CampaignRecord] {
+        let start = (after?.rawValue ?? 0).addingReportingOverflow(1)
+        guard limit > 0, !start.overflow else { return [] }
+        return try read { txn in
+            try txn.withCursor(tables.campaigns) { c in
+                var out: [CampaignRecord] = []
+                var entry = try Key(id: start.partialValue).withBytes { try c.seek(atLeast: $0) }
+                while let (key, value) = entry, out.count < limit {
+                    let id = CampaignID(Key.id(key))
+                    guard let record = try? CampaignCodec.read(id: id, value) else {
+                        throw JournalError.corruptRecord(path: directory, table: Schema.campaigns, key: id.description)
+                    }
+                    out.append(record)
+                    entry = try c.next()
+                }
+                return out
+            }
+        }
+    }
+
     /// The campaign with its per-state counts.
     public func campaign(_ id: CampaignID) throws(JournalError) -> CampaignRecord? {
         try read { txn in

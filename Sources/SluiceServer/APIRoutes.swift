@@ -16,7 +16,7 @@ import SluiceEngine
 /// | `GET /v1/senders`, `GET /v1/senders/{phone_number_id}` | read |
 /// | `POST /v1/senders/{phone_number_id}/pause` `{"reason": "…"}`, `…/resume` | admin |
 /// | `POST /v1/campaigns` `{"sender": "…", "message": {…}, "recipients": [{"to": "…", "params": ["…"]}]}` → 202; also NDJSON and CSV, streamed, and `Idempotency-Key` (see `CampaignIntakeRoute`) | submit |
-/// | `GET /v1/campaigns/{id}` | read |
+/// | `GET /v1/campaigns?state=&limit=&after=` (paged), `GET /v1/campaigns/{id}` | read |
 /// | `GET /metrics` (Prometheus text format) | read |
 /// | `GET /healthz`, `GET /readyz`; `GET`, `POST /webhooks/whatsapp` (Meta signs them) | none |
 ///
@@ -69,6 +69,9 @@ public enum APIRoutes {
         submit.post("campaigns") { request, _ in
             try await CampaignIntakeRoute.post(request, dispatcher: dispatcher, keys: keys, batchRecipients: campaignBatchRecipients)
         }
+        read.get("campaigns") { request, _ in
+            try listCampaigns(request, dispatcher: dispatcher)
+        }
         read.get("campaigns/:id") { _, context in
             let text = try context.parameters.require("id")
             guard let raw = UInt64(text), raw > 0 else {
@@ -106,6 +109,35 @@ public enum APIRoutes {
         }
         let record = try await dispatcher.putSender(phoneNumberID: id, tierMessagesPerSecond: tier, burst: burst, accessToken: token, appSecret: appSecret)
         return JSONBody.response(.ok, senderJSON(record))
+    }
+
+    static let campaignStates: Set<String> = ["receiving", "active", "done", "cancelled"]
+
+    /// `GET /v1/campaigns?state=active&limit=50&after=ID` → `{"campaigns": […], "next": "ID" | null}`.
+    static func listCampaigns(_ request: Request, dispatcher: Dispatcher) throws -> Response {
+        let query = request.uri.queryParameters
+        var limit = 50
+        if let text = query["limit"] {
+            guard let value = Int(String(text)), (1...500).contains(value) else { throw APIError.invalid("limit", "limit must be a whole number from 1 to 500") }
+            limit = value
+        }
+        var after: CampaignID?
+        if let text = query["after"] {
+            guard let value = UInt64(String(text)), value > 0 else { throw APIError.invalid("after", "after must be a campaign id (a positive integer)") }
+            after = CampaignID(value)
+        }
+        var state: String?
+        if let text = query["state"] {
+            guard campaignStates.contains(String(text)) else {
+                throw APIError.invalid("state", "state must be one of \(campaignStates.sorted().joined(separator: ", "))")
+            }
+            state = String(text)
+        }
+        let page = try dispatcher.campaignPage(after: after, limit: limit, state: state)
+        return JSONBody.response(.ok, [
+            "campaigns": page.campaigns.map(campaignJSON),
+            "next": page.next.map { $0.description as Any } ?? NSNull(),
+        ])
     }
 
     static func senderJSON(_ record: SenderRecord) -> [String: Any] {

@@ -68,6 +68,31 @@ import Testing
         let noKey = try sluice(["senders", "list", "--server", api])
         #expect(noKey.status != 0 && noKey.output.contains("SLUICE_KEY"))
 
+        // Files streamed with `sluice submit`, then listed.
+        let ndjson = stack.root + "/campaign.ndjson"
+        var lines = [#"{"sender": "1065000601", "message": {"type": "text", "text": {"body": "Hello {{1}}"}}}"#]
+        for n in 0..<30 { lines.append(#"{"to": "\#(966_570_000_000 + n)", "params": ["n\#(n)"]}"#) }
+        lines.append(#"{"to": "12ab", "params": ["bad"]}"#)
+        try (lines.joined(separator: "\n") + "\n").write(toFile: ndjson, atomically: true, encoding: .utf8)
+        let submitted = try sluice(["submit", ndjson, "--idempotency-key", "e2e-ndjson-1"], environment: admin)
+        #expect(submitted.status == 0, "\(submitted.output)")
+        #expect(submitted.output.contains("30 accepted, 1 rejected"), "\(submitted.output)")
+        #expect(submitted.output.contains("line 32:"), "the bad row is named by its line: \(submitted.output)")
+        let again = try sluice(["submit", ndjson, "--idempotency-key", "e2e-ndjson-1"], environment: admin)
+        #expect(again.output.contains("replayed"), "\(again.output)")
+
+        let csv = stack.root + "/campaign.csv"
+        try "to,name\n966570001000,Amal\n966570001001,\"Badr, Jr.\"\n".write(toFile: csv, atomically: true, encoding: .utf8)
+        let csvSubmitted = try sluice(["submit", csv, "--sender", "1065000601", "--template", "order_shipped", "--json"], environment: admin)
+        #expect(csvSubmitted.status == 0, "\(csvSubmitted.output)")
+        let csvID = try #require(try jsonObject(String(csvSubmitted.output.drop { $0 != "{" }))["id"] as? String)
+        #expect(try sluice(["submit", csv], environment: admin).output.contains("--sender and --template"))
+
+        let campaigns = try sluice(["campaigns", "list"], environment: admin)
+        #expect(campaigns.status == 0)
+        let listed = campaigns.output.split(separator: "\n").dropFirst().compactMap { $0.split(separator: " ").first.map(String.init) }
+        #expect(listed.count == 3 && listed.contains(campaign.id) && listed.contains(csvID), "\(campaigns.output)")
+
         #expect(await serve.stop() == 0)
         await stack.mock.stop()
         try? FileManager.default.removeItem(atPath: stack.root)

@@ -56,6 +56,45 @@ import Testing
         }
     }
 
+    @Test func campaignsArePagedInIdOrderAndFilteredByState() async throws {
+        try await withAPI { client, _ in
+            #expect(try await call(client, .put, "/v1/senders/1065000901", json: #"{"tier_mps":80,"access_token":"t"}"#).status == 200)
+            var ids: [String] = []
+            for n in 0..<5 {
+                let posted = try await call(client, .post, "/v1/campaigns",
+                    json: #"{"sender":"1065000901","message":{"type":"text","text":{"body":"hi"}},"recipients":[{"to":"96650000090\#(n)"}]}"#)
+                #expect(posted.status == 202)
+                ids.append(try #require(posted.body["id"] as? String))
+            }
+            var seen: [String] = []
+            var after: String?
+            var pages = 0
+            repeat {
+                let page = try await call(client, .get, "/v1/campaigns?limit=2" + (after.map { "&after=\($0)" } ?? ""))
+                #expect(page.status == 200)
+                let list = try #require(page.body["campaigns"] as? [[String: Any]])
+                #expect(list.count <= 2)
+                seen += list.compactMap { $0["id"] as? String }
+                after = page.body["next"] as? String
+                pages += 1
+            } while after != nil && pages < 10
+            #expect(seen == ids, "every campaign once, in id order")
+            #expect(pages == 3)
+
+            let active = try await call(client, .get, "/v1/campaigns?state=active")
+            #expect((active.body["campaigns"] as? [[String: Any]])?.count == 5)
+            let done = try await call(client, .get, "/v1/campaigns?state=done")
+            #expect((done.body["campaigns"] as? [[String: Any]])?.isEmpty == true)
+            #expect(done.body["next"] is NSNull)
+
+            for (query, field) in [("limit=0", "limit"), ("limit=501", "limit"), ("after=x", "after"), ("state=paused", "state")] {
+                let bad = try await call(client, .get, "/v1/campaigns?" + query)
+                #expect(bad.status == 400, "\(query)")
+                #expect(errorField(bad.body) == field, "\(query)")
+            }
+        }
+    }
+
     @Test func senderRegistrationValidatesEachField() async throws {
         try await withAPI { client, dispatcher in
             let cases: [(String, String, String)] = [

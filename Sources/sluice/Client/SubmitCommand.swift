@@ -1,0 +1,155 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+struct SubmitCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "submit",
+        abstract: "Stream a campaign file to the server: NDJSON (a header line, then one recipient per line), CSV (a `to` column, then one column per template parameter) or JSON.",
+        discussion: """
+            The format follows the extension (.ndjson/.jsonl, .csv, .json) or --format. CSV needs \
+            --sender and --template (the query of POST /v1/campaigns). Progress (bytes and rows sent) \
+            goes to stderr; the answer (id, accepted, rejected rows with their line) to stdout.
+            """
+    )
+
+    @OptionGroup var client: ClientOptions
+    @Argument(help: "The campaign file.") var file: String
+    @Option(help: "ndjson, csv or json (default: from the file's extension).") var format: String?
+    @Option(help: "CSV: the sender's phone_number_id.") var sender: String?
+    @Option(help: "CSV: the approved template's name.") var template: String?
+    @Option(help: "CSV: the template's language code.") var language = "en_US"
+    @Option(name: .customLong("idempotency-key"), help: "Submitting again with the same key and file returns the first answer and sends nothing twice.")
+    var idempotencyKey: String?
+
+    static let chunkBytes = 256 * 1024
+
+    func resolvedFormat() throws -> String {
+        if let format {
+            guard ["ndjson", "csv", "json"].contains(format) else { throw ValidationError("--format must be ndjson, csv or json, got '\(format)'") }
+            return format
+        }
+        switch URL(fileURLWithPath: file).pathExtension.lowercased() {
+        case "ndjson", "jsonl": return "ndjson"
+        case "csv": return "csv"
+        case "json": return "json"
+        default: throw ValidationError("cannot tell the format of '\(file)' from its extension: pass --format ndjson|csv|json")
+        }
+    }
+
+    func validate() throws {
+        let format = try resolvedFormat()
+        if format == "csv" && (sender == nil || template == nil) {
+            throw ValidationError("a CSV campaign needs --sender and --template")
+        }
+        if format != "csv" && (sender != nil || template != nil) {
+            throw ValidationError("--sender and --template apply to CSV only; NDJSON and JSON name them in the file")
+        }
+        guard FileManager.default.isReadableFile(atPath: file) else { throw ValidationError("cannot read '\(file)'") }
+    }
+
+    func run() async throws {
+        let api = try client.client()
+        let format = try resolvedFormat()
+        let size = (try FileManager.default.attributesOfItem(atPath: file)[.size] as? NSNumber)?.intValue ?? 0
+        guard let handle = FileHandle(forReadingAtPath: file) else { throw ValidationError("cannot open '\(file)'") }
+        defer { try? handle.close() }
+
+        var path = "/v1/campaigns"
+        if format == "csv", let sender, let template {
+            var components = URLComponents()
+            components.queryItems = [.init(name: "sender", value: sender), .init(name: "template", value: template), .init(name: "language", value: language)]
+            path += "?" + (components.percentEncodedQuery ?? "")
+        }
+        var request = HTTPClientRequest(url: api.base + path)
+        request.method = .POST
+        request.headers.add(name: "Authorization", value: "Bearer \(api.key)")
+        request.headers.add(name: "Content-Type", value: ["ndjson": "application/x-ndjson", "csv": "text/csv", "json": "application/json"][format]!)
+        if let idempotencyKey { request.headers.add(name: "Idempotency-Key", value: idempotencyKey) }
+        let progress = UploadProgress(totalBytes: size)
+        request.body = .stream(FileChunks(handle: handle, progress: progress), length: .known(Int64(size)))
+
+        let started = Date()
+        let response: HTTPClientResponse
+        do {
+            response = try await HTTPClient.shared.execute(request, timeout: .hours(2))
+        } catch {
+            throw APICallError(description: "cannot upload to \(api.base): \(error)")
+        }
+        let body = try await response.body.collect(upTo: 16 * 1024 * 1024)
+        progress.finish()
+        let object = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any] ?? [:]
+        guard (200..<300).contains(response.status.code) else {
+            let error = object["error"] as? [String: Any]
+            throw APICallError(description: "POST /v1/campaigns: \(response.status.code) \(error?["code"] as? String ?? ""): \(error?["message"] as? String ?? String(buffer: body))")
+        }
+        if client.json { return APIClient.printJSON(object) }
+        let seconds = Date().timeIntervalSince(started)
+        let replayed = response.headers.first(name: "Idempotent-Replayed") == "true" ? " (replayed: the first answer to this key)" : ""
+        say("campaign \(cell(object["id"])): \(cell(object["accepted"])) accepted, \(cell(object["rejected_count"])) rejected in \(String(format: "%.1f", seconds)) s\(replayed)")
+        for rejection in (object["rejected"] as? [[String: Any]] ?? []).prefix(20) {
+            let at = rejection["line"].map { "line \(cell($0))" } ?? "recipient \(cell(rejection["index"]))"
+            say("  \(at): \(cell(rejection["reason"]))")
+        }
+    }
+}
+
+/// Bytes and rows handed to the connection, shown on stderr at most every 0.5 s.
+final class UploadProgress: @unchecked Sendable {
+    let totalBytes: Int
+    private let lock = NSLock()
+    private var bytes = 0
+    private var rows = 0
+    private var lastShown = Date.distantPast
+
+    init(totalBytes: Int) { self.totalBytes = totalBytes }
+
+    func add(_ chunk: Data) {
+        let newlines = chunk.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
+        lock.lock()
+        bytes += chunk.count
+        rows += newlines
+        let show = Date().timeIntervalSince(lastShown) >= 0.5
+        if show { lastShown = Date() }
+        let (b, r) = (bytes, rows)
+        lock.unlock()
+        if show { draw(b, r) }
+    }
+
+    func finish() {
+        lock.lock()
+        let (b, r) = (bytes, rows)
+        lock.unlock()
+        draw(b, r)
+        FileHandle.standardError.write(Data("\n".utf8))
+    }
+
+    private func draw(_ bytes: Int, _ rows: Int) {
+        let fraction = totalBytes > 0 ? Double(bytes) / Double(totalBytes) : 1
+        let filled = Int((fraction * 30).rounded())
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: 30 - filled)
+        let line = String(format: "\r[%@] %5.1f %%  %.1f / %.1f MB  %d lines", bar, fraction * 100, Double(bytes) / 1e6, Double(totalBytes) / 1e6, rows)
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+}
+
+/// The file as a sequence of chunks, read as the connection asks for them.
+struct FileChunks: AsyncSequence, Sendable {
+    typealias Element = ByteBuffer
+    let handle: FileHandle
+    let progress: UploadProgress
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        let handle: FileHandle
+        let progress: UploadProgress
+        mutating func next() async throws -> ByteBuffer? {
+            guard let data = try handle.read(upToCount: SubmitCommand.chunkBytes), !data.isEmpty else { return nil }
+            progress.add(data)
+            return ByteBuffer(bytes: data)
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(handle: handle, progress: progress) }
+}
