@@ -36,4 +36,46 @@ import Testing
         #expect(html.components(separatedBy: "class=\"tier-line\"").count - 1 == 2)
         try? FileManager.default.removeItem(atPath: root)
     }
+
+    /// Ceiling mode: h2load first, then two unlimited senders at tier 1000, both against the
+    /// same started mock; the report holds both rates and their ratio.
+    @Test func ceilingRunMeasuresTheReferenceAndTheDispatcher() async throws {
+        let root = try temporaryDirectory("loadtest-ceiling")
+        let reports = root + "/report"
+        let run = try ChildProcess(
+            arguments: [
+                "loadtest", "--ceiling", "--senders", "2", "--seconds", "2", "--connections", "16",
+                "--work-dir", root + "/work", "--report-dir", reports,
+            ],
+            logPath: root + "/loadtest.log")
+        let deadline = Date().addingTimeInterval(Self.runSecondsMax)
+        while run.process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(200)) }
+        let status = await run.stop(timeoutSeconds: 5)
+        #expect(status == 0, "loadtest exit status \(String(describing: status)); stderr: \(run.stderrTail())")
+
+        let json = try jsonObject(String(contentsOfFile: reports + "/report.json", encoding: .utf8))
+        #expect(json["passed"] as? Bool == true, "failures: \(json["failures"] ?? "none")")
+        let senders = try #require(json["senders"] as? [[String: Any]])
+        #expect(senders.count == 2)
+        for sender in senders {
+            let pacing = try #require(sender["pacing"] as? [String: Any])
+            #expect((pacing["tier_mps"] as? NSNumber)?.intValue == 1000)
+            #expect((pacing["lost"] as? NSNumber)?.intValue == 0)
+        }
+        let totals = try #require(json["totals"] as? [String: Any])
+        #expect((totals["arrivals"] as? NSNumber)?.intValue == 4000, "the reference's arrivals are not judged as the senders'")
+        let ceiling = try #require(json["ceiling"] as? [String: Any])
+        let reference = try #require(ceiling["reference"] as? [String: Any])
+        #expect((reference["status_2xx"] as? NSNumber)?.intValue == 4000)
+        #expect((reference["failed"] as? NSNumber)?.intValue == 0)
+        #expect((ceiling["offered_messages"] as? NSNumber)?.intValue == 4000)
+        let sluice = try #require((ceiling["sluice_messages_per_second"] as? NSNumber)?.doubleValue)
+        let rate = try #require((reference["requests_per_second"] as? NSNumber)?.doubleValue)
+        let ratio = try #require((ceiling["ratio"] as? NSNumber)?.doubleValue)
+        #expect(sluice > 0 && rate > 0)
+        #expect(abs(ratio - sluice / rate) < 1e-9)
+        let html = try String(contentsOfFile: reports + "/report.html", encoding: .utf8)
+        #expect(html.contains("<h2>Ceiling</h2>"))
+        try? FileManager.default.removeItem(atPath: root)
+    }
 }
