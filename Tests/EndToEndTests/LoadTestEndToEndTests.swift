@@ -39,12 +39,17 @@ import Testing
 
     /// Ceiling mode: h2load first, then two unlimited senders at tier 1000, both against the
     /// same started mock; the report holds both rates and their ratio.
+    ///
+    /// The 5 % pacing margin (forwarded to `serve`) keeps this test about the harness: at the
+    /// default 1 % a debug-build dispatcher on a saturated 2-core machine lets 1 000–1 031
+    /// arrivals into one sliding second in about half the runs (queued sends leave in a
+    /// burst), which the mock, unlimited here, records and the run rightly fails on.
     @Test func ceilingRunMeasuresTheReferenceAndTheDispatcher() async throws {
         let root = try temporaryDirectory("loadtest-ceiling")
         let reports = root + "/report"
         let run = try ChildProcess(
             arguments: [
-                "loadtest", "--ceiling", "--senders", "2", "--seconds", "2", "--connections", "16",
+                "loadtest", "--ceiling", "--senders", "2", "--seconds", "2", "--connections", "16", "--pacing-margin", "0.05",
                 "--work-dir", root + "/work", "--report-dir", reports,
             ],
             logPath: root + "/loadtest.log")
@@ -61,6 +66,7 @@ import Testing
             let pacing = try #require(sender["pacing"] as? [String: Any])
             #expect((pacing["tier_mps"] as? NSNumber)?.intValue == 1000)
             #expect((pacing["lost"] as? NSNumber)?.intValue == 0)
+            #expect(((pacing["max_in_1s"] as? NSNumber)?.intValue ?? .max) <= 1000)
         }
         let totals = try #require(json["totals"] as? [String: Any])
         #expect((totals["arrivals"] as? NSNumber)?.intValue == 4000, "the reference's arrivals are not judged as the senders'")

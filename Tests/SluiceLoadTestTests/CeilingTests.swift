@@ -204,4 +204,22 @@ import Testing
         #expect(!ReportRenderer.html(ordinary).contains("<h2>Ceiling</h2>"))
         #expect(!ReportRenderer.summary(ordinary).joined().contains("Ceiling"))
     }
+
+    @Test func inDoubtMessagesAreReportedNotFailed() throws {
+        let plan = try LoadTestPlan.ceiling(senders: 1, seconds: 1)
+        let a = plan.senders[0]
+        func run(inDoubt: Int) -> LoadTestReport {
+            let context = RunAnalysis.Context(
+                command: "", startedAt: "", seconds: 1, mode: "started", serverURL: "", mockURL: "", wallSeconds: 1, campaignsDone: inDoubt == 0,
+                endNanoseconds: origin + 2 * second, usage: nil, inDoubt: inDoubt,
+                ceiling: CeilingInput(connections: 4, reference: Self.clean(requests: 1000, rate: 5000)))
+            return RunAnalysis.report(
+                campaigns: [SubmittedCampaign(sender: a, campaignID: "1", accepted: 1000, acceptedAtNanoseconds: origin)],
+                arrivals: paced(a, rate: 900, start: origin), errors: MockErrorCounts(), context: context)
+        }
+        let doubtful = run(inDoubt: 2)
+        #expect(doubtful.passed && doubtful.totals.inDoubt == 2)
+        #expect(ReportRenderer.summary(doubtful).contains { $0.contains("2 in doubt at the dispatcher") })
+        #expect(!ReportRenderer.summary(run(inDoubt: 0)).contains { $0.contains("in doubt") })
+    }
 }

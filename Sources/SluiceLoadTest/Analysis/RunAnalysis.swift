@@ -90,12 +90,14 @@ public enum RunAnalysis {
         public var usage: ProcessUsageSample?
         /// Ceiling mode: the reference client's run; nil otherwise.
         public var ceiling: CeilingInput?
+        /// Messages the dispatcher held in doubt when measuring stopped (from the campaigns' counts).
+        public var inDoubt: Int
 
         /// Creates a context.
         public init(
             command: String, startedAt: String, seconds: Int, mode: String, serverURL: String, mockURL: String,
             wallSeconds: Double, campaignsDone: Bool, endNanoseconds: Int64, usage: ProcessUsageSample?,
-            ceiling: CeilingInput? = nil
+            inDoubt: Int = 0, ceiling: CeilingInput? = nil
         ) {
             self.command = command
             self.startedAt = startedAt
@@ -108,6 +110,7 @@ public enum RunAnalysis {
             self.endNanoseconds = endNanoseconds
             self.usage = usage
             self.ceiling = ceiling
+            self.inDoubt = inDoubt
         }
     }
 
@@ -158,7 +161,8 @@ public enum RunAnalysis {
             duplicates: senders.reduce(0) { $0 + $1.pacing.duplicates },
             lost: senders.reduce(0) { $0 + $1.pacing.lost },
             throttled130429: max(errors.throttled130429, senders.reduce(0) { $0 + $1.pacing.throttled130429 }),
-            messagesPerSecond: ArrivalWindow.meanRate(sortedTimes: allTimes) ?? 0)
+            messagesPerSecond: ArrivalWindow.meanRate(sortedTimes: allTimes) ?? 0,
+            inDoubt: context.inDoubt)
         let usage = context.usage.map {
             DispatcherUsage(
                 cpuSeconds: $0.cpuSeconds,

@@ -175,21 +175,26 @@ public struct Totals: Sendable, Equatable, Codable {
     public var throttled130429: Int
     /// All senders' arrivals per second between the first and the last arrival.
     public var messagesPerSecond: Double
+    /// Messages the dispatcher held in doubt (sent, no answer it could read) when measuring
+    /// stopped; nil in reports from before it was recorded.
+    public var inDoubt: Int?
 
     /// Creates totals.
-    public init(accepted: Int, arrivals: Int, duplicates: Int, lost: Int, throttled130429: Int, messagesPerSecond: Double) {
+    public init(accepted: Int, arrivals: Int, duplicates: Int, lost: Int, throttled130429: Int, messagesPerSecond: Double, inDoubt: Int? = nil) {
         self.accepted = accepted
         self.arrivals = arrivals
         self.duplicates = duplicates
         self.lost = lost
         self.throttled130429 = throttled130429
         self.messagesPerSecond = messagesPerSecond
+        self.inDoubt = inDoubt
     }
 
     enum CodingKeys: String, CodingKey {
         case accepted, arrivals, duplicates, lost
         case throttled130429 = "errors_130429"
         case messagesPerSecond = "messages_per_second"
+        case inDoubt = "in_doubt"
     }
 }
 

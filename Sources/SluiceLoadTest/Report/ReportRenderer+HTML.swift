@@ -52,7 +52,7 @@ extension ReportRenderer {
         }
         h += "</table>\n"
         let t = report.totals
-        h += "<p>Total: \(t.arrivals) arrivals of \(t.accepted) accepted, \(format1(t.messagesPerSecond)) msg/s, \(t.duplicates) duplicates, \(t.lost) lost, \(t.throttled130429) &#215; 130429."
+        h += "<p>Total: \(t.arrivals) arrivals of \(t.accepted) accepted, \(format1(t.messagesPerSecond)) msg/s, \(t.duplicates) duplicates, \(t.lost) lost, \(t.throttled130429) &#215; 130429, \(t.inDoubt ?? 0) in doubt at the dispatcher."
         if let d = report.dispatcher {
             h += " Dispatcher: \(format2(d.cpuSeconds)) CPU s, \(format2(d.cpuSecondsPer1000Messages)) CPU s per 1000 messages, peak RSS \(format1(Double(d.peakRSSBytes) / 1_048_576)) MiB."
         }

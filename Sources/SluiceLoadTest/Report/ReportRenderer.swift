@@ -45,6 +45,7 @@ public enum ReportRenderer {
         }
         let t = report.totals
         var cost = "  total \(t.arrivals) arrivals of \(t.accepted) accepted, \(format1(t.messagesPerSecond)) msg/s, \(t.duplicates) duplicates, \(t.lost) lost, \(t.throttled130429) x 130429"
+        if let inDoubt = t.inDoubt, inDoubt > 0 { cost += ", \(inDoubt) in doubt at the dispatcher" }
         cost += ", wall \(format1(report.wallSeconds)) s"
         lines.append(cost)
         if let d = report.dispatcher {
