@@ -84,4 +84,31 @@ import Testing
         #expect(html.contains("<h2>Ceiling</h2>"))
         try? FileManager.default.removeItem(atPath: root)
     }
+
+    /// `--webhooks`: the started mock posts signed statuses to the started dispatcher; every
+    /// accepted message gets an acknowledged `delivered`, after its arrival at the endpoint.
+    @Test func webhookRunMeasuresAcceptedToDelivered() async throws {
+        let root = try temporaryDirectory("loadtest-webhooks")
+        let reports = root + "/report"
+        let run = try ChildProcess(
+            arguments: ["loadtest", "--tiers", "20,80", "--seconds", "2", "--webhooks", "--work-dir", root + "/work", "--report-dir", reports],
+            logPath: root + "/loadtest.log")
+        let deadline = Date().addingTimeInterval(Self.runSecondsMax)
+        while run.process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(200)) }
+        let status = await run.stop(timeoutSeconds: 5)
+        #expect(status == 0, "loadtest exit status \(String(describing: status)); stderr: \(run.stderrTail())")
+
+        let json = try jsonObject(String(contentsOfFile: reports + "/report.json", encoding: .utf8))
+        #expect(json["passed"] as? Bool == true, "failures: \(json["failures"] ?? "none")")
+        let latency = try #require(json["latency"] as? [String: Any])
+        #expect((latency["undelivered"] as? NSNumber)?.intValue == 0)
+        let delivered = try #require(latency["accepted_to_delivered"] as? [String: Any])
+        let arrival = try #require(latency["accepted_to_arrival"] as? [String: Any])
+        #expect((delivered["count"] as? NSNumber)?.intValue == 200, "20 × 2 + 80 × 2 messages")
+        let deliveredP50 = try #require((delivered["p50_ms"] as? NSNumber)?.doubleValue)
+        let arrivalP50 = try #require((arrival["p50_ms"] as? NSNumber)?.doubleValue)
+        // The mock sends `delivered` 150 ms after it accepted the send.
+        #expect(deliveredP50 > arrivalP50 + 100, "delivered p50 \(deliveredP50) ms, arrival p50 \(arrivalP50) ms")
+        try? FileManager.default.removeItem(atPath: root)
+    }
 }
