@@ -24,7 +24,7 @@ import Synchronization
 /// ```
 ///
 /// HTTP routes besides the send: `GET /__mock/stats`, `GET /__mock/arrivals`,
-/// `PUT /__mock/senders/{phone_number_id}` with `{"tier_mps": 80, "access_token": "…"}`.
+/// `GET /__mock/webhooks/delivered`, `PUT /__mock/senders/{phone_number_id}` with `{"tier_mps": 80, "access_token": "…"}`.
 ///
 /// As a `Service` (for example under the CLI's `ServiceGroup` with SIGTERM as a graceful
 /// shutdown signal) ``run()`` starts, waits for graceful shutdown or cancellation, then stops.
@@ -205,7 +205,7 @@ public final class MockEndpoint: Sendable {
             fixedLatencyMilliseconds: configuration.latencyMilliseconds,
             webhooks: webhooks
         ).register(on: router)
-        InspectionRoutes(recorder: recorder, book: book, stats: { [self] in stats() }).register(on: router)
+        InspectionRoutes(recorder: recorder, book: book, stats: { [self] in stats() }, webhooks: webhooks).register(on: router)
 
         // The bound port arrives through the server's callback; the stream ends early if it fails to bind.
         let (ports, portContinuation) = AsyncStream<Int>.makeStream()

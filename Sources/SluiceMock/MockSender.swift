@@ -112,7 +112,7 @@ public struct MockStats: Sendable, Equatable {
         bytes.append(contentsOf: #","resets":"#.utf8)
         bytes.append(contentsOf: String(resets).utf8)
         if let w = webhooks {
-            bytes.append(contentsOf: #","webhooks":{"posts":\#(w.posts),"statuses":\#(w.statuses),"failures":\#(w.failures),"dropped":\#(w.dropped),"subscribed":\#(w.subscribed)}"#.utf8)
+            bytes.append(contentsOf: #","webhooks":{"posts":\#(w.posts),"statuses":\#(w.statuses),"failures":\#(w.failures),"dropped":\#(w.dropped),"subscribed":\#(w.subscribed),"delivered":\#(w.delivered)}"#.utf8)
         }
         bytes.append(UInt8(ascii: "}"))
         return bytes

@@ -11,13 +11,30 @@ struct LoadTestCommand: AsyncParsableCommand {
             Writes report.json and report.html to --report-dir and prints a summary. Exits 1 when a \
             sender broke the pacing bound (more than its tier in any sliding second or a 130429 from the mock, or a mean under \
             97 % of it) or a message was lost; 2 when the run could not be carried out.
+
+            --ceiling finds the dispatcher's ceiling on this machine: --senders senders at tier 1000, unlimited at \
+            the mock, after a reference client (h2load, Debian's nghttp2-client) has sent as many requests to the same \
+            mock over --connections connections; the report gives both rates and their ratio.
             """
     )
 
-    @Option(help: "Sender tiers in messages per second, comma-separated (1–1000).")
-    var tiers = "20,80,250,1000"
-    @Option(name: .customLong("senders-per-tier"), help: "Senders at each tier.")
-    var sendersPerTier = 1
+    /// Used when `--tiers` is not given.
+    static let tiersDefault = "20,80,250,1000"
+
+    @Option(help: "Sender tiers in messages per second, comma-separated (1–1000; default 20,80,250,1000).")
+    var tiers: String?
+    @Option(name: .customLong("senders-per-tier"), help: "Senders at each tier (default 1).")
+    var sendersPerTier: Int?
+    @Flag(help: "Ceiling mode: senders at tier 1000 with no limit at the mock, measured against h2load on the same mock.")
+    var ceiling = false
+    @Option(help: "With --ceiling: how many senders (default 24).")
+    var senders: Int?
+    @Option(help: "Connections of the started dispatcher (its --connections) and, with --ceiling, of h2load (default 64).")
+    var connections: Int?
+    @Option(name: .customLong("pacing-margin"), help: "The started dispatcher's --pacing-margin (default: serve's, 0.01).")
+    var pacingMargin: Double?
+    @Flag(help: "The started mock posts signed status webhooks to the started dispatcher; reports accepted -> delivered latency and fails on any undelivered message.")
+    var webhooks = false
     @Option(help: "How long each campaign should take at its tier, in seconds (campaign size = tier × seconds).")
     var seconds = 20
     @Option(help: "Base URL of a running dispatcher's API (default: start `sluice serve`). Needs --mock.")
@@ -38,6 +55,24 @@ struct LoadTestCommand: AsyncParsableCommand {
     var reportDir = "sluice-loadtest-report"
 
     func validate() throws {
+        if ceiling {
+            for (flag, given) in [("--server", server != nil), ("--mock", mock != nil), ("--tiers", tiers != nil), ("--senders-per-tier", sendersPerTier != nil)] where given {
+                throw ValidationError("--ceiling cannot be combined with \(flag): it starts its own mock and dispatcher and runs every sender at tier 1000")
+            }
+        }
+        if webhooks {
+            for (flag, given) in [("--ceiling", ceiling), ("--server", server != nil), ("--mock", mock != nil)] where given {
+                throw ValidationError("--webhooks cannot be combined with \(flag): the harness points its own mock's webhooks at its own dispatcher")
+            }
+        }
+        if !ceiling && senders != nil {
+            throw ValidationError("--senders only applies with --ceiling (use --tiers and --senders-per-tier otherwise)")
+        }
+        if server != nil && (connections != nil || pacingMargin != nil) {
+            throw ValidationError("--connections and --pacing-margin configure a started dispatcher; they do not apply with --server")
+        }
+        if let connections, !(1...1024).contains(connections) { throw ValidationError("--connections must be between 1 and 1024, got \(connections)") }
+        if let pacingMargin, !(0...0.2).contains(pacingMargin) { throw ValidationError("--pacing-margin must be between 0 and 0.2, got \(pacingMargin)") }
         if server != nil && mock == nil { throw ValidationError("--server needs --mock: the harness judges from the endpoint that server sends to") }
         if mock == nil && (record != nil || mockCAFile != nil) { throw ValidationError("--record and --mock-ca-file only apply with --mock") }
         if server == nil && mock != nil && mockCAFile == nil {
@@ -57,7 +92,8 @@ struct LoadTestCommand: AsyncParsableCommand {
 
     func plan() throws -> LoadTestPlan {
         do {
-            return try LoadTestPlan(tiers: LoadTestPlan.parseTiers(tiers), sendersPerTier: sendersPerTier, seconds: seconds)
+            if ceiling { return try LoadTestPlan.ceiling(senders: senders ?? LoadTestPlan.ceilingSendersDefault, seconds: seconds) }
+            return try LoadTestPlan(tiers: LoadTestPlan.parseTiers(tiers ?? Self.tiersDefault), sendersPerTier: sendersPerTier ?? 1, seconds: seconds)
         } catch {
             throw ValidationError(error.description)
         }
@@ -73,11 +109,15 @@ struct LoadTestCommand: AsyncParsableCommand {
         options.mockURL = mock
         options.recordPath = record
         options.mockCAFile = mockCAFile
+        options.connections = connections
+        options.pacingMargin = pacingMargin
+        options.webhooks = webhooks
         if server != nil, let key = adminKey ?? ProcessInfo.processInfo.environment["SLUICE_ADMIN_KEY"] { options.adminKey = key }
         options.commandLine = (["sluice"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
 
-        let total = plan.senders.reduce(0) { $0 + $1.messageCount }
-        say("Sluice load test: \(plan.senders.count) sender(s), \(total) messages, \(plan.seconds) s per campaign; work dir \(work)")
+        let total = plan.messageCount
+        say("Sluice load test\(plan.ceiling ? " (ceiling)" : ""): \(plan.senders.count) sender(s), \(total) messages, \(plan.seconds) s per campaign; work dir \(work)")
+        if plan.ceiling { say("  reference client first: h2load, \(total) requests over \(connections ?? LoadTestRunner.connectionsDefault) connections") }
         let display = ProgressDisplay()
         let report: LoadTestReport
         do {

@@ -36,4 +36,79 @@ import Testing
         #expect(html.components(separatedBy: "class=\"tier-line\"").count - 1 == 2)
         try? FileManager.default.removeItem(atPath: root)
     }
+
+    /// Ceiling mode: h2load first, then two unlimited senders at tier 1000, both against the
+    /// same started mock; the report holds both rates and their ratio.
+    ///
+    /// The 5 % pacing margin (forwarded to `serve`) keeps this test about the harness: at the
+    /// default 1 % a debug-build dispatcher on a saturated 2-core machine lets 1 000–1 031
+    /// arrivals into one sliding second in about half the runs (queued sends leave in a
+    /// burst), which the mock, unlimited here, records and the run rightly fails on.
+    @Test func ceilingRunMeasuresTheReferenceAndTheDispatcher() async throws {
+        let root = try temporaryDirectory("loadtest-ceiling")
+        let reports = root + "/report"
+        let run = try ChildProcess(
+            arguments: [
+                "loadtest", "--ceiling", "--senders", "2", "--seconds", "2", "--connections", "16", "--pacing-margin", "0.05",
+                "--work-dir", root + "/work", "--report-dir", reports,
+            ],
+            logPath: root + "/loadtest.log")
+        let deadline = Date().addingTimeInterval(Self.runSecondsMax)
+        while run.process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(200)) }
+        let status = await run.stop(timeoutSeconds: 5)
+        #expect(status == 0, "loadtest exit status \(String(describing: status)); stderr: \(run.stderrTail())")
+
+        let json = try jsonObject(String(contentsOfFile: reports + "/report.json", encoding: .utf8))
+        #expect(json["passed"] as? Bool == true, "failures: \(json["failures"] ?? "none")")
+        let senders = try #require(json["senders"] as? [[String: Any]])
+        #expect(senders.count == 2)
+        for sender in senders {
+            let pacing = try #require(sender["pacing"] as? [String: Any])
+            #expect((pacing["tier_mps"] as? NSNumber)?.intValue == 1000)
+            #expect((pacing["lost"] as? NSNumber)?.intValue == 0)
+            #expect(((pacing["max_in_1s"] as? NSNumber)?.intValue ?? .max) <= 1000)
+        }
+        let totals = try #require(json["totals"] as? [String: Any])
+        #expect((totals["arrivals"] as? NSNumber)?.intValue == 4000, "the reference's arrivals are not judged as the senders'")
+        let ceiling = try #require(json["ceiling"] as? [String: Any])
+        let reference = try #require(ceiling["reference"] as? [String: Any])
+        #expect((reference["status_2xx"] as? NSNumber)?.intValue == 4000)
+        #expect((reference["failed"] as? NSNumber)?.intValue == 0)
+        #expect((ceiling["offered_messages"] as? NSNumber)?.intValue == 4000)
+        let sluice = try #require((ceiling["sluice_messages_per_second"] as? NSNumber)?.doubleValue)
+        let rate = try #require((reference["requests_per_second"] as? NSNumber)?.doubleValue)
+        let ratio = try #require((ceiling["ratio"] as? NSNumber)?.doubleValue)
+        #expect(sluice > 0 && rate > 0)
+        #expect(abs(ratio - sluice / rate) < 1e-9)
+        let html = try String(contentsOfFile: reports + "/report.html", encoding: .utf8)
+        #expect(html.contains("<h2>Ceiling</h2>"))
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
+    /// `--webhooks`: the started mock posts signed statuses to the started dispatcher; every
+    /// accepted message gets an acknowledged `delivered`, after its arrival at the endpoint.
+    @Test func webhookRunMeasuresAcceptedToDelivered() async throws {
+        let root = try temporaryDirectory("loadtest-webhooks")
+        let reports = root + "/report"
+        let run = try ChildProcess(
+            arguments: ["loadtest", "--tiers", "20,80", "--seconds", "2", "--webhooks", "--work-dir", root + "/work", "--report-dir", reports],
+            logPath: root + "/loadtest.log")
+        let deadline = Date().addingTimeInterval(Self.runSecondsMax)
+        while run.process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(200)) }
+        let status = await run.stop(timeoutSeconds: 5)
+        #expect(status == 0, "loadtest exit status \(String(describing: status)); stderr: \(run.stderrTail())")
+
+        let json = try jsonObject(String(contentsOfFile: reports + "/report.json", encoding: .utf8))
+        #expect(json["passed"] as? Bool == true, "failures: \(json["failures"] ?? "none")")
+        let latency = try #require(json["latency"] as? [String: Any])
+        #expect((latency["undelivered"] as? NSNumber)?.intValue == 0)
+        let delivered = try #require(latency["accepted_to_delivered"] as? [String: Any])
+        let arrival = try #require(latency["accepted_to_arrival"] as? [String: Any])
+        #expect((delivered["count"] as? NSNumber)?.intValue == 200, "20 × 2 + 80 × 2 messages")
+        let deliveredP50 = try #require((delivered["p50_ms"] as? NSNumber)?.doubleValue)
+        let arrivalP50 = try #require((arrival["p50_ms"] as? NSNumber)?.doubleValue)
+        // The mock sends `delivered` 150 ms after it accepted the send.
+        #expect(deliveredP50 > arrivalP50 + 100, "delivered p50 \(deliveredP50) ms, arrival p50 \(arrivalP50) ms")
+        try? FileManager.default.removeItem(atPath: root)
+    }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import SluiceLoadTest
 
@@ -52,5 +53,92 @@ import Testing
     @Test func summariesOfEmptyHistogramsAreZero() {
         let s = LatencySummary(LatencyAnalysis.emptyHistogram())
         #expect(s.count == 0 && s.maxMilliseconds == 0 && s.curve.isEmpty)
+    }
+
+    // MARK: Accepted → delivered
+
+    /// Message `n` of `plan` delivered (webhook acknowledged) at `time`.
+    func delivery(_ plan: SenderPlan, _ n: Int, at time: Int64) -> EndpointArrival {
+        arrival(plan, n, at: time)
+    }
+
+    @Test func deliveredLatencyCountsTheFirstDeliveryAndTheUndelivered() throws {
+        let plan = sender(tier: 10, seconds: 1)
+        let arrivals = (0..<10).map { arrival(plan, $0, at: origin + Int64($0) * 100_000_000) }
+        // Messages 0…7 delivered (n + 1) × 100 ms after acceptance; 8 and 9 never; 0 once more, later.
+        var deliveries = (0..<8).map { delivery(plan, $0, at: origin + Int64($0 + 1) * 100_000_000) }
+        deliveries.append(delivery(plan, 0, at: origin + 5 * second))
+        // Another sender's recipient is ignored.
+        deliveries.append(delivery(sender(tier: 10, seconds: 1, index: 1), 9, at: origin + 9 * second))
+        let m = LatencyAnalysis.analyze(
+            sender: plan, accepted: 10, acceptedAtNanoseconds: origin, arrivals: arrivals, endNanoseconds: origin + 2 * second,
+            deliveries: deliveries.shuffled())
+        #expect(m.undelivered == 2)
+        let delivered = LatencySummary(try #require(m.acceptedToDelivered))
+        #expect(delivered.count == 8)
+        // {100, 200, …, 800} ms: the median is the 4th value, p99 and max the 8th.
+        #expect(abs(delivered.p50Milliseconds - 400) < 0.5)
+        #expect(abs(delivered.p99Milliseconds - 800) < 1)
+        #expect(abs(delivered.maxMilliseconds - 800) < 1)
+        #expect(abs(delivered.meanMilliseconds - 450) < 1)
+    }
+
+    @Test func withoutWebhooksThereIsNoDeliveredView() throws {
+        let plan = sender(tier: 10, seconds: 1)
+        let arrivals = (0..<10).map { arrival(plan, $0, at: origin + Int64($0) * 100_000_000) }
+        let m = LatencyAnalysis.analyze(sender: plan, accepted: 10, acceptedAtNanoseconds: origin, arrivals: arrivals, endNanoseconds: origin + second)
+        #expect(m.acceptedToDelivered == nil && m.undelivered == 0)
+        let report = LatencyReport(m)
+        #expect(report.acceptedToDelivered == nil && report.undelivered == nil)
+        let json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(report)) as? [String: Any]
+        #expect(json?["accepted_to_delivered"] == nil && json?["undelivered"] == nil)
+    }
+
+    /// A run with webhooks fails on any accepted message without a delivered status.
+    func webhookRun(deliveredOf count: Int) -> LoadTestReport {
+        let plan = sender(tier: 10, seconds: 1)
+        let arrivals = paced(plan, rate: 10, start: origin)
+        let deliveries = (0..<count).map { delivery(plan, $0, at: origin + Int64($0) * 100_000_000 + 150_000_000) }
+        let context = RunAnalysis.Context(
+            command: "sluice loadtest --webhooks", startedAt: "", seconds: 1, mode: "started", serverURL: "", mockURL: "",
+            wallSeconds: 1, campaignsDone: true, endNanoseconds: origin + 2 * second, usage: nil)
+        return RunAnalysis.report(
+            campaigns: [SubmittedCampaign(sender: plan, campaignID: "1", accepted: 10, acceptedAtNanoseconds: origin)],
+            arrivals: arrivals, errors: MockErrorCounts(), context: context, deliveries: deliveries)
+    }
+
+    @Test func runWithWebhooksFailsOnUndeliveredMessages() throws {
+        let complete = webhookRun(deliveredOf: 10)
+        #expect(complete.passed, "\(complete.failures)")
+        #expect(complete.latency.undelivered == 0)
+        let delivered = try #require(complete.latency.acceptedToDelivered)
+        #expect(delivered.count == 10)
+        // Message n is delivered at n × 100 + 150 ms: 150 … 1050 ms, median the 5th value.
+        #expect(abs(delivered.p50Milliseconds - 550) < 1 && abs(delivered.maxMilliseconds - 1050) < 1.5)
+        #expect(complete.senders[0].latency.acceptedToDelivered?.count == 10)
+        let summary = ReportRenderer.summary(complete).joined(separator: "\n")
+        #expect(summary.contains("accepted -> delivered (ms):   p50 550"))
+        #expect(ReportRenderer.html(complete).contains("accepted &#8594; delivered"))
+
+        let short = webhookRun(deliveredOf: 7)
+        #expect(!short.passed)
+        #expect(short.latency.undelivered == 3)
+        #expect(short.failures == ["sender \(short.senders[0].pacing.phoneNumberID) (tier 10): 3 of 10 accepted messages got no acknowledged delivered webhook"])
+
+        let data = try ReportRenderer.json(short)
+        #expect(try ReportRenderer.decode(data) == short)
+        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let latency = try #require(object["latency"] as? [String: Any])
+        #expect((latency["undelivered"] as? NSNumber)?.intValue == 3)
+        #expect(latency["accepted_to_delivered"] is [String: Any])
+    }
+
+    @Test func latencyReportsFromBeforeWebhooksDecode() throws {
+        let m = LatencyMeasurement(behindSchedule: LatencyAnalysis.emptyHistogram(), acceptedToArrival: LatencyAnalysis.emptyHistogram())
+        var object = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(LatencyReport(m))) as? [String: Any])
+        object.removeValue(forKey: "accepted_to_delivered")
+        object.removeValue(forKey: "undelivered")
+        let decoded = try JSONDecoder().decode(LatencyReport.self, from: JSONSerialization.data(withJSONObject: object))
+        #expect(decoded.acceptedToDelivered == nil && decoded.undelivered == nil)
     }
 }

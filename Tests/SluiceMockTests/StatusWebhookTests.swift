@@ -103,7 +103,8 @@ struct StatusWebhookTests {
                     let r = try await Curl.run(Curl.sendArguments(url: running.baseURL + "/v21.0/106540352242922/messages", body: body), in: directory)
                     #expect(r.status == 200)
                 }
-                try await waitFor { receiver.statuses(secret: Self.secret).verified.count >= 9 }
+                // The mock counts a post once its 2xx is back, a moment after the receiver has it.
+                try await waitFor { receiver.statuses(secret: Self.secret).verified.count >= 9 && (endpoint.stats().webhooks?.statuses ?? 0) >= 9 }
                 let (verified, bad) = receiver.statuses(secret: Self.secret)
                 #expect(bad == 0, "every webhook verifies with the app secret")
                 #expect(receiver.handshakes.withLock { $0 } >= 1)
@@ -140,6 +141,59 @@ struct StatusWebhookTests {
                 #expect(accepted.filter { $0 == "delivered" }.count >= 2, "delivered is duplicated: \(accepted)")
                 #expect(accepted.contains("sent"))
             }
+        }
+    }
+
+    @Test func acknowledgedDeliveriesArePagedWithTheTimeOfThe2xx() async throws {
+        // The first two posts are refused: a delivered status counts only once a post carrying it got a 2xx.
+        let receiver = WebhookReceiver(failFirst: 2)
+        try await receiver.run { url in
+            try await withConfiguredEndpoint({ configuration in
+                var webhook = WebhookConfiguration(url: url, appSecret: Self.secret)
+                webhook.sentDelayMilliseconds = 0
+                webhook.deliveredDelayMilliseconds = 40
+                webhook.readShare = 0
+                configuration.webhook = webhook
+            }) { endpoint, running, directory in
+                var sentAt: [Int64] = []
+                for i in 1...3 {
+                    sentAt.append(WallClock.nowNanoseconds())
+                    let body = #"{"messaging_product":"whatsapp","to":"1555000000\#(i)","type":"text","text":{"body":"hi"},"biz_opaque_callback_data":"m\#(i)"}"#
+                    let r = try await Curl.run(Curl.sendArguments(url: running.baseURL + "/v21.0/106540352242922/messages", body: body), in: directory)
+                    #expect(r.status == 200)
+                }
+                try await waitFor { (endpoint.stats().webhooks?.delivered ?? 0) >= 3 }
+                let all = try await Curl.run([running.baseURL + "/__mock/webhooks/delivered"], in: directory)
+                #expect(all.status == 200)
+                let records = try JSONDecoder().decode([Arrival].self, from: Data(all.body.utf8))
+                #expect(records.compactMap(\.callbackData).sorted() == ["m1", "m2", "m3"], "each delivered once: \(records)")
+                #expect(records.allSatisfy { $0.phoneNumberID == "106540352242922" })
+                #expect(records.map(\.to).sorted() == ["15550000001", "15550000002", "15550000003"])
+                let acknowledged = receiver.statuses(secret: Self.secret).verified.filter { $0.1 == "delivered" }.map(\.0).sorted()
+                #expect(acknowledged == ["m1", "m2", "m3"], "the receiver acknowledged exactly these")
+                for record in records {
+                    let i = Int(record.callbackData?.dropFirst() ?? "") ?? 0
+                    // Scheduled 40 ms after acceptance, stamped when the 2xx came back.
+                    #expect(record.timeNanoseconds >= sentAt[i - 1] + 40_000_000, "\(record)")
+                    #expect(record.timeNanoseconds <= WallClock.nowNanoseconds())
+                }
+                #expect(endpoint.stats().webhooks?.failures ?? 0 >= 1)
+
+                let page = try await Curl.run([running.baseURL + "/__mock/webhooks/delivered?offset=1&limit=1"], in: directory)
+                #expect(try JSONDecoder().decode([Arrival].self, from: Data(page.body.utf8)) == [records[1]])
+                let past = try await Curl.run([running.baseURL + "/__mock/webhooks/delivered?offset=3"], in: directory)
+                #expect(past.body == "[]")
+                let bad = try await Curl.run([running.baseURL + "/__mock/webhooks/delivered?limit=100001"], in: directory)
+                #expect(bad.status == 400 && bad.errorMessage.contains("limit"))
+            }
+        }
+    }
+
+    @Test func deliveredRecordIs404WithoutWebhooks() async throws {
+        try await withConfiguredEndpoint({ _ in }) { _, running, directory in
+            let r = try await Curl.run([running.baseURL + "/__mock/webhooks/delivered"], in: directory)
+            #expect(r.status == 404)
+            #expect(r.errorMessage.contains("webhooks are off"), "\(r.body)")
         }
     }
 }

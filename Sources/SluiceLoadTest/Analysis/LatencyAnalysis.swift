@@ -8,7 +8,10 @@ import Histogram
 ///   arrival minus that instant. A message that never arrived counts as late until the
 ///   end of the run, so a stall shows up in the percentiles instead of hiding behind the
 ///   messages that were never sent.
-/// - **accepted → arrival**: the plain wait, dominated by the pacing itself.
+/// - **accepted → arrival**: the plain wait, dominated by the pacing itself (accepted → sent).
+/// - **accepted → delivered** (runs with status webhooks): the campaign's acceptance to the
+///   moment the dispatcher acknowledged the message's first `delivered` webhook; accepted
+///   messages with no acknowledged `delivered` status are counted as undelivered.
 ///
 /// ```swift
 /// var latency = LatencyAnalysis.analyze(sender: plan, accepted: 1600, acceptedAtNanoseconds: t0,
@@ -26,19 +29,27 @@ public enum LatencyAnalysis {
         Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: valueMicrosecondsMax, numberOfSignificantValueDigits: .three)
     }
 
-    /// Measures one sender's campaign. Arrivals whose recipient is not in the campaign are
-    /// ignored; of duplicates only the first arrival counts.
+    /// Measures one sender's campaign. Arrivals (and deliveries) whose recipient is not in
+    /// the campaign are ignored; of duplicates only the first counts. `deliveries` are the
+    /// acknowledged `delivered` webhooks of this sender, nil when the run had no webhooks.
     public static func analyze(
-        sender: SenderPlan, accepted: Int, acceptedAtNanoseconds: Int64, arrivals: [EndpointArrival], endNanoseconds: Int64
+        sender: SenderPlan, accepted: Int, acceptedAtNanoseconds: Int64, arrivals: [EndpointArrival], endNanoseconds: Int64,
+        deliveries: [EndpointArrival]? = nil
     ) -> LatencyMeasurement {
         precondition(accepted <= sender.messageCount, "accepted more than the plan submitted")
-        var firstArrival = [Int64?](repeating: nil, count: accepted)
-        for arrival in arrivals {
-            guard let n = sender.index(ofRecipient: arrival.to), n < accepted else { continue }
-            if let seen = firstArrival[n], seen <= arrival.timeNanoseconds { continue }
-            firstArrival[n] = arrival.timeNanoseconds
-        }
+        let firstArrival = earliest(arrivals, of: sender, accepted: accepted)
         var measurement = LatencyMeasurement(behindSchedule: emptyHistogram(), acceptedToArrival: emptyHistogram())
+        if let deliveries {
+            var delivered = emptyHistogram()
+            for time in earliest(deliveries, of: sender, accepted: accepted) {
+                guard let time else {
+                    measurement.undelivered += 1
+                    continue
+                }
+                delivered.record(microseconds(time - acceptedAtNanoseconds))
+            }
+            measurement.acceptedToDelivered = delivered
+        }
         let spacing = 1e9 / Double(sender.tier)
         for n in 0..<accepted {
             let intended = acceptedAtNanoseconds + Int64((Double(n) * spacing).rounded())
@@ -52,6 +63,17 @@ public enum LatencyAnalysis {
             measurement.acceptedToArrival.record(microseconds(arrived - acceptedAtNanoseconds))
         }
         return measurement
+    }
+
+    /// The earliest time of each of the first `accepted` messages of `sender` among `records`, by recipient.
+    static func earliest(_ records: [EndpointArrival], of sender: SenderPlan, accepted: Int) -> [Int64?] {
+        var first = [Int64?](repeating: nil, count: accepted)
+        for record in records {
+            guard let n = sender.index(ofRecipient: record.to), n < accepted else { continue }
+            if let seen = first[n], seen <= record.timeNanoseconds { continue }
+            first[n] = record.timeNanoseconds
+        }
+        return first
     }
 
     /// Nanoseconds to whole microseconds, clamped to `0...valueMicrosecondsMax`.
@@ -71,6 +93,10 @@ public struct LatencyMeasurement: Sendable {
     public var unsent = 0
     /// Messages that arrived before their slot (the dispatcher may start before the 202 reaches the harness).
     public var early = 0
+    /// Accepted → the acknowledged `delivered` webhook, in microseconds; nil without webhooks.
+    public var acceptedToDelivered: Histogram<UInt64>?
+    /// Accepted messages with no acknowledged `delivered` webhook (0 without webhooks).
+    public var undelivered = 0
 
     /// Creates a measurement from two histograms.
     public init(behindSchedule: Histogram<UInt64>, acceptedToArrival: Histogram<UInt64>) {
@@ -84,6 +110,10 @@ public struct LatencyMeasurement: Sendable {
         acceptedToArrival.add(other.acceptedToArrival)
         unsent += other.unsent
         early += other.early
+        if let theirs = other.acceptedToDelivered {
+            if acceptedToDelivered == nil { acceptedToDelivered = theirs } else { acceptedToDelivered?.add(theirs) }
+        }
+        undelivered += other.undelivered
     }
 }
 

@@ -60,6 +60,19 @@ public struct ProcessUsageSample: Sendable, Equatable {
     }
 }
 
+/// What a ceiling run adds to the analysis: the reference client's result and the
+/// connections both sides used.
+public struct CeilingInput: Sendable, Equatable {
+    public var connections: Int
+    public var reference: ReferenceResult
+
+    /// Creates the input.
+    public init(connections: Int, reference: ReferenceResult) {
+        self.connections = connections
+        self.reference = reference
+    }
+}
+
 /// Turns what a run collected into its report. Pure: no clock, no I/O.
 public enum RunAnalysis {
     /// What the runner knows about the run besides the arrivals.
@@ -75,11 +88,16 @@ public enum RunAnalysis {
         /// When measuring stopped, in nanoseconds since the Unix epoch: messages still missing are late until then.
         public var endNanoseconds: Int64
         public var usage: ProcessUsageSample?
+        /// Ceiling mode: the reference client's run; nil otherwise.
+        public var ceiling: CeilingInput?
+        /// Messages the dispatcher held in doubt when measuring stopped (from the campaigns' counts).
+        public var inDoubt: Int
 
         /// Creates a context.
         public init(
             command: String, startedAt: String, seconds: Int, mode: String, serverURL: String, mockURL: String,
-            wallSeconds: Double, campaignsDone: Bool, endNanoseconds: Int64, usage: ProcessUsageSample?
+            wallSeconds: Double, campaignsDone: Bool, endNanoseconds: Int64, usage: ProcessUsageSample?,
+            inDoubt: Int = 0, ceiling: CeilingInput? = nil
         ) {
             self.command = command
             self.startedAt = startedAt
@@ -91,15 +109,22 @@ public enum RunAnalysis {
             self.campaignsDone = campaignsDone
             self.endNanoseconds = endNanoseconds
             self.usage = usage
+            self.ceiling = ceiling
+            self.inDoubt = inDoubt
         }
     }
 
-    /// Analyzes every campaign against the arrivals of its sender.
+    /// Analyzes every campaign against the arrivals of its sender. `deliveries` are the
+    /// `delivered` webhooks the dispatcher acknowledged (nil: the run had no webhooks); a
+    /// run with webhooks fails when an accepted message has none.
     public static func report(
-        campaigns: [SubmittedCampaign], arrivals: [EndpointArrival], errors: MockErrorCounts, context: Context
+        campaigns: [SubmittedCampaign], arrivals: [EndpointArrival], errors: MockErrorCounts, context: Context,
+        deliveries: [EndpointArrival]? = nil
     ) -> LoadTestReport {
         var bySender: [String: [EndpointArrival]] = [:]
         for arrival in arrivals { bySender[arrival.phoneNumberID, default: []].append(arrival) }
+        var deliveredBySender: [String: [EndpointArrival]] = [:]
+        for delivery in deliveries ?? [] { deliveredBySender[delivery.phoneNumberID, default: []].append(delivery) }
 
         var senders: [SenderReport] = []
         var overall: LatencyMeasurement?
@@ -110,12 +135,20 @@ public enum RunAnalysis {
             allTimes.append(contentsOf: mine.map(\.timeNanoseconds))
             let pacing = PacingAnalysis.analyze(
                 sender: campaign.sender, accepted: campaign.accepted, acceptedAtNanoseconds: campaign.acceptedAtNanoseconds,
-                arrivals: mine, throttled130429: errors.throttled130429PerSender[campaign.sender.phoneNumberID] ?? 0)
+                arrivals: mine, throttled130429: errors.throttled130429PerSender[campaign.sender.phoneNumberID] ?? 0,
+                // A ceiling run offers more than the dispatcher can send: the mean measures
+                // the ceiling, it is not a pacing fault. Windows over the tier still are.
+                judgeMean: context.ceiling == nil)
             let latency = LatencyAnalysis.analyze(
                 sender: campaign.sender, accepted: campaign.accepted, acceptedAtNanoseconds: campaign.acceptedAtNanoseconds,
-                arrivals: mine, endNanoseconds: context.endNanoseconds)
+                arrivals: mine, endNanoseconds: context.endNanoseconds,
+                deliveries: deliveries == nil ? nil : deliveredBySender[campaign.sender.phoneNumberID] ?? [])
             if overall == nil { overall = latency } else { overall?.add(latency) }
             failures.append(contentsOf: pacing.violations.map { "sender \(campaign.sender.phoneNumberID) (tier \(campaign.sender.tier)): \($0)" })
+            if latency.undelivered > 0 {
+                failures.append(
+                    "sender \(campaign.sender.phoneNumberID) (tier \(campaign.sender.tier)): \(latency.undelivered) of \(campaign.accepted) accepted messages got no acknowledged delivered webhook")
+            }
             senders.append(SenderReport(
                 campaignID: campaign.campaignID, acceptedAtNanoseconds: campaign.acceptedAtNanoseconds,
                 pacing: pacing, latency: LatencyReport(latency)))
@@ -128,18 +161,28 @@ public enum RunAnalysis {
             duplicates: senders.reduce(0) { $0 + $1.pacing.duplicates },
             lost: senders.reduce(0) { $0 + $1.pacing.lost },
             throttled130429: max(errors.throttled130429, senders.reduce(0) { $0 + $1.pacing.throttled130429 }),
-            messagesPerSecond: ArrivalWindow.meanRate(sortedTimes: allTimes) ?? 0)
+            messagesPerSecond: ArrivalWindow.meanRate(sortedTimes: allTimes) ?? 0,
+            inDoubt: context.inDoubt)
         let usage = context.usage.map {
             DispatcherUsage(
                 cpuSeconds: $0.cpuSeconds,
                 cpuSecondsPer1000Messages: arrived > 0 ? $0.cpuSeconds * 1_000 / Double(arrived) : 0,
                 peakRSSBytes: $0.peakRSSBytes)
         }
-        let empty = LatencyMeasurement(behindSchedule: LatencyAnalysis.emptyHistogram(), acceptedToArrival: LatencyAnalysis.emptyHistogram())
+        var ceiling: CeilingReport?
+        if let input = context.ceiling {
+            let offered = campaigns.reduce(0) { $0 + $1.sender.messageCount }
+            ceiling = CeilingReport(
+                senders: campaigns.count, connections: input.connections, offeredMessages: offered,
+                sluiceMessagesPerSecond: totals.messagesPerSecond, reference: input.reference)
+            failures.append(contentsOf: input.reference.problems(requested: offered))
+        }
+        var empty = LatencyMeasurement(behindSchedule: LatencyAnalysis.emptyHistogram(), acceptedToArrival: LatencyAnalysis.emptyHistogram())
+        if deliveries != nil { empty.acceptedToDelivered = LatencyAnalysis.emptyHistogram() }
         return LoadTestReport(
             command: context.command, startedAt: context.startedAt, seconds: context.seconds, mode: context.mode,
             serverURL: context.serverURL, mockURL: context.mockURL, wallSeconds: context.wallSeconds,
             campaignsDone: context.campaignsDone, senders: senders, totals: totals, dispatcher: usage,
-            latency: LatencyReport(overall ?? empty), failures: failures)
+            latency: LatencyReport(overall ?? empty), failures: failures, ceiling: ceiling)
     }
 }

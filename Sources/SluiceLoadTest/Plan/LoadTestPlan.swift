@@ -23,6 +23,17 @@ public struct LoadTestPlan: Sendable, Equatable, Codable {
     public var senders: [SenderPlan]
     /// How long each campaign should take at its tier, in seconds.
     public var seconds: Int
+    /// Ceiling mode: every sender at the dispatcher's highest tier, unlimited at the
+    /// endpoint, measured against a reference client (see ``ceiling(senders:seconds:)``).
+    public var ceiling = false
+
+    /// The tier of every ceiling-mode sender: the highest the dispatcher accepts.
+    public static let ceilingTier = tierRange.upperBound
+    /// Senders of a ceiling run unless `--senders` says otherwise.
+    public static let ceilingSendersDefault = 24
+    /// The number the reference client sends for: registered on the mock without a tier,
+    /// never one of the plan's senders (those are `1065900000`…), never judged.
+    public static let referencePhoneNumberID = "1065999999"
 
     /// Builds a plan; throws ``LoadTestPlanError`` naming the bad value.
     public init(tiers: [Int], sendersPerTier: Int, seconds: Int, phoneNumberIDPrefix: String = "1065") throws(LoadTestPlanError) {
@@ -52,6 +63,22 @@ public struct LoadTestPlan: Sendable, Equatable, Codable {
         self.seconds = seconds
     }
 
+    /// A ceiling plan: `senders` senders, each at ``ceilingTier`` for `seconds`, so the
+    /// offered load is `senders × 1000` msg/s — more than one process on two cores sends.
+    ///
+    /// ```swift
+    /// let plan = try LoadTestPlan.ceiling(senders: 2, seconds: 2)
+    /// plan.senders.map(\.messageCount)   // [2000, 2000]
+    /// ```
+    public static func ceiling(senders: Int = ceilingSendersDefault, seconds: Int) throws(LoadTestPlanError) -> LoadTestPlan {
+        guard (1...sendersMax).contains(senders) else {
+            throw .invalid("senders must be between 1 and \(sendersMax), got \(senders)")
+        }
+        var plan = try LoadTestPlan(tiers: [ceilingTier], sendersPerTier: senders, seconds: seconds)
+        plan.ceiling = true
+        return plan
+    }
+
     /// Parses `"20,80,250"`; throws ``LoadTestPlanError`` for anything but positive integers.
     public static func parseTiers(_ text: String) throws(LoadTestPlanError) -> [Int] {
         var tiers: [Int] = []
@@ -63,8 +90,24 @@ public struct LoadTestPlan: Sendable, Equatable, Codable {
         return tiers
     }
 
-    /// How long the harness waits for all campaigns before it judges what arrived, in seconds.
-    public var deadlineSeconds: Int { seconds * 3 + 60 }
+    /// Every message of the plan.
+    public var messageCount: Int { senders.reduce(0) { $0 + $1.messageCount } }
+
+    /// How long the harness waits for all campaigns before it judges what arrived, in
+    /// seconds. A ceiling run offers more than the dispatcher sends, so it gets longer.
+    public var deadlineSeconds: Int { ceiling ? seconds * 10 + 60 : seconds * 3 + 60 }
+
+    enum CodingKeys: String, CodingKey {
+        case senders, seconds, ceiling
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        senders = try c.decode([SenderPlan].self, forKey: .senders)
+        seconds = try c.decode(Int.self, forKey: .seconds)
+        // Plans written before ceiling mode have no key.
+        ceiling = try c.decodeIfPresent(Bool.self, forKey: .ceiling) ?? false
+    }
 }
 
 /// One sender of a run and the campaign it sends.

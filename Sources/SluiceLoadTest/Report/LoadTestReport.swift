@@ -23,6 +23,8 @@ public struct LoadTestReport: Sendable, Equatable, Codable {
     /// Only when the harness started `serve` itself.
     public var dispatcher: DispatcherUsage?
     public var latency: LatencyReport
+    /// Ceiling mode only: the dispatcher's rate next to the reference client's.
+    public var ceiling: CeilingReport?
     /// Every violation, prefixed with its sender; empty when the run passed.
     public var failures: [String]
 
@@ -33,7 +35,7 @@ public struct LoadTestReport: Sendable, Equatable, Codable {
     public init(
         command: String, startedAt: String, seconds: Int, mode: String, serverURL: String, mockURL: String,
         wallSeconds: Double, campaignsDone: Bool, senders: [SenderReport], totals: Totals,
-        dispatcher: DispatcherUsage?, latency: LatencyReport, failures: [String]
+        dispatcher: DispatcherUsage?, latency: LatencyReport, failures: [String], ceiling: CeilingReport? = nil
     ) {
         self.command = command
         self.startedAt = startedAt
@@ -47,6 +49,7 @@ public struct LoadTestReport: Sendable, Equatable, Codable {
         self.totals = totals
         self.dispatcher = dispatcher
         self.latency = latency
+        self.ceiling = ceiling
         self.failures = failures
     }
 
@@ -59,7 +62,7 @@ public struct LoadTestReport: Sendable, Equatable, Codable {
         case mockURL = "mock_url"
         case wallSeconds = "wall_seconds"
         case campaignsDone = "campaigns_done"
-        case senders, totals, dispatcher, latency, failures, passed
+        case senders, totals, dispatcher, latency, ceiling, failures, passed
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -78,6 +81,7 @@ public struct LoadTestReport: Sendable, Equatable, Codable {
         // Explicit null, so readers see the key even in targeted mode.
         try c.encode(dispatcher, forKey: .dispatcher)
         try c.encode(latency, forKey: .latency)
+        try c.encodeIfPresent(ceiling, forKey: .ceiling)
         try c.encode(failures, forKey: .failures)
         try c.encode(passed, forKey: .passed)
     }
@@ -97,6 +101,8 @@ public struct LoadTestReport: Sendable, Equatable, Codable {
         totals = try c.decode(Totals.self, forKey: .totals)
         dispatcher = try c.decodeIfPresent(DispatcherUsage.self, forKey: .dispatcher)
         latency = try c.decode(LatencyReport.self, forKey: .latency)
+        // Reports from before ceiling mode have no key.
+        ceiling = try c.decodeIfPresent(CeilingReport.self, forKey: .ceiling)
         failures = try c.decode([String].self, forKey: .failures)
     }
 }
@@ -135,6 +141,11 @@ public struct LatencyReport: Sendable, Equatable, Codable {
     public var unsent: Int
     /// Messages that arrived before their slot.
     public var early: Int
+    /// Accepted → the dispatcher's acknowledgement of the first `delivered` webhook; nil
+    /// when the run had no webhooks (and in reports from before webhooks were measured).
+    public var acceptedToDelivered: LatencySummary?
+    /// Accepted messages with no acknowledged `delivered` webhook; nil without webhooks.
+    public var undelivered: Int?
 
     /// Summarizes a measurement.
     public init(_ measurement: LatencyMeasurement) {
@@ -142,12 +153,15 @@ public struct LatencyReport: Sendable, Equatable, Codable {
         acceptedToArrival = LatencySummary(measurement.acceptedToArrival)
         unsent = measurement.unsent
         early = measurement.early
+        acceptedToDelivered = measurement.acceptedToDelivered.map(LatencySummary.init)
+        undelivered = measurement.acceptedToDelivered == nil ? nil : measurement.undelivered
     }
 
     enum CodingKeys: String, CodingKey {
         case behindSchedule = "behind_schedule"
         case acceptedToArrival = "accepted_to_arrival"
-        case unsent, early
+        case acceptedToDelivered = "accepted_to_delivered"
+        case unsent, early, undelivered
     }
 }
 
@@ -161,21 +175,26 @@ public struct Totals: Sendable, Equatable, Codable {
     public var throttled130429: Int
     /// All senders' arrivals per second between the first and the last arrival.
     public var messagesPerSecond: Double
+    /// Messages the dispatcher held in doubt (sent, no answer it could read) when measuring
+    /// stopped; nil in reports from before it was recorded.
+    public var inDoubt: Int?
 
     /// Creates totals.
-    public init(accepted: Int, arrivals: Int, duplicates: Int, lost: Int, throttled130429: Int, messagesPerSecond: Double) {
+    public init(accepted: Int, arrivals: Int, duplicates: Int, lost: Int, throttled130429: Int, messagesPerSecond: Double, inDoubt: Int? = nil) {
         self.accepted = accepted
         self.arrivals = arrivals
         self.duplicates = duplicates
         self.lost = lost
         self.throttled130429 = throttled130429
         self.messagesPerSecond = messagesPerSecond
+        self.inDoubt = inDoubt
     }
 
     enum CodingKeys: String, CodingKey {
         case accepted, arrivals, duplicates, lost
         case throttled130429 = "errors_130429"
         case messagesPerSecond = "messages_per_second"
+        case inDoubt = "in_doubt"
     }
 }
 

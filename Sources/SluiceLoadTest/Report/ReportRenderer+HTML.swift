@@ -52,13 +52,19 @@ extension ReportRenderer {
         }
         h += "</table>\n"
         let t = report.totals
-        h += "<p>Total: \(t.arrivals) arrivals of \(t.accepted) accepted, \(format1(t.messagesPerSecond)) msg/s, \(t.duplicates) duplicates, \(t.lost) lost, \(t.throttled130429) &#215; 130429."
+        h += "<p>Total: \(t.arrivals) arrivals of \(t.accepted) accepted, \(format1(t.messagesPerSecond)) msg/s, \(t.duplicates) duplicates, \(t.lost) lost, \(t.throttled130429) &#215; 130429, \(t.inDoubt ?? 0) in doubt at the dispatcher."
         if let d = report.dispatcher {
             h += " Dispatcher: \(format2(d.cpuSeconds)) CPU s, \(format2(d.cpuSecondsPer1000Messages)) CPU s per 1000 messages, peak RSS \(format1(Double(d.peakRSSBytes) / 1_048_576)) MiB."
         }
-        h += "</p>\n<h2>Latency</h2>\n<table><tr><th class=\"l\">view</th><th>count</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>p99.9 ms</th><th>max ms</th></tr>\n"
-        for (name, summary) in [("behind the tier's schedule (coordinated-omission free)", report.latency.behindSchedule),
-                                ("accepted &#8594; arrival", report.latency.acceptedToArrival)] {
+        h += "</p>\n"
+        if let c = report.ceiling { h += ceilingSection(c) }
+        h += "<h2>Latency</h2>\n<table><tr><th class=\"l\">view</th><th>count</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>p99.9 ms</th><th>max ms</th></tr>\n"
+        var views = [("behind the tier's schedule (coordinated-omission free)", report.latency.behindSchedule),
+                     ("accepted &#8594; arrival (sent)", report.latency.acceptedToArrival)]
+        if let delivered = report.latency.acceptedToDelivered {
+            views.append(("accepted &#8594; delivered (webhook acknowledged; \(report.latency.undelivered ?? 0) undelivered)", delivered))
+        }
+        for (name, summary) in views {
             h += "<tr><td class=\"l\">\(name)</td><td>\(summary.count)</td><td>\(format1(summary.p50Milliseconds))</td><td>\(format1(summary.p90Milliseconds))</td>"
             h += "<td>\(format1(summary.p99Milliseconds))</td><td>\(format1(summary.p999Milliseconds))</td><td>\(format1(summary.maxMilliseconds))</td></tr>\n"
         }
@@ -69,6 +75,18 @@ extension ReportRenderer {
             h += "<h3>\(escape(s.pacing.phoneNumberID)) &#183; tier \(s.pacing.tier) msg/s</h3>\n" + arrivalsChart(s.pacing) + "\n"
         }
         h += "</body></html>\n"
+        return h
+    }
+
+    /// The dispatcher's rate next to the reference client's, and their ratio.
+    static func ceilingSection(_ c: CeilingReport) -> String {
+        let r = c.reference
+        var h = "<h2>Ceiling</h2>\n<p>\(c.senders) senders at tier \(LoadTestPlan.ceilingTier), unlimited at the mock, "
+        h += "\(c.connections) connections, \(c.offeredMessages) messages each way.</p>\n"
+        h += "<table><tr><th class=\"l\">client</th><th>rate /s</th><th>succeeded</th><th>failed</th><th>2xx</th></tr>\n"
+        h += "<tr><td class=\"l\">sluice (durable journal, TLS, HTTP/1.1 keep-alive)</td><td>\(format1(c.sluiceMessagesPerSecond))</td><td></td><td></td><td></td></tr>\n"
+        h += "<tr><td class=\"l\">reference: h2load --h1, same mock</td><td>\(format1(r.requestsPerSecond))</td><td>\(r.succeeded)</td><td>\(r.failed)</td><td>\(r.status2xx)</td></tr>\n"
+        h += "</table>\n<p>Ratio: <b>\(format1(100 * c.ratio)) %</b> of the reference (target \(format1(100 * CeilingReport.ratioTarget)) %).</p>\n"
         return h
     }
 

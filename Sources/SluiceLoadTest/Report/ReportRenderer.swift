@@ -40,15 +40,28 @@ public enum ReportRenderer {
         let plain = report.latency.acceptedToArrival
         lines.append("  latency behind schedule (ms): p50 \(format1(behind.p50Milliseconds))  p90 \(format1(behind.p90Milliseconds))  p99 \(format1(behind.p99Milliseconds))  p99.9 \(format1(behind.p999Milliseconds))  max \(format1(behind.maxMilliseconds))")
         lines.append("  accepted -> arrival (ms):     p50 \(format1(plain.p50Milliseconds))  p90 \(format1(plain.p90Milliseconds))  p99 \(format1(plain.p99Milliseconds))  p99.9 \(format1(plain.p999Milliseconds))  max \(format1(plain.maxMilliseconds))")
+        if let delivered = report.latency.acceptedToDelivered {
+            lines.append("  accepted -> delivered (ms):   p50 \(format1(delivered.p50Milliseconds))  p90 \(format1(delivered.p90Milliseconds))  p99 \(format1(delivered.p99Milliseconds))  p99.9 \(format1(delivered.p999Milliseconds))  max \(format1(delivered.maxMilliseconds))  (\(delivered.count) delivered, \(report.latency.undelivered ?? 0) undelivered)")
+        }
         let t = report.totals
         var cost = "  total \(t.arrivals) arrivals of \(t.accepted) accepted, \(format1(t.messagesPerSecond)) msg/s, \(t.duplicates) duplicates, \(t.lost) lost, \(t.throttled130429) x 130429"
+        if let inDoubt = t.inDoubt, inDoubt > 0 { cost += ", \(inDoubt) in doubt at the dispatcher" }
         cost += ", wall \(format1(report.wallSeconds)) s"
         lines.append(cost)
         if let d = report.dispatcher {
             lines.append("  dispatcher: \(format2(d.cpuSeconds)) CPU s, \(format2(d.cpuSecondsPer1000Messages)) CPU s per 1000 messages, peak RSS \(format1(Double(d.peakRSSBytes) / 1_048_576)) MiB")
         }
+        if let c = report.ceiling {
+            let r = c.reference
+            lines.append("Ceiling (\(c.senders) senders at tier \(LoadTestPlan.ceilingTier), unlimited at the mock, \(c.connections) connections, \(c.offeredMessages) messages):")
+            lines.append("  sluice:    \(format1(c.sluiceMessagesPerSecond)) msg/s (durable journal, TLS, HTTP/1.1 keep-alive)")
+            lines.append("  reference: \(format1(r.requestsPerSecond)) req/s (h2load --h1, same mock; \(r.succeeded) succeeded, \(r.failed) failed, \(r.status2xx) x 2xx)")
+            lines.append("  ratio:     \(format1(100 * c.ratio)) % of the reference (target \(format1(100 * CeilingReport.ratioTarget)) %)")
+        }
         if report.passed {
-            lines.append("PASS: no window over tier, no 130429, every mean >= \(format1(100 * PacingAnalysis.meanFractionOfTierMin)) % of tier, nothing lost.")
+            lines.append(report.ceiling != nil
+                ? "PASS: no window over tier, nothing lost, every reference request answered 2xx."
+                : "PASS: no window over tier, no 130429, every mean >= \(format1(100 * PacingAnalysis.meanFractionOfTierMin)) % of tier, nothing lost.")
         } else {
             lines.append("FAIL:")
             lines.append(contentsOf: report.failures.map { "  - " + $0 })

@@ -18,6 +18,18 @@ public struct LoadTestRunner: Sendable {
     static let arrivalsPageSize = 100_000
     /// Most pages read from `/__mock/arrivals`.
     static let arrivalsPagesMax = 1_000
+    /// In ceiling runs, campaigns whose messages have not all arrived are asked about every this many polls.
+    static let ceilingStatePollEvery = 5
+    /// `sluice serve`'s own default for `--connections`, used when the options give none.
+    public static let connectionsDefault = 64
+    /// The template the reference client sends, registered on the mock in ceiling runs.
+    static let ceilingTemplateName = "loadtest_ceiling"
+    /// The reference client's one recipient: outside every sender's range of recipients.
+    static let referenceRecipient = "966400000000"
+    /// The app secret the mock signs webhooks with and the senders are registered with on `serve`.
+    static let webhookAppSecret = "loadtest-app-secret"
+    /// Longest wait for the last `delivered` webhooks after the campaigns are done, in seconds.
+    static let deliveriesWaitSecondsMax = 30.0
 
     /// What to run against and where to put things.
     public struct Options: Sendable {
@@ -38,6 +50,15 @@ public struct LoadTestRunner: Sendable {
         public var adminKey: String
         /// Recorded in the report.
         public var commandLine = ""
+        /// Passed to a started `serve` as `--connections`, and h2load's `-c` in ceiling runs; nil: serve's default.
+        public var connections: Int?
+        /// Passed to a started `serve` as `--pacing-margin`; nil: serve's default.
+        public var pacingMargin: Double?
+        /// The reference client of ceiling runs.
+        public var referenceClient = ReferenceClient.defaultExecutable
+        /// Status webhooks from the started mock to the started `serve`, and accepted →
+        /// delivered latency from the deliveries the dispatcher acknowledged.
+        public var webhooks = false
 
         /// Options for a run that starts its own processes.
         public init(plan: LoadTestPlan, workDirectory: String, adminKey: String = "loadtest-" + UUID().uuidString) {
@@ -98,6 +119,18 @@ public struct LoadTestRunner: Sendable {
         let started = Date()
         let startedAt = ISO8601DateFormatter().string(from: started)
 
+        let plan = options.plan
+        if plan.ceiling && (options.mockURL != nil || options.serverURL != nil) {
+            throw LoadTestError.invalidConfiguration("a ceiling run starts its own mock and dispatcher")
+        }
+        if options.webhooks && (plan.ceiling || options.mockURL != nil || options.serverURL != nil) {
+            throw LoadTestError.invalidConfiguration("a run with webhooks starts its own mock and dispatcher, and is no ceiling run")
+        }
+        // With webhooks the mock must know the dispatcher's address before either starts.
+        let servePort = options.webhooks ? try FreePort.loopback() : 0
+        let bodies = work + "/bodies"
+        try FileManager.default.createDirectory(atPath: bodies, withIntermediateDirectories: true)
+
         // 1. The endpoint and the dispatcher.
         var mockURL = options.mockURL
         var recordPath = options.recordPath
@@ -106,9 +139,17 @@ public struct LoadTestRunner: Sendable {
         if mockURL == nil {
             recordPath = work + "/arrivals.ndjson"
             try? FileManager.default.removeItem(atPath: recordPath!)
+            var arguments = ["mock", "--listen", "127.0.0.1:0", "--cert-dir", work + "/mock", "--record", recordPath!]
+            if plan.ceiling {
+                // The reference client repeats one body, so one recipient: the pair limit would refuse it.
+                // Every campaign recipient is distinct, so the judged senders lose nothing by this.
+                arguments += ["--no-pair-limit", "--template", "\(Self.ceilingTemplateName)=1"]
+            }
+            if options.webhooks {
+                arguments += ["--webhook-url", "http://127.0.0.1:\(servePort)/webhooks/whatsapp", "--app-secret", Self.webhookAppSecret]
+            }
             let child = try ServiceProcess(
-                name: "sluice mock", executable: options.executable,
-                arguments: ["mock", "--listen", "127.0.0.1:0", "--cert-dir", work + "/mock", "--record", recordPath!],
+                name: "sluice mock", executable: options.executable, arguments: arguments,
                 environment: [:], logPath: work + "/mock.log")
             children.append(child)
             mock = child
@@ -116,15 +157,24 @@ public struct LoadTestRunner: Sendable {
             mockHTTP = LoopbackHTTP(caFile: work + "/mock/mock-cert.pem")
         }
         guard let mockURL else { throw LoadTestError.invalidConfiguration("no mock URL") }
+
+        // Ceiling runs measure the reference first, against the same mock, before the dispatcher exists.
+        var reference: ReferenceResult?
+        if plan.ceiling {
+            reference = try await runReference(mockHTTP: mockHTTP, mockURL: mockURL, bodies: bodies)
+        }
+
         var serverURL = options.serverURL
         var serve: ServiceProcess?
         if serverURL == nil {
+            var arguments = [
+                "serve", "--data-dir", work + "/data", "--listen", "127.0.0.1:\(servePort)", "--graph-url", mockURL,
+                "--ca-file", work + "/mock/mock-cert.pem",
+            ]
+            if let connections = options.connections { arguments += ["--connections", String(connections)] }
+            if let margin = options.pacingMargin { arguments += ["--pacing-margin", String(margin)] }
             let child = try ServiceProcess(
-                name: "sluice serve", executable: options.executable,
-                arguments: [
-                    "serve", "--data-dir", work + "/data", "--listen", "127.0.0.1:0", "--graph-url", mockURL,
-                    "--ca-file", work + "/mock/mock-cert.pem",
-                ],
+                name: "sluice serve", executable: options.executable, arguments: arguments,
                 environment: ["SLUICE_ADMIN_KEY": options.adminKey], logPath: work + "/serve.log")
             children.append(child)
             serve = child
@@ -135,15 +185,20 @@ public struct LoadTestRunner: Sendable {
         let key = options.adminKey
 
         // 2. Senders, on the dispatcher and (when it supports it) on the mock.
-        let senders = options.plan.senders
-        let bodies = work + "/bodies"
-        try FileManager.default.createDirectory(atPath: bodies, withIntermediateDirectories: true)
+        let senders = plan.senders
         for sender in senders {
             let file = bodies + "/sender-\(sender.phoneNumberID).json"
-            try Data(#"{"tier_mps":\#(sender.tier),"access_token":"loadtest-token-\#(sender.phoneNumberID)"}"#.utf8).write(to: URL(fileURLWithPath: file))
+            let token = "loadtest-token-\(sender.phoneNumberID)"
+            let secret = options.webhooks ? #","app_secret":"\#(Self.webhookAppSecret)""# : ""
+            try Data(#"{"tier_mps":\#(sender.tier),"access_token":"\#(token)"\#(secret)}"#.utf8).write(to: URL(fileURLWithPath: file))
             let r = try api.request("PUT", "\(serverURL)/v1/senders/\(sender.phoneNumberID)", bearer: key, bodyFile: file)
             guard r.status == 200 else { throw LoadTestError.http("PUT /v1/senders/\(sender.phoneNumberID): \(r.status) \(r.text)") }
-            let m = try mockHTTP.request("PUT", "\(mockURL)/__mock/senders/\(sender.phoneNumberID)", bodyFile: file)
+            // Ceiling senders have no tier at the mock: the endpoint must not be the limit
+            // (the dispatcher still paces each at most at its tier of 1000).
+            let mockFile = bodies + "/mock-sender-\(sender.phoneNumberID).json"
+            try Data((plan.ceiling ? #"{"access_token":"\#(token)"}"# : #"{"tier_mps":\#(sender.tier),"access_token":"\#(token)"}"#).utf8)
+                .write(to: URL(fileURLWithPath: mockFile))
+            let m = try mockHTTP.request("PUT", "\(mockURL)/__mock/senders/\(sender.phoneNumberID)", bodyFile: mockFile)
             // An older mock has no sender registry: it answers 404 (or 405) and does not enforce tiers.
             guard (200..<300).contains(m.status) || m.status == 404 || m.status == 405 else {
                 throw LoadTestError.http("PUT /__mock/senders/\(sender.phoneNumberID): \(m.status) \(m.text)")
@@ -171,23 +226,37 @@ public struct LoadTestRunner: Sendable {
 
         // 4. Follow until every campaign is done or the deadline passes.
         let submitted = Date()
-        let deadlineSeconds = Double(options.plan.deadlineSeconds)
+        let deadlineSeconds = Double(plan.deadlineSeconds)
         let pollsMax = Int(deadlineSeconds * 1_000) / Self.pollMilliseconds + 1
         var states = [String](repeating: "active", count: campaigns.count)
+        // Settled: done, or every message at the endpoint and none queued or in flight at the
+        // dispatcher (in-doubt ones wait for a status or the settle window, up to 10 minutes).
+        var settled = [Bool](repeating: false, count: campaigns.count)
+        var inDoubt = [Int](repeating: 0, count: campaigns.count)
         var previous = [Int](repeating: 0, count: campaigns.count)
         var previousAt = submitted
         var allDone = false
-        for _ in 0..<pollsMax {
+        for poll in 0..<pollsMax {
             try await Task.sleep(for: .milliseconds(Self.pollMilliseconds))
             let counts = (try? mockStats(mockHTTP, mockURL).perSender) ?? [:]
-            allDone = true
-            for (i, campaign) in campaigns.enumerated() where states[i] != "done" {
-                if let r = try? api.request("GET", "\(serverURL)/v1/campaigns/\(campaign.campaignID)", bearer: key), r.status == 200,
-                   let state = (try? r.json())?["state"] as? String {
+            for (i, campaign) in campaigns.enumerated() where !settled[i] {
+                // Each poll is a curl process: a ceiling run, which shares the two cores with
+                // what it measures, asks about a campaign only once the endpoint has all its
+                // messages, and otherwise every few polls.
+                let id = campaign.sender.phoneNumberID
+                let complete = (counts[id] ?? 0) - (baseline[id] ?? 0) >= campaign.accepted
+                if !plan.ceiling || complete || poll % Self.ceilingStatePollEvery == 0,
+                   let r = try? api.request("GET", "\(serverURL)/v1/campaigns/\(campaign.campaignID)", bearer: key), r.status == 200,
+                   let object = try? r.json(), let state = object["state"] as? String {
                     states[i] = state
+                    let counts = object["counts"] as? [String: Any] ?? [:]
+                    func count(_ key: String) -> Int { (counts[key] as? NSNumber)?.intValue ?? 0 }
+                    inDoubt[i] = count("in_doubt")
+                    settled[i] = state == "done" || (complete && count("queued") == 0 && count("in_flight") == 0)
                 }
-                if states[i] != "done" { allDone = false }
             }
+            allDone = states.allSatisfy { $0 == "done" }
+            let allSettled = settled.allSatisfy { $0 }
             let now = Date()
             let interval = max(now.timeIntervalSince(previousAt), 0.001)
             var lines: [SenderProgress] = []
@@ -201,10 +270,21 @@ public struct LoadTestRunner: Sendable {
             }
             previousAt = now
             let elapsed = now.timeIntervalSince(submitted)
-            progress(Snapshot(senders: lines, elapsedSeconds: elapsed, deadlineSeconds: deadlineSeconds, finished: allDone || elapsed >= deadlineSeconds))
-            if allDone || elapsed >= deadlineSeconds { break }
+            progress(Snapshot(senders: lines, elapsedSeconds: elapsed, deadlineSeconds: deadlineSeconds, finished: allSettled || elapsed >= deadlineSeconds))
+            if allSettled || elapsed >= deadlineSeconds { break }
+        }
+        let inDoubtTotal = inDoubt.reduce(0, +)
+        if inDoubtTotal > 0 {
+            logger.warning("\(inDoubtTotal) message(s) in doubt at the dispatcher (sent, no answer it could read); not waiting for them to settle")
         }
         let endNanoseconds = Self.nowNanoseconds()
+
+        // With webhooks, the `delivered` statuses trail the sends: wait (bounded) while `serve` acknowledges them.
+        var deliveries: [EndpointArrival]?
+        if options.webhooks {
+            let expected = campaigns.reduce(0) { $0 + $1.accepted }
+            deliveries = try await collectDeliveries(mockHTTP, mockURL, senders: Set(senders.map(\.phoneNumberID)), expected: expected)
+        }
 
         // 5. Cost and errors while the processes still live, then stop them.
         try await Task.sleep(for: .milliseconds(Self.recordSettleMilliseconds))
@@ -233,10 +313,41 @@ public struct LoadTestRunner: Sendable {
         arrivals.removeAll { !planned.contains($0.phoneNumberID) || (options.mockURL != nil && $0.timeNanoseconds < runStartNanoseconds) }
 
         let context = RunAnalysis.Context(
-            command: options.commandLine, startedAt: startedAt, seconds: options.plan.seconds,
+            command: options.commandLine, startedAt: startedAt, seconds: plan.seconds,
             mode: serve != nil && mock != nil ? "started" : serve == nil && mock == nil ? "targeted" : "mixed", serverURL: serverURL, mockURL: mockURL,
-            wallSeconds: Date().timeIntervalSince(submitted), campaignsDone: allDone, endNanoseconds: endNanoseconds, usage: usage)
-        return RunAnalysis.report(campaigns: campaigns, arrivals: arrivals, errors: errors, context: context)
+            wallSeconds: Date().timeIntervalSince(submitted), campaignsDone: allDone, endNanoseconds: endNanoseconds, usage: usage,
+            inDoubt: inDoubtTotal,
+            ceiling: reference.map { CeilingInput(connections: options.connections ?? Self.connectionsDefault, reference: $0) })
+        return RunAnalysis.report(campaigns: campaigns, arrivals: arrivals, errors: errors, context: context, deliveries: deliveries)
+    }
+
+    /// Registers the reference number on the mock without a tier and runs h2load with as
+    /// many requests as the plan's messages, over as many connections as the dispatcher gets.
+    func runReference(mockHTTP: LoopbackHTTP, mockURL: String, bodies: String) async throws -> ReferenceResult {
+        let id = LoadTestPlan.referencePhoneNumberID
+        let token = "loadtest-reference-token"
+        let senderFile = bodies + "/reference-sender.json"
+        try Data(#"{"access_token":"\#(token)"}"#.utf8).write(to: URL(fileURLWithPath: senderFile))
+        let m = try mockHTTP.request("PUT", "\(mockURL)/__mock/senders/\(id)", bodyFile: senderFile)
+        guard m.status == 200 else { throw LoadTestError.http("PUT /__mock/senders/\(id): \(m.status) \(m.text)") }
+        let bodyFile = options.workDirectory + "/reference-body.json"
+        try Self.referenceBody().write(to: URL(fileURLWithPath: bodyFile))
+        let client = ReferenceClient(
+            executable: options.referenceClient, url: "\(mockURL)/\(Self.graphVersion)/\(id)/messages", bodyFile: bodyFile,
+            bearer: token, requests: options.plan.messageCount, connections: options.connections ?? Self.connectionsDefault,
+            outputPath: options.workDirectory + "/h2load.log")
+        logger.info("reference client: h2load \(client.arguments.joined(separator: " "))")
+        return try await client.run()
+    }
+
+    /// The Cloud API version `serve` sends with by default (its `--graph-version`).
+    static let graphVersion = "v21.0"
+
+    /// A template send of the template registered on the mock, about the size of the dispatcher's.
+    static func referenceBody() -> Data {
+        Data((#"{"messaging_product":"whatsapp","to":"\#(referenceRecipient)","type":"template","template":{"name":"\#(ceilingTemplateName)","#
+            + #""language":{"code":"en_US"},"components":[{"type":"body","parameters":[{"type":"text","text":"n0"}]}]},"#
+            + #""biz_opaque_callback_data":"reference"}"#).utf8)
     }
 
     /// `{"sender": id, "message": text with {{1}}, "recipients": [{"to": firstRecipient + n, "params": ["n…"]}]}`.
@@ -282,6 +393,33 @@ public struct LoadTestRunner: Sendable {
             if batch.count < Self.arrivalsPageSize { return all }
         }
         throw LoadTestError.record("more than \(Self.arrivalsPagesMax) pages of arrivals at the mock")
+    }
+
+    /// Pages through `GET /__mock/webhooks/delivered` once per poll until the planned
+    /// senders' deliveries cover `expected` distinct messages or ``deliveriesWaitSecondsMax`` passes.
+    func collectDeliveries(_ http: LoopbackHTTP, _ mockURL: String, senders: Set<String>, expected: Int) async throws -> [EndpointArrival] {
+        var all: [EndpointArrival] = []
+        var seen = Set<String>()
+        let decoder = JSONDecoder()
+        let deadline = Date().addingTimeInterval(Self.deliveriesWaitSecondsMax)
+        while true {
+            var offset = all.count
+            for _ in 0..<Self.arrivalsPagesMax {
+                let r = try http.request(
+                    "GET", "\(mockURL)/__mock/webhooks/delivered?offset=\(offset)&limit=\(Self.arrivalsPageSize)",
+                    timeoutSeconds: LoopbackHTTP.timeoutSecondsMax)
+                guard r.status == 200 else { throw LoadTestError.record("GET /__mock/webhooks/delivered: \(r.status) \(r.text)") }
+                let batch = try decoder.decode([EndpointArrival].self, from: r.body)
+                all.append(contentsOf: batch)
+                offset += batch.count
+                for d in batch where senders.contains(d.phoneNumberID) { seen.insert(d.phoneNumberID + "/" + d.to) }
+                if batch.count < Self.arrivalsPageSize { break }
+            }
+            if seen.count >= expected || Date() >= deadline { break }
+            try await Task.sleep(for: .milliseconds(Self.pollMilliseconds / 4))
+        }
+        if seen.count < expected { logger.warning("\(expected - seen.count) of \(expected) messages got no delivered webhook within \(Int(Self.deliveriesWaitSecondsMax)) s") }
+        return all.filter { senders.contains($0.phoneNumberID) }
     }
 
     /// CLOCK_REALTIME in nanoseconds: the clock the mock stamps arrivals with.

@@ -1,8 +1,9 @@
 import Foundation
 import Hummingbird
 
-/// `GET /__mock/stats`, `GET /__mock/arrivals` and `PUT /__mock/senders/{id}`: what the mock
-/// saw, and run-time registration of senders, for tests, demos and load tests.
+/// `GET /__mock/stats`, `GET /__mock/arrivals`, `GET /__mock/webhooks/delivered` and
+/// `PUT /__mock/senders/{id}`: what the mock saw and which deliveries it reported, and
+/// run-time registration of senders, for tests, demos and load tests.
 struct InspectionRoutes: Sendable {
     /// Registration bodies are tiny.
     static let senderBodyBytesMax = 4 * 1024
@@ -13,6 +14,8 @@ struct InspectionRoutes: Sendable {
     let recorder: ArrivalRecorder
     let book: SenderBook
     let stats: @Sendable () -> MockStats
+    /// Nil when the mock sends no status webhooks.
+    let webhooks: StatusWebhookSender?
 
     func register(on router: Router<MockRequestContext>) {
         router.get("/__mock/stats") { _, _ in
@@ -23,6 +26,9 @@ struct InspectionRoutes: Sendable {
         }
         router.get("/__mock/arrivals") { request, _ in
             arrivals(request)
+        }
+        router.get("/__mock/webhooks/delivered") { request, _ in
+            deliveries(request)
         }
     }
 
@@ -77,18 +83,44 @@ struct InspectionRoutes: Sendable {
     func arrivals(_ request: Request) -> Response {
         let query = request.uri.queryParameters
         let phoneNumberID = query.get("phone_number_id")
-        let offset = query.get("offset", as: Int.self) ?? 0
-        let limit = query.get("limit", as: Int.self) ?? Self.arrivalsPerResponseMax
-        guard offset >= 0 else {
-            return MetaError.invalidParameter("offset", "Param offset must be a non-negative integer.").response
+        switch Self.page(request) {
+        case .failure(let error): return error.response
+        case .success(let (offset, limit)):
+            return Self.arrayResponse(recorder.arrivals(phoneNumberID: phoneNumberID, offset: offset, limit: limit))
         }
-        guard (0...Self.arrivalsPerResponseMax).contains(limit) else {
-            return MetaError.invalidParameter(
-                "limit",
-                "Param limit must be between 0 and \(Self.arrivalsPerResponseMax)."
+    }
+
+    /// JSON array of the `delivered` statuses the webhook receiver acknowledged with 2xx, in
+    /// the arrivals' shape with `t` the wall time of that 2xx, oldest first; query: `offset`,
+    /// `limit`. 404 when the mock sends no webhooks.
+    func deliveries(_ request: Request) -> Response {
+        guard let webhooks else {
+            return MetaError(
+                status: .notFound, code: 100, type: "OAuthException",
+                message: "(#100) Status webhooks are off: start the mock with --webhook-url and --app-secret.", field: nil
             ).response
         }
-        let arrivals = recorder.arrivals(phoneNumberID: phoneNumberID, offset: offset, limit: limit)
+        switch Self.page(request) {
+        case .failure(let error): return error.response
+        case .success(let (offset, limit)): return Self.arrayResponse(webhooks.deliveries(offset: offset, limit: limit))
+        }
+    }
+
+    /// `offset` (≥ 0, default 0) and `limit` (0…``arrivalsPerResponseMax``, default the maximum).
+    static func page(_ request: Request) -> Result<(offset: Int, limit: Int), MetaError> {
+        let query = request.uri.queryParameters
+        let offset = query.get("offset", as: Int.self) ?? 0
+        let limit = query.get("limit", as: Int.self) ?? arrivalsPerResponseMax
+        guard offset >= 0 else {
+            return .failure(.invalidParameter("offset", "Param offset must be a non-negative integer."))
+        }
+        guard (0...arrivalsPerResponseMax).contains(limit) else {
+            return .failure(.invalidParameter("limit", "Param limit must be between 0 and \(arrivalsPerResponseMax)."))
+        }
+        return .success((offset, limit))
+    }
+
+    static func arrayResponse(_ arrivals: [Arrival]) -> Response {
         var bytes: [UInt8] = [UInt8(ascii: "[")]
         bytes.reserveCapacity(arrivals.count * 180 + 2)
         for (index, arrival) in arrivals.enumerated() {

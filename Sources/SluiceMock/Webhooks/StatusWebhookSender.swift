@@ -27,11 +27,16 @@ final class StatusWebhookSender: Sendable {
     }
 
     static let tickMilliseconds: Int64 = 10
+    /// Delivered statuses kept for `GET /__mock/webhooks/delivered`; later ones are counted, not kept.
+    static let deliveredRecordsMax = 5_000_000
 
     let configuration: WebhookConfiguration
     private let state: Mutex<State>
     private let logger: Logger
     private let loop = Mutex<Task<Void, Never>?>(nil)
+    /// Every `delivered` status the receiver acknowledged with 2xx, stamped with the wall
+    /// time of that answer, oldest first (bounded by ``deliveredRecordsMax``).
+    private let delivered = Mutex<[Arrival]>([])
 
     init(configuration: WebhookConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -101,6 +106,7 @@ final class StatusWebhookSender: Sendable {
                     let chunk = Array(statuses[start..<min(start + WebhookConfiguration.statusesPerPostMax, statuses.count)])
                     start += chunk.count
                     if await post(chunk, phoneNumberID: phone, client: client) {
+                        recordDelivered(chunk, atNanoseconds: WallClock.nowNanoseconds())
                         state.withLock {
                             $0.counters.posts += 1
                             $0.counters.statuses += chunk.count
@@ -114,11 +120,40 @@ final class StatusWebhookSender: Sendable {
         try? await client.shutdown()
     }
 
+    /// Keeps the `delivered` statuses of a post the receiver acknowledged.
+    private func recordDelivered(_ statuses: [Status], atNanoseconds time: Int64) {
+        var records: [Arrival] = []
+        for s in statuses where s.status == "delivered" {
+            records.append(Arrival(timeNanoseconds: time, phoneNumberID: s.phoneNumberID, to: s.to, callbackData: s.callbackData, wamid: s.wamid))
+        }
+        guard !records.isEmpty else { return }
+        let dropped = delivered.withLock { list -> Int in
+            let room = max(0, Self.deliveredRecordsMax - list.count)
+            list.append(contentsOf: records.prefix(room))
+            return records.count - min(room, records.count)
+        }
+        state.withLock {
+            $0.counters.delivered += records.count
+            $0.counters.deliveredNotKept += dropped
+        }
+    }
+
+    /// Up to `limit` acknowledged `delivered` statuses after the first `offset`, oldest first.
+    func deliveries(offset: Int, limit: Int) -> [Arrival] {
+        precondition(offset >= 0 && limit >= 0)
+        return delivered.withLock { list in
+            guard offset < list.count else { return [] }
+            return Array(list[offset..<min(list.count, offset + limit)])
+        }
+    }
+
     private func takeDue() -> [Status] {
         let nowTick = Self.monotonicMilliseconds() / Self.tickMilliseconds
         return state.withLock { s in
             var due: [Status] = []
-            for tick in s.buckets.keys where tick <= nowTick {
+            // Oldest tick first: when several came due at once (a slow tick, the subscribe
+            // handshake), statuses keep their scheduled order (sent before delivered before read).
+            for tick in s.buckets.keys.filter({ $0 <= nowTick }).sorted() {
                 due.append(contentsOf: s.buckets.removeValue(forKey: tick) ?? [])
             }
             s.pending -= due.count
@@ -230,4 +265,8 @@ public struct WebhookCounters: Sendable, Equatable {
     public var dropped = 0
     /// Whether the subscribe handshake succeeded (false when none is configured).
     public var subscribed = false
+    /// `delivered` statuses the receiver acknowledged with 2xx (duplicates included).
+    public var delivered = 0
+    /// Of those, the ones past ``StatusWebhookSender/deliveredRecordsMax`` that were counted but not kept.
+    public var deliveredNotKept = 0
 }
