@@ -353,7 +353,7 @@ final class DispatchLoop: @unchecked Sendable {
             }
             // The pair limit: a recipient sent to within the spacing waits as retry_at
             // until it ends; no attempt is used and WhatsApp never sees a 131056.
-            if let notBefore = senders[message.sender]?.spacing.admit(message.to, nowMilliseconds: wall) {
+            if let notBefore = senders[message.sender]?.spacing.admit(message.to, message: message.id.rawValue, nowMilliseconds: wall) {
                 scheduler.completed(sender: message.sender, count: 1)
                 failures.append(MessageTransition(
                     id: message.id, to: .retryAt, attempts: nil, notBeforeMilliseconds: notBefore,

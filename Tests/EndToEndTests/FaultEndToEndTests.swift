@@ -57,6 +57,11 @@ import Testing
         #expect(await serve.stop() == 0)
         await stack.mock.stop()
 
+        // Anything left unfinished is named with its state and last error.
+        let unfinished = try Self.journalMessages(dataDirectory: stack.root + "/data", state: nil)
+            .filter { !["sent", "delivered", "read", "failed"].contains($0["state"] as? String ?? "") }
+        #expect(unfinished.isEmpty, "\(unfinished.prefix(5)); serve log: \(serve.stderrTail())")
+
         // Failed messages carry the code and text of what failed them.
         let lines = try Self.journalMessages(dataDirectory: stack.root + "/data", state: "failed")
         #expect(lines.count == failed)

@@ -23,6 +23,13 @@ struct RecipientSpacingTests {
         #expect(spacing.admit("r4999", nowMilliseconds: 5_000) == 5_999)
     }
 
+    @Test func aResendOfTheSameMessageIsNotHeldByItself() {
+        var spacing = RecipientSpacing(spacingMilliseconds: 6_000)
+        #expect(spacing.admit("a", message: 7, nowMilliseconds: 0) == nil)
+        #expect(spacing.admit("a", message: 7, nowMilliseconds: 500) == nil, "throttled, then resent")
+        #expect(spacing.admit("a", message: 8, nowMilliseconds: 600) == 6_500, "another message waits for the resend's spacing")
+    }
+
     @Test func zeroSpacingIsOff() {
         var spacing = RecipientSpacing(spacingMilliseconds: 0)
         #expect(spacing.admit("a", nowMilliseconds: 1) == nil)

@@ -11,7 +11,7 @@ import DequeModule
 /// ```
 public struct RecipientSpacing: Sendable {
     public let spacingMilliseconds: Int64
-    private var last: [String: Int64] = [:]
+    private var last: [String: (at: Int64, message: UInt64)] = [:]
     private var order: Deque<(recipient: String, at: Int64)> = []
 
     public init(spacingMilliseconds: Int64) {
@@ -20,14 +20,15 @@ public struct RecipientSpacing: Sendable {
     }
 
     /// nil and the send is recorded when `recipient` may be sent to now; otherwise the
-    /// earliest time it may (and nothing is recorded).
-    public mutating func admit(_ recipient: String, nowMilliseconds now: Int64) -> Int64? {
+    /// earliest time it may (and nothing is recorded). A resend of the same message
+    /// (after a throttle, a 5xx or a timeout) is not held back by its own earlier attempt.
+    public mutating func admit(_ recipient: String, message: UInt64 = 0, nowMilliseconds now: Int64) -> Int64? {
         guard spacingMilliseconds > 0 else { return nil }
         forget(before: now - spacingMilliseconds)
-        if let previous = last[recipient], now - previous < spacingMilliseconds {
-            return previous + spacingMilliseconds
+        if let previous = last[recipient], previous.message != message || message == 0, now - previous.at < spacingMilliseconds {
+            return previous.at + spacingMilliseconds
         }
-        last[recipient] = now
+        last[recipient] = (now, message)
         order.append((recipient, now))
         return nil
     }
@@ -38,7 +39,7 @@ public struct RecipientSpacing: Sendable {
     private mutating func forget(before cutoff: Int64) {
         while let first = order.first, first.at <= cutoff {
             order.removeFirst()
-            if last[first.recipient] == first.at { last.removeValue(forKey: first.recipient) }
+            if last[first.recipient]?.at == first.at { last.removeValue(forKey: first.recipient) }
         }
     }
 }
