@@ -30,7 +30,6 @@ final class DispatchLoop: @unchecked Sendable {
         var record: SenderRecord
         var url: String
         var snapshot: SenderSnapshot
-        var spacing: RecipientSpacing
     }
 
     private struct CampaignKey: Hashable {
@@ -52,6 +51,8 @@ final class DispatchLoop: @unchecked Sendable {
     private var brokenCampaigns: [CampaignID: String] = [:]
     /// Messages handed to the transport, by tag (the message id).
     private var inFlight: [UInt64: MessageRecord] = [:]
+    /// Recent recipients per sender (the pair limit).
+    private var spacings: [SenderID: RecipientSpacing] = [:]
     /// Messages journaled `in_flight` and waiting in the scheduler for their slot.
     private var staged: [MessageID: SenderID] = [:]
     private var refillsOutstanding: Set<CampaignKey> = []
@@ -233,8 +234,8 @@ final class DispatchLoop: @unchecked Sendable {
             effectiveMessagesPerSecond: record.tierMessagesPerSecond, paused: record.paused, pauseReason: record.pauseReason,
             staged: 0, inFlight: 0, sent: previous?.sent ?? 0, failed: previous?.failed ?? 0, retried: previous?.retried ?? 0,
             throttled: previous?.throttled ?? 0, inDoubt: previous?.inDoubt ?? 0, errors: previous?.errors ?? [:])
-        let spacing = senders[record.id]?.spacing ?? RecipientSpacing(spacingMilliseconds: configuration.pairSpacingMilliseconds)
-        senders[record.id] = SenderRuntime(record: record, url: url, snapshot: snapshot, spacing: spacing)
+        senders[record.id] = SenderRuntime(record: record, url: url, snapshot: snapshot)
+        if spacings[record.id] == nil { spacings[record.id] = RecipientSpacing(spacingMilliseconds: configuration.pairSpacingMilliseconds) }
         scheduler.upsertSender(
             record.id, tierMessagesPerSecond: record.tierMessagesPerSecond, burst: Int(record.burst),
             paused: record.paused, now: now)
@@ -348,18 +349,20 @@ final class DispatchLoop: @unchecked Sendable {
         let wall = clock.wallMilliseconds()
         for message in batch {
             staged.removeValue(forKey: message.id)
-            guard let runtime = senders[message.sender] else {
-                preconditionFailure("message \(message.id) of unknown sender \(message.sender)")
-            }
             // The pair limit: a recipient sent to within the spacing waits as retry_at
-            // until it ends; no attempt is used and WhatsApp never sees a 131056.
-            if let notBefore = senders[message.sender]?.spacing.admit(message.to, message: message.id.rawValue, nowMilliseconds: wall) {
+            // until it ends; no attempt is used and WhatsApp never sees a 131056. Mutated
+            // in place in its own table: a copy of it alive here would make every admit
+            // copy the whole recent-recipient map.
+            if let notBefore = spacings[message.sender]?.admit(message.to, message: message.id.rawValue, nowMilliseconds: wall) {
                 scheduler.completed(sender: message.sender, count: 1)
                 failures.append(MessageTransition(
                     id: message.id, to: .retryAt, attempts: nil, notBeforeMilliseconds: notBefore,
                     updatedMilliseconds: wall, wamid: nil, errorCode: 0,
                     errorMessage: "waiting: sent to the same recipient less than \(configuration.pairSpacingMilliseconds) ms ago (pair limit)"))
                 continue
+            }
+            guard let runtime = senders[message.sender] else {
+                preconditionFailure("message \(message.id) of unknown sender \(message.sender)")
             }
             guard let template = template(for: message.campaign) else {
                 scheduler.completed(sender: message.sender, count: 1)
