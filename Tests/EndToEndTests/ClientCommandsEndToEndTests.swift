@@ -5,21 +5,9 @@ import Testing
 @Suite(.serialized) struct ClientCommandsEndToEndTests {
     /// Runs `sluice ARGS`; returns the exit status and stdout + stderr.
     func sluice(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try SluiceBinary.path())
-        process.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
-        env["SLUICE_KEY"] = nil
-        env["SLUICE_SERVER"] = nil
+        var env: [String: String?] = ["SLUICE_KEY": nil, "SLUICE_SERVER": nil]
         for (k, v) in environment { env[k] = v }
-        process.environment = env
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        return try runToEnd(try SluiceBinary.path(), arguments, environment: env, mergeErrors: true)
     }
 
     @Test func sendersKeysAndStatusFromTheCommandLine() async throws {

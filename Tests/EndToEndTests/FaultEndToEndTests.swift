@@ -98,17 +98,10 @@ import Testing
     }
 
     static func run(_ executable: String, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw HarnessError("\(executable) \(arguments.joined(separator: " ")) exited \(process.terminationStatus)")
+        let result = try runToEnd(executable, arguments)
+        guard result.status == 0 else {
+            throw HarnessError("\(executable) \(arguments.joined(separator: " ")) exited \(result.status)")
         }
-        return String(decoding: data, as: UTF8.self)
+        return result.output
     }
 }

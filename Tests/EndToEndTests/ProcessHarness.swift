@@ -92,6 +92,24 @@ enum SluiceBinary {
     }
 }
 
+/// Runs a program to its end; its exit status and stdout (plus stderr when `mergeErrors`).
+/// `environment` entries override the test's own; a nil value removes the variable.
+func runToEnd(_ executable: String, _ arguments: [String], environment: [String: String?] = [:], mergeErrors: Bool = false) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    var env = ProcessInfo.processInfo.environment
+    for (k, v) in environment { env[k] = v }
+    process.environment = env
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = mergeErrors ? output : FileHandle.nullDevice
+    try process.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
 /// A JSON HTTP call through the system curl (plain HTTP to the API on loopback).
 func http(_ method: String, _ url: String, key: String?, json: String? = nil) throws -> (status: Int, body: String) {
     let p = Process()

@@ -57,12 +57,17 @@ struct APIClient {
         let bytes = try await response.body.collect(upTo: 64 * 1024 * 1024)
         let object = bytes.readableBytes == 0 ? nil : try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))
         guard (200..<300).contains(response.status.code) else {
-            let error = (object as? [String: Any])?["error"] as? [String: Any]
-            let code = error?["code"] as? String ?? "http_\(response.status.code)"
-            let message = error?["message"] as? String ?? String(buffer: bytes)
-            throw APICallError(description: "\(method) \(path): \(response.status.code) \(code): \(message)")
+            throw Self.failure(method, path, status: response.status.code, object: object, body: bytes)
         }
         return object
+    }
+
+    /// A non-2xx answer as the API's error code and message.
+    static func failure(_ method: HTTPMethod, _ path: String, status: UInt, object: Any?, body: ByteBuffer) -> APICallError {
+        let error = (object as? [String: Any])?["error"] as? [String: Any]
+        let code = error?["code"] as? String ?? "http_\(status)"
+        let message = error?["message"] as? String ?? String(buffer: body)
+        return APICallError(description: "\(method) \(path): \(status) \(code): \(message)")
     }
 
     /// The answer printed as indented JSON.

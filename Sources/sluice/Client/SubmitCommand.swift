@@ -82,8 +82,7 @@ struct SubmitCommand: AsyncParsableCommand {
         progress.finish()
         let object = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any] ?? [:]
         guard (200..<300).contains(response.status.code) else {
-            let error = object["error"] as? [String: Any]
-            throw APICallError(description: "POST /v1/campaigns: \(response.status.code) \(error?["code"] as? String ?? ""): \(error?["message"] as? String ?? String(buffer: body))")
+            throw APIClient.failure(.POST, "/v1/campaigns", status: response.status.code, object: object, body: body)
         }
         if client.json { return APIClient.printJSON(object) }
         let seconds = Date().timeIntervalSince(started)
