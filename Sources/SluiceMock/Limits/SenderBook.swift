@@ -69,7 +69,9 @@ final class SenderBook: Sendable {
                 let allowed = Int(tier.rounded(.down))
                 // Mutated in place: copying the window out would copy its storage per request.
                 state.windows[phoneNumberID, default: ArrivalWindow()].drop(atOrBefore: time - Self.windowNanoseconds)
-                if state.windows[phoneNumberID, default: ArrivalWindow()].count >= allowed { return .rateLimitHit() }
+                if !state.windows[phoneNumberID, default: ArrivalWindow()].admits(time, allowed: allowed, windowNanoseconds: Self.windowNanoseconds) {
+                    return .rateLimitHit()
+                }
             }
             if pairLimit {
                 let key = PairKey(phoneNumberID: phoneNumberID, recipient: recipient.hasPrefix("+") ? String(recipient.dropFirst()) : recipient)

@@ -28,8 +28,8 @@ struct SendRoute: Sendable {
     }
 
     func handle(_ request: Request, context: MockRequestContext) async throws -> Response {
-        // Taken first: arrival time is when the request reached us, before body and latency.
-        let arrivedAt = WallClock.nowNanoseconds()
+        // Arrival is when the request head was decoded, before body and latency.
+        let arrivedAt = ArrivalStamp.arrival(of: request)
         let rawID = context.parameters.get("phoneNumberID") ?? ""
         let phoneNumberID = SendRequestValidator.isPhoneNumberID(rawID[...]) ? rawID : nil
         let (fault, sampledLatency) = faults.draw()
