@@ -11,6 +11,10 @@ static inline CURLcode sluice_easy_setopt_off(CURL *h, CURLoption o, curl_off_t 
 static inline CURLcode sluice_easy_setopt_slist(CURL *h, CURLoption o, struct curl_slist *v) { return curl_easy_setopt(h, o, v); }
 typedef size_t (*sluice_write_cb)(char *, size_t, size_t, void *);
 static inline CURLcode sluice_easy_setopt_write(CURL *h, CURLoption o, sluice_write_cb v) { return curl_easy_setopt(h, o, v); }
+/* CURLOPT_PREREQFUNCTION (libcurl ≥ 7.80): called once the connection is ready, just
+   before the request is written. */
+typedef int (*sluice_prereq_cb)(void *, char *, char *, int, int);
+static inline CURLcode sluice_easy_setopt_prereq(CURL *h, sluice_prereq_cb v) { return curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, v); }
 static inline CURLMcode sluice_multi_setopt_long(CURLM *m, CURLMoption o, long v) { return curl_multi_setopt(m, o, v); }
 static inline CURLcode sluice_easy_getinfo_long(CURL *h, CURLINFO i, long *v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLcode sluice_easy_getinfo_off(CURL *h, CURLINFO i, curl_off_t *v) { return curl_easy_getinfo(h, i, v); }

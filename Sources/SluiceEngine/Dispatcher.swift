@@ -49,8 +49,8 @@ public final class Dispatcher: Sendable {
             ])
             let loop = DispatchLoop(configuration: configuration, journal: journal, clock: clock, logger: logger)
             self.loop = loop
-            transport = try CurlTransport(configuration: configuration.transport) { completions in
-                loop.post(.completions(completions))
+            transport = try CurlTransport(configuration: configuration.transport) { departed, completions in
+                loop.post(.transport(departed: departed, completions: completions))
             }
             loop.transport = transport
             try loop.start(senders: journal.senders())

@@ -17,10 +17,13 @@ public struct EngineConfiguration: Sendable {
     /// Least time between two messages of one sender to the same recipient (WhatsApp's
     /// pair limit, about one per 6 s); 0 turns the spacing off.
     public var pairSpacingMilliseconds: Int64 = 6_000
+    /// Longest a send outcome waits to be committed with others (group commit); a crash
+    /// in that window leaves those messages `in_doubt`.
+    public var outcomeFlushMilliseconds: Int64 = 5
     /// How long shutdown waits for requests already on the wire.
     public var drainTimeoutMilliseconds: Int = 10_000
 
-    public static let defaultPacingMargin = 0.01
+    public static let defaultPacingMargin = 0.008
 
     public init(dataDirectory: String) {
         self.dataDirectory = dataDirectory
@@ -29,11 +32,17 @@ public struct EngineConfiguration: Sendable {
         // pages keep the set that a crash turns `in_doubt` small.
         scheduler.pageSize = 64
         scheduler.queueLowWatermark = 32
-        // Jitter between the dispatcher and the endpoint (thread wakeups, connection
-        // handoffs) reached ~10 ms on a loaded 2-core machine; a 1 % margin absorbs 10 ms
-        // at any tier and keeps the sustained rate at 99 % of tier. See tuning/tiers.toml.
+        // A fast sender keeps a second of its sending paged in: a journal commit held up
+        // by the disk for several hundred ms (seen on virtual disks) would otherwise run
+        // it dry, and its pacing would lose the time. Costs up to two seconds of a sender's
+        // messages `in_doubt` after a crash (resent after the settle window, never lost).
+        scheduler.stagingNanoseconds = 1_000_000_000
+        // Departures are tracked (the window guard counts when messages left, so thread
+        // wakeups before that cost nothing); a 0.8 % margin leaves 7 ms for jitter after
+        // they left and keeps the sustained rate at 99.2 % of tier. See tuning/tiers.toml.
         scheduler.safetyMargin = Self.defaultPacingMargin
         scheduler.probeColdSenders = true
+        scheduler.tracksDepartures = true
         self.scheduler = scheduler
         // HTTP/1.1 keep-alive by default: Debian 12's libcurl 7.88.1 fails about 0.4 % of
         // multiplexed HTTP/2 POSTs with "Error in the HTTP2 framing layer" after the body

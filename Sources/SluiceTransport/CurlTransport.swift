@@ -20,14 +20,26 @@ import Synchronization
 /// completion of that iteration; keep it short and never block it on `send`'s callers.
 public final class CurlTransport: @unchecked Sendable {
     private let shared: TransportShared
-    private let onCompletions: @Sendable ([TransportCompletion]) -> Void
+    private let onReport: @Sendable ([TransportDeparture], [TransportCompletion]) -> Void
     private let thread: Thread
     private let stopped = DispatchGroup()
 
     /// Starts the loop thread. Throws ``CurlError`` when libcurl cannot be set up.
-    public init(
+    public convenience init(
         configuration: TransportConfiguration,
         onCompletions: @escaping @Sendable ([TransportCompletion]) -> Void
+    ) throws {
+        try self.init(configuration: configuration) { _, completions in
+            if !completions.isEmpty { onCompletions(completions) }
+        }
+    }
+
+    /// Starts the loop thread; `onReport` gets, once per loop iteration, the requests that
+    /// left (their connection was ready and libcurl began to write them; pacing counts
+    /// from here) and the completions. Throws ``CurlError`` when libcurl cannot be set up.
+    public init(
+        configuration: TransportConfiguration,
+        onReport: @escaping @Sendable (_ departed: [TransportDeparture], _ completions: [TransportCompletion]) -> Void
     ) throws {
         precondition(configuration.inFlightMax > 0 && configuration.queuedMax >= 0, "inFlightMax > 0, queuedMax ≥ 0")
         precondition(configuration.connectionsPerHostMax > 0, "connectionsPerHostMax > 0")
@@ -35,11 +47,11 @@ public final class CurlTransport: @unchecked Sendable {
         _ = try EasyHandle(configuration: configuration)
         let shared = TransportShared(multi: try CurlMulti(configuration: configuration), configuration: configuration)
         self.shared = shared
-        self.onCompletions = onCompletions
+        self.onReport = onReport
         let stopped = stopped
         stopped.enter()
         thread = Thread {
-            TransportLoop(shared: shared, configuration: configuration, onCompletions: onCompletions).run()
+            TransportLoop(shared: shared, configuration: configuration, onReport: onReport).run()
             stopped.leave()
         }
         thread.name = "sluice-transport"
@@ -75,7 +87,7 @@ public final class CurlTransport: @unchecked Sendable {
             return nil
         }
         if let refused {
-            onCompletions(refused)
+            onReport([], refused)
             return
         }
         shared.multi.wakeup()

@@ -32,6 +32,18 @@ public struct TransportCompletion: Sendable {
     }
 }
 
+/// A request whose connection was ready and whose bytes libcurl began to write.
+public struct TransportDeparture: Sendable {
+    public var tag: UInt64
+    /// `CLOCK_MONOTONIC`, in nanoseconds, when it left.
+    public var monotonicNanoseconds: Int64
+
+    public init(tag: UInt64, monotonicNanoseconds: Int64) {
+        self.tag = tag
+        self.monotonicNanoseconds = monotonicNanoseconds
+    }
+}
+
 /// Counters since the transport started; cheap to read from any thread.
 public struct TransportStatistics: Sendable, Equatable {
     /// Easy handles created; they are reused, so this stays ≤ `inFlightMax`.

@@ -10,7 +10,7 @@ final class TransportLoop {
 
     private let shared: TransportShared
     private let configuration: TransportConfiguration
-    private let onCompletions: @Sendable ([TransportCompletion]) -> Void
+    private let onReport: @Sendable ([TransportDeparture], [TransportCompletion]) -> Void
 
     private var free: [EasyHandle] = []
     private var active: [EasyHandle] = []
@@ -19,14 +19,16 @@ final class TransportLoop {
     private var waitingHead = 0
     private var incoming: [QueuedRequest] = []
     private var completions: [TransportCompletion] = []
+    /// Requests whose bytes libcurl began to write in this iteration (connection ready).
+    private let departures = DepartureLog()
     /// Completions in `completions` that `send` counted in `inFlight`.
     private var acceptedCompletions = 0
     private var headerLists: [String: HeaderList] = [:]
 
-    init(shared: TransportShared, configuration: TransportConfiguration, onCompletions: @escaping @Sendable ([TransportCompletion]) -> Void) {
+    init(shared: TransportShared, configuration: TransportConfiguration, onReport: @escaping @Sendable ([TransportDeparture], [TransportCompletion]) -> Void) {
         self.shared = shared
         self.configuration = configuration
-        self.onCompletions = onCompletions
+        self.onReport = onReport
     }
 
     func run() {
@@ -41,6 +43,7 @@ final class TransportLoop {
             }
             startWaiting()
             shared.multi.perform()
+            departures.stamp()
             shared.multi.drainFinished { raw, code in finished(EasyHandle.from(raw), code: code) }
 
             var stop = false
@@ -120,6 +123,7 @@ final class TransportLoop {
         } else {
             do {
                 handle = try EasyHandle(configuration: configuration)
+                handle.departures = departures
                 shared.handlesCreated.add(1, ordering: .relaxed)
             } catch {
                 return fail(queued, "\(error)")
@@ -205,9 +209,15 @@ final class TransportLoop {
         acceptedCompletions += 1
     }
 
-    /// One `onCompletions` call for everything that finished in this iteration.
+    /// One `onReport` call for everything that left or finished in this iteration.
     private func deliver() {
-        guard !completions.isEmpty else { return }
+        guard !completions.isEmpty else {
+            if !departures.departures.isEmpty {
+                onReport(departures.departures, [])
+                departures.departures.removeAll(keepingCapacity: true)
+            }
+            return
+        }
         var notSent = 0
         var inDoubt = 0
         for completion in completions {
@@ -223,7 +233,8 @@ final class TransportLoop {
         // Before the callback, so that it sees room to send more.
         shared.inFlight.subtract(acceptedCompletions, ordering: .relaxed)
         acceptedCompletions = 0
-        onCompletions(completions)
+        onReport(departures.departures, completions)
+        departures.departures.removeAll(keepingCapacity: true)
         completions.removeAll(keepingCapacity: true)
     }
 }

@@ -31,7 +31,7 @@ struct LoadTestCommand: AsyncParsableCommand {
     var senders: Int?
     @Option(help: "Connections of the started dispatcher (its --connections) and, with --ceiling, of h2load (default 64).")
     var connections: Int?
-    @Option(name: .customLong("pacing-margin"), help: "The started dispatcher's --pacing-margin (default: serve's, 0.01).")
+    @Option(name: .customLong("pacing-margin"), help: "The started dispatcher's --pacing-margin (default: serve's, 0.008).")
     var pacingMargin: Double?
     @Flag(help: "The started mock posts signed status webhooks to the started dispatcher; reports accepted -> delivered latency and fails on any undelivered message.")
     var webhooks = false

@@ -31,7 +31,7 @@ struct ServeCommand: AsyncParsableCommand {
     var connections: Int?
     @Option(name: .customLong("request-timeout-ms"), help: "Per-request timeout in milliseconds (default 15000).")
     var requestTimeoutMs: Int?
-    @Option(name: .customLong("pacing-margin"), help: "Fraction by which sends are spaced wider than the tier, the allowance for jitter on the way to the endpoint (default 0.01).")
+    @Option(name: .customLong("pacing-margin"), help: "Fraction by which sends are spaced wider than the tier, the allowance for jitter on the way to the endpoint (default 0.008).")
     var pacingMargin: Double?
     @Option(name: .customLong("pair-spacing-ms"), help: "Least time between two messages of one sender to the same recipient, WhatsApp's pair limit (default 6000; 0: off).")
     var pairSpacingMs: Int?

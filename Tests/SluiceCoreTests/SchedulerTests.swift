@@ -235,9 +235,9 @@ struct SchedulerTests {
         scheduler.upsertSender(s1, tierMessagesPerSecond: 1000, burst: 1, paused: false, now: .zero)
         #expect(scheduler.refillRequests().isEmpty)
         scheduler.noteMoreAvailable(sender: s1, campaign: c)
-        #expect(scheduler.refillRequests() == [.init(sender: s1, campaign: c, after: nil)])
+        #expect(scheduler.refillRequests() == [.init(sender: s1, campaign: c, after: nil, limit: configuration.pageSize)])
         scheduler.refilled(sender: s1, campaign: c, messages: (1...3).map { message($0, campaign: 7, sender: 1) }, exhausted: false, now: .zero)
-        #expect(scheduler.refillRequests() == [.init(sender: s1, campaign: c, after: MessageID(3))])
+        #expect(scheduler.refillRequests() == [.init(sender: s1, campaign: c, after: MessageID(3), limit: configuration.pageSize)])
         scheduler.refilled(sender: s1, campaign: c, messages: (4...10).map { message($0, campaign: 7, sender: 1) }, exhausted: false, now: .zero)
         #expect(scheduler.refillRequests().isEmpty)
         var out: [MessageRecord] = []
@@ -246,7 +246,7 @@ struct SchedulerTests {
             scheduler.nextBatch(now: now, into: &out)
             now = now + 1_000_000
         }
-        #expect(scheduler.refillRequests() == [.init(sender: s1, campaign: c, after: MessageID(10))])
+        #expect(scheduler.refillRequests() == [.init(sender: s1, campaign: c, after: MessageID(10), limit: configuration.pageSize)])
         scheduler.refilled(sender: s1, campaign: c, messages: [], exhausted: true, now: now)
         #expect(scheduler.refillRequests().isEmpty)
         while scheduler.queuedCount(sender: s1) > 0 {
@@ -257,7 +257,7 @@ struct SchedulerTests {
         #expect(scheduler.nextWakeup(now: now) == nil)
         // New intake: the drained campaign pages in after its cursor, not from the start.
         scheduler.noteMoreAvailable(sender: s1, campaign: c)
-        #expect(scheduler.refillRequests() == [.init(sender: s1, campaign: c, after: MessageID(10))])
+        #expect(scheduler.refillRequests() == [.init(sender: s1, campaign: c, after: MessageID(10), limit: configuration.pageSize)])
     }
 
     @Test("a requeued message goes first")
@@ -344,5 +344,61 @@ struct SchedulerTests {
             // Both campaigns got their turn.
             #expect(scheduler.queuedCount(sender: SenderID(s)) > 0)
         }
+    }
+
+    @Test("a fast sender keeps its staging time paged in, shared by its campaigns")
+    func stagingScalesWithRate() {
+        var configuration = SchedulerConfiguration()
+        configuration.queueLowWatermark = 32
+        configuration.pageSize = 64
+        configuration.stagingNanoseconds = second / 2
+        var scheduler = Scheduler(configuration: configuration)
+        let slow = SenderID(2)
+        scheduler.upsertSender(s1, tierMessagesPerSecond: 1000, burst: 1, paused: false, now: .zero)
+        scheduler.upsertSender(slow, tierMessagesPerSecond: 20, burst: 1, paused: false, now: .zero)
+        scheduler.noteMoreAvailable(sender: s1, campaign: CampaignID(1))
+        scheduler.noteMoreAvailable(sender: slow, campaign: CampaignID(3))
+        // Half a second at 1000 msg/s; the slow sender keeps the plain watermark and page.
+        var requests = scheduler.refillRequests().sorted { $0.campaign.rawValue < $1.campaign.rawValue }
+        #expect(requests.map(\.limit) == [500, 64])
+        scheduler.refilled(sender: s1, campaign: CampaignID(1), messages: (1...499).map { message($0, campaign: 1, sender: 1) }, exhausted: false, now: .zero)
+        #expect(scheduler.refillRequests().contains { $0.sender == s1 })
+        scheduler.refilled(sender: s1, campaign: CampaignID(1), messages: [message(500, campaign: 1, sender: 1)], exhausted: false, now: .zero)
+        #expect(!scheduler.refillRequests().contains { $0.sender == s1 })
+        // A second campaign halves each one's share.
+        scheduler.noteMoreAvailable(sender: s1, campaign: CampaignID(2))
+        requests = scheduler.refillRequests().filter { $0.sender == s1 }
+        #expect(requests.map(\.campaign) == [CampaignID(2)])
+        #expect(requests.map(\.limit) == [250])
+    }
+
+    @Test("admission numbers follow each sender's pacer, and an unreported departure holds the sender")
+    func departuresHoldTheWindow() {
+        var configuration = SchedulerConfiguration()
+        configuration.tracksDepartures = true
+        configuration.safetyMargin = 0.01
+        var scheduler = Scheduler(configuration: configuration)
+        scheduler.upsertSender(s1, tierMessagesPerSecond: 2, burst: 1, paused: false, now: .zero)
+        scheduler.enqueue((1...3).map { message($0, campaign: 1, sender: 1) }, now: .zero)
+        var batch: [MessageRecord] = []
+        var admissions: [UInt64] = []
+        scheduler.nextBatch(now: .zero, into: &batch, admissions: &admissions)
+        let next = scheduler.nextWakeup(now: .zero)!
+        scheduler.nextBatch(now: next, into: &batch, admissions: &admissions)
+        #expect(ids(batch) == [1, 2])
+        #expect(admissions == [0, 1])
+        scheduler.completed(sender: s1, count: 2, now: next)
+        // The first has not been reported as departed: nothing becomes ready by time alone.
+        scheduler.departed(sender: s1, admission: 1, at: next)
+        #expect(scheduler.nextWakeup(now: .seconds(3)) == nil)
+        scheduler.nextBatch(now: .seconds(3), into: &batch, admissions: &admissions)
+        #expect(batch.count == 2)
+        // It left at 3 s: the third may go one guarded window later.
+        scheduler.departed(sender: s1, admission: 0, at: .seconds(3))
+        let window = Int64(1.01e9) - Pacer.departureAllowanceNanoseconds
+        #expect(scheduler.nextWakeup(now: .seconds(3)) == .seconds(3) + window)
+        scheduler.nextBatch(now: .seconds(3) + window, into: &batch, admissions: &admissions)
+        #expect(ids(batch) == [1, 2, 3])
+        #expect(admissions == [0, 1, 2])
     }
 }

@@ -1,6 +1,7 @@
 import CCurl
 import Foundation
 import SluiceCore
+import Synchronization
 import Testing
 
 @testable import SluiceTransport
@@ -172,6 +173,90 @@ import Testing
             #expect(TransferClassifier.failure(code: code, requestBytes: 100, detail: "x") == .inDoubt(reason: "curl \(code.rawValue): x"))
             // Nothing written: WhatsApp cannot have seen it.
             #expect(TransferClassifier.failure(code: code, requestBytes: 0, detail: "x") == .notSent(reason: "curl \(code.rawValue): x"))
+        }
+    }
+}
+
+/// The departure reports pacing counts from.
+@Suite(.serialized) struct TransportDepartureTests {
+    /// Reports in the order the transport made them.
+    final class Reports: Sendable {
+        private let state = Mutex<[(departed: [TransportDeparture], completions: [TransportCompletion], at: Int64)]>([])
+
+        var callback: @Sendable ([TransportDeparture], [TransportCompletion]) -> Void {
+            { departed, completions in
+                var spec = timespec()
+                clock_gettime(CLOCK_MONOTONIC, &spec)
+                let at = Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)
+                self.state.withLock { $0.append((departed, completions, at)) }
+            }
+        }
+
+        var all: [(departed: [TransportDeparture], completions: [TransportCompletion], at: Int64)] { state.withLock { $0 } }
+
+        func waitForCompletions(_ count: Int) async throws {
+            for _ in 0..<6_000 where all.reduce(0, { $0 + $1.completions.count }) < count {
+                try await Task.sleep(for: .milliseconds(5))
+            }
+        }
+    }
+
+    private static func monotonicNow() -> Int64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)
+    }
+
+    @Test func everySentRequestDepartsOnceBeforeItCompletesStampedInBetween() async throws {
+        try await LocalServer.with { port in
+            let reports = Reports()
+            var configuration = TransportConfiguration()
+            configuration.httpVersion = .http1
+            configuration.connectionsPerHostMax = 4
+            let transport = try CurlTransport(configuration: configuration, onReport: reports.callback)
+            let url = "http://127.0.0.1:\(port)/v21.0/123/messages"
+            let sentAt = Self.monotonicNow()
+            transport.send((0..<200).map { tag in
+                OutboundRequest(tag: UInt64(tag), url: url, bearerToken: "good-1", body: Array(#"{"to":"1"}"#.utf8))
+            })
+            try await reports.waitForCompletions(200)
+            transport.shutdown(drainTimeoutMilliseconds: 1_000)
+
+            var departedAt: [UInt64: Int64] = [:]
+            var completed = 0
+            for report in reports.all {
+                for departure in report.departed {
+                    #expect(departedAt[departure.tag] == nil, "request \(departure.tag) departed twice")
+                    #expect(departure.monotonicNanoseconds >= sentAt && departure.monotonicNanoseconds <= report.at)
+                    departedAt[departure.tag] = departure.monotonicNanoseconds
+                }
+                for completion in report.completions {
+                    // Reported in this report or an earlier one, never after its completion.
+                    #expect(departedAt[completion.tag] != nil, "request \(completion.tag) completed without a departure")
+                    completed += 1
+                }
+            }
+            #expect(completed == 200)
+            #expect(departedAt.count == 200)
+        }
+    }
+
+    @Test func aRequestThatNeverConnectsCompletesWithoutDeparting() async throws {
+        let reports = Reports()
+        var configuration = TransportConfiguration()
+        configuration.httpVersion = .http1
+        configuration.connectTimeoutMilliseconds = 2_000
+        let transport = try CurlTransport(configuration: configuration, onReport: reports.callback)
+        // Port 9 on loopback: nothing listens, the connection is refused.
+        transport.send([OutboundRequest(tag: 7, url: "http://127.0.0.1:9/v21.0/123/messages", bearerToken: "t", body: Array("{}".utf8))])
+        try await reports.waitForCompletions(1)
+        transport.shutdown(drainTimeoutMilliseconds: 1_000)
+        let all = reports.all
+        #expect(all.flatMap(\.completions).map(\.tag) == [7])
+        #expect(all.flatMap(\.departed).isEmpty)
+        guard case .notSent = all.flatMap(\.completions).first?.result else {
+            Issue.record("a refused connection is not sent: \(String(describing: all.first?.completions.first?.result))")
+            return
         }
     }
 }

@@ -5,6 +5,8 @@ public struct Instant: Hashable, Comparable, Sendable, CustomStringConvertible {
     public init(nanoseconds: Int64) { self.nanoseconds = nanoseconds }
 
     public static let zero = Instant(nanoseconds: 0)
+    /// Later than any real instant: "not by time alone".
+    public static let never = Instant(nanoseconds: .max)
     public static func seconds(_ s: Double) -> Instant { Instant(nanoseconds: Int64(s * 1e9)) }
     public static func milliseconds(_ ms: Int64) -> Instant { Instant(nanoseconds: ms * 1_000_000) }
 

@@ -12,6 +12,15 @@
 ///   is admitted only if the admission `⌊rate⌋` places back is at least
 ///   `1 s × (1 + safetyMargin)` old. No half-open one-second window ever holds more
 ///   than `⌊rate⌋` admissions, whatever catch-up, burst or rate changes do.
+/// - **Departures** (`tracksDepartures`): the ring holds when each message really left
+///   (`departed(admission:at:)`), not when it was admitted, so a message that waited
+///   between the two (a late thread wakeup) cannot put two messages `⌊rate⌋` apart
+///   within one second on the wire. An admission whose departure is not known yet holds
+///   its ring entry: the one `⌊rate⌋` places later waits for it. The window is then the
+///   grid's `1 s × (1 + safetyMargin)` less `departureAllowance` (1 ms, at most half the
+///   margin): the guard binds only when a message left later than that after its
+///   admission, and the rest of the margin absorbs jitter after it left (the network,
+///   the endpoint's own wakeups).
 /// - The clock is clamped: an instant earlier than one already seen counts as the one
 ///   already seen, so a clock stepping backwards only pauses admission.
 ///
@@ -38,6 +47,10 @@ public struct Pacer: Sendable {
     /// Catch-up bound in intervals (binds above 1000 / 1.005 msg/s only, at 10 ms).
     public static let catchUpIntervalsMax: Int64 = 10
 
+    /// With `tracksDepartures`: the usual lag from admission to departure that the
+    /// window guard leaves to the grid (a thread handoff).
+    public static let departureAllowanceNanoseconds: Int64 = 1_000_000
+
     static let nanosecondsPerSecond: Double = 1_000_000_000
 
     /// The paced rate. Any value in `(0, messagesPerSecondMax]`.
@@ -46,6 +59,10 @@ public struct Pacer: Sendable {
     public private(set) var burst: Int
     /// The spacing margin this pacer was made with.
     public let safetyMargin: Double
+    /// Whether the window guard waits for `departed(admission:at:)` reports.
+    public let tracksDepartures: Bool
+    /// Admissions so far; the next admission's sequence number.
+    public private(set) var admissionsTotal: UInt64 = 0
 
     /// Emission interval `T`, rounded up to whole nanoseconds (never faster than the rate).
     private(set) var intervalNanoseconds: Int64
@@ -65,15 +82,23 @@ public struct Pacer: Sendable {
     /// Index of the oldest entry once the ring is full; where the next entry goes.
     private var ringHead: Int
     private var ringCount: Int
+    /// Per ring entry: admitted, departure not reported yet (`tracksDepartures` only).
+    private var pending: [Bool]
 
     /// Creates a pacer that may admit one message at `now`.
-    public init(messagesPerSecond: Double, burst: Int = 1, safetyMargin: Double = Pacer.defaultSafetyMargin, now: Instant) {
+    public init(
+        messagesPerSecond: Double, burst: Int = 1, safetyMargin: Double = Pacer.defaultSafetyMargin,
+        tracksDepartures: Bool = false, now: Instant
+    ) {
         precondition(safetyMargin >= 0 && safetyMargin <= Pacer.safetyMarginMax, "safetyMargin out of range")
         Pacer.checkRate(messagesPerSecond, burst: burst)
         self.messagesPerSecond = messagesPerSecond
         self.burst = burst
         self.safetyMargin = safetyMargin
-        self.windowNanoseconds = Pacer.ceilPositive(Pacer.nanosecondsPerSecond * (1 + safetyMargin))
+        self.tracksDepartures = tracksDepartures
+        let window = Pacer.ceilPositive(Pacer.nanosecondsPerSecond * (1 + safetyMargin))
+        let allowance = tracksDepartures ? min(Pacer.departureAllowanceNanoseconds, Int64(Pacer.nanosecondsPerSecond * safetyMargin / 2)) : 0
+        self.windowNanoseconds = window - allowance
         let interval = Pacer.interval(messagesPerSecond, safetyMargin)
         self.intervalNanoseconds = interval
         self.toleranceNanoseconds = Int64(burst - 1) * interval
@@ -82,6 +107,7 @@ public struct Pacer: Sendable {
         self.lastSeen = now
         let capacity = Pacer.ringCapacity(messagesPerSecond)
         self.ring = Array(repeating: 0, count: capacity)
+        self.pending = Array(repeating: false, count: capacity)
         self.ringHead = 0
         self.ringCount = 0
     }
@@ -104,16 +130,40 @@ public struct Pacer: Sendable {
     }
 
     /// The earliest instant one more message may go; `now` (or the latest instant seen,
-    /// if the clock went backwards) when it may go now.
+    /// if the clock went backwards) when it may go now; `Instant.never` while it waits
+    /// for a departure report.
     public func nextEligible(now: Instant) -> Instant {
         let t = max(now.nanoseconds, lastSeen.nanoseconds)
         // GCRA: admissible once TAT ≤ t + τ (catch-up only lowers TAT, never raises it).
         let gcra = gridLastNanoseconds &+ intervalNanoseconds &- toleranceNanoseconds
         var eligible = max(t, gcra)
         if ringCount == ring.count {
+            if pending[ringHead] { return .never }
             eligible = max(eligible, ring[ringHead] &+ windowNanoseconds)
         }
         return Instant(nanoseconds: eligible)
+    }
+
+    /// Admissions whose departure has not been reported (`tracksDepartures`).
+    public var pendingDepartures: Int {
+        var n = 0
+        for i in 0..<ringCount where pending[(ringHead + i) % ring.count] { n += 1 }
+        return n
+    }
+
+    /// The message of admission number `admission` left at `instant` (or was dropped
+    /// unsent then). Later reports for the same admission change nothing. Returns true
+    /// when the report may let the next admission go sooner.
+    @discardableResult
+    public mutating func departed(admission: UInt64, at instant: Instant) -> Bool {
+        guard tracksDepartures else { return false }
+        let oldest = admissionsTotal &- UInt64(ringCount)
+        guard admission >= oldest && admission < admissionsTotal else { return false }
+        let index = (ringHead + Int(admission - oldest)) % ring.count
+        guard pending[index] else { return false }
+        pending[index] = false
+        ring[index] = max(ring[index], instant.nanoseconds)
+        return ringCount == ring.count && index == ringHead
     }
 
     /// Admits one message at `now` if the pacer allows it, and records it.
@@ -139,6 +189,7 @@ public struct Pacer: Sendable {
         guard ringCount > 0 else { return }
         let newest = (ringHead + ringCount - 1) % ring.count
         let t = instant.nanoseconds
+        pending[newest] = false
         guard t > ring[newest] else { return }
         ring[newest] = t
         gridLastNanoseconds = max(gridLastNanoseconds, t)
@@ -161,15 +212,19 @@ public struct Pacer: Sendable {
         let slot = t &- ideal <= catchUpNanoseconds ? ideal : t
         guard slot &- toleranceNanoseconds <= t else { return false }
         if ringCount == ring.count {
-            guard ring[ringHead] &+ windowNanoseconds <= t else { return false }
+            guard !pending[ringHead], ring[ringHead] &+ windowNanoseconds <= t else { return false }
             ring[ringHead] = t
+            pending[ringHead] = tracksDepartures
             ringHead += 1
             if ringHead == ring.count { ringHead = 0 }
         } else {
-            ring[(ringHead + ringCount) % ring.count] = t
+            let index = (ringHead + ringCount) % ring.count
+            ring[index] = t
+            pending[index] = tracksDepartures
             ringCount += 1
         }
         gridLastNanoseconds = slot
+        admissionsTotal &+= 1
         return true
     }
 
@@ -180,11 +235,14 @@ public struct Pacer: Sendable {
         guard capacity != ring.count else { return }
         let kept = min(ringCount, capacity)
         var fresh = Array(repeating: Int64(0), count: capacity)
+        var freshPending = Array(repeating: false, count: capacity)
         let skip = ringCount - kept
         for i in 0..<kept {
             fresh[i] = ring[(ringHead + skip + i) % ring.count]
+            freshPending[i] = pending[(ringHead + skip + i) % ring.count]
         }
         ring = fresh
+        pending = freshPending
         ringHead = 0
         ringCount = kept
         assert(ringCount <= ring.count)

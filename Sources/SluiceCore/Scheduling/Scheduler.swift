@@ -14,6 +14,10 @@ public struct SchedulerConfiguration: Sendable, Equatable {
     public var queueLowWatermark: Int = 256
     /// Messages the engine should read per refill.
     public var pageSize: Int = 1024
+    /// Sending time to keep paged in per sender, at its current rate: a campaign queue
+    /// asks for more below `max(queueLowWatermark, rate × staging / campaigns)`, so a
+    /// slow refill (a journal commit held up by the disk) does not run a fast sender dry.
+    public var stagingNanoseconds: Int64 = 0
     /// The pacers' safety margin.
     public var safetyMargin: Double = Pacer.defaultSafetyMargin
     /// A sender that is cold (no message yet, or none for `coldAfterNanoseconds`) sends one
@@ -24,6 +28,9 @@ public struct SchedulerConfiguration: Sendable, Equatable {
     /// Idle time after which a sender counts as cold again (keep-alive connections may
     /// have closed).
     public var coldAfterNanoseconds: Int64 = 5_000_000_000
+    /// The pacers' window guard counts when messages left (`departed`), reported by the
+    /// engine, rather than when they were admitted (see `Pacer`).
+    public var tracksDepartures: Bool = false
 
     public init() {}
 }
@@ -59,10 +66,13 @@ public struct Scheduler: Sendable {
         public var sender: SenderID
         public var campaign: CampaignID
         public var after: MessageID?
-        public init(sender: SenderID, campaign: CampaignID, after: MessageID?) {
+        /// How many to read: at least `pageSize`, more for a fast sender.
+        public var limit: Int
+        public init(sender: SenderID, campaign: CampaignID, after: MessageID?, limit: Int) {
             self.sender = sender
             self.campaign = campaign
             self.after = after
+            self.limit = limit
         }
     }
 
@@ -95,7 +105,9 @@ public struct Scheduler: Sendable {
             precondition(senders.count < Self.sendersMax, "too many senders")
             let state = SenderState(
                 id: id,
-                pacer: Pacer(messagesPerSecond: tierMessagesPerSecond, burst: burst, safetyMargin: configuration.safetyMargin, now: now),
+                pacer: Pacer(
+                    messagesPerSecond: tierMessagesPerSecond, burst: burst, safetyMargin: configuration.safetyMargin,
+                    tracksDepartures: configuration.tracksDepartures, now: now),
                 control: RateController(tierMessagesPerSecond: tierMessagesPerSecond, now: now),
                 paused: paused)
             senderIndex[id] = senders.count
@@ -158,6 +170,13 @@ public struct Scheduler: Sendable {
     /// campaigns, while the total in flight stays within `inFlightTotalMax`. Increments
     /// the senders' in-flight counts.
     public mutating func nextBatch(now: Instant, into batch: inout [MessageRecord]) {
+        var admissions: [UInt64] = []
+        nextBatch(now: now, into: &batch, admissions: &admissions)
+    }
+
+    /// `nextBatch(now:into:)`, also appending each message's admission number at its
+    /// sender's pacer, for `departed(sender:admission:at:)`.
+    public mutating func nextBatch(now: Instant, into batch: inout [MessageRecord], admissions: inout [UInt64]) {
         let batchMax = min(configuration.batchMax, configuration.inFlightTotalMax - inFlightTotal)
         var added = 0
         while added < batchMax, let top = heap.min, top.instant <= now {
@@ -169,7 +188,9 @@ public struct Scheduler: Sendable {
             assert(wanted > 0, "a valid heap entry belongs to a ready sender")
             let cold = configuration.probeColdSenders && isCold(i, now: now)
             if cold { wanted = 1 }
+            let first = senders[i].pacer.admissionsTotal
             let admitted = senders[i].pacer.admit(upTo: wanted, now: now)
+            for k in 0..<UInt64(admitted) { admissions.append(first &+ k) }
             if admitted > 0 {
                 senders[i].lastDispatch = now
                 if cold { senders[i].probing = true }
@@ -190,7 +211,8 @@ public struct Scheduler: Sendable {
     public func nextWakeup(now: Instant) -> Instant? {
         guard inFlightTotal < configuration.inFlightTotalMax, let top = heap.min else { return nil }
         assert(isValid(top), "the heap top is kept valid")
-        return max(now, top.instant)
+        // `never`: every ready sender waits for a departure report (an event).
+        return top.instant == .never ? nil : max(now, top.instant)
     }
 
     /// Releases `count` in-flight slots of the sender (its sends finished, whatever the
@@ -209,6 +231,15 @@ public struct Scheduler: Sendable {
         }
         if wasBlocked && count > 0 {
             reschedule(i, now: senders[i].pacer.lastSeen)
+            purgeStaleTop()
+        }
+    }
+
+    /// The message of `admission` (from `nextBatch`) left at `instant`, or will never leave.
+    public mutating func departed(sender: SenderID, admission: UInt64, at instant: Instant) {
+        let i = index(sender)
+        if senders[i].pacer.departed(admission: admission, at: instant) {
+            reschedule(i, now: instant)
             purgeStaleTop()
         }
     }
@@ -242,9 +273,11 @@ public struct Scheduler: Sendable {
     /// answers it before handling a later `noteMoreAvailable` for the same campaign.
     public func refillRequests() -> [RefillRequest] {
         var requests: [RefillRequest] = []
-        for sender in senders where !sender.paused {
-            for queue in sender.rotation where !queue.exhausted && queue.messages.count < configuration.queueLowWatermark {
-                requests.append(RefillRequest(sender: sender.id, campaign: queue.campaign, after: queue.after))
+        for sender in senders where !sender.paused && !sender.rotation.isEmpty {
+            let watermark = lowWatermark(sender)
+            for queue in sender.rotation where !queue.exhausted && queue.messages.count < watermark {
+                requests.append(RefillRequest(
+                    sender: sender.id, campaign: queue.campaign, after: queue.after, limit: max(configuration.pageSize, watermark)))
             }
         }
         return requests
@@ -302,6 +335,14 @@ public struct Scheduler: Sendable {
         guard rate != senders[i].pacer.messagesPerSecond else { return }
         senders[i].pacer.setRate(messagesPerSecond: rate, now: now)
         reschedule(i, now: now)
+    }
+
+    /// A campaign queue's refill threshold: `stagingNanoseconds` of the sender's sending
+    /// time shared by its campaigns, and at least `queueLowWatermark`.
+    private func lowWatermark(_ sender: SenderState) -> Int {
+        let seconds = Double(configuration.stagingNanoseconds) / 1e9
+        let share = sender.pacer.messagesPerSecond * seconds / Double(sender.rotation.count)
+        return max(configuration.queueLowWatermark, Int(share.rounded(.up)))
     }
 
     private func isReady(_ i: Int) -> Bool {

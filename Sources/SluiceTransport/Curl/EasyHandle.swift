@@ -1,4 +1,31 @@
 import CCurl
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Requests whose bytes libcurl writes in the current `curl_multi_perform`: the
+/// handles' pre-request callbacks name them, and the loop stamps them once the call
+/// returns, when the bytes have been handed to the socket (a stamp taken before the
+/// write could be early by however long the thread was held up in between).
+final class DepartureLog {
+    var departures: [TransportDeparture] = []
+    private var unstamped = 0
+
+    func record(_ tag: UInt64) {
+        departures.append(TransportDeparture(tag: tag, monotonicNanoseconds: 0))
+        unstamped += 1
+    }
+
+    /// Stamps what `record` added since the last call.
+    func stamp() {
+        guard unstamped > 0 else { return }
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        let now = Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)
+        for i in (departures.count - unstamped)..<departures.count { departures[i].monotonicNanoseconds = now }
+        unstamped = 0
+    }
+}
 
 /// One reusable libcurl easy handle with its request body, response buffer and error
 /// text. Owned by the transport's loop thread; never touched from another thread.
@@ -10,6 +37,8 @@ final class EasyHandle {
     var enqueuedNanoseconds: UInt64 = 0
     /// Position in the loop's list of active handles (O(1) removal).
     var activeIndex = -1
+    /// Where the pre-request callback reports that this handle's request leaves.
+    var departures: DepartureLog?
 
     private(set) var response: [UInt8] = []
     private let responseBytesMax: Int
@@ -58,6 +87,17 @@ final class EasyHandle {
                 return bytes
             },
             "CURLOPT_WRITEFUNCTION"
+        )
+        try check(sluice_easy_setopt_ptr(raw, CURLOPT_PREREQDATA, context), "CURLOPT_PREREQDATA")
+        try check(
+            sluice_easy_setopt_prereq(raw) { context, _, _, _, _ in
+                if let context {
+                    let handle = Unmanaged<EasyHandle>.fromOpaque(context).takeUnretainedValue()
+                    handle.departures?.record(handle.tag)
+                }
+                return CURL_PREREQFUNC_OK
+            },
+            "CURLOPT_PREREQFUNCTION"
         )
     }
 
