@@ -19,6 +19,7 @@ import SluiceEngine
 /// | `GET /v1/campaigns?state=&limit=&after=` (paged), `GET /v1/campaigns/{id}` | read |
 /// | `GET /metrics` (Prometheus text format) | read |
 /// | `GET /healthz`, `GET /readyz`; `GET`, `POST /webhooks/whatsapp` (Meta signs them) | none |
+/// | `GET /openapi.yaml` (this API as OpenAPI 3.1, `OpenAPIDocument`) | none |
 ///
 /// Scopes are independent: an `admin` key without `read` cannot read campaigns.
 public enum APIRoutes {
@@ -50,6 +51,7 @@ public enum APIRoutes {
             return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: try metrics.render())))
         }
         WebhookRoutes.add(to: router, dispatcher: dispatcher, verifyToken: webhookVerifyToken)
+        OpenAPIRoutes.add(to: router)
         // One group per scope over the same `/v1` prefix: each route sits in its scope's.
         let admin = router.group("v1").add(middleware: APIKeyMiddleware(keys: keys, scope: .admin))
         let submit = router.group("v1").add(middleware: APIKeyMiddleware(keys: keys, scope: .submit))
