@@ -19,6 +19,7 @@ import SluiceEngine
 /// | `GET /v1/campaigns?state=&limit=&after=` (paged), `GET /v1/campaigns/{id}` | read |
 /// | `GET /metrics` (Prometheus text format) | read |
 /// | `GET /healthz`, `GET /readyz`; `GET`, `POST /webhooks/whatsapp` (Meta signs them) | none |
+/// | `GET /openapi.yaml` (this API as OpenAPI 3.1, `OpenAPIDocument`) | none |
 ///
 /// Scopes are independent: an `admin` key without `read` cannot read campaigns.
 public enum APIRoutes {
@@ -50,6 +51,7 @@ public enum APIRoutes {
             return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: try metrics.render())))
         }
         WebhookRoutes.add(to: router, dispatcher: dispatcher, verifyToken: webhookVerifyToken)
+        OpenAPIRoutes.add(to: router)
         // One group per scope over the same `/v1` prefix: each route sits in its scope's.
         let admin = router.group("v1").add(middleware: APIKeyMiddleware(keys: keys, scope: .admin))
         let submit = router.group("v1").add(middleware: APIKeyMiddleware(keys: keys, scope: .submit))
@@ -61,7 +63,7 @@ public enum APIRoutes {
         }
         read.get("senders/:phone_number_id") { _, context in
             let id = try context.parameters.require("phone_number_id")
-            guard let record = try dispatcher.sender(phoneNumberID: id) else {
+            guard isPhoneNumberID(id), let record = try dispatcher.sender(phoneNumberID: id) else {
                 throw APIError(.notFound, code: "not_found", field: "phone_number_id", message: "sender '\(id)' is not registered")
             }
             return JSONBody.response(.ok, senderJSON(record))
@@ -82,7 +84,17 @@ public enum APIRoutes {
             }
             return JSONBody.response(.ok, campaignJSON(progress))
         }
+        // Last, so that it wraps only the not-found answer: a path routed for other
+        // methods gets 405 with `Allow`.
+        router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes.map { ($0.path.description, $0.method) }))
         return router
+    }
+
+    /// A phone_number_id that `PUT /v1/senders/{id}` could register (1–64 digits). Others
+    /// are never looked up: the journal refuses an empty key or one over 511 bytes.
+    static func isPhoneNumberID(_ text: String) -> Bool {
+        let bytes = text.utf8
+        return (1...CampaignIntake.phoneNumberIDBytesMax).contains(bytes.count) && bytes.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
     }
 
     static func putSender(_ request: Request, context: BasicRequestContext, dispatcher: Dispatcher) async throws -> Response {
@@ -93,7 +105,8 @@ public enum APIRoutes {
         var burst = 1
         if let b = body["burst"] {
             guard let value = number(b), value == value.rounded() else { throw APIError.invalid("burst", "burst must be an integer") }
-            burst = Int(value)
+            // Int(_:) traps past Int's range (1e300); such a value is out of 1…1000 anyway.
+            burst = Int(exactly: value) ?? 0
         }
         guard let tokenValue = body["access_token"] else { throw APIError.invalid("access_token", "access_token is required") }
         guard let token = tokenValue as? String else { throw APIError.invalid("access_token", "access_token must be a string") }

@@ -25,6 +25,7 @@ enum SenderRoutes {
         }
         admin.post("senders/:phone_number_id/pause") { request, context in
             let id = try context.parameters.require("phone_number_id")
+            guard APIRoutes.isPhoneNumberID(id) else { return try answer(nil, id) }
             var reason: String?
             // The body is optional: `{"reason": "…"}`.
             let buffer: ByteBuffer
@@ -48,6 +49,7 @@ enum SenderRoutes {
         }
         admin.post("senders/:phone_number_id/resume") { _, context in
             let id = try context.parameters.require("phone_number_id")
+            guard APIRoutes.isPhoneNumberID(id) else { return try answer(nil, id) }
             return try await answer(dispatcher.setSenderPaused(phoneNumberID: id, paused: false, reason: nil), id)
         }
     }

@@ -50,7 +50,7 @@ public enum WebhookRoutes {
         // signature covers the whole body, so one secret has to verify all of it.
         var secrets = Set<String>()
         for phone in payload.phoneNumberIDs {
-            guard let sender = try dispatcher.sender(phoneNumberID: phone) else {
+            guard APIRoutes.isPhoneNumberID(phone), let sender = try dispatcher.sender(phoneNumberID: phone) else {
                 throw APIError(.unauthorized, code: "unknown_sender", field: "metadata.phone_number_id", message: "phone_number_id \(phone) is not registered; nothing was recorded")
             }
             guard let secret = sender.appSecret else {
@@ -96,7 +96,10 @@ struct WebhookPayload {
                 guard let change = changeValue as? [String: Any], let value = change["value"] as? [String: Any] else {
                     throw ParseError(field: "entry[\(e)].changes[\(c)].value", message: "entry[\(e)].changes[\(c)].value must be an object")
                 }
-                guard let statuses = value["statuses"] as? [Any] else { continue }  // e.g. incoming messages
+                guard let statusesValue = value["statuses"] else { continue }  // e.g. incoming messages
+                guard let statuses = statusesValue as? [Any] else {
+                    throw ParseError(field: "entry[\(e)].changes[\(c)].value.statuses", message: "entry[\(e)].changes[\(c)].value.statuses must be an array")
+                }
                 guard let metadata = value["metadata"] as? [String: Any], let phone = metadata["phone_number_id"] as? String else {
                     throw ParseError(field: "entry[\(e)].changes[\(c)].value.metadata.phone_number_id", message: "statuses without metadata.phone_number_id")
                 }

@@ -175,6 +175,9 @@ enum CampaignIntakeRoute {
                 return value
             }
             sender = try required("sender", bytesMax: CampaignIntake.phoneNumberIDBytesMax)
+            guard APIRoutes.isPhoneNumberID(sender) else {
+                throw APIError.invalid("sender", "sender must be a phone_number_id of 1–\(CampaignIntake.phoneNumberIDBytesMax) digits")
+            }
             template = try required("template", bytesMax: CampaignIntakeRoute.templateNameBytesMax)
             language = try required("language", bytesMax: CampaignIntakeRoute.languageBytesMax)
         }
@@ -246,6 +249,9 @@ enum CampaignIntakeRoute {
     static func senderAndMessage(_ body: [String: Any], where prefix: String) throws -> (String, [UInt8]) {
         guard let senderValue = body["sender"] else { throw APIError.invalid(prefix + "sender", "sender is required (a registered phone_number_id)") }
         guard let sender = senderValue as? String else { throw APIError.invalid(prefix + "sender", "sender must be a string") }
+        guard APIRoutes.isPhoneNumberID(sender) else {
+            throw APIError.invalid(prefix + "sender", "sender must be a phone_number_id of 1–\(CampaignIntake.phoneNumberIDBytesMax) digits")
+        }
         guard let messageValue = body["message"] else { throw APIError.invalid(prefix + "message", "message is required (a Cloud API message object)") }
         guard let message = messageValue as? [String: Any] else { throw APIError.invalid(prefix + "message", "message must be a JSON object") }
         let bytes = try Array(JSONSerialization.data(withJSONObject: message, options: [.sortedKeys, .withoutEscapingSlashes]))

@@ -1,0 +1,162 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import SluiceEngine
+import SluiceServer
+import Testing
+import Yams
+
+/// `OpenAPIDocument` against the server: the routes the router holds, the scope each one
+/// demands, and the document as `GET /openapi.yaml` serves it. What the answers look like
+/// is schemathesis's part (`scripts/openapi-check`, run by the end-to-end tests).
+@Suite struct OpenAPIDocumentTests {
+    static let key = "openapi-admin-key-0123456789"
+    static let httpMethods = ["get", "put", "post", "delete", "patch", "head", "options", "trace"]
+
+    struct Operation: Hashable, Comparable, CustomStringConvertible {
+        var method: String
+        var path: String
+        var description: String { "\(method) \(path)" }
+        static func < (a: Self, b: Self) -> Bool { (a.path, a.method) < (b.path, b.method) }
+    }
+
+    static func document() throws -> [String: Any] {
+        try #require(try Yams.load(yaml: OpenAPIDocument.yaml) as? [String: Any])
+    }
+
+    /// Every operation of the document with its object.
+    static func operations(_ document: [String: Any]) throws -> [Operation: [String: Any]] {
+        let paths = try #require(document["paths"] as? [String: Any])
+        var out: [Operation: [String: Any]] = [:]
+        for (path, item) in paths {
+            let item = try #require(item as? [String: Any], "\(path)")
+            for method in httpMethods {
+                guard let operation = item[method] else { continue }
+                out[Operation(method: method.uppercased(), path: path)] = try #require(operation as? [String: Any])
+            }
+        }
+        return out
+    }
+
+    /// Runs `body` with the router's routes and a client of it.
+    func withRouter(_ body: @Sendable ([Operation], any TestClientProtocol) async throws -> Void) async throws {
+        let dir = NSTemporaryDirectory() + "sluice-openapi-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var configuration = EngineConfiguration(dataDirectory: dir)
+        configuration.graphURL = "http://127.0.0.1:9"
+        configuration.journal.durable = false
+        let dispatcher = try Dispatcher(configuration: configuration)
+        let router = try APIRoutes.router(dispatcher: dispatcher, credential: AdminCredential(key: Self.key, source: "test"))
+        let routed = router.routes.map { Operation(method: $0.method.rawValue, path: $0.path.description) }
+        do {
+            try await Application(router: router).test(.router) { client in try await body(routed, client) }
+        } catch {
+            await dispatcher.shutdown()
+            throw error
+        }
+        await dispatcher.shutdown()
+    }
+
+    func call(_ client: any TestClientProtocol, _ operation: Operation, key: String?, json: String? = nil) async throws -> (status: Int, code: String?, body: String) {
+        var headers: HTTPFields = [:]
+        if let key { headers[.authorization] = "Bearer \(key)" }
+        if json != nil { headers[.contentType] = "application/json" }
+        // Path parameters get values of the right shape that name nothing stored.
+        let uri = operation.path.replacingOccurrences(of: "{phone_number_id}", with: "1065000001").replacingOccurrences(of: "{id}", with: "1")
+        return try await client.execute(uri: uri, method: HTTPRequest.Method(operation.method)!, headers: headers, body: json.map { ByteBuffer(string: $0) }) { response in
+            let text = String(buffer: response.body)
+            let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]
+            return (Int(response.status.code), (object?["error"] as? [String: Any])?["code"] as? String, text)
+        }
+    }
+
+    @Test func theDocumentIsOpenAPI31AndEveryReferenceResolves() throws {
+        let document = try Self.document()
+        #expect(document["openapi"] as? String == "3.1.0")
+        var references: [String] = []
+        var pending: [Any] = [document]
+        while let node = pending.popLast() {
+            if let map = node as? [String: Any] {
+                if let ref = map["$ref"] as? String { references.append(ref) }
+                pending.append(contentsOf: map.values)
+            } else if let list = node as? [Any] {
+                pending.append(contentsOf: list)
+            }
+        }
+        #expect(references.count > 20)
+        for ref in references {
+            var node: Any? = document
+            #expect(ref.hasPrefix("#/"), "\(ref) is not local")
+            for part in ref.dropFirst(2).split(separator: "/") { node = (node as? [String: Any])?[String(part)] }
+            #expect(node != nil, "\(ref) does not resolve")
+        }
+    }
+
+    @Test func everyRouteIsDocumentedAndEveryDocumentedOperationIsRouted() async throws {
+        let documented = Set(try Self.operations(try Self.document()).keys)
+        try await withRouter { routes, _ in
+            let routed = Set(routes)
+            #expect(!routed.isEmpty)
+            #expect(routed.subtracting(documented).sorted() == [], "routed but not in the document")
+            #expect(documented.subtracting(routed).sorted() == [], "in the document but not routed")
+        }
+    }
+
+    @Test func theDocumentIsServedWithoutAKey() async throws {
+        try await withRouter { _, client in
+            try await client.execute(uri: "/openapi.yaml", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType] == "application/yaml")
+                #expect(String(buffer: response.body) == OpenAPIDocument.yaml)
+            }
+        }
+    }
+
+    /// Per operation: the documented scope admits a key that holds only it, and a key
+    /// with every other scope gets 403; an operation without security needs no key.
+    @Test func eachOperationDemandsTheScopeItDocuments() async throws {
+        let document = try Self.document()
+        // Per operation, its one scope, or nil for `security: []`.
+        var demands: [(operation: Operation, scope: String?)] = []
+        for (operation, object) in try Self.operations(document).sorted(by: { $0.key < $1.key }) {
+            let security = try #require((object["security"] ?? document["security"]) as? [Any], "\(operation)")
+            guard let requirement = security.first as? [String: Any] else {
+                #expect(security.isEmpty, "\(operation): security is [] or one requirement")
+                demands.append((operation, nil))
+                continue
+            }
+            let named = try #require(requirement["apiKey"] as? [String], "\(operation) names the apiKey scheme")
+            #expect(named.count == 1, "\(operation) names one scope")
+            let responses = try #require(object["responses"] as? [String: Any])
+            #expect(responses["401"] != nil && responses["403"] != nil, "\(operation) documents 401 and 403")
+            demands.append((operation, named.first ?? ""))
+        }
+        let scopes = ["admin", "submit", "read"]
+        let checks = demands
+        try await withRouter { _, client in
+            var only: [String: String] = [:]
+            var allBut: [String: String] = [:]
+            for scope in scopes {
+                for (name, list, into) in [("only-\(scope)", [scope], "only"), ("all-but-\(scope)", scopes.filter { $0 != scope }, "allBut")] {
+                    let created = try await call(client, Operation(method: "POST", path: "/v1/keys"), key: Self.key,
+                                                 json: #"{"name": "\#(name)", "scopes": [\#(list.map { "\"\($0)\"" }.joined(separator: ","))]}"#)
+                    let token = try #require((try JSONSerialization.jsonObject(with: Data(created.body.utf8)) as? [String: Any])?["key"] as? String, "\(created)")
+                    if into == "only" { only[scope] = token } else { allBut[scope] = token }
+                }
+            }
+            for (operation, scope) in checks {
+                guard let scope else {
+                    let open = try await call(client, operation, key: nil)
+                    #expect(open.status != 401 && open.status != 403, "\(operation) without a key: \(open)")
+                    continue
+                }
+                let none = try await call(client, operation, key: nil)
+                #expect(none.status == 401 && none.code == "unauthorized", "\(operation) without a key: \(none)")
+                let others = try await call(client, operation, key: allBut[scope] ?? "")
+                #expect(others.status == 403 && others.code == "insufficient_scope", "\(operation) without '\(scope)': \(others)")
+                let admitted = try await call(client, operation, key: only[scope] ?? "")
+                #expect(admitted.status != 401 && admitted.status != 403, "\(operation) with only '\(scope)': \(admitted)")
+            }
+        }
+    }
+}
