@@ -159,7 +159,7 @@ public enum APIRoutes {
             "total": p.total,
             "counts": [
                 "queued": p.queued, "in_flight": p.inFlight, "sent": p.sent, "failed": p.failed,
-                "in_doubt": p.inDoubt, "delivered": p.delivered, "read": p.read,
+                "in_doubt": p.inDoubt, "delivered": p.delivered, "read": p.read, "unknown": p.unknown,
             ],
         ]
         if let sender = p.senderPhoneNumberID { json["sender"] = sender }

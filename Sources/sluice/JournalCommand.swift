@@ -51,7 +51,7 @@ struct JournalCommand: ParsableCommand {
             abstract: "Messages with their state, attempts and last error, in id order (a full scan), then a count per state.")
         @Option(name: .customLong("data-dir")) var dataDir = "./sluice-data"
         @Option(help: "Only this campaign's messages.") var campaign: UInt64?
-        @Option(help: "Only messages in this state (queued, in_flight, sent, retry_at, failed, in_doubt, delivered, read).")
+        @Option(help: "Only messages in this state (queued, in_flight, sent, retry_at, failed, in_doubt, delivered, read, unknown).")
         var state: String?
         @Option(help: "At most this many lines.") var limit = 100
         @Flag(help: "One JSON object per line.") var json = false

@@ -62,3 +62,22 @@ struct CodecTests {
         #expect(Key.fromOrderedBits(Key.orderedBits(-42)) == -42)
     }
 }
+
+@Suite("Codecs: the unknown state")
+struct UnknownStateCodecTests {
+    @Test func campaignWrittenBeforeUnknownStillReads() throws {
+        var counts = StateCounts()
+        counts[.sent] = 3
+        counts[.read] = 2
+        let c = CampaignRecord(id: CampaignID(2), sender: SenderID(1), createdMilliseconds: 5, message: Array("{}".utf8), counts: counts)
+        var bytes = [UInt8](repeating: 0, count: CampaignCodec.size(c))
+        bytes.withUnsafeMutableBytes { CampaignCodec.write(c, to: $0.baseAddress!) }
+        // The old layout: 8 counts, the last one (unknown) absent.
+        bytes[14] = 8
+        bytes.removeSubrange(15 + 8 * 8..<15 + 9 * 8)
+        let old = try bytes.withUnsafeBytes { try CampaignCodec.read(id: c.id, $0) }
+        #expect(old == c && old.counts[.unknown] == 0)
+        bytes[14] = 7
+        #expect(throws: ByteReader.Short.self) { try bytes.withUnsafeBytes { try CampaignCodec.read(id: c.id, $0) } }
+    }
+}
