@@ -260,6 +260,9 @@ import Testing
             let before = try await call(client, .get, "/v1/subscriptions/sub_1")
             #expect((before.body["deliveries"] as? [String: Any])?["pending"] as? Int == 2, "\(before.text)")
             #expect(try dispatcher.journalStatistics().outbox == 2)
+            let metrics = try await call(client, .get, "/metrics")
+            #expect(metrics.text.contains("\nsluice_outbox_pending 2.0\n"), "\(metrics.text)")
+            #expect(metrics.text.contains(#"sluice_subscription_pending{subscription="sub_1"} 2.0"#))
             #expect(try await call(client, .delete, "/v1/subscriptions/sub_1").status == 204)
             #expect(try dispatcher.journalStatistics().outbox == 0)
         }
