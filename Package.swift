@@ -148,7 +148,15 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "SluiceLoadTestTests", dependencies: ["SluiceLoadTest", "SluiceCore"], swiftSettings: strict),
-        .testTarget(name: "EndToEndTests", dependencies: ["SluiceCore"], swiftSettings: strict),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: [
+                "SluiceCore", "SluiceCrypto",
+                // A subscriber for the events `serve` delivers.
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            swiftSettings: strict
+        ),
 
         .executableTarget(
             name: "PacerBenchmarks",
