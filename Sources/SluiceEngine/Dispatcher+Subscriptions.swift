@@ -66,15 +66,25 @@ extension Dispatcher {
 
     /// One step of the status deadline: `sent` messages whose last change is older than
     /// `statusDeadlineMilliseconds` become `unknown` (counted in their campaign, and
-    /// reported to subscribers). `more` is true when the scan stopped before the last
-    /// message: call again soon. Call from one task at a time.
+    /// reported to subscribers). `more` is true when the scan stopped early: call again
+    /// soon. Call from one task at a time.
+    ///
+    /// A pass looks at ids from the oldest message that may still need it (everything
+    /// below is past `sent`) up to the first id created after the cutoff — a message
+    /// created later cannot have been sent before it — so it reads about the messages of
+    /// the moment the deadline looks at, not the whole journal.
     @discardableResult
     public func sweepStatusDeadlines() async throws -> (unknown: Int, more: Bool) {
         let now = clock.wallMilliseconds()
         let deadline = configuration.statusDeadlineMilliseconds
-        let (start, fromLow) = deadlineSweep.withLock { ($0.position ?? $0.low, $0.position == nil) }
+        let cutoff = now - deadline
+        let next = MessageID((try journal.statistics().lastMessageID?.rawValue ?? 0) + 1)
+        let (start, below, fromLow) = deadlineSweep.withLock { sweep in
+            sweep.sample(MessageIDSample(milliseconds: now, next: next), cutoff: cutoff, spacingMilliseconds: max(1, deadline / 64))
+            return (sweep.position ?? sweep.low, sweep.bound(cutoff: cutoff), sweep.position == nil)
+        }
         let scan = try journal.scanSent(
-            from: start, updatedBeforeMilliseconds: now - deadline, scanMax: Self.deadlineScanMax, limit: Self.deadlineMovesMax)
+            from: start, below: below, updatedBeforeMilliseconds: cutoff, scanMax: Self.deadlineScanMax, limit: Self.deadlineMovesMax)
         var moved = 0
         if !scan.expired.isEmpty {
             let text = "no delivery status within \(deadline / 1000) s of the send"
@@ -92,9 +102,38 @@ extension Dispatcher {
     }
 }
 
+/// The next message id at a moment: every message with an id at or above it was created
+/// at or after that moment.
+struct MessageIDSample: Equatable {
+    var milliseconds: Int64
+    var next: MessageID
+}
+
 /// The status deadline's place in the message ids: everything below `low` is past
-/// `sent`; `position` is where an unfinished pass continues.
+/// `sent`; `position` is where an unfinished pass continues; `samples` (oldest first,
+/// all after the cutoff) bound a pass from above.
 struct DeadlineSweep {
     var low = MessageID(1)
     var position: MessageID?
+    var samples: [MessageIDSample] = []
+    /// A sample per `deadline / 64`: about 65 kept.
+    static let samplesMax = 128
+
+    /// Keeps `sample` when the last one is older than `spacingMilliseconds`, and drops the
+    /// ones that no longer bound anything.
+    mutating func sample(_ sample: MessageIDSample, cutoff: Int64, spacingMilliseconds: Int64) {
+        if samples.last.map({ sample.milliseconds - $0.milliseconds >= spacingMilliseconds }) ?? true {
+            samples.append(sample)
+        }
+        // Samples at or before the cutoff bound nothing, now or later. The one just
+        // taken (or kept, being less than a spacing old) is after it.
+        samples.removeAll { $0.milliseconds <= cutoff }
+        if samples.count > Self.samplesMax { samples.removeFirst(samples.count - Self.samplesMax) }
+    }
+
+    /// The first id that cannot have been sent before `cutoff`: the next id of the
+    /// earliest sample taken after it.
+    func bound(cutoff: Int64) -> MessageID {
+        samples.first { $0.milliseconds > cutoff }?.next ?? MessageID(UInt64.max)
+    }
 }

@@ -90,13 +90,16 @@ extension Journal {
         /// Every message below this id (from the scan's start) is past `sent` or expired:
         /// no later scan needs to look at it again.
         public var settledBelow: MessageID
-        /// Where to continue; nil when the scan reached the last message.
+        /// Where to continue; nil when the scan reached `below` or the last message.
         public var resume: MessageID?
     }
 
-    /// Looks at up to `scanMax` message headers from id `from` for `sent` messages whose
-    /// last change is before `updatedBeforeMilliseconds` (at most `limit` of them).
-    public func scanSent(from: MessageID, updatedBeforeMilliseconds cutoff: Int64, scanMax: Int, limit: Int) throws(JournalError) -> SentScan {
+    /// Looks at up to `scanMax` message headers with ids from `from` up to (not including)
+    /// `below` for `sent` messages whose last change is before `updatedBeforeMilliseconds`
+    /// (at most `limit` of them).
+    public func scanSent(
+        from: MessageID, below: MessageID = MessageID(UInt64.max), updatedBeforeMilliseconds cutoff: Int64, scanMax: Int, limit: Int
+    ) throws(JournalError) -> SentScan {
         try read { txn in
             try txn.withCursor(tables.messages) { c in
                 var scan = SentScan(expired: [], settledBelow: from, resume: nil)
@@ -105,6 +108,7 @@ extension Journal {
                 var entry = try Key(id: from.rawValue).withBytes { try c.seek(atLeast: $0) }
                 while let (key, value) = entry {
                     let id = Key.id(key)
+                    if id >= below.rawValue { return scan }
                     if scanned >= scanMax || scan.expired.count >= limit {
                         scan.resume = MessageID(id)
                         return scan

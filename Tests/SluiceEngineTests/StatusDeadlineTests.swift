@@ -1,7 +1,7 @@
 import Foundation
 import SluiceCore
-import SluiceEngine
 import Testing
+@testable import SluiceEngine
 
 /// The status deadline: `sent` messages with no later status end `unknown`, counted in
 /// their campaign and reported to subscribers; others are left alone.
@@ -70,5 +70,26 @@ import Testing
         #expect(policy.afterFailure(attempts: 1, eventMilliseconds: 0, nowMilliseconds: 60_000, using: &rng) == .dead)
         // The last retry is at the end of the period, not after it.
         #expect(policy.afterFailure(attempts: 4, eventMilliseconds: 0, nowMilliseconds: 59_000, using: &rng) == .retry(atMilliseconds: 60_000))
+    }
+}
+
+@Suite struct DeadlineSweepTests {
+    @Test func aPassEndsAtTheFirstIDCreatedAfterTheCutoff() {
+        var sweep = DeadlineSweep()
+        // No sample yet: no bound.
+        #expect(sweep.bound(cutoff: 0) == MessageID(UInt64.max))
+        sweep.sample(MessageIDSample(milliseconds: 1_000, next: MessageID(10)), cutoff: 0, spacingMilliseconds: 100)
+        sweep.sample(MessageIDSample(milliseconds: 1_050, next: MessageID(15)), cutoff: 0, spacingMilliseconds: 100)  // too soon: not kept
+        sweep.sample(MessageIDSample(milliseconds: 1_100, next: MessageID(20)), cutoff: 0, spacingMilliseconds: 100)
+        sweep.sample(MessageIDSample(milliseconds: 1_200, next: MessageID(30)), cutoff: 0, spacingMilliseconds: 100)
+        #expect(sweep.samples.map(\.next) == [MessageID(10), MessageID(20), MessageID(30)])
+        // Ids from 10 on were created at 1 000 or later: none was sent before a cutoff of 999.
+        #expect(sweep.bound(cutoff: 999) == MessageID(10))
+        #expect(sweep.bound(cutoff: 1_000) == MessageID(20))
+        #expect(sweep.bound(cutoff: 1_150) == MessageID(30))
+        // Samples the cutoff passed are dropped; the one just taken always bounds.
+        sweep.sample(MessageIDSample(milliseconds: 1_300, next: MessageID(40)), cutoff: 1_150, spacingMilliseconds: 100)
+        #expect(sweep.samples.map(\.next) == [MessageID(30), MessageID(40)])
+        #expect(sweep.bound(cutoff: 1_250) == MessageID(40))
     }
 }

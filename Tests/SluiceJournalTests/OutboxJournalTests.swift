@@ -196,6 +196,8 @@ struct OutboxJournalTests {
         #expect(scan.resume == nil)
         let partial = try journal.scanSent(from: ids[0], updatedBeforeMilliseconds: now + 1, scanMax: 2, limit: 100)
         #expect(partial.expired == [ids[0]] && partial.resume == ids[2] && partial.settledBelow == ids[2])
+        let bounded = try journal.scanSent(from: ids[0], below: ids[2], updatedBeforeMilliseconds: now + 1, scanMax: 100, limit: 100)
+        #expect(bounded.expired == [ids[0]] && bounded.resume == nil, "ids from `below` on are not looked at")
 
         let sub = try await subscribe(journal)
         let r = try await journal.apply([.transition(scan.expired.map {
