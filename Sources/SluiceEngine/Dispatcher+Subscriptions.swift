@@ -48,7 +48,7 @@ extension Dispatcher {
 
     /// The first due event of each of the subscriber's messages after `after` (see
     /// `Journal.outboxHeads`).
-    public func outboxHeads(subscription: UInt64, after: MessageID?, dueMilliseconds: Int64, limit: Int) throws -> (entries: [OutboxEntry], resume: MessageID?) {
+    public func outboxHeads(subscription: UInt64, after: MessageID?, dueMilliseconds: Int64, limit: Int) throws -> OutboxPage {
         try journal.outboxHeads(subscription: subscription, after: after, dueMilliseconds: dueMilliseconds, limit: limit)
     }
 

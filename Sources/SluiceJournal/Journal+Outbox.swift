@@ -30,9 +30,9 @@ extension Journal {
     /// when the subscriber's entries are exhausted.
     public func outboxHeads(
         subscription: UInt64, after: MessageID?, dueMilliseconds: Int64, limit: Int, scanMax: Int = 10_000
-    ) throws(JournalError) -> (entries: [OutboxEntry], resume: MessageID?) {
+    ) throws(JournalError) -> OutboxPage {
         let start = (after?.rawValue ?? 0).addingReportingOverflow(1)
-        guard limit > 0, !start.overflow else { return ([], nil) }
+        guard limit > 0, !start.overflow else { return OutboxPage(entries: [], resume: nil, scanned: 0) }
         return try read { txn in
             try txn.withCursor(tables.outbox) { c in
                 var out: [OutboxEntry] = []
@@ -41,10 +41,12 @@ extension Journal {
                 var entry = try Key.outbox(subscription, start.partialValue, 0).withBytes { try c.seek(atLeast: $0) }
                 while let (key, value) = entry {
                     let parts = Key.outboxParts(key)
-                    guard parts.subscription == subscription else { return (out, nil) }
+                    guard parts.subscription == subscription else { return OutboxPage(entries: out, resume: nil, scanned: scanned) }
                     if parts.message != last {
                         // A message's first entry; the ones after it are not looked at.
-                        if out.count == limit || scanned >= scanMax { return (out, last.map { MessageID($0) }) }
+                        if out.count == limit || scanned >= scanMax {
+                            return OutboxPage(entries: out, resume: last.map { MessageID($0) }, scanned: scanned)
+                        }
                         last = parts.message
                         guard let next = OutboxCodec.nextAttempt(value) else {
                             throw JournalError.corruptRecord(path: directory, table: Schema.outbox, key: "\(parts.subscription)/\(parts.message)/\(parts.event)")
@@ -60,7 +62,7 @@ extension Journal {
                     scanned += 1
                     entry = try c.next()
                 }
-                return (out, nil)
+                return OutboxPage(entries: out, resume: nil, scanned: scanned)
             }
         }
     }

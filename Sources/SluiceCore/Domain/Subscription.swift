@@ -117,6 +117,21 @@ public struct OutboxEntry: Sendable, Equatable {
     }
 }
 
+/// A page of a subscriber's outbox: the first due event of each message.
+public struct OutboxPage: Sendable, Equatable {
+    public var entries: [OutboxEntry]
+    /// The message to continue after; nil when the subscriber's entries are exhausted.
+    public var resume: MessageID?
+    /// Entries looked at, due or not.
+    public var scanned: Int
+
+    public init(entries: [OutboxEntry], resume: MessageID?, scanned: Int) {
+        self.entries = entries
+        self.resume = resume
+        self.scanned = scanned
+    }
+}
+
 /// What became of one delivery attempt.
 public enum OutboxSettlement: Sendable, Equatable {
     /// 2xx: the entry is deleted.

@@ -22,8 +22,13 @@ public struct SubscriberDeliveryConfiguration: Sendable {
     /// Pause between passes over an outbox that had nothing to deliver.
     public var pollIntervalMilliseconds: Int64 = 250
     /// Longest pause of a subscriber whose every attempt of a page failed (then it is
-    /// tried again with the next due events).
+    /// tried again with the next due events), and between passes over a large outbox
+    /// that had nothing due.
     public var holdMillisecondsMax: Int64 = 30_000
+    /// A pass that delivered nothing waits at least this long per entry it looked at:
+    /// a backlog waiting out its backoff is not read over and over (1 000 000 entries,
+    /// 4 s between passes).
+    public var idleMicrosecondsPerEntry: Int64 = 4
 
     public init() {}
 }
@@ -95,11 +100,12 @@ public final class SubscriberDelivery: Service, Sendable {
     func work(_ id: UInt64) async {
         var after: MessageID?
         var progressed = false
+        var passScanned = 0
         var failingPages: UInt32 = 0
         var rng = SystemRandomNumberGenerator()
         while !Task.isCancelled {
             let record: SubscriptionRecord
-            let page: (entries: [OutboxEntry], resume: MessageID?)
+            let page: OutboxPage
             do {
                 guard let found = try dispatcher.subscription(id: id) else { return }
                 record = found
@@ -153,13 +159,18 @@ public final class SubscriberDelivery: Service, Sendable {
                     try? await Task.sleep(for: .milliseconds(hold))
                 }
             }
+            passScanned += page.scanned
             if let resume = page.resume {
                 after = resume
                 continue
             }
             after = nil
-            if !progressed { try? await Task.sleep(for: .milliseconds(configuration.pollIntervalMilliseconds)) }
+            if !progressed {
+                let idle = min(Int64(passScanned) * configuration.idleMicrosecondsPerEntry / 1_000, configuration.holdMillisecondsMax)
+                try? await Task.sleep(for: .milliseconds(max(configuration.pollIntervalMilliseconds, idle)))
+            }
             progressed = false
+            passScanned = 0
         }
     }
 
