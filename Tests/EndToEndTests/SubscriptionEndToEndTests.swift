@@ -63,12 +63,12 @@ import Testing
         }
     }
 
-    func serve(root: String, mockURL: String, port: Int) async throws -> (ChildProcess, String) {
+    func serve(root: String, mockURL: String, port: Int, extra: [String] = []) async throws -> (ChildProcess, String) {
         let serve = try ChildProcess(
             arguments: [
                 "serve", "--data-dir", root + "/data", "--listen", "127.0.0.1:\(port)", "--graph-url", mockURL,
                 "--ca-file", root + "/mock/mock-cert.pem",
-            ],
+            ] + extra,
             environment: ["SLUICE_ADMIN_KEY": Self.adminKey],
             logPath: root + "/serve-\(UUID().uuidString.prefix(4)).log")
         return (serve, try await serve.waitForLine(prefix: "sluice listening on "))
@@ -141,6 +141,46 @@ import Testing
             } while Date() < deadline
             #expect(final["pending"] == 0 && final["delivered"] == expected && final["dead"] == 0, "\(final)")
             #expect((final["failed_attempts"] ?? 0) > 0)
+            #expect(await serve.stop() == 0, "serve did not exit cleanly: \(serve.stderrTail())")
+            await mock.stop()
+            try? FileManager.default.removeItem(atPath: root)
+        }
+    }
+
+    /// Without status webhooks, sent messages end `unknown` at `--status-deadline-hours`
+    /// (here 0.0005 h = 1.8 s), counted in the campaign and reported to a subscriber.
+    @Test func sentMessagesWithoutStatusesEndUnknownAtTheDeadline() async throws {
+        let subscriber = Subscriber()
+        subscriber.up.store(true, ordering: .relaxed)
+        try await withSubscriber(subscriber) { hookPort in
+            let root = try temporaryDirectory("unknown")
+            let mock = try ChildProcess(arguments: ["mock", "--listen", "127.0.0.1:0", "--cert-dir", root + "/mock"], logPath: root + "/mock.log")
+            let mockURL = String(try await mock.waitForLine(prefix: "mock listening on ").split(separator: " ").first ?? "")
+            let (serve, api) = try await serve(root: root, mockURL: mockURL, port: 0, extra: ["--status-deadline-hours", "0.0005"])
+            let sub = try http("POST", "\(api)/v1/subscriptions", key: Self.adminKey,
+                               json: #"{"url":"http://127.0.0.1:\#(hookPort)/events","secret":"\#(Self.hookSecret)","states":["unknown"]}"#)
+            try #require(sub.status == 201, "\(sub.body)")
+            let put = try http("PUT", "\(api)/v1/senders/1065000030", key: Self.adminKey, json: #"{"tier_mps": 250, "access_token": "token-e2e"}"#)
+            try #require(put.status == 200, "\(put.body)")
+            let total = 10
+            let recipients = (0..<total).map { #"{"to":"\#(966_540_000_000 + $0)"}"# }.joined(separator: ",")
+            let campaign = try http("POST", "\(api)/v1/campaigns", key: Self.adminKey,
+                                    json: #"{"sender":"1065000030","message":{"type":"text","text":{"body":"hi"}},"recipients":[\#(recipients)]}"#)
+            try #require(campaign.status == 202, "\(campaign.body)")
+            let id = try #require(try jsonObject(campaign.body)["id"] as? String)
+
+            var counts: [String: Any] = [:]
+            let deadline = Date().addingTimeInterval(30)
+            while Date() < deadline {
+                counts = try jsonObject(try http("GET", "\(api)/v1/campaigns/\(id)", key: Self.adminKey).body)["counts"] as? [String: Any] ?? [:]
+                if (counts["unknown"] as? NSNumber)?.intValue == total { break }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            #expect((counts["unknown"] as? NSNumber)?.intValue == total, "\(counts)")
+            #expect((counts["sent"] as? NSNumber)?.intValue == 0)
+            while Date() < deadline, subscriber.acknowledged.withLock({ $0.count }) < total { try await Task.sleep(for: .milliseconds(100)) }
+            let events = subscriber.acknowledged.withLock { $0 }
+            #expect(events.count == total && events.allSatisfy { $0.status == "unknown" }, "\(events.map(\.status))")
             #expect(await serve.stop() == 0, "serve did not exit cleanly: \(serve.stderrTail())")
             await mock.stop()
             try? FileManager.default.removeItem(atPath: root)
