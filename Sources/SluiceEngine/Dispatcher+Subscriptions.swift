@@ -5,14 +5,22 @@ import SluiceJournal
 /// transaction of each status change; the delivery service reads and settles them here.
 extension Dispatcher {
     /// Subscribers a dispatcher keeps (each costs a look per reported transition).
-    public static let subscriptionsMax = 100
+    public static let subscriptionsMax = Journal.subscriptionsMax
     /// Outbox entries deleted per commit when a subscriber is deleted.
     static let outboxDiscardBatchMax = 5_000
 
     /// Journals a new subscriber; events of changes committed after this one reach it.
+    /// Throws `SubscriptionLimitError` when `subscriptionsMax` exist.
     public func createSubscription(url: String, secret: String, campaign: CampaignID?, states: Set<MessageState>?) async throws -> SubscriptionRecord {
         let record = SubscriptionRecord(url: url, secret: secret, campaign: campaign, states: states, createdMilliseconds: clock.wallMilliseconds())
-        let receipt = try await journal.apply([.createSubscription(record)])
+        let receipt: JournalReceipt
+        do {
+            receipt = try await journal.apply([.createSubscription(record)])
+        } catch {
+            // (A `catch .tooManySubscriptions` pattern crashes the 6.3 compiler.)
+            if case .tooManySubscriptions(let max) = error { throw SubscriptionLimitError(subscriptionsMax: max) }
+            throw error
+        }
         guard case .subscription(let stored)? = receipt.results.first else {
             preconditionFailure("journal answered createSubscription with \(receipt.results)")
         }
@@ -100,6 +108,12 @@ extension Dispatcher {
         }
         return (moved, scan.resume != nil)
     }
+}
+
+/// `subscriptionsMax` subscribers exist: delete one first.
+public struct SubscriptionLimitError: Error, Equatable {
+    public var subscriptionsMax: Int
+    public init(subscriptionsMax: Int) { self.subscriptionsMax = subscriptionsMax }
 }
 
 /// The next message id at a moment: every message with an id at or above it was created

@@ -31,7 +31,8 @@ public enum JournalMutation: Sendable {
     case createAPIKey(APIKeyRecord)
     /// Marks a key revoked. Unknown ids change nothing; a revoked key keeps its first time.
     case revokeAPIKey(id: String, revokedMilliseconds: Int64)
-    /// Stores a new subscriber with the next id (`record.id` and counters are ignored).
+    /// Stores a new subscriber with the next id (`record.id` and counters are ignored);
+    /// fails with `tooManySubscriptions` beyond `Journal.subscriptionsMax`.
     /// From the next transition on, every reported state change its filter accepts gets
     /// an outbox entry in the transaction that journals the change.
     case createSubscription(SubscriptionRecord)

@@ -34,6 +34,11 @@ struct OutboxState {
     }
 }
 
+extension Journal {
+    /// Subscribers a journal keeps: each costs a look per reported transition.
+    public static let subscriptionsMax = 100
+}
+
 /// Subscribers and their outbox inside a write transaction. An event is written in the
 /// transaction of the state change it reports: it exists exactly when the change committed.
 extension JournalWriter {
@@ -42,6 +47,7 @@ extension JournalWriter {
     static let subscriptionSecretBytesMax = 512
 
     func createSubscription(_ record: SubscriptionRecord, _ txn: borrowing Transaction, _ s: inout WriterState) throws -> SubscriptionRecord {
+        guard s.outbox.subscriptions.count < Journal.subscriptionsMax else { throw JournalError.tooManySubscriptions(subscriptionsMax: Journal.subscriptionsMax) }
         guard !record.url.isEmpty, record.url.utf8.count <= Self.subscriptionURLBytesMax else {
             throw JournalError.invalidField(field: "url", reason: "\(record.url.utf8.count) bytes, expected 1…\(Self.subscriptionURLBytesMax)")
         }

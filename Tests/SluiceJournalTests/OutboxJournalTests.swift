@@ -123,6 +123,12 @@ struct OutboxJournalTests {
         await #expect(throws: JournalError.self) {
             try await journal.apply([.createSubscription(SubscriptionRecord(url: "http://x", secret: "s", states: [.inFlight], createdMilliseconds: now))])
         }
+        // The journal keeps at most `subscriptionsMax`, whatever the caller checked.
+        for _ in 3..<Journal.subscriptionsMax { _ = try await subscribe(journal) }
+        await #expect(throws: JournalError.tooManySubscriptions(subscriptionsMax: Journal.subscriptionsMax)) {
+            try await journal.apply([.createSubscription(SubscriptionRecord(url: "http://x", secret: "s", createdMilliseconds: now))])
+        }
+        _ = try await journal.apply([.deleteSubscription(id: UInt64(Journal.subscriptionsMax), discardMax: 10)])
         _ = try await journal.apply([.transition([transition(a, .inFlight), transition(b, .inFlight)])])
         _ = try await journal.apply([.transition([transition(a, .sent), transition(b, .sent)])])
         _ = try await journal.apply([.transition([transition(a, .delivered), transition(b, .delivered)])])

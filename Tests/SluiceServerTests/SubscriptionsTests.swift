@@ -122,6 +122,21 @@ import Testing
         }
     }
 
+    @Test func theHundredAndFirstSubscriptionIsAConflict() async throws {
+        try await withAPI { client, dispatcher in
+            for i in 0..<Dispatcher.subscriptionsMax {
+                _ = try await dispatcher.createSubscription(url: "https://hooks.example.com/\(i)", secret: "secret-secret-secret", campaign: nil, states: nil)
+            }
+            let answer = try await call(client, .post, "/v1/subscriptions", json: #"{"url":"https://hooks.example.com/one-more"}"#)
+            #expect(answer.status == 409 && answer.errorCode == "too_many_subscriptions", "\(answer.text)")
+            await #expect(throws: SubscriptionLimitError(subscriptionsMax: Dispatcher.subscriptionsMax)) {
+                try await dispatcher.createSubscription(url: "https://hooks.example.com/x", secret: "secret-secret-secret", campaign: nil, states: nil)
+            }
+            #expect(try await call(client, .delete, "/v1/subscriptions/sub_7").status == 204)
+            #expect(try await call(client, .post, "/v1/subscriptions", json: #"{"url":"https://hooks.example.com/one-more"}"#).status == 201)
+        }
+    }
+
     // MARK: Delivery
 
     /// What the receiver saw: every request, in arrival order.

@@ -51,8 +51,14 @@ enum SubscriptionRoutes {
             throw APIError(.conflict, code: "too_many_subscriptions", message: "\(Dispatcher.subscriptionsMax) subscriptions exist; delete one first")
         }
         let secret = input.secret ?? "whsec_" + SecureRandom.hexToken(byteCount: 32)
-        let record = try await journaled {
-            try await dispatcher.createSubscription(url: input.url, secret: secret, campaign: input.campaign, states: input.states)
+        let record: SubscriptionRecord
+        do {
+            record = try await dispatcher.createSubscription(url: input.url, secret: secret, campaign: input.campaign, states: input.states)
+        } catch is SubscriptionLimitError {
+            // Another request took the last place since the count above.
+            throw APIError(.conflict, code: "too_many_subscriptions", message: "\(Dispatcher.subscriptionsMax) subscriptions exist; delete one first")
+        } catch {
+            throw APIError(.serviceUnavailable, code: "journal_unavailable", message: "the subscriptions could not be read or written: \(error)")
         }
         var answer = json(record)
         answer["secret"] = secret
