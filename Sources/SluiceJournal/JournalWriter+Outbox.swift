@@ -135,13 +135,21 @@ extension JournalWriter {
             occurredMilliseconds: message.updatedMilliseconds)
         s.outbox.nextEventID += 1
         let size = OutboxCodec.size(event)
-        for (subscription, record) in s.outbox.subscriptions where record.accepts(campaign: campaign, state: state) {
-            try Key.outbox(subscription, id.rawValue, event.eventID).withBytes { key in
-                try txn.putReserving(tables.outbox, key, count: size, append: false) {
-                    OutboxCodec.write(event, attempts: 0, nextAttemptMilliseconds: 0, to: $0)
+        // By index, so that counting in place does not copy the dictionary (a for-in
+        // iterator would hold its storage).
+        var i = s.outbox.subscriptions.startIndex
+        while i != s.outbox.subscriptions.endIndex {
+            let (subscription, record) = s.outbox.subscriptions[i]
+            if record.accepts(campaign: campaign, state: state) {
+                try Key.outbox(subscription, id.rawValue, event.eventID).withBytes { key in
+                    try txn.putReserving(tables.outbox, key, count: size, append: false) {
+                        OutboxCodec.write(event, attempts: 0, nextAttemptMilliseconds: 0, to: $0)
+                    }
                 }
+                s.outbox.subscriptions.values[i].counters.pending += 1
+                s.outbox.dirty.insert(subscription)
             }
-            count(subscription, &s) { $0.pending += 1 }
+            s.outbox.subscriptions.formIndex(after: &i)
         }
     }
 
