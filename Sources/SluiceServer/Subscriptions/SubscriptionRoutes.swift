@@ -47,15 +47,11 @@ enum SubscriptionRoutes {
                 throw APIError(.unprocessableContent, code: "unknown_campaign", field: "campaign", message: "campaign \(campaign) does not exist")
             }
         }
-        guard try journaled({ try dispatcher.subscriptions() }).count < Dispatcher.subscriptionsMax else {
-            throw APIError(.conflict, code: "too_many_subscriptions", message: "\(Dispatcher.subscriptionsMax) subscriptions exist; delete one first")
-        }
         let secret = input.secret ?? "whsec_" + SecureRandom.hexToken(byteCount: 32)
         let record: SubscriptionRecord
         do {
             record = try await dispatcher.createSubscription(url: input.url, secret: secret, campaign: input.campaign, states: input.states)
         } catch is SubscriptionLimitError {
-            // Another request took the last place since the count above.
             throw APIError(.conflict, code: "too_many_subscriptions", message: "\(Dispatcher.subscriptionsMax) subscriptions exist; delete one first")
         } catch {
             throw APIError(.serviceUnavailable, code: "journal_unavailable", message: "the subscriptions could not be read or written: \(error)")
