@@ -87,21 +87,32 @@ let benchmarks: @Sendable () -> Void = {
         }, setup: { try await fixture.open() }, teardown: { try fixture.close(name) })
     }
 
-    let transitions = Fixture(durable: true)
-    Benchmark("Journal transitions queued→in_flight→sent, 1 000 per transaction", configuration: configuration, closure: { benchmark in
-        let r = try? await transitions.journal.apply(transitions.chunk())
-        guard case .messages(let first, let n) = r?.results[0] else { fatalError("append failed") }
-        let ids = (0..<UInt64(n)).map { MessageID(first.rawValue + $0) }
-        let inFlight: [JournalMutation] = [.transition(ids.map { MessageTransition(id: $0, to: .inFlight, attempts: 1, updatedMilliseconds: 1_750_000_000_001) })]
-        let sent: [JournalMutation] = [.transition(ids.map { MessageTransition(id: $0, to: .sent, updatedMilliseconds: 1_750_000_000_002, wamid: "wamid.HBgLMTY1MDUwNzY1MjAVAgARGBI5QTNDQTVCM0Q0Q0Q2RTY3RTcA\($0.rawValue)") })]
-        let start = ContinuousClock.now
-        benchmark.startMeasurement()
-        do {
-            _ = try await transitions.journal.apply(inFlight)
-            _ = try await transitions.journal.apply(sent)
-        } catch { fatalError("\(error)") }
-        benchmark.stopMeasurement()
-        // Two transitions per message.
-        benchmark.measurement(messagesPerSecond, rate(n, since: start))
-    }, setup: { try await transitions.open() }, teardown: { try transitions.close("transitions") })
+    // With a subscriber, each `sent` also writes an outbox entry (and one subscriber
+    // record per commit); without one, a transition pays one in-memory check.
+    for subscribers in [0, 1] {
+        let transitions = Fixture(durable: true)
+        let name = "Journal transitions queued→in_flight→sent, 1 000 per transaction, \(subscribers) subscriber(s)"
+        Benchmark(name, configuration: configuration, closure: { benchmark in
+            let r = try? await transitions.journal.apply(transitions.chunk())
+            guard case .messages(let first, let n) = r?.results[0] else { fatalError("append failed") }
+            let ids = (0..<UInt64(n)).map { MessageID(first.rawValue + $0) }
+            let inFlight: [JournalMutation] = [.transition(ids.map { MessageTransition(id: $0, to: .inFlight, attempts: 1, updatedMilliseconds: 1_750_000_000_001) })]
+            let sent: [JournalMutation] = [.transition(ids.map { MessageTransition(id: $0, to: .sent, updatedMilliseconds: 1_750_000_000_002, wamid: "wamid.HBgLMTY1MDUwNzY1MjAVAgARGBI5QTNDQTVCM0Q0Q0Q2RTY3RTcA\($0.rawValue)") })]
+            let start = ContinuousClock.now
+            benchmark.startMeasurement()
+            do {
+                _ = try await transitions.journal.apply(inFlight)
+                _ = try await transitions.journal.apply(sent)
+            } catch { fatalError("\(error)") }
+            benchmark.stopMeasurement()
+            // Two transitions per message.
+            benchmark.measurement(messagesPerSecond, rate(n, since: start))
+        }, setup: {
+            try await transitions.open()
+            for _ in 0..<subscribers {
+                _ = try await transitions.journal.apply([.createSubscription(SubscriptionRecord(
+                    url: "https://hooks.example.com/sluice", secret: "whsec_bench", createdMilliseconds: 1_750_000_000_000))])
+            }
+        }, teardown: { try transitions.close(name) })
+    }
 }

@@ -18,6 +18,8 @@ public struct CampaignProgress: Sendable, Equatable {
     public var inDoubt: UInt64
     public var delivered: UInt64
     public var read: UInt64
+    /// Sent, with no delivery status by the status deadline.
+    public var unknown: UInt64
 
     init(record: CampaignRecord, senderPhoneNumberID: String?) {
         let c = record.counts
@@ -31,6 +33,7 @@ public struct CampaignProgress: Sendable, Equatable {
         inDoubt = c[.inDoubt]
         delivered = c[.delivered] + c[.read]
         read = c[.read]
+        unknown = c[.unknown]
         switch record.state {
         case .receiving, .cancelled: state = record.state.description
         case .active, .done: state = queued + inFlight + inDoubt == 0 ? "done" : "active"

@@ -22,6 +22,8 @@ public final class Dispatcher: Sendable {
     private let logger: Logger
     private let shutdownState = ShutdownState()
     private let lastPurge = Mutex<Int64>(0)
+    /// Where the status deadline's scan of the messages stands.
+    let deadlineSweep = Mutex<DeadlineSweep>(DeadlineSweep())
 
     /// Opens (or creates) the journal under `dataDirectory`, turns what a crash left
     /// `in_flight` into `in_doubt`, and starts dispatching what is queued.

@@ -22,6 +22,10 @@ public struct EngineConfiguration: Sendable {
     public var outcomeFlushMilliseconds: Int64 = 5
     /// How long shutdown waits for requests already on the wire.
     public var drainTimeoutMilliseconds: Int = 10_000
+    /// A `sent` message with no further status this long after it was sent ends `unknown`.
+    public var statusDeadlineMilliseconds: Int64 = 24 * 3_600_000
+    /// How often `StatusDeadlineService` looks for such messages.
+    public var statusSweepIntervalMilliseconds: Int64 = 10_000
 
     public static let defaultPacingMargin = 0.008
 

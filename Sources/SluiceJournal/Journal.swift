@@ -124,6 +124,8 @@ public final class Journal: @unchecked Sendable {
                 inFlight: try txn.entries(tables.inflight),
                 campaigns: try txn.entries(tables.campaigns),
                 senders: try txn.entries(tables.senders),
+                subscriptions: try txn.entries(tables.subscriptions),
+                outbox: try txn.entries(tables.outbox),
                 lastMessageID: last,
                 commits: counters.commits,
                 applies: counters.applies,
@@ -165,7 +167,8 @@ public final class Journal: @unchecked Sendable {
             let tables = Tables(
                 meta: opened[Schema.meta]!, messages: opened[Schema.messages]!, pending: opened[Schema.pending]!,
                 due: opened[Schema.due]!, inflight: opened[Schema.inflight]!, campaigns: opened[Schema.campaigns]!,
-                senders: opened[Schema.senders]!, keys: opened[Schema.keys]!, idempotency: opened[Schema.idempotency]!)
+                senders: opened[Schema.senders]!, keys: opened[Schema.keys]!, idempotency: opened[Schema.idempotency]!,
+                subscriptions: opened[Schema.subscriptions]!, outbox: opened[Schema.outbox]!)
             if isEmpty {
                 try putMeta(txn, tables, Schema.metaMagicKey, Array(Schema.magic.utf8))
                 try putMeta(txn, tables, Schema.metaVersionKey, withUnsafeBytes(of: Schema.version.bigEndian) { Array($0) })

@@ -30,6 +30,8 @@ public enum JournalError: Error, Equatable, CustomStringConvertible {
     case campaignState(CampaignID, state: CampaignState, expected: String)
     /// `putIdempotency` for a key that holds a live record.
     case idempotencyKeyExists(scope: String, key: String)
+    /// `createSubscription` when `subscriptionsMax` subscribers exist.
+    case tooManySubscriptions(subscriptionsMax: Int)
     /// A field that cannot be stored (too long, empty, too many parameters).
     case invalidField(field: String, reason: String)
     /// The journal was closed.
@@ -65,6 +67,8 @@ public enum JournalError: Error, Equatable, CustomStringConvertible {
             "campaign \(id) is \(state), expected \(expected)"
         case let .idempotencyKeyExists(scope, key):
             "idempotency key '\(key)' of \(scope) already holds an answer"
+        case let .tooManySubscriptions(max):
+            "\(max) subscriptions exist; delete one first"
         case let .invalidField(field, reason):
             "invalid \(field): \(reason)"
         case let .closed(path):

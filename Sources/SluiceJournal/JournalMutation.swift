@@ -31,12 +31,25 @@ public enum JournalMutation: Sendable {
     case createAPIKey(APIKeyRecord)
     /// Marks a key revoked. Unknown ids change nothing; a revoked key keeps its first time.
     case revokeAPIKey(id: String, revokedMilliseconds: Int64)
+    /// Stores a new subscriber with the next id (`record.id` and counters are ignored);
+    /// fails with `tooManySubscriptions` beyond `Journal.subscriptionsMax`.
+    /// From the next transition on, every reported state change its filter accepts gets
+    /// an outbox entry in the transaction that journals the change.
+    case createSubscription(SubscriptionRecord)
+    /// Deletes the subscriber (no more events) and up to `discardMax` of its outbox
+    /// entries: repeat until the result's `discarded` is below `discardMax`. An unknown id
+    /// only purges entries left behind.
+    case deleteSubscription(id: UInt64, discardMax: Int)
+    /// Outcomes of delivery attempts. Entries that are gone (their subscriber was
+    /// deleted) are skipped.
+    case settleOutbox([OutboxSettlement])
 
     /// Records this mutation writes, for the per-transaction cap.
     var recordCount: Int {
         switch self {
-        case .putSender, .createAPIKey, .revokeAPIKey, .beginCampaign, .completeCampaign, .putIdempotency: 1
-        case .cancelCampaign(_, let discardMax): 1 + discardMax
+        case .putSender, .createAPIKey, .revokeAPIKey, .beginCampaign, .completeCampaign, .putIdempotency, .createSubscription: 1
+        case .cancelCampaign(_, let discardMax), .deleteSubscription(_, let discardMax): 1 + discardMax
+        case .settleOutbox(let settlements): settlements.count
         case .purgeIdempotency(_, let max): max
         case .createCampaign(_, _, _, let recipients): 1 + recipients.count
         case .appendMessages(_, _, let recipients): recipients.count
@@ -106,8 +119,12 @@ public enum MutationResult: Sendable, Equatable {
     case apiKey(APIKeyRecord?)
     /// `completeCampaign`, `putIdempotency`.
     case done
-    /// `cancelCampaign`: messages deleted by this call.
+    /// `cancelCampaign`: messages deleted by this call; `deleteSubscription`: outbox entries.
     case discarded(Int)
+    /// `createSubscription`: the record as stored, with its id.
+    case subscription(SubscriptionRecord)
+    /// `settleOutbox`: settlements that found their entry.
+    case settled(Int)
     /// `purgeIdempotency`: records deleted.
     case purged(Int)
 }

@@ -14,6 +14,9 @@ public struct JournalStatistics: Sendable, Equatable {
     public var inFlight: Int
     public var campaigns: Int
     public var senders: Int
+    public var subscriptions: Int
+    /// Status events waiting for delivery, over every subscriber.
+    public var outbox: Int
     /// The highest message id, nil when the journal holds no message.
     public var lastMessageID: MessageID?
     /// Write transactions committed since open (group commit: fewer than `applies`).

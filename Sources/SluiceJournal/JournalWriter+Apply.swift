@@ -58,6 +58,12 @@ extension JournalWriter {
                 results.append(.apiKey(try createAPIKey(record, txn)))
             case let .revokeAPIKey(id, revoked):
                 results.append(.apiKey(try revokeAPIKey(id: id, at: revoked, txn)))
+            case .createSubscription(let record):
+                results.append(.subscription(try createSubscription(record, txn, &s)))
+            case let .deleteSubscription(id, discardMax):
+                results.append(.discarded(try deleteSubscription(id, discardMax: discardMax, txn, &s)))
+            case .settleOutbox(let settlements):
+                results.append(.settled(try settle(settlements, txn, &s)))
             }
         }
         return results
@@ -262,7 +268,10 @@ extension JournalWriter {
         return record
     }
 
+    /// Writes what the transaction changed in the writer's state: campaign records (their
+    /// counts) and the subscribers' counters and next event id.
     func flushCampaigns(_ txn: borrowing Transaction, _ s: inout WriterState) throws {
+        try flushOutbox(txn, &s)
         for (id, record) in s.campaigns {
             assert(record.counts.values.allSatisfy { $0 < UInt64.max / 2 }, "campaign \(id) count underflow: \(record.counts.values)")
             try Key(id: id.rawValue).withBytes { key in
@@ -347,6 +356,10 @@ extension JournalWriter {
         assert(s.campaigns[campaign]!.counts[from] > 0, "campaign \(campaign) has no \(from) message to move")
         s.campaigns[campaign]!.counts[from] &-= 1
         s.campaigns[campaign]!.counts[t.to] += 1
+        // The one check a transition pays when nobody subscribes.
+        if !s.outbox.subscriptions.isEmpty && t.to.isReported {
+            try emit(t.id, campaign: campaign, sender: sender, state: t.to, txn, &s)
+        }
         return true
     }
 
@@ -356,7 +369,7 @@ extension JournalWriter {
         case .queued: removed = try Key.pending(sender, campaign, id).withBytes { try txn.delete(tables.pending, $0) }
         case .retryAt, .inDoubt: removed = try Key.due(sender, notBefore: notBefore, id).withBytes { try txn.delete(tables.due, $0) }
         case .inFlight: removed = try Key(id: id.rawValue).withBytes { try txn.delete(tables.inflight, $0) }
-        case .sent, .failed, .delivered, .read: removed = true
+        case .sent, .failed, .delivered, .read, .unknown: removed = true
         }
         assert(removed, "message \(id) in \(state) had no index entry")
     }
@@ -366,7 +379,7 @@ extension JournalWriter {
         case .queued: try Key.pending(sender, campaign, id).withBytes { try txn.put(tables.pending, $0, emptyValue) }
         case .retryAt, .inDoubt: try Key.due(sender, notBefore: notBefore, id).withBytes { try txn.put(tables.due, $0, emptyValue) }
         case .inFlight: try Key(id: id.rawValue).withBytes { try txn.put(tables.inflight, $0, emptyValue) }
-        case .sent, .failed, .delivered, .read: break
+        case .sent, .failed, .delivered, .read, .unknown: break
         }
     }
 }

@@ -11,6 +11,8 @@ struct WriterState {
     var senderPhones: [SenderID: String]
     /// Campaigns touched by the current transaction, written once each before commit.
     var campaigns: [CampaignID: CampaignRecord] = [:]
+    /// Subscribers and the next event id (JournalWriter+Outbox.swift).
+    var outbox = OutboxState()
 
     static func load(_ txn: borrowing Transaction, _ tables: Tables, path: String) throws -> WriterState {
         // Ids start at 1 and are never reused: next = last key + 1.
@@ -34,6 +36,7 @@ struct WriterState {
                 entry = try c.next()
             }
         }
+        state.outbox = try OutboxState.load(txn, tables, path: path)
         return state
     }
 }

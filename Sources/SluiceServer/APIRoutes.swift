@@ -17,6 +17,8 @@ import SluiceEngine
 /// | `POST /v1/senders/{phone_number_id}/pause` `{"reason": "…"}`, `…/resume` | admin |
 /// | `POST /v1/campaigns` `{"sender": "…", "message": {…}, "recipients": [{"to": "…", "params": ["…"]}]}` → 202; also NDJSON and CSV, streamed, and `Idempotency-Key` (see `CampaignIntakeRoute`) | submit |
 /// | `GET /v1/campaigns?state=&limit=&after=` (paged), `GET /v1/campaigns/{id}` | read |
+/// | `POST /v1/subscriptions` `{"url": "https://…", "secret": "…", "campaign": "42", "states": ["delivered"]}` → 201 with the secret, once; `DELETE /v1/subscriptions/{id}` (204) | admin |
+/// | `GET /v1/subscriptions`, `GET /v1/subscriptions/{id}` (with delivery counters, no secret) | read |
 /// | `GET /metrics` (Prometheus text format) | read |
 /// | `GET /healthz`, `GET /readyz`; `GET`, `POST /webhooks/whatsapp` (Meta signs them) | none |
 /// | `GET /openapi.yaml` (this API as OpenAPI 3.1, `OpenAPIDocument`) | none |
@@ -58,6 +60,7 @@ public enum APIRoutes {
         let read = router.group("v1").add(middleware: APIKeyMiddleware(keys: keys, scope: .read))
         APIKeyRoutes.add(to: admin, keys: keys, dispatcher: dispatcher)
         SenderRoutes.add(read: read, admin: admin, dispatcher: dispatcher)
+        SubscriptionRoutes.add(read: read, admin: admin, dispatcher: dispatcher)
         admin.put("senders/:phone_number_id") { request, context in
             try await putSender(request, context: context, dispatcher: dispatcher)
         }
@@ -172,7 +175,7 @@ public enum APIRoutes {
             "total": p.total,
             "counts": [
                 "queued": p.queued, "in_flight": p.inFlight, "sent": p.sent, "failed": p.failed,
-                "in_doubt": p.inDoubt, "delivered": p.delivered, "read": p.read,
+                "in_doubt": p.inDoubt, "delivered": p.delivered, "read": p.read, "unknown": p.unknown,
             ],
         ]
         if let sender = p.senderPhoneNumberID { json["sender"] = sender }

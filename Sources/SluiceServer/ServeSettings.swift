@@ -23,11 +23,13 @@ public struct ServeSettings: Equatable, Sendable {
     /// PEM certificate chain and private key: the API is served over TLS when both are set.
     public var tlsCert: String?
     public var tlsKey: String?
+    /// A `sent` message with no further status this long after the send ends `unknown`.
+    public var statusDeadlineHours: Double = 24
 
     public static let keys: Set<String> = [
         "data_dir", "listen", "graph_url", "graph_version", "ca_file", "in_doubt_settle_seconds",
         "connections_per_host", "request_timeout_ms", "http_version", "pacing_margin", "webhook_verify_token",
-        "tls_cert", "tls_key", "pair_spacing_ms",
+        "tls_cert", "tls_key", "pair_spacing_ms", "status_deadline_hours",
     ]
 
     public init() {}
@@ -69,6 +71,10 @@ public struct ServeSettings: Equatable, Sendable {
         if let v = try int("pair_spacing_ms") { pairSpacingMilliseconds = v }
         if let v = try string("tls_cert") { tlsCert = v }
         if let v = try string("tls_key") { tlsKey = v }
+        if let value = table["status_deadline_hours"] {
+            guard let d = value.double ?? value.int.map(Double.init) else { throw SettingsError("\(source): status_deadline_hours must be a number") }
+            statusDeadlineHours = d
+        }
         if let value = table["pacing_margin"] {
             guard let d = value.double else { throw SettingsError("\(source): pacing_margin must be a number such as 0.01") }
             pacingMargin = d
@@ -87,6 +93,9 @@ public struct ServeSettings: Equatable, Sendable {
         }
         guard inDoubtSettleSeconds >= 0, inDoubtSettleSeconds <= 7 * 86_400 else {
             throw SettingsError("in-doubt-settle must be between 0 and 604800 seconds")
+        }
+        guard statusDeadlineHours > 0, statusDeadlineHours <= 720 else {
+            throw SettingsError("status-deadline-hours must be more than 0 and at most 720 (30 days)")
         }
         guard (1...1024).contains(connectionsPerHost) else { throw SettingsError("connections must be between 1 and 1024") }
         guard (0...86_400_000).contains(pairSpacingMilliseconds) else { throw SettingsError("pair-spacing-ms must be between 0 and 86400000") }
@@ -114,6 +123,9 @@ public struct ServeSettings: Equatable, Sendable {
         c.scheduler.safetyMargin = pacingMargin
         c.pairSpacingMilliseconds = Int64(pairSpacingMilliseconds)
         c.outcome.inDoubtSettleMilliseconds = Int64(inDoubtSettleSeconds * 1000)
+        c.statusDeadlineMilliseconds = max(1, Int64(statusDeadlineHours * 3_600_000))
+        // A short deadline (tests) is checked often; a day-long one every 10 s.
+        c.statusSweepIntervalMilliseconds = min(10_000, max(50, c.statusDeadlineMilliseconds / 4))
         return c
     }
 }

@@ -11,7 +11,7 @@ struct JournalCommand: ParsableCommand {
     )
 
     struct Stats: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Table sizes, map size and the last message id.")
+        static let configuration = CommandConfiguration(abstract: "Table sizes, map size, the last message id and the subscribers' outbox.")
         @Option(name: .customLong("data-dir")) var dataDir = "./sluice-data"
 
         func run() throws {
@@ -25,6 +25,12 @@ struct JournalCommand: ParsableCommand {
             say("in flight       \(s.inFlight)")
             say("campaigns       \(s.campaigns)")
             say("senders         \(s.senders)")
+            say("subscriptions   \(s.subscriptions)")
+            say("outbox          \(s.outbox) event(s) waiting for delivery")
+            for sub in try journal.subscriptions() {
+                let c = sub.counters
+                say("  \(sub.publicID) \(sub.url): pending \(c.pending), delivered \(c.delivered), failed attempts \(c.failedAttempts), dead \(c.dead)")
+            }
         }
     }
 
@@ -51,7 +57,7 @@ struct JournalCommand: ParsableCommand {
             abstract: "Messages with their state, attempts and last error, in id order (a full scan), then a count per state.")
         @Option(name: .customLong("data-dir")) var dataDir = "./sluice-data"
         @Option(help: "Only this campaign's messages.") var campaign: UInt64?
-        @Option(help: "Only messages in this state (queued, in_flight, sent, retry_at, failed, in_doubt, delivered, read).")
+        @Option(help: "Only messages in this state (queued, in_flight, sent, retry_at, failed, in_doubt, delivered, read, unknown).")
         var state: String?
         @Option(help: "At most this many lines.") var limit = 100
         @Flag(help: "One JSON object per line.") var json = false

@@ -43,6 +43,8 @@ struct ServeCommand: AsyncParsableCommand {
     var tlsCert: String?
     @Option(name: .customLong("tls-key"), help: "PEM private key for --tls-cert.")
     var tlsKey: String?
+    @Option(name: .customLong("status-deadline-hours"), help: "Hours after the send after which a message with no delivery status ends 'unknown' (default 24).")
+    var statusDeadlineHours: Double?
 
     func settings() throws -> ServeSettings {
         var s = ServeSettings()
@@ -67,6 +69,7 @@ struct ServeCommand: AsyncParsableCommand {
         if let webhookVerifyToken { s.webhookVerifyToken = webhookVerifyToken }
         if let tlsCert { s.tlsCert = tlsCert }
         if let tlsKey { s.tlsKey = tlsKey }
+        if let statusDeadlineHours { s.statusDeadlineHours = statusDeadlineHours }
         try s.validate()
         return s
     }
@@ -102,7 +105,14 @@ struct ServeCommand: AsyncParsableCommand {
         )
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: DispatcherService(dispatcher: dispatcher)), .init(service: app)],
+                // Stopped in reverse order: the API first, the dispatcher (which closes the
+                // journal) last.
+                services: [
+                    .init(service: DispatcherService(dispatcher: dispatcher)),
+                    .init(service: StatusDeadlineService(dispatcher: dispatcher, logger: logger)),
+                    .init(service: SubscriberDelivery(dispatcher: dispatcher, logger: logger)),
+                    .init(service: app),
+                ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )

@@ -62,3 +62,48 @@ struct CodecTests {
         #expect(Key.fromOrderedBits(Key.orderedBits(-42)) == -42)
     }
 }
+
+@Suite("Codecs: the unknown state")
+struct UnknownStateCodecTests {
+    @Test func campaignWrittenBeforeUnknownStillReads() throws {
+        var counts = StateCounts()
+        counts[.sent] = 3
+        counts[.read] = 2
+        let c = CampaignRecord(id: CampaignID(2), sender: SenderID(1), createdMilliseconds: 5, message: Array("{}".utf8), counts: counts)
+        var bytes = [UInt8](repeating: 0, count: CampaignCodec.size(c))
+        bytes.withUnsafeMutableBytes { CampaignCodec.write(c, to: $0.baseAddress!) }
+        // The old layout: 8 counts, the last one (unknown) absent.
+        bytes[14] = 8
+        bytes.removeSubrange(15 + 8 * 8..<15 + 9 * 8)
+        let old = try bytes.withUnsafeBytes { try CampaignCodec.read(id: c.id, $0) }
+        #expect(old == c && old.counts[.unknown] == 0)
+        bytes[14] = 7
+        #expect(throws: ByteReader.Short.self) { try bytes.withUnsafeBytes { try CampaignCodec.read(id: c.id, $0) } }
+    }
+}
+
+@Suite("Codecs: subscribers and their outbox")
+struct SubscriptionCodecTests {
+    @Test func subscriptionRoundTrips() throws {
+        for record in [
+            SubscriptionRecord(id: 3, url: "https://h.example/x?y=1", secret: "whsec_abc", createdMilliseconds: 9),
+            SubscriptionRecord(id: 4, url: "http://127.0.0.1:8/", secret: "s", campaign: CampaignID(77), states: [.delivered, .unknown],
+                               createdMilliseconds: -1, counters: DeliveryCounters(pending: 1, delivered: 2, failedAttempts: 3, dead: 4)),
+        ] {
+            var bytes = [UInt8](repeating: 0, count: SubscriptionCodec.size(record))
+            bytes.withUnsafeMutableBytes { SubscriptionCodec.write(record, to: $0.baseAddress!) }
+            #expect(try bytes.withUnsafeBytes { try SubscriptionCodec.read(id: record.id, $0) } == record)
+        }
+    }
+
+    @Test func outboxEntryRoundTrips() throws {
+        let event = StatusEvent(
+            eventID: 12, message: MessageID(5), campaign: CampaignID(2), senderPhoneNumberID: "1065", recipient: "966500000001",
+            state: .failed, wamid: "wamid.X", errorCode: 131026, errorMessage: "undeliverable", occurredMilliseconds: 1_750_000_000_000)
+        var bytes = [UInt8](repeating: 0, count: OutboxCodec.size(event))
+        bytes.withUnsafeMutableBytes { OutboxCodec.write(event, attempts: 4, nextAttemptMilliseconds: 99, to: $0.baseAddress!) }
+        let entry = try bytes.withUnsafeBytes { try OutboxCodec.read(subscription: 7, message: MessageID(5), eventID: 12, $0) }
+        #expect(entry == OutboxEntry(subscription: 7, event: event, attempts: 4, nextAttemptMilliseconds: 99))
+        #expect(bytes.withUnsafeBytes { OutboxCodec.nextAttempt($0) } == 99)
+    }
+}

@@ -14,6 +14,7 @@ import Testing
             request_timeout_ms = 5000
             http_version = "2"
             pacing_margin = 0.02
+            status_deadline_hours = 0.5
             """, source: "test.toml")
         try s.validate()
         #expect(s.listen == ListenAddress(host: "0.0.0.0", port: 9090))
@@ -26,6 +27,8 @@ import Testing
         #expect(engine.transport.requestTimeoutMilliseconds == 5_000)
         #expect(engine.transport.httpVersion == .http2)
         #expect(engine.scheduler.safetyMargin == 0.02)
+        #expect(engine.statusDeadlineMilliseconds == 1_800_000)
+        #expect(ServeSettings().engineConfiguration().statusDeadlineMilliseconds == 24 * 3_600_000)
     }
 
     @Test func badSettingsAreNamed() throws {
@@ -54,6 +57,11 @@ import Testing
         s = ServeSettings()
         s.caFile = "/nonexistent/ca.pem"
         #expect(throws: SettingsError.self) { try s.validate() }
+        for hours: Double in [0, -1, 721] {
+            s = ServeSettings()
+            s.statusDeadlineHours = hours
+            #expect(throws: SettingsError.self) { try s.validate() }
+        }
     }
 
     @Test func listenAddressesParse() throws {

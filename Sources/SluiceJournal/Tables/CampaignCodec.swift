@@ -3,9 +3,11 @@ import SluiceCore
 /// `campaigns` value:
 ///
 ///     0 u8 format (1)   1 u8 state   2 u32 sender   6 i64 created ms
-///     14 u8 n = state count (8)   15 n × u64 counts   then u32 length + message bytes
+///     14 u8 n = state count (9; 8 before `unknown`)   15 n × u64 counts   then u32 length + message bytes
 enum CampaignCodec {
     static let format: UInt8 = 1
+    /// States in the first layout (`queued` … `read`).
+    static let stateCountsMin = 8
 
     static func size(_ c: CampaignRecord) -> Int { 15 + 8 * c.counts.values.count + 4 + c.message.count }
 
@@ -27,7 +29,8 @@ enum CampaignCodec {
         let sender = SenderID(try r.u32())
         let created = try r.i64()
         let n = Int(try r.u8())
-        guard n == MessageState.allCases.count else { throw ByteReader.Short() }
+        // Records written before `unknown` hold 8 counts: the missing ones are 0.
+        guard n >= Self.stateCountsMin, n <= MessageState.allCases.count else { throw ByteReader.Short() }
         var counts = StateCounts()
         for i in 0..<n { counts.values[i] = try r.u64() }
         let message = try r.blob()

@@ -6,12 +6,15 @@ import SluiceCore
 /// - `messages`, `inflight`, `campaigns`: u64 id (8 bytes)
 /// - `pending`: u32 sender | u64 campaign | u64 message (20 bytes)
 /// - `due`: u32 sender | u64 notBefore (sign bit flipped) | u64 message (20 bytes)
+/// - `subscriptions`: u64 id (8 bytes)
+/// - `outbox`: u64 subscription | u64 message | u64 event (24 bytes)
 struct Key {
     private var storage: (UInt64, UInt64, UInt64) = (0, 0, 0)
     private(set) var count: Int = 0
 
     static let idBytes = 8
     static let triple = 20
+    static let outboxBytes = 24
 
     init(id: UInt64) {
         put(id, at: 0)
@@ -23,6 +26,14 @@ struct Key {
         put(middle, at: 4)
         put(message, at: 12)
         count = Key.triple
+    }
+
+    static func outbox(_ subscription: UInt64, _ message: UInt64, _ event: UInt64) -> Key {
+        var key = Key(id: subscription)
+        key.put(message, at: 8)
+        key.put(event, at: 16)
+        key.count = Key.outboxBytes
+        return key
     }
 
     static func pending(_ sender: SenderID, _ campaign: CampaignID, _ message: MessageID) -> Key {
@@ -61,6 +72,14 @@ struct Key {
 
     static func middle(_ key: UnsafeRawBufferPointer) -> UInt64 {
         UInt64(bigEndian: key.loadUnaligned(fromByteOffset: 4, as: UInt64.self))
+    }
+
+    /// Subscription, message and event of an `outbox` key.
+    static func outboxParts(_ key: UnsafeRawBufferPointer) -> (subscription: UInt64, message: UInt64, event: UInt64) {
+        precondition(key.count == outboxBytes, "outbox key of \(key.count) bytes")
+        return (UInt64(bigEndian: key.loadUnaligned(as: UInt64.self)),
+                UInt64(bigEndian: key.loadUnaligned(fromByteOffset: 8, as: UInt64.self)),
+                UInt64(bigEndian: key.loadUnaligned(fromByteOffset: 16, as: UInt64.self)))
     }
 
     static func message(_ key: UnsafeRawBufferPointer) -> MessageID {

@@ -11,6 +11,8 @@ import SluiceCore
 enum MessageCodec {
     static let format: UInt8 = 1
     static let headerBytes = 38
+    /// Where the i64 updated time sits in the header.
+    static let updatedOffset = 30
     static let paramsMax = Int(UInt8.max)
     private static let hasWamid: UInt8 = 1
     private static let hasErrorMessage: UInt8 = 2

@@ -9,6 +9,8 @@ enum Schema {
     /// u64 big-endian: the next message id, written when messages are discarded so that
     /// ids stay unique even when the discarded ones were the last (absent in older journals).
     static let metaNextMessageIDKey = "next_message_id"
+    /// u64 big-endian: the next status event id (absent before the first event).
+    static let metaNextEventIDKey = "next_event_id"
 
     static let messages = "messages"
     static let pending = "pending"
@@ -18,12 +20,14 @@ enum Schema {
     static let senders = "senders"
     static let keys = "keys"
     static let idempotency = "idempotency"
+    static let subscriptions = "subscriptions"
+    static let outbox = "outbox"
     static let meta = "meta"
 
-    static let all = [meta, messages, pending, due, inflight, campaigns, senders, keys, idempotency]
+    static let all = [meta, messages, pending, due, inflight, campaigns, senders, keys, idempotency, subscriptions, outbox]
     /// Tables added to version 1 without changing any existing layout: a journal written
     /// before them gets them, empty, when it is opened (older builds ignore them).
-    static let added: Set<String> = [keys, idempotency]
+    static let added: Set<String> = [keys, idempotency, subscriptions, outbox]
 }
 
 /// The opened tables.
@@ -39,4 +43,9 @@ struct Tables: Sendable {
     var keys: Database
     /// First answers to requests with an `Idempotency-Key`, by scope, 0, key (UTF-8).
     var idempotency: Database
+    /// Subscribers by u64 id.
+    var subscriptions: Database
+    /// Status events waiting for delivery, by subscription | message | event id (u64
+    /// each): a message's events are adjacent and in order, per subscriber.
+    var outbox: Database
 }

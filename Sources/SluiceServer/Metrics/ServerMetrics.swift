@@ -65,6 +65,14 @@ public final class ServerMetrics: Sendable {
         gauge("journal_queued_messages", "", "Messages queued to send.", [], Double(journal.pending))
         gauge("journal_waiting_messages", "", "Messages waiting to retry or in doubt.", [], Double(journal.due))
         gauge("journal_in_flight_messages", "", "Messages journaled in flight.", [], Double(journal.inFlight))
+        gauge("outbox_pending", "", "Status events waiting for delivery to subscribers.", [], Double(journal.outbox))
+        for record in try dispatcher.subscriptions() {
+            let subscription = [("subscription", record.publicID)]
+            gauge("subscription_pending", "", "Status events waiting for this subscriber.", subscription, Double(record.counters.pending))
+            counter("subscription_delivered", "Status events the subscriber answered with a 2xx.", subscription, record.counters.delivered)
+            counter("subscription_failed_attempts", "Delivery attempts without a 2xx answer.", subscription, record.counters.failedAttempts)
+            counter("subscription_dead", "Status events given up on after the retry period.", subscription, record.counters.dead)
+        }
         gauge("pacing_lag", "seconds", "How late the dispatch loop woke for a paced send, worst in the last 200 ms.", [],
               dispatcher.dispatchLagSeconds())
     }

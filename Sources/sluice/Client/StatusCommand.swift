@@ -31,7 +31,7 @@ struct StatusCommand: AsyncParsableCommand {
                 }
                 last = (Date(), sent)
                 say("campaign \(cell(answer["id"])) \(cell(answer["state"])): \(cell(answer["total"])) messages\(rate)")
-                for state in ["queued", "in_flight", "sent", "delivered", "read", "failed", "in_doubt"] {
+                for state in ["queued", "in_flight", "sent", "delivered", "read", "failed", "in_doubt", "unknown"] {
                     let n = (counts[state] as? NSNumber)?.doubleValue ?? 0
                     say("  " + state.padding(toLength: 10, withPad: " ", startingAt: 0) + bar(n / total) + " " + cell(counts[state]))
                 }

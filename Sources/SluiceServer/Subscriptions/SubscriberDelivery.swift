@@ -1,0 +1,251 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import ServiceLifecycle
+import SluiceCore
+import SluiceCrypto
+import SluiceEngine
+import Synchronization
+
+/// How `SubscriberDelivery` paces and bounds its POSTs.
+public struct SubscriberDeliveryConfiguration: Sendable {
+    /// Backoff after a failed attempt, and when to give up (24 h).
+    public var policy = DeliveryPolicy()
+    /// Whole request, connect to last byte of the answer.
+    public var requestTimeoutMilliseconds: Int64 = 10_000
+    /// POSTs on the wire per subscriber.
+    public var concurrencyPerSubscription = 8
+    /// Events read per page of one subscriber's outbox.
+    public var pageMax = 64
+    /// Pause between passes over an outbox that had nothing to deliver.
+    public var pollIntervalMilliseconds: Int64 = 250
+    /// Longest pause of a subscriber whose every attempt of a page failed (then it is
+    /// tried again with the next due events), and between passes over a large outbox
+    /// that had nothing due.
+    public var holdMillisecondsMax: Int64 = 30_000
+    /// A pass that delivered nothing waits at least this long per entry it looked at:
+    /// a backlog waiting out its backoff is not read over and over (1 000 000 entries,
+    /// 4 s between passes).
+    public var idleMicrosecondsPerEntry: Int64 = 4
+
+    public init() {}
+}
+
+/// Delivers the outbox: for each subscriber a worker POSTs the first waiting event of each
+/// message, signed with the subscriber's secret, and journals the outcome before it looks
+/// at that message's next event — so a subscriber sees a message's events in order, and
+/// a restart resumes from the journal (delivery is at least once: `event_id` tells a
+/// redelivery). Answers other than 2xx and timeouts are retried with exponential,
+/// jittered backoff for 24 h, then the event is dead (counted). Redirects are not followed.
+///
+/// ```swift
+/// let delivery = SubscriberDelivery(dispatcher: dispatcher)
+/// // in a ServiceGroup after the DispatcherService, so it stops before the journal closes
+/// ```
+public final class SubscriberDelivery: Service, Sendable {
+    public static let signatureHeader = "X-Sluice-Signature-256"
+    /// Answer bytes read (and dropped) so that the connection can be reused.
+    static let answerBytesMax = 64 * 1024
+
+    let dispatcher: Dispatcher
+    let configuration: SubscriberDeliveryConfiguration
+    let logger: Logger
+    private let client: HTTPClient
+    /// Subscribers with a worker.
+    private let running = Mutex<Set<UInt64>>([])
+
+    public init(dispatcher: Dispatcher, configuration: SubscriberDeliveryConfiguration = .init(), logger: Logger = Logger(label: "sluice.subscribers")) {
+        self.dispatcher = dispatcher
+        self.configuration = configuration
+        self.logger = logger
+        var http = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5)))
+        http.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = configuration.concurrencyPerSubscription
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: http)
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown { await self.supervise() }
+        try await client.shutdown()
+    }
+
+    /// Starts a worker per subscriber, as subscribers appear; a worker ends when its
+    /// subscriber is deleted.
+    func supervise() async {
+        do {
+            let purged = try await dispatcher.purgeOrphanedOutbox()
+            if purged > 0 { logger.info("purged the outbox entries of \(purged) deleted subscriber(s)") }
+        } catch {
+            logger.error("purging the outbox of deleted subscribers failed: \(error)")
+        }
+        await withDiscardingTaskGroup { group in
+            while !Task.isCancelled {
+                do {
+                    for record in try dispatcher.subscriptions() where running.withLock({ $0.insert(record.id).inserted }) {
+                        group.addTask {
+                            await self.work(record.id)
+                            self.running.withLock { _ = $0.remove(record.id) }
+                        }
+                    }
+                } catch {
+                    logger.error("reading subscribers failed: \(error)")
+                }
+                try? await Task.sleep(for: .milliseconds(configuration.pollIntervalMilliseconds))
+            }
+        }
+    }
+
+    /// Passes over one subscriber's outbox until it is deleted or the task is cancelled.
+    func work(_ id: UInt64) async {
+        var after: MessageID?
+        var progressed = false
+        var passScanned = 0
+        var failingPages: UInt32 = 0
+        var rng = SystemRandomNumberGenerator()
+        while !Task.isCancelled {
+            let record: SubscriptionRecord
+            let page: OutboxPage
+            do {
+                guard let found = try dispatcher.subscription(id: id) else { return }
+                record = found
+                page = try dispatcher.outboxHeads(
+                    subscription: id, after: after, dueMilliseconds: dispatcher.clock.wallMilliseconds(), limit: configuration.pageMax)
+            } catch {
+                logger.error("reading the outbox of sub_\(id) failed: \(error)")
+                try? await Task.sleep(for: .milliseconds(configuration.pollIntervalMilliseconds))
+                continue
+            }
+            if !page.entries.isEmpty {
+                let outcomes = await deliver(page.entries, to: record)
+                let cancelled = Task.isCancelled
+                var settlements: [OutboxSettlement] = []
+                var delivered = 0
+                let now = dispatcher.clock.wallMilliseconds()
+                for (entry, outcome) in zip(page.entries, outcomes) {
+                    let e = entry.event
+                    switch outcome {
+                    case .delivered:
+                        delivered += 1
+                        settlements.append(.delivered(subscription: id, message: e.message, eventID: e.eventID))
+                    case .failed(let reason):
+                        // A POST cut short by shutdown is not the subscriber's failure.
+                        if cancelled { continue }
+                        let attempts = entry.attempts + 1
+                        switch configuration.policy.afterFailure(attempts: attempts, eventMilliseconds: e.occurredMilliseconds, nowMilliseconds: now, using: &rng) {
+                        case .retry(let at):
+                            settlements.append(.failed(subscription: id, message: e.message, eventID: e.eventID, attempts: attempts, nextAttemptMilliseconds: at))
+                        case .dead:
+                            logger.warning("sub_\(id): event \(e.eventID) (message \(e.message), \(e.state)) is dead after \(attempts) attempt(s); last: \(reason)")
+                            settlements.append(.dead(subscription: id, message: e.message, eventID: e.eventID))
+                        }
+                    }
+                }
+                do {
+                    try await dispatcher.settleOutbox(settlements)
+                } catch {
+                    logger.error("journaling deliveries to sub_\(id) failed: \(error); they will be sent again")
+                }
+                if delivered > 0 {
+                    progressed = true
+                    failingPages = 0
+                } else if !cancelled {
+                    // The subscriber fails everything: do not spend the backlog on it.
+                    failingPages += 1
+                    let hold = min(configuration.policy.envelopeMilliseconds(attempts: failingPages), configuration.holdMillisecondsMax)
+                    if failingPages == 1 || failingPages % 10 == 0, case .failed(let reason)? = outcomes.first {
+                        logger.warning("sub_\(id) (\(record.url)) failed \(outcomes.count) delivery attempt(s), e.g. \(reason); pausing it \(hold) ms")
+                    }
+                    try? await Task.sleep(for: .milliseconds(hold))
+                }
+            }
+            passScanned += page.scanned
+            if let resume = page.resume {
+                after = resume
+                continue
+            }
+            after = nil
+            if !progressed {
+                let idle = min(Int64(passScanned) * configuration.idleMicrosecondsPerEntry / 1_000, configuration.holdMillisecondsMax)
+                try? await Task.sleep(for: .milliseconds(max(configuration.pollIntervalMilliseconds, idle)))
+            }
+            progressed = false
+            passScanned = 0
+        }
+    }
+
+    enum Outcome: Equatable {
+        case delivered
+        case failed(String)
+    }
+
+    /// POSTs the entries, at most `concurrencyPerSubscription` at a time; one outcome each.
+    func deliver(_ entries: [OutboxEntry], to record: SubscriptionRecord) async -> [Outcome] {
+        var outcomes = [Outcome](repeating: .failed("not attempted"), count: entries.count)
+        await withTaskGroup(of: (Int, Outcome).self) { group in
+            var next = 0
+            func start() {
+                let i = next
+                next += 1
+                group.addTask { (i, await self.post(entries[i], to: record)) }
+            }
+            while next < min(entries.count, max(1, configuration.concurrencyPerSubscription)) { start() }
+            for await (i, outcome) in group {
+                outcomes[i] = outcome
+                if next < entries.count && !Task.isCancelled { start() }
+            }
+        }
+        return outcomes
+    }
+
+    func post(_ entry: OutboxEntry, to record: SubscriptionRecord) async -> Outcome {
+        let body = SubscriberEvent.body(entry.event)
+        var request = HTTPClientRequest(url: record.url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "User-Agent", value: "sluice")
+        request.headers.add(name: Self.signatureHeader, value: WebhookSignature.header(secret: Array(record.secret.utf8), body: body))
+        request.headers.add(name: "X-Sluice-Event-ID", value: String(entry.event.eventID))
+        request.headers.add(name: "X-Sluice-Delivery-Attempt", value: String(entry.attempts + 1))
+        request.body = .bytes(ByteBuffer(bytes: body))
+        do {
+            let response = try await client.execute(request, timeout: .milliseconds(configuration.requestTimeoutMilliseconds))
+            _ = try? await response.body.collect(upTo: Self.answerBytesMax)
+            guard (200..<300).contains(response.status.code) else { return .failed("HTTP \(response.status.code)") }
+            return .delivered
+        } catch {
+            return .failed("\(error)")
+        }
+    }
+}
+
+/// The JSON a subscriber receives for one status change.
+public enum SubscriberEvent {
+    /// `{"event_id":"7","type":"message.status","message_id":"42","campaign_id":"3",
+    /// "sender":"1065…","recipient":"9665…","status":"delivered","wamid":"wamid.…",
+    /// "error":null,"timestamp":"2025-06-15T09:30:00.125Z","timestamp_ms":1749979800125}`;
+    /// `error` is `{"code":131026,"message":"…"}` for `failed` (and `unknown`).
+    public static func body(_ e: StatusEvent) -> [UInt8] {
+        var error: Any = NSNull()
+        if e.errorCode != 0 || e.errorMessage != nil {
+            var object: [String: Any] = ["code": Int(e.errorCode)]
+            if let text = e.errorMessage { object["message"] = text }
+            error = object
+        }
+        let object: [String: Any] = [
+            "event_id": String(e.eventID),
+            "type": "message.status",
+            "message_id": e.message.description,
+            "campaign_id": e.campaign.description,
+            "sender": e.senderPhoneNumberID,
+            "recipient": e.recipient,
+            "status": e.state.description,
+            "wamid": e.wamid.map { $0 as Any } ?? NSNull(),
+            "error": error,
+            "timestamp": APIKeyRoutes.timestamp(e.occurredMilliseconds),
+            "timestamp_ms": e.occurredMilliseconds,
+        ]
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        return Array(data)
+    }
+}
