@@ -29,6 +29,7 @@ public enum OpenAPIDocument {
           - name: senders
           - name: campaigns
           - name: webhooks
+          - name: subscriptions
           - name: operations
         security:
           - apiKey: []
@@ -185,6 +186,111 @@ public enum OpenAPIDocument {
               responses:
                 "204":
                   description: Revoked (revoking a revoked key again also answers 204).
+                "401": {$ref: "#/components/responses/Unauthorized"}
+                "403": {$ref: "#/components/responses/Forbidden"}
+                "404": {$ref: "#/components/responses/NotFound"}
+                "503": {$ref: "#/components/responses/JournalUnavailable"}
+
+          /v1/subscriptions:
+            post:
+              tags: [subscriptions]
+              operationId: createSubscription
+              summary: Register a URL for status events (scope admin)
+              description: |
+                Events are POSTed from a durable outbox, in order per message, signed with
+                `X-Sluice-Signature-256: sha256=<hex HMAC-SHA256 of the body with the secret>`,
+                retried with backoff for up to 24 h. The answer holds the secret (generated as
+                `whsec_…` when not given); it is shown only here. At most 100 subscriptions.
+              security:
+                - apiKey: [admin]
+              requestBody:
+                required: true
+                description: At most 8 KiB.
+                content:
+                  application/json:
+                    schema: {$ref: "#/components/schemas/SubscriptionCreation"}
+                    example: {url: "https://hooks.example.com/sluice", states: [delivered, failed]}
+              responses:
+                "201":
+                  description: Created.
+                  headers:
+                    Cache-Control:
+                      schema: {const: no-store}
+                    Location:
+                      schema: {type: string}
+                  content:
+                    application/json:
+                      schema: {$ref: "#/components/schemas/CreatedSubscription"}
+                "400": {$ref: "#/components/responses/BadRequest"}
+                "401": {$ref: "#/components/responses/Unauthorized"}
+                "403": {$ref: "#/components/responses/Forbidden"}
+                "409":
+                  description: "`too_many_subscriptions`: 100 subscriptions exist."
+                  content:
+                    application/json:
+                      schema: {$ref: "#/components/schemas/Error"}
+                "413": {$ref: "#/components/responses/TooLarge"}
+                "422":
+                  description: "`unknown_campaign`: the filter names a campaign that does not exist."
+                  content:
+                    application/json:
+                      schema: {$ref: "#/components/schemas/Error"}
+                "503": {$ref: "#/components/responses/JournalUnavailable"}
+            get:
+              tags: [subscriptions]
+              operationId: listSubscriptions
+              summary: List subscriptions with their delivery counters (scope read); never their secrets
+              security:
+                - apiKey: [read]
+              responses:
+                "200":
+                  description: Every subscription.
+                  content:
+                    application/json:
+                      schema:
+                        type: object
+                        required: [subscriptions]
+                        properties:
+                          subscriptions:
+                            type: array
+                            items: {$ref: "#/components/schemas/Subscription"}
+                        additionalProperties: false
+                "401": {$ref: "#/components/responses/Unauthorized"}
+                "403": {$ref: "#/components/responses/Forbidden"}
+                "503": {$ref: "#/components/responses/JournalUnavailable"}
+
+          /v1/subscriptions/{id}:
+            parameters:
+              - name: id
+                in: path
+                required: true
+                schema: {type: string}
+                example: sub_1
+            get:
+              tags: [subscriptions]
+              operationId: getSubscription
+              summary: One subscription with its delivery counters (scope read)
+              security:
+                - apiKey: [read]
+              responses:
+                "200":
+                  description: The subscription.
+                  content:
+                    application/json:
+                      schema: {$ref: "#/components/schemas/Subscription"}
+                "401": {$ref: "#/components/responses/Unauthorized"}
+                "403": {$ref: "#/components/responses/Forbidden"}
+                "404": {$ref: "#/components/responses/NotFound"}
+                "503": {$ref: "#/components/responses/JournalUnavailable"}
+            delete:
+              tags: [subscriptions]
+              operationId: deleteSubscription
+              summary: Delete a subscription and the events still waiting for it (scope admin)
+              security:
+                - apiKey: [admin]
+              responses:
+                "204":
+                  description: Deleted.
                 "401": {$ref: "#/components/responses/Unauthorized"}
                 "403": {$ref: "#/components/responses/Forbidden"}
                 "404": {$ref: "#/components/responses/NotFound"}
@@ -615,6 +721,65 @@ public enum OpenAPIDocument {
                   schema: {$ref: "#/components/schemas/Error"}
 
           schemas:
+            SubscriptionCreation:
+              type: object
+              required: [url]
+              properties:
+                url: {type: string, minLength: 1, maxLength: 2048, description: "An absolute http:// or https:// URL without credentials or #fragment."}
+                secret: {type: string, minLength: 16, maxLength: 512, pattern: "^[!-~]+$", description: Printable ASCII without spaces; generated when left out.}
+                campaign: {type: string, pattern: "^[1-9][0-9]*$", description: Only this campaign's events.}
+                states:
+                  type: array
+                  minItems: 1
+                  items: {$ref: "#/components/schemas/ReportedState"}
+                  description: Only events that move a message to one of these states.
+
+            ReportedState:
+              type: string
+              enum: [sent, delivered, read, failed, unknown]
+
+            Subscription:
+              type: object
+              required: [id, url, filter, created_at, deliveries]
+              properties:
+                id: {type: string, pattern: "^sub_[0-9]+$"}
+                url: {type: string}
+                filter:
+                  type: object
+                  required: [campaign, states]
+                  properties:
+                    campaign: {type: [string, "null"]}
+                    states:
+                      oneOf:
+                        - type: "null"
+                        - type: array
+                          items: {$ref: "#/components/schemas/ReportedState"}
+                  additionalProperties: false
+                created_at: {type: string, format: date-time}
+                deliveries:
+                  type: object
+                  required: [pending, delivered, failed_attempts, dead]
+                  properties:
+                    pending: {type: integer, minimum: 0, description: Events waiting to be delivered.}
+                    delivered: {type: integer, minimum: 0}
+                    failed_attempts: {type: integer, minimum: 0}
+                    dead: {type: integer, minimum: 0, description: Events given up after 24 h of failures.}
+                  additionalProperties: false
+              additionalProperties: false
+
+            CreatedSubscription:
+              description: A `Subscription` and its `secret`, shown only in this answer.
+              type: object
+              required: [id, url, filter, created_at, deliveries, secret]
+              properties:
+                id: {$ref: "#/components/schemas/Subscription/properties/id"}
+                url: {type: string}
+                filter: {$ref: "#/components/schemas/Subscription/properties/filter"}
+                created_at: {type: string, format: date-time}
+                deliveries: {$ref: "#/components/schemas/Subscription/properties/deliveries"}
+                secret: {type: string}
+              additionalProperties: false
+
             Error:
               type: object
               required: [error]
@@ -629,7 +794,7 @@ public enum OpenAPIDocument {
                       enum: [malformed_json, invalid_field, unauthorized, insufficient_scope, forbidden, not_found,
                         too_many_keys, body_too_large, line_too_long, unknown_sender, no_valid_recipients,
                         idempotency_key_conflict, malformed_webhook, no_app_secret, bad_signature, journal_unavailable,
-                        method_not_allowed]
+                        method_not_allowed, too_many_subscriptions, unknown_campaign]
                     field: {type: string, description: "The field, header, query or path parameter at fault, e.g. `recipients[3].to`."}
                     message: {type: string, description: For people.}
                   additionalProperties: false
@@ -827,9 +992,10 @@ public enum OpenAPIDocument {
                 total: {type: integer, minimum: 0}
                 counts:
                   type: object
-                  required: [queued, in_flight, sent, failed, in_doubt, delivered, read]
-                  description: "`queued` includes messages waiting to retry; `sent` includes delivered and read ones."
+                  required: [queued, in_flight, sent, failed, in_doubt, delivered, read, unknown]
+                  description: "`queued` includes messages waiting to retry; `sent` includes delivered and read ones; `unknown`: sent, and no status by the deadline."
                   properties:
+                    unknown: {type: integer, minimum: 0}
                     queued: {type: integer, minimum: 0}
                     in_flight: {type: integer, minimum: 0}
                     sent: {type: integer, minimum: 0}
