@@ -62,7 +62,7 @@ final class StatusWebhookSender: Sendable {
                     s.counters.dropped += 1
                     continue
                 }
-                s.buckets[at / Self.tickMilliseconds, default: []].append(
+                s.buckets[Self.tick(dueAt: at), default: []].append(
                     Status(phoneNumberID: phoneNumberID, wamid: wamid, to: to, callbackData: callbackData, status: name, attempt: 0))
                 s.pending += 1
             }
@@ -147,6 +147,11 @@ final class StatusWebhookSender: Sendable {
         }
     }
 
+    /// The first tick at or after `dueAt` (ms): a status never leaves before its delay.
+    static func tick(dueAt: Int64) -> Int64 {
+        (dueAt + tickMilliseconds - 1) / tickMilliseconds
+    }
+
     private func takeDue() -> [Status] {
         let nowTick = Self.monotonicMilliseconds() / Self.tickMilliseconds
         return state.withLock { s in
@@ -172,7 +177,7 @@ final class StatusWebhookSender: Sendable {
                     continue
                 }
                 let delay = min(Int64(100) << min(status.attempt, 10), Int64(WebhookConfiguration.retryDelayMillisecondsMax))
-                s.buckets[(now + delay) / Self.tickMilliseconds, default: []].append(status)
+                s.buckets[Self.tick(dueAt: now + delay), default: []].append(status)
                 s.pending += 1
             }
         }
