@@ -45,3 +45,17 @@ import Testing
         #expect(w.count(after: ms(20), through: ms(30)) == 0)
     }
 }
+
+extension ArrivalWindowTests {
+    /// Judged in the order handlers ran (not the stamps'): a late-stamped request judged
+    /// first must not make the book forget arrivals an earlier-stamped one still needs.
+    @Test func theBookKeepsWhatAnEarlierStampJudgedLaterNeeds() {
+        let book = SenderBook(senders: ["1": MockSender(tierMessagesPerSecond: 2)], requireRegistered: true, pairLimit: false)
+        #expect(book.admit(phoneNumberID: "1", recipient: "a", time: ms(0)) == nil)
+        #expect(book.admit(phoneNumberID: "1", recipient: "b", time: ms(30)) == nil)
+        // Stamped at 1 040 ms, judged first: its window (40, 1 040] is empty: admitted.
+        #expect(book.admit(phoneNumberID: "1", recipient: "c", time: ms(1_040)) == nil)
+        // Stamped at 990 ms, judged after: its window (-10, 990] already holds 0 and 30.
+        #expect(book.admit(phoneNumberID: "1", recipient: "d", time: ms(990)) != nil)
+    }
+}

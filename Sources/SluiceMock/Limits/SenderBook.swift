@@ -68,7 +68,9 @@ final class SenderBook: Sendable {
             if let tier = sender.tierMessagesPerSecond {
                 let allowed = Int(tier.rounded(.down))
                 // Mutated in place: copying the window out would copy its storage per request.
-                state.windows[phoneNumberID, default: ArrivalWindow()].drop(atOrBefore: time - Self.windowNanoseconds)
+                // Kept a window longer than needed: a request stamped earlier may still be
+                // judged after this one, and its window reaches back that far.
+                state.windows[phoneNumberID, default: ArrivalWindow()].drop(atOrBefore: time - 2 * Self.windowNanoseconds)
                 if !state.windows[phoneNumberID, default: ArrivalWindow()].admits(time, allowed: allowed, windowNanoseconds: Self.windowNanoseconds) {
                     return .rateLimitHit()
                 }
