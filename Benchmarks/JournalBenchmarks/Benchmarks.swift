@@ -6,18 +6,24 @@ import SluiceJournal
 /// A journal in a temporary directory, opened in `setup` and removed in `teardown`.
 final class Fixture: @unchecked Sendable {
     let durable: Bool
+    /// Tokens, secrets and payloads sealed with AES-256-GCM, as the engine runs it.
+    let encrypted: Bool
     private(set) var journal: Journal!
     private(set) var directory = ""
     var sender = SenderID(0)
     var campaign = CampaignID(0)
     var messages = 0
 
-    init(durable: Bool) { self.durable = durable }
+    init(durable: Bool, encrypted: Bool = false) {
+        self.durable = durable
+        self.encrypted = encrypted
+    }
 
     func open() async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-journal-bench-\(UUID().uuidString)").path
         var c = JournalConfiguration()
         c.durable = durable
+        if encrypted { c.encryption = .keyFile(directory + ".key") }
         journal = try Journal(directory: directory, configuration: c)
         let s = try await journal.apply([.putSender(SenderRecord(id: SenderID(0), phoneNumberID: "106540352242922", tierMessagesPerSecond: 1000, accessToken: "EAAG-bench"))])
         guard case .sender(let id) = s.results[0] else { fatalError("\(s)") }
@@ -34,6 +40,7 @@ final class Fixture: @unchecked Sendable {
         }
         journal.close()
         try? FileManager.default.removeItem(atPath: directory)
+        try? FileManager.default.removeItem(atPath: directory + ".key")
     }
 
     /// One chunk of a streamed campaign: 1 000 recipients with 2 parameters each.
@@ -64,9 +71,9 @@ let benchmarks: @Sendable () -> Void = {
     let metrics: [BenchmarkMetric] = [.wallClock, .cpuTotal, .mallocCountTotal, messagesPerSecond, bytesPerMessage]
     let configuration = Benchmark.Configuration(metrics: metrics, maxDuration: .seconds(5), maxIterations: 2_000)
 
-    for producers in [1, 8] {
-        let fixture = Fixture(durable: true)
-        let name = "Journal intake, durable group commit, \(producers) producer(s) × 1 000 messages"
+    for (producers, encrypted) in [(1, false), (8, false), (1, true), (8, true)] {
+        let fixture = Fixture(durable: true, encrypted: encrypted)
+        let name = "Journal intake, durable group commit, \(producers) producer(s) × 1 000 messages" + (encrypted ? ", encrypted" : "")
         // Each iteration journals `producers` chunks concurrently; chunks that arrive during
         // a commit share the next one.
         Benchmark(name, configuration: configuration, closure: { benchmark in
@@ -89,9 +96,9 @@ let benchmarks: @Sendable () -> Void = {
 
     // With a subscriber, each `sent` also writes an outbox entry (and one subscriber
     // record per commit); without one, a transition pays one in-memory check.
-    for subscribers in [0, 1] {
-        let transitions = Fixture(durable: true)
-        let name = "Journal transitions queued→in_flight→sent, 1 000 per transaction, \(subscribers) subscriber(s)"
+    for (subscribers, encrypted) in [(0, false), (1, false), (0, true), (1, true)] {
+        let transitions = Fixture(durable: true, encrypted: encrypted)
+        let name = "Journal transitions queued→in_flight→sent, 1 000 per transaction, \(subscribers) subscriber(s)" + (encrypted ? ", encrypted" : "")
         Benchmark(name, configuration: configuration, closure: { benchmark in
             let r = try? await transitions.journal.apply(transitions.chunk())
             guard case .messages(let first, let n) = r?.results[0] else { fatalError("append failed") }

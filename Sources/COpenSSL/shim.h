@@ -6,4 +6,14 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <openssl/err.h>
+
+// EVP_CIPHER_CTX_ctrl's GCM tag calls, with the macros resolved here (Swift sees typed
+// functions instead of a void * and an int code).
+static inline int sluice_gcm_get_tag(EVP_CIPHER_CTX *ctx, unsigned char *tag, int length) {
+    return EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, length, tag);
+}
+
+static inline int sluice_gcm_set_tag(EVP_CIPHER_CTX *ctx, const unsigned char *tag, int length) {
+    return EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, length, (void *)tag);
+}
 #endif

@@ -51,3 +51,13 @@ public enum Hex {
         }
     }
 }
+
+extension SecureRandom {
+    /// Fills `buffer` in place (a nonce inside a record being written: no allocation).
+    public static func fill(_ buffer: UnsafeMutableRawBufferPointer) {
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return }
+        precondition(buffer.count <= 1 << 20)
+        let ok = RAND_bytes(base.assumingMemoryBound(to: UInt8.self), Int32(buffer.count))
+        precondition(ok == 1, "RAND_bytes failed: the system has no entropy source")
+    }
+}

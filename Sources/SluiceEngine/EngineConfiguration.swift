@@ -31,6 +31,9 @@ public struct EngineConfiguration: Sendable {
 
     public init(dataDirectory: String) {
         self.dataDirectory = dataDirectory
+        // Tokens, secrets and payloads are encrypted at rest under a key kept next to the
+        // journal (created on first start); set before a later change of dataDirectory.
+        journal.encryption = .keyFile(Self.journalKeyFile(dataDirectory: dataDirectory))
         var scheduler = SchedulerConfiguration()
         // Paged-in messages are already journaled `in_flight` (see DispatchLoop): small
         // pages keep the set that a crash turns `in_doubt` small.
@@ -55,6 +58,9 @@ public struct EngineConfiguration: Sendable {
         transport.httpVersion = .http1
         transport.connectionsPerHostMax = 64
     }
+
+    /// `<data-dir>/journal.key`: the key the journal's records are encrypted under.
+    public static func journalKeyFile(dataDirectory: String) -> String { dataDirectory + "/journal.key" }
 
     /// `{graph-url}/{graph-version}/{phone-number-id}/messages`
     func sendURL(phoneNumberID: String) -> String {

@@ -53,9 +53,9 @@ extension Journal {
                         }
                         if next <= dueMilliseconds {
                             do {
-                                out.append(try OutboxCodec.read(subscription: subscription, message: MessageID(parts.message), eventID: parts.event, value))
+                                out.append(try OutboxCodec.read(subscription: subscription, message: MessageID(parts.message), eventID: parts.event, value, cipher))
                             } catch {
-                                throw JournalError.corruptRecord(path: directory, table: Schema.outbox, key: "\(parts.subscription)/\(parts.message)/\(parts.event)")
+                                throw JournalError(record: error, path: directory, table: Schema.outbox, key: "\(parts.subscription)/\(parts.message)/\(parts.event)")
                             }
                         }
                     }
@@ -137,8 +137,8 @@ extension Journal {
     }
 
     private func decodeSubscription(_ id: UInt64, _ bytes: UnsafeRawBufferPointer) throws -> SubscriptionRecord {
-        do { return try SubscriptionCodec.read(id: id, bytes) } catch {
-            throw JournalError.corruptRecord(path: directory, table: Schema.subscriptions, key: String(id))
+        do { return try SubscriptionCodec.read(id: id, bytes, cipher) } catch {
+            throw JournalError(record: error, path: directory, table: Schema.subscriptions, key: String(id))
         }
     }
 }

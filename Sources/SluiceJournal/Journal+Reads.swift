@@ -49,8 +49,8 @@ extension Journal {
         try read { txn in
             try IdempotencyCodec.key(scope: scope, key: key).withUnsafeBytes { k in
                 guard k.count <= APIKeyCodec.idBytesMax, let bytes = try txn.get(tables.idempotency, k) else { return nil }
-                do { return try IdempotencyCodec.read(scope: scope, key: key, bytes) } catch {
-                    throw JournalError.corruptRecord(path: directory, table: Schema.idempotency, key: "\(scope)/\(key)")
+                do { return try IdempotencyCodec.read(scope: scope, key: key, bytes, cipher) } catch {
+                    throw JournalError(record: error, path: directory, table: Schema.idempotency, key: "\(scope)/\(key)")
                 }
             }
         }
@@ -74,7 +74,7 @@ extension Journal {
                 var entry = try c.first()
                 while let (key, value) = entry {
                     let id = CampaignID(Key.id(key))
-                    guard let record = try? CampaignCodec.read(id: id, value) else {
+                    guard let record = try? CampaignCodec.readHeader(id: id, value) else {
                         throw JournalError.corruptRecord(path: directory, table: Schema.campaigns, key: id.description)
                     }
                     if include(record) { out.append(id) }
@@ -96,10 +96,9 @@ extension Journal {
                 var entry = try Key(id: start.partialValue).withBytes { try c.seek(atLeast: $0) }
                 while let (key, value) = entry, out.count < limit {
                     let id = CampaignID(Key.id(key))
-                    guard let record = try? CampaignCodec.read(id: id, value) else {
-                        throw JournalError.corruptRecord(path: directory, table: Schema.campaigns, key: id.description)
+                    do { out.append(try CampaignCodec.read(id: id, value, cipher)) } catch {
+                        throw JournalError(record: error, path: directory, table: Schema.campaigns, key: id.description)
                     }
-                    out.append(record)
                     entry = try c.next()
                 }
                 return out
@@ -112,8 +111,8 @@ extension Journal {
         try read { txn in
             try Key(id: id.rawValue).withBytes { key in
                 try txn.get(tables.campaigns, key).map { bytes in
-                    do { return try CampaignCodec.read(id: id, bytes) } catch {
-                        throw JournalError.corruptRecord(path: directory, table: Schema.campaigns, key: id.description)
+                    do { return try CampaignCodec.read(id: id, bytes, cipher) } catch {
+                        throw JournalError(record: error, path: directory, table: Schema.campaigns, key: id.description)
                     }
                 }
             }
@@ -137,8 +136,8 @@ extension Journal {
                 var entry = try Key(id: start.partialValue).withBytes { try c.seek(atLeast: $0) }
                 while let (key, value) = entry, out.count < limit {
                     let id = MessageID(Key.id(key))
-                    do { out.append(try MessageCodec.read(id: id, value)) } catch {
-                        throw JournalError.corruptRecord(path: directory, table: Schema.messages, key: id.description)
+                    do { out.append(try MessageCodec.read(id: id, value, cipher)) } catch {
+                        throw JournalError(record: error, path: directory, table: Schema.messages, key: id.description)
                     }
                     entry = try c.next()
                 }
@@ -217,8 +216,8 @@ extension Journal {
     func message(_ id: MessageID, _ txn: borrowing Transaction, index: String? = nil) throws -> MessageRecord? {
         try Key(id: id.rawValue).withBytes { key in
             guard let bytes = try txn.get(tables.messages, key) else { return nil }
-            do { return try MessageCodec.read(id: id, bytes) } catch {
-                throw JournalError.corruptRecord(path: directory, table: Schema.messages, key: id.description)
+            do { return try MessageCodec.read(id: id, bytes, cipher) } catch {
+                throw JournalError(record: error, path: directory, table: Schema.messages, key: id.description)
             }
         }
     }
@@ -232,8 +231,8 @@ extension Journal {
     }
 
     private func decodeSender(_ phone: String, _ bytes: UnsafeRawBufferPointer) throws -> SenderRecord {
-        do { return try SenderCodec.read(phoneNumberID: phone, bytes) } catch {
-            throw JournalError.corruptRecord(path: directory, table: Schema.senders, key: phone)
+        do { return try SenderCodec.read(phoneNumberID: phone, bytes, cipher) } catch {
+            throw JournalError(record: error, path: directory, table: Schema.senders, key: phone)
         }
     }
 }

@@ -78,7 +78,7 @@ extension JournalWriter {
             var entry = try c.first()
             while let (key, value) = entry {
                 let id = CampaignID(Key.id(key))
-                guard let campaign = try? CampaignCodec.read(id: id, value) else {
+                guard let campaign = try? CampaignCodec.readHeader(id: id, value) else {
                     throw JournalError.corruptRecord(path: path, table: Schema.campaigns, key: id.description)
                 }
                 for (i, n) in campaign.counts.values.enumerated() { report.counts.values[i] += n }

@@ -19,6 +19,8 @@ public final class Journal: @unchecked Sendable {
     let configuration: JournalConfiguration
     let environment: Environment
     let tables: Tables
+    /// Seals and opens the confidential fields of records (tokens, secrets, payloads).
+    let cipher: RecordCipher
     let gate = ReaderGate()
     let writer: JournalWriter
     private let closeLock = NSLock()
@@ -26,11 +28,15 @@ public final class Journal: @unchecked Sendable {
 
     /// Opens the journal in `directory`, creating the directory and the journal if
     /// missing, and starts the writer thread. Refuses (without writing) a directory whose
-    /// `data.mdb` is not a Sluice journal of this schema version.
+    /// `data.mdb` is not a Sluice journal of this schema version. With `.keyFile`
+    /// encryption, creates the key file when the journal holds nothing encrypted yet,
+    /// and refuses a missing or wrong key otherwise.
     public init(directory: String, configuration: JournalConfiguration = .init()) throws(JournalError) {
         self.directory = directory
         self.configuration = configuration
         try Journal.prepareDirectory(directory)
+        var storedKey: [UInt8]?
+        if case .keyFile(let path) = configuration.encryption { storedKey = try JournalKeyFile.load(path) }
 
         let env: Environment
         do {
@@ -49,10 +55,18 @@ public final class Journal: @unchecked Sendable {
         } catch {
             throw JournalError(error, path: directory)
         }
-        let (tables, state) = try Journal.openTables(env, path: directory)
+        let opened: (Tables, WriterState, RecordCipher)
+        do {
+            opened = try Journal.openTables(env, path: directory, encryption: configuration.encryption, storedKey: storedKey)
+        } catch {
+            env.close()
+            throw error
+        }
+        let (tables, state, cipher) = opened
         environment = env
         self.tables = tables
-        writer = JournalWriter(environment: env, tables: tables, state: state, configuration: configuration, gate: gate, path: directory)
+        self.cipher = cipher
+        writer = JournalWriter(environment: env, tables: tables, cipher: cipher, state: state, configuration: configuration, gate: gate, path: directory)
         writer.start()
     }
 
@@ -76,13 +90,14 @@ public final class Journal: @unchecked Sendable {
     /// by this call's failure. `completion` must not block (it holds up the writer) and
     /// must not call `recover`.
     public func apply(_ mutations: [JournalMutation], completion: @escaping @Sendable (Result<JournalReceipt, JournalError>) -> Void) {
+        if cipher.isInspection { return completion(.failure(.readOnly(path: directory))) }
         writer.enqueue(mutations, completion: completion)
     }
 
     /// Applies `mutations` in one transaction and returns once it committed.
     public func apply(_ mutations: [JournalMutation]) async throws(JournalError) -> JournalReceipt {
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<JournalReceipt, JournalError>, Never>) in
-            writer.enqueue(mutations) { continuation.resume(returning: $0) }
+            apply(mutations) { continuation.resume(returning: $0) }
         }
         return try result.get()
     }
@@ -149,9 +164,13 @@ public final class Journal: @unchecked Sendable {
     }
 
     /// Creates the tables in an empty environment, or checks that an existing one is a
-    /// Sluice journal of this schema. Nothing is written unless the environment was empty
-    /// or is a Sluice journal that lacks a table in `Schema.added` (created empty).
-    private static func openTables(_ env: Environment, path: String) throws(JournalError) -> (Tables, WriterState) {
+    /// Sluice journal of this schema. Nothing is written unless the environment was empty,
+    /// is a Sluice journal that lacks a table in `Schema.added` (created empty), or is
+    /// encrypted for the first time (the key check, and its senders and subscribers
+    /// resealed). Then settles the key (`settleKey`).
+    private static func openTables(
+        _ env: Environment, path: String, encryption: JournalEncryption, storedKey: [UInt8]?
+    ) throws(JournalError) -> (Tables, WriterState, RecordCipher) {
         do {
             let txn = try env.beginWrite()
             let isEmpty = try txn.entries(try txn.mainDatabase()) == 0
@@ -182,11 +201,78 @@ public final class Journal: @unchecked Sendable {
                 let found = version.withUnsafeBytes { UInt32(bigEndian: $0.loadUnaligned(as: UInt32.self)) }
                 guard found == Schema.version else { throw JournalError.schemaVersion(path: path, found: found, expected: Schema.version) }
             }
-            let state = try WriterState.load(txn, tables, path: path)
+            let cipher = try settleKey(txn, tables, path: path, encryption: encryption, storedKey: storedKey)
+            let state = try WriterState.load(txn, tables, cipher, path: path)
             try txn.commit()
-            return (tables, state)
+            return (tables, state, cipher)
         } catch {
             throw JournalError(any: error, path: path)
+        }
+    }
+
+    /// The cipher for `encryption`, after checking it against the journal's key check.
+    /// A journal encrypted for the first time gets its key file (when missing) and its key
+    /// check, and its senders and subscribers — few records, holding the tokens and
+    /// secrets — are rewritten sealed; older messages and campaigns stay readable as they
+    /// are (format 1) and are sealed when next rewritten.
+    private static func settleKey(
+        _ txn: borrowing Transaction, _ tables: Tables, path: String, encryption: JournalEncryption, storedKey: [UInt8]?
+    ) throws -> RecordCipher {
+        let check = try getMeta(txn, tables, Schema.metaKeyCheckKey)
+        switch encryption {
+        case .plaintext:
+            if check != nil { throw JournalError.keyRequired(path: path) }
+            return RecordCipher(key: nil)
+        case .inspectWithoutKey:
+            return RecordCipher(key: nil, inspection: true)
+        case .keyFile(let keyPath):
+            if let check {
+                guard let storedKey else { throw JournalError.keyMissing(path: path, keyFile: keyPath) }
+                let cipher = RecordCipher(key: storedKey)
+                guard cipher.verifies(keyCheck: check) else { throw JournalError.wrongKey(path: path, keyFile: keyPath) }
+                return cipher
+            }
+            let cipher = RecordCipher(key: try storedKey ?? JournalKeyFile.create(keyPath))
+            try reseal(txn, tables, cipher, path: path)
+            try putMeta(txn, tables, Schema.metaKeyCheckKey, cipher.keyCheck())
+            return cipher
+        }
+    }
+
+    /// Rewrites every sender and subscriber record sealed under `cipher`.
+    private static func reseal(_ txn: borrowing Transaction, _ tables: Tables, _ cipher: RecordCipher, path: String) throws {
+        let clear = RecordCipher(key: nil)
+        var senders: [SenderRecord] = []
+        var subscriptions: [SubscriptionRecord] = []
+        try txn.withCursor(tables.senders) { c in
+            var entry = try c.first()
+            while let (key, value) = entry {
+                let phone = String(decoding: key, as: UTF8.self)
+                do { senders.append(try SenderCodec.read(phoneNumberID: phone, value, clear)) } catch {
+                    throw JournalError(record: error, path: path, table: Schema.senders, key: phone)
+                }
+                entry = try c.next()
+            }
+        }
+        try txn.withCursor(tables.subscriptions) { c in
+            var entry = try c.first()
+            while let (key, value) = entry {
+                let id = Key.id(key)
+                do { subscriptions.append(try SubscriptionCodec.read(id: id, value, clear)) } catch {
+                    throw JournalError(record: error, path: path, table: Schema.subscriptions, key: String(id))
+                }
+                entry = try c.next()
+            }
+        }
+        for s in senders {
+            try Array(s.phoneNumberID.utf8).withUnsafeBytes { key in
+                try txn.putReserving(tables.senders, key, count: SenderCodec.size(s, cipher), append: false) { SenderCodec.write(s, cipher, to: $0) }
+            }
+        }
+        for s in subscriptions {
+            try Key(id: s.id).withBytes { key in
+                try txn.putReserving(tables.subscriptions, key, count: SubscriptionCodec.size(s, cipher), append: false) { SubscriptionCodec.write(s, cipher, to: $0) }
+            }
         }
     }
 

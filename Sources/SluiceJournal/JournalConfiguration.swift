@@ -1,6 +1,7 @@
 /// How a `Journal` opens its LMDB environment and bounds its writer.
 ///
 ///     var configuration = JournalConfiguration()
+///     configuration.encryption = .keyFile("/var/lib/sluice/journal.key")
 ///     configuration.durable = false   // tests only: no fsync per commit
 ///     let journal = try Journal(directory: "/var/lib/sluice/journal", configuration: configuration)
 public struct JournalConfiguration: Sendable {
@@ -20,6 +21,22 @@ public struct JournalConfiguration: Sendable {
     /// Records in one `apply` call; larger calls fail with `JournalError.tooManyRecords`
     /// (it bounds LMDB's dirty pages per transaction).
     public var applyRecordsMax: Int = 1 << 20
+    /// Whether tokens, secrets and payloads are encrypted at rest. The engine always
+    /// uses `.keyFile`; `.plaintext` is for tests and benchmarks of the journal alone.
+    public var encryption: JournalEncryption = .plaintext
 
     public init() {}
+}
+
+/// Encryption at rest of the journal's confidential fields (`RecordCipher`).
+public enum JournalEncryption: Sendable, Equatable {
+    /// AES-256-GCM under the 32-byte key in this file. The file is created (mode 0600)
+    /// when missing — unless the journal already holds encrypted records, which then
+    /// refuses to open (`JournalError.keyMissing`) rather than lose them to a new key.
+    case keyFile(String)
+    /// Fields in the clear. Refused (`JournalError.keyRequired`) for an encrypted journal.
+    case plaintext
+    /// Reading without the key (`sluice journal` when the key file is not readable):
+    /// metadata reads as stored, sealed fields as `<encrypted>`; every write is refused.
+    case inspectWithoutKey
 }

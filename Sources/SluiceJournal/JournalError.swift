@@ -12,6 +12,21 @@ public enum JournalError: Error, Equatable, CustomStringConvertible {
     case schemaVersion(path: String, found: UInt32, expected: UInt32)
     /// A stored record could not be decoded.
     case corruptRecord(path: String, table: String, key: String)
+    /// A record's sealed section did not authenticate under the journal key: it was
+    /// altered, or sealed under another key.
+    case undecryptableRecord(path: String, table: String, key: String)
+    /// The key file cannot be used (permissions wider than 0600, wrong size, unreadable,
+    /// or it could not be created).
+    case keyFile(path: String, reason: String)
+    /// The journal holds encrypted records and its key file is missing: a new key would
+    /// make them unreadable, so none is created.
+    case keyMissing(path: String, keyFile: String)
+    /// The key file does not open this journal's records.
+    case wrongKey(path: String, keyFile: String)
+    /// The journal holds encrypted records and was opened without a key.
+    case keyRequired(path: String)
+    /// Opened for inspection without its key: the journal takes no writes.
+    case readOnly(path: String)
     /// The map reached `mapSizeBytesMax`.
     case mapFull(path: String, mapSizeBytes: Int, mapSizeBytesMax: Int)
     /// Too many records are waiting for the writer (`queuedRecordsMax`).
@@ -49,6 +64,18 @@ public enum JournalError: Error, Equatable, CustomStringConvertible {
             "journal \(path): schema version \(found), this build reads version \(expected)"
         case let .corruptRecord(path, table, key):
             "journal \(path): corrupt record in table '\(table)' at key \(key)"
+        case let .undecryptableRecord(path, table, key):
+            "journal \(path): record in table '\(table)' at key \(key) does not decrypt under the journal key (altered, or sealed under another key)"
+        case let .keyFile(path, reason):
+            "journal key file \(path): \(reason)"
+        case let .keyMissing(path, keyFile):
+            "journal \(path) holds encrypted records but its key file \(keyFile) is missing; restore it from the backup of the data directory (a new key would make the records unreadable, so none was created)"
+        case let .wrongKey(path, keyFile):
+            "journal \(path): the key in \(keyFile) is not the key this journal was encrypted with; restore the right key file"
+        case let .keyRequired(path):
+            "journal \(path) holds encrypted records: open it with its key file"
+        case let .readOnly(path):
+            "journal \(path) was opened without its key for inspection and takes no writes"
         case let .mapFull(path, size, max):
             "journal \(path): map full at \(size) bytes and mapSizeBytesMax is \(max)"
         case let .queueFull(max):
@@ -80,6 +107,15 @@ public enum JournalError: Error, Equatable, CustomStringConvertible {
 extension JournalError {
     init(_ error: LMDBError, path: String) {
         self = .lmdb(call: error.call, code: error.code, message: error.message, path: path)
+    }
+
+    /// A record that did not decode: corrupt, or undecryptable.
+    init(record error: any Error, path: String, table: String, key: String) {
+        if let short = error as? ByteReader.Short, short.undecryptable {
+            self = .undecryptableRecord(path: path, table: table, key: key)
+        } else {
+            self = .corruptRecord(path: path, table: table, key: key)
+        }
     }
 
     /// Maps whatever the write path threw to the public error.

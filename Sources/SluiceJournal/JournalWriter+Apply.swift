@@ -2,6 +2,9 @@ import SluiceCore
 
 /// Applying mutations inside a write transaction. Every change keeps the indexes
 /// (`pending`, `due`, `inflight`) and the campaign counts exact.
+///
+/// Inside the writer, a `CampaignRecord`'s `message` is its sealed section as stored
+/// (`CampaignCodec.readStored`): count updates copy it, they never re-encrypt it.
 extension JournalWriter {
     /// Longest campaign message object.
     static let campaignMessageBytesMax = 1 << 20
@@ -21,7 +24,8 @@ extension JournalWriter {
                 try validate(recipients)
                 let id = CampaignID(s.nextCampaignID)
                 s.nextCampaignID += 1
-                s.campaigns[id] = CampaignRecord(id: id, sender: sender, createdMilliseconds: created, message: message)
+                s.campaigns[id] = CampaignRecord(
+                    id: id, sender: sender, createdMilliseconds: created, message: CampaignCodec.sealedMessage(message, id: id, cipher))
                 let first = try appendMessages(recipients, campaign: id, sender: sender, created: created, txn, &s)
                 results.append(.campaign(id, firstMessage: first, count: recipients.count))
             case let .appendMessages(campaign, created, recipients):
@@ -40,7 +44,8 @@ extension JournalWriter {
                 }
                 let id = CampaignID(s.nextCampaignID)
                 s.nextCampaignID += 1
-                s.campaigns[id] = CampaignRecord(id: id, sender: sender, state: .receiving, createdMilliseconds: created, message: message)
+                s.campaigns[id] = CampaignRecord(
+                    id: id, sender: sender, state: .receiving, createdMilliseconds: created, message: CampaignCodec.sealedMessage(message, id: id, cipher))
                 results.append(.campaign(id, firstMessage: MessageID(s.nextMessageID), count: 0))
             case .completeCampaign(let id):
                 guard let record = try loadCampaign(id, txn, &s) else { throw JournalError.unknownCampaign(id) }
@@ -156,14 +161,16 @@ extension JournalWriter {
         try IdempotencyCodec.key(scope: record.scope, key: record.key).withUnsafeBytes { key in
             if let stored = try txn.get(tables.idempotency, key) {
                 let existing: IdempotencyRecord
-                do { existing = try IdempotencyCodec.read(scope: record.scope, key: record.key, stored) } catch {
-                    throw JournalError.corruptRecord(path: path, table: Schema.idempotency, key: "\(record.scope)/\(record.key)")
+                do { existing = try IdempotencyCodec.read(scope: record.scope, key: record.key, stored, cipher) } catch {
+                    throw JournalError(record: error, path: path, table: Schema.idempotency, key: "\(record.scope)/\(record.key)")
                 }
                 guard existing.createdMilliseconds < replacingCreatedBefore else {
                     throw JournalError.idempotencyKeyExists(scope: record.scope, key: record.key)
                 }
             }
-            try txn.putReserving(tables.idempotency, key, count: IdempotencyCodec.size(record), append: false) { IdempotencyCodec.write(record, to: $0) }
+            try txn.putReserving(tables.idempotency, key, count: IdempotencyCodec.size(record, cipher), append: false) {
+                IdempotencyCodec.write(record, key: key, cipher, to: $0)
+            }
         }
     }
 
@@ -174,9 +181,10 @@ extension JournalWriter {
             var entry = try c.first()
             while let (key, value) = entry, out.count < max {
                 var created = Int64.min
-                if value.count >= 9 { created = Int64(littleEndian: value.loadUnaligned(fromByteOffset: 1, as: Int64.self)) }
+                if value.count >= 9 { created = Int64(littleEndian: value.loadUnaligned(fromByteOffset: IdempotencyCodec.createdOffset, as: Int64.self)) }
                 // An unreadable record is dropped too: it can answer nothing.
-                if created < createdBefore || value.first != IdempotencyCodec.format { out.append(Array(key)) }
+                let readable = value.first == IdempotencyCodec.format || value.first == IdempotencyCodec.clearFormat
+                if created < createdBefore || !readable { out.append(Array(key)) }
                 entry = try c.next()
             }
             return out
@@ -212,7 +220,7 @@ extension JournalWriter {
         }
         let stored = record
         try Array(record.phoneNumberID.utf8).withUnsafeBytes { key in
-            try txn.putReserving(tables.senders, key, count: SenderCodec.size(stored), append: false) { SenderCodec.write(stored, to: $0) }
+            try txn.putReserving(tables.senders, key, count: SenderCodec.size(stored, cipher), append: false) { SenderCodec.write(stored, cipher, to: $0) }
         }
         return record.id
     }
@@ -246,7 +254,7 @@ extension JournalWriter {
             let id = MessageID(s.nextMessageID)
             let record = MessageRecord(id: id, campaign: campaign, sender: sender, updatedMilliseconds: created, to: r.to, params: r.params)
             try Key(id: id.rawValue).withBytes { key in
-                try txn.putReserving(tables.messages, key, count: MessageCodec.size(record), append: true) { MessageCodec.write(record, to: $0) }
+                try txn.putReserving(tables.messages, key, count: MessageCodec.size(record, cipher), append: true) { MessageCodec.write(record, cipher, to: $0) }
             }
             try Key.pending(sender, campaign, id).withBytes { try txn.put(tables.pending, $0, emptyValue) }
             s.nextMessageID += 1
@@ -260,8 +268,8 @@ extension JournalWriter {
         if let cached = s.campaigns[id] { return cached }
         let record = try Key(id: id.rawValue).withBytes { key -> CampaignRecord? in
             guard let bytes = try txn.get(tables.campaigns, key) else { return nil }
-            do { return try CampaignCodec.read(id: id, bytes) } catch {
-                throw JournalError.corruptRecord(path: path, table: Schema.campaigns, key: id.description)
+            do { return try CampaignCodec.readStored(id: id, bytes, cipher) } catch {
+                throw JournalError(record: error, path: path, table: Schema.campaigns, key: id.description)
             }
         }
         if let record { s.campaigns[id] = record }
@@ -275,7 +283,7 @@ extension JournalWriter {
         for (id, record) in s.campaigns {
             assert(record.counts.values.allSatisfy { $0 < UInt64.max / 2 }, "campaign \(id) count underflow: \(record.counts.values)")
             try Key(id: id.rawValue).withBytes { key in
-                try txn.putReserving(tables.campaigns, key, count: CampaignCodec.size(record), append: false) { CampaignCodec.write(record, to: $0) }
+                try txn.putReserving(tables.campaigns, key, count: CampaignCodec.storedSize(record), append: false) { CampaignCodec.writeStored(record, to: $0) }
             }
         }
         s.campaigns.removeAll(keepingCapacity: true)
@@ -318,35 +326,35 @@ extension JournalWriter {
         let oldNotBefore = Int64(littleEndian: stored.loadUnaligned(fromByteOffset: Offset.notBefore, as: Int64.self))
         let notBefore = t.to == .retryAt || t.to == .inDoubt ? t.notBeforeMilliseconds : 0
 
+        scratch.removeAll(keepingCapacity: true)
         if t.wamid == nil && t.errorMessage == nil {
             // Same strings: copy the record and patch its fixed header.
-            scratch.removeAll(keepingCapacity: true)
             scratch.append(contentsOf: stored)
-            scratch.withUnsafeMutableBytes { b in
-                b.storeBytes(of: t.to.rawValue, toByteOffset: Offset.state, as: UInt8.self)
-                if let attempts = t.attempts { b.storeBytes(of: attempts.littleEndian, toByteOffset: Offset.attempts, as: UInt16.self) }
-                if t.errorCode != 0 { b.storeBytes(of: t.errorCode.littleEndian, toByteOffset: Offset.errorCode, as: Int32.self) }
-                b.storeBytes(of: notBefore.littleEndian, toByteOffset: Offset.notBefore, as: Int64.self)
-                b.storeBytes(of: t.updatedMilliseconds.littleEndian, toByteOffset: Offset.updated, as: Int64.self)
-            }
-            try key.withBytes { k in try scratch.withUnsafeBytes { try txn.put(tables.messages, k, $0) } }
-        } else {
-            var record: MessageRecord
-            do { record = try MessageCodec.read(id: t.id, stored) } catch {
+        } else if stored[0] == MessageCodec.format {
+            // New strings in the clear part; the sealed part is copied, not re-encrypted.
+            do { try MessageCodec.replacingStrings(stored, wamid: t.wamid, errorMessage: t.errorMessage, into: &scratch) } catch {
                 throw JournalError.corruptRecord(path: path, table: Schema.messages, key: t.id.description)
             }
-            record.state = t.to
-            if let attempts = t.attempts { record.attempts = attempts }
-            if t.errorCode != 0 { record.errorCode = t.errorCode }
+        } else {
+            // A record from before encryption: rewritten in this format, sealed.
+            var record: MessageRecord
+            do { record = try MessageCodec.read(id: t.id, stored, cipher) } catch {
+                throw JournalError(record: error, path: path, table: Schema.messages, key: t.id.description)
+            }
             if let wamid = t.wamid { record.wamid = wamid }
             if let e = t.errorMessage { record.errorMessage = e }
-            record.notBeforeMilliseconds = notBefore
-            record.updatedMilliseconds = t.updatedMilliseconds
             let final = record
-            try key.withBytes { k in
-                try txn.putReserving(tables.messages, k, count: MessageCodec.size(final), append: false) { MessageCodec.write(final, to: $0) }
-            }
+            scratch.append(contentsOf: repeatElement(0, count: MessageCodec.size(final, cipher)))
+            scratch.withUnsafeMutableBytes { MessageCodec.write(final, cipher, to: $0.baseAddress!) }
         }
+        scratch.withUnsafeMutableBytes { b in
+            b.storeBytes(of: t.to.rawValue, toByteOffset: Offset.state, as: UInt8.self)
+            if let attempts = t.attempts { b.storeBytes(of: attempts.littleEndian, toByteOffset: Offset.attempts, as: UInt16.self) }
+            if t.errorCode != 0 { b.storeBytes(of: t.errorCode.littleEndian, toByteOffset: Offset.errorCode, as: Int32.self) }
+            b.storeBytes(of: notBefore.littleEndian, toByteOffset: Offset.notBefore, as: Int64.self)
+            b.storeBytes(of: t.updatedMilliseconds.littleEndian, toByteOffset: Offset.updated, as: Int64.self)
+        }
+        try key.withBytes { k in try scratch.withUnsafeBytes { try txn.put(tables.messages, k, $0) } }
 
         try removeIndex(from, sender: sender, campaign: campaign, notBefore: oldNotBefore, id: t.id, txn)
         try addIndex(t.to, sender: sender, campaign: campaign, notBefore: notBefore, id: t.id, txn)

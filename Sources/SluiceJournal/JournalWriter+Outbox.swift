@@ -11,14 +11,15 @@ struct OutboxState {
     /// Subscribers whose counters changed in this transaction.
     var dirty: Set<UInt64> = []
 
-    static func load(_ txn: borrowing Transaction, _ tables: Tables, path: String) throws -> OutboxState {
+    static func load(_ txn: borrowing Transaction, _ tables: Tables, _ cipher: RecordCipher, path: String) throws -> OutboxState {
         var state = OutboxState()
         try txn.withCursor(tables.subscriptions) { c in
             var entry = try c.first()
             while let (key, value) = entry {
                 let id = Key.id(key)
-                guard let record = try? SubscriptionCodec.read(id: id, value) else {
-                    throw JournalError.corruptRecord(path: path, table: Schema.subscriptions, key: String(id))
+                let record: SubscriptionRecord
+                do { record = try SubscriptionCodec.read(id: id, value, cipher) } catch {
+                    throw JournalError(record: error, path: path, table: Schema.subscriptions, key: String(id))
                 }
                 state.subscriptions[id] = record
                 state.nextSubscriptionID = max(state.nextSubscriptionID, id + 1)
@@ -65,7 +66,7 @@ extension JournalWriter {
         s.outbox.nextSubscriptionID += 1
         let final = stored
         try Key(id: final.id).withBytes { key in
-            try txn.putReserving(tables.subscriptions, key, count: SubscriptionCodec.size(final), append: false) { SubscriptionCodec.write(final, to: $0) }
+            try txn.putReserving(tables.subscriptions, key, count: SubscriptionCodec.size(final, cipher), append: false) { SubscriptionCodec.write(final, cipher, to: $0) }
         }
         s.outbox.subscriptions[final.id] = final
         return final
@@ -105,7 +106,7 @@ extension JournalWriter {
             case let .failed(subscription, message, event, attempts, next):
                 let key = Key.outbox(subscription, message.rawValue, event)
                 guard let stored = try key.withBytes({ try txn.get(tables.outbox, $0) }) else { continue }
-                guard stored.count >= OutboxCodec.headerBytes, stored[0] == OutboxCodec.format else {
+                guard OutboxCodec.hasHeader(stored) else {
                     throw JournalError.corruptRecord(path: path, table: Schema.outbox, key: "\(subscription)/\(message)/\(event)")
                 }
                 scratch.removeAll(keepingCapacity: true)
@@ -125,8 +126,18 @@ extension JournalWriter {
     /// Writes an entry for every subscriber that accepts this change of message `id`.
     func emit(_ id: MessageID, campaign: CampaignID, sender: SenderID, state: MessageState, _ txn: borrowing Transaction, _ s: inout WriterState) throws {
         guard s.outbox.subscriptions.values.contains(where: { $0.accepts(campaign: campaign, state: state) }) else { return }
-        guard let message = try Key(id: id.rawValue).withBytes({ k in try txn.get(tables.messages, k).map { try MessageCodec.read(id: id, $0) } }) else {
-            throw JournalError.corruptRecord(path: path, table: Schema.messages, key: id.description)
+        let message: MessageRecord
+        do {
+            guard let stored = try Key(id: id.rawValue).withBytes({ k in try txn.get(tables.messages, k).map { try MessageCodec.read(id: id, $0, cipher) } }) else {
+                throw JournalError.corruptRecord(path: path, table: Schema.messages, key: id.description)
+            }
+            message = stored
+        } catch let error as JournalError {
+            throw error
+        } catch let error as LMDBError {
+            throw error
+        } catch {
+            throw JournalError(record: error, path: path, table: Schema.messages, key: id.description)
         }
         let event = StatusEvent(
             eventID: s.outbox.nextEventID, message: id, campaign: campaign, senderPhoneNumberID: s.senderPhones[sender] ?? "",
@@ -134,7 +145,7 @@ extension JournalWriter {
             errorMessage: state == .failed || state == .unknown ? message.errorMessage : nil,
             occurredMilliseconds: message.updatedMilliseconds)
         s.outbox.nextEventID += 1
-        let size = OutboxCodec.size(event)
+        let size = OutboxCodec.size(event, cipher)
         // By index, so that counting in place does not copy the dictionary (a for-in
         // iterator would hold its storage).
         var i = s.outbox.subscriptions.startIndex
@@ -143,7 +154,7 @@ extension JournalWriter {
             if record.accepts(campaign: campaign, state: state) {
                 try Key.outbox(subscription, id.rawValue, event.eventID).withBytes { key in
                     try txn.putReserving(tables.outbox, key, count: size, append: false) {
-                        OutboxCodec.write(event, attempts: 0, nextAttemptMilliseconds: 0, to: $0)
+                        OutboxCodec.write(event, attempts: 0, nextAttemptMilliseconds: 0, key: key, cipher, to: $0)
                     }
                 }
                 s.outbox.subscriptions.values[i].counters.pending += 1
@@ -164,7 +175,7 @@ extension JournalWriter {
             guard let record = s.outbox.subscriptions[id] else { continue }
             assert(record.counters.pending < UInt64.max / 2, "subscription \(id) pending count underflow")
             try Key(id: id).withBytes { key in
-                try txn.putReserving(tables.subscriptions, key, count: SubscriptionCodec.size(record), append: false) { SubscriptionCodec.write(record, to: $0) }
+                try txn.putReserving(tables.subscriptions, key, count: SubscriptionCodec.size(record, cipher), append: false) { SubscriptionCodec.write(record, cipher, to: $0) }
             }
         }
         s.outbox.dirty.removeAll(keepingCapacity: true)

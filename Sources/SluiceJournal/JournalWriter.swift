@@ -14,7 +14,7 @@ struct WriterState {
     /// Subscribers and the next event id (JournalWriter+Outbox.swift).
     var outbox = OutboxState()
 
-    static func load(_ txn: borrowing Transaction, _ tables: Tables, path: String) throws -> WriterState {
+    static func load(_ txn: borrowing Transaction, _ tables: Tables, _ cipher: RecordCipher, path: String) throws -> WriterState {
         // Ids start at 1 and are never reused: next = last key + 1.
         let lastMessage = try txn.withCursor(tables.messages) { c in try c.last().map { Key.id($0.key) } } ?? 0
         let lastCampaign = try txn.withCursor(tables.campaigns) { c in try c.last().map { Key.id($0.key) } } ?? 0
@@ -27,16 +27,16 @@ struct WriterState {
             var entry = try c.first()
             while let (key, value) = entry {
                 let phone = String(decoding: key, as: UTF8.self)
-                guard let sender = try? SenderCodec.read(phoneNumberID: phone, value) else {
+                guard let id = try? SenderCodec.readID(value) else {
                     throw JournalError.corruptRecord(path: path, table: Schema.senders, key: phone)
                 }
-                state.senderIDs[phone] = sender.id
-                state.senderPhones[sender.id] = phone
-                state.nextSenderID = max(state.nextSenderID, sender.id.rawValue + 1)
+                state.senderIDs[phone] = id
+                state.senderPhones[id] = phone
+                state.nextSenderID = max(state.nextSenderID, id.rawValue + 1)
                 entry = try c.next()
             }
         }
-        state.outbox = try OutboxState.load(txn, tables, path: path)
+        state.outbox = try OutboxState.load(txn, tables, cipher, path: path)
         return state
     }
 }
@@ -60,6 +60,7 @@ final class JournalWriter: @unchecked Sendable {
 
     let environment: Environment
     let tables: Tables
+    let cipher: RecordCipher
     let configuration: JournalConfiguration
     let gate: ReaderGate
     let path: String
@@ -78,9 +79,13 @@ final class JournalWriter: @unchecked Sendable {
     /// Reused buffer for rewriting message records.
     var scratch: [UInt8] = []
 
-    init(environment: Environment, tables: Tables, state: WriterState, configuration: JournalConfiguration, gate: ReaderGate, path: String) {
+    init(
+        environment: Environment, tables: Tables, cipher: RecordCipher, state: WriterState, configuration: JournalConfiguration,
+        gate: ReaderGate, path: String
+    ) {
         self.environment = environment
         self.tables = tables
+        self.cipher = cipher
         self.state = state
         self.configuration = configuration
         self.gate = gate

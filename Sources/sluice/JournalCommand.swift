@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SluiceCore
+import SluiceEngine
 import SluiceJournal
 
 struct JournalCommand: ParsableCommand {
@@ -109,6 +110,11 @@ struct JournalCommand: ParsableCommand {
         guard FileManager.default.fileExists(atPath: path + "/data.mdb") else {
             throw ValidationError("no journal at \(path)")
         }
-        return try Journal(directory: path)
+        var configuration = JournalConfiguration()
+        // With the key file readable, payloads print decrypted; without it (another user,
+        // a copy of the journal alone) the metadata still prints, payloads as <encrypted>.
+        let keyFile = EngineConfiguration.journalKeyFile(dataDirectory: dataDir)
+        configuration.encryption = FileManager.default.isReadableFile(atPath: keyFile) ? .keyFile(keyFile) : .inspectWithoutKey
+        return try Journal(directory: path, configuration: configuration)
     }
 }

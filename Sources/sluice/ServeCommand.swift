@@ -81,7 +81,7 @@ struct ServeCommand: AsyncParsableCommand {
         logger.logLevel = .info
         let credential = try AdminCredential.load(dataDirectory: settings.dataDir)
         let dispatcher = try Dispatcher(configuration: settings.engineConfiguration(), logger: logger)
-        logger.info("journal open at \(settings.dataDir)/journal; admin key from \(credential.source); sending to \(settings.graphURL)/\(settings.graphVersion)")
+        logger.info("journal open at \(settings.dataDir)/journal, encrypted under \(EngineConfiguration.journalKeyFile(dataDirectory: settings.dataDir)); admin key from \(credential.source); sending to \(settings.graphURL)/\(settings.graphVersion)")
         let router: Router<BasicRequestContext>
         let server: HTTPServerBuilder
         do {

@@ -90,7 +90,7 @@ import Testing
             try await waitForArrivals(mock, 20, timeoutSeconds: 20)
             await dispatcher.shutdown()
 
-            let journal = try Journal(directory: configuration.dataDirectory + "/journal")
+            let journal = try Journal(directory: configuration.dataDirectory + "/journal", configuration: configuration.journal)
             defer { journal.close() }
             let counts = try #require(try journal.campaign(receipt.id)).counts
             let arrived = mock.recorder.count

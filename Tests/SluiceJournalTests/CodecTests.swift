@@ -4,16 +4,19 @@ import Testing
 
 @Suite("Codecs")
 struct CodecTests {
+    let cipher = RecordCipher(key: Array(repeating: 9, count: 32))
+
     func roundTrip(_ m: MessageRecord) throws -> MessageRecord {
-        var bytes = [UInt8](repeating: 0, count: MessageCodec.size(m))
-        bytes.withUnsafeMutableBytes { MessageCodec.write(m, to: $0.baseAddress!) }
-        return try bytes.withUnsafeBytes { try MessageCodec.read(id: m.id, $0) }
+        var bytes = [UInt8](repeating: 0, count: MessageCodec.size(m, cipher))
+        bytes.withUnsafeMutableBytes { MessageCodec.write(m, cipher, to: $0.baseAddress!) }
+        return try bytes.withUnsafeBytes { try MessageCodec.read(id: m.id, $0, cipher) }
     }
 
     @Test func messageRoundTrips() throws {
         let plain = MessageRecord(id: MessageID(7), campaign: CampaignID(3), sender: SenderID(2), to: "4917012345678", params: ["a", "ü✓", ""])
         #expect(try roundTrip(plain) == plain)
-        #expect(MessageCodec.size(plain) == 38 + 15 + 3 + 7 + 2)
+        #expect(MessageCodec.size(plain, cipher) == 38 + 29 + 15 + 3 + 7 + 2)
+        #expect(MessageCodec.size(plain, RecordCipher(key: nil)) == 38 + 1 + 15 + 3 + 7 + 2)
         let full = MessageRecord(
             id: MessageID(UInt64.max), campaign: CampaignID(1 << 40), sender: SenderID(UInt32.max), state: .failed,
             attempts: 65_535, notBeforeMilliseconds: -5, updatedMilliseconds: Int64.max, to: "", params: [],
@@ -23,10 +26,11 @@ struct CodecTests {
 
     @Test func truncatedMessageIsRejected() throws {
         let m = MessageRecord(id: MessageID(1), campaign: CampaignID(1), sender: SenderID(1), to: "1", params: ["x"])
-        var bytes = [UInt8](repeating: 0, count: MessageCodec.size(m))
-        bytes.withUnsafeMutableBytes { MessageCodec.write(m, to: $0.baseAddress!) }
+        let clear = RecordCipher(key: nil)
+        var bytes = [UInt8](repeating: 0, count: MessageCodec.size(m, clear))
+        bytes.withUnsafeMutableBytes { MessageCodec.write(m, clear, to: $0.baseAddress!) }
         bytes.removeLast()
-        #expect(throws: ByteReader.Short.self) { try bytes.withUnsafeBytes { try MessageCodec.read(id: m.id, $0) } }
+        #expect(throws: ByteReader.Short.self) { try bytes.withUnsafeBytes { try MessageCodec.read(id: m.id, $0, clear) } }
     }
 
     @Test func campaignAndSenderRoundTrip() throws {
@@ -34,22 +38,26 @@ struct CodecTests {
         counts[.queued] = 5
         counts[.read] = 1 << 50
         let c = CampaignRecord(id: CampaignID(9), sender: SenderID(4), state: .done, createdMilliseconds: 123, message: Array("{}".utf8), counts: counts)
-        var bytes = [UInt8](repeating: 0, count: CampaignCodec.size(c))
-        bytes.withUnsafeMutableBytes { CampaignCodec.write(c, to: $0.baseAddress!) }
-        #expect(try bytes.withUnsafeBytes { try CampaignCodec.read(id: c.id, $0) } == c)
+        var stored = c
+        stored.message = CampaignCodec.sealedMessage(c.message, id: c.id, cipher)
+        var bytes = [UInt8](repeating: 0, count: CampaignCodec.storedSize(stored))
+        bytes.withUnsafeMutableBytes { CampaignCodec.writeStored(stored, to: $0.baseAddress!) }
+        #expect(try bytes.withUnsafeBytes { try CampaignCodec.read(id: c.id, $0, cipher) } == c)
+        #expect(try bytes.withUnsafeBytes { try CampaignCodec.readStored(id: c.id, $0, cipher) } == stored)
 
         let s = SenderRecord(id: SenderID(3), phoneNumberID: "106540352242922", tierMessagesPerSecond: 80.5, burst: 2, accessToken: "EAAG", paused: true, pauseReason: "spam")
-        var sb = [UInt8](repeating: 0, count: SenderCodec.size(s))
-        sb.withUnsafeMutableBytes { SenderCodec.write(s, to: $0.baseAddress!) }
-        #expect(try sb.withUnsafeBytes { try SenderCodec.read(phoneNumberID: s.phoneNumberID, $0) } == s)
+        var sb = [UInt8](repeating: 0, count: SenderCodec.size(s, cipher))
+        sb.withUnsafeMutableBytes { SenderCodec.write(s, cipher, to: $0.baseAddress!) }
+        #expect(try sb.withUnsafeBytes { try SenderCodec.read(phoneNumberID: s.phoneNumberID, $0, cipher) } == s)
+        #expect(try sb.withUnsafeBytes { try SenderCodec.readID($0) } == s.id)
 
         for secret in ["app-secret-0123", ""] {
             var withSecret = s
             withSecret.appSecret = secret
             withSecret.pauseReason = nil
-            var wb = [UInt8](repeating: 0, count: SenderCodec.size(withSecret))
-            wb.withUnsafeMutableBytes { SenderCodec.write(withSecret, to: $0.baseAddress!) }
-            #expect(try wb.withUnsafeBytes { try SenderCodec.read(phoneNumberID: s.phoneNumberID, $0) } == withSecret)
+            var wb = [UInt8](repeating: 0, count: SenderCodec.size(withSecret, cipher))
+            wb.withUnsafeMutableBytes { SenderCodec.write(withSecret, cipher, to: $0.baseAddress!) }
+            #expect(try wb.withUnsafeBytes { try SenderCodec.read(phoneNumberID: s.phoneNumberID, $0, cipher) } == withSecret)
         }
     }
 
@@ -70,15 +78,15 @@ struct UnknownStateCodecTests {
         counts[.sent] = 3
         counts[.read] = 2
         let c = CampaignRecord(id: CampaignID(2), sender: SenderID(1), createdMilliseconds: 5, message: Array("{}".utf8), counts: counts)
-        var bytes = [UInt8](repeating: 0, count: CampaignCodec.size(c))
-        bytes.withUnsafeMutableBytes { CampaignCodec.write(c, to: $0.baseAddress!) }
+        let clear = RecordCipher(key: nil)
+        var bytes = LegacyBytes.campaign(c)
         // The old layout: 8 counts, the last one (unknown) absent.
         bytes[14] = 8
         bytes.removeSubrange(15 + 8 * 8..<15 + 9 * 8)
-        let old = try bytes.withUnsafeBytes { try CampaignCodec.read(id: c.id, $0) }
+        let old = try bytes.withUnsafeBytes { try CampaignCodec.read(id: c.id, $0, clear) }
         #expect(old == c && old.counts[.unknown] == 0)
         bytes[14] = 7
-        #expect(throws: ByteReader.Short.self) { try bytes.withUnsafeBytes { try CampaignCodec.read(id: c.id, $0) } }
+        #expect(throws: ByteReader.Short.self) { try bytes.withUnsafeBytes { try CampaignCodec.read(id: c.id, $0, clear) } }
     }
 }
 
@@ -90,9 +98,10 @@ struct SubscriptionCodecTests {
             SubscriptionRecord(id: 4, url: "http://127.0.0.1:8/", secret: "s", campaign: CampaignID(77), states: [.delivered, .unknown],
                                createdMilliseconds: -1, counters: DeliveryCounters(pending: 1, delivered: 2, failedAttempts: 3, dead: 4)),
         ] {
-            var bytes = [UInt8](repeating: 0, count: SubscriptionCodec.size(record))
-            bytes.withUnsafeMutableBytes { SubscriptionCodec.write(record, to: $0.baseAddress!) }
-            #expect(try bytes.withUnsafeBytes { try SubscriptionCodec.read(id: record.id, $0) } == record)
+            let cipher = RecordCipher(key: Array(repeating: 3, count: 32))
+            var bytes = [UInt8](repeating: 0, count: SubscriptionCodec.size(record, cipher))
+            bytes.withUnsafeMutableBytes { SubscriptionCodec.write(record, cipher, to: $0.baseAddress!) }
+            #expect(try bytes.withUnsafeBytes { try SubscriptionCodec.read(id: record.id, $0, cipher) } == record)
         }
     }
 
@@ -100,9 +109,12 @@ struct SubscriptionCodecTests {
         let event = StatusEvent(
             eventID: 12, message: MessageID(5), campaign: CampaignID(2), senderPhoneNumberID: "1065", recipient: "966500000001",
             state: .failed, wamid: "wamid.X", errorCode: 131026, errorMessage: "undeliverable", occurredMilliseconds: 1_750_000_000_000)
-        var bytes = [UInt8](repeating: 0, count: OutboxCodec.size(event))
-        bytes.withUnsafeMutableBytes { OutboxCodec.write(event, attempts: 4, nextAttemptMilliseconds: 99, to: $0.baseAddress!) }
-        let entry = try bytes.withUnsafeBytes { try OutboxCodec.read(subscription: 7, message: MessageID(5), eventID: 12, $0) }
+        let cipher = RecordCipher(key: Array(repeating: 3, count: 32))
+        var bytes = [UInt8](repeating: 0, count: OutboxCodec.size(event, cipher))
+        Key.outbox(7, 5, 12).withBytes { key in
+            bytes.withUnsafeMutableBytes { OutboxCodec.write(event, attempts: 4, nextAttemptMilliseconds: 99, key: key, cipher, to: $0.baseAddress!) }
+        }
+        let entry = try bytes.withUnsafeBytes { try OutboxCodec.read(subscription: 7, message: MessageID(5), eventID: 12, $0, cipher) }
         #expect(entry == OutboxEntry(subscription: 7, event: event, attempts: 4, nextAttemptMilliseconds: 99))
         #expect(bytes.withUnsafeBytes { OutboxCodec.nextAttempt($0) } == 99)
     }

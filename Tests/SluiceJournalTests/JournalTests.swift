@@ -192,7 +192,7 @@ struct JournalTests {
         let messages = try #require(try txn.openDatabase(Schema.messages, create: false))
         #expect(try txn.entries(messages) == 1_000)
         let last = try Key(id: first.rawValue + 999).withBytes { try txn.get(messages, $0) }
-        #expect(try MessageCodec.read(id: MessageID(first.rawValue + 999), #require(last)).to == "491700000999")
+        #expect(try MessageCodec.read(id: MessageID(first.rawValue + 999), #require(last), RecordCipher(key: nil)).to == "491700000999")
         txn.abort()
     }
 

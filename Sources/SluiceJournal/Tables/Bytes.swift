@@ -21,6 +21,15 @@ struct ByteWriter {
         }
     }
 
+    /// Raw bytes, no length (a section that runs to the end of the record).
+    mutating func bytes(_ raw: UnsafeRawBufferPointer) {
+        if let source = raw.baseAddress { (base + offset).copyMemory(from: source, byteCount: raw.count) }
+        offset += raw.count
+    }
+
+    /// Leaves `n` bytes for the caller to fill.
+    mutating func skip(_ n: Int) { offset += n }
+
     /// u32 length + bytes.
     mutating func blob(_ bytes: [UInt8]) {
         u32(UInt32(bytes.count))
@@ -40,7 +49,11 @@ struct ByteReader {
 
     var isAtEnd: Bool { offset == buffer.count }
 
-    struct Short: Error {}
+    /// A short or malformed value; `undecryptable` when a sealed section did not
+    /// authenticate (see `RecordCipher`).
+    struct Short: Error {
+        var undecryptable = false
+    }
 
     @inline(__always) private mutating func take(_ n: Int) throws(Short) -> Int {
         guard buffer.count - offset >= n else { throw Short() }
@@ -53,6 +66,14 @@ struct ByteReader {
     @inline(__always) mutating func u32() throws(Short) -> UInt32 { UInt32(littleEndian: buffer.loadUnaligned(fromByteOffset: try take(4), as: UInt32.self)) }
     @inline(__always) mutating func u64() throws(Short) -> UInt64 { UInt64(littleEndian: buffer.loadUnaligned(fromByteOffset: try take(8), as: UInt64.self)) }
     @inline(__always) mutating func i64() throws(Short) -> Int64 { Int64(bitPattern: try u64()) }
+
+    mutating func skip(_ n: Int) throws(Short) { _ = try take(n) }
+
+    /// Everything left (a sealed section runs to the end of its record).
+    mutating func rest() -> UnsafeRawBufferPointer {
+        defer { offset = buffer.count }
+        return UnsafeRawBufferPointer(rebasing: buffer[offset...])
+    }
 
     mutating func string() throws(Short) -> String {
         let n = Int(try u16())

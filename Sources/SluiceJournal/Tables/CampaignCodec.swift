@@ -2,16 +2,33 @@ import SluiceCore
 
 /// `campaigns` value:
 ///
-///     0 u8 format (1)   1 u8 state   2 u32 sender   6 i64 created ms
-///     14 u8 n = state count (9; 8 before `unknown`)   15 n × u64 counts   then u32 length + message bytes
+///     0 u8 format (2)   1 u8 state   2 u32 sender   6 i64 created ms
+///     14 u8 n = state count (9; 8 before `unknown`)   15 n × u64 counts
+///     then sealed: the message object  (`RecordCipher`, to the end of the value)
+///
+/// Format 1 (before encryption) ends with u32 length + the message in the clear; read only.
+///
+/// Counts change with every transition: the writer keeps a campaign's sealed section as
+/// stored (`readStored`, `writeStored`) and rewrites the counts around it, so a commit
+/// encrypts nothing for them.
 enum CampaignCodec {
-    static let format: UInt8 = 1
+    static let format: UInt8 = 2
+    static let clearFormat: UInt8 = 1
     /// States in the first layout (`queued` … `read`).
     static let stateCountsMin = 8
 
-    static func size(_ c: CampaignRecord) -> Int { 15 + 8 * c.counts.values.count + 4 + c.message.count }
+    /// The message as a sealed section: what the writer holds in `CampaignRecord.message`.
+    static func sealedMessage(_ message: [UInt8], id: CampaignID, _ cipher: RecordCipher) -> [UInt8] {
+        Key(id: id.rawValue).withBytes { key in
+            cipher.sealed(message.count, .campaigns, key: key) { w in message.withUnsafeBytes { w.bytes($0) } }
+        }
+    }
 
-    static func write(_ c: CampaignRecord, to base: UnsafeMutableRawPointer) {
+    /// Size of a record whose `message` is a sealed section.
+    static func storedSize(_ c: CampaignRecord) -> Int { 15 + 8 * c.counts.values.count + c.message.count }
+
+    /// Writes a record whose `message` is a sealed section, copied as it is.
+    static func writeStored(_ c: CampaignRecord, to base: UnsafeMutableRawPointer) {
         var w = ByteWriter(base)
         w.u8(format)
         w.u8(c.state.rawValue)
@@ -19,13 +36,50 @@ enum CampaignCodec {
         w.i64(c.createdMilliseconds)
         w.u8(UInt8(c.counts.values.count))
         for v in c.counts.values { w.u64(v) }
-        w.blob(c.message)
-        assert(w.offset == size(c))
+        c.message.withUnsafeBytes { w.bytes($0) }
+        assert(w.offset == storedSize(c))
     }
 
-    static func read(id: CampaignID, _ bytes: UnsafeRawBufferPointer) throws(ByteReader.Short) -> CampaignRecord {
+    /// The record with its message decrypted (a placeholder when inspecting without the key).
+    static func read(id: CampaignID, _ bytes: UnsafeRawBufferPointer, _ cipher: RecordCipher) throws(ByteReader.Short) -> CampaignRecord {
         var r = ByteReader(bytes)
-        guard try r.u8() == format, let state = CampaignState(rawValue: try r.u8()) else { throw ByteReader.Short() }
+        var c = try header(id: id, &r)
+        if bytes[0] == clearFormat {
+            c.message = try r.blob()
+            guard r.isAtEnd else { throw ByteReader.Short() }
+        } else {
+            c.message = try cipher.open(r.rest(), .campaigns, id: id.rawValue) { plain throws(ByteReader.Short) -> [UInt8] in
+                plain.map { Array($0) } ?? Array(RecordCipher.placeholder.utf8)
+            }
+        }
+        return c
+    }
+
+    /// The record with its message as a sealed section (format 1 records get sealed here),
+    /// for the writer.
+    static func readStored(id: CampaignID, _ bytes: UnsafeRawBufferPointer, _ cipher: RecordCipher) throws(ByteReader.Short) -> CampaignRecord {
+        var r = ByteReader(bytes)
+        var c = try header(id: id, &r)
+        if bytes[0] == clearFormat {
+            c.message = sealedMessage(try r.blob(), id: id, cipher)
+            guard r.isAtEnd else { throw ByteReader.Short() }
+        } else {
+            let section = r.rest()
+            guard !section.isEmpty else { throw ByteReader.Short() }
+            c.message = Array(section)
+        }
+        return c
+    }
+
+    /// State and counts; `message` empty. Needs no key.
+    static func readHeader(id: CampaignID, _ bytes: UnsafeRawBufferPointer) throws(ByteReader.Short) -> CampaignRecord {
+        var r = ByteReader(bytes)
+        return try header(id: id, &r)
+    }
+
+    private static func header(id: CampaignID, _ r: inout ByteReader) throws(ByteReader.Short) -> CampaignRecord {
+        let format = try r.u8()
+        guard format == Self.format || format == clearFormat, let state = CampaignState(rawValue: try r.u8()) else { throw ByteReader.Short() }
         let sender = SenderID(try r.u32())
         let created = try r.i64()
         let n = Int(try r.u8())
@@ -33,49 +87,85 @@ enum CampaignCodec {
         guard n >= Self.stateCountsMin, n <= MessageState.allCases.count else { throw ByteReader.Short() }
         var counts = StateCounts()
         for i in 0..<n { counts.values[i] = try r.u64() }
-        let message = try r.blob()
-        guard r.isAtEnd else { throw ByteReader.Short() }
-        return CampaignRecord(id: id, sender: sender, state: state, createdMilliseconds: created, message: message, counts: counts)
+        return CampaignRecord(id: id, sender: sender, state: state, createdMilliseconds: created, message: [], counts: counts)
     }
 }
 
 /// `senders` value (the key is the UTF-8 `phoneNumberID`):
 ///
-///     0 u8 format (1)   1 u32 id   5 u64 tier (Double bits)   13 u32 burst
-///     17 u8 flags (1 paused, 2 pauseReason)   18 accessToken, [pauseReason]  (u16 length + UTF-8)
+///     0 u8 format (2)   1 u32 id   5 u64 tier (Double bits)   13 u32 burst
+///     17 u8 flags (1 paused, 2 pauseReason, 4 appSecret)   18 [pauseReason]  (u16 length + UTF-8)
+///     then sealed: accessToken, [appSecret]  (u16 length + UTF-8 each)
+///
+/// Format 1 (before encryption): accessToken, [pauseReason], [appSecret] in the clear; read only.
 enum SenderCodec {
-    static let format: UInt8 = 1
+    static let format: UInt8 = 2
+    static let clearFormat: UInt8 = 1
     /// LMDB's default maximum key size.
     static let phoneNumberIDBytesMax = 511
 
-    static func size(_ s: SenderRecord) -> Int {
-        18 + 2 + s.accessToken.utf8.count + (s.pauseReason.map { 2 + $0.utf8.count } ?? 0)
-            + (s.appSecret.map { 2 + $0.utf8.count } ?? 0)
+    private static func sealedFieldsCount(_ s: SenderRecord) -> Int {
+        2 + s.accessToken.utf8.count + (s.appSecret.map { 2 + $0.utf8.count } ?? 0)
     }
 
-    static func write(_ s: SenderRecord, to base: UnsafeMutableRawPointer) {
+    static func size(_ s: SenderRecord, _ cipher: RecordCipher) -> Int {
+        18 + (s.pauseReason.map { 2 + $0.utf8.count } ?? 0) + cipher.sealedCount(sealedFieldsCount(s))
+    }
+
+    static func write(_ s: SenderRecord, _ cipher: RecordCipher, to base: UnsafeMutableRawPointer) {
         var w = ByteWriter(base)
         w.u8(format)
         w.u32(s.id.rawValue)
         w.u64(s.tierMessagesPerSecond.bitPattern)
         w.u32(s.burst)
         w.u8((s.paused ? 1 : 0) | (s.pauseReason == nil ? 0 : 2) | (s.appSecret == nil ? 0 : 4))
-        w.string(s.accessToken)
         if let reason = s.pauseReason { w.string(reason) }
-        if let secret = s.appSecret { w.string(secret) }
-        assert(w.offset == size(s))
+        Array(s.phoneNumberID.utf8).withUnsafeBytes { key in
+            cipher.seal(&w, .senders, key: key) { w in
+                w.string(s.accessToken)
+                if let secret = s.appSecret { w.string(secret) }
+            }
+        }
+        assert(w.offset == size(s, cipher))
     }
 
-    static func read(phoneNumberID: String, _ bytes: UnsafeRawBufferPointer) throws(ByteReader.Short) -> SenderRecord {
+    /// The id alone (the same offset in both formats): needs no key.
+    static func readID(_ bytes: UnsafeRawBufferPointer) throws(ByteReader.Short) -> SenderID {
         var r = ByteReader(bytes)
-        guard try r.u8() == format else { throw ByteReader.Short() }
+        let format = try r.u8()
+        guard format == Self.format || format == clearFormat else { throw ByteReader.Short() }
+        return SenderID(try r.u32())
+    }
+
+    static func read(phoneNumberID: String, _ bytes: UnsafeRawBufferPointer, _ cipher: RecordCipher) throws(ByteReader.Short) -> SenderRecord {
+        var r = ByteReader(bytes)
+        let format = try r.u8()
+        guard format == Self.format || format == clearFormat else { throw ByteReader.Short() }
         let id = SenderID(try r.u32())
         let tier = Double(bitPattern: try r.u64())
         let burst = try r.u32()
         let flags = try r.u8()
-        let token = try r.string()
-        let reason = flags & 2 != 0 ? try r.string() : nil
-        let secret = flags & 4 != 0 ? try r.string() : nil
+        let token: String
+        let reason: String?
+        let secret: String?
+        if format == clearFormat {
+            token = try r.string()
+            reason = flags & 2 != 0 ? try r.string() : nil
+            secret = flags & 4 != 0 ? try r.string() : nil
+        } else {
+            reason = flags & 2 != 0 ? try r.string() : nil
+            let section = r.rest()
+            let opened = try cipher.open(section, .senders, keyBytes: Array(phoneNumberID.utf8)) { plain throws(ByteReader.Short) -> (String, String?) in
+                guard let plain else { return (RecordCipher.placeholder, flags & 4 != 0 ? RecordCipher.placeholder : nil) }
+                var s = ByteReader(plain)
+                let token = try s.string()
+                let secret = flags & 4 != 0 ? try s.string() : nil
+                guard s.isAtEnd else { throw ByteReader.Short() }
+                return (token, secret)
+            }
+            token = opened.0
+            secret = opened.1
+        }
         guard r.isAtEnd else { throw ByteReader.Short() }
         return SenderRecord(
             id: id, phoneNumberID: phoneNumberID, tierMessagesPerSecond: tier, burst: burst,

@@ -1,15 +1,21 @@
 import SluiceCore
 
-/// `messages` value: a 38-byte fixed header, then length-prefixed strings.
+/// `messages` value: a 38-byte fixed header, the strings in the clear, then the sealed
+/// recipient and parameters (`RecordCipher`, to the end of the value).
 ///
-///     0  u8  format (1)          1  u8  state          2  u8  flags (1 wamid, 2 errorMessage)
+///     0  u8  format (2)          1  u8  state          2  u8  flags (1 wamid, 2 errorMessage)
 ///     3  u8  params count        4  u16 attempts       6  u32 sender
 ///     10 i32 errorCode           14 u64 campaign       22 i64 notBefore ms
-///     30 i64 updated ms          38 to, params…, [wamid], [errorMessage]  (u16 length + UTF-8 each)
+///     30 i64 updated ms          38 [wamid], [errorMessage]  (u16 length + UTF-8 each)
+///     then sealed: to, params…  (u16 length + UTF-8 each)
+///
+/// Format 1 (before encryption) has the same header, then to, params…, [wamid],
+/// [errorMessage] in the clear; it is read, never written.
 ///
 /// Little-endian: values are never compared byte-wise. The id is the key.
 enum MessageCodec {
-    static let format: UInt8 = 1
+    static let format: UInt8 = 2
+    static let clearFormat: UInt8 = 1
     static let headerBytes = 38
     /// Where the i64 updated time sits in the header.
     static let updatedOffset = 30
@@ -17,16 +23,21 @@ enum MessageCodec {
     private static let hasWamid: UInt8 = 1
     private static let hasErrorMessage: UInt8 = 2
 
-    static func size(_ m: MessageRecord) -> Int {
-        var n = headerBytes + 2 + m.to.utf8.count
+    static func sealedFieldsCount(_ m: MessageRecord) -> Int {
+        var n = 2 + m.to.utf8.count
         for p in m.params { n += 2 + p.utf8.count }
-        if let w = m.wamid { n += 2 + w.utf8.count }
-        if let e = m.errorMessage { n += 2 + e.utf8.count }
         return n
     }
 
-    /// Writes exactly `size(m)` bytes.
-    static func write(_ m: MessageRecord, to base: UnsafeMutableRawPointer) {
+    static func size(_ m: MessageRecord, _ cipher: RecordCipher) -> Int {
+        var n = headerBytes
+        if let w = m.wamid { n += 2 + w.utf8.count }
+        if let e = m.errorMessage { n += 2 + e.utf8.count }
+        return n + cipher.sealedCount(sealedFieldsCount(m))
+    }
+
+    /// Writes exactly `size(m, cipher)` bytes.
+    static func write(_ m: MessageRecord, _ cipher: RecordCipher, to base: UnsafeMutableRawPointer) {
         var w = ByteWriter(base)
         w.u8(format)
         w.u8(m.state.rawValue)
@@ -38,16 +49,21 @@ enum MessageCodec {
         w.u64(m.campaign.rawValue)
         w.i64(m.notBeforeMilliseconds)
         w.i64(m.updatedMilliseconds)
-        w.string(m.to)
-        for p in m.params { w.string(p) }
         if let wamid = m.wamid { w.string(wamid) }
         if let e = m.errorMessage { w.string(e) }
-        assert(w.offset == size(m), "message \(m.id) encoded to \(w.offset) bytes, expected \(size(m))")
+        Key(id: m.id.rawValue).withBytes { key in
+            cipher.seal(&w, .messages, key: key) { w in
+                w.string(m.to)
+                for p in m.params { w.string(p) }
+            }
+        }
+        assert(w.offset == size(m, cipher), "message \(m.id) encoded to \(w.offset) bytes, expected \(size(m, cipher))")
     }
 
-    static func read(id: MessageID, _ bytes: UnsafeRawBufferPointer) throws(ByteReader.Short) -> MessageRecord {
+    static func read(id: MessageID, _ bytes: UnsafeRawBufferPointer, _ cipher: RecordCipher) throws(ByteReader.Short) -> MessageRecord {
         var r = ByteReader(bytes)
-        guard try r.u8() == format, let state = MessageState(rawValue: try r.u8()) else { throw ByteReader.Short() }
+        let format = try r.u8()
+        guard format == Self.format || format == clearFormat, let state = MessageState(rawValue: try r.u8()) else { throw ByteReader.Short() }
         let flags = try r.u8()
         let paramCount = Int(try r.u8())
         let attempts = try r.u16()
@@ -56,12 +72,32 @@ enum MessageCodec {
         let campaign = CampaignID(try r.u64())
         let notBefore = try r.i64()
         let updated = try r.i64()
-        let to = try r.string()
+        let to: String
         var params: [String] = []
         params.reserveCapacity(paramCount)
-        for _ in 0..<paramCount { params.append(try r.string()) }
-        let wamid = flags & hasWamid != 0 ? try r.string() : nil
-        let errorMessage = flags & hasErrorMessage != 0 ? try r.string() : nil
+        let wamid: String?
+        let errorMessage: String?
+        if format == clearFormat {
+            to = try r.string()
+            for _ in 0..<paramCount { params.append(try r.string()) }
+            wamid = flags & hasWamid != 0 ? try r.string() : nil
+            errorMessage = flags & hasErrorMessage != 0 ? try r.string() : nil
+        } else {
+            wamid = flags & hasWamid != 0 ? try r.string() : nil
+            errorMessage = flags & hasErrorMessage != 0 ? try r.string() : nil
+            let section = r.rest()
+            to = try cipher.open(section, .messages, id: id.rawValue) { plain throws(ByteReader.Short) -> String in
+                guard let plain else {
+                    params = Array(repeating: RecordCipher.placeholder, count: paramCount)
+                    return RecordCipher.placeholder
+                }
+                var s = ByteReader(plain)
+                let to = try s.string()
+                for _ in 0..<paramCount { params.append(try s.string()) }
+                guard s.isAtEnd else { throw ByteReader.Short() }
+                return to
+            }
+        }
         guard r.isAtEnd else { throw ByteReader.Short() }
         return MessageRecord(
             id: id, campaign: campaign, sender: sender, state: state, attempts: attempts,
@@ -69,9 +105,40 @@ enum MessageCodec {
             wamid: wamid, errorCode: errorCode, errorMessage: errorMessage)
     }
 
+    /// The stored record (this format) with `wamid` and `errorMessage` replaced where
+    /// given, into `out`. The sealed section is copied as it is: the send path neither
+    /// decrypts nor encrypts.
+    static func replacingStrings(
+        _ stored: UnsafeRawBufferPointer, wamid: String?, errorMessage: String?, into out: inout [UInt8]
+    ) throws(ByteReader.Short) {
+        var r = ByteReader(stored)
+        guard try r.u8() == format else { throw ByteReader.Short() }
+        _ = try r.u8()
+        let flags = try r.u8()
+        try r.skip(headerBytes - 3)
+        let oldWamid = flags & hasWamid != 0 ? try r.string() : nil
+        let oldError = flags & hasErrorMessage != 0 ? try r.string() : nil
+        let section = r.rest()
+        let newWamid = wamid ?? oldWamid
+        let newError = errorMessage ?? oldError
+        out.removeAll(keepingCapacity: true)
+        out.append(contentsOf: UnsafeRawBufferPointer(rebasing: stored[0..<headerBytes]))
+        out[2] = (newWamid == nil ? 0 : hasWamid) | (newError == nil ? 0 : hasErrorMessage)
+        func append(_ s: String?) {
+            guard let s else { return }
+            let n = s.utf8.count
+            out.append(UInt8(truncatingIfNeeded: n))
+            out.append(UInt8(truncatingIfNeeded: n >> 8))
+            out.append(contentsOf: s.utf8)
+        }
+        append(newWamid)
+        append(newError)
+        out.append(contentsOf: section)
+    }
+
     /// Only the fields a transition needs to find the record's index entries.
     static func readState(_ bytes: UnsafeRawBufferPointer) -> MessageState? {
-        guard bytes.count >= headerBytes, bytes[0] == format else { return nil }
+        guard bytes.count >= headerBytes, bytes[0] == format || bytes[0] == clearFormat else { return nil }
         return MessageState(rawValue: bytes[1])
     }
 }

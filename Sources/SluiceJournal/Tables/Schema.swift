@@ -11,6 +11,9 @@ enum Schema {
     static let metaNextMessageIDKey = "next_message_id"
     /// u64 big-endian: the next status event id (absent before the first event).
     static let metaNextEventIDKey = "next_event_id"
+    /// A sealed constant (`RecordCipher.keyCheck`): present once the journal is encrypted,
+    /// it proves the key on open. Records from before it stay readable (format 1).
+    static let metaKeyCheckKey = "key_check"
 
     static let messages = "messages"
     static let pending = "pending"
