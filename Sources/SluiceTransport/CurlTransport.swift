@@ -16,8 +16,8 @@ import Synchronization
 /// transport.shutdown(drainTimeoutMilliseconds: 5_000)
 /// ```
 ///
-/// `onCompletions` runs on the transport's thread, once per loop iteration with every
-/// completion of that iteration; keep it short and never block it on `send`'s callers.
+/// `onCompletions` (or `onReport`) runs on the transport's thread, once per loop iteration
+/// with everything of that iteration; keep it short and never block it on `send`'s callers.
 public final class CurlTransport: @unchecked Sendable {
     private let shared: TransportShared
     private let onReport: @Sendable ([TransportDeparture], [TransportCompletion]) -> Void
@@ -103,7 +103,7 @@ public final class CurlTransport: @unchecked Sendable {
     /// libcurl finish for up to `drainTimeoutMilliseconds`, then aborts the rest (`.inDoubt`
     /// if any byte of the request was written, else `.notSent`) and stops the thread.
     /// Idempotent; returns when the thread has stopped (at once when called from
-    /// `onCompletions`).
+    /// `onCompletions` or `onReport`).
     public func shutdown(drainTimeoutMilliseconds: Int) {
         let deadline = monotonicNanoseconds() &+ UInt64(max(0, drainTimeoutMilliseconds)) &* 1_000_000
         shared.state.withLock { state in
@@ -114,7 +114,12 @@ public final class CurlTransport: @unchecked Sendable {
     }
 }
 
-func monotonicNanoseconds() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+/// `CLOCK_MONOTONIC`, the clock `SystemClock` paces with: departure stamps compare with it.
+func monotonicNanoseconds() -> UInt64 {
+    var spec = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &spec)
+    return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
+}
 
 struct QueuedRequest: Sendable {
     var request: OutboundRequest

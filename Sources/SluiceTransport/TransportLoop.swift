@@ -211,13 +211,15 @@ final class TransportLoop {
 
     /// One `onReport` call for everything that left or finished in this iteration.
     private func deliver() {
-        guard !completions.isEmpty else {
-            if !departures.departures.isEmpty {
-                onReport(departures.departures, [])
-                departures.departures.removeAll(keepingCapacity: true)
-            }
-            return
-        }
+        if !completions.isEmpty { count(completions) }
+        guard !completions.isEmpty || !departures.departures.isEmpty else { return }
+        onReport(departures.departures, completions)
+        departures.departures.removeAll(keepingCapacity: true)
+        completions.removeAll(keepingCapacity: true)
+    }
+
+    /// The statistics of what finished; before the callback, so that it sees room to send more.
+    private func count(_ completions: [TransportCompletion]) {
         var notSent = 0
         var inDoubt = 0
         for completion in completions {
@@ -230,11 +232,7 @@ final class TransportLoop {
         shared.completed.add(completions.count, ordering: .relaxed)
         shared.notSent.add(notSent, ordering: .relaxed)
         shared.inDoubt.add(inDoubt, ordering: .relaxed)
-        // Before the callback, so that it sees room to send more.
         shared.inFlight.subtract(acceptedCompletions, ordering: .relaxed)
         acceptedCompletions = 0
-        onReport(departures.departures, completions)
-        departures.departures.removeAll(keepingCapacity: true)
-        completions.removeAll(keepingCapacity: true)
     }
 }

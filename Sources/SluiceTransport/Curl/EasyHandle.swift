@@ -1,7 +1,4 @@
 import CCurl
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Requests whose bytes libcurl writes in the current `curl_multi_perform`: the
 /// handles' pre-request callbacks name them, and the loop stamps them once the call
@@ -19,9 +16,7 @@ final class DepartureLog {
     /// Stamps what `record` added since the last call.
     func stamp() {
         guard unstamped > 0 else { return }
-        var spec = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &spec)
-        let now = Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)
+        let now = Int64(monotonicNanoseconds())
         for i in (departures.count - unstamped)..<departures.count { departures[i].monotonicNanoseconds = now }
         unstamped = 0
     }
