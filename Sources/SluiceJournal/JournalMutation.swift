@@ -6,18 +6,26 @@ public enum JournalMutation: Sendable {
     /// assigns the next `SenderID`; an existing phone number always keeps its id.
     case putSender(SenderRecord)
     /// A new campaign: assigns its `CampaignID` and contiguous `MessageID`s, all `queued`.
-    case createCampaign(sender: SenderID, message: [UInt8], createdMilliseconds: Int64, recipients: [NewMessage])
+    case createCampaign(sender: SenderID, message: [UInt8], createdMilliseconds: Int64, recipients: [NewMessage], options: CampaignOptions = .standard)
     /// Later chunks of a streamed campaign: more contiguous ids, all `queued`.
     case appendMessages(campaign: CampaignID, createdMilliseconds: Int64, recipients: [NewMessage])
     /// A campaign whose recipients stream in: created `receiving` with no message; chunks
     /// follow with `appendMessages`, then `completeCampaign` or `cancelCampaign`.
-    case beginCampaign(sender: SenderID, message: [UInt8], createdMilliseconds: Int64)
+    case beginCampaign(sender: SenderID, message: [UInt8], createdMilliseconds: Int64, options: CampaignOptions = .standard)
     /// `receiving` → `active`. Fails with `campaignState` for a campaign in another state.
     case completeCampaign(CampaignID)
     /// `receiving` (or `cancelled`) → `cancelled`, deleting up to `discardMax` of its
     /// queued messages: repeat until the result's `discarded` is below `discardMax`.
     /// Fails with `campaignState` for an `active` or `done` campaign.
     case cancelCampaign(CampaignID, discardMax: Int)
+    /// An owner's change of a sent campaign: `active` ⇄ `paused`, or `active`/`paused`/`done`
+    /// → `withdrawn` (then `endMessages` ends what was not sent). Setting the state it has
+    /// changes nothing; other moves fail with `campaignState`.
+    case setCampaignState(CampaignID, CampaignState)
+    /// Moves up to `max` of the campaign's `queued`, `retry_at` and `in_doubt` messages to
+    /// `to` (`expired`, `cancelled`): repeat until the result's `moved` is below `max`.
+    /// `in_flight` ones are the dispatcher's to end.
+    case endMessages(campaign: CampaignID, to: MessageState, max: Int, updatedMilliseconds: Int64)
     /// Stores the first answer under an idempotency key. A stored record created before
     /// `replacingCreatedBefore` (expired) is replaced; a live one fails the call with
     /// `idempotencyKeyExists`.
@@ -47,11 +55,12 @@ public enum JournalMutation: Sendable {
     /// Records this mutation writes, for the per-transaction cap.
     var recordCount: Int {
         switch self {
-        case .putSender, .createAPIKey, .revokeAPIKey, .beginCampaign, .completeCampaign, .putIdempotency, .createSubscription: 1
+        case .putSender, .createAPIKey, .revokeAPIKey, .beginCampaign, .completeCampaign, .putIdempotency, .createSubscription, .setCampaignState: 1
+        case .endMessages(_, _, let max, _): max
         case .cancelCampaign(_, let discardMax), .deleteSubscription(_, let discardMax): 1 + discardMax
         case .settleOutbox(let settlements): settlements.count
         case .purgeIdempotency(_, let max): max
-        case .createCampaign(_, _, _, let recipients): 1 + recipients.count
+        case .createCampaign(_, _, _, let recipients, _): 1 + recipients.count
         case .appendMessages(_, _, let recipients): recipients.count
         case .transition(let transitions): transitions.count
         }
@@ -127,4 +136,7 @@ public enum MutationResult: Sendable, Equatable {
     case settled(Int)
     /// `purgeIdempotency`: records deleted.
     case purged(Int)
+    /// `endMessages`: messages moved; `setCampaignState`: the state before.
+    case moved(Int)
+    case campaignState(CampaignState)
 }

@@ -16,7 +16,7 @@ extension JournalWriter {
             switch mutation {
             case .putSender(let record):
                 results.append(.sender(try putSender(record, txn, &s)))
-            case let .createCampaign(sender, message, created, recipients):
+            case let .createCampaign(sender, message, created, recipients, options):
                 guard s.senderPhones[sender] != nil else { throw JournalError.unknownSender(sender) }
                 guard message.count <= Self.campaignMessageBytesMax else {
                     throw JournalError.invalidField(field: "message", reason: "\(message.count) bytes, more than \(Self.campaignMessageBytesMax)")
@@ -25,7 +25,8 @@ extension JournalWriter {
                 let id = CampaignID(s.nextCampaignID)
                 s.nextCampaignID += 1
                 s.campaigns[id] = CampaignRecord(
-                    id: id, sender: sender, createdMilliseconds: created, message: CampaignCodec.sealedMessage(message, id: id, cipher))
+                    id: id, sender: sender, createdMilliseconds: created, message: CampaignCodec.sealedMessage(message, id: id, cipher),
+                    options: options)
                 let first = try appendMessages(recipients, campaign: id, sender: sender, created: created, txn, &s)
                 results.append(.campaign(id, firstMessage: first, count: recipients.count))
             case let .appendMessages(campaign, created, recipients):
@@ -37,7 +38,7 @@ extension JournalWriter {
             case .transition(let transitions):
                 let (applied, rejected) = try apply(transitions, txn, &s)
                 results.append(.transitions(applied: applied, rejected: rejected))
-            case let .beginCampaign(sender, message, created):
+            case let .beginCampaign(sender, message, created, options):
                 guard s.senderPhones[sender] != nil else { throw JournalError.unknownSender(sender) }
                 guard message.count <= Self.campaignMessageBytesMax else {
                     throw JournalError.invalidField(field: "message", reason: "\(message.count) bytes, more than \(Self.campaignMessageBytesMax)")
@@ -45,7 +46,8 @@ extension JournalWriter {
                 let id = CampaignID(s.nextCampaignID)
                 s.nextCampaignID += 1
                 s.campaigns[id] = CampaignRecord(
-                    id: id, sender: sender, state: .receiving, createdMilliseconds: created, message: CampaignCodec.sealedMessage(message, id: id, cipher))
+                    id: id, sender: sender, state: .receiving, createdMilliseconds: created, message: CampaignCodec.sealedMessage(message, id: id, cipher),
+                    options: options)
                 results.append(.campaign(id, firstMessage: MessageID(s.nextMessageID), count: 0))
             case .completeCampaign(let id):
                 guard let record = try loadCampaign(id, txn, &s) else { throw JournalError.unknownCampaign(id) }
@@ -69,6 +71,10 @@ extension JournalWriter {
                 results.append(.discarded(try deleteSubscription(id, discardMax: discardMax, txn, &s)))
             case .settleOutbox(let settlements):
                 results.append(.settled(try settle(settlements, txn, &s)))
+            case let .setCampaignState(id, state):
+                results.append(.campaignState(try setCampaignState(id, state, txn, &s)))
+            case let .endMessages(campaign, to, max, updated):
+                results.append(.moved(try endMessages(campaign, to: to, max: max, updatedMilliseconds: updated, txn, &s)))
             }
         }
         return results
@@ -264,7 +270,7 @@ extension JournalWriter {
     }
 
     /// The campaign as this transaction sees it, cached so that its counts are written once.
-    private func loadCampaign(_ id: CampaignID, _ txn: borrowing Transaction, _ s: inout WriterState) throws -> CampaignRecord? {
+    func loadCampaign(_ id: CampaignID, _ txn: borrowing Transaction, _ s: inout WriterState) throws -> CampaignRecord? {
         if let cached = s.campaigns[id] { return cached }
         let record = try Key(id: id.rawValue).withBytes { key -> CampaignRecord? in
             guard let bytes = try txn.get(tables.campaigns, key) else { return nil }
@@ -292,7 +298,7 @@ extension JournalWriter {
     // MARK: Transitions
 
     /// Header offsets of `MessageCodec`, for patching a record in place.
-    private enum Offset {
+    enum Offset {
         static let state = 1
         static let attempts = 4
         static let sender = 6
@@ -312,7 +318,7 @@ extension JournalWriter {
         return (applied, rejected)
     }
 
-    private func transition(_ t: MessageTransition, _ txn: borrowing Transaction, _ s: inout WriterState) throws -> Bool {
+    func transition(_ t: MessageTransition, _ txn: borrowing Transaction, _ s: inout WriterState) throws -> Bool {
         if let wamid = t.wamid { try checkLength(wamid, "wamid") }
         if let e = t.errorMessage { try checkLength(e, "errorMessage") }
         let key = Key(id: t.id.rawValue)
@@ -377,7 +383,7 @@ extension JournalWriter {
         case .queued: removed = try Key.pending(sender, campaign, id).withBytes { try txn.delete(tables.pending, $0) }
         case .retryAt, .inDoubt: removed = try Key.due(sender, notBefore: notBefore, id).withBytes { try txn.delete(tables.due, $0) }
         case .inFlight: removed = try Key(id: id.rawValue).withBytes { try txn.delete(tables.inflight, $0) }
-        case .sent, .failed, .delivered, .read, .unknown: removed = true
+        case .sent, .failed, .delivered, .read, .unknown, .expired, .cancelled: removed = true
         }
         assert(removed, "message \(id) in \(state) had no index entry")
     }
@@ -387,7 +393,7 @@ extension JournalWriter {
         case .queued: try Key.pending(sender, campaign, id).withBytes { try txn.put(tables.pending, $0, emptyValue) }
         case .retryAt, .inDoubt: try Key.due(sender, notBefore: notBefore, id).withBytes { try txn.put(tables.due, $0, emptyValue) }
         case .inFlight: try Key(id: id.rawValue).withBytes { try txn.put(tables.inflight, $0, emptyValue) }
-        case .sent, .failed, .delivered, .read, .unknown: break
+        case .sent, .failed, .delivered, .read, .unknown, .expired, .cancelled: break
         }
     }
 }

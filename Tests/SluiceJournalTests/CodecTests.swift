@@ -61,6 +61,35 @@ struct CodecTests {
         }
     }
 
+    @Test("a campaign keeps its options; one written before options (format 2) reads with the standard ones")
+    func campaignOptionsRoundTrip() throws {
+        var counts = StateCounts()
+        counts[.expired] = 7
+        counts[.cancelled] = 2
+        let options = CampaignOptions(scheduleAtMilliseconds: -1, expiresAtMilliseconds: 1_800_000_000_000, priority: .transactional, delivery: .atMostOnce)
+        let c = CampaignRecord(id: CampaignID(4), sender: SenderID(1), state: .withdrawn, createdMilliseconds: 9, message: Array(#"{"type":"text"}"#.utf8), counts: counts, options: options)
+        var stored = c
+        stored.message = CampaignCodec.sealedMessage(c.message, id: c.id, cipher)
+        var bytes = [UInt8](repeating: 0, count: CampaignCodec.storedSize(stored))
+        bytes.withUnsafeMutableBytes { CampaignCodec.writeStored(stored, to: $0.baseAddress!) }
+        #expect(try bytes.withUnsafeBytes { try CampaignCodec.read(id: c.id, $0, cipher) } == c)
+        #expect(try bytes.withUnsafeBytes { try CampaignCodec.readHeader(id: c.id, $0) }.options == options)
+
+        // Format 2: the same without the options section.
+        var old = bytes
+        old[0] = 2
+        let optionsAt = 15 + 8 * MessageState.allCases.count
+        old.removeSubrange(optionsAt..<optionsAt + CampaignCodec.optionsBytes)
+        var expected = c
+        expected.options = .standard
+        #expect(try old.withUnsafeBytes { try CampaignCodec.read(id: c.id, $0, cipher) } == expected)
+
+        // An unknown priority is a corrupt record, not a silent default.
+        var bad = bytes
+        bad[optionsAt] = 9
+        #expect(throws: ByteReader.Short.self) { try bad.withUnsafeBytes { try CampaignCodec.read(id: c.id, $0, cipher) } }
+    }
+
     @Test func keysSortNumerically() {
         func bytes(_ k: Key) -> [UInt8] { k.withBytes { Array($0) } }
         #expect(bytes(Key(id: 255)).lexicographicallyPrecedes(bytes(Key(id: 256))))

@@ -37,8 +37,10 @@ struct LegacyBytes {
     static func campaign(_ c: CampaignRecord) -> [UInt8] {
         var w = LegacyBytes()
         w.u8(1); w.u8(c.state.rawValue); w.u32(c.sender.rawValue); w.u64(UInt64(bitPattern: c.createdMilliseconds))
-        w.u8(UInt8(c.counts.values.count))
-        for v in c.counts.values { w.u64(v) }
+        // Format 1 held 9 counts (`queued` … `unknown`).
+        precondition(c.counts.values.dropFirst(9).allSatisfy { $0 == 0 }, "format 1 had no later states")
+        w.u8(9)
+        for v in c.counts.values.prefix(9) { w.u64(v) }
         w.u32(UInt32(c.message.count)); w.bytes.append(contentsOf: c.message)
         return w.bytes
     }

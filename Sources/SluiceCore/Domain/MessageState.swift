@@ -8,7 +8,9 @@
 ///
 /// A status webhook may move `in_doubt` straight to `sent`, `delivered` or `read`. A `sent`
 /// message that gets no further status by the status deadline ends `unknown`; a late
-/// status still moves it on.
+/// status still moves it on. A message not sent when its campaign expires or is cancelled
+/// ends `expired` or `cancelled`; an `in_doubt` one of an `at_most_once` campaign ends
+/// `unknown` instead of being resent.
 public enum MessageState: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case queued = 0
     case inFlight = 1
@@ -21,6 +23,10 @@ public enum MessageState: UInt8, Sendable, CaseIterable, CustomStringConvertible
     /// Sent, but no delivery status came by the status deadline. Appended: the raw values
     /// (and campaign counts, indexed by them) of the states above are in stored journals.
     case unknown = 8
+    /// Not sent by its campaign's `expires_at`.
+    case expired = 9
+    /// Not sent when its campaign was cancelled.
+    case cancelled = 10
 
     public var description: String {
         switch self {
@@ -33,6 +39,8 @@ public enum MessageState: UInt8, Sendable, CaseIterable, CustomStringConvertible
         case .delivered: "delivered"
         case .read: "read"
         case .unknown: "unknown"
+        case .expired: "expired"
+        case .cancelled: "cancelled"
         }
     }
 
@@ -45,7 +53,7 @@ public enum MessageState: UInt8, Sendable, CaseIterable, CustomStringConvertible
     /// States a subscriber hears about: the ones WhatsApp reports, and `unknown`.
     public var isReported: Bool {
         switch self {
-        case .sent, .delivered, .read, .failed, .unknown: true
+        case .sent, .delivered, .read, .failed, .unknown, .expired, .cancelled: true
         case .queued, .inFlight, .retryAt, .inDoubt: false
         }
     }
@@ -53,8 +61,16 @@ public enum MessageState: UInt8, Sendable, CaseIterable, CustomStringConvertible
     /// True when the message will not be sent again.
     public var isFinal: Bool {
         switch self {
-        case .sent, .failed, .delivered, .read, .unknown: true
+        case .sent, .failed, .delivered, .read, .unknown, .expired, .cancelled: true
         case .queued, .inFlight, .retryAt, .inDoubt: false
+        }
+    }
+
+    /// Whether the message waits to be sent (again): what a campaign's ETA counts.
+    public var isUnsent: Bool {
+        switch self {
+        case .queued, .inFlight, .retryAt, .inDoubt: true
+        case .sent, .failed, .delivered, .read, .unknown, .expired, .cancelled: false
         }
     }
 
@@ -75,6 +91,14 @@ public enum MessageState: UInt8, Sendable, CaseIterable, CustomStringConvertible
         // The status deadline passed; a status that arrives later still counts.
         case (.sent, .unknown): true
         case (.unknown, .delivered), (.unknown, .read), (.unknown, .failed): true
+        // Its campaign expired or was cancelled before it was (known to be) sent.
+        case (.queued, .expired), (.inFlight, .expired), (.retryAt, .expired), (.inDoubt, .expired): true
+        case (.queued, .cancelled), (.inFlight, .cancelled), (.retryAt, .cancelled), (.inDoubt, .cancelled): true
+        // An in-doubt message may have left before: a status still proves it was sent.
+        case (.expired, .sent), (.expired, .delivered), (.expired, .read), (.expired, .failed): true
+        case (.cancelled, .sent), (.cancelled, .delivered), (.cancelled, .read), (.cancelled, .failed): true
+        // `at_most_once`: an in-doubt message is never resent.
+        case (.inDoubt, .unknown): true
         default: false
         }
     }

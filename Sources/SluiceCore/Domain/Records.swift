@@ -59,13 +59,73 @@ public enum CampaignState: UInt8, Sendable, CustomStringConvertible {
     /// The upload ended before it completed (client gone, bad line, restart): its messages
     /// were discarded and nothing of it is sent.
     case cancelled = 3
+    /// Paused by its owner: nothing more is sent until it is resumed.
+    case paused = 4
+    /// Cancelled by its owner while sending: what was not sent ends `cancelled` (its
+    /// messages are kept, unlike an upload's). Shown as `cancelled`.
+    case withdrawn = 5
     public var description: String {
         switch self {
         case .active: "active"
         case .done: "done"
         case .receiving: "receiving"
         case .cancelled: "cancelled"
+        case .paused: "paused"
+        case .withdrawn: "cancelled"
         }
+    }
+}
+
+/// Which campaigns of a sender go first: `transactional` before `marketing`.
+public enum CampaignPriority: UInt8, Sendable, CaseIterable, CustomStringConvertible {
+    case transactional = 0
+    case marketing = 1
+    public var description: String { self == .transactional ? "transactional" : "marketing" }
+    public init?(name: String) {
+        guard let p = Self.allCases.first(where: { $0.description == name }) else { return nil }
+        self = p
+    }
+}
+
+/// What happens to a message that may or may not have left when the process died or the
+/// answer was lost (`in_doubt`) and no status settles it within the settle window.
+public enum DeliveryMode: UInt8, Sendable, CaseIterable, CustomStringConvertible {
+    /// Resent: the recipient may get it twice, never not at all.
+    case atLeastOnce = 0
+    /// Never resent: it ends `unknown`.
+    case atMostOnce = 1
+    public var description: String { self == .atLeastOnce ? "at_least_once" : "at_most_once" }
+    public init?(name: String) {
+        guard let m = Self.allCases.first(where: { $0.description == name }) else { return nil }
+        self = m
+    }
+}
+
+/// How a campaign is sent: when it may start and must end, its priority on its sender
+/// and its delivery mode.
+public struct CampaignOptions: Sendable, Equatable {
+    /// Wall-clock ms before which nothing is sent; nil: at once.
+    public var scheduleAtMilliseconds: Int64?
+    /// Wall-clock ms after which what was not sent ends `expired`; nil: never.
+    public var expiresAtMilliseconds: Int64?
+    public var priority: CampaignPriority
+    public var delivery: DeliveryMode
+
+    public init(scheduleAtMilliseconds: Int64? = nil, expiresAtMilliseconds: Int64? = nil, priority: CampaignPriority = .marketing, delivery: DeliveryMode = .atLeastOnce) {
+        self.scheduleAtMilliseconds = scheduleAtMilliseconds
+        self.expiresAtMilliseconds = expiresAtMilliseconds
+        self.priority = priority
+        self.delivery = delivery
+    }
+
+    /// What a campaign gets when it names none.
+    public static let standard = CampaignOptions()
+
+    /// Whether the campaign may send at `wallMilliseconds` (started and not expired).
+    public func isOpen(atMilliseconds wall: Int64) -> Bool {
+        if let start = scheduleAtMilliseconds, wall < start { return false }
+        if let end = expiresAtMilliseconds, wall >= end { return false }
+        return true
     }
 }
 
@@ -78,14 +138,19 @@ public struct CampaignRecord: Sendable, Equatable {
     /// The Cloud API message object as the client sent it (JSON, UTF-8), without `to`.
     public var message: [UInt8]
     public var counts: StateCounts
+    public var options: CampaignOptions
 
-    public init(id: CampaignID, sender: SenderID, state: CampaignState = .active, createdMilliseconds: Int64, message: [UInt8], counts: StateCounts = StateCounts()) {
+    public init(
+        id: CampaignID, sender: SenderID, state: CampaignState = .active, createdMilliseconds: Int64, message: [UInt8],
+        counts: StateCounts = StateCounts(), options: CampaignOptions = .standard
+    ) {
         self.id = id
         self.sender = sender
         self.state = state
         self.createdMilliseconds = createdMilliseconds
         self.message = message
         self.counts = counts
+        self.options = options
     }
 }
 

@@ -2,20 +2,27 @@ import SluiceCore
 
 /// `campaigns` value:
 ///
-///     0 u8 format (2)   1 u8 state   2 u32 sender   6 i64 created ms
-///     14 u8 n = state count (9; 8 before `unknown`)   15 n × u64 counts
+///     0 u8 format (3)   1 u8 state   2 u32 sender   6 i64 created ms
+///     14 u8 n = state count (11; 9 before `expired`, 8 before `unknown`)   15 n × u64 counts
+///     then options: u8 priority, u8 delivery, i64 schedule_at ms, i64 expires_at ms
+///     (`Int64.min`: none)
 ///     then sealed: the message object  (`RecordCipher`, to the end of the value)
 ///
-/// Format 1 (before encryption) ends with u32 length + the message in the clear; read only.
+/// Format 2 has no options (the standard ones); format 1 (before encryption) has none and
+/// ends with u32 length + the message in the clear. Both are read only.
 ///
 /// Counts change with every transition: the writer keeps a campaign's sealed section as
 /// stored (`readStored`, `writeStored`) and rewrites the counts around it, so a commit
 /// encrypts nothing for them.
 enum CampaignCodec {
-    static let format: UInt8 = 2
+    static let format: UInt8 = 3
+    /// Sealed, without options.
+    static let sealedFormat: UInt8 = 2
     static let clearFormat: UInt8 = 1
     /// States in the first layout (`queued` … `read`).
     static let stateCountsMin = 8
+    static let optionsBytes = 18
+    private static let none = Int64.min
 
     /// The message as a sealed section: what the writer holds in `CampaignRecord.message`.
     static func sealedMessage(_ message: [UInt8], id: CampaignID, _ cipher: RecordCipher) -> [UInt8] {
@@ -25,7 +32,7 @@ enum CampaignCodec {
     }
 
     /// Size of a record whose `message` is a sealed section.
-    static func storedSize(_ c: CampaignRecord) -> Int { 15 + 8 * c.counts.values.count + c.message.count }
+    static func storedSize(_ c: CampaignRecord) -> Int { 15 + 8 * c.counts.values.count + optionsBytes + c.message.count }
 
     /// Writes a record whose `message` is a sealed section, copied as it is.
     static func writeStored(_ c: CampaignRecord, to base: UnsafeMutableRawPointer) {
@@ -36,6 +43,10 @@ enum CampaignCodec {
         w.i64(c.createdMilliseconds)
         w.u8(UInt8(c.counts.values.count))
         for v in c.counts.values { w.u64(v) }
+        w.u8(c.options.priority.rawValue)
+        w.u8(c.options.delivery.rawValue)
+        w.i64(c.options.scheduleAtMilliseconds ?? none)
+        w.i64(c.options.expiresAtMilliseconds ?? none)
         c.message.withUnsafeBytes { w.bytes($0) }
         assert(w.offset == storedSize(c))
     }
@@ -79,7 +90,7 @@ enum CampaignCodec {
 
     private static func header(id: CampaignID, _ r: inout ByteReader) throws(ByteReader.Short) -> CampaignRecord {
         let format = try r.u8()
-        guard format == Self.format || format == clearFormat, let state = CampaignState(rawValue: try r.u8()) else { throw ByteReader.Short() }
+        guard format == Self.format || format == sealedFormat || format == clearFormat, let state = CampaignState(rawValue: try r.u8()) else { throw ByteReader.Short() }
         let sender = SenderID(try r.u32())
         let created = try r.i64()
         let n = Int(try r.u8())
@@ -87,7 +98,16 @@ enum CampaignCodec {
         guard n >= Self.stateCountsMin, n <= MessageState.allCases.count else { throw ByteReader.Short() }
         var counts = StateCounts()
         for i in 0..<n { counts.values[i] = try r.u64() }
-        return CampaignRecord(id: id, sender: sender, state: state, createdMilliseconds: created, message: [], counts: counts)
+        var options = CampaignOptions.standard
+        if format == Self.format {
+            guard let priority = CampaignPriority(rawValue: try r.u8()), let delivery = DeliveryMode(rawValue: try r.u8()) else { throw ByteReader.Short() }
+            let start = try r.i64()
+            let end = try r.i64()
+            options = CampaignOptions(
+                scheduleAtMilliseconds: start == none ? nil : start, expiresAtMilliseconds: end == none ? nil : end,
+                priority: priority, delivery: delivery)
+        }
+        return CampaignRecord(id: id, sender: sender, state: state, createdMilliseconds: created, message: [], counts: counts, options: options)
     }
 }
 
