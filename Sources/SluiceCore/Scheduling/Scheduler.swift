@@ -273,11 +273,13 @@ public struct Scheduler: Sendable {
     /// answers it before handling a later `noteMoreAvailable` for the same campaign.
     public func refillRequests() -> [RefillRequest] {
         var requests: [RefillRequest] = []
-        for sender in senders where !sender.paused && !sender.rotation.isEmpty {
+        for sender in senders where !sender.paused && sender.campaignCount > 0 {
             let watermark = lowWatermark(sender)
-            for queue in sender.rotation where !queue.exhausted && queue.messages.count < watermark {
-                requests.append(RefillRequest(
-                    sender: sender.id, campaign: queue.campaign, after: queue.after, limit: max(configuration.pageSize, watermark)))
+            for lane in sender.lanes {
+                for queue in lane.queues where !queue.exhausted && queue.messages.count < watermark {
+                    requests.append(RefillRequest(
+                        sender: sender.id, campaign: queue.campaign, after: queue.after, limit: max(configuration.pageSize, watermark)))
+                }
             }
         }
         return requests
@@ -301,6 +303,25 @@ public struct Scheduler: Sendable {
     public mutating func noteMoreAvailable(sender: SenderID, campaign: CampaignID) {
         let i = index(sender)
         senders[i].setExhausted(campaign: campaign, false)
+    }
+
+    // MARK: - Campaigns
+
+    /// Serves the campaign's messages in the rotation of `priority` (`marketing` unless
+    /// set). Set it before its first messages arrive; a later change moves its queue.
+    public mutating func setPriority(sender: SenderID, campaign: CampaignID, _ priority: CampaignPriority) {
+        senders[index(sender)].setPriority(campaign, priority)
+    }
+
+    /// Takes the campaign out of its sender's rotation (paused, cancelled, expired),
+    /// appending its paged-in messages to `out`; it pages in again, from the start of
+    /// the journal's queue, after `noteMoreAvailable`.
+    public mutating func removeCampaign(sender: SenderID, campaign: CampaignID, into out: inout [MessageRecord]) {
+        let i = index(sender)
+        let wasReady = isReady(i)
+        senders[i].removeQueue(campaign, into: &out)
+        if wasReady && !isReady(i) { senders[i].generation &+= 1 }
+        purgeStaleTop()
     }
 
     // MARK: - Queries
@@ -341,7 +362,7 @@ public struct Scheduler: Sendable {
     /// time shared by its campaigns, and at least `queueLowWatermark`.
     private func lowWatermark(_ sender: SenderState) -> Int {
         let seconds = Double(configuration.stagingNanoseconds) / 1e9
-        let share = sender.pacer.messagesPerSecond * seconds / Double(sender.rotation.count)
+        let share = sender.pacer.messagesPerSecond * seconds / Double(sender.campaignCount)
         return max(configuration.queueLowWatermark, Int(share.rounded(.up)))
     }
 
