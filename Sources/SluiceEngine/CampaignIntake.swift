@@ -39,6 +39,8 @@ public enum IntakeError: Error, Sendable, Equatable, CustomStringConvertible {
     case noRecipients
     case tooManyRecipients(count: Int, max: Int)
     case noValidRecipients(rejectedCount: Int, rejected: [CampaignRejection])
+    /// `schedule_at`, `expires_at`, `priority` or `delivery` cannot be used.
+    case invalidOption(field: String, reason: String)
     case journal(String)
 
     public var description: String {
@@ -49,6 +51,7 @@ public enum IntakeError: Error, Sendable, Equatable, CustomStringConvertible {
         case .noRecipients: "recipients must hold at least one recipient"
         case .tooManyRecipients(let count, let max): "recipients holds \(count) entries; at most \(max) per request"
         case .noValidRecipients(let count, _): "none of the recipients is valid (\(count) rejected)"
+        case .invalidOption(_, let why): why
         case .journal(let why): "the journal could not record the campaign: \(why)"
         }
     }
@@ -87,6 +90,22 @@ public enum CampaignIntake {
     }
 
     public static let appSecretBytesMax = 256
+    /// Furthest ahead `schedule_at` and `expires_at` may be.
+    public static let scheduleHorizonMilliseconds: Int64 = 366 * 24 * 3_600_000
+
+    /// nil when a campaign submitted at `now` can be sent with these options, otherwise
+    /// the field and the reason.
+    public static func problem(options: CampaignOptions, nowMilliseconds now: Int64) -> (field: String, reason: String)? {
+        if let start = options.scheduleAtMilliseconds, start > now + scheduleHorizonMilliseconds {
+            return ("schedule_at", "schedule_at is more than 366 days ahead")
+        }
+        if let end = options.expiresAtMilliseconds {
+            if end <= now { return ("expires_at", "expires_at is not in the future") }
+            if end > now + scheduleHorizonMilliseconds { return ("expires_at", "expires_at is more than 366 days ahead") }
+            if let start = options.scheduleAtMilliseconds, end <= start { return ("expires_at", "expires_at must be after schedule_at") }
+        }
+        return nil
+    }
 
     /// nil when `appSecret` can sign webhooks, otherwise the reason.
     public static func problem(appSecret: String) -> String? {

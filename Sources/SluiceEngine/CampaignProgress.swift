@@ -1,13 +1,17 @@
 import SluiceCore
 
-/// What `GET /v1/campaigns/{id}` reports: a campaign's state and its messages per state.
+/// What `GET /v1/campaigns/{id}` reports: a campaign's state, options and messages per
+/// state, and (for one campaign) its current send rate and an estimate of when it is done.
 public struct CampaignProgress: Sendable, Equatable {
     public var id: CampaignID
     public var senderPhoneNumberID: String?
     /// `receiving` while a streamed upload arrives (nothing is sent yet), `cancelled` when
-    /// it ended before completing (nothing of it is sent), else `active` while any message
-    /// may still be sent, then `done`.
+    /// the upload ended before completing (nothing of it is sent) or its owner cancelled
+    /// it, `paused`, `scheduled` before `schedule_at`, else `active` while any message may
+    /// still be sent, then `done`.
     public var state: String
+    public var createdMilliseconds: Int64
+    public var options: CampaignOptions
     public var total: UInt64
     /// `queued` includes messages waiting to retry.
     public var queued: UInt64
@@ -20,11 +24,27 @@ public struct CampaignProgress: Sendable, Equatable {
     public var read: UInt64
     /// Sent, with no delivery status by the status deadline.
     public var unknown: UInt64
+    /// Not sent by `expires_at`.
+    public var expired: UInt64
+    /// Not sent when the campaign was cancelled.
+    public var cancelled: UInt64
+    /// Messages that may still be sent: queued, in flight, waiting to retry, in doubt.
+    public var unsent: UInt64
+    /// Messages sent per second now (smoothed over about two seconds).
+    public var sendRate: Double = 0
+    /// Seconds until nothing is left to send, from the sender's current rate and what
+    /// its other campaigns have queued ahead; nil when done or when it cannot be told.
+    public var etaSeconds: Double?
+    /// What holds the campaign back or why there is no ETA (`paused`, `sender_paused`,
+    /// `scheduled`, `messaging_limit`), when something does.
+    public var waitingFor: String?
 
-    init(record: CampaignRecord, senderPhoneNumberID: String?) {
+    init(record: CampaignRecord, senderPhoneNumberID: String?, wallMilliseconds wall: Int64) {
         let c = record.counts
         id = record.id
         self.senderPhoneNumberID = senderPhoneNumberID
+        createdMilliseconds = record.createdMilliseconds
+        options = record.options
         total = c.total
         queued = c[.queued] + c[.retryAt]
         inFlight = c[.inFlight]
@@ -34,9 +54,17 @@ public struct CampaignProgress: Sendable, Equatable {
         delivered = c[.delivered] + c[.read]
         read = c[.read]
         unknown = c[.unknown]
+        expired = c[.expired]
+        cancelled = c[.cancelled]
+        unsent = MessageState.allCases.filter(\.isUnsent).reduce(0) { $0 + c[$1] }
         switch record.state {
-        case .receiving, .cancelled: state = record.state.description
-        case .active, .done: state = queued + inFlight + inDoubt == 0 ? "done" : "active"
+        case .receiving, .cancelled, .withdrawn, .paused: state = record.state.description
+        case .active, .done:
+            if let start = record.options.scheduleAtMilliseconds, wall < start, unsent > 0 {
+                state = "scheduled"
+            } else {
+                state = unsent == 0 ? "done" : "active"
+            }
         }
     }
 }
@@ -63,4 +91,6 @@ public struct SenderSnapshot: Sendable, Equatable {
     /// Unsuccessful send outcomes since this process started, by WhatsApp error code
     /// (`"131026"`), HTTP status without a Meta body (`"http_503"`), `"not_sent"` or `"in_doubt"`.
     public var errors: [String: UInt64] = [:]
+    /// Messages sent per second, smoothed over about two seconds.
+    public var sendRate: Double = 0
 }

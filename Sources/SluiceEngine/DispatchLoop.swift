@@ -24,6 +24,12 @@ final class DispatchLoop: @unchecked Sendable {
         case due(SenderID, [MessageRecord])
         /// What the transport handed to libcurl and what finished, in one iteration.
         case transport(departed: [TransportDeparture], completions: [TransportCompletion])
+        /// The owner paused, resumed or cancelled the campaign (journaled).
+        case campaignChanged(CampaignID, CampaignState)
+        /// A commit that returned messages of the campaign to the queue is durable.
+        case restaged(CampaignID)
+        /// The last `endMessages` of the campaign moved a full batch: more may be left.
+        case endMore(CampaignID, MessageState)
         case stop
     }
 
@@ -50,8 +56,7 @@ final class DispatchLoop: @unchecked Sendable {
     // Owned by the loop thread.
     private var scheduler: Scheduler
     private var senders: [SenderID: SenderRuntime] = [:]
-    private var templates: [CampaignID: MessageTemplate] = [:]
-    private var brokenCampaigns: [CampaignID: String] = [:]
+    private var campaigns = CampaignBook()
     private struct InFlight {
         var message: MessageRecord
         /// Its admission number at the sender's pacer (departure reports).
@@ -75,10 +80,18 @@ final class DispatchLoop: @unchecked Sendable {
     private var outcomesFlushAt: Instant?
     private var stopping = false
     private var rng = SystemRandomNumberGenerator()
+    /// Messages sent per campaign and sender since the last snapshot, and their smoothed
+    /// rates (the current send rate of progress reports).
+    private var sentSinceSnapshot: [CampaignID: UInt64] = [:]
+    private var campaignRates: [CampaignID: Double] = [:]
+    private var senderRates: [SenderID: Double] = [:]
+    private var senderSentAtSnapshot: [SenderID: UInt64] = [:]
+    private var lastSnapshot: Instant?
 
     // Published for other threads.
     private let snapshotLock = NSLock()
     private var publishedSnapshots: [SenderSnapshot] = []
+    private var publishedCampaignRates: [CampaignID: Double] = [:]
     /// Latest the loop woke after a pacing instant it slept until, since the last snapshot.
     private var lagMaxNanoseconds: Int64 = 0
     private var publishedLagNanoseconds: Int64 = 0
@@ -149,6 +162,13 @@ final class DispatchLoop: @unchecked Sendable {
         return publishedSnapshots
     }
 
+    /// The campaign's messages sent per second, smoothed over about two seconds.
+    func sendRate(campaign: CampaignID) -> Double {
+        snapshotLock.lock()
+        defer { snapshotLock.unlock() }
+        return publishedCampaignRates[campaign] ?? 0
+    }
+
     // MARK: - The loop
 
     private func run() {
@@ -168,6 +188,9 @@ final class DispatchLoop: @unchecked Sendable {
             }
             if let drainDeadline { deadline = min(deadline, drainDeadline) }
             if let outcomesFlushAt { deadline = min(deadline, outcomesFlushAt) }
+            if !stopping, let timer = campaigns.nextTimerMilliseconds {
+                deadline = min(deadline, now + max(0, timer - clock.wallMilliseconds()) * 1_000_000)
+            }
             if deadline > now { mailbox.take(waitingUntil: deadline, into: &events) } else { mailbox.take(waitingUntil: now, into: &events) }
             for event in events { handle(event) }
             events.removeAll(keepingCapacity: true)
@@ -184,6 +207,7 @@ final class DispatchLoop: @unchecked Sendable {
                 continue
             }
             scheduler.tick(now: tickTime)
+            fireCampaignTimers()
             issueRefills()
             if tickTime >= nextDueScan {
                 scanDue()
@@ -220,6 +244,11 @@ final class DispatchLoop: @unchecked Sendable {
                 restage(messages)
                 return
             }
+            // Paused, cancelled or expired while the page was read.
+            if let status = campaignEntry(campaign)?.status, status != .open {
+                route(messages)
+                return
+            }
             scheduler.refilled(sender: sender, campaign: campaign, messages: messages, exhausted: exhausted, now: now)
             // New intake landed while this page was read: the campaign is not exhausted.
             if exhausted, availability[key, default: 0] != generation { scheduler.noteMoreAvailable(sender: sender, campaign: campaign) }
@@ -235,7 +264,7 @@ final class DispatchLoop: @unchecked Sendable {
                 restage(messages)
                 return
             }
-            for m in messages { scheduler.requeueFront(m) }
+            route(messages)
         case .transport(let departed, let completions):
             for departure in departed {
                 guard let entry = inFlight[departure.tag] else { continue }
@@ -245,6 +274,21 @@ final class DispatchLoop: @unchecked Sendable {
                 scheduler.departed(sender: entry.message.sender, admission: entry.admission, at: at)
             }
             if !completions.isEmpty { settle(completions, now: now) }
+        case .campaignChanged(let id, let state):
+            guard let entry = campaignEntry(id) else { return }
+            if case .ended = entry.status { return }
+            let status: CampaignBook.Status = state == .withdrawn
+                ? .ended(.cancelled) : CampaignBook.status(options: entry.options, paused: state == .paused, wallMilliseconds: clock.wallMilliseconds())
+            setStatus(id, status)
+        case .restaged(let id):
+            guard var entry = campaigns[id] else { return }
+            entry.restaging -= 1
+            let resume = entry.restaging == 0 && entry.availableAfterRestage && entry.status == .open
+            if entry.restaging == 0 { entry.availableAfterRestage = false }
+            campaigns[id] = entry
+            if resume, !stopping { markAvailable(CampaignKey(sender: entry.sender, campaign: id)) }
+        case .endMore(let id, let state):
+            if !stopping { sweep(id, to: state) }
         case .stop:
             stopping = true
             // What waits for a slot goes back to the queue: it was never sent.
@@ -269,10 +313,138 @@ final class DispatchLoop: @unchecked Sendable {
             paused: record.paused, now: now)
     }
 
+    /// The campaign has queued messages in the journal: they page in if it is open.
     private func noteAvailable(_ key: CampaignKey) {
+        guard let entry = campaignEntry(key.campaign) else {
+            // Not in the journal: its messages fail when they come up (`dispatch`).
+            markAvailable(key)
+            return
+        }
+        switch entry.status {
+        case .open:
+            if entry.restaging > 0 { campaigns[key.campaign]!.availableAfterRestage = true } else { markAvailable(key) }
+        case .paused, .scheduled:
+            break
+        case .ended(let state):
+            // Left over by a stop in the middle of ending it.
+            sweep(key.campaign, to: state)
+        }
+    }
+
+    private func markAvailable(_ key: CampaignKey) {
         availability[key, default: 0] &+= 1
         scheduler.noteMoreAvailable(sender: key.sender, campaign: key.campaign)
     }
+
+    // MARK: Campaigns
+
+    /// The campaign as the loop knows it, read from the journal the first time.
+    private func campaignEntry(_ id: CampaignID) -> CampaignBook.Entry? {
+        if let entry = campaigns[id] { return entry }
+        do {
+            guard let entry = try campaigns.entry(id, journal: journal, wallMilliseconds: clock.wallMilliseconds()) else { return nil }
+            if entry.options.priority != .marketing, senders[entry.sender] != nil {
+                scheduler.setPriority(sender: entry.sender, campaign: id, entry.options.priority)
+            }
+            return entry
+        } catch {
+            logger.error("reading campaign \(id) failed: \(error)")
+            return nil
+        }
+    }
+
+    /// Applies a new status to what the loop holds of the campaign: an open one pages
+    /// in; a held one's staged messages go back to the queue; an ended one's staged and
+    /// queued messages end. Messages on the wire finish as they would have.
+    private func setStatus(_ id: CampaignID, _ status: CampaignBook.Status) {
+        guard var entry = campaigns[id] else { return }
+        entry.status = status
+        campaigns[id] = entry
+        let key = CampaignKey(sender: entry.sender, campaign: id)
+        switch status {
+        case .open:
+            noteAvailable(key)
+        case .paused, .scheduled:
+            guard senders[entry.sender] != nil else { return }
+            var held: [MessageRecord] = []
+            scheduler.removeCampaign(sender: entry.sender, campaign: id, into: &held)
+            returnToQueue(held, of: id)
+        case .ended(let state):
+            if senders[entry.sender] != nil {
+                var ended: [MessageRecord] = []
+                scheduler.removeCampaign(sender: entry.sender, campaign: id, into: &ended)
+                end(ended, as: state)
+            }
+            sweep(id, to: state)
+        }
+    }
+
+    /// Starts and expiries that have come.
+    private func fireCampaignTimers() {
+        guard let next = campaigns.nextTimerMilliseconds else { return }
+        let wall = clock.wallMilliseconds()
+        guard next <= wall else { return }
+        for id in campaigns.dueTimers(wallMilliseconds: wall) {
+            guard let entry = campaigns[id] else { continue }
+            if case .ended = entry.status { continue }
+            let status = CampaignBook.status(options: entry.options, paused: entry.status == .paused, wallMilliseconds: wall)
+            if status != entry.status { setStatus(id, status) }
+        }
+    }
+
+    /// Staged messages (journaled `in_flight`, not on the wire) by their campaign's
+    /// status: back into the scheduler, back to the journal's queue, or ended.
+    private func route(_ messages: [MessageRecord]) {
+        var held: [CampaignID: [MessageRecord]] = [:]
+        var ended: [MessageState: [MessageRecord]] = [:]
+        for m in messages {
+            switch campaignEntry(m.campaign)?.status ?? .open {
+            case .open: scheduler.requeueFront(m)
+            case .paused, .scheduled: held[m.campaign, default: []].append(m)
+            case .ended(let state): ended[state, default: []].append(m)
+            }
+        }
+        for (id, list) in held { returnToQueue(list, of: id) }
+        for (state, list) in ended { end(list, as: state) }
+    }
+
+    /// Journals staged messages of a held campaign back to `queued`; the campaign does
+    /// not page in before that commit is durable.
+    private func returnToQueue(_ messages: [MessageRecord], of campaign: CampaignID) {
+        guard !messages.isEmpty else { return }
+        campaigns[campaign]?.restaging += 1
+        let wall = clock.wallMilliseconds()
+        let transitions = messages.map { MessageTransition(id: $0.id, to: .queued, updatedMilliseconds: wall) }
+        for m in messages { staged.removeValue(forKey: m.id) }
+        journal.apply([.transition(transitions)]) { [self, logger] result in
+            if case .failure(let error) = result { logger.error("returning messages of campaign \(campaign) to the queue failed: \(error)") }
+            post(.restaged(campaign))
+        }
+    }
+
+    /// Journals staged messages as ended (`cancelled`, `expired`) without sending them.
+    private func end(_ messages: [MessageRecord], as state: MessageState) {
+        guard !messages.isEmpty else { return }
+        let wall = clock.wallMilliseconds()
+        for m in messages { staged.removeValue(forKey: m.id) }
+        record(messages.map { MessageTransition(id: $0.id, to: state, updatedMilliseconds: wall) })
+    }
+
+    /// Ends the campaign's queued and due messages in the journal, a batch per commit.
+    private func sweep(_ id: CampaignID, to state: MessageState) {
+        let batch = Self.endBatchMax
+        journal.apply([.endMessages(campaign: id, to: state, max: batch, updatedMilliseconds: clock.wallMilliseconds())]) { [self, logger] result in
+            switch result {
+            case .success(let receipt):
+                if case .moved(let n)? = receipt.results.first, n == batch { post(.endMore(id, state)) }
+            case .failure(let error):
+                logger.error("ending the unsent messages of campaign \(id) failed: \(error); the next start ends them")
+            }
+        }
+    }
+
+    /// Messages ended per commit when a campaign is cancelled or expires.
+    static let endBatchMax = 5_000
 
     // MARK: Paging
 
@@ -309,7 +481,9 @@ final class DispatchLoop: @unchecked Sendable {
         }
     }
 
-    /// Retries and in-doubt messages whose time has come.
+    /// Retries and in-doubt messages whose time has come. Those of an open campaign are
+    /// journaled `in_flight` and staged; an in-doubt one of an `at_most_once` campaign
+    /// ends `unknown`; those of a held campaign go back to the queue, of an ended one end.
     private func scanDue() {
         let wall = clock.wallMilliseconds()
         for (id, runtime) in senders where !runtime.record.paused && !dueOutstanding.contains(id) {
@@ -317,8 +491,37 @@ final class DispatchLoop: @unchecked Sendable {
                 guard let earliest = try journal.earliestDueMilliseconds(sender: id), earliest <= wall else { continue }
                 let due = try journal.dueMessages(sender: id, notAfterMilliseconds: wall, limit: configuration.scheduler.pageSize)
                 guard !due.isEmpty else { continue }
+                var open: [MessageRecord] = []
+                var settled: [MessageTransition] = []
+                var held: Set<CampaignID> = []
+                for m in due {
+                    let entry = campaignEntry(m.campaign)
+                    switch entry?.status ?? .open {
+                    case .open:
+                        if m.state == .inDoubt, entry?.options.delivery == .atMostOnce {
+                            settled.append(MessageTransition(id: m.id, to: .unknown, updatedMilliseconds: wall, errorMessage: "in doubt and not resent (at_most_once)"))
+                        } else {
+                            open.append(m)
+                        }
+                    case .paused, .scheduled:
+                        // Through `in_flight`: the only way back to the queue.
+                        settled.append(MessageTransition(id: m.id, to: .inFlight, updatedMilliseconds: wall))
+                        settled.append(MessageTransition(id: m.id, to: .queued, updatedMilliseconds: wall))
+                        held.insert(m.campaign)
+                    case .ended(let state):
+                        settled.append(MessageTransition(id: m.id, to: state, updatedMilliseconds: wall))
+                    }
+                }
+                for c in held { campaigns[c]?.restaging += 1 }
                 dueOutstanding.insert(id)
-                markInFlight(due) { [self] result in
+                if !settled.isEmpty {
+                    let restaged = held
+                    journal.apply([.transition(settled)]) { [self, logger] result in
+                        if case .failure(let error) = result { logger.error("settling due messages of sender \(id) failed: \(error)") }
+                        for c in restaged { post(.restaged(c)) }
+                    }
+                }
+                markInFlight(open) { [self] result in
                     switch result {
                     case .success(let messages):
                         post(.due(id, messages))
@@ -333,6 +536,7 @@ final class DispatchLoop: @unchecked Sendable {
     }
 
     private func markInFlight(_ page: [MessageRecord], completion: @escaping @Sendable (Result<[MessageRecord], JournalError>) -> Void) {
+        guard !page.isEmpty else { return completion(.success([])) }
         let wall = clock.wallMilliseconds()
         var transitions: [MessageTransition] = []
         transitions.reserveCapacity(page.count)
@@ -376,7 +580,15 @@ final class DispatchLoop: @unchecked Sendable {
         var failures: [MessageTransition] = []
         let wall = clock.wallMilliseconds()
         let now = clock.now()
+        var notSent: [MessageRecord] = []
         for (message, admission) in zip(batch, admissions) {
+            // Paused, cancelled or expired since it was staged: its slot goes unused.
+            if let entry = campaignEntry(message.campaign), entry.status != .open || !entry.options.isOpen(atMilliseconds: wall) {
+                scheduler.departed(sender: message.sender, admission: admission, at: now)
+                scheduler.completed(sender: message.sender, count: 1)
+                notSent.append(message)
+                continue
+            }
             staged.removeValue(forKey: message.id)
             // The pair limit: a recipient sent to within the spacing waits as retry_at
             // until it ends; no attempt is used and WhatsApp never sees a 131056. Mutated
@@ -394,13 +606,14 @@ final class DispatchLoop: @unchecked Sendable {
             guard let runtime = senders[message.sender] else {
                 preconditionFailure("message \(message.id) of unknown sender \(message.sender)")
             }
-            guard let template = template(for: message.campaign) else {
+            let entry = campaignEntry(message.campaign)
+            guard let template = entry?.template else {
                 scheduler.departed(sender: message.sender, admission: admission, at: now)
                 scheduler.completed(sender: message.sender, count: 1)
                 failures.append(MessageTransition(
                     id: message.id, to: .failed, attempts: message.attempts, notBeforeMilliseconds: 0,
                     updatedMilliseconds: wall, wamid: nil, errorCode: -1,
-                    errorMessage: brokenCampaigns[message.campaign] ?? "campaign message cannot be rendered"))
+                    errorMessage: entry?.broken ?? "campaign \(message.campaign) is missing from the journal"))
                 continue
             }
             var body: [UInt8] = []
@@ -411,23 +624,14 @@ final class DispatchLoop: @unchecked Sendable {
         }
         if !failures.isEmpty { record(failures) }
         if !requests.isEmpty { transport?.send(requests) }
-    }
-
-    private func template(for campaign: CampaignID) -> MessageTemplate? {
-        if let t = templates[campaign] { return t }
-        if brokenCampaigns[campaign] != nil { return nil }
-        do {
-            guard let record = try journal.campaign(campaign) else {
-                brokenCampaigns[campaign] = "campaign \(campaign) is missing from the journal"
-                return nil
+        if !notSent.isEmpty {
+            for m in notSent {
+                // An expiry the timer has not fired yet: end the campaign now.
+                if let entry = campaigns[m.campaign], entry.status == .open, !entry.options.isOpen(atMilliseconds: wall) {
+                    setStatus(m.campaign, CampaignBook.status(options: entry.options, paused: false, wallMilliseconds: wall))
+                }
             }
-            let t = try MessageTemplate(messageObject: record.message)
-            templates[campaign] = t
-            return t
-        } catch {
-            brokenCampaigns[campaign] = "campaign message is invalid: \(error)"
-            logger.error("campaign \(campaign) cannot be rendered: \(error)")
-            return nil
+            route(notSent)
         }
     }
 
@@ -461,6 +665,7 @@ final class DispatchLoop: @unchecked Sendable {
             switch decision.message {
             case .sent(let wamid):
                 senders[message.sender]?.snapshot.sent += 1
+                sentSinceSnapshot[message.campaign, default: 0] += 1
                 transitions.append(MessageTransition(
                     id: message.id, to: .sent, attempts: attempts, notBeforeMilliseconds: 0,
                     updatedMilliseconds: wall, wamid: wamid, errorCode: 0, errorMessage: nil))
@@ -468,7 +673,7 @@ final class DispatchLoop: @unchecked Sendable {
                 // Not sent (throttled or the sender is paused): still `in_flight` in the
                 // journal, back at the head of its queue in memory, no attempt used.
                 staged[message.id] = message.sender
-                if stopping { restage([message]) } else { scheduler.requeueFront(message) }
+                if stopping { restage([message]) } else { route([message]) }
             case .retry(let after):
                 senders[message.sender]?.snapshot.retried += 1
                 transitions.append(MessageTransition(
@@ -505,6 +710,9 @@ final class DispatchLoop: @unchecked Sendable {
             if case .failure(let error) = result { logger.error("journaling the pause of \(record.phoneNumberID) failed: \(error)") }
         }
     }
+
+    /// Time constant of the published send rates.
+    static let rateSmoothingSeconds = 2.0
 
     /// Most outcomes held for one commit.
     static let outcomesBatchMax = 1024
@@ -568,10 +776,29 @@ final class DispatchLoop: @unchecked Sendable {
     }
 
     private func publishSnapshots() {
+        let now = clock.now()
+        let seconds = lastSnapshot.map { Double(now - $0) / 1e9 } ?? 0
+        lastSnapshot = now
+        // Exponential smoothing over about `rateSmoothingSeconds`.
+        let alpha = seconds > 0 ? 1 - exp(-seconds / Self.rateSmoothingSeconds) : 0
+        if seconds > 0 {
+            for id in Set(campaignRates.keys).union(sentSinceSnapshot.keys) {
+                let current = Double(sentSinceSnapshot[id] ?? 0) / seconds
+                let rate = (campaignRates[id] ?? 0) + alpha * (current - (campaignRates[id] ?? 0))
+                campaignRates[id] = rate < 0.01 && sentSinceSnapshot[id] == nil ? nil : rate
+            }
+        }
+        sentSinceSnapshot.removeAll(keepingCapacity: true)
         var list: [SenderSnapshot] = []
         list.reserveCapacity(senders.count)
         for (id, runtime) in senders {
             var s = runtime.snapshot
+            if seconds > 0 {
+                let current = Double(s.sent &- (senderSentAtSnapshot[id] ?? s.sent)) / seconds
+                senderRates[id, default: 0] += alpha * (current - senderRates[id, default: 0])
+            }
+            senderSentAtSnapshot[id] = s.sent
+            s.sendRate = senderRates[id] ?? 0
             s.effectiveMessagesPerSecond = scheduler.effectiveRate(sender: id) ?? s.tierMessagesPerSecond
             s.staged = scheduler.queuedCount(sender: id)
             s.inFlight = scheduler.inFlightCount(sender: id)
@@ -580,6 +807,7 @@ final class DispatchLoop: @unchecked Sendable {
         list.sort { $0.id < $1.id }
         snapshotLock.lock()
         publishedSnapshots = list
+        publishedCampaignRates = campaignRates
         publishedLagNanoseconds = lagMaxNanoseconds
         snapshotLock.unlock()
         lagMaxNanoseconds = 0

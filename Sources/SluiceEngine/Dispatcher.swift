@@ -101,7 +101,12 @@ public final class Dispatcher: Sendable {
     /// Validates and durably journals a campaign; returns only after the commit.
     /// Recipients that fail validation are listed in the receipt and not journaled;
     /// input that fails as a whole throws `IntakeError` and journals nothing.
-    public func submitCampaign(senderPhoneNumberID: String, messageObject: [UInt8], recipients: [RecipientInput]) async throws(IntakeError) -> CampaignReceipt {
+    public func submitCampaign(
+        senderPhoneNumberID: String, messageObject: [UInt8], recipients: [RecipientInput], options: CampaignOptions = .standard
+    ) async throws(IntakeError) -> CampaignReceipt {
+        if let (field, reason) = CampaignIntake.problem(options: options, nowMilliseconds: clock.wallMilliseconds()) {
+            throw .invalidOption(field: field, reason: reason)
+        }
         guard !recipients.isEmpty else { throw .noRecipients }
         guard recipients.count <= CampaignIntake.recipientsPerRequestMax else {
             throw .tooManyRecipients(count: recipients.count, max: CampaignIntake.recipientsPerRequestMax)
@@ -137,7 +142,7 @@ public final class Dispatcher: Sendable {
         let receipt: JournalReceipt
         do {
             receipt = try await journal.apply([
-                .createCampaign(sender: sender.id, message: messageObject, createdMilliseconds: clock.wallMilliseconds(), recipients: accepted)
+                .createCampaign(sender: sender.id, message: messageObject, createdMilliseconds: clock.wallMilliseconds(), recipients: accepted, options: options)
             ])
         } catch {
             throw .journal("\(error)")
@@ -153,8 +158,12 @@ public final class Dispatcher: Sendable {
     /// journals the campaign `receiving` (nothing is sent until `complete`). Throws
     /// `IntakeError` with nothing journaled when either is not valid.
     public func beginCampaign(
-        senderPhoneNumberID: String, messageObject: [UInt8], batchRecipients: Int = CampaignUpload.batchRecipientsDefault
+        senderPhoneNumberID: String, messageObject: [UInt8], options: CampaignOptions = .standard,
+        batchRecipients: Int = CampaignUpload.batchRecipientsDefault
     ) async throws(IntakeError) -> CampaignUpload {
+        if let (field, reason) = CampaignIntake.problem(options: options, nowMilliseconds: clock.wallMilliseconds()) {
+            throw .invalidOption(field: field, reason: reason)
+        }
         let sender: SenderRecord?
         do { sender = try journal.sender(phoneNumberID: senderPhoneNumberID) } catch { throw .journal("\(error)") }
         guard let sender else { throw .unknownSender(senderPhoneNumberID) }
@@ -162,7 +171,7 @@ public final class Dispatcher: Sendable {
         do { template = try MessageTemplate(messageObject: messageObject) } catch { throw .invalidMessage("\(error)") }
         let receipt: JournalReceipt
         do {
-            receipt = try await journal.apply([.beginCampaign(sender: sender.id, message: messageObject, createdMilliseconds: clock.wallMilliseconds())])
+            receipt = try await journal.apply([.beginCampaign(sender: sender.id, message: messageObject, createdMilliseconds: clock.wallMilliseconds(), options: options)])
         } catch {
             throw .journal("\(error)")
         }
@@ -232,10 +241,64 @@ public final class Dispatcher: Sendable {
         return try result.withLock { $0! }.get()
     }
 
+    /// The campaign's progress with its current send rate and ETA.
     public func campaignProgress(_ id: CampaignID) throws -> CampaignProgress? {
         guard let record = try journal.campaign(id) else { return nil }
+        let wall = clock.wallMilliseconds()
         let phone = try journal.senders().first { $0.id == record.sender }?.phoneNumberID
-        return CampaignProgress(record: record, senderPhoneNumberID: phone)
+        var progress = CampaignProgress(record: record, senderPhoneNumberID: phone, wallMilliseconds: wall)
+        progress.sendRate = loop.sendRate(campaign: id)
+        try estimate(&progress, record: record, wallMilliseconds: wall)
+        return progress
+    }
+
+    /// Fills `etaSeconds` and `waitingFor`: the sender's current rate over what it sends
+    /// before this campaign is drained (`DrainEstimate`), from the start time when it is
+    /// scheduled.
+    private func estimate(_ progress: inout CampaignProgress, record: CampaignRecord, wallMilliseconds wall: Int64) throws {
+        guard progress.unsent > 0 else { return }
+        switch record.state {
+        case .paused:
+            progress.waitingFor = "paused"
+            return
+        case .receiving, .cancelled, .withdrawn:
+            return
+        case .active, .done:
+            break
+        }
+        let scheduled = record.options.scheduleAtMilliseconds.map { $0 > wall } ?? false
+        if scheduled { progress.waitingFor = "scheduled" }
+        guard let sender = loop.snapshots().first(where: { $0.id == record.sender }) else { return }
+        if sender.paused {
+            progress.waitingFor = "sender_paused"
+            return
+        }
+        var others: [DrainEstimate.Campaign] = []
+        for id in try journal.campaignsWithQueuedMessages(sender: record.sender) where id != record.id {
+            guard let other = try journal.campaign(id), other.state == .active || other.state == .done,
+                  other.options.isOpen(atMilliseconds: wall) else { continue }
+            let unsent = MessageState.allCases.filter(\.isUnsent).reduce(0) { $0 + other.counts[$1] }
+            others.append(DrainEstimate.Campaign(unsent: unsent, priority: other.options.priority))
+        }
+        let mine = DrainEstimate.Campaign(unsent: progress.unsent, priority: record.options.priority)
+        guard var seconds = DrainEstimate.seconds(mine, others: others, messagesPerSecond: sender.effectiveMessagesPerSecond) else { return }
+        if scheduled, let start = record.options.scheduleAtMilliseconds { seconds += Double(start - wall) / 1000 }
+        progress.etaSeconds = seconds
+    }
+
+    /// The owner's pause, resume or cancel (`paused`, `active`, `withdrawn`): journaled,
+    /// then applied by the dispatch loop within one loop turn. Returns nil for an unknown
+    /// campaign; throws `CampaignStateConflict` for a move its state does not allow.
+    public func setCampaignState(_ id: CampaignID, _ state: CampaignState) async throws -> CampaignProgress? {
+        precondition([.paused, .active, .withdrawn].contains(state), "owners pause, resume or cancel")
+        guard try journal.campaign(id) != nil else { return nil }
+        do {
+            _ = try await journal.apply([.setCampaignState(id, state)])
+        } catch .campaignState(_, let current, let expected) {
+            throw CampaignStateConflict(current: current, expected: expected)
+        }
+        loop.post(.campaignChanged(id, state))
+        return try campaignProgress(id)
     }
 
     /// A page of campaigns in id order after `after`, only those whose progress state is
@@ -243,6 +306,7 @@ public final class Dispatcher: Sendable {
     /// Scans at most `scanMax` campaigns per call, so a rare state pages in steps.
     public func campaignPage(after: CampaignID?, limit: Int, state: String?, scanMax: Int = 10_000) throws -> (campaigns: [CampaignProgress], next: CampaignID?) {
         let phones = Dictionary(try journal.senders().map { ($0.id, $0.phoneNumberID) }, uniquingKeysWith: { a, _ in a })
+        let wall = clock.wallMilliseconds()
         var out: [CampaignProgress] = []
         var cursor = after
         var scanned = 0
@@ -253,7 +317,8 @@ public final class Dispatcher: Sendable {
             for record in page {
                 scanned += 1
                 cursor = record.id
-                let progress = CampaignProgress(record: record, senderPhoneNumberID: phones[record.sender])
+                var progress = CampaignProgress(record: record, senderPhoneNumberID: phones[record.sender], wallMilliseconds: wall)
+                progress.sendRate = loop.sendRate(campaign: record.id)
                 if state == nil || progress.state == state {
                     out.append(progress)
                     if out.count == limit { break }
@@ -280,6 +345,18 @@ public final class Dispatcher: Sendable {
         transport.shutdown(drainTimeoutMilliseconds: 1_000)
         journal.close()
         logger.info("dispatcher stopped")
+    }
+}
+
+/// A pause, resume or cancel that the campaign's state does not allow.
+public struct CampaignStateConflict: Error, Sendable, Equatable {
+    /// The state as the API shows it (`receiving`, `cancelled`, …).
+    public var current: String
+    /// The state(s) the move needs.
+    public var expected: String
+    init(current: CampaignState, expected: String) {
+        self.current = current.description
+        self.expected = expected
     }
 }
 

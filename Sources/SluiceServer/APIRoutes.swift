@@ -16,7 +16,8 @@ import SluiceEngine
 /// | `GET /v1/senders`, `GET /v1/senders/{phone_number_id}` | read |
 /// | `POST /v1/senders/{phone_number_id}/pause` `{"reason": "…"}`, `…/resume` | admin |
 /// | `POST /v1/campaigns` `{"sender": "…", "message": {…}, "recipients": [{"to": "…", "params": ["…"]}]}` → 202; also NDJSON and CSV, streamed, and `Idempotency-Key` (see `CampaignIntakeRoute`) | submit |
-/// | `GET /v1/campaigns?state=&limit=&after=` (paged), `GET /v1/campaigns/{id}` | read |
+/// | `POST /v1/campaigns/{id}/pause`, `…/resume`, `…/cancel` → 200 with the campaign | submit |
+/// | `GET /v1/campaigns?state=&limit=&after=` (paged), `GET /v1/campaigns/{id}` (with rate and ETA) | read |
 /// | `POST /v1/subscriptions` `{"url": "https://…", "secret": "…", "campaign": "42", "states": ["delivered"]}` → 201 with the secret, once; `DELETE /v1/subscriptions/{id}` (204) | admin |
 /// | `GET /v1/subscriptions`, `GET /v1/subscriptions/{id}` (with delivery counters, no secret) | read |
 /// | `GET /metrics` (Prometheus text format) | read |
@@ -78,14 +79,16 @@ public enum APIRoutes {
             try listCampaigns(request, dispatcher: dispatcher)
         }
         read.get("campaigns/:id") { _, context in
-            let text = try context.parameters.require("id")
-            guard let raw = UInt64(text), raw > 0 else {
-                throw APIError(.notFound, code: "not_found", field: "id", message: "campaign '\(text)' does not exist (ids are positive integers)")
-            }
-            guard let progress = try dispatcher.campaignProgress(CampaignID(raw)) else {
-                throw APIError(.notFound, code: "not_found", field: "id", message: "campaign \(raw) does not exist")
+            let id = try campaignID(context)
+            guard let progress = try dispatcher.campaignProgress(id) else {
+                throw APIError(.notFound, code: "not_found", field: "id", message: "campaign \(id) does not exist")
             }
             return JSONBody.response(.ok, campaignJSON(progress))
+        }
+        for (action, state) in [("pause", CampaignState.paused), ("resume", .active), ("cancel", .withdrawn)] {
+            submit.post("campaigns/:id/\(action)") { _, context in
+                try await changeCampaign(try campaignID(context), to: state, action: action, dispatcher: dispatcher)
+            }
         }
         // Last, so that it wraps only the not-found answer: a path routed for other
         // methods gets 405 with `Allow`.
@@ -127,7 +130,31 @@ public enum APIRoutes {
         return JSONBody.response(.ok, senderJSON(record))
     }
 
-    static let campaignStates: Set<String> = ["receiving", "active", "done", "cancelled"]
+    static let campaignStates: Set<String> = ["receiving", "scheduled", "active", "paused", "done", "cancelled"]
+
+    /// The `{id}` of a campaign route; 404 for anything but a positive integer.
+    static func campaignID(_ context: BasicRequestContext) throws -> CampaignID {
+        let text = try context.parameters.require("id")
+        guard let raw = UInt64(text), raw > 0 else {
+            throw APIError(.notFound, code: "not_found", field: "id", message: "campaign '\(text)' does not exist (ids are positive integers)")
+        }
+        return CampaignID(raw)
+    }
+
+    /// `POST /v1/campaigns/{id}/pause|resume|cancel`: 200 with the campaign; 409 when its
+    /// state does not allow it (a streamed upload still arriving, an ended campaign).
+    static func changeCampaign(_ id: CampaignID, to state: CampaignState, action: String, dispatcher: Dispatcher) async throws -> Response {
+        let progress: CampaignProgress?
+        do {
+            progress = try await dispatcher.setCampaignState(id, state)
+        } catch let conflict as CampaignStateConflict {
+            throw APIError(
+                .conflict, code: "campaign_state", field: "id",
+                message: "campaign \(id) is \(conflict.current) and cannot \(action) (it must be \(conflict.expected))")
+        }
+        guard let progress else { throw APIError(.notFound, code: "not_found", field: "id", message: "campaign \(id) does not exist") }
+        return JSONBody.response(.ok, campaignJSON(progress))
+    }
 
     /// `GET /v1/campaigns?state=active&limit=50&after=ID` → `{"campaigns": […], "next": "ID" | null}`.
     static func listCampaigns(_ request: Request, dispatcher: Dispatcher) throws -> Response {
@@ -176,7 +203,17 @@ public enum APIRoutes {
             "counts": [
                 "queued": p.queued, "in_flight": p.inFlight, "sent": p.sent, "failed": p.failed,
                 "in_doubt": p.inDoubt, "delivered": p.delivered, "read": p.read, "unknown": p.unknown,
+                "expired": p.expired, "cancelled": p.cancelled,
             ],
+            "created_at": CampaignOptionsInput.text(p.createdMilliseconds),
+            "priority": p.options.priority.description,
+            "delivery": p.options.delivery.description,
+            "schedule_at": p.options.scheduleAtMilliseconds.map { CampaignOptionsInput.text($0) as Any } ?? NSNull(),
+            "expires_at": p.options.expiresAtMilliseconds.map { CampaignOptionsInput.text($0) as Any } ?? NSNull(),
+            "unsent": p.unsent,
+            "send_rate": (p.sendRate * 10).rounded() / 10,
+            "eta_seconds": p.etaSeconds.map { $0.rounded(.up) as Any } ?? NSNull(),
+            "waiting_for": p.waitingFor.map { $0 as Any } ?? NSNull(),
         ]
         if let sender = p.senderPhoneNumberID { json["sender"] = sender }
         return json

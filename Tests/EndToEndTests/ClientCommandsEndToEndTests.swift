@@ -50,7 +50,7 @@ import Testing
         let campaign = try e2e.postCampaign(api, sender: "1065000601", count: 40, firstRecipient: 966_560_000_000)
         let followed = try sluice(["status", campaign.id, "--follow", "--max-seconds", "60"], environment: admin)
         #expect(followed.status == 0)
-        #expect(followed.output.contains("campaign \(campaign.id) done: 40 messages"), "\(followed.output)")
+        #expect(followed.output.contains("campaign \(campaign.id) done [marketing]: 40 messages"), "\(followed.output)")
         let missing = try sluice(["status", "999999"], environment: admin)
         #expect(missing.status != 0 && missing.output.contains("not_found"), "\(missing.output)")
         let noKey = try sluice(["senders", "list", "--server", api])

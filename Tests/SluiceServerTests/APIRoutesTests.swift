@@ -87,7 +87,7 @@ import Testing
             #expect((done.body["campaigns"] as? [[String: Any]])?.isEmpty == true)
             #expect(done.body["next"] is NSNull)
 
-            for (query, field) in [("limit=0", "limit"), ("limit=501", "limit"), ("after=x", "after"), ("state=paused", "state")] {
+            for (query, field) in [("limit=0", "limit"), ("limit=501", "limit"), ("after=x", "after"), ("state=stopped", "state")] {
                 let bad = try await call(client, .get, "/v1/campaigns?" + query)
                 #expect(bad.status == 400, "\(query)")
                 #expect(errorField(bad.body) == field, "\(query)")

@@ -72,6 +72,7 @@ enum CampaignIntakeRoute {
         if let hasher { buffer.withUnsafeReadableBytes { hasher.update($0) } }
         let body = try JSONBody.object(buffer)
         let (sender, message) = try senderAndMessage(body, where: "")
+        let options = try CampaignOptionsInput.parse(body, prefix: "")
         guard let recipientsValue = body["recipients"] else { throw APIError.invalid("recipients", "recipients is required") }
         guard let list = recipientsValue as? [Any] else { throw APIError.invalid("recipients", "recipients must be an array") }
         var recipients: [RecipientInput] = []
@@ -93,7 +94,7 @@ enum CampaignIntakeRoute {
         guard let claim else {
             let receipt: CampaignReceipt
             do {
-                receipt = try await dispatcher.submitCampaign(senderPhoneNumberID: sender, messageObject: message, recipients: recipients)
+                receipt = try await dispatcher.submitCampaign(senderPhoneNumberID: sender, messageObject: message, recipients: recipients, options: options)
             } catch {
                 throw apiError(error)
             }
@@ -110,7 +111,7 @@ enum CampaignIntakeRoute {
         if recipients.count > CampaignIntake.recipientsPerRequestMax {
             throw apiError(IntakeError.tooManyRecipients(count: recipients.count, max: CampaignIntake.recipientsPerRequestMax))
         }
-        var upload = try await begin(dispatcher, sender: sender, message: message, batchRecipients: batchRecipients)
+        var upload = try await begin(dispatcher, sender: sender, message: message, options: options, batchRecipients: batchRecipients)
         do {
             for (index, recipient) in recipients.enumerated() { try await upload.add(recipient, line: index) }
             return try await complete(&upload, dispatcher: dispatcher, digest: hasher?.finish() ?? [], claim: claim, position: "index")
@@ -142,7 +143,8 @@ enum CampaignIntakeRoute {
             throw APIError.invalid("header.recipients", "the header line holds no recipients: put one recipient object per line after it")
         }
         let (sender, message) = try senderAndMessage(object, where: "header.")
-        var upload = try await begin(dispatcher, sender: sender, message: message, batchRecipients: batchRecipients)
+        let options = try CampaignOptionsInput.parse(object, prefix: "header.")
+        var upload = try await begin(dispatcher, sender: sender, message: message, options: options, batchRecipients: batchRecipients)
         do {
             while let line = try await lines.next() {
                 if BodyLines.isBlank(line.bytes) { continue }
@@ -165,6 +167,7 @@ enum CampaignIntakeRoute {
         var sender: String
         var template: String
         var language: String
+        var options: CampaignOptions
 
         init(_ query: Parameters) throws {
             func required(_ name: String, bytesMax: Int) throws -> String {
@@ -180,10 +183,13 @@ enum CampaignIntakeRoute {
             }
             template = try required("template", bytesMax: CampaignIntakeRoute.templateNameBytesMax)
             language = try required("language", bytesMax: CampaignIntakeRoute.languageBytesMax)
+            options = try CampaignOptionsInput.parse(query: query)
         }
 
         /// What identifies the query in the request digest.
-        var canonical: String { "sender=\(sender)\u{0}template=\(template)\u{0}language=\(language)\n" }
+        var canonical: String {
+            "sender=\(sender)\u{0}template=\(template)\u{0}language=\(language)\n" + CampaignOptionsInput.canonical(options)
+        }
 
         /// A template message whose body has `parameterCount` text parameters `{{1}}`….
         func messageObject(parameterCount: Int) throws -> [UInt8] {
@@ -220,7 +226,7 @@ enum CampaignIntakeRoute {
             throw APIError.invalid("header", "line \(header.number), the header row, has \(parameterCount) parameter columns; at most \(parameterColumnsMax)")
         }
         let message = try query.messageObject(parameterCount: parameterCount)
-        var upload = try await begin(dispatcher, sender: query.sender, message: message, batchRecipients: batchRecipients)
+        var upload = try await begin(dispatcher, sender: query.sender, message: message, options: query.options, batchRecipients: batchRecipients)
         do {
             var params: [String] = []
             params.reserveCapacity(parameterCount)
@@ -258,9 +264,9 @@ enum CampaignIntakeRoute {
         return (sender, bytes)
     }
 
-    static func begin(_ dispatcher: Dispatcher, sender: String, message: [UInt8], batchRecipients: Int) async throws -> CampaignUpload {
+    static func begin(_ dispatcher: Dispatcher, sender: String, message: [UInt8], options: CampaignOptions, batchRecipients: Int) async throws -> CampaignUpload {
         do {
-            return try await dispatcher.beginCampaign(senderPhoneNumberID: sender, messageObject: message, batchRecipients: batchRecipients)
+            return try await dispatcher.beginCampaign(senderPhoneNumberID: sender, messageObject: message, options: options, batchRecipients: batchRecipients)
         } catch {
             throw apiError(error)
         }
@@ -328,6 +334,7 @@ enum CampaignIntakeRoute {
             var answer = APIError(.unprocessableContent, code: "no_valid_recipients", field: "recipients", message: error.description)
             if let first = rejected.first { answer.message += "; first: \(position == "line" ? "line \(first.index)" : "recipients[\(first.index)]"): \(first.reason)" }
             return answer
+        case .invalidOption(let field, let why): return APIError.invalid(field, why)
         case .journal(let why): return APIError(.serviceUnavailable, code: "journal_unavailable", message: why)
         }
     }

@@ -438,6 +438,14 @@ public enum OpenAPIDocument {
                 streams and `active` with the 202; an upload that does not complete leaves it
                 `cancelled`, and nothing of it is sent.
 
+                Options, in the JSON object, the NDJSON header line or the CSV query: `schedule_at`
+                (nothing is sent before it), `expires_at` (what is not sent by then ends `expired`),
+                both RFC 3339 with a zone or Unix seconds, at most 366 days ahead; `priority`
+                (`transactional` campaigns of a sender go before its `marketing` ones, the
+                default); `delivery` (`at_least_once`, the default: a message in doubt after a
+                crash or a lost answer is resent when no status proves it sent within the settle
+                window; `at_most_once`: it ends `unknown` instead).
+
                 `Idempotency-Key`: the first 202 answer is stored with the SHA-256 of the request
                 (format, CSV query and body) for 24 hours, per API key. The same key with the
                 same request answers it again (`Idempotent-Replayed: true`) and journals nothing;
@@ -469,6 +477,26 @@ public enum OpenAPIDocument {
                   required: false
                   description: "`text/csv` only (required there): the template's language code."
                   schema: {type: string, minLength: 1, maxLength: 32}
+                - name: schedule_at
+                  in: query
+                  required: false
+                  description: "`text/csv` only: see `Campaign.schedule_at` (RFC 3339 or Unix seconds)."
+                  schema: {type: string}
+                - name: expires_at
+                  in: query
+                  required: false
+                  description: "`text/csv` only: see `Campaign.expires_at`."
+                  schema: {type: string}
+                - name: priority
+                  in: query
+                  required: false
+                  description: "`text/csv` only."
+                  schema: {$ref: "#/components/schemas/Priority"}
+                - name: delivery
+                  in: query
+                  required: false
+                  description: "`text/csv` only."
+                  schema: {$ref: "#/components/schemas/Delivery"}
               requestBody:
                 required: true
                 content:
@@ -580,6 +608,102 @@ public enum OpenAPIDocument {
                     application/json:
                       schema: {$ref: "#/components/schemas/Error"}
 
+          /v1/campaigns/{id}/pause:
+            post:
+              tags: [campaigns]
+              operationId: pauseCampaign
+              summary: Stop sending a campaign until it is resumed (scope submit)
+              description: Messages on the wire finish; staged ones go back to the queue within one loop turn. Pausing a paused campaign changes nothing.
+              security:
+                - apiKey: [submit]
+              parameters:
+                - name: id
+                  in: path
+                  required: true
+                  schema: {$ref: "#/components/schemas/CampaignID"}
+              responses:
+                "200":
+                  description: The campaign after the change.
+                  content:
+                    application/json:
+                      schema: {$ref: "#/components/schemas/CampaignProgress"}
+                "401": {$ref: "#/components/responses/Unauthorized"}
+                "403": {$ref: "#/components/responses/Forbidden"}
+                "404":
+                  description: "`not_found`: no such campaign."
+                  content:
+                    application/json:
+                      schema: {$ref: "#/components/schemas/Error"}
+                "409":
+                  description: "`campaign_state`: the campaign is receiving or cancelled."
+                  content:
+                    application/json:
+                      schema: {$ref: "#/components/schemas/Error"}
+
+          /v1/campaigns/{id}/resume:
+            post:
+              tags: [campaigns]
+              operationId: resumeCampaign
+              summary: Send a paused campaign again (scope submit)
+              description: Resuming an active campaign changes nothing.
+              security:
+                - apiKey: [submit]
+              parameters:
+                - name: id
+                  in: path
+                  required: true
+                  schema: {$ref: "#/components/schemas/CampaignID"}
+              responses:
+                "200":
+                  description: The campaign after the change.
+                  content:
+                    application/json:
+                      schema: {$ref: "#/components/schemas/CampaignProgress"}
+                "401": {$ref: "#/components/responses/Unauthorized"}
+                "403": {$ref: "#/components/responses/Forbidden"}
+                "404":
+                  description: "`not_found`: no such campaign."
+                  content:
+                    application/json:
+                      schema: {$ref: "#/components/schemas/Error"}
+                "409":
+                  description: "`campaign_state`: the campaign is receiving or cancelled."
+                  content:
+                    application/json:
+                      schema: {$ref: "#/components/schemas/Error"}
+
+          /v1/campaigns/{id}/cancel:
+            post:
+              tags: [campaigns]
+              operationId: cancelCampaign
+              summary: End a campaign (scope submit)
+              description: Nothing more is sent; its unsent messages end `cancelled` (kept and counted). A status that proves an in-doubt one was sent still counts.
+              security:
+                - apiKey: [submit]
+              parameters:
+                - name: id
+                  in: path
+                  required: true
+                  schema: {$ref: "#/components/schemas/CampaignID"}
+              responses:
+                "200":
+                  description: The campaign after the change.
+                  content:
+                    application/json:
+                      schema: {$ref: "#/components/schemas/CampaignProgress"}
+                "401": {$ref: "#/components/responses/Unauthorized"}
+                "403": {$ref: "#/components/responses/Forbidden"}
+                "404":
+                  description: "`not_found`: no such campaign."
+                  content:
+                    application/json:
+                      schema: {$ref: "#/components/schemas/Error"}
+                "409":
+                  description: "`campaign_state`: the campaign is receiving (its upload has not completed)."
+                  content:
+                    application/json:
+                      schema: {$ref: "#/components/schemas/Error"}
+
           /webhooks/whatsapp:
             get:
               tags: [webhooks]
@@ -676,7 +800,7 @@ public enum OpenAPIDocument {
                 named on each operation; they are independent (`admin` does not include `read`):
 
                 - `admin`: API keys, and registering, pausing and resuming senders;
-                - `submit`: campaign intake (`POST /v1/campaigns`);
+                - `submit`: campaign intake (`POST /v1/campaigns`) and pause, resume, cancel;
                 - `read`: senders, campaigns and `/metrics`.
 
           parameters:
@@ -794,7 +918,7 @@ public enum OpenAPIDocument {
                       enum: [malformed_json, invalid_field, unauthorized, insufficient_scope, forbidden, not_found,
                         too_many_keys, body_too_large, line_too_long, unknown_sender, no_valid_recipients,
                         idempotency_key_conflict, malformed_webhook, no_app_secret, bad_signature, journal_unavailable,
-                        method_not_allowed, too_many_subscriptions, unknown_campaign]
+                        method_not_allowed, too_many_subscriptions, unknown_campaign, campaign_state]
                     field: {type: string, description: "The field, header, query or path parameter at fault, e.g. `recipients[3].to`."}
                     message: {type: string, description: For people.}
                   additionalProperties: false
@@ -948,6 +1072,26 @@ public enum OpenAPIDocument {
                   minItems: 1
                   maxItems: 1000000
                   items: {$ref: "#/components/schemas/Recipient"}
+                schedule_at: {$ref: "#/components/schemas/Time", description: Nothing is sent before it.}
+                expires_at: {$ref: "#/components/schemas/Time", description: "What is not sent by then ends `expired`; after `schedule_at`."}
+                priority: {$ref: "#/components/schemas/Priority"}
+                delivery: {$ref: "#/components/schemas/Delivery"}
+
+            Time:
+              description: RFC 3339 with a zone, or Unix seconds; in the future, at most 366 days ahead.
+              oneOf:
+                - {type: string, format: date-time}
+                - {type: number, minimum: 0}
+
+            Priority:
+              type: string
+              enum: [transactional, marketing]
+              description: "`transactional` campaigns of a sender go before its `marketing` ones (the default)."
+
+            Delivery:
+              type: string
+              enum: [at_least_once, at_most_once]
+              description: "What happens to a message in doubt: resent (`at_least_once`, the default) or ended `unknown`."
 
             CampaignID:
               type: string
@@ -957,7 +1101,7 @@ public enum OpenAPIDocument {
 
             CampaignState:
               type: string
-              enum: [receiving, active, done, cancelled]
+              enum: [receiving, scheduled, active, paused, done, cancelled]
 
             CampaignReceipt:
               type: object
@@ -984,17 +1128,32 @@ public enum OpenAPIDocument {
 
             CampaignProgress:
               type: object
-              required: [id, state, total, counts]
+              required: [id, state, total, counts, created_at, priority, delivery, schedule_at, expires_at, unsent, send_rate, eta_seconds, waiting_for]
               properties:
                 id: {$ref: "#/components/schemas/CampaignID"}
                 sender: {type: string, description: The sender's phone_number_id.}
                 state: {$ref: "#/components/schemas/CampaignState"}
                 total: {type: integer, minimum: 0}
+                created_at: {type: string, format: date-time}
+                priority: {$ref: "#/components/schemas/Priority"}
+                delivery: {$ref: "#/components/schemas/Delivery"}
+                schedule_at: {oneOf: [{type: string, format: date-time}, {type: "null"}]}
+                expires_at: {oneOf: [{type: string, format: date-time}, {type: "null"}]}
+                unsent: {type: integer, minimum: 0, description: "Messages that may still be sent: queued, in flight, waiting to retry or in doubt."}
+                send_rate: {type: number, minimum: 0, description: Messages sent per second now, smoothed over about two seconds.}
+                eta_seconds:
+                  description: Seconds until nothing is left to send, from the sender's current rate and what its other campaigns have queued ahead (and the wait for `schedule_at`); null when done, paused or unknown.
+                  oneOf: [{type: number, minimum: 0}, {type: "null"}]
+                waiting_for:
+                  description: What holds the campaign back, if anything.
+                  oneOf: [{type: string, enum: [paused, sender_paused, scheduled, messaging_limit]}, {type: "null"}]
                 counts:
                   type: object
-                  required: [queued, in_flight, sent, failed, in_doubt, delivered, read, unknown]
-                  description: "`queued` includes messages waiting to retry; `sent` includes delivered and read ones; `unknown`: sent, and no status by the deadline."
+                  required: [queued, in_flight, sent, failed, in_doubt, delivered, read, unknown, expired, cancelled]
+                  description: "`queued` includes messages waiting to retry; `sent` includes delivered and read ones; `unknown`: sent, and no status by the deadline (or in doubt in an `at_most_once` campaign); `expired`: not sent by `expires_at`; `cancelled`: not sent when the campaign was cancelled."
                   properties:
+                    expired: {type: integer, minimum: 0}
+                    cancelled: {type: integer, minimum: 0}
                     unknown: {type: integer, minimum: 0}
                     queued: {type: integer, minimum: 0}
                     in_flight: {type: integer, minimum: 0}

@@ -16,7 +16,6 @@ struct StatusCommand: AsyncParsableCommand {
         let api = try client.client()
         let path = "/v1/campaigns/\(try pathSegment(id))"
         let started = Date()
-        var last: (time: Date, sent: Double)?
         while true {
             let answer = try await api.call(.GET, path) as? [String: Any] ?? [:]
             if client.json {
@@ -24,22 +23,28 @@ struct StatusCommand: AsyncParsableCommand {
             } else {
                 let counts = answer["counts"] as? [String: Any] ?? [:]
                 let total = max((answer["total"] as? NSNumber)?.doubleValue ?? 0, 1)
-                let sent = (counts["sent"] as? NSNumber)?.doubleValue ?? 0
-                var rate = ""
-                if let last, Date().timeIntervalSince(last.time) > 0 {
-                    rate = String(format: "  %.0f msg/s", (sent - last.sent) / Date().timeIntervalSince(last.time))
-                }
-                last = (Date(), sent)
-                say("campaign \(cell(answer["id"])) \(cell(answer["state"])): \(cell(answer["total"])) messages\(rate)")
-                for state in ["queued", "in_flight", "sent", "delivered", "read", "failed", "in_doubt", "unknown"] {
+                let rate = (answer["send_rate"] as? NSNumber).map { String(format: "  %.0f msg/s", $0.doubleValue) } ?? ""
+                var eta = ""
+                if let seconds = (answer["eta_seconds"] as? NSNumber)?.doubleValue { eta = "  ETA " + Self.duration(seconds) }
+                if let waiting = answer["waiting_for"] as? String { eta += "  (waiting: \(waiting.replacingOccurrences(of: "_", with: " ")))" }
+                say("campaign \(cell(answer["id"])) \(cell(answer["state"])) [\(cell(answer["priority"]))]: \(cell(answer["total"])) messages\(rate)\(eta)")
+                for state in ["queued", "in_flight", "sent", "delivered", "read", "failed", "in_doubt", "unknown", "expired", "cancelled"] {
                     let n = (counts[state] as? NSNumber)?.doubleValue ?? 0
                     say("  " + state.padding(toLength: 10, withPad: " ", startingAt: 0) + bar(n / total) + " " + cell(counts[state]))
                 }
             }
-            let done = answer["state"] as? String == "done"
+            let done = ["done", "cancelled"].contains(answer["state"] as? String ?? "") && (answer["unsent"] as? NSNumber)?.intValue ?? 0 == 0
             guard follow, !done, Date().timeIntervalSince(started) < Double(maxSeconds) else { break }
             try await Task.sleep(for: .seconds(1))
         }
+    }
+
+    /// `1 h 05 min`, `4 min 10 s`, `12 s`.
+    static func duration(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded(.up))
+        if s >= 3600 { return String(format: "%d h %02d min", s / 3600, s % 3600 / 60) }
+        if s >= 60 { return String(format: "%d min %02d s", s / 60, s % 60) }
+        return "\(s) s"
     }
 
     /// A 30-cell bar for a fraction.

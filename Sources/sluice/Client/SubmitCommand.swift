@@ -23,6 +23,10 @@ struct SubmitCommand: AsyncParsableCommand {
     @Option(help: "CSV: the template's language code.") var language = "en_US"
     @Option(name: .customLong("idempotency-key"), help: "Submitting again with the same key and file returns the first answer and sends nothing twice.")
     var idempotencyKey: String?
+    @Option(name: .customLong("schedule-at"), help: "CSV: send nothing before this time (RFC 3339 or Unix seconds).") var scheduleAt: String?
+    @Option(name: .customLong("expires-at"), help: "CSV: what is not sent by this time ends expired.") var expiresAt: String?
+    @Option(help: "CSV: transactional (before the sender's marketing campaigns) or marketing.") var priority: String?
+    @Option(help: "CSV: at_least_once (resend a message in doubt) or at_most_once (it ends unknown).") var delivery: String?
 
     static let chunkBytes = 256 * 1024
 
@@ -47,6 +51,9 @@ struct SubmitCommand: AsyncParsableCommand {
         if format != "csv" && (sender != nil || template != nil) {
             throw ValidationError("--sender and --template apply to CSV only; NDJSON and JSON name them in the file")
         }
+        if format != "csv" && [scheduleAt, expiresAt, priority, delivery].contains(where: { $0 != nil }) {
+            throw ValidationError("--schedule-at, --expires-at, --priority and --delivery apply to CSV only; NDJSON and JSON name them in the file")
+        }
         guard FileManager.default.isReadableFile(atPath: file) else { throw ValidationError("cannot read '\(file)'") }
     }
 
@@ -61,6 +68,9 @@ struct SubmitCommand: AsyncParsableCommand {
         if format == "csv", let sender, let template {
             var components = URLComponents()
             components.queryItems = [.init(name: "sender", value: sender), .init(name: "template", value: template), .init(name: "language", value: language)]
+            for (name, value) in [("schedule_at", scheduleAt), ("expires_at", expiresAt), ("priority", priority), ("delivery", delivery)] {
+                if let value { components.queryItems!.append(.init(name: name, value: value)) }
+            }
             path += "?" + (components.percentEncodedQuery ?? "")
         }
         var request = HTTPClientRequest(url: api.base + path)

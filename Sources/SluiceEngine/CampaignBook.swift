@@ -1,0 +1,100 @@
+import HeapModule
+import SluiceCore
+import SluiceJournal
+import SluiceTransport
+
+/// What the dispatch loop knows of each campaign it has seen: its compiled message, its
+/// options and whether it may send now. Loaded from the journal on first use; owned by
+/// the loop thread.
+struct CampaignBook {
+    enum Status: Equatable {
+        /// Sending.
+        case open
+        /// Paused by its owner.
+        case paused
+        /// `schedule_at` is still ahead.
+        case scheduled
+        /// Cancelled or expired: what was not sent ends in this state.
+        case ended(MessageState)
+    }
+
+    struct Entry {
+        var sender: SenderID
+        var template: MessageTemplate?
+        /// Why the message cannot be rendered, when it cannot.
+        var broken: String?
+        var options: CampaignOptions
+        var status: Status
+        /// Journal commits that return its messages to the queue, not yet durable: it
+        /// must not page in until they are (they could be skipped).
+        var restaging = 0
+        /// It became open while `restaging > 0`: page it in when they are done.
+        var availableAfterRestage = false
+    }
+
+    private struct Timer: Comparable {
+        var wallMilliseconds: Int64
+        var campaign: CampaignID
+        static func < (a: Self, b: Self) -> Bool {
+            a.wallMilliseconds != b.wallMilliseconds ? a.wallMilliseconds < b.wallMilliseconds : a.campaign < b.campaign
+        }
+    }
+
+    private(set) var entries: [CampaignID: Entry] = [:]
+    private var timers = Heap<Timer>()
+
+    /// The campaign's entry, read from the journal the first time; nil when the journal
+    /// has no such campaign (its messages cannot be sent).
+    mutating func entry(_ id: CampaignID, journal: Journal, wallMilliseconds wall: Int64) throws -> Entry? {
+        if let e = entries[id] { return e }
+        guard let record = try journal.campaign(id) else { return nil }
+        var entry = Entry(sender: record.sender, options: record.options, status: Self.status(record, wallMilliseconds: wall))
+        do {
+            entry.template = try MessageTemplate(messageObject: record.message)
+        } catch {
+            entry.broken = "campaign message is invalid: \(error)"
+        }
+        entries[id] = entry
+        if let start = record.options.scheduleAtMilliseconds, start > wall { timers.insert(Timer(wallMilliseconds: start, campaign: id)) }
+        if let end = record.options.expiresAtMilliseconds, end > wall { timers.insert(Timer(wallMilliseconds: end, campaign: id)) }
+        return entry
+    }
+
+    subscript(id: CampaignID) -> Entry? {
+        get { entries[id] }
+        set { entries[id] = newValue }
+    }
+
+    /// What a journaled campaign's state and options say at `wall`.
+    static func status(_ record: CampaignRecord, wallMilliseconds wall: Int64) -> Status {
+        switch record.state {
+        case .withdrawn, .cancelled: return .ended(.cancelled)
+        case .paused: return .paused
+        case .active, .done, .receiving:
+            if let end = record.options.expiresAtMilliseconds, wall >= end { return .ended(.expired) }
+            if let start = record.options.scheduleAtMilliseconds, wall < start { return .scheduled }
+            return .open
+        }
+    }
+
+    /// The status after an owner's change or a timer, from the options and `wall`.
+    static func status(options: CampaignOptions, paused: Bool, wallMilliseconds wall: Int64) -> Status {
+        if let end = options.expiresAtMilliseconds, wall >= end { return .ended(.expired) }
+        if paused { return .paused }
+        if let start = options.scheduleAtMilliseconds, wall < start { return .scheduled }
+        return .open
+    }
+
+    /// The earliest start or expiry still ahead (wall-clock ms).
+    var nextTimerMilliseconds: Int64? { timers.min?.wallMilliseconds }
+
+    /// Campaigns whose start or expiry has come by `wall`.
+    mutating func dueTimers(wallMilliseconds wall: Int64) -> [CampaignID] {
+        var due: [CampaignID] = []
+        while let top = timers.min, top.wallMilliseconds <= wall {
+            timers.removeMin()
+            due.append(top.campaign)
+        }
+        return due
+    }
+}

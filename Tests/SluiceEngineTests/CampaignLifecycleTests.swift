@@ -1,0 +1,199 @@
+import Foundation
+import Logging
+import SluiceCore
+import SluiceEngine
+import SluiceJournal
+import SluiceMock
+import Testing
+
+/// Pause, resume, cancel, `schedule_at`, `expires_at`, priority and delivery modes,
+/// embedded against the mock endpoint on 127.0.0.1 and a real journal.
+@Suite(.serialized) struct CampaignLifecycleTests {
+    static let message = Array(#"{"type":"text","text":{"body":"Hello {{1}}"}}"#.utf8)
+
+    func withStack(faults: FaultProfile = FaultProfile(), _ body: (MockEndpoint, EngineConfiguration) async throws -> Void) async throws {
+        let root = NSTemporaryDirectory() + "sluice-lifecycle-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        var mockConfiguration = MockConfiguration(certificateDirectory: root + "/mock")
+        mockConfiguration.faults = faults
+        let mock = MockEndpoint(configuration: mockConfiguration, logger: Logger(label: "test.mock"))
+        let running = try await mock.start()
+        var configuration = EngineConfiguration(dataDirectory: root)
+        configuration.graphURL = running.baseURL
+        configuration.transport.caFile = running.caFile
+        do {
+            try await body(mock, configuration)
+        } catch {
+            await mock.stop()
+            throw error
+        }
+        await mock.stop()
+    }
+
+    func recipients(_ count: Int, from first: Int = 966_500_000_000) -> [RecipientInput] {
+        (0..<count).map { RecipientInput(to: String(first + $0), params: ["n\($0)"]) }
+    }
+
+    func wait(timeoutSeconds: Double, until done: () throws -> Bool) async throws {
+        let deadline = Date().addingTimeInterval(timeoutSeconds)
+        while try !done() && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+    }
+
+    func nowNanoseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1e9) }
+
+    @Test("a paused campaign sends nothing until it is resumed, then every message goes exactly once")
+    func pauseAndResume() async throws {
+        try await withStack { mock, configuration in
+            let dispatcher = try Dispatcher(configuration: configuration)
+            try await dispatcher.putSender(phoneNumberID: "2001", tierMessagesPerSecond: 50, accessToken: "t")
+            let receipt = try await dispatcher.submitCampaign(senderPhoneNumberID: "2001", messageObject: Self.message, recipients: recipients(150))
+            try await wait(timeoutSeconds: 20) { mock.recorder.count >= 20 }
+            let paused = try #require(try await dispatcher.setCampaignState(receipt.id, .paused))
+            #expect(paused.state == "paused")
+            // What was on the wire lands; then nothing more.
+            try await Task.sleep(for: .milliseconds(400))
+            let atPause = mock.recorder.count
+            try await Task.sleep(for: .seconds(1))
+            #expect(mock.recorder.count == atPause, "\(mock.recorder.count - atPause) message(s) went while paused")
+            let progress = try #require(try dispatcher.campaignProgress(receipt.id))
+            #expect(progress.state == "paused" && progress.waitingFor == "paused")
+            #expect(progress.inFlight == 0, "staged messages went back to the queue")
+            #expect(progress.queued == UInt64(150 - atPause))
+
+            _ = try await dispatcher.setCampaignState(receipt.id, .active)
+            try await wait(timeoutSeconds: 20) { mock.recorder.count >= 150 }
+            try await wait(timeoutSeconds: 5) { try dispatcher.campaignProgress(receipt.id)?.state == "done" }
+            let done = try #require(try dispatcher.campaignProgress(receipt.id))
+            await dispatcher.shutdown()
+            #expect(done.sent == 150 && done.state == "done")
+            let callbacks = mock.recorder.snapshot().compactMap(\.callbackData)
+            #expect(callbacks.count == 150 && Set(callbacks).count == 150, "each message once across the pause")
+        }
+    }
+
+    @Test("a cancelled campaign stops; what was not sent ends cancelled and it cannot be resumed")
+    func cancel() async throws {
+        try await withStack { mock, configuration in
+            let dispatcher = try Dispatcher(configuration: configuration)
+            try await dispatcher.putSender(phoneNumberID: "2002", tierMessagesPerSecond: 50, accessToken: "t")
+            let receipt = try await dispatcher.submitCampaign(senderPhoneNumberID: "2002", messageObject: Self.message, recipients: recipients(300))
+            try await wait(timeoutSeconds: 20) { mock.recorder.count >= 20 }
+            _ = try await dispatcher.setCampaignState(receipt.id, .withdrawn)
+            try await wait(timeoutSeconds: 10) { try dispatcher.campaignProgress(receipt.id)?.unsent == 0 }
+            try await Task.sleep(for: .milliseconds(300))
+            let progress = try #require(try dispatcher.campaignProgress(receipt.id))
+            let arrived = mock.recorder.count
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(mock.recorder.count == arrived, "nothing goes after the cancel")
+            #expect(progress.state == "cancelled")
+            #expect(progress.sent == UInt64(arrived), "sent in the journal = arrived")
+            #expect(progress.cancelled == UInt64(300 - arrived))
+            #expect(progress.total == 300 && progress.unsent == 0)
+            await #expect(throws: CampaignStateConflict.self) { try await dispatcher.setCampaignState(receipt.id, .active) }
+            await dispatcher.shutdown()
+        }
+    }
+
+    @Test("messages not sent by expires_at end expired, and none leaves after it")
+    func expiry() async throws {
+        try await withStack { mock, configuration in
+            let dispatcher = try Dispatcher(configuration: configuration)
+            try await dispatcher.putSender(phoneNumberID: "2003", tierMessagesPerSecond: 20, accessToken: "t")
+            let expiresAt = Int64(Date().timeIntervalSince1970 * 1000) + 1_500
+            let receipt = try await dispatcher.submitCampaign(
+                senderPhoneNumberID: "2003", messageObject: Self.message, recipients: recipients(200),
+                options: CampaignOptions(expiresAtMilliseconds: expiresAt))
+            try await wait(timeoutSeconds: 10) { try dispatcher.campaignProgress(receipt.id)?.state == "done" }
+            let progress = try #require(try dispatcher.campaignProgress(receipt.id))
+            await dispatcher.shutdown()
+            let arrivals = mock.recorder.snapshot()
+            #expect(progress.state == "done")
+            #expect(progress.sent == UInt64(arrivals.count))
+            #expect(progress.expired == UInt64(200 - arrivals.count))
+            #expect(arrivals.count >= 15 && arrivals.count <= 40, "\(arrivals.count) sent in 1.5 s at 20 msg/s")
+            // A request already on the wire at the expiry may land a little after it.
+            let latest = try #require(arrivals.map(\.timeNanoseconds).max())
+            #expect(latest <= expiresAt * 1_000_000 + 250_000_000)
+        }
+    }
+
+    @Test("a scheduled campaign starts at schedule_at")
+    func schedule() async throws {
+        try await withStack { mock, configuration in
+            let dispatcher = try Dispatcher(configuration: configuration)
+            try await dispatcher.putSender(phoneNumberID: "2004", tierMessagesPerSecond: 100, accessToken: "t")
+            let startAt = Int64(Date().timeIntervalSince1970 * 1000) + 1_500
+            let receipt = try await dispatcher.submitCampaign(
+                senderPhoneNumberID: "2004", messageObject: Self.message, recipients: recipients(30),
+                options: CampaignOptions(scheduleAtMilliseconds: startAt))
+            try await Task.sleep(for: .milliseconds(700))
+            let waiting = try #require(try dispatcher.campaignProgress(receipt.id))
+            #expect(mock.recorder.count == 0)
+            #expect(waiting.state == "scheduled" && waiting.waitingFor == "scheduled")
+            #expect((waiting.etaSeconds ?? 0) >= 0.5, "the ETA counts the wait for the start")
+            try await wait(timeoutSeconds: 10) { mock.recorder.count >= 30 }
+            await dispatcher.shutdown()
+            let first = try #require(mock.recorder.snapshot().map(\.timeNanoseconds).min())
+            #expect(first >= startAt * 1_000_000, "first arrival \(Double(startAt * 1_000_000 - first) / 1e6) ms before schedule_at")
+            #expect(mock.recorder.count == 30)
+        }
+    }
+
+    @Test("a transactional campaign is served before a marketing campaign already sending on the same sender")
+    func priority() async throws {
+        try await withStack { mock, configuration in
+            let dispatcher = try Dispatcher(configuration: configuration)
+            try await dispatcher.putSender(phoneNumberID: "2005", tierMessagesPerSecond: 50, accessToken: "t")
+            let marketing = try await dispatcher.submitCampaign(senderPhoneNumberID: "2005", messageObject: Self.message, recipients: recipients(200))
+            try await wait(timeoutSeconds: 20) { mock.recorder.count >= 20 }
+            let submitted = nowNanoseconds()
+            let urgent = try await dispatcher.submitCampaign(
+                senderPhoneNumberID: "2005", messageObject: Self.message, recipients: recipients(20, from: 966_510_000_000),
+                options: CampaignOptions(priority: .transactional))
+            let marketingProgress = try #require(try dispatcher.campaignProgress(marketing.id))
+            try await wait(timeoutSeconds: 10) { try dispatcher.campaignProgress(urgent.id)?.state == "done" }
+            await dispatcher.shutdown()
+            let arrivals = mock.recorder.snapshot()
+            let urgentTimes = arrivals.filter { $0.to.hasPrefix("96651") }.map(\.timeNanoseconds)
+            #expect(urgentTimes.count == 20)
+            let lastUrgent = try #require(urgentTimes.max())
+            // After its page-in (a journal read and commit), no marketing message goes until it is done.
+            let interleaved = arrivals.filter { !$0.to.hasPrefix("96651") && $0.timeNanoseconds > submitted + 150_000_000 && $0.timeNanoseconds < lastUrgent }
+            #expect(interleaved.isEmpty, "\(interleaved.count) marketing message(s) went while transactional ones waited")
+            // The marketing campaign's ETA counts the transactional messages ahead of it.
+            let eta = try #require(marketingProgress.etaSeconds)
+            #expect(eta >= Double(marketingProgress.unsent + 15) / 50 * 0.9)
+        }
+    }
+
+    @Test("in doubt: at_least_once resends after the settle window, at_most_once ends unknown and never resends")
+    func deliveryModes() async throws {
+        var faults = FaultProfile()
+        faults.resetShare = 0.3
+        faults.seed = 7
+        try await withStack(faults: faults) { mock, configuration in
+            var configuration = configuration
+            configuration.outcome.inDoubtSettleMilliseconds = 300
+            configuration.outcome.retry.attemptsMax = 20
+            let dispatcher = try Dispatcher(configuration: configuration)
+            try await dispatcher.putSender(phoneNumberID: "2006", tierMessagesPerSecond: 100, accessToken: "t")
+            let once = try await dispatcher.submitCampaign(
+                senderPhoneNumberID: "2006", messageObject: Self.message, recipients: recipients(60),
+                options: CampaignOptions(delivery: .atMostOnce))
+            let least = try await dispatcher.submitCampaign(
+                senderPhoneNumberID: "2006", messageObject: Self.message, recipients: recipients(60, from: 966_520_000_000))
+            try await wait(timeoutSeconds: 30) {
+                try dispatcher.campaignProgress(once.id)?.state == "done" && dispatcher.campaignProgress(least.id)?.state == "done"
+            }
+            let atMostOnce = try #require(try dispatcher.campaignProgress(once.id))
+            let atLeastOnce = try #require(try dispatcher.campaignProgress(least.id))
+            await dispatcher.shutdown()
+            #expect(atMostOnce.state == "done" && atLeastOnce.state == "done")
+            #expect(atMostOnce.unknown > 0, "a 30 % reset share leaves some in doubt")
+            #expect(atMostOnce.sent + atMostOnce.unknown + atMostOnce.failed == 60)
+            #expect(atLeastOnce.unknown == 0)
+            #expect(atLeastOnce.sent + atLeastOnce.failed == 60)
+            #expect(atLeastOnce.sent > atMostOnce.sent, "resending in-doubt messages delivers more")
+        }
+    }
+}
