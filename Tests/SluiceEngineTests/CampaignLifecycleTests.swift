@@ -61,6 +61,11 @@ import Testing
             #expect(progress.queued == UInt64(150 - atPause))
 
             _ = try await dispatcher.setCampaignState(receipt.id, .active)
+            try await wait(timeoutSeconds: 20) { mock.recorder.count >= atPause + 100 }
+            // Two seconds at 50 msg/s: the smoothed rate has climbed most of the way.
+            let sending = try #require(try dispatcher.campaignProgress(receipt.id))
+            #expect(sending.sendRate > 15 && sending.sendRate <= 55, "send rate \(sending.sendRate) at tier 50")
+            #expect(sending.etaSeconds.map { $0 > 0 && $0 < 5 } == true, "ETA \(String(describing: sending.etaSeconds)) for \(sending.unsent) left at 50 msg/s")
             try await wait(timeoutSeconds: 20) { mock.recorder.count >= 150 }
             try await wait(timeoutSeconds: 5) { try dispatcher.campaignProgress(receipt.id)?.state == "done" }
             let done = try #require(try dispatcher.campaignProgress(receipt.id))

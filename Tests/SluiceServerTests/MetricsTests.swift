@@ -58,6 +58,7 @@ import Testing
             #expect(sample(text, #"sluice_sender_tier_messages_per_second{sender="1065000777"}"#) == 80)
             #expect(sample(text, #"sluice_sender_paused{sender="1065000777"}"#) == 0)
             #expect(sample(text, #"sluice_messages_sent_total{sender="1065000777"}"#) == 0)
+            #expect(sample(text, #"sluice_sender_send_rate_messages_per_second{sender="1065000777"}"#) == 0, "nothing was sent")
             #expect(sample(text, "sluice_journal_messages") == 3)
             #expect((sample(text, "sluice_journal_map_bytes") ?? 0) > 0)
             #expect(sample(text, "sluice_pacing_lag_seconds") != nil)

@@ -48,6 +48,7 @@ public final class ServerMetrics: Sendable {
             gauge("sender_paused", "", "1 while the sender is paused.", sender, s.paused ? 1 : 0)
             gauge("sender_queue_depth", "", "Messages paged in and waiting for a send slot.", sender, Double(s.staged))
             gauge("sender_in_flight", "", "Sends on the wire.", sender, Double(s.inFlight))
+            gauge("sender_send_rate", "messages_per_second", "Messages sent per second now, smoothed over about two seconds.", sender, s.sendRate)
             counter("messages_sent", "Messages WhatsApp accepted.", sender, s.sent)
             counter("messages_failed", "Messages that ended failed.", sender, s.failed)
             counter("messages_retried", "Sends that will be retried after a backoff.", sender, s.retried)
