@@ -39,6 +39,9 @@ public enum IntakeError: Error, Sendable, Equatable, CustomStringConvertible {
     case noRecipients
     case tooManyRecipients(count: Int, max: Int)
     case noValidRecipients(rejectedCount: Int, rejected: [CampaignRejection])
+    /// The disk holding the journal is (nearly) full: nothing was journaled; what was
+    /// accepted before is kept and sent.
+    case storageFull(String)
     /// `schedule_at`, `expires_at`, `priority` or `delivery` cannot be used.
     case invalidOption(field: String, reason: String)
     case journal(String)
@@ -52,6 +55,7 @@ public enum IntakeError: Error, Sendable, Equatable, CustomStringConvertible {
         case .tooManyRecipients(let count, let max): "recipients holds \(count) entries; at most \(max) per request"
         case .noValidRecipients(let count, _): "none of the recipients is valid (\(count) rejected)"
         case .invalidOption(_, let why): why
+        case .storageFull(let why): why
         case .journal(let why): "the journal could not record the campaign: \(why)"
         }
     }

@@ -104,12 +104,13 @@ public struct CampaignUpload: Sendable {
 
     private mutating func flush() async throws(IntakeError) {
         guard !buffer.isEmpty else { return }
+        try dispatcher.checkIntakeSpace()
         do {
             _ = try await dispatcher.journal.apply([
                 .appendMessages(campaign: id, createdMilliseconds: dispatcher.clock.wallMilliseconds(), recipients: buffer)
             ])
         } catch {
-            throw .journal("\(error)")
+            throw Dispatcher.intakeError(error)
         }
         journaled += buffer.count
         batchesJournaled += 1

@@ -20,7 +20,7 @@ final class DispatchLoop: @unchecked Sendable {
         case sender(SenderRecord)
         case campaignAvailable(SenderID, CampaignID)
         case paged(SenderID, CampaignID, [MessageRecord], exhausted: Bool, generation: UInt64)
-        case pageFailed(SenderID, CampaignID)
+        case pageFailed(SenderID, CampaignID, JournalError)
         case due(SenderID, [MessageRecord])
         /// What the transport handed to libcurl and what finished, in one iteration.
         case transport(departed: [TransportDeparture], completions: [TransportCompletion])
@@ -30,6 +30,10 @@ final class DispatchLoop: @unchecked Sendable {
         case restaged(CampaignID)
         /// The last `endMessages` of the campaign moved a full batch: more may be left.
         case endMore(CampaignID, MessageState)
+        /// Send outcomes whose commit failed for the store's sake (disk full): kept to retry.
+        case outcomesFailed([MessageTransition])
+        /// An outcome commit succeeded (ends a failing episode).
+        case outcomesRecorded
         case stop
     }
 
@@ -78,6 +82,10 @@ final class DispatchLoop: @unchecked Sendable {
     /// of one per transport wakeup (an fsync per message at a smooth 1000 msg/s).
     private var pendingOutcomes: [MessageTransition] = []
     private var outcomesFlushAt: Instant?
+    /// Outcome commits are failing (disk full); logged once per episode.
+    private var outcomesFailing = false
+    /// No page is read before this (a page commit failed).
+    private var refillsPausedUntil: Instant?
     private var stopping = false
     private var rng = SystemRandomNumberGenerator()
     /// Messages sent per campaign and sender since the last snapshot, and their smoothed
@@ -223,7 +231,7 @@ final class DispatchLoop: @unchecked Sendable {
                 publishSnapshots()
                 nextSnapshot = tickTime + 200_000_000
             }
-            if let at = outcomesFlushAt, tickTime >= at || pendingOutcomes.count >= Self.outcomesBatchMax { flushOutcomes() }
+            if let at = outcomesFlushAt, tickTime >= at || (!outcomesFailing && pendingOutcomes.count >= Self.outcomesBatchMax) { flushOutcomes() }
         }
         flushOutcomes()
         finish()
@@ -252,8 +260,12 @@ final class DispatchLoop: @unchecked Sendable {
             scheduler.refilled(sender: sender, campaign: campaign, messages: messages, exhausted: exhausted, now: now)
             // New intake landed while this page was read: the campaign is not exhausted.
             if exhausted, availability[key, default: 0] != generation { scheduler.noteMoreAvailable(sender: sender, campaign: campaign) }
-        case .pageFailed(let sender, let campaign):
+        case .pageFailed(let sender, let campaign, let error):
             refillsOutstanding.remove(CampaignKey(sender: sender, campaign: campaign))
+            if refillsPausedUntil == nil { logger.error("journaling a page of campaign \(campaign) in_flight failed: \(error); paging pauses \(Self.outcomeRetryMilliseconds) ms") }
+            // The journal refused a commit (disk full): give it time instead of retrying
+            // every loop turn.
+            refillsPausedUntil = now + Self.outcomeRetryMilliseconds * 1_000_000
         case .due(let sender, let candidates):
             dueOutstanding.remove(sender)
             // Keep only what the transition really moved: a status webhook may have settled
@@ -289,6 +301,19 @@ final class DispatchLoop: @unchecked Sendable {
             if resume, !stopping { markAvailable(CampaignKey(sender: entry.sender, campaign: id)) }
         case .endMore(let id, let state):
             if !stopping { sweep(id, to: state) }
+        case .outcomesRecorded:
+            if outcomesFailing {
+                outcomesFailing = false
+                logger.notice("the journal records send outcomes again")
+            }
+        case .outcomesFailed(let transitions):
+            // Retried ahead of newer ones, after a pause: the disk may need time to free.
+            if !outcomesFailing {
+                outcomesFailing = true
+                logger.error("the journal cannot record send outcomes (\(transitions.count) waiting); retrying every \(Self.outcomeRetryMilliseconds) ms until it can")
+            }
+            pendingOutcomes.insert(contentsOf: transitions, at: 0)
+            outcomesFlushAt = clock.now() + Self.outcomeRetryMilliseconds * 1_000_000
         case .stop:
             stopping = true
             // What waits for a slot goes back to the queue: it was never sent.
@@ -451,6 +476,10 @@ final class DispatchLoop: @unchecked Sendable {
     /// Reads the next page of each low campaign queue and journals it `in_flight`; the
     /// scheduler gets it once that commit is durable.
     private func issueRefills() {
+        if let until = refillsPausedUntil {
+            guard clock.now() >= until else { return }
+            refillsPausedUntil = nil
+        }
         for request in scheduler.refillRequests() {
             let key = CampaignKey(sender: request.sender, campaign: request.campaign)
             guard !refillsOutstanding.contains(key) else { continue }
@@ -474,8 +503,8 @@ final class DispatchLoop: @unchecked Sendable {
                 switch result {
                 case .success(let messages):
                     post(.paged(key.sender, key.campaign, messages, exhausted: exhausted, generation: generation))
-                case .failure:
-                    post(.pageFailed(key.sender, key.campaign))
+                case .failure(let error):
+                    post(.pageFailed(key.sender, key.campaign, error))
                 }
             }
         }
@@ -547,13 +576,11 @@ final class DispatchLoop: @unchecked Sendable {
                 updatedMilliseconds: wall, wamid: nil, errorCode: 0, errorMessage: nil))
             moved[i].state = .inFlight
         }
-        let logger = self.logger
         let result = moved
         journal.apply([.transition(transitions)]) { outcome in
             switch outcome {
             case .success: completion(.success(result))
             case .failure(let error):
-                logger.error("journaling a page in_flight failed: \(error)")
                 completion(.failure(error))
             }
         }
@@ -726,13 +753,31 @@ final class DispatchLoop: @unchecked Sendable {
         pendingOutcomes.append(contentsOf: transitions)
     }
 
+    /// Commits the pending outcomes. A commit that fails for the store's sake (disk full)
+    /// hands them back to be retried: the loop never forgets an outcome it could not
+    /// record, so a message that went is not resent once the disk has room again.
     private func flushOutcomes() {
         outcomesFlushAt = nil
         guard !pendingOutcomes.isEmpty else { return }
         let batch = pendingOutcomes
         pendingOutcomes.removeAll(keepingCapacity: true)
-        applyLogged(batch, what: "recording send outcomes")
+        journal.apply([.transition(batch)]) { [self, logger] result in
+            switch result {
+            case .success(let receipt):
+                if case .transitions(_, let rejected)? = receipt.results.first, rejected > 0 {
+                    logger.warning("recording send outcomes: the journal rejected \(rejected) transition(s)")
+                }
+                post(.outcomesRecorded)
+            case .failure(let error) where error.isTransient:
+                post(.outcomesFailed(batch))
+            case .failure(let error):
+                logger.error("recording send outcomes failed: \(error)")
+            }
+        }
     }
+
+    /// Pause before outcomes whose commit failed are tried again.
+    static let outcomeRetryMilliseconds: Int64 = 200
 
     private func applyLogged(_ transitions: [MessageTransition], what: String) {
         journal.apply([.transition(transitions)]) { [logger] result in

@@ -108,6 +108,7 @@ public final class Dispatcher: Sendable {
             throw .invalidOption(field: field, reason: reason)
         }
         guard !recipients.isEmpty else { throw .noRecipients }
+        try checkIntakeSpace()
         guard recipients.count <= CampaignIntake.recipientsPerRequestMax else {
             throw .tooManyRecipients(count: recipients.count, max: CampaignIntake.recipientsPerRequestMax)
         }
@@ -145,7 +146,7 @@ public final class Dispatcher: Sendable {
                 .createCampaign(sender: sender.id, message: messageObject, createdMilliseconds: clock.wallMilliseconds(), recipients: accepted, options: options)
             ])
         } catch {
-            throw .journal("\(error)")
+            throw Self.intakeError(error)
         }
         guard case .campaign(let id, _, let count)? = receipt.results.first else {
             preconditionFailure("journal answered createCampaign with \(receipt.results)")
@@ -164,6 +165,7 @@ public final class Dispatcher: Sendable {
         if let (field, reason) = CampaignIntake.problem(options: options, nowMilliseconds: clock.wallMilliseconds()) {
             throw .invalidOption(field: field, reason: reason)
         }
+        try checkIntakeSpace()
         let sender: SenderRecord?
         do { sender = try journal.sender(phoneNumberID: senderPhoneNumberID) } catch { throw .journal("\(error)") }
         guard let sender else { throw .unknownSender(senderPhoneNumberID) }
@@ -173,7 +175,7 @@ public final class Dispatcher: Sendable {
         do {
             receipt = try await journal.apply([.beginCampaign(sender: sender.id, message: messageObject, createdMilliseconds: clock.wallMilliseconds(), options: options)])
         } catch {
-            throw .journal("\(error)")
+            throw Self.intakeError(error)
         }
         guard case .campaign(let id, _, _)? = receipt.results.first else {
             preconditionFailure("journal answered beginCampaign with \(receipt.results)")

@@ -27,6 +27,10 @@ public struct EngineConfiguration: Sendable {
     /// How often `StatusDeadlineService` looks for such messages.
     public var statusSweepIntervalMilliseconds: Int64 = 10_000
 
+    /// Free bytes the journal's file system must keep for new campaigns to be accepted
+    /// (`507` below it): room to record the outcomes of what was accepted. 0: no check.
+    public var intakeFreeBytesMin: UInt64 = 128 << 20
+
     public static let defaultPacingMargin = 0.008
 
     public init(dataDirectory: String) {

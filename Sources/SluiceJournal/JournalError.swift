@@ -52,6 +52,25 @@ public enum JournalError: Error, Equatable, CustomStringConvertible {
     /// The journal was closed.
     case closed(path: String)
 
+    /// The disk or the map is full: a write may succeed once space is freed.
+    public var isStorageFull: Bool {
+        switch self {
+        case .mapFull: true
+        // ENOSPC, EDQUOT: the data file could not grow; EIO: LMDB's answer to a short
+        // write, which is how a full disk shows at commit.
+        case let .lmdb(_, code, _, _): code == 28 || code == 122 || code == 5
+        default: false
+        }
+    }
+
+    /// A failure of the store, not of what was written: the same write may succeed later.
+    public var isTransient: Bool {
+        switch self {
+        case .lmdb, .mapFull, .queueFull: true
+        default: false
+        }
+    }
+
     public var description: String {
         switch self {
         case let .lmdb(call, code, message, path):

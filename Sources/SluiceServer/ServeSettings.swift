@@ -25,11 +25,13 @@ public struct ServeSettings: Equatable, Sendable {
     public var tlsKey: String?
     /// A `sent` message with no further status this long after the send ends `unknown`.
     public var statusDeadlineHours: Double = 24
+    /// Free space (MB) the journal's disk keeps for outcomes: intake answers 507 below it.
+    public var intakeReserveMegabytes: Double = 128
 
     public static let keys: Set<String> = [
         "data_dir", "listen", "graph_url", "graph_version", "ca_file", "in_doubt_settle_seconds",
         "connections_per_host", "request_timeout_ms", "http_version", "pacing_margin", "webhook_verify_token",
-        "tls_cert", "tls_key", "pair_spacing_ms", "status_deadline_hours",
+        "tls_cert", "tls_key", "pair_spacing_ms", "status_deadline_hours", "intake_reserve_mb",
     ]
 
     public init() {}
@@ -71,6 +73,10 @@ public struct ServeSettings: Equatable, Sendable {
         if let v = try int("pair_spacing_ms") { pairSpacingMilliseconds = v }
         if let v = try string("tls_cert") { tlsCert = v }
         if let v = try string("tls_key") { tlsKey = v }
+        if let value = table["intake_reserve_mb"] {
+            guard let d = value.double ?? value.int.map(Double.init) else { throw SettingsError("\(source): intake_reserve_mb must be a number") }
+            intakeReserveMegabytes = d
+        }
         if let value = table["status_deadline_hours"] {
             guard let d = value.double ?? value.int.map(Double.init) else { throw SettingsError("\(source): status_deadline_hours must be a number") }
             statusDeadlineHours = d
@@ -93,6 +99,9 @@ public struct ServeSettings: Equatable, Sendable {
         }
         guard inDoubtSettleSeconds >= 0, inDoubtSettleSeconds <= 7 * 86_400 else {
             throw SettingsError("in-doubt-settle must be between 0 and 604800 seconds")
+        }
+        guard intakeReserveMegabytes >= 0, intakeReserveMegabytes <= 1_000_000 else {
+            throw SettingsError("intake_reserve_mb must be from 0 to 1000000, got \(intakeReserveMegabytes)")
         }
         guard statusDeadlineHours > 0, statusDeadlineHours <= 720 else {
             throw SettingsError("status-deadline-hours must be more than 0 and at most 720 (30 days)")
@@ -124,6 +133,7 @@ public struct ServeSettings: Equatable, Sendable {
         c.pairSpacingMilliseconds = Int64(pairSpacingMilliseconds)
         c.outcome.inDoubtSettleMilliseconds = Int64(inDoubtSettleSeconds * 1000)
         c.statusDeadlineMilliseconds = max(1, Int64(statusDeadlineHours * 3_600_000))
+        c.intakeFreeBytesMin = UInt64(intakeReserveMegabytes * 1_000_000)
         // A short deadline (tests) is checked often; a day-long one every 10 s.
         c.statusSweepIntervalMilliseconds = min(10_000, max(50, c.statusDeadlineMilliseconds / 4))
         return c

@@ -45,6 +45,8 @@ struct ServeCommand: AsyncParsableCommand {
     var tlsKey: String?
     @Option(name: .customLong("status-deadline-hours"), help: "Hours after the send after which a message with no delivery status ends 'unknown' (default 24).")
     var statusDeadlineHours: Double?
+    @Option(name: .customLong("intake-reserve-mb"), help: "Free disk space (MB) kept for recording outcomes: below it new campaigns get 507 (default 128; 0: no check).")
+    var intakeReserveMegabytes: Double?
 
     func settings() throws -> ServeSettings {
         var s = ServeSettings()
@@ -70,6 +72,7 @@ struct ServeCommand: AsyncParsableCommand {
         if let tlsCert { s.tlsCert = tlsCert }
         if let tlsKey { s.tlsKey = tlsKey }
         if let statusDeadlineHours { s.statusDeadlineHours = statusDeadlineHours }
+        if let intakeReserveMegabytes { s.intakeReserveMegabytes = intakeReserveMegabytes }
         try s.validate()
         return s
     }

@@ -335,6 +335,7 @@ enum CampaignIntakeRoute {
             if let first = rejected.first { answer.message += "; first: \(position == "line" ? "line \(first.index)" : "recipients[\(first.index)]"): \(first.reason)" }
             return answer
         case .invalidOption(let field, let why): return APIError.invalid(field, why)
+        case .storageFull(let why): return APIError(HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage"), code: "insufficient_storage", message: why)
         case .journal(let why): return APIError(.serviceUnavailable, code: "journal_unavailable", message: why)
         }
     }

@@ -540,6 +540,11 @@ public enum OpenAPIDocument {
                     application/json:
                       schema: {$ref: "#/components/schemas/Error"}
                 "503": {$ref: "#/components/responses/JournalUnavailable"}
+                "507":
+                  description: "`insufficient_storage`: the journal's disk has less free space than the intake reserve (`--intake-reserve-mb`), or is full; nothing of this request was journaled, accepted messages are kept and sent. Retry when space is freed."
+                  content:
+                    application/json:
+                      schema: {$ref: "#/components/schemas/Error"}
             get:
               tags: [campaigns]
               operationId: listCampaigns
@@ -918,7 +923,7 @@ public enum OpenAPIDocument {
                       enum: [malformed_json, invalid_field, unauthorized, insufficient_scope, forbidden, not_found,
                         too_many_keys, body_too_large, line_too_long, unknown_sender, no_valid_recipients,
                         idempotency_key_conflict, malformed_webhook, no_app_secret, bad_signature, journal_unavailable,
-                        method_not_allowed, too_many_subscriptions, unknown_campaign, campaign_state]
+                        method_not_allowed, too_many_subscriptions, unknown_campaign, campaign_state, insufficient_storage]
                     field: {type: string, description: "The field, header, query or path parameter at fault, e.g. `recipients[3].to`."}
                     message: {type: string, description: For people.}
                   additionalProperties: false
