@@ -63,4 +63,12 @@ public struct SenderSnapshot: Sendable, Equatable {
     /// Unsuccessful send outcomes since this process started, by WhatsApp error code
     /// (`"131026"`), HTTP status without a Meta body (`"http_503"`), `"not_sent"` or `"in_doubt"`.
     public var errors: [String: UInt64] = [:]
+    /// The messaging limit that applies to the sender: the smallest limit in its group
+    /// (unique recipients per rolling 24 h); nil: unlimited.
+    public var messagingLimit: Int? = nil
+    /// Unique recipients in the sender's group window now (0 when unlimited: not tracked).
+    public var uniqueRecipients24h: Int = 0
+    /// While the cap is reached: wall-clock milliseconds at which the window has room for a
+    /// new recipient again (messages to new recipients wait until then); nil otherwise.
+    public var limitedUntilMilliseconds: Int64? = nil
 }
