@@ -1,4 +1,6 @@
 """schemathesis hooks for scripts/openapi-check."""
+import os
+
 import schemathesis
 from hypothesis.internal import lambda_sources
 
@@ -24,3 +26,19 @@ def ndjson(ctx, value):
     # The document's NDJSON body is text; anything else is a negative case, sent as text too.
     text = value if isinstance(value, str) else str(value)
     return text.encode("utf-8", "surrogatepass")
+
+
+# DELETE /v1/senders/{id} must not delete the sender that the other operations' examples
+# name (scripts/openapi-check registers it), whatever order the operations run in and
+# whichever ids schemathesis learns from earlier answers: aimed at it, the call goes to the
+# stand-in the script registered for deletion instead (204 once, then 404).
+PROTECTED_SENDER = os.environ.get("OPENAPI_CHECK_SENDER", "106540352242922")
+DELETE_STAND_IN = os.environ.get("OPENAPI_CHECK_DELETE_SENDER", "106540352240000")
+
+
+@schemathesis.hook
+def before_call(ctx, case, kwargs):
+    if case.operation.method.upper() != "DELETE" or case.operation.path != "/v1/senders/{phone_number_id}":
+        return
+    if case.path_parameters and str(case.path_parameters.get("phone_number_id")) == PROTECTED_SENDER:
+        case.path_parameters["phone_number_id"] = DELETE_STAND_IN

@@ -118,6 +118,26 @@ public enum CampaignIntake {
         return nil
     }
 
+    public static let groupBytesMax = 64
+
+    /// nil when `limit` is one of WhatsApp's messaging limits (`RecipientWindow.tiers`).
+    public static func problem(messagingLimit limit: Int) -> String? {
+        RecipientWindow.tiers.contains(limit) ? nil
+            : "messaging_limit must be one of \(RecipientWindow.tiers.map(String.init).joined(separator: ", ")) or \"unlimited\""
+    }
+
+    /// nil when `group` names a sender group: 1–64 letters, digits, '.', '_' or '-'.
+    public static func problem(group: String) -> String? {
+        let utf8 = group.utf8
+        guard (1...groupBytesMax).contains(utf8.count), utf8.allSatisfy({ byte in
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
+        }) else {
+            return "group must be 1–\(groupBytesMax) letters, digits, '.', '_' or '-'"
+        }
+        return nil
+    }
+
     /// Checks a sender registration; nil when it is valid.
     public static func problem(phoneNumberID: String, tier: Double, burst: Int, accessToken: String) -> String? {
         let id = phoneNumberID.utf8

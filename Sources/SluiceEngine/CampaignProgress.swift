@@ -93,4 +93,12 @@ public struct SenderSnapshot: Sendable, Equatable {
     public var errors: [String: UInt64] = [:]
     /// Messages sent per second, smoothed over about two seconds.
     public var sendRate: Double = 0
+    /// The messaging limit that applies to the sender: the smallest limit in its group
+    /// (unique recipients per rolling 24 h); nil: unlimited.
+    public var messagingLimit: Int? = nil
+    /// Unique recipients in the sender's group window now (0 when unlimited: not tracked).
+    public var uniqueRecipients24h: Int = 0
+    /// While the cap is reached: wall-clock milliseconds at which the window has room for a
+    /// new recipient again (messages to new recipients wait until then); nil otherwise.
+    public var limitedUntilMilliseconds: Int64? = nil
 }

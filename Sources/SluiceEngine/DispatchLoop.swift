@@ -18,6 +18,11 @@ import SluiceTransport
 final class DispatchLoop: @unchecked Sendable {
     enum Event {
         case sender(SenderRecord)
+        /// The journal deleted the sender (it had no live work): forget it.
+        case senderDeleted(SenderID)
+        /// Sends of the last messaging window, read for senders whose window started
+        /// tracking them (`MessagingLimits.configure`); they were held until now.
+        case recipientHistory(Set<SenderID>, [Journal.RecipientSend])
         case campaignAvailable(SenderID, CampaignID)
         case paged(SenderID, CampaignID, [MessageRecord], exhausted: Bool, generation: UInt64)
         case pageFailed(SenderID, CampaignID, JournalError)
@@ -71,6 +76,16 @@ final class DispatchLoop: @unchecked Sendable {
     private var inFlight: [UInt64: InFlight] = [:]
     /// Recent recipients per sender (the pair limit).
     private var spacings: [SenderID: RecipientSpacing] = [:]
+    /// Unique recipients per sender group (the messaging limit).
+    private var limits: MessagingLimits
+    /// Senders whose messaging window lacks their recent sends (read from the journal).
+    private var historyNeeded: Set<SenderID> = []
+    /// Per sender, when its window has room again (`dispatch` → `holdCapped`).
+    private var capacityAt: [SenderID: Int64] = [:]
+    /// Senders held until their recent sends are merged into their window (`loadHistory`).
+    private var awaitingHistory: Set<SenderID> = []
+    /// Deleted senders the scheduler still holds (a request of theirs on the wire).
+    private var removing: Set<SenderID> = []
     /// Messages journaled `in_flight` and waiting in the scheduler for their slot.
     private var staged: [MessageID: SenderID] = [:]
     private var refillsOutstanding: Set<CampaignKey> = []
@@ -118,6 +133,7 @@ final class DispatchLoop: @unchecked Sendable {
         // instead of waiting in the transport's queue and leaving together.
         scheduling.inFlightTotalMax = min(scheduling.inFlightTotalMax, configuration.transport.concurrentRequestsMax)
         self.scheduler = Scheduler(configuration: scheduling)
+        self.limits = MessagingLimits(windowMilliseconds: configuration.messagingWindowMilliseconds)
     }
 
     func post(_ event: Event) { mailbox.post(event) }
@@ -130,6 +146,9 @@ final class DispatchLoop: @unchecked Sendable {
                 noteAvailable(CampaignKey(sender: record.id, campaign: campaign))
             }
         }
+        // Before the first send: the messaging-limit windows as the journal left them.
+        limits.merge(try recentSends(of: historyNeeded), nowMilliseconds: clock.wallMilliseconds())
+        historyNeeded = []
         let thread = Thread { [self] in run() }
         thread.name = "sluice-dispatch"
         thread.qualityOfService = .userInteractive
@@ -242,10 +261,22 @@ final class DispatchLoop: @unchecked Sendable {
         switch event {
         case .sender(let record):
             install(record, now: now)
+            releaseHolds(now: now)
+            loadHistory()
+        case .senderDeleted(let sender):
+            forget(sender, now: now)
+        case .recipientHistory(let waiting, let sends):
+            mergeHistory(waiting, sends, now: now)
         case .campaignAvailable(let sender, let campaign):
+            // A sender deleted meanwhile had nothing left to send.
+            guard senders[sender] != nil else { return }
             noteAvailable(CampaignKey(sender: sender, campaign: campaign))
         case .paged(let sender, let campaign, let messages, let exhausted, let generation):
             let key = CampaignKey(sender: sender, campaign: campaign)
+            guard senders[sender] != nil else {
+                refillsOutstanding.remove(key)
+                return
+            }
             refillsOutstanding.remove(key)
             for m in messages { staged[m.id] = sender }
             if stopping {
@@ -268,6 +299,7 @@ final class DispatchLoop: @unchecked Sendable {
             refillsPausedUntil = now + Self.outcomeRetryMilliseconds * 1_000_000
         case .due(let sender, let candidates):
             dueOutstanding.remove(sender)
+            guard senders[sender] != nil else { return }
             // Keep only what the transition really moved: a status webhook may have settled
             // an in-doubt message between the read and the commit.
             let messages = candidates.filter { (try? journal.message($0.id))??.state == .inFlight }
@@ -333,6 +365,7 @@ final class DispatchLoop: @unchecked Sendable {
             throttled: previous?.throttled ?? 0, inDoubt: previous?.inDoubt ?? 0, errors: previous?.errors ?? [:])
         senders[record.id] = SenderRuntime(record: record, url: url, snapshot: snapshot)
         if spacings[record.id] == nil { spacings[record.id] = RecipientSpacing(spacingMilliseconds: configuration.pairSpacingMilliseconds) }
+        historyNeeded.formUnion(limits.configure(record))
         scheduler.upsertSender(
             record.id, tierMessagesPerSecond: record.tierMessagesPerSecond, burst: Int(record.burst),
             paused: record.paused, now: now)
@@ -605,6 +638,7 @@ final class DispatchLoop: @unchecked Sendable {
         var requests: [OutboundRequest] = []
         requests.reserveCapacity(batch.count)
         var failures: [MessageTransition] = []
+        var capped: [MessageRecord] = []
         let wall = clock.wallMilliseconds()
         let now = clock.now()
         var notSent: [MessageRecord] = []
@@ -617,6 +651,16 @@ final class DispatchLoop: @unchecked Sendable {
                 continue
             }
             staged.removeValue(forKey: message.id)
+            // The messaging limit: a new recipient over the group's cap waits, still
+            // `in_flight` in the journal, no attempt used; its sender is held until the
+            // window has room (`holdCapped`).
+            if limits.isActive, let until = limits.admit(sender: message.sender, recipient: message.to, nowMilliseconds: wall) {
+                scheduler.departed(sender: message.sender, admission: admission, at: now)
+                scheduler.completed(sender: message.sender, count: 1, now: now)
+                capped.append(message)
+                capacityAt[message.sender] = until
+                continue
+            }
             // The pair limit: a recipient sent to within the spacing waits as retry_at
             // until it ends; no attempt is used and WhatsApp never sees a 131056. Mutated
             // in place in its own table: a copy of it alive here would make every admit
@@ -651,6 +695,7 @@ final class DispatchLoop: @unchecked Sendable {
         }
         if !failures.isEmpty { record(failures) }
         if !requests.isEmpty { transport?.send(requests) }
+        if !capped.isEmpty { holdCapped(capped, wall: wall, now: now) }
         if !notSent.isEmpty {
             for m in notSent {
                 // An expiry the timer has not fired yet: end the campaign now.
@@ -821,6 +866,7 @@ final class DispatchLoop: @unchecked Sendable {
     }
 
     private func publishSnapshots() {
+        if !removing.isEmpty { removeIdle() }
         let now = clock.now()
         let seconds = lastSnapshot.map { Double(now - $0) / 1e9 } ?? 0
         lastSnapshot = now
@@ -836,6 +882,7 @@ final class DispatchLoop: @unchecked Sendable {
         sentSinceSnapshot.removeAll(keepingCapacity: true)
         var list: [SenderSnapshot] = []
         list.reserveCapacity(senders.count)
+        let wall = clock.wallMilliseconds()
         for (id, runtime) in senders {
             var s = runtime.snapshot
             if seconds > 0 {
@@ -847,6 +894,10 @@ final class DispatchLoop: @unchecked Sendable {
             s.effectiveMessagesPerSecond = scheduler.effectiveRate(sender: id) ?? s.tierMessagesPerSecond
             s.staged = scheduler.queuedCount(sender: id)
             s.inFlight = scheduler.inFlightCount(sender: id)
+            let limit = limits.status(id, nowMilliseconds: wall)
+            s.messagingLimit = limit.limit
+            s.uniqueRecipients24h = limit.unique
+            s.limitedUntilMilliseconds = limit.limitedUntil
             list.append(s)
         }
         list.sort { $0.id < $1.id }
@@ -857,6 +908,100 @@ final class DispatchLoop: @unchecked Sendable {
         snapshotLock.unlock()
         lagMaxNanoseconds = 0
     }
+
+    // MARK: Senders: deletion and the messaging limit
+
+    /// Removes a deleted sender. The journal refused the deletion while any message of it
+    /// was queued, in flight or due, so the scheduler holds nothing of it.
+    private func forget(_ sender: SenderID, now: Instant) {
+        guard senders.removeValue(forKey: sender) != nil else { return }
+        spacings[sender] = nil
+        limits.remove(sender)
+        historyNeeded.remove(sender)
+        awaitingHistory.remove(sender)
+        availability = availability.filter { $0.key.sender != sender }
+        // A status webhook may have settled a message whose request is still on the wire:
+        // the scheduler keeps the sender, paused, until that completes.
+        scheduler.pause(sender)
+        removing.insert(sender)
+        removeIdle()
+    }
+
+    /// Removes deleted senders from the scheduler once nothing of them is in flight. One
+    /// with staged messages (the journal holds them `in_flight`, so it refused the
+    /// deletion: not expected) stays in it, paused, rather than lose them.
+    private func removeIdle() {
+        for sender in removing where scheduler.inFlightCount(sender: sender) == 0 {
+            removing.remove(sender)
+            if scheduler.queuedCount(sender: sender) > 0 {
+                logger.error("deleted sender \(sender) still has \(scheduler.queuedCount(sender: sender)) staged message(s); kept paused")
+                continue
+            }
+            scheduler.removeSender(sender, now: clock.now())
+        }
+    }
+
+    /// Puts capped messages back at the head of their queues (in their order) and holds
+    /// each sender until its window has room: no pacing slot is spent on them meanwhile.
+    private func holdCapped(_ capped: [MessageRecord], wall: Int64, now: Instant) {
+        for message in capped.reversed() {
+            staged[message.id] = message.sender
+            scheduler.requeueFront(message)
+        }
+        for (sender, until) in capacityAt {
+            scheduler.hold(sender, until: now + max(0, until - wall) * 1_000_000)
+        }
+        capacityAt.removeAll(keepingCapacity: true)
+    }
+
+    /// A sender's limit or group changed, or a pause was lifted: senders held for a full
+    /// window dispatch again, and are held anew if it is still full. O(senders), per PUT.
+    private func releaseHolds(now: Instant) {
+        for id in senders.keys where !awaitingHistory.contains(id) {
+            if let held = scheduler.heldUntil(sender: id), held > now { scheduler.hold(id, until: now) }
+        }
+    }
+
+    /// Reads the recent sends of `historyNeeded` off this thread and holds those senders
+    /// until they are merged (`recipientHistory`).
+    private func loadHistory() {
+        guard !historyNeeded.isEmpty else { return }
+        let waiting = historyNeeded
+        historyNeeded = []
+        awaitingHistory.formUnion(waiting)
+        for sender in waiting { scheduler.hold(sender, until: .never) }
+        DispatchQueue.global(qos: .userInitiated).async { [self] in
+            do {
+                post(.recipientHistory(waiting, try recentSends(of: waiting)))
+            } catch {
+                logger.error("reading the recent recipients of sender(s) \(waiting.sorted()) failed: \(error); their messaging-limit window starts empty")
+                post(.recipientHistory(waiting, []))
+            }
+        }
+    }
+
+    private func mergeHistory(_ waiting: Set<SenderID>, _ sends: [Journal.RecipientSend], now: Instant) {
+        limits.merge(sends, nowMilliseconds: clock.wallMilliseconds())
+        awaitingHistory.subtract(waiting)
+        for sender in waiting where senders[sender] != nil { scheduler.hold(sender, until: now) }
+    }
+
+    /// Every send of `of` within the last messaging window, from the journal.
+    private func recentSends(of: Set<SenderID>) throws -> [Journal.RecipientSend] {
+        guard !of.isEmpty else { return [] }
+        let since = clock.wallMilliseconds() - configuration.messagingWindowMilliseconds
+        var sends: [Journal.RecipientSend] = []
+        var after: MessageID?
+        repeat {
+            let page = try journal.recentRecipients(of: of, sinceMilliseconds: since, after: after, scanMax: Self.historyScanPage)
+            sends += page.sends
+            after = page.resume
+        } while after != nil
+        return sends
+    }
+
+    /// Message headers per read transaction while rebuilding messaging windows.
+    static let historyScanPage = 65_536
 
     private func finish() {
         publishSnapshots()

@@ -66,18 +66,25 @@ public final class Dispatcher: Sendable {
 
     /// Registers a sending number or changes its tier and token. The change reaches the
     /// running scheduler as soon as it is journaled. A PUT also lifts a pause. An app
-    /// secret (for webhook signatures) that is not given keeps its previous value.
+    /// secret (for webhook signatures), a messaging limit or a group that is not given
+    /// keeps its previous value; `.set(nil)` clears a limit (unlimited) or a group.
     @discardableResult
-    public func putSender(phoneNumberID: String, tierMessagesPerSecond: Double, burst: Int = 1, accessToken: String, appSecret: String? = nil) async throws -> SenderRecord {
+    public func putSender(
+        phoneNumberID: String, tierMessagesPerSecond: Double, burst: Int = 1, accessToken: String, appSecret: String? = nil,
+        messagingLimit: SenderSetting<Int> = .keep, group: SenderSetting<String> = .keep
+    ) async throws -> SenderRecord {
         if let problem = CampaignIntake.problem(phoneNumberID: phoneNumberID, tier: tierMessagesPerSecond, burst: burst, accessToken: accessToken) {
             throw IntakeError.invalidSender(problem)
         }
         if let appSecret, let problem = CampaignIntake.problem(appSecret: appSecret) { throw IntakeError.invalidSender(problem) }
+        if case .set(let limit?) = messagingLimit, let problem = CampaignIntake.problem(messagingLimit: limit) { throw IntakeError.invalidSender(problem) }
+        if case .set(let name?) = group, let problem = CampaignIntake.problem(group: name) { throw IntakeError.invalidSender(problem) }
         let existing = try journal.sender(phoneNumberID: phoneNumberID)
         var record = SenderRecord(
             id: existing?.id ?? SenderID(0), phoneNumberID: phoneNumberID, tierMessagesPerSecond: tierMessagesPerSecond,
             burst: UInt32(burst), accessToken: accessToken, paused: false, pauseReason: nil,
-            appSecret: appSecret ?? existing?.appSecret)
+            appSecret: appSecret ?? existing?.appSecret,
+            messagingLimit: messagingLimit.value(keeping: existing?.messagingLimit), group: group.value(keeping: existing?.group))
         let receipt = try await journal.apply([.putSender(record)])
         guard case .sender(let id)? = receipt.results.first else {
             preconditionFailure("journal answered putSender with \(receipt.results)")
@@ -285,6 +292,12 @@ public final class Dispatcher: Sendable {
         let mine = DrainEstimate.Campaign(unsent: progress.unsent, priority: record.options.priority)
         guard var seconds = DrainEstimate.seconds(mine, others: others, messagesPerSecond: sender.effectiveMessagesPerSecond) else { return }
         if scheduled, let start = record.options.scheduleAtMilliseconds { seconds += Double(start - wall) / 1000 }
+        // The messaging limit is reached: nothing goes to a new recipient before the window
+        // has room again.
+        if let until = sender.limitedUntilMilliseconds, until > wall {
+            progress.waitingFor = "messaging_limit"
+            seconds += Double(until - wall) / 1000
+        }
         progress.etaSeconds = seconds
     }
 

@@ -17,6 +17,9 @@ public struct EngineConfiguration: Sendable {
     /// Least time between two messages of one sender to the same recipient (WhatsApp's
     /// pair limit, about one per 6 s); 0 turns the spacing off.
     public var pairSpacingMilliseconds: Int64 = 6_000
+    /// The rolling window of the messaging limit (unique recipients per sender group):
+    /// WhatsApp's is 24 h. Shorter only in tests.
+    public var messagingWindowMilliseconds: Int64 = RecipientWindow.dayMilliseconds
     /// Longest a send outcome waits to be committed with others (group commit); a crash
     /// in that window leaves those messages `in_doubt`.
     public var outcomeFlushMilliseconds: Int64 = 5

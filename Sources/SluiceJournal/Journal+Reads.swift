@@ -211,6 +211,61 @@ extension Journal {
         }
     }
 
+    /// A send that counts toward a messaging limit: who got a message of `sender`, and when.
+    public struct RecipientSend: Sendable, Equatable {
+        public var sender: SenderID
+        public var to: String
+        public var atMilliseconds: Int64
+        public init(sender: SenderID, to: String, atMilliseconds: Int64) {
+            self.sender = sender
+            self.to = to
+            self.atMilliseconds = atMilliseconds
+        }
+    }
+
+    /// Messages of `senders` that were sent (`sent`, `delivered`, `read`, `unknown`) and
+    /// last changed at or after `sinceMilliseconds`, looking at up to `scanMax` message
+    /// headers with ids after `after`; `resume` is where to continue (nil at the end).
+    /// Only the matches are decrypted. A scan of the whole table in pages, for rebuilding
+    /// messaging-limit windows at start; the last change is a bound on the send time from
+    /// above, so the window it rebuilds is never smaller than the real one.
+    public func recentRecipients(
+        of senders: Set<SenderID>, sinceMilliseconds: Int64, after: MessageID?, scanMax: Int
+    ) throws(JournalError) -> (sends: [RecipientSend], resume: MessageID?) {
+        let start = (after?.rawValue ?? 0).addingReportingOverflow(1)
+        guard scanMax > 0, !start.overflow, !senders.isEmpty else { return ([], nil) }
+        return try read { txn in
+            try txn.withCursor(tables.messages) { c in
+                var sends: [RecipientSend] = []
+                var scanned = 0
+                var entry = try Key(id: start.partialValue).withBytes { try c.seek(atLeast: $0) }
+                while let (key, value) = entry {
+                    let id = MessageID(Key.id(key))
+                    if scanned == scanMax { return (sends, MessageID(id.rawValue - 1)) }
+                    scanned += 1
+                    guard let state = MessageCodec.readState(value) else {
+                        throw JournalError.corruptRecord(path: directory, table: Schema.messages, key: id.description)
+                    }
+                    switch state {
+                    case .sent, .delivered, .read, .unknown:
+                        let sender = SenderID(UInt32(littleEndian: value.loadUnaligned(fromByteOffset: MessageCodec.senderOffset, as: UInt32.self)))
+                        let updated = Int64(littleEndian: value.loadUnaligned(fromByteOffset: MessageCodec.updatedOffset, as: Int64.self))
+                        if updated >= sinceMilliseconds && senders.contains(sender) {
+                            let record: MessageRecord
+                            do { record = try MessageCodec.read(id: id, value, cipher) } catch {
+                                throw JournalError(record: error, path: directory, table: Schema.messages, key: id.description)
+                            }
+                            sends.append(RecipientSend(sender: sender, to: record.to, atMilliseconds: updated))
+                        }
+                    case .queued, .inFlight, .retryAt, .inDoubt, .failed, .expired, .cancelled: break
+                    }
+                    entry = try c.next()
+                }
+                return (sends, nil)
+            }
+        }
+    }
+
     // MARK: Helpers
 
     func message(_ id: MessageID, _ txn: borrowing Transaction, index: String? = nil) throws -> MessageRecord? {

@@ -37,6 +37,8 @@ public enum JournalError: Error, Equatable, CustomStringConvertible {
     case unknownSender(SenderID)
     /// A mutation names a campaign the journal does not hold.
     case unknownCampaign(CampaignID)
+    /// `deleteSender` for a sender that still has live work: `what` says which.
+    case senderBusy(phoneNumberID: String, what: String)
     /// `putSender` with an id that another phone number (or this one, differently) holds.
     case senderIDConflict(SenderID, phoneNumberID: String)
     /// `createAPIKey` with an id the journal already holds.
@@ -105,6 +107,8 @@ public enum JournalError: Error, Equatable, CustomStringConvertible {
             "unknown sender \(id)"
         case let .unknownCampaign(id):
             "unknown campaign \(id)"
+        case let .senderBusy(phone, what):
+            "sender '\(phone)' still has \(what); it can be deleted once that work has ended"
         case let .senderIDConflict(id, phone):
             "sender id \(id) conflicts with the id the journal holds for phone number id '\(phone)'"
         case let .apiKeyExists(id):

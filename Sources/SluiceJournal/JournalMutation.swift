@@ -5,6 +5,12 @@ public enum JournalMutation: Sendable {
     /// Inserts or replaces a sender by `phoneNumberID`. With `id.rawValue == 0` the journal
     /// assigns the next `SenderID`; an existing phone number always keeps its id.
     case putSender(SenderRecord)
+    /// Deletes the sender with this `phoneNumberID`; its id is never given out again, and
+    /// the same number registered later gets a new one. Fails with `senderBusy` while any
+    /// of its messages is `queued`, `in_flight`, `retry_at` or `in_doubt`, or one of its
+    /// campaigns is `receiving` (checked in the deleting transaction: nothing can be
+    /// orphaned). Result `deletedSender`, nil for an unknown number.
+    case deleteSender(phoneNumberID: String)
     /// A new campaign: assigns its `CampaignID` and contiguous `MessageID`s, all `queued`.
     case createCampaign(sender: SenderID, message: [UInt8], createdMilliseconds: Int64, recipients: [NewMessage], options: CampaignOptions = .standard)
     /// Later chunks of a streamed campaign: more contiguous ids, all `queued`.
@@ -55,7 +61,7 @@ public enum JournalMutation: Sendable {
     /// Records this mutation writes, for the per-transaction cap.
     var recordCount: Int {
         switch self {
-        case .putSender, .createAPIKey, .revokeAPIKey, .beginCampaign, .completeCampaign, .putIdempotency, .createSubscription, .setCampaignState: 1
+        case .putSender, .deleteSender, .createAPIKey, .revokeAPIKey, .beginCampaign, .completeCampaign, .putIdempotency, .createSubscription, .setCampaignState: 1
         case .endMessages(_, _, let max, _): max
         case .cancelCampaign(_, let discardMax), .deleteSubscription(_, let discardMax): 1 + discardMax
         case .settleOutbox(let settlements): settlements.count
@@ -120,6 +126,8 @@ public struct JournalReceipt: Sendable, Equatable {
 /// The outcome of one mutation.
 public enum MutationResult: Sendable, Equatable {
     case sender(SenderID)
+    /// `deleteSender`: the record as it was (nil: no such sender, nothing changed).
+    case deletedSender(SenderRecord?)
     case campaign(CampaignID, firstMessage: MessageID, count: Int)
     case messages(firstMessage: MessageID, count: Int)
     /// `rejected`: unknown ids and forbidden transitions, which changed nothing.

@@ -16,7 +16,9 @@ extension JournalWriter {
             switch mutation {
             case .putSender(let record):
                 results.append(.sender(try putSender(record, txn, &s)))
-            case let .createCampaign(sender, message, created, recipients, options):
+            case .deleteSender(let phoneNumberID):
+                results.append(.deletedSender(try deleteSender(phoneNumberID, txn, &s)))
+                        case let .createCampaign(sender, message, created, recipients, options):
                 guard s.senderPhones[sender] != nil else { throw JournalError.unknownSender(sender) }
                 guard message.count <= Self.campaignMessageBytesMax else {
                     throw JournalError.invalidField(field: "message", reason: "\(message.count) bytes, more than \(Self.campaignMessageBytesMax)")
@@ -209,6 +211,10 @@ extension JournalWriter {
         }
         try checkLength(record.accessToken, "accessToken")
         if let reason = record.pauseReason { try checkLength(reason, "pauseReason") }
+        if let group = record.group { try checkLength(group, "group") }
+        if let limit = record.messagingLimit, !(1...Int(UInt32.max)).contains(limit) {
+            throw JournalError.invalidField(field: "messagingLimit", reason: "\(limit), expected 1…\(UInt32.max)")
+        }
         if let existing = s.senderIDs[record.phoneNumberID] {
             guard record.id.rawValue == 0 || record.id == existing else {
                 throw JournalError.senderIDConflict(record.id, phoneNumberID: record.phoneNumberID)

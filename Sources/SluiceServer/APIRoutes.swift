@@ -12,7 +12,8 @@ import SluiceEngine
 /// |---|---|
 /// | `POST /v1/keys` `{"name": "…", "scopes": ["submit", "read"]}` → 201 with the secret, once | admin |
 /// | `GET /v1/keys`, `DELETE /v1/keys/{id}` (revoke, 204) | admin |
-/// | `PUT /v1/senders/{phone_number_id}` `{"tier_mps": 80, "burst": 1, "access_token": "…"}` | admin |
+/// | `PUT /v1/senders/{phone_number_id}` `{"tier_mps": 80, "burst": 1, "access_token": "…", "messaging_limit": 2000, "group": "acme"}` | admin |
+/// | `DELETE /v1/senders/{phone_number_id}` (204; 409 `sender_busy` while it has live work) | admin |
 /// | `GET /v1/senders`, `GET /v1/senders/{phone_number_id}` | read |
 /// | `POST /v1/senders/{phone_number_id}/pause` `{"reason": "…"}`, `…/resume` | admin |
 /// | `POST /v1/campaigns` `{"sender": "…", "message": {…}, "recipients": [{"to": "…", "params": ["…"]}]}` → 202; also NDJSON and CSV, streamed, and `Idempotency-Key` (see `CampaignIntakeRoute`) | submit |
@@ -70,7 +71,8 @@ public enum APIRoutes {
             guard isPhoneNumberID(id), let record = try dispatcher.sender(phoneNumberID: id) else {
                 throw APIError(.notFound, code: "not_found", field: "phone_number_id", message: "sender '\(id)' is not registered")
             }
-            return JSONBody.response(.ok, senderJSON(record))
+            let live = dispatcher.senderSnapshots().first { $0.id == record.id }
+            return JSONBody.response(.ok, SenderRoutes.liveJSON(record, live))
         }
         submit.post("campaigns") { request, _ in
             try await CampaignIntakeRoute.post(request, dispatcher: dispatcher, keys: keys, batchRecipients: campaignBatchRecipients)
@@ -126,7 +128,10 @@ public enum APIRoutes {
             let field = problem.hasPrefix("phone_number_id") ? "phone_number_id" : problem.hasPrefix("tier_mps") ? "tier_mps" : problem.hasPrefix("burst") ? "burst" : "access_token"
             throw APIError.invalid(field, problem)
         }
-        let record = try await dispatcher.putSender(phoneNumberID: id, tierMessagesPerSecond: tier, burst: burst, accessToken: token, appSecret: appSecret)
+        let (messagingLimit, group) = try SenderRoutes.limitSettings(body)
+        let record = try await dispatcher.putSender(
+            phoneNumberID: id, tierMessagesPerSecond: tier, burst: burst, accessToken: token, appSecret: appSecret,
+            messagingLimit: messagingLimit, group: group)
         return JSONBody.response(.ok, senderJSON(record))
     }
 
@@ -190,8 +195,10 @@ public enum APIRoutes {
             "burst": Int(record.burst),
             "paused": record.paused,
             "has_app_secret": record.appSecret != nil,
+            "messaging_limit": record.messagingLimit.map { $0 as Any } ?? NSNull(),
         ]
         if let reason = record.pauseReason { json["pause_reason"] = reason }
+        if let group = record.group { json["group"] = group }
         return json
     }
 

@@ -40,6 +40,19 @@ import Testing
         #expect(sender["paused"] as? Bool == true)
         #expect(try sluice(["senders", "resume", "1065000601"], environment: admin).status == 0)
 
+        // The messaging limit and group, then deleting an idle sender.
+        let limited = try sluice(
+            ["senders", "set", "1065000602", "--tier", "20", "--token", "t", "--messaging-limit", "2000", "--group", "acme"], environment: admin)
+        #expect(limited.status == 0, "\(limited.output)")
+        let limitedList = try sluice(["senders", "list"], environment: admin)
+        #expect(limitedList.output.contains("/2000 (acme)"), "\(limitedList.output)")
+        let badLimit = try sluice(["senders", "set", "1065000602", "--tier", "20", "--token", "t", "--messaging-limit", "300"], environment: admin)
+        #expect(badLimit.status != 0 && badLimit.output.contains("messaging_limit"), "\(badLimit.output)")
+        let deleted = try sluice(["senders", "delete", "1065000602"], environment: admin)
+        #expect(deleted.status == 0 && deleted.output.contains("deleted sender 1065000602"), "\(deleted.output)")
+        let gone = try sluice(["senders", "delete", "1065000602"], environment: admin)
+        #expect(gone.status != 0 && gone.output.contains("not_found"), "\(gone.output)")
+
         let keys = try sluice(["keys", "list"], environment: admin)
         #expect(keys.output.contains(id) && keys.output.contains("dashboard"))
         #expect(try sluice(["keys", "revoke", id], environment: admin).status == 0)

@@ -148,3 +148,72 @@ struct SubscriptionCodecTests {
         #expect(bytes.withUnsafeBytes { OutboxCodec.nextAttempt($0) } == 99)
     }
 }
+
+@Suite("Codecs: the messaging limit of a sender")
+struct SenderLimitCodecTests {
+    let cipher = RecordCipher(key: Array(repeating: 7, count: 32))
+
+    func roundTrip(_ s: SenderRecord) throws -> SenderRecord {
+        var bytes = [UInt8](repeating: 0, count: SenderCodec.size(s, cipher))
+        bytes.withUnsafeMutableBytes { SenderCodec.write(s, cipher, to: $0.baseAddress!) }
+        return try bytes.withUnsafeBytes { try SenderCodec.read(phoneNumberID: s.phoneNumberID, $0, cipher) }
+    }
+
+    @Test func limitAndGroupRoundTrip() throws {
+        let base = SenderRecord(id: SenderID(5), phoneNumberID: "1065", tierMessagesPerSecond: 80, accessToken: "EAAG", appSecret: "s3cret")
+        for (limit, group, reason) in [(Int?(250), String?("portfolio-1"), String?("spam")), (100_000, nil, nil), (nil, "g", "r"), (nil, nil, nil)] {
+            var s = base
+            s.messagingLimit = limit
+            s.group = group
+            s.pauseReason = reason
+            s.paused = reason != nil
+            #expect(try roundTrip(s) == s)
+        }
+    }
+
+    @Test func aFormat2RecordWrittenBeforeTheLimitStillReads() throws {
+        // The layout before the limit: flags 1 | 2 | 4, the reason, then the sealed part.
+        let s = SenderRecord(id: SenderID(9), phoneNumberID: "1066", tierMessagesPerSecond: 20, burst: 3, accessToken: "tok", paused: true, pauseReason: "why", appSecret: "sec")
+        let sealed = cipher.sealedCount(2 + 3 + 2 + 3)
+        var bytes = [UInt8](repeating: 0, count: 18 + 2 + 3 + sealed)
+        bytes.withUnsafeMutableBytes { raw in
+            var w = ByteWriter(raw.baseAddress!)
+            w.u8(2)
+            w.u32(9)
+            w.u64(Double(20).bitPattern)
+            w.u32(3)
+            w.u8(1 | 2 | 4)
+            w.string("why")
+            Array("1066".utf8).withUnsafeBytes { key in
+                cipher.seal(&w, .senders, key: key) { w in
+                    w.string("tok")
+                    w.string("sec")
+                }
+            }
+            #expect(w.offset == raw.count)
+        }
+        let read = try bytes.withUnsafeBytes { try SenderCodec.read(phoneNumberID: "1066", $0, cipher) }
+        #expect(read == s)
+        #expect(read.messagingLimit == nil && read.group == nil)
+        // Without the new fields the codec still writes exactly that layout.
+        #expect(SenderCodec.size(s, cipher) == bytes.count)
+    }
+
+    @Test func aFormat1RecordStillReads() throws {
+        let clear = RecordCipher(key: nil)
+        var bytes = [UInt8](repeating: 0, count: 18 + 2 + 5 + 2 + 6)
+        bytes.withUnsafeMutableBytes { raw in
+            var w = ByteWriter(raw.baseAddress!)
+            w.u8(1)
+            w.u32(4)
+            w.u64(Double(80).bitPattern)
+            w.u32(1)
+            w.u8(2)
+            w.string("token")
+            w.string("reason")
+            #expect(w.offset == raw.count)
+        }
+        let read = try bytes.withUnsafeBytes { try SenderCodec.read(phoneNumberID: "1067", $0, clear) }
+        #expect(read == SenderRecord(id: SenderID(4), phoneNumberID: "1067", tierMessagesPerSecond: 80, accessToken: "token", pauseReason: "reason"))
+    }
+}

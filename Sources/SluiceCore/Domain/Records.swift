@@ -166,8 +166,17 @@ public struct SenderRecord: Sendable, Equatable {
     public var pauseReason: String?
     /// The Meta app secret that signs this number's status webhooks (`X-Hub-Signature-256`).
     public var appSecret: String?
+    /// WhatsApp's messaging limit: unique recipients per rolling 24 h (one of
+    /// `RecipientWindow.tiers`); nil: unlimited.
+    public var messagingLimit: Int?
+    /// Senders with the same group share one messaging-limit window (a business
+    /// portfolio); nil: the sender alone.
+    public var group: String?
 
-    public init(id: SenderID, phoneNumberID: String, tierMessagesPerSecond: Double, burst: UInt32 = 1, accessToken: String, paused: Bool = false, pauseReason: String? = nil, appSecret: String? = nil) {
+    public init(
+        id: SenderID, phoneNumberID: String, tierMessagesPerSecond: Double, burst: UInt32 = 1, accessToken: String, paused: Bool = false,
+        pauseReason: String? = nil, appSecret: String? = nil, messagingLimit: Int? = nil, group: String? = nil
+    ) {
         self.id = id
         self.phoneNumberID = phoneNumberID
         self.tierMessagesPerSecond = tierMessagesPerSecond
@@ -176,5 +185,7 @@ public struct SenderRecord: Sendable, Equatable {
         self.paused = paused
         self.pauseReason = pauseReason
         self.appSecret = appSecret
+        self.messagingLimit = messagingLimit
+        self.group = group
     }
 }

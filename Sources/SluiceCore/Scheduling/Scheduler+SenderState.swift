@@ -87,6 +87,8 @@ struct SenderState: Sendable {
     var probing = false
     /// When the sender last dispatched; nil before its first message.
     var lastDispatch: Instant?
+    /// Not due before this (`Scheduler.hold`, the messaging limit); `.zero`: not held.
+    var heldUntil: Instant = .zero
     /// Messages across the lanes.
     var queued: Int = 0
     /// Bumped on every reschedule: older heap entries are stale.

@@ -384,16 +384,17 @@ public struct Scheduler: Sendable {
 
     /// Invalidates the sender's heap entry and, when it is ready, pushes a fresh one at
     /// its pacer's next eligible instant.
-    private mutating func reschedule(_ i: Int, now: Instant) {
+    mutating func reschedule(_ i: Int, now: Instant) {
         senders[i].generation &+= 1
         guard isReady(i) else { return }
-        heap.insert(HeapEntry(instant: senders[i].pacer.nextEligible(now: now), sender: i, generation: senders[i].generation))
+        let due = max(senders[i].pacer.nextEligible(now: now), senders[i].heldUntil)
+        heap.insert(HeapEntry(instant: due, sender: i, generation: senders[i].generation))
     }
 
     /// Pops invalid entries off the top so that `heap.min` is always a ready sender's
     /// current entry. Stale entries below the top surface and go later; there are at
     /// most as many as state changes since, and each is popped once.
-    private mutating func purgeStaleTop() {
+    mutating func purgeStaleTop() {
         while let top = heap.min, !isValid(top) { heap.removeMin() }
     }
 }

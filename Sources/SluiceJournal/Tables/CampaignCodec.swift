@@ -114,10 +114,13 @@ enum CampaignCodec {
 /// `senders` value (the key is the UTF-8 `phoneNumberID`):
 ///
 ///     0 u8 format (2)   1 u32 id   5 u64 tier (Double bits)   13 u32 burst
-///     17 u8 flags (1 paused, 2 pauseReason, 4 appSecret)   18 [pauseReason]  (u16 length + UTF-8)
+///     17 u8 flags (1 paused, 2 pauseReason, 4 appSecret, 8 messagingLimit, 16 group)
+///     18 [pauseReason]  (u16 length + UTF-8)   [messagingLimit]  (u32)   [group]  (u16 length + UTF-8)
 ///     then sealed: accessToken, [appSecret]  (u16 length + UTF-8 each)
 ///
-/// Format 1 (before encryption): accessToken, [pauseReason], [appSecret] in the clear; read only.
+/// Records written before the messaging limit have neither flag 8 nor 16 and read as
+/// unlimited and ungrouped. Format 1 (before encryption): accessToken, [pauseReason],
+/// [appSecret] in the clear; read only.
 enum SenderCodec {
     static let format: UInt8 = 2
     static let clearFormat: UInt8 = 1
@@ -129,7 +132,8 @@ enum SenderCodec {
     }
 
     static func size(_ s: SenderRecord, _ cipher: RecordCipher) -> Int {
-        18 + (s.pauseReason.map { 2 + $0.utf8.count } ?? 0) + cipher.sealedCount(sealedFieldsCount(s))
+        18 + (s.pauseReason.map { 2 + $0.utf8.count } ?? 0) + (s.messagingLimit == nil ? 0 : 4) + (s.group.map { 2 + $0.utf8.count } ?? 0)
+            + cipher.sealedCount(sealedFieldsCount(s))
     }
 
     static func write(_ s: SenderRecord, _ cipher: RecordCipher, to base: UnsafeMutableRawPointer) {
@@ -138,8 +142,10 @@ enum SenderCodec {
         w.u32(s.id.rawValue)
         w.u64(s.tierMessagesPerSecond.bitPattern)
         w.u32(s.burst)
-        w.u8((s.paused ? 1 : 0) | (s.pauseReason == nil ? 0 : 2) | (s.appSecret == nil ? 0 : 4))
+        w.u8((s.paused ? 1 : 0) | (s.pauseReason == nil ? 0 : 2) | (s.appSecret == nil ? 0 : 4) | (s.messagingLimit == nil ? 0 : 8) | (s.group == nil ? 0 : 16))
         if let reason = s.pauseReason { w.string(reason) }
+        if let limit = s.messagingLimit { w.u32(UInt32(limit)) }
+        if let group = s.group { w.string(group) }
         Array(s.phoneNumberID.utf8).withUnsafeBytes { key in
             cipher.seal(&w, .senders, key: key) { w in
                 w.string(s.accessToken)
@@ -168,12 +174,16 @@ enum SenderCodec {
         let token: String
         let reason: String?
         let secret: String?
+        var limit: Int?
+        var group: String?
         if format == clearFormat {
             token = try r.string()
             reason = flags & 2 != 0 ? try r.string() : nil
             secret = flags & 4 != 0 ? try r.string() : nil
         } else {
             reason = flags & 2 != 0 ? try r.string() : nil
+            if flags & 8 != 0 { limit = Int(try r.u32()) }
+            if flags & 16 != 0 { group = try r.string() }
             let section = r.rest()
             let opened = try cipher.open(section, .senders, keyBytes: Array(phoneNumberID.utf8)) { plain throws(ByteReader.Short) -> (String, String?) in
                 guard let plain else { return (RecordCipher.placeholder, flags & 4 != 0 ? RecordCipher.placeholder : nil) }
@@ -189,6 +199,6 @@ enum SenderCodec {
         guard r.isAtEnd else { throw ByteReader.Short() }
         return SenderRecord(
             id: id, phoneNumberID: phoneNumberID, tierMessagesPerSecond: tier, burst: burst,
-            accessToken: token, paused: flags & 1 != 0, pauseReason: reason, appSecret: secret)
+            accessToken: token, paused: flags & 1 != 0, pauseReason: reason, appSecret: secret, messagingLimit: limit, group: group)
     }
 }

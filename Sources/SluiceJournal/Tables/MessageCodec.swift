@@ -17,6 +17,8 @@ enum MessageCodec {
     static let format: UInt8 = 2
     static let clearFormat: UInt8 = 1
     static let headerBytes = 38
+    /// Where the u32 sender sits in the header.
+    static let senderOffset = 6
     /// Where the i64 updated time sits in the header.
     static let updatedOffset = 30
     static let paramsMax = Int(UInt8.max)

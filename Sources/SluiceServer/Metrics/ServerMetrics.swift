@@ -49,6 +49,13 @@ public final class ServerMetrics: Sendable {
             gauge("sender_queue_depth", "", "Messages paged in and waiting for a send slot.", sender, Double(s.staged))
             gauge("sender_in_flight", "", "Sends on the wire.", sender, Double(s.inFlight))
             gauge("sender_send_rate", "messages_per_second", "Messages sent per second now, smoothed over about two seconds.", sender, s.sendRate)
+            gauge("sender_unique_recipients_24h", "", "Unique recipients in the sender group's messaging-limit window (0 when unlimited).",
+                  sender, Double(s.uniqueRecipients24h))
+            if let limit = s.messagingLimit {
+                gauge("sender_messaging_limit", "", "The messaging limit that applies to the sender (unique recipients per 24 h).", sender, Double(limit))
+            }
+            gauge("sender_messaging_limited", "", "1 while the messaging limit is reached and messages to new recipients wait.",
+                  sender, s.limitedUntilMilliseconds == nil ? 0 : 1)
             counter("messages_sent", "Messages WhatsApp accepted.", sender, s.sent)
             counter("messages_failed", "Messages that ended failed.", sender, s.failed)
             counter("messages_retried", "Sends that will be retried after a backoff.", sender, s.retried)

@@ -326,7 +326,9 @@ public enum OpenAPIDocument {
               tags: [senders]
               operationId: putSender
               summary: Register or update a sender (scope admin)
-              description: A change of tier reaches a running campaign within a second. At most 16 KiB.
+              description: |
+                A change of tier reaches a running campaign within a second. At most 16 KiB.
+                `app_secret`, `messaging_limit` and `group` keep their stored values when absent.
               security:
                 - apiKey: [admin]
               requestBody:
@@ -356,10 +358,41 @@ public enum OpenAPIDocument {
                   description: The sender.
                   content:
                     application/json:
-                      schema: {$ref: "#/components/schemas/Sender"}
+                      schema: {$ref: "#/components/schemas/LiveSender"}
                 "401": {$ref: "#/components/responses/Unauthorized"}
                 "403": {$ref: "#/components/responses/Forbidden"}
                 "404": {$ref: "#/components/responses/NotFound"}
+            delete:
+              tags: [senders]
+              operationId: deleteSender
+              summary: Delete a sender that has no live work (scope admin)
+              description: |
+                Refused with 409 `sender_busy` while any message of the sender is queued, in
+                flight, waiting to retry or in doubt, or an upload for it is still arriving;
+                checked in the deleting journal transaction. Its finished campaigns stay
+                readable; webhooks naming the number are refused as for an unknown sender. The
+                same number registered again gets a fresh start.
+              security:
+                - apiKey: [admin]
+              parameters:
+                - name: phone_number_id
+                  in: path
+                  required: true
+                  description: The sender's WhatsApp phone_number_id.
+                  schema: {type: string, pattern: "^[0-9]{1,64}$"}
+                  example: "106540352240000"
+              responses:
+                "204":
+                  description: Deleted.
+                "400": {$ref: "#/components/responses/BadRequest"}
+                "401": {$ref: "#/components/responses/Unauthorized"}
+                "403": {$ref: "#/components/responses/Forbidden"}
+                "404": {$ref: "#/components/responses/NotFound"}
+                "409":
+                  description: "`sender_busy`: the sender still has live work (the message says which)."
+                  content:
+                    application/json:
+                      schema: {$ref: "#/components/schemas/Error"}
 
           /v1/senders/{phone_number_id}/pause:
             parameters:
@@ -992,10 +1025,26 @@ public enum OpenAPIDocument {
                   minLength: 1
                   maxLength: 256
                   description: The Meta app secret that signs this number's status webhooks (at most 256 UTF-8 bytes).
+                messaging_limit:
+                  description: |
+                    WhatsApp's messaging limit: unique recipients per rolling 24 h for the sender's
+                    group. `"unlimited"` or null removes it. Messages to new recipients over it
+                    wait (no attempt used) until the window has room.
+                  oneOf:
+                    - {type: integer, enum: [250, 2000, 10000, 100000]}
+                    - {type: string, enum: [unlimited]}
+                    - {type: "null"}
+                group:
+                  description: |
+                    Senders with the same group share one messaging-limit window (a business
+                    portfolio), capped by the smallest limit among them; null: the sender alone.
+                  oneOf:
+                    - {type: string, pattern: "^[A-Za-z0-9._-]{1,64}$"}
+                    - {type: "null"}
 
             Sender:
               type: object
-              required: [phone_number_id, tier_mps, burst, paused, has_app_secret]
+              required: [phone_number_id, tier_mps, burst, paused, has_app_secret, messaging_limit]
               properties:
                 phone_number_id: {type: string}
                 tier_mps: {type: number}
@@ -1003,6 +1052,11 @@ public enum OpenAPIDocument {
                 paused: {type: boolean}
                 pause_reason: {type: string}
                 has_app_secret: {type: boolean}
+                messaging_limit:
+                  type: [integer, "null"]
+                  enum: [250, 2000, 10000, 100000, null]
+                  description: Unique recipients per rolling 24 h; null when unlimited.
+                group: {type: string, description: The sender group sharing its messaging-limit window.}
 
             LiveSender:
               description: A sender with its live figures (present once the dispatcher has loaded it).
@@ -1013,6 +1067,14 @@ public enum OpenAPIDocument {
                     effective_mps: {type: number, description: The rate paced at now, below the tier after throttles.}
                     staged: {type: integer, minimum: 0, description: Messages paged in and waiting for a send slot.}
                     in_flight: {type: integer, minimum: 0, description: Sends on the wire.}
+                    unique_recipients_24h:
+                      type: integer
+                      minimum: 0
+                      description: Unique recipients in the group's messaging-limit window (0 when unlimited).
+                    limited_until:
+                      type: [string, "null"]
+                      format: date-time
+                      description: While the messaging limit is reached, when a new recipient may be sent to again.
 
             Message:
               description: |

@@ -4,8 +4,8 @@ import Foundation
 struct SendersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "senders",
-        abstract: "List, register and pause sending numbers on a running server.",
-        subcommands: [List.self, SetSender.self, Pause.self, Resume.self]
+        abstract: "List, register, pause and delete sending numbers on a running server.",
+        subcommands: [List.self, SetSender.self, Pause.self, Resume.self, Delete.self]
     )
 
     struct List: AsyncParsableCommand {
@@ -18,9 +18,18 @@ struct SendersCommand: AsyncParsableCommand {
             let senders = (answer as? [String: Any])?["senders"] as? [[String: Any]] ?? []
             let rows = senders.map { s in
                 [cell(s["phone_number_id"]), cell(s["tier_mps"]), cell(s["effective_mps"]), cell(s["in_flight"]),
-                 cell(s["paused"]), cell(s["pause_reason"])]
+                 limitCell(s), cell(s["paused"]), cell(s["pause_reason"])]
             }
-            for line in table(["SENDER", "TIER", "RATE", "IN FLIGHT", "PAUSED", "REASON"], rows) { say(line) }
+            for line in table(["SENDER", "TIER", "RATE", "IN FLIGHT", "RECIPIENTS 24H", "PAUSED", "REASON"], rows) { say(line) }
+        }
+
+        /// `812/2000`, `812/2000 until 14:05:00` while capped, `-` when unlimited.
+        func limitCell(_ s: [String: Any]) -> String {
+            guard let limit = s["messaging_limit"] as? Int else { return "-" }
+            var text = "\(cell(s["unique_recipients_24h"]))/\(limit)"
+            if let group = s["group"] as? String { text += " (\(group))" }
+            if let until = s["limited_until"] as? String { text += " until \(until)" }
+            return text
         }
     }
 
@@ -32,6 +41,9 @@ struct SendersCommand: AsyncParsableCommand {
         @Option(help: "Messages that may go back to back after an idle period.") var burst = 1
         @Option(help: "The Cloud API access token for this number (default: $SLUICE_SENDER_TOKEN).") var token: String?
         @Option(name: .customLong("app-secret"), help: "The Meta app secret that signs this number's webhooks.") var appSecret: String?
+        @Option(name: .customLong("messaging-limit"), help: "Unique recipients per rolling 24 h: 250, 2000, 10000, 100000 or unlimited (default: unchanged).")
+        var messagingLimit: String?
+        @Option(help: "Sender group sharing one messaging-limit window, or 'none' for the sender alone (default: unchanged).") var group: String?
 
         func run() async throws {
             guard let token = token ?? ProcessInfo.processInfo.environment["SLUICE_SENDER_TOKEN"] else {
@@ -39,6 +51,16 @@ struct SendersCommand: AsyncParsableCommand {
             }
             var body: [String: Any] = ["tier_mps": tier, "burst": burst, "access_token": token]
             if let appSecret { body["app_secret"] = appSecret }
+            if let messagingLimit {
+                if messagingLimit == "unlimited" {
+                    body["messaging_limit"] = "unlimited"
+                } else if let n = Int(messagingLimit) {
+                    body["messaging_limit"] = n
+                } else {
+                    throw ValidationError("--messaging-limit must be 250, 2000, 10000, 100000 or unlimited")
+                }
+            }
+            if let group { body["group"] = group == "none" ? NSNull() : group }
             let answer = try await client.client().call(.PUT, "/v1/senders/\(try pathSegment(id))", json: body)
             if client.json { return APIClient.printJSON(answer) }
             say("sender \(id): tier \(cell((answer as? [String: Any])?["tier_mps"])) msg/s")
@@ -67,6 +89,18 @@ struct SendersCommand: AsyncParsableCommand {
             let answer = try await client.client().call(.POST, "/v1/senders/\(try pathSegment(id))/resume")
             if client.json { return APIClient.printJSON(answer) }
             say("sender \(id) resumed")
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Delete a number that has no live work (refused while any message of it is queued, in flight, retrying or in doubt).")
+        @OptionGroup var client: ClientOptions
+        @Argument(help: "The WhatsApp phone_number_id.") var id: String
+
+        func run() async throws {
+            try await client.client().call(.DELETE, "/v1/senders/\(try pathSegment(id))")
+            if !client.json { say("deleted sender \(id)") }
         }
     }
 }

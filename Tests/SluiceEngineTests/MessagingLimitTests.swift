@@ -1,0 +1,134 @@
+import Foundation
+import Logging
+import SluiceCore
+import SluiceEngine
+import SluiceJournal
+import SluiceMock
+import Testing
+
+/// The messaging limit, embedded, against the mock endpoint over TLS on 127.0.0.1 with a
+/// real journal. The window is shortened through `messagingWindowMilliseconds` so that a
+/// cap of 250 fills and frees within seconds.
+@Suite(.serialized) struct MessagingLimitTests {
+    static let message = Array(#"{"type":"text","text":{"body":"Hello {{1}}"}}"#.utf8)
+
+    func withStack(_ body: (MockEndpoint, EngineConfiguration) async throws -> Void) async throws {
+        let root = NSTemporaryDirectory() + "sluice-limit-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let mock = MockEndpoint(configuration: MockConfiguration(certificateDirectory: root + "/mock"), logger: Logger(label: "test.mock"))
+        let running = try await mock.start()
+        var configuration = EngineConfiguration(dataDirectory: root)
+        configuration.graphURL = running.baseURL
+        configuration.transport.caFile = running.caFile
+        configuration.pairSpacingMilliseconds = 0
+        do {
+            try await body(mock, configuration)
+        } catch {
+            await mock.stop()
+            throw error
+        }
+        await mock.stop()
+    }
+
+    func recipient(_ i: Int) -> RecipientInput { RecipientInput(to: String(966_500_000_000 + i), params: ["n\(i)"]) }
+
+    func waitFor(seconds: Double, _ condition: () throws -> Bool) async throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while try !condition() && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+    }
+
+    @Test func newRecipientsOverTheCapWaitForTheWindowAndRepeatedOnesDoNot() async throws {
+        try await withStack { mock, configuration in
+            var configuration = configuration
+            let window: Int64 = 3_000
+            configuration.messagingWindowMilliseconds = window
+            let dispatcher = try Dispatcher(configuration: configuration)
+            let sender = try await dispatcher.putSender(
+                phoneNumberID: "1101", tierMessagesPerSecond: 500, accessToken: "t", messagingLimit: .set(250))
+            #expect(sender.messagingLimit == 250)
+            // 250 new recipients fill the window, 20 of them again (free), then 50 new ones (wait).
+            let list = (0..<250).map(recipient) + (0..<20).map(recipient) + (250..<300).map(recipient)
+            let receipt = try await dispatcher.submitCampaign(senderPhoneNumberID: "1101", messageObject: Self.message, recipients: list)
+            #expect(receipt.accepted == 320)
+
+            // While the cap holds: the snapshot says so.
+            try await waitFor(seconds: 10) { mock.recorder.count >= 270 }
+            var limited: SenderSnapshot?
+            try await waitFor(seconds: 2) {
+                limited = dispatcher.senderSnapshots().first { $0.phoneNumberID == "1101" }
+                return limited?.limitedUntilMilliseconds != nil
+            }
+            #expect(mock.recorder.count == 270, "nothing new went while the window was full")
+            #expect(limited?.messagingLimit == 250)
+            #expect(limited?.uniqueRecipients24h == 250)
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            #expect(limited?.limitedUntilMilliseconds.map { $0 > now && $0 <= now + window } == true)
+            // The campaign's ETA says what it waits for, and counts the wait.
+            let progress = try #require(try dispatcher.campaignProgress(receipt.id))
+            #expect(progress.waitingFor == "messaging_limit")
+            let until = try #require(limited?.limitedUntilMilliseconds)
+            #expect((progress.etaSeconds ?? 0) >= Double(until - Int64(Date().timeIntervalSince1970 * 1000)) / 1000 - 0.3)
+
+            try await waitFor(seconds: 15) { mock.recorder.count >= 320 }
+            await dispatcher.shutdown()
+            let arrivals = mock.recorder.snapshot().sorted { $0.timeNanoseconds < $1.timeNanoseconds }
+            #expect(arrivals.count == 320)
+            let start = try #require(arrivals.first).timeNanoseconds
+            var seen = Set<String>()
+            var firsts: [Int64] = []
+            var repeats: [Int64] = []
+            for a in arrivals {
+                if seen.insert(a.to).inserted { firsts.append(a.timeNanoseconds) } else { repeats.append(a.timeNanoseconds) }
+            }
+            #expect(firsts.count == 300 && repeats.count == 20)
+            // Repeated recipients went at once, well before the window freed.
+            #expect(repeats.allSatisfy { $0 - start < (window - 1_000) * 1_000_000 }, "repeats waited")
+            // The 251st new recipient went only once the first had left the window. The
+            // window runs from when a message was handed to the transport; arrivals lag
+            // that (the cold sender's first one by a TCP and TLS handshake): allow 400 ms.
+            let jitter: Int64 = 400
+            #expect(firsts[250] - start >= (window - jitter) * 1_000_000, "new recipient after \(Double(firsts[250] - start) / 1e9) s")
+            // In no stretch of one window (less the jitter) did more than 250 new recipients arrive.
+            #expect(ArrivalWindow.maxCount(sortedTimes: firsts, windowNanoseconds: (window - jitter) * 1_000_000) <= 250)
+        }
+    }
+
+    @Test func theWindowIsRebuiltFromTheJournalAtStart() async throws {
+        try await withStack { mock, configuration in
+            var configuration = configuration
+            configuration.messagingWindowMilliseconds = 120_000
+            var dispatcher = try Dispatcher(configuration: configuration)
+            try await dispatcher.putSender(phoneNumberID: "1102", tierMessagesPerSecond: 1000, accessToken: "t", messagingLimit: .set(250))
+            _ = try await dispatcher.submitCampaign(senderPhoneNumberID: "1102", messageObject: Self.message, recipients: (0..<250).map(recipient))
+            try await waitFor(seconds: 10) { try (1...250).allSatisfy { try dispatcher.message(MessageID(UInt64($0)))?.state == .sent } }
+            await dispatcher.shutdown()
+            #expect(mock.recorder.count == 250)
+
+            dispatcher = try Dispatcher(configuration: configuration)
+            var snapshot: SenderSnapshot?
+            try await waitFor(seconds: 2) {
+                snapshot = dispatcher.senderSnapshots().first { $0.phoneNumberID == "1102" }
+                return snapshot != nil
+            }
+            #expect(snapshot?.uniqueRecipients24h == 250)
+            #expect(snapshot?.limitedUntilMilliseconds != nil)
+            // One already reached goes; a new recipient waits (and holds its sender).
+            _ = try await dispatcher.submitCampaign(senderPhoneNumberID: "1102", messageObject: Self.message, recipients: [recipient(7)])
+            try await waitFor(seconds: 5) { mock.recorder.count >= 251 }
+            _ = try await dispatcher.submitCampaign(senderPhoneNumberID: "1102", messageObject: Self.message, recipients: [recipient(999)])
+            try await waitFor(seconds: 2) { try dispatcher.message(MessageID(252))?.state == .inFlight }
+            try await Task.sleep(for: .milliseconds(500))
+            let late = mock.recorder.snapshot().filter { $0.to == String(966_500_000_000 + 999) }
+            #expect(late.isEmpty, "a new recipient went over the rebuilt cap")
+            #expect(mock.recorder.snapshot().filter { $0.to == String(966_500_000_007) }.count == 2)
+            let waiting = try #require(try dispatcher.message(MessageID(252)))
+            #expect(waiting.attempts == 0, "waiting used no attempt")
+
+            // Lifting the limit lets it go at once (the hold ends with it).
+            try await dispatcher.putSender(phoneNumberID: "1102", tierMessagesPerSecond: 1000, accessToken: "t", messagingLimit: .set(nil))
+            try await waitFor(seconds: 5) { mock.recorder.snapshot().contains { $0.to == String(966_500_000_000 + 999) } }
+            #expect(mock.recorder.snapshot().contains { $0.to == String(966_500_000_000 + 999) })
+            await dispatcher.shutdown()
+        }
+    }
+}
