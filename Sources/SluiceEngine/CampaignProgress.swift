@@ -93,6 +93,8 @@ public struct SenderSnapshot: Sendable, Equatable {
     public var errors: [String: UInt64] = [:]
     /// Messages sent per second, smoothed over about two seconds.
     public var sendRate: Double = 0
+    /// Why the endpoint cannot be reached, while it cannot (its messages wait).
+    public var endpointError: String? = nil
     /// The messaging limit that applies to the sender: the smallest limit in its group
     /// (unique recipients per rolling 24 h); nil: unlimited.
     public var messagingLimit: Int? = nil

@@ -46,6 +46,8 @@ final class DispatchLoop: @unchecked Sendable {
         var record: SenderRecord
         var url: String
         var snapshot: SenderSnapshot
+        /// Sends in a row that could not reach the endpoint (0: it answers).
+        var endpointFailures = 0
     }
 
     private struct CampaignKey: Hashable {
@@ -714,6 +716,8 @@ final class DispatchLoop: @unchecked Sendable {
         var transitions: [MessageTransition] = []
         transitions.reserveCapacity(completions.count)
         var pausedSenders: [SenderID: String] = [:]
+        var unreachable: [SenderID: String] = [:]
+        var reached: Set<SenderID> = []
         for completion in completions {
             guard let entry = inFlight.removeValue(forKey: completion.tag) else {
                 assertionFailure("completion for a message that is not in flight: \(completion.tag)")
@@ -733,6 +737,12 @@ final class DispatchLoop: @unchecked Sendable {
                 senders[message.sender]?.snapshot.throttled += 1
             case .pause(let reason):
                 pausedSenders[message.sender] = reason
+            case .backoff(let reason):
+                unreachable[message.sender] = reason
+            }
+            switch completion.result {
+            case .notSent, .untrusted: break
+            case .accepted, .rejected, .httpError, .inDoubt: reached.insert(message.sender)
             }
             switch decision.message {
             case .sent(let wamid):
@@ -766,6 +776,33 @@ final class DispatchLoop: @unchecked Sendable {
         }
         if !transitions.isEmpty { record(transitions) }
         for (sender, reason) in pausedSenders { pause(sender, reason: reason) }
+        for sender in reached where unreachable[sender] == nil { endpointReached(sender) }
+        for (sender, reason) in unreachable { endpointUnreachable(sender, reason: reason, now: now) }
+    }
+
+    /// The endpoint could not be reached for the sender (connect, DNS, TLS handshake): its
+    /// messages wait, and it probes again after a backoff that doubles up to
+    /// `unreachableBackoffMaxMilliseconds`, with jitter.
+    private func endpointUnreachable(_ sender: SenderID, reason: String, now: Instant) {
+        guard var runtime = senders[sender] else { return }
+        let failures = runtime.endpointFailures
+        runtime.endpointFailures += 1
+        if failures == 0 {
+            logger.warning("the endpoint of sender \(runtime.record.phoneNumberID) cannot be reached (\(reason)); its messages wait and it retries with backoff")
+        }
+        runtime.snapshot.endpointError = reason
+        senders[sender] = runtime
+        let base = min(Self.unreachableBackoffMaxMilliseconds, Self.unreachableBackoffMilliseconds << min(failures, 16))
+        let delay = base / 2 + Int64.random(in: 0...(base / 2), using: &rng)
+        scheduler.hold(sender, until: now + delay * 1_000_000)
+    }
+
+    private func endpointReached(_ sender: SenderID) {
+        guard var runtime = senders[sender], runtime.endpointFailures > 0 else { return }
+        logger.notice("the endpoint of sender \(runtime.record.phoneNumberID) answers again after \(runtime.endpointFailures) failed attempt(s)")
+        runtime.endpointFailures = 0
+        runtime.snapshot.endpointError = nil
+        senders[sender] = runtime
     }
 
     private func pause(_ sender: SenderID, reason: String) {
@@ -782,6 +819,10 @@ final class DispatchLoop: @unchecked Sendable {
             if case .failure(let error) = result { logger.error("journaling the pause of \(record.phoneNumberID) failed: \(error)") }
         }
     }
+
+    /// First and longest hold of a sender whose endpoint cannot be reached.
+    static let unreachableBackoffMilliseconds: Int64 = 500
+    static let unreachableBackoffMaxMilliseconds: Int64 = 30_000
 
     /// Time constant of the published send rates.
     static let rateSmoothingSeconds = 2.0
@@ -852,6 +893,7 @@ final class DispatchLoop: @unchecked Sendable {
         case .rejected(_, let code, _): String(code)
         case .httpError(let status): "http_\(status)"
         case .notSent: "not_sent"
+        case .untrusted: "untrusted"
         case .inDoubt: "in_doubt"
         }
     }
@@ -860,7 +902,7 @@ final class DispatchLoop: @unchecked Sendable {
         switch result {
         case .rejected(let status, let code, let message): "HTTP \(status), error \(code): \(message)"
         case .httpError(let status): "HTTP \(status)"
-        case .notSent(let reason), .inDoubt(let reason): reason
+        case .notSent(let reason), .inDoubt(let reason), .untrusted(let reason): reason
         case .accepted: nil
         }
     }

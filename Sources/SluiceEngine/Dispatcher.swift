@@ -298,6 +298,7 @@ public final class Dispatcher: Sendable {
             progress.waitingFor = "messaging_limit"
             seconds += Double(until - wall) / 1000
         }
+        if sender.endpointError != nil { progress.waitingFor = "endpoint_unreachable" }
         progress.etaSeconds = seconds
     }
 

@@ -70,6 +70,8 @@ enum SenderRoutes {
         json["in_flight"] = s.inFlight
         json["unique_recipients_24h"] = s.uniqueRecipients24h
         json["limited_until"] = s.limitedUntilMilliseconds.map { APIKeyRoutes.timestamp($0) as Any } ?? NSNull()
+        json["send_rate"] = (s.sendRate * 10).rounded() / 10
+        json["endpoint_error"] = s.endpointError.map { $0 as Any } ?? NSNull()
         return json
     }
 

@@ -224,7 +224,7 @@ final class TransportLoop {
         var inDoubt = 0
         for completion in completions {
             switch completion.result {
-            case .notSent: notSent += 1
+            case .notSent, .untrusted: notSent += 1
             case .inDoubt: inDoubt += 1
             default: break
             }

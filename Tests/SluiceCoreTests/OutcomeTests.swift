@@ -54,7 +54,14 @@ struct OutcomeTests {
         #expect(decide(.inDoubt(reason: "timeout")) == OutcomeDecision(message: .inDoubt(settleAfterMilliseconds: 600_000), sender: .none))
         #expect(decide(.httpError(httpStatus: 200)).message == .inDoubt(settleAfterMilliseconds: 600_000))
 
-        for result in [SendResult.rejected(httpStatus: 500, code: 131000, message: "x"), .httpError(httpStatus: 503), .notSent(reason: "connect")] {
+        // Never left: it waits (no attempt), the sender backs off; an untrusted endpoint pauses it.
+        #expect(decide(.notSent(reason: "connect"), 5) == OutcomeDecision(message: .requeue, sender: .backoff(reason: "connect")))
+        let untrusted = decide(.untrusted(reason: "curl 60: certificate verify failed"))
+        #expect(untrusted.message == .requeue)
+        guard case .pause(let why) = untrusted.sender else { Issue.record("an untrusted endpoint pauses the sender"); return }
+        #expect(why.contains("not trusted") && why.contains("certificate verify failed"))
+
+        for result in [SendResult.rejected(httpStatus: 500, code: 131000, message: "x"), .httpError(httpStatus: 503)] {
             let decision = decide(result, 2)
             guard case .retry(let delay) = decision.message else { Issue.record("expected a retry for \(result)"); continue }
             #expect(delay >= 0 && delay <= policy.retry.envelopeMilliseconds(attempt: 2))
@@ -72,8 +79,8 @@ struct OutcomeTests {
             == .fail(code: 131000, message: "boom"))
         #expect(policy.decide(.rejected(httpStatus: 400, code: 424242, message: "new"), attempts: 3, using: &rng).message
             == .fail(code: 424242, message: "new"))
-        #expect(policy.decide(.notSent(reason: "dns"), attempts: 3, using: &rng).message
-            == .fail(code: OutcomePolicy.notSentErrorCode, message: "dns"))
+        // A message that never left never exhausts its attempts.
+        #expect(policy.decide(.notSent(reason: "dns"), attempts: 3, using: &rng).message == .requeue)
         #expect(policy.decide(.httpError(httpStatus: 502), attempts: 3, using: &rng).message == .fail(code: 502, message: "HTTP 502"))
         #expect(policy.decide(.rejected(httpStatus: 400, code: 131056, message: "pair"), attempts: 3, using: &rng).message
             == .fail(code: 131056, message: "pair"))

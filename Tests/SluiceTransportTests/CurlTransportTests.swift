@@ -165,9 +165,15 @@ import Testing
     }
 
     @Test func classifierKeepsPreSendFailuresApartFromInDoubt() {
-        for code in [CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_CONNECT, CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE] {
-            // Pre-send codes are notSent even if libcurl counted bytes.
-            #expect(TransferClassifier.failure(code: code, requestBytes: 100, detail: "x") == .notSent(reason: "curl \(code.rawValue): x"))
+        for code in [CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_CONNECT, CURLE_SSL_CONNECT_ERROR] {
+            #expect(TransferClassifier.failure(code: code, requestBytes: 0, detail: "x") == .notSent(reason: "curl \(code.rawValue): x"))
+            // Bytes written before: libcurl retried on a fresh connection after a reused one
+            // died, and the first request may have been read.
+            #expect(TransferClassifier.failure(code: code, requestBytes: 100, detail: "x") == .inDoubt(reason: "curl \(code.rawValue): x"))
+        }
+        for code in [CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE] {
+            // Certificate verification precedes any request byte: nothing was sent.
+            #expect(TransferClassifier.failure(code: code, requestBytes: 0, detail: "x") == .untrusted(reason: "curl \(code.rawValue): x"))
         }
         for code in [CURLE_OPERATION_TIMEDOUT, CURLE_SEND_ERROR, CURLE_RECV_ERROR, CURLE_GOT_NOTHING, CURLE_HTTP2_STREAM, CURLE_PARTIAL_FILE] {
             #expect(TransferClassifier.failure(code: code, requestBytes: 100, detail: "x") == .inDoubt(reason: "curl \(code.rawValue): x"))

@@ -104,8 +104,8 @@ import Testing
             let body = Array(#"{"messaging_product":"whatsapp","to":"4915112345678","type":"text","text":{"body":"x"}}"#.utf8)
             transport.send([OutboundRequest(tag: 1, url: "\(running.baseURL)/v21.0/106540352242922/messages", bearerToken: "t", body: body)])
             let completions = try await collector.wait(for: 1)
-            guard case .notSent(let reason) = completions.first?.result else {
-                Issue.record("expected notSent, got \(String(describing: completions.first?.result))")
+            guard case .untrusted(let reason) = completions.first?.result else {
+                Issue.record("expected untrusted, got \(String(describing: completions.first?.result))")
                 return
             }
             #expect(reason.hasPrefix("curl 60:"))

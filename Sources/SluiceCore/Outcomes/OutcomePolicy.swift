@@ -10,7 +10,8 @@
 /// | rejected | pause sender | `requeue` | `pause(reason)` |
 /// | rejected / httpError | permanent | `fail(code, message)` | none |
 /// | httpError 2xx | — | `inDoubt` (WhatsApp answered success without a body we could read) | none |
-/// | notSent | transient | `retry`, `fail(notSentErrorCode)` after `attemptsMax` | none |
+/// | notSent | — | `requeue` (no attempt used: it never left) | `backoff` (the endpoint is unreachable) |
+/// | untrusted | — | `requeue` | `pause(reason)` (its TLS certificate is not trusted) |
 /// | inDoubt | — | `inDoubt(settleAfter:)` | none |
 ///
 /// A failure from an HTTP status without a WhatsApp body records the HTTP status as its
@@ -47,7 +48,12 @@ public struct OutcomePolicy: Sendable {
                 class: ErrorClass.classify(httpStatus: httpStatus), code: Int32(clamping: httpStatus),
                 message: "HTTP \(httpStatus)", attempts: attempts, using: &rng)
         case .notSent(let reason):
-            return decide(class: .transient, code: Self.notSentErrorCode, message: reason, attempts: attempts, using: &rng)
+            // Connect, DNS, TLS handshake: certainly not sent. The message waits for the
+            // endpoint as long as it is down; the sender probes it with backoff.
+            return OutcomeDecision(message: .requeue, sender: .backoff(reason: reason))
+        case .untrusted(let reason):
+            return OutcomeDecision(message: .requeue, sender: .pause(
+                reason: "the endpoint's TLS certificate is not trusted (\(reason)); nothing was sent: fix the CA file or the endpoint, then resume the sender"))
         case .inDoubt:
             return OutcomeDecision(message: .inDoubt(settleAfterMilliseconds: inDoubtSettleMilliseconds), sender: .none)
         }
@@ -86,7 +92,7 @@ public struct OutcomeDecision: Sendable, Equatable {
 public enum MessageAction: Sendable, Equatable {
     /// Accepted by WhatsApp.
     case sent(wamid: String)
-    /// Throttle or pause: not sent, back to the queue, no attempt used.
+    /// Throttle, pause or an unreachable endpoint: not sent, back to the queue, no attempt used.
     case requeue
     /// Retry after a delay; the attempt was used.
     case retry(afterMilliseconds: Int64)
@@ -103,4 +109,6 @@ public enum SenderEffect: Sendable, Equatable {
     case throttle
     /// Stop sending and alert an operator.
     case pause(reason: String)
+    /// The endpoint could not be reached: hold the sender and try again later.
+    case backoff(reason: String)
 }

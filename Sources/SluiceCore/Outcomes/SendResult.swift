@@ -9,6 +9,9 @@ public enum SendResult: Sendable, Equatable {
     case httpError(httpStatus: Int)
     /// Failed before the request was written (connect, TLS, DNS): certainly not sent.
     case notSent(reason: String)
+    /// The endpoint's TLS certificate was not trusted: certainly not sent, and no retry
+    /// helps until the trust store (`--ca-file`) or the endpoint is fixed.
+    case untrusted(reason: String)
     /// May have reached WhatsApp (timeout after the body was sent, connection lost before
     /// the response). Never resent blindly: there is no idempotency key in the API.
     case inDoubt(reason: String)

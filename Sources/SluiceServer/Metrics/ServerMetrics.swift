@@ -49,6 +49,7 @@ public final class ServerMetrics: Sendable {
             gauge("sender_queue_depth", "", "Messages paged in and waiting for a send slot.", sender, Double(s.staged))
             gauge("sender_in_flight", "", "Sends on the wire.", sender, Double(s.inFlight))
             gauge("sender_send_rate", "messages_per_second", "Messages sent per second now, smoothed over about two seconds.", sender, s.sendRate)
+            gauge("sender_endpoint_unreachable", "", "1 while the sender's endpoint cannot be reached (its messages wait).", sender, s.endpointError == nil ? 0 : 1)
             gauge("sender_unique_recipients_24h", "", "Unique recipients in the sender group's messaging-limit window (0 when unlimited).",
                   sender, Double(s.uniqueRecipients24h))
             if let limit = s.messagingLimit {

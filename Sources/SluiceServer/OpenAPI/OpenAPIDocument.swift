@@ -1075,6 +1075,10 @@ public enum OpenAPIDocument {
                       type: [string, "null"]
                       format: date-time
                       description: While the messaging limit is reached, when a new recipient may be sent to again.
+                    send_rate: {type: number, minimum: 0, description: Messages sent per second now, smoothed over about two seconds.}
+                    endpoint_error:
+                      type: [string, "null"]
+                      description: While the endpoint cannot be reached (connect, DNS, TLS handshake), why; its messages wait and the sender retries with backoff.
 
             Message:
               description: |
@@ -1213,7 +1217,7 @@ public enum OpenAPIDocument {
                   oneOf: [{type: number, minimum: 0}, {type: "null"}]
                 waiting_for:
                   description: What holds the campaign back, if anything.
-                  oneOf: [{type: string, enum: [paused, sender_paused, scheduled, messaging_limit]}, {type: "null"}]
+                  oneOf: [{type: string, enum: [paused, sender_paused, scheduled, messaging_limit, endpoint_unreachable]}, {type: "null"}]
                 counts:
                   type: object
                   required: [queued, in_flight, sent, failed, in_doubt, delivered, read, unknown, expired, cancelled]
