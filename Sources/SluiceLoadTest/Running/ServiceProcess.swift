@@ -66,6 +66,13 @@ final class ServiceProcess: @unchecked Sendable {
         return String(text.suffix(bytes))
     }
 
+    /// SIGKILL now (no chance to flush or drain) and reap it; the chaos run's crash.
+    func killNow() {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        stdoutPipe.fileHandleForReading.readabilityHandler = nil
+    }
+
     /// SIGTERM, then (bounded) wait; SIGKILL if it does not exit. Returns the exit status, nil if killed.
     @discardableResult
     func stop() async -> Int32? {
