@@ -551,6 +551,11 @@ final class DispatchLoop: @unchecked Sendable {
     private func scanDue() {
         let wall = clock.wallMilliseconds()
         for (id, runtime) in senders where !runtime.record.paused && !dueOutstanding.contains(id) {
+            // Staged messages are in_flight in the journal, in doubt after a crash: keep the
+            // sender's staging bounded (about twice its staging time) however many are due.
+            let rate = scheduler.effectiveRate(sender: id) ?? runtime.record.tierMessagesPerSecond
+            let stagedMax = 2 * max(configuration.scheduler.pageSize, Int(rate * Double(configuration.scheduler.stagingNanoseconds) / 1e9))
+            guard scheduler.queuedCount(sender: id) < stagedMax else { continue }
             do {
                 guard let earliest = try journal.earliestDueMilliseconds(sender: id), earliest <= wall else { continue }
                 let due = try journal.dueMessages(sender: id, notAfterMilliseconds: wall, limit: configuration.scheduler.pageSize)
