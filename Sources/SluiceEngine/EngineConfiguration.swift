@@ -30,6 +30,13 @@ public struct EngineConfiguration: Sendable {
     /// How often `StatusDeadlineService` looks for such messages.
     public var statusSweepIntervalMilliseconds: Int64 = 10_000
 
+    /// Finished campaigns (nothing left to send, no status event waiting for a subscriber)
+    /// whose last change is older than this are removed with their messages by
+    /// `RetentionService`. 0 keeps them forever.
+    public var retentionMilliseconds: Int64 = 30 * 86_400_000
+    /// How often `RetentionService` looks for such campaigns.
+    public var retentionSweepIntervalMilliseconds: Int64 = 3_600_000
+
     /// Free bytes the journal's file system must keep for new campaigns to be accepted
     /// (`507` below it): room to record the outcomes of what was accepted. 0: no check.
     public var intakeFreeBytesMin: UInt64 = 128 << 20

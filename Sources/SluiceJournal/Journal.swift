@@ -25,6 +25,8 @@ public final class Journal: @unchecked Sendable {
     let writer: JournalWriter
     private let closeLock = NSLock()
     private var isClosed = false
+    /// The writer lock (`JournalLock`), nil when opened with `writerLock` false.
+    private var lock: JournalLock?
 
     /// Opens the journal in `directory`, creating the directory and the journal if
     /// missing, and starts the writer thread. Refuses (without writing) a directory whose
@@ -35,34 +37,19 @@ public final class Journal: @unchecked Sendable {
         self.directory = directory
         self.configuration = configuration
         try Journal.prepareDirectory(directory)
-        var storedKey: [UInt8]?
-        if case .keyFile(let path) = configuration.encryption { storedKey = try JournalKeyFile.load(path) }
-
-        let env: Environment
+        let lockFileExisted = FileManager.default.fileExists(atPath: directory + "/lock.mdb")
+        let lock = try configuration.writerLock ? JournalLock(directory: directory) : nil
+        let opened: (Environment, Tables, WriterState, RecordCipher)
         do {
-            env = try Environment(directory: directory, mapSizeBytes: configuration.mapSizeBytes, noSync: !configuration.durable)
-        } catch where error.code == MDB_INVALID || error.code == MDB_VERSION_MISMATCH {
-            throw .notAJournal(path: directory, reason: "data.mdb is not an LMDB file of this version: \(error.message)")
+            opened = try Journal.open(directory, configuration)
         } catch {
-            throw JournalError(error, path: directory)
-        }
-        do {
-            // The file remembers the largest map it had: keep that when it is larger.
-            try env.setMapSize(0)
-            if try env.info().mapSizeBytes < configuration.mapSizeBytes {
-                try env.setMapSize(configuration.mapSizeBytes)
-            }
-        } catch {
-            throw JournalError(error, path: directory)
-        }
-        let opened: (Tables, WriterState, RecordCipher)
-        do {
-            opened = try Journal.openTables(env, path: directory, encryption: configuration.encryption, storedKey: storedKey)
-        } catch {
-            env.close()
+            // A directory that is not a journal is left as it was found: no lock files.
+            if case .notAJournal = error, !lockFileExisted { unlink(directory + "/lock.mdb") }
+            lock?.release(removingFile: lock?.created ?? false)
             throw error
         }
-        let (tables, state, cipher) = opened
+        let (env, tables, state, cipher) = opened
+        self.lock = lock
         environment = env
         self.tables = tables
         self.cipher = cipher
@@ -80,6 +67,8 @@ public final class Journal: @unchecked Sendable {
         if isClosed { return }
         isClosed = true
         writer.stop()
+        lock?.release()
+        lock = nil
     }
 
     // MARK: Writes
@@ -144,11 +133,66 @@ public final class Journal: @unchecked Sendable {
                 lastMessageID: last,
                 commits: counters.commits,
                 applies: counters.applies,
-                mapGrowths: counters.mapGrowths)
+                mapGrowths: counters.mapGrowths,
+                fileBytes: Journal.dataFileBytes(directory) ?? 0)
         }
     }
 
     // MARK: Opening
+
+    /// The environment with its map size settled, its tables, the writer's state and the cipher.
+    private static func open(_ directory: String, _ configuration: JournalConfiguration) throws(JournalError) -> (Environment, Tables, WriterState, RecordCipher) {
+        var storedKey: [UInt8]?
+        if case .keyFile(let path) = configuration.encryption { storedKey = try JournalKeyFile.load(path) }
+        let fileBytes = Journal.dataFileBytes(directory)
+        if fileBytes == 0 {
+            // LMDB would make a new environment in it: an empty file where a journal was is
+            // a loss to report, not a journal to start over (remove it to start a new one).
+            throw .notAJournal(path: directory, reason: "data.mdb is empty (truncated?); remove it to start a new journal")
+        }
+        let env: Environment
+        do {
+            env = try Environment(directory: directory, mapSizeBytes: configuration.mapSizeBytes, noSync: !configuration.durable)
+        } catch where error.code == MDB_INVALID || error.code == MDB_VERSION_MISMATCH {
+            throw .notAJournal(path: directory, reason: "data.mdb is not an LMDB file of this version: \(error.message)")
+        } catch {
+            throw JournalError(error, path: directory)
+        }
+        do {
+            // A file shorter than the pages its meta page counts was truncated: reading them
+            // would fault (SIGBUS) rather than fail.
+            let info = try env.info()
+            if let fileBytes, fileBytes < (info.lastPage + 1) * info.pageSizeBytes {
+                env.close()
+                throw JournalError.notAJournal(
+                    path: directory,
+                    reason: "data.mdb is truncated: \(fileBytes) bytes, its meta page counts \((info.lastPage + 1) * info.pageSizeBytes)")
+            }
+            // The file remembers the largest map it had: keep that when it is larger.
+            try env.setMapSize(0)
+            if try env.info().mapSizeBytes < configuration.mapSizeBytes {
+                try env.setMapSize(configuration.mapSizeBytes)
+            }
+        } catch let error as JournalError {
+            throw error
+        } catch {
+            env.close()
+            throw JournalError(any: error, path: directory)
+        }
+        do {
+            let (tables, state, cipher) = try Journal.openTables(env, path: directory, encryption: configuration.encryption, storedKey: storedKey)
+            return (env, tables, state, cipher)
+        } catch {
+            env.close()
+            throw error
+        }
+    }
+
+    /// Size of `<directory>/data.mdb`, nil when there is none.
+    static func dataFileBytes(_ directory: String) -> Int? {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: directory + "/data.mdb") else { return nil }
+        return (attributes[.size] as? NSNumber)?.intValue
+    }
 
     private static func prepareDirectory(_ directory: String) throws(JournalError) {
         var isDirectory: ObjCBool = false

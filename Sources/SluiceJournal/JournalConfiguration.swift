@@ -24,6 +24,11 @@ public struct JournalConfiguration: Sendable {
     /// Whether tokens, secrets and payloads are encrypted at rest. The engine always
     /// uses `.keyFile`; `.plaintext` is for tests and benchmarks of the journal alone.
     public var encryption: JournalEncryption = .plaintext
+    /// Takes the exclusive writer lock (`<directory>/sluice.lock`, `flock`): a second
+    /// process opening the journal with it fails with `JournalError.locked`. False only
+    /// for inspecting a journal that a running server may hold (`sluice journal stats`,
+    /// `check`): such a reader must not `apply`.
+    public var writerLock: Bool = true
 
     public init() {}
 }

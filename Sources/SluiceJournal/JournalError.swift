@@ -53,6 +53,9 @@ public enum JournalError: Error, Equatable, CustomStringConvertible {
     case invalidField(field: String, reason: String)
     /// The journal was closed.
     case closed(path: String)
+    /// Another process holds the journal for writing (its `sluice.lock`): a running
+    /// `sluice serve`, or a compaction.
+    case locked(path: String)
 
     /// The disk or the map is full: a write may succeed once space is freed.
     public var isStorageFull: Bool {
@@ -123,6 +126,8 @@ public enum JournalError: Error, Equatable, CustomStringConvertible {
             "invalid \(field): \(reason)"
         case let .closed(path):
             "journal \(path) is closed"
+        case let .locked(path):
+            "journal \(path) is in use by another process (a running `sluice serve`, or a compaction): it holds \(path)/\(JournalLock.fileName); stop it first"
         }
     }
 }

@@ -54,6 +54,13 @@ public enum JournalMutation: Sendable {
     /// entries: repeat until the result's `discarded` is below `discardMax`. An unknown id
     /// only purges entries left behind.
     case deleteSubscription(id: UInt64, discardMax: Int)
+    /// Retention: deletes up to `max` messages of a finished campaign (no unsent message,
+    /// not `receiving`, no status event waiting in the outbox) with ids from
+    /// `messagesFrom` on, and the campaign itself once none is left. Result `removed`;
+    /// repeat from its `resume` until that is nil. An unknown campaign changes nothing;
+    /// one that is not finished fails with `campaignState`. Removed ids are never given
+    /// out again.
+    case removeCampaign(CampaignID, messagesFrom: MessageID, max: Int)
     /// Outcomes of delivery attempts. Entries that are gone (their subscriber was
     /// deleted) are skipped.
     case settleOutbox([OutboxSettlement])
@@ -64,6 +71,7 @@ public enum JournalMutation: Sendable {
         case .putSender, .deleteSender, .createAPIKey, .revokeAPIKey, .beginCampaign, .completeCampaign, .putIdempotency, .createSubscription, .setCampaignState: 1
         case .endMessages(_, _, let max, _): max
         case .cancelCampaign(_, let discardMax), .deleteSubscription(_, let discardMax): 1 + discardMax
+        case .removeCampaign(_, _, let max): 1 + max
         case .settleOutbox(let settlements): settlements.count
         case .purgeIdempotency(_, let max): max
         case .createCampaign(_, _, _, let recipients, _): 1 + recipients.count
@@ -147,4 +155,7 @@ public enum MutationResult: Sendable, Equatable {
     /// `endMessages`: messages moved; `setCampaignState`: the state before.
     case moved(Int)
     case campaignState(CampaignState)
+    /// `removeCampaign`: messages deleted by this call, and the id to continue from (nil:
+    /// the campaign and all its messages are gone).
+    case removed(messages: Int, resume: MessageID?)
 }

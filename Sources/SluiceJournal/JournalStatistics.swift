@@ -25,6 +25,8 @@ public struct JournalStatistics: Sendable, Equatable {
     public var applies: UInt64
     /// Times the map was doubled since open.
     public var mapGrowths: Int
+    /// Size of `data.mdb` on disk (LMDB never shrinks it: `Journal.compact` does).
+    public var fileBytes: Int
 }
 
 /// What `Journal.recover` found and did.

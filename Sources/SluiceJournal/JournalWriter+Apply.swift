@@ -77,6 +77,9 @@ extension JournalWriter {
                 results.append(.campaignState(try setCampaignState(id, state, txn, &s)))
             case let .endMessages(campaign, to, max, updated):
                 results.append(.moved(try endMessages(campaign, to: to, max: max, updatedMilliseconds: updated, txn, &s)))
+            case let .removeCampaign(id, from, max):
+                let (removed, resume) = try removeCampaign(id, from: from, max: max, txn, &s)
+                results.append(.removed(messages: removed, resume: resume))
             }
         }
         return results

@@ -22,7 +22,12 @@ struct WriterState {
         let floor = try Array(Schema.metaNextMessageIDKey.utf8).withUnsafeBytes { k in
             try txn.get(tables.meta, k).flatMap { $0.count == 8 ? UInt64(bigEndian: $0.loadUnaligned(as: UInt64.self)) : nil }
         } ?? 0
-        var state = WriterState(nextMessageID: max(lastMessage + 1, floor), nextCampaignID: lastCampaign + 1, nextSenderID: 1, senderIDs: [:], senderPhones: [:])
+        let campaignFloor = try Array(Schema.metaNextCampaignIDKey.utf8).withUnsafeBytes { k in
+            try txn.get(tables.meta, k).flatMap { $0.count == 8 ? UInt64(bigEndian: $0.loadUnaligned(as: UInt64.self)) : nil }
+        } ?? 0
+        var state = WriterState(
+            nextMessageID: max(lastMessage + 1, floor), nextCampaignID: max(lastCampaign + 1, campaignFloor), nextSenderID: 1,
+            senderIDs: [:], senderPhones: [:])
         try txn.withCursor(tables.senders) { c in
             var entry = try c.first()
             while let (key, value) = entry {

@@ -27,11 +27,14 @@ public struct ServeSettings: Equatable, Sendable {
     public var statusDeadlineHours: Double = 24
     /// Free space (MB) the journal's disk keeps for outcomes: intake answers 507 below it.
     public var intakeReserveMegabytes: Double = 128
+    /// Days after its last change a finished campaign is removed with its messages (0: kept
+    /// forever).
+    public var retentionDays: Double = 30
 
     public static let keys: Set<String> = [
         "data_dir", "listen", "graph_url", "graph_version", "ca_file", "in_doubt_settle_seconds",
         "connections_per_host", "request_timeout_ms", "http_version", "pacing_margin", "webhook_verify_token",
-        "tls_cert", "tls_key", "pair_spacing_ms", "status_deadline_hours", "intake_reserve_mb",
+        "tls_cert", "tls_key", "pair_spacing_ms", "status_deadline_hours", "intake_reserve_mb", "retention_days",
     ]
 
     public init() {}
@@ -77,6 +80,10 @@ public struct ServeSettings: Equatable, Sendable {
             guard let d = value.double ?? value.int.map(Double.init) else { throw SettingsError("\(source): intake_reserve_mb must be a number") }
             intakeReserveMegabytes = d
         }
+        if let value = table["retention_days"] {
+            guard let d = value.double ?? value.int.map(Double.init) else { throw SettingsError("\(source): retention_days must be a number") }
+            retentionDays = d
+        }
         if let value = table["status_deadline_hours"] {
             guard let d = value.double ?? value.int.map(Double.init) else { throw SettingsError("\(source): status_deadline_hours must be a number") }
             statusDeadlineHours = d
@@ -102,6 +109,9 @@ public struct ServeSettings: Equatable, Sendable {
         }
         guard intakeReserveMegabytes >= 0, intakeReserveMegabytes <= 1_000_000 else {
             throw SettingsError("intake_reserve_mb must be from 0 to 1000000, got \(intakeReserveMegabytes)")
+        }
+        guard retentionDays >= 0, retentionDays <= 36_500 else {
+            throw SettingsError("retention-days must be from 0 (keep forever) to 36500, got \(retentionDays)")
         }
         guard statusDeadlineHours > 0, statusDeadlineHours <= 720 else {
             throw SettingsError("status-deadline-hours must be more than 0 and at most 720 (30 days)")
@@ -136,6 +146,9 @@ public struct ServeSettings: Equatable, Sendable {
         c.intakeFreeBytesMin = UInt64(intakeReserveMegabytes * 1_000_000)
         // A short deadline (tests) is checked often; a day-long one every 10 s.
         c.statusSweepIntervalMilliseconds = min(10_000, max(50, c.statusDeadlineMilliseconds / 4))
+        c.retentionMilliseconds = Int64(retentionDays * 86_400_000)
+        // A short period (tests) is looked at often; a month-long one every hour.
+        c.retentionSweepIntervalMilliseconds = min(3_600_000, max(50, c.retentionMilliseconds / 4))
         return c
     }
 }

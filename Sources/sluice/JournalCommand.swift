@@ -7,18 +7,22 @@ import SluiceJournal
 struct JournalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "journal",
-        abstract: "Inspect a journal (run it while `serve` is stopped, or alongside it: reads do not block the writer).",
-        subcommands: [Stats.self, Waiting.self, Messages.self]
+        abstract: "Inspect, verify and compact a journal (stats, waiting, messages and check run alongside `serve`: reads do not block the writer; compact needs `serve` stopped).",
+        subcommands: [Stats.self, Waiting.self, Messages.self, Check.self, Compact.self]
     )
 
     struct Stats: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Table sizes, map size, the last message id and the subscribers' outbox.")
         @Option(name: .customLong("data-dir")) var dataDir = "./sluice-data"
 
+        @Option(name: .customLong("retention-days"), help: "The retention period to report on (default 30, as `serve`).")
+        var retentionDays: Double = 30
+
         func run() throws {
             let journal = try open(dataDir)
             defer { journal.close() }
             let s = try journal.statistics()
+            say("file size       \(s.fileBytes) bytes (`sluice journal compact` shrinks it to what is used)")
             say("map size        \(s.mapSizeBytes) bytes (\(s.usedBytes) used)")
             say("messages        \(s.messages) (last id \(s.lastMessageID.map(String.init(describing:)) ?? "none"))")
             say("queued          \(s.pending)")
@@ -32,6 +36,58 @@ struct JournalCommand: ParsableCommand {
                 let c = sub.counters
                 say("  \(sub.publicID) \(sub.url): pending \(c.pending), delivered \(c.delivered), failed attempts \(c.failedAttempts), dead \(c.dead)")
             }
+            let totals = try journal.retentionTotals()
+            say("retention       removed so far: \(totals.campaigns) campaign(s), \(totals.messages) message(s)")
+            if retentionDays > 0 {
+                let cutoff = Int64(Date().timeIntervalSince1970 * 1000) - Int64(retentionDays * 86_400_000)
+                let due = try journal.retentionCandidates(cutoffMilliseconds: cutoff)
+                say("                finished more than \(retentionDays) day(s) ago, removed by the next pass: \(due.count) campaign(s), \(due.reduce(0) { $0 + $1.messages }) message(s)")
+                for c in due.prefix(20) {
+                    let at = Date(timeIntervalSince1970: Double(c.lastChangeMilliseconds) / 1000)
+                    say("  campaign \(c.campaign): \(c.messages) message(s), last change \(at)")
+                }
+            } else {
+                say("                retention period 0: campaigns are kept forever")
+            }
+        }
+    }
+
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Verify the journal's invariants (indexes ⇄ message states, campaign counts) in one read transaction; exit 1 when any is broken.")
+        @Option(name: .customLong("data-dir")) var dataDir = "./sluice-data"
+
+        func run() throws {
+            let journal = try open(dataDir)
+            defer { journal.close() }
+            let started = Date()
+            let report = try journal.check()
+            let seconds = Date().timeIntervalSince(started)
+            for v in report.violations { say("violation: \(v)") }
+            if report.violationCount > report.violations.count {
+                say("… and \(report.violationCount - report.violations.count) more violation(s)")
+            }
+            let summary = "\(report.messages) messages, \(report.campaigns) campaigns, \(report.pending) queued, \(report.due) retry/in doubt, \(report.inFlight) in flight, checked in \(String(format: "%.2f", seconds)) s"
+            guard report.isClean else {
+                say("journal check: \(report.violationCount) violation(s) in \(summary)")
+                throw ExitCode(1)
+            }
+            say("journal check: ok, \(summary)")
+        }
+    }
+
+    struct Compact: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Rewrite the journal without its free pages and swap the copy in (needs `serve` stopped: refuses while it holds the journal).")
+        @Option(name: .customLong("data-dir")) var dataDir = "./sluice-data"
+
+        func run() throws {
+            let path = dataDir + "/journal"
+            guard FileManager.default.fileExists(atPath: path + "/data.mdb") else { throw ValidationError("no journal at \(path)") }
+            let started = Date()
+            let report = try Journal.compact(directory: path, configuration: JournalCommand.journalConfiguration(dataDir, writerLock: true))
+            let seconds = Date().timeIntervalSince(started)
+            say("compacted \(path): \(report.bytesBefore) → \(report.bytesAfter) bytes (\(report.messages) messages, \(String(format: "%.2f", seconds)) s)")
         }
     }
 
@@ -110,11 +166,17 @@ struct JournalCommand: ParsableCommand {
         guard FileManager.default.fileExists(atPath: path + "/data.mdb") else {
             throw ValidationError("no journal at \(path)")
         }
+        return try Journal(directory: path, configuration: journalConfiguration(dataDir, writerLock: false))
+    }
+
+    /// Inspection takes no writer lock, so that it runs alongside `serve`.
+    static func journalConfiguration(_ dataDir: String, writerLock: Bool) -> JournalConfiguration {
         var configuration = JournalConfiguration()
+        configuration.writerLock = writerLock
         // With the key file readable, payloads print decrypted; without it (another user,
         // a copy of the journal alone) the metadata still prints, payloads as <encrypted>.
         let keyFile = EngineConfiguration.journalKeyFile(dataDirectory: dataDir)
         configuration.encryption = FileManager.default.isReadableFile(atPath: keyFile) ? .keyFile(keyFile) : .inspectWithoutKey
-        return try Journal(directory: path, configuration: configuration)
+        return configuration
     }
 }

@@ -47,6 +47,8 @@ struct ServeCommand: AsyncParsableCommand {
     var statusDeadlineHours: Double?
     @Option(name: .customLong("intake-reserve-mb"), help: "Free disk space (MB) kept for recording outcomes: below it new campaigns get 507 (default 128; 0: no check).")
     var intakeReserveMegabytes: Double?
+    @Option(name: .customLong("retention-days"), help: "Days after their last change finished campaigns are removed with their messages (default 30; 0: keep forever; fractions allowed).")
+    var retentionDays: Double?
 
     func settings() throws -> ServeSettings {
         var s = ServeSettings()
@@ -73,6 +75,7 @@ struct ServeCommand: AsyncParsableCommand {
         if let tlsKey { s.tlsKey = tlsKey }
         if let statusDeadlineHours { s.statusDeadlineHours = statusDeadlineHours }
         if let intakeReserveMegabytes { s.intakeReserveMegabytes = intakeReserveMegabytes }
+        if let retentionDays { s.retentionDays = retentionDays }
         try s.validate()
         return s
     }
@@ -113,6 +116,7 @@ struct ServeCommand: AsyncParsableCommand {
                 services: [
                     .init(service: DispatcherService(dispatcher: dispatcher)),
                     .init(service: StatusDeadlineService(dispatcher: dispatcher, logger: logger)),
+                    .init(service: RetentionService(dispatcher: dispatcher, logger: logger)),
                     .init(service: SubscriberDelivery(dispatcher: dispatcher, logger: logger)),
                     .init(service: app),
                 ],

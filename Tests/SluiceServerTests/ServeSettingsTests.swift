@@ -2,6 +2,20 @@ import SluiceServer
 import Testing
 
 @Suite struct ServeSettingsTests {
+    @Test func retentionDaysFeedTheEngineAndAreBounded() throws {
+        #expect(ServeSettings().engineConfiguration().retentionMilliseconds == 30 * 86_400_000)
+        var s = ServeSettings()
+        try s.apply(toml: "retention_days = 0.5", source: "test.toml")
+        try s.validate()
+        #expect(s.engineConfiguration().retentionMilliseconds == 43_200_000)
+        #expect(s.engineConfiguration().retentionSweepIntervalMilliseconds == 3_600_000)
+        try s.apply(toml: "retention_days = 0", source: "test.toml")
+        #expect(s.engineConfiguration().retentionMilliseconds == 0)
+        s.retentionDays = -1
+        #expect(throws: SettingsError.self) { try s.validate() }
+        #expect(throws: SettingsError.self) { try s.apply(toml: #"retention_days = "long""#, source: "test.toml") }
+    }
+
     @Test func tomlOverridesDefaultsAndFeedsTheEngine() throws {
         var s = ServeSettings()
         try s.apply(toml: """

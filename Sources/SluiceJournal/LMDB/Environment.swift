@@ -61,6 +61,14 @@ final class Environment: @unchecked Sendable {
         try LMDBError.check(mdb_env_set_mapsize(handle, bytes), "mdb_env_set_mapsize")
     }
 
+    /// Writes a copy of the environment to `<directory>/data.mdb` (the directory must exist
+    /// and be empty). With `compact`, free pages are left out and the copy is renumbered:
+    /// the file shrinks to the pages in use. Runs in a read transaction of its own, so the
+    /// writer is not held up.
+    func copy(to directory: String, compact: Bool) throws(LMDBError) {
+        try LMDBError.check(mdb_env_copy2(handle, directory, compact ? UInt32(MDB_CP_COMPACT) : 0), "mdb_env_copy2")
+    }
+
     func beginRead() throws(LMDBError) -> Transaction {
         try Transaction(env: handle!, parent: nil, readOnly: true)
     }

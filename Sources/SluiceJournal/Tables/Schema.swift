@@ -9,6 +9,12 @@ enum Schema {
     /// u64 big-endian: the next message id, written when messages are discarded so that
     /// ids stay unique even when the discarded ones were the last (absent in older journals).
     static let metaNextMessageIDKey = "next_message_id"
+    /// u64 big-endian: the next campaign id, written when campaigns are removed (retention)
+    /// so that a removed campaign's id — which idempotency records may still answer with —
+    /// is never given out again (absent in older journals).
+    static let metaNextCampaignIDKey = "next_campaign_id"
+    /// u64 big-endian × 2: campaigns and messages removed by retention so far.
+    static let metaRetentionRemovedKey = "retention_removed"
     /// u64 big-endian: the next status event id (absent before the first event).
     static let metaNextEventIDKey = "next_event_id"
     /// A sealed constant (`RecordCipher.keyCheck`): present once the journal is encrypted,
