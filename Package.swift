@@ -11,6 +11,8 @@ let package = Package(
     products: [
         .executable(name: "sluice", targets: ["sluice"]),
         .library(name: "SluiceCore", targets: ["SluiceCore"]),
+        .library(name: "SluiceCrypto", targets: ["SluiceCrypto"]),
+        .library(name: "SluiceTransport", targets: ["SluiceTransport"]),
         .library(name: "SluiceEngine", targets: ["SluiceEngine"]),
         .library(name: "SluiceServer", targets: ["SluiceServer"]),
         .library(name: "SluiceMock", targets: ["SluiceMock"]),

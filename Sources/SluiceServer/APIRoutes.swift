@@ -140,7 +140,9 @@ public enum APIRoutes {
     /// The `{id}` of a campaign route; 404 for anything but a positive integer.
     static func campaignID(_ context: BasicRequestContext) throws -> CampaignID {
         let text = try context.parameters.require("id")
-        guard let raw = UInt64(text), raw > 0 else {
+        // Digits only, no leading zero: one id has one spelling (`+1`, `01` are not 1).
+        guard let first = text.utf8.first, first != UInt8(ascii: "0"), text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+              let raw = UInt64(text), raw > 0 else {
             throw APIError(.notFound, code: "not_found", field: "id", message: "campaign '\(text)' does not exist (ids are positive integers)")
         }
         return CampaignID(raw)

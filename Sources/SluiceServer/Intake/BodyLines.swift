@@ -46,6 +46,13 @@ struct BodyLines {
         return nil
     }
 
+    /// Whether the bytes are well-formed UTF-8.
+    static func isValidUTF8(_ bytes: [UInt8]) -> Bool {
+        // Most rows are ASCII: no decoding needed.
+        if bytes.allSatisfy({ $0 < 0x80 }) { return true }
+        return String(validating: bytes, as: UTF8.self) != nil
+    }
+
     static func isBlank(_ bytes: [UInt8]) -> Bool {
         bytes.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0d }
     }

@@ -70,27 +70,7 @@ enum CampaignIntakeRoute {
     static func postJSON(_ request: Request, dispatcher: Dispatcher, hasher: SHA256Hasher?, claim: Claim?, batchRecipients: Int) async throws -> Response {
         let buffer = try await JSONBody.collect(request, limitBytes: APIRoutes.campaignBodyBytesMax)
         if let hasher { buffer.withUnsafeReadableBytes { hasher.update($0) } }
-        let body = try JSONBody.object(buffer)
-        let (sender, message) = try senderAndMessage(body, where: "")
-        let options = try CampaignOptionsInput.parse(body, prefix: "")
-        guard let recipientsValue = body["recipients"] else { throw APIError.invalid("recipients", "recipients is required") }
-        guard let list = recipientsValue as? [Any] else { throw APIError.invalid("recipients", "recipients must be an array") }
-        var recipients: [RecipientInput] = []
-        recipients.reserveCapacity(list.count)
-        for (i, item) in list.enumerated() {
-            guard let entry = item as? [String: Any] else { throw APIError.invalid("recipients[\(i)]", "recipients[\(i)] must be an object") }
-            guard let to = entry["to"] as? String else { throw APIError.invalid("recipients[\(i)].to", "recipients[\(i)].to is required and must be a string") }
-            var params: [String] = []
-            if let p = entry["params"] {
-                guard let array = p as? [Any] else { throw APIError.invalid("recipients[\(i)].params", "recipients[\(i)].params must be an array of strings") }
-                params.reserveCapacity(array.count)
-                for (j, value) in array.enumerated() {
-                    guard let s = value as? String else { throw APIError.invalid("recipients[\(i)].params[\(j)]", "recipients[\(i)].params[\(j)] must be a string") }
-                    params.append(s)
-                }
-            }
-            recipients.append(RecipientInput(to: to, params: params))
-        }
+        let (sender, message, recipients, options) = try jsonCampaign(buffer)
         guard let claim else {
             let receipt: CampaignReceipt
             do {
@@ -121,6 +101,34 @@ enum CampaignIntakeRoute {
         }
     }
 
+    /// A JSON body, `{"sender", "message", "recipients": [{"to", "params"}]}`: the sender,
+    /// the message object (serialized with sorted keys) and the recipients, or a 400
+    /// naming the first field that is wrong.
+    static func jsonCampaign(_ buffer: ByteBuffer) throws -> (sender: String, message: [UInt8], recipients: [RecipientInput], options: CampaignOptions) {
+        let body = try JSONBody.object(buffer)
+        let (sender, message) = try senderAndMessage(body, where: "")
+        let options = try CampaignOptionsInput.parse(body, prefix: "")
+        guard let recipientsValue = body["recipients"] else { throw APIError.invalid("recipients", "recipients is required") }
+        guard let list = recipientsValue as? [Any] else { throw APIError.invalid("recipients", "recipients must be an array") }
+        var recipients: [RecipientInput] = []
+        recipients.reserveCapacity(list.count)
+        for (i, item) in list.enumerated() {
+            guard let entry = item as? [String: Any] else { throw APIError.invalid("recipients[\(i)]", "recipients[\(i)] must be an object") }
+            guard let to = entry["to"] as? String else { throw APIError.invalid("recipients[\(i)].to", "recipients[\(i)].to is required and must be a string") }
+            var params: [String] = []
+            if let p = entry["params"] {
+                guard let array = p as? [Any] else { throw APIError.invalid("recipients[\(i)].params", "recipients[\(i)].params must be an array of strings") }
+                params.reserveCapacity(array.count)
+                for (j, value) in array.enumerated() {
+                    guard let s = value as? String else { throw APIError.invalid("recipients[\(i)].params[\(j)]", "recipients[\(i)].params[\(j)] must be a string") }
+                    params.append(s)
+                }
+            }
+            recipients.append(RecipientInput(to: to, params: params))
+        }
+        return (sender, message, recipients, options)
+    }
+
     // MARK: NDJSON
 
     static func postNDJSON(_ request: Request, dispatcher: Dispatcher, hasher: SHA256Hasher?, claim: Claim?, batchRecipients: Int) async throws -> Response {
@@ -128,26 +136,16 @@ enum CampaignIntakeRoute {
         guard let header = try await lines.nextNonBlank() else {
             throw APIError.invalid("header", #"the body is empty; its first line must be the campaign header {"sender": …, "message": {…}}"#)
         }
-        let object: [String: Any]
-        do {
-            guard let parsed = try JSONSerialization.jsonObject(with: Data(header.bytes)) as? [String: Any] else {
-                throw APIError.invalid("header", "line \(header.number), the campaign header, must be a JSON object")
-            }
-            object = parsed
-        } catch let error as APIError {
-            throw error
-        } catch {
-            throw APIError.invalid("header", "line \(header.number), the campaign header, is not valid JSON: \(JSONBody.reason(error))")
-        }
-        if object["recipients"] != nil {
-            throw APIError.invalid("header.recipients", "the header line holds no recipients: put one recipient object per line after it")
-        }
-        let (sender, message) = try senderAndMessage(object, where: "header.")
-        let options = try CampaignOptionsInput.parse(object, prefix: "header.")
+        let (sender, message, options) = try ndjsonHeader(header.bytes, number: header.number)
         var upload = try await begin(dispatcher, sender: sender, message: message, options: options, batchRecipients: batchRecipients)
         do {
             while let line = try await lines.next() {
                 if BodyLines.isBlank(line.bytes) { continue }
+                // Invalid UTF-8 would reach WhatsApp as U+FFFD: a Latin-1 export sends garbled names.
+                guard BodyLines.isValidUTF8(line.bytes) else {
+                    upload.reject(line: line.number, reason: "the line is not valid UTF-8 (save the file as UTF-8)")
+                    continue
+                }
                 switch RecipientLine.parse(line.bytes) {
                 case .success(let recipient): try await upload.add(recipient, line: line.number)
                 case .failure(let problem): upload.reject(line: line.number, reason: problem.description)
@@ -158,6 +156,27 @@ enum CampaignIntakeRoute {
             await upload.cancel()
             throw apiError(error, position: "line")
         }
+    }
+
+    /// The header line of an NDJSON body, `{"sender": …, "message": {…}}` (line `number`):
+    /// the sender and the message object, or a 400 naming what is wrong.
+    static func ndjsonHeader(_ bytes: [UInt8], number: Int) throws -> (sender: String, message: [UInt8], options: CampaignOptions) {
+        let object: [String: Any]
+        do {
+            guard let parsed = try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
+                throw APIError.invalid("header", "line \(number), the campaign header, must be a JSON object")
+            }
+            object = parsed
+        } catch let error as APIError {
+            throw error
+        } catch {
+            throw APIError.invalid("header", "line \(number), the campaign header, is not valid JSON: \(JSONBody.reason(error))")
+        }
+        if object["recipients"] != nil {
+            throw APIError.invalid("header.recipients", "the header line holds no recipients: put one recipient object per line after it")
+        }
+        let (sender, message) = try senderAndMessage(object, where: "header.")
+        return (sender, message, try CampaignOptionsInput.parse(object, prefix: "header."))
     }
 
     // MARK: CSV
@@ -204,49 +223,81 @@ enum CampaignIntakeRoute {
 
     static func postCSV(_ request: Request, query: CSVQuery, dispatcher: Dispatcher, hasher: SHA256Hasher?, claim: Claim?, batchRecipients: Int) async throws -> Response {
         var lines = BodyLines(request.body, lineBytesMax: lineBytesMax, hasher: hasher)
-        guard var header = try await lines.nextNonBlank() else {
+        guard let header = try await lines.nextNonBlank() else {
             throw APIError.invalid("header", "the body is empty; its first row must name the columns, one of them 'to'")
         }
-        // A UTF-8 byte order mark (spreadsheet exports) is not part of the first name.
-        if header.bytes.starts(with: [0xEF, 0xBB, 0xBF]) { header.bytes.removeFirst(3) }
-        let names: [String]
-        switch CSVLine.fields(header.bytes) {
-        case .success(let fields): names = fields.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
-        case .failure(let problem): throw APIError.invalid("header", "line \(header.number), the header row: \(problem)")
-        }
-        let toColumns = names.indices.filter { names[$0] == "to" }
-        guard toColumns.count == 1, let toColumn = toColumns.first else {
-            throw APIError.invalid(
-                "header", toColumns.isEmpty
-                    ? "line \(header.number), the header row, has no 'to' column (found: \(names.joined(separator: ", ")))"
-                    : "line \(header.number), the header row, has \(toColumns.count) 'to' columns")
-        }
-        let parameterCount = names.count - 1
-        guard parameterCount <= parameterColumnsMax else {
-            throw APIError.invalid("header", "line \(header.number), the header row, has \(parameterCount) parameter columns; at most \(parameterColumnsMax)")
-        }
-        let message = try query.messageObject(parameterCount: parameterCount)
+        let columns = try CSVColumns(header: header.bytes, number: header.number)
+        let message = try query.messageObject(parameterCount: columns.parameterCount)
         var upload = try await begin(dispatcher, sender: query.sender, message: message, options: query.options, batchRecipients: batchRecipients)
         do {
-            var params: [String] = []
-            params.reserveCapacity(parameterCount)
             while let line = try await lines.next() {
                 if BodyLines.isBlank(line.bytes) { continue }
-                switch CSVLine.fields(line.bytes) {
-                case .failure(let problem):
-                    upload.reject(line: line.number, reason: problem.description)
-                case .success(let fields) where fields.count != names.count:
-                    upload.reject(line: line.number, reason: "the row has \(fields.count) field(s), the header has \(names.count)")
-                case .success(let fields):
-                    params.removeAll(keepingCapacity: true)
-                    for (i, field) in fields.enumerated() where i != toColumn { params.append(field) }
-                    try await upload.add(RecipientInput(to: fields[toColumn], params: params), line: line.number)
+                // Invalid UTF-8 would reach WhatsApp as U+FFFD: a Latin-1 export sends garbled names.
+                guard BodyLines.isValidUTF8(line.bytes) else {
+                    upload.reject(line: line.number, reason: "the line is not valid UTF-8 (save the file as UTF-8)")
+                    continue
+                }
+                switch columns.recipient(line.bytes) {
+                case .success(let recipient): try await upload.add(recipient, line: line.number)
+                case .failure(let problem): upload.reject(line: line.number, reason: problem.description)
                 }
             }
             return try await complete(&upload, dispatcher: dispatcher, digest: hasher?.finish() ?? [], claim: claim, position: "line")
         } catch {
             await upload.cancel()
             throw apiError(error, position: "line")
+        }
+    }
+
+    /// The columns of a CSV upload from its header row: one `to` column, the others fill
+    /// `{{1}}`, `{{2}}` … in order.
+    struct CSVColumns {
+        /// Trimmed, lowercased column names.
+        var names: [String]
+        var toColumn: Int
+        var parameterCount: Int { names.count - 1 }
+
+        /// The header row (line `number`), or a 400 naming what is wrong with it.
+        init(header: [UInt8], number: Int) throws {
+            guard BodyLines.isValidUTF8(header) else {
+                throw APIError.invalid("header", "line \(number), the header row, is not valid UTF-8 (save the file as UTF-8)")
+            }
+            var header = header
+            // A UTF-8 byte order mark (spreadsheet exports) is not part of the first name.
+            if header.starts(with: [0xEF, 0xBB, 0xBF]) { header.removeFirst(3) }
+            let names: [String]
+            switch CSVLine.fields(header) {
+            case .success(let fields): names = fields.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            case .failure(let problem): throw APIError.invalid("header", "line \(number), the header row: \(problem)")
+            }
+            self.names = names
+            let toColumns = names.indices.filter { names[$0] == "to" }
+            guard toColumns.count == 1, let toColumn = toColumns.first else {
+                throw APIError.invalid(
+                    "header", toColumns.isEmpty
+                        ? "line \(number), the header row, has no 'to' column (found: \(names.joined(separator: ", ")))"
+                        : "line \(number), the header row, has \(toColumns.count) 'to' columns")
+            }
+            self.toColumn = toColumn
+            let parameterCount = names.count - 1
+            guard parameterCount <= CampaignIntakeRoute.parameterColumnsMax else {
+                throw APIError.invalid("header", "line \(number), the header row, has \(parameterCount) parameter columns; at most \(CampaignIntakeRoute.parameterColumnsMax)")
+            }
+        }
+
+        /// One data row as a recipient, or why it is not one.
+        func recipient(_ line: [UInt8]) -> Result<RecipientInput, CSVLine.Problem> {
+            switch CSVLine.fields(line) {
+            case .failure(let problem):
+                return .failure(problem)
+            case .success(let fields) where fields.count != names.count:
+                return .failure(CSVLine.Problem(description: "the row has \(fields.count) field(s), the header has \(names.count)"))
+            case .success(let fields):
+                var params: [String] = []
+                params.reserveCapacity(parameterCount)
+                for (i, field) in fields.enumerated() where i != toColumn { params.append(field) }
+                return .success(RecipientInput(to: fields[toColumn], params: params))
+            }
         }
     }
 

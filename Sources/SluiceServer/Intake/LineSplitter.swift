@@ -40,7 +40,12 @@ struct LineSplitter {
         guard readable > 0 else { return nil }
         let newline = chunk.withUnsafeReadableBytes { $0.firstIndex(of: UInt8(ascii: "\n")) }
         guard let newline else {
-            guard carried.count + readable <= lineBytesMax else { throw LineTooLong(line: lineNumber + 1, lineBytesMax: lineBytesMax) }
+            // A `\r` at the end of the chunk may be the first half of a `\r\n` split across
+            // chunks: it does not count until the next chunk shows what follows it.
+            let pendingCR = chunk.getInteger(at: chunk.readerIndex + readable - 1, as: UInt8.self) == UInt8(ascii: "\r")
+            guard carried.count + readable - (pendingCR ? 1 : 0) <= lineBytesMax else {
+                throw LineTooLong(line: lineNumber + 1, lineBytesMax: lineBytesMax)
+            }
             chunk.withUnsafeReadableBytes { carried.append(contentsOf: $0) }
             chunk.moveReaderIndex(forwardBy: readable)
             return nil

@@ -96,6 +96,11 @@ public struct MessageTemplate: Sendable {
                 guard number <= Self.placeholderNumberMax else {
                     throw TemplateError(field: "message", description: "placeholder {{\(number)}} is not valid (at most {{\(Self.placeholderNumberMax)}})")
                 }
+                // In a key, a value could rename it to an envelope key (`to`,
+                // `biz_opaque_callback_data`) and override what Sluice writes.
+                guard !Self.isInKey(text, at: index) else {
+                    throw TemplateError(field: "message", description: "placeholder {{\(number)}} is in a key; placeholders may only be in string values")
+                }
                 close(&start, slot: .param(number - 1))
                 highest = max(highest, number)
                 index += length
@@ -145,6 +150,20 @@ public struct MessageTemplate: Sendable {
         }
         guard i > index + 2, i + 1 < text.count, text[i] == close, text[i + 1] == close else { return nil }
         return (number, i + 2 - index)
+    }
+
+    /// Whether `index`, inside a string of serialized JSON, is inside an object key: the
+    /// string's closing quote is followed by `:` (the serializer writes no spaces).
+    private static func isInKey(_ text: [UInt8], at index: Int) -> Bool {
+        var i = index
+        while i < text.count {
+            switch text[i] {
+            case UInt8(ascii: "\\"): i += 2
+            case UInt8(ascii: "\""): return i + 1 < text.count && text[i + 1] == UInt8(ascii: ":")
+            default: i += 1
+            }
+        }
+        return false
     }
 
     // MARK: Validation
