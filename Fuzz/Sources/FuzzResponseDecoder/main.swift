@@ -28,7 +28,7 @@ public func fuzz(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
         invariant(s == status, "rejected with HTTP \(s), given \(status)")
     case .httpError(let s):
         invariant(s == status, "httpError \(s), given \(status)")
-    case .notSent, .inDoubt:
+    case .notSent, .inDoubt, .untrusted:
         invariant(false, "the decoder answered \(result), which only the transport may")
     }
 
