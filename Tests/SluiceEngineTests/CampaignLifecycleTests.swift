@@ -46,7 +46,7 @@ import Testing
         try await withStack { mock, configuration in
             let dispatcher = try Dispatcher(configuration: configuration)
             try await dispatcher.putSender(phoneNumberID: "2001", tierMessagesPerSecond: 50, accessToken: "t")
-            let receipt = try await dispatcher.submitCampaign(senderPhoneNumberID: "2001", messageObject: Self.message, recipients: recipients(150))
+            let receipt = try await dispatcher.submitCampaign(senderPhoneNumberID: "2001", messageObject: Self.message, recipients: recipients(300))
             try await wait(timeoutSeconds: 20) { mock.recorder.count >= 20 }
             let paused = try #require(try await dispatcher.setCampaignState(receipt.id, .paused))
             #expect(paused.state == "paused")
@@ -58,21 +58,23 @@ import Testing
             let progress = try #require(try dispatcher.campaignProgress(receipt.id))
             #expect(progress.state == "paused" && progress.waitingFor == "paused")
             #expect(progress.inFlight == 0, "staged messages went back to the queue")
-            #expect(progress.queued == UInt64(150 - atPause))
+            #expect(progress.queued == UInt64(300 - atPause))
 
             _ = try await dispatcher.setCampaignState(receipt.id, .active)
+            // Two seconds of sending after the resume (300 in all: atPause + 100 is reachable).
+            try #require(atPause < 200, "\(atPause) went before the pause took hold")
             try await wait(timeoutSeconds: 20) { mock.recorder.count >= atPause + 100 }
             // Two seconds at 50 msg/s: the smoothed rate has climbed most of the way.
             let sending = try #require(try dispatcher.campaignProgress(receipt.id))
             #expect(sending.sendRate > 15 && sending.sendRate <= 55, "send rate \(sending.sendRate) at tier 50")
             #expect(sending.etaSeconds.map { $0 > 0 && $0 < 5 } == true, "ETA \(String(describing: sending.etaSeconds)) for \(sending.unsent) left at 50 msg/s")
-            try await wait(timeoutSeconds: 20) { mock.recorder.count >= 150 }
+            try await wait(timeoutSeconds: 20) { mock.recorder.count >= 300 }
             try await wait(timeoutSeconds: 5) { try dispatcher.campaignProgress(receipt.id)?.state == "done" }
             let done = try #require(try dispatcher.campaignProgress(receipt.id))
             await dispatcher.shutdown()
-            #expect(done.sent == 150 && done.state == "done")
+            #expect(done.sent == 300 && done.state == "done")
             let callbacks = mock.recorder.snapshot().compactMap(\.callbackData)
-            #expect(callbacks.count == 150 && Set(callbacks).count == 150, "each message once across the pause")
+            #expect(callbacks.count == 300 && Set(callbacks).count == 300, "each message once across the pause")
         }
     }
 
