@@ -121,8 +121,13 @@ import Testing
                 let headers: HTTPFields = [.contentType: "application/json", HTTPFields.Element.Name("X-Hub-Signature-256")!: signature]
                 return try await client.execute(uri: "/webhooks/whatsapp", method: .post, headers: headers, body: ByteBuffer(bytes: body)) { Int($0.status.code) }
             }
+            // Once staged (in_flight): a status for a message still queued is not applied.
+            for _ in 0..<100 where try dispatcher.campaignProgress(CampaignID(UInt64(campaign)!))?.inFlight != 1 {
+                try await Task.sleep(for: .milliseconds(50))
+            }
             #expect(try await post(signature) == 200)
             let first = try #require(try dispatcher.campaignProgress(CampaignID(UInt64(campaign)!)))
+            #expect(first.delivered == 1)
             // Meta retries deliveries, so a replay is answered 200 (a 4xx would make it retry
             // forever) and changes nothing: statuses only move forward.
             for _ in 0..<3 { #expect(try await post(signature) == 200) }
