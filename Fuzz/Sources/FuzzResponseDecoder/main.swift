@@ -32,8 +32,9 @@ public func fuzz(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
         invariant(false, "the decoder answered \(result), which only the transport may")
     }
 
-    // Against JSONSerialization, on bodies a server would write (no escapes).
-    if !body.contains(UInt8(ascii: "\\")), body.count <= ResponseDecoder.errorBodyBytesMax,
+    // Against JSONSerialization, on bodies a server would write (no escapes, no repeated
+    // key: Foundation keeps the last of a repeated key, the decoder the first).
+    if !body.contains(UInt8(ascii: "\\")), body.count <= ResponseDecoder.errorBodyBytesMax, !hasRepeatedKey(body),
         let object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]
     {
         let id = ((object["messages"] as? [Any])?.first as? [String: Any])?["id"] as? String
@@ -74,4 +75,14 @@ struct SplitMix: RandomNumberGenerator {
 
 @main enum Main {
     static func main() { runLibFuzzer(fuzz) }
+}
+
+/// Whether a member name that the comparison reads (`messages`, `id`, `error`, `code`,
+/// `message`) appears more than once in the body.
+func hasRepeatedKey(_ body: [UInt8]) -> Bool {
+    let text = String(decoding: body, as: UTF8.self)
+    for key in ["\"messages\"", "\"id\"", "\"error\"", "\"code\"", "\"message\""] {
+        if text.components(separatedBy: key).count > 2 { return true }
+    }
+    return false
 }
