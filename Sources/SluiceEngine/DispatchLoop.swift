@@ -651,7 +651,9 @@ final class DispatchLoop: @unchecked Sendable {
         var notSent: [MessageRecord] = []
         for (message, admission) in zip(batch, admissions) {
             // Paused, cancelled or expired since it was staged: its slot goes unused.
-            if let entry = campaignEntry(message.campaign), entry.status != .open || !entry.options.isOpen(atMilliseconds: wall) {
+            // One lookup per message: its status here, its compiled message below.
+            let entry = campaignEntry(message.campaign)
+            if let entry, entry.status != .open || !entry.options.isOpen(atMilliseconds: wall) {
                 scheduler.departed(sender: message.sender, admission: admission, at: now)
                 scheduler.completed(sender: message.sender, count: 1)
                 notSent.append(message)
@@ -684,7 +686,6 @@ final class DispatchLoop: @unchecked Sendable {
             guard let runtime = senders[message.sender] else {
                 preconditionFailure("message \(message.id) of unknown sender \(message.sender)")
             }
-            let entry = campaignEntry(message.campaign)
             guard let template = entry?.template else {
                 scheduler.departed(sender: message.sender, admission: admission, at: now)
                 scheduler.completed(sender: message.sender, count: 1)
