@@ -34,13 +34,15 @@ public enum APIRoutes {
     /// `campaignBatchRecipients`: messages per journal commit while a campaign streams in.
     public static func router(
         dispatcher: Dispatcher, credential: AdminCredential, webhookVerifyToken: String? = nil,
-        campaignBatchRecipients: Int = CampaignUpload.batchRecipientsDefault
+        campaignBatchRecipients: Int = CampaignUpload.batchRecipientsDefault,
+        slowClients: SlowClientGuard = .default
     ) throws -> Router<BasicRequestContext> {
         let keys = APIKeyStore(bootstrap: credential, records: try dispatcher.apiKeys())
         let router = Router()
         let metrics = ServerMetrics(dispatcher: dispatcher)
         // Request counts and latency histograms per route, through swift-metrics.
         router.add(middleware: MetricsMiddleware())
+        router.add(middleware: BodyRateMiddleware(guardrail: slowClients))
         router.get("healthz") { _, _ in JSONBody.response(.ok, ["status": "ok"]) }
         router.get("readyz") { _, _ in
             // Ready when the dispatch loop runs and the journal answers a read.

@@ -10,7 +10,8 @@ public enum APIServerTLS {
     /// and key, plain HTTP/1.1 otherwise. Throws a ``SettingsError`` naming the file
     /// that is not a usable PEM.
     public static func server(_ settings: ServeSettings) throws -> HTTPServerBuilder {
-        guard let certPath = settings.tlsCert, let keyPath = settings.tlsKey else { return .http1() }
+        let http1 = HTTPServerBuilder.http1(configuration: settings.slowClients.channelConfiguration)
+        guard let certPath = settings.tlsCert, let keyPath = settings.tlsKey else { return http1 }
         let chain: [NIOSSLCertificate]
         do {
             chain = try NIOSSLCertificate.fromPEMFile(certPath)
@@ -28,7 +29,7 @@ public enum APIServerTLS {
             certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
         configuration.minimumTLSVersion = .tlsv12
         do {
-            return try .tls(tlsConfiguration: configuration)
+            return try .tls(http1, tlsConfiguration: configuration)
         } catch {
             throw SettingsError("the TLS certificate and key cannot be used together: \(error)")
         }

@@ -30,11 +30,17 @@ public struct ServeSettings: Equatable, Sendable {
     /// Days after its last change a finished campaign is removed with its messages (0: kept
     /// forever).
     public var retentionDays: Double = 30
+    /// A connection silent this long is closed; a request body gets this long plus one
+    /// second per `bodyMinRate` bytes (see ``SlowClientGuard``).
+    public var clientIdleSeconds: Double = SlowClientGuard.default.idleSeconds
+    /// Bytes per second a request body must keep up (0: no rate check).
+    public var bodyMinRate: Int = SlowClientGuard.default.bodyMinBytesPerSecond
 
     public static let keys: Set<String> = [
         "data_dir", "listen", "graph_url", "graph_version", "ca_file", "in_doubt_settle_seconds",
         "connections_per_host", "request_timeout_ms", "http_version", "pacing_margin", "webhook_verify_token",
         "tls_cert", "tls_key", "pair_spacing_ms", "status_deadline_hours", "intake_reserve_mb", "retention_days",
+        "client_idle_seconds", "body_min_rate",
     ]
 
     public init() {}
@@ -84,6 +90,11 @@ public struct ServeSettings: Equatable, Sendable {
             guard let d = value.double ?? value.int.map(Double.init) else { throw SettingsError("\(source): retention_days must be a number") }
             retentionDays = d
         }
+        if let value = table["client_idle_seconds"] {
+            guard let d = value.double ?? value.int.map(Double.init) else { throw SettingsError("\(source): client_idle_seconds must be a number") }
+            clientIdleSeconds = d
+        }
+        if let v = try int("body_min_rate") { bodyMinRate = v }
         if let value = table["status_deadline_hours"] {
             guard let d = value.double ?? value.int.map(Double.init) else { throw SettingsError("\(source): status_deadline_hours must be a number") }
             statusDeadlineHours = d
@@ -113,6 +124,12 @@ public struct ServeSettings: Equatable, Sendable {
         guard retentionDays >= 0, retentionDays <= 36_500 else {
             throw SettingsError("retention-days must be from 0 (keep forever) to 36500, got \(retentionDays)")
         }
+        guard clientIdleSeconds >= 1, clientIdleSeconds <= 3600 else {
+            throw SettingsError("client-idle-seconds must be from 1 to 3600, got \(clientIdleSeconds)")
+        }
+        guard bodyMinRate >= 0, bodyMinRate <= 100_000_000 else {
+            throw SettingsError("body-min-rate must be from 0 (no check) to 100000000 bytes/s, got \(bodyMinRate)")
+        }
         guard statusDeadlineHours > 0, statusDeadlineHours <= 720 else {
             throw SettingsError("status-deadline-hours must be more than 0 and at most 720 (30 days)")
         }
@@ -129,6 +146,11 @@ public struct ServeSettings: Equatable, Sendable {
                 throw SettingsError("\(flag) '\(path)' does not exist or is not readable")
             }
         }
+    }
+
+    /// The API server's limits on slow clients.
+    public var slowClients: SlowClientGuard {
+        SlowClientGuard(idleSeconds: clientIdleSeconds, bodyMinBytesPerSecond: bodyMinRate)
     }
 
     public func engineConfiguration() -> EngineConfiguration {

@@ -49,6 +49,10 @@ struct ServeCommand: AsyncParsableCommand {
     var intakeReserveMegabytes: Double?
     @Option(name: .customLong("retention-days"), help: "Days after their last change finished campaigns are removed with their messages (default 30; 0: keep forever; fractions allowed).")
     var retentionDays: Double?
+    @Option(name: .customLong("client-idle-seconds"), help: "Seconds a client connection may send nothing (headers, a stalled body, keep-alive) before it is closed (default 30).")
+    var clientIdleSeconds: Double?
+    @Option(name: .customLong("body-min-rate"), help: "Bytes per second a request body must keep up after the first client-idle-seconds, else 408 (default 500; 0: no check).")
+    var bodyMinRate: Int?
 
     func settings() throws -> ServeSettings {
         var s = ServeSettings()
@@ -76,6 +80,8 @@ struct ServeCommand: AsyncParsableCommand {
         if let statusDeadlineHours { s.statusDeadlineHours = statusDeadlineHours }
         if let intakeReserveMegabytes { s.intakeReserveMegabytes = intakeReserveMegabytes }
         if let retentionDays { s.retentionDays = retentionDays }
+        if let clientIdleSeconds { s.clientIdleSeconds = clientIdleSeconds }
+        if let bodyMinRate { s.bodyMinRate = bodyMinRate }
         try s.validate()
         return s
     }
@@ -92,7 +98,9 @@ struct ServeCommand: AsyncParsableCommand {
         let server: HTTPServerBuilder
         do {
             server = try APIServerTLS.server(settings)
-            router = try APIRoutes.router(dispatcher: dispatcher, credential: credential, webhookVerifyToken: settings.webhookVerifyToken)
+            router = try APIRoutes.router(
+                dispatcher: dispatcher, credential: credential, webhookVerifyToken: settings.webhookVerifyToken,
+                slowClients: settings.slowClients)
         } catch {
             await dispatcher.shutdown()
             throw error

@@ -16,6 +16,24 @@ import Testing
         #expect(throws: SettingsError.self) { try s.apply(toml: #"retention_days = "long""#, source: "test.toml") }
     }
 
+    @Test func slowClientLimitsHaveDefaultsAndBounds() throws {
+        #expect(ServeSettings().slowClients == SlowClientGuard(idleSeconds: 30, bodyMinBytesPerSecond: 500))
+        var s = ServeSettings()
+        try s.apply(toml: "client_idle_seconds = 5\nbody_min_rate = 0", source: "test.toml")
+        try s.validate()
+        #expect(s.slowClients == SlowClientGuard(idleSeconds: 5, bodyMinBytesPerSecond: 0))
+        #expect(s.slowClients.channelConfiguration.idleTimeout == .seconds(5))
+        for idle: Double in [0, 0.5, 3601] {
+            s = ServeSettings()
+            s.clientIdleSeconds = idle
+            #expect(throws: SettingsError.self, "client_idle_seconds \(idle)") { try s.validate() }
+        }
+        s = ServeSettings()
+        s.bodyMinRate = -1
+        #expect(throws: SettingsError.self) { try s.validate() }
+        #expect(throws: SettingsError.self) { try s.apply(toml: #"body_min_rate = "fast""#, source: "test.toml") }
+    }
+
     @Test func tomlOverridesDefaultsAndFeedsTheEngine() throws {
         var s = ServeSettings()
         try s.apply(toml: """

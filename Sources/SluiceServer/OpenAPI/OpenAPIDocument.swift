@@ -562,6 +562,11 @@ public enum OpenAPIDocument {
                 "400": {$ref: "#/components/responses/BadRequest"}
                 "401": {$ref: "#/components/responses/Unauthorized"}
                 "403": {$ref: "#/components/responses/Forbidden"}
+                "408":
+                  description: "`body_too_slow`: the body arrived below the minimum rate (`--body-min-rate` bytes/s after the first `--client-idle-seconds`); the campaign is discarded, nothing of it sent."
+                  content:
+                    application/json:
+                      schema: {$ref: "#/components/schemas/Error"}
                 "413":
                   description: "`body_too_large` (a JSON body over 64 MiB) or `line_too_long` (an NDJSON or CSV line over 256 KiB; the campaign is cancelled)."
                   content:

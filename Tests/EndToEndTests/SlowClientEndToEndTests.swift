@@ -1,0 +1,210 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Slow-loris clients against `sluice serve` over real sockets: headers that never end, a
+/// body trickled below the minimum rate, a body that stalls, an idle keep-alive
+/// connection. Each is cut off within its limit, answered 408 where an answer is possible,
+/// and nothing of it is journaled; a normal client on the same server is unaffected.
+@Suite(.serialized) struct SlowClientEndToEndTests {
+    static let key = DispatchEndToEndTests.adminKey
+    static let sender = "1065000901"
+    static let idleSeconds = 2.0
+    static let minRate = 2_000
+
+    func withServer(_ body: (_ api: String, _ port: Int) async throws -> Void) async throws {
+        let root = try temporaryDirectory("slow-client")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let serve = try ChildProcess(
+            arguments: [
+                "serve", "--data-dir", root + "/data", "--listen", "127.0.0.1:0", "--graph-url", "http://127.0.0.1:9",
+                "--client-idle-seconds", "\(Self.idleSeconds)", "--body-min-rate", "\(Self.minRate)",
+            ],
+            environment: ["SLUICE_ADMIN_KEY": Self.key], logPath: root + "/serve.log")
+        let api = try await serve.waitForLine(prefix: "sluice listening on ")
+        let port = try #require(Int(api.split(separator: ":").last ?? ""))
+        let put = try http("PUT", "\(api)/v1/senders/\(Self.sender)", key: Self.key, json: #"{"tier_mps":80,"access_token":"t"}"#)
+        try #require(put.status == 200, "\(put)")
+        do {
+            try await body(api, port)
+        } catch {
+            await serve.stop()
+            throw error
+        }
+        #expect(await serve.stop() == 0, "\(serve.stderrTail())")
+    }
+
+    /// Messages journaled in all campaigns (a discarded upload keeps none).
+    func journaledMessages(_ api: String) throws -> Int {
+        let list = try jsonObject(try http("GET", "\(api)/v1/campaigns", key: Self.key).body)
+        let campaigns = try #require(list["campaigns"] as? [[String: Any]])
+        return campaigns.reduce(0) { $0 + (($1["total"] as? NSNumber)?.intValue ?? 0) }
+    }
+
+    func ndjsonHead(contentLength: Int) -> String {
+        "POST /v1/campaigns HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(Self.key)\r\n"
+            + "Content-Type: application/x-ndjson\r\nContent-Length: \(contentLength)\r\n\r\n"
+            + #"{"sender":"\#(Self.sender)","message":{"type":"text","text":{"body":"hi {{1}}"}}}"# + "\n"
+    }
+
+    static func row(_ n: Int) -> String { #"{"to":"9665\#(String(format: "%08d", n))","params":["x"]}"# + "\n" }
+
+    @Test func headersThatNeverEndAreCutOffAtTheIdleLimit() async throws {
+        try await withServer { api, port in
+            let client = try RawClient(port: port)
+            let start = Date()
+            #expect(client.send("POST /v1/campaigns HTTP/1.1\r\nHost: 127.0.0.1\r\n"))
+            // A header byte every 300 ms: never idle by bytes, never a whole head.
+            var closed = false
+            for _ in 0..<40 where !closed {
+                try await Task.sleep(for: .milliseconds(300))
+                closed = !client.send("X") || client.isClosed()
+            }
+            let elapsed = Date().timeIntervalSince(start)
+            #expect(closed, "the server kept a never-ending header open for \(elapsed) s")
+            #expect(elapsed < Self.idleSeconds + 3, "cut off after \(elapsed) s")
+            #expect(try journaledMessages(api) == 0)
+        }
+    }
+
+    @Test func aBodyTrickledBelowTheMinimumRateGets408AndNothingIsJournaled() async throws {
+        try await withServer { api, port in
+            let rows = (0..<20).map(Self.row).joined()
+            let head = ndjsonHead(contentLength: 10_000_000)
+            let client = try RawClient(port: port)
+            let start = Date()
+            #expect(client.send(head + rows))
+            // About 84 bytes every 100 ms (under half the minimum rate), never idle.
+            var n = 20
+            var answer = ""
+            while answer.isEmpty, Date().timeIntervalSince(start) < 30 {
+                try await Task.sleep(for: .milliseconds(100))
+                let chunk = Self.row(n) + Self.row(n + 1)
+                n += 2
+                if !client.send(chunk) { break }
+                answer = client.readAvailable()
+            }
+            if answer.isEmpty { answer = client.readUntilClosed(timeoutSeconds: 5) }
+            let elapsed = Date().timeIntervalSince(start)
+            #expect(answer.hasPrefix("HTTP/1.1 408"), "\(answer)")
+            #expect(answer.contains(#""code":"body_too_slow""#), "\(answer)")
+            // The first bytes buy `earliest`; a trickle at under half the rate at most
+            // doubles it.
+            let earliest = Self.idleSeconds + Double(rows.utf8.count) / Double(Self.minRate)
+            #expect(elapsed > earliest - 0.2 && elapsed < 2 * earliest + 2, "cut off after \(elapsed) s; earliest \(earliest) s")
+            #expect(try journaledMessages(api) == 0)
+        }
+    }
+
+    @Test func aStalledBodyIsClosedAtTheIdleLimit() async throws {
+        try await withServer { api, port in
+            let client = try RawClient(port: port)
+            #expect(client.send(ndjsonHead(contentLength: 1_000_000) + (0..<500).map(Self.row).joined()))
+            let start = Date()
+            _ = client.readUntilClosed(timeoutSeconds: 15)
+            let elapsed = Date().timeIntervalSince(start)
+            #expect(client.isClosed(), "a stalled body was kept open \(elapsed) s")
+            #expect(elapsed > Self.idleSeconds * 0.8 && elapsed < Self.idleSeconds + 4, "closed after \(elapsed) s")
+            #expect(try journaledMessages(api) == 0)
+        }
+    }
+
+    @Test func aNormalUploadIsAcceptedAndAnIdleKeepAliveIsClosed() async throws {
+        try await withServer { api, port in
+            let rows = (0..<5_000).map(Self.row).joined()
+            let body = #"{"sender":"\#(Self.sender)","message":{"type":"text","text":{"body":"hi {{1}}"}}}"# + "\n" + rows
+            let client = try RawClient(port: port)
+            #expect(client.send(
+                "POST /v1/campaigns HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(Self.key)\r\n"
+                    + "Content-Type: application/x-ndjson\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body))
+            var answer = ""
+            let deadline = Date().addingTimeInterval(20)
+            while !answer.contains(#""accepted""#), Date() < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+                answer += client.readAvailable()
+            }
+            #expect(answer.hasPrefix("HTTP/1.1 202"), "\(answer)")
+            #expect(answer.contains(#""accepted":5000"#), "\(answer)")
+            // The connection stays open for another request, then closes once idle.
+            let idleStart = Date()
+            _ = client.readUntilClosed(timeoutSeconds: 15)
+            let idle = Date().timeIntervalSince(idleStart)
+            #expect(client.isClosed())
+            #expect(idle > Self.idleSeconds * 0.8 && idle < Self.idleSeconds + 4, "idle keep-alive closed after \(idle) s")
+            #expect(try journaledMessages(api) == 5_000)
+        }
+    }
+}
+
+/// A blocking TCP client on 127.0.0.1 that writes raw bytes and reads what comes back.
+final class RawClient {
+    private let fd: Int32
+    private var eof = false
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw HarnessError("socket() failed") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+        guard connected else {
+            close(fd)
+            throw HarnessError("connect() to 127.0.0.1:\(port) failed")
+        }
+    }
+
+    deinit { close(fd) }
+
+    /// Writes all of `text`; false once the server has closed or reset the connection.
+    func send(_ text: String) -> Bool {
+        var bytes = Array(text.utf8)[...]
+        while !bytes.isEmpty {
+            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n <= 0 { return false }
+            bytes = bytes.dropFirst(n)
+        }
+        return true
+    }
+
+    /// What has arrived so far, without waiting.
+    func readAvailable() -> String { read(waitMilliseconds: 0) }
+
+    /// Everything until the server closes, or `timeoutSeconds`.
+    func readUntilClosed(timeoutSeconds: Double) -> String {
+        var text = ""
+        let deadline = Date().addingTimeInterval(timeoutSeconds)
+        while !eof, Date() < deadline { text += read(waitMilliseconds: 100) }
+        return text
+    }
+
+    /// Whether the server has closed its side (read returned 0 or an error).
+    func isClosed() -> Bool {
+        _ = read(waitMilliseconds: 0)
+        return eof
+    }
+
+    private func read(waitMilliseconds: Int32) -> String {
+        var data: [UInt8] = []
+        var wait = waitMilliseconds
+        while !eof {
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&pfd, 1, wait) > 0 else { break }
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 {
+                eof = true
+                break
+            }
+            data += buffer[..<n]
+            wait = 0
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
