@@ -47,7 +47,7 @@ let package = Package(
             dependencies: [.product(name: "Collections", package: "swift-collections")],
             swiftSettings: strict
         ),
-        .target(name: "SluiceCrypto", dependencies: ["COpenSSL"], swiftSettings: strict),
+        .target(name: "SluiceCrypto", dependencies: ["COpenSSL", "SluiceCore"], swiftSettings: strict),
         .target(name: "SluiceJournal", dependencies: ["CLMDB", "SluiceCore", "SluiceCrypto"], swiftSettings: strict),
         .target(name: "SluiceTransport", dependencies: ["CCurl", "SluiceCore"], swiftSettings: strict),
         .target(
@@ -141,13 +141,13 @@ let package = Package(
         ),
         .testTarget(
             name: "SluiceMockTests",
-            dependencies: ["SluiceMock", "SluiceCrypto", .product(name: "Hummingbird", package: "hummingbird")],
+            dependencies: ["SluiceMock", "SluiceCore", "SluiceCrypto", .product(name: "Hummingbird", package: "hummingbird")],
             swiftSettings: strict
         ),
         .testTarget(
             name: "SluiceServerTests",
             dependencies: [
-                "SluiceServer", "SluiceEngine", "SluiceMock",
+                "SluiceServer", "SluiceEngine", "SluiceMock", "SluiceCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Yams", package: "Yams"),

@@ -1,5 +1,5 @@
 import COpenSSL
-import Synchronization
+import SluiceCore
 
 /// AES-256-GCM through libcrypto's EVP interface, for records at rest. One key per value;
 /// cipher contexts (with the expanded key) are pooled and reused, so sealing or opening a
@@ -16,7 +16,7 @@ public final class AES256GCM: Sendable {
     private static let pooledMax = 16
 
     private let key: [UInt8]
-    private let pool = Mutex<[Contexts]>([])
+    private let pool = Locked<[Contexts]>([])
 
     public init(key: [UInt8]) {
         precondition(key.count == Self.keyByteCount, "AES-256 takes a \(Self.keyByteCount)-byte key, got \(key.count)")

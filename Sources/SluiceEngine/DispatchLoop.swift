@@ -403,8 +403,10 @@ final class DispatchLoop: @unchecked Sendable {
         if let entry = campaigns[id] { return entry }
         do {
             guard let entry = try campaigns.entry(id, journal: journal, wallMilliseconds: clock.wallMilliseconds()) else { return nil }
-            if entry.options.priority != .marketing, senders[entry.sender] != nil {
-                scheduler.setPriority(sender: entry.sender, campaign: id, entry.options.priority)
+            if senders[entry.sender] != nil {
+                if entry.options.priority != .marketing { scheduler.setPriority(sender: entry.sender, campaign: id, entry.options.priority) }
+                // What is staged of an at-most-once campaign ends `unknown` after a crash.
+                if entry.options.delivery == .atMostOnce { scheduler.stageThinly(sender: entry.sender, campaign: id) }
             }
             return entry
         } catch {

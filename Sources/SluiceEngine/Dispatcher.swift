@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import Synchronization
 import SluiceCore
 import SluiceJournal
 import SluiceTransport
@@ -21,9 +20,9 @@ public final class Dispatcher: Sendable {
     public let clock: any Clock
     private let logger: Logger
     private let shutdownState = ShutdownState()
-    private let lastPurge = Mutex<Int64>(0)
+    private let lastPurge = Locked<Int64>(0)
     /// Where the status deadline's scan of the messages stands.
-    let deadlineSweep = Mutex<DeadlineSweep>(DeadlineSweep())
+    let deadlineSweep = Locked<DeadlineSweep>(DeadlineSweep())
 
     /// Opens (or creates) the journal under `dataDirectory`, turns what a crash left
     /// `in_flight` into `in_doubt`, and starts dispatching what is queued.
@@ -241,7 +240,7 @@ public final class Dispatcher: Sendable {
     /// `apply` for `init`, which is synchronous (never on the writer thread).
     private static func applySynchronously(_ journal: Journal, _ mutations: [JournalMutation]) throws -> JournalReceipt {
         let done = DispatchSemaphore(value: 0)
-        let result = Mutex<Result<JournalReceipt, JournalError>?>(nil)
+        let result = Locked<Result<JournalReceipt, JournalError>?>(nil)
         journal.apply(mutations) { outcome in
             result.withLock { $0 = outcome }
             done.signal()

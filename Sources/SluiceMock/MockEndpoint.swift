@@ -4,7 +4,7 @@ import Logging
 import NIOCore
 import NIOSSL
 import ServiceLifecycle
-import Synchronization
+import SluiceCore
 
 /// A WhatsApp Cloud API stand-in: serves `POST /{version}/{phone_number_id}/messages` over
 /// TLS (HTTP/2 and HTTP/1.1 by ALPN) or plain HTTP/1.1, and records every accepted send.
@@ -68,7 +68,7 @@ public final class MockEndpoint: Sendable {
     /// Sends status webhooks when configured; its schedule survives restarts.
     let webhooks: StatusWebhookSender?
     private let logger: Logger
-    private let state = Mutex(State.idle)
+    private let state = Locked(State.idle)
 
     /// Creates an endpoint; nothing is bound until ``start()``.
     public init(configuration: MockConfiguration, logger: Logger) {

@@ -1,7 +1,6 @@
 import Foundation
 import SluiceCore
 import SluiceCrypto
-import Synchronization
 
 /// Who may call the API: the bootstrap admin key (every scope) and the journaled API
 /// keys, cached here by id so that checking a request costs one dictionary lookup and one
@@ -42,13 +41,13 @@ final class APIKeyStore: Sendable {
     }
 
     private let bootstrap: AdminCredential
-    private let entries: Mutex<[String: Entry]>
+    private let entries: Locked<[String: Entry]>
 
     init(bootstrap: AdminCredential, records: [APIKeyRecord]) {
         self.bootstrap = bootstrap
         var entries: [String: Entry] = [:]
         for record in records { entries[record.id] = Entry(record) }
-        self.entries = Mutex(entries)
+        self.entries = Locked(entries)
     }
 
     /// Keys stored, revoked ones included.

@@ -141,7 +141,7 @@ final class TransportShared: Sendable {
     }
 
     let multi: CurlMulti
-    let state = Mutex(State())
+    let state = Locked(State())
     /// Accepted by `send`, not yet delivered.
     let inFlight = Atomic<Int>(0)
     let capacity: Int

@@ -4,6 +4,7 @@ import Logging
 import SluiceCrypto
 import Synchronization
 import Testing
+import SluiceCore
 
 /// Subscriber delivery through the real binary: statuses come from `sluice mock`'s
 /// webhooks, the subscriber is a server in this process on 127.0.0.1.
@@ -20,7 +21,7 @@ import Testing
             var eventID: String
         }
         let up = Atomic<Bool>(false)
-        let acknowledged = Mutex<[Event]>([])
+        let acknowledged = Locked<[Event]>([])
         let refused = Atomic<Int>(0)
         let badSignatures = Atomic<Int>(0)
     }

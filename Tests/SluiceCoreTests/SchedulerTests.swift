@@ -226,6 +226,38 @@ struct SchedulerTests {
         #expect(scheduler.effectiveRate(sender: s1) == 80)
     }
 
+    @Test("an at-most-once campaign pages in thinly: thinStaging of sending time, shared by the sender's campaigns")
+    func thinStaging() {
+        var configuration = SchedulerConfiguration()
+        configuration.stagingNanoseconds = 1_000_000_000
+        var scheduler = Scheduler(configuration: configuration)
+        let thin = CampaignID(7)
+        let fat = CampaignID(8)
+        scheduler.upsertSender(s1, tierMessagesPerSecond: 250, burst: 1, paused: false, now: .zero)
+        scheduler.stageThinly(sender: s1, campaign: thin)
+        scheduler.noteMoreAvailable(sender: s1, campaign: thin)
+        // 250 msg/s × 0.2 s.
+        #expect(scheduler.refillRequests() == [.init(sender: s1, campaign: thin, after: nil, limit: 50)])
+        scheduler.noteMoreAvailable(sender: s1, campaign: fat)
+        // Two campaigns share the sender: 25 each for the thin one, the full page for the other.
+        #expect(scheduler.refillRequests() == [
+            .init(sender: s1, campaign: thin, after: nil, limit: 25),
+            .init(sender: s1, campaign: fat, after: nil, limit: configuration.pageSize),
+        ])
+        scheduler.refilled(sender: s1, campaign: thin, messages: (1...25).map { message($0, campaign: 7, sender: 1) }, exhausted: false, now: .zero)
+        #expect(scheduler.refillRequests() == [.init(sender: s1, campaign: fat, after: nil, limit: configuration.pageSize)])
+        var out: [MessageRecord] = []
+        scheduler.nextBatch(now: .zero, into: &out)
+        #expect(out.count == 1)
+        #expect(scheduler.refillRequests().first { $0.campaign == thin } == .init(sender: s1, campaign: thin, after: MessageID(25), limit: 25))
+        // A slow sender still pages at least thinPageMin (10 msg/s × 0.2 s is 2).
+        var slow = Scheduler(configuration: configuration)
+        slow.upsertSender(s1, tierMessagesPerSecond: 10, burst: 1, paused: false, now: .zero)
+        slow.stageThinly(sender: s1, campaign: thin)
+        slow.noteMoreAvailable(sender: s1, campaign: thin)
+        #expect(slow.refillRequests() == [.init(sender: s1, campaign: thin, after: nil, limit: configuration.thinPageMin)])
+    }
+
     @Test("refill requests below the low watermark carry the cursor, and stop when exhausted")
     func refill() {
         var configuration = SchedulerConfiguration()

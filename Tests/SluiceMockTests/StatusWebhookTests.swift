@@ -2,10 +2,10 @@ import Foundation
 import Hummingbird
 import Logging
 import SluiceCrypto
-import Synchronization
 import Testing
 
 @testable import SluiceMock
+import SluiceCore
 
 /// A webhook receiver on 127.0.0.1 that keeps what it was sent and answers the handshake.
 final class WebhookReceiver: Sendable {
@@ -14,8 +14,8 @@ final class WebhookReceiver: Sendable {
         var body: [UInt8]
     }
 
-    let deliveries = Mutex<[Delivery]>([])
-    let handshakes = Mutex(0)
+    let deliveries = Locked<[Delivery]>([])
+    let handshakes = Locked(0)
     /// Answer 503 to the first `failFirst` posts, to exercise the mock's retries.
     let failFirst: Int
 

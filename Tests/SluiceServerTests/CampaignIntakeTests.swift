@@ -4,7 +4,6 @@ import HummingbirdTesting
 import SluiceCore
 import SluiceEngine
 @testable import SluiceServer
-import Synchronization
 import Testing
 
 /// NDJSON and CSV intake and `Idempotency-Key` through the real router (and a live server
@@ -269,7 +268,7 @@ import Testing
         let dir = NSTemporaryDirectory() + "sluice-intake-restart-\(UUID().uuidString.prefix(8))"
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let body = Self.header + "\n" + ndjson(5)
-        let first = Mutex<[UInt8]>([])
+        let first = Locked<[UInt8]>([])
         try await withAPI(directory: dir) { client, _ in
             let r = try await post(client, contentType: "application/x-ndjson", body: body, idempotencyKey: "restart-1")
             #expect(r.status == 202)
@@ -290,7 +289,7 @@ import Testing
     /// The system clock, with wall time moved forward on demand.
     final class ShiftedClock: Clock, Sendable {
         let base = SystemClock()
-        let shiftMilliseconds = Mutex<Int64>(0)
+        let shiftMilliseconds = Locked<Int64>(0)
         func now() -> Instant { base.now() }
         func wallMilliseconds() -> Int64 { base.wallMilliseconds() + shiftMilliseconds.withLock { $0 } }
     }

@@ -67,6 +67,26 @@ import Testing
             #expect(text.contains("hb_requests"), "the HTTP request counter of MetricsMiddleware")
             #expect(text.contains("http_server_request_duration"), "the HTTP latency histogram")
 
+            // A deleted sender's series leave the scrape; another sender's stay.
+            try await dispatcher.putSender(phoneNumberID: "1065000778", tierMessagesPerSecond: 250, accessToken: "t")
+            // The loop publishes sender snapshots as it runs: scrape until they show.
+            func scrape(until done: (String) -> Bool) async throws -> String {
+                var text = ""
+                for _ in 0..<50 {
+                    text = try await get(client, "/metrics").text
+                    if done(text) { break }
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+                return text
+            }
+            let two = try await scrape { $0.contains(#"sender="1065000778""#) }
+            #expect(sample(two, #"sluice_sender_tier_messages_per_second{sender="1065000778"}"#) == 250)
+            _ = try await dispatcher.deleteSender(phoneNumberID: "1065000778")
+            let one = try await scrape { !$0.contains(#"sender="1065000778""#) }
+            #expect(!one.contains(#"sender="1065000778""#), "\(one)")
+            #expect(sample(one, #"sluice_sender_tier_messages_per_second{sender="1065000777"}"#) == 80)
+            #expect((sample(one, errors) ?? 0) >= 3)
+
             await dispatcher.shutdown()
             let stopped = try await get(client, "/readyz", key: nil)
             #expect(stopped.status == 503)

@@ -6,7 +6,6 @@ import SluiceCore
 import SluiceCrypto
 import SluiceEngine
 import SluiceServer
-import Synchronization
 import Testing
 
 /// Subscriptions through the router, and the outbox delivered to a real receiver on
@@ -148,7 +147,7 @@ import Testing
             var attempt: String?
             var answered: Int
         }
-        let requests = Mutex<[Request]>([])
+        let requests = Locked<[Request]>([])
         /// Answers 500 to the first `failFirst` requests on /hook.
         let failFirst: Int
         init(failFirst: Int) { self.failFirst = failFirst }

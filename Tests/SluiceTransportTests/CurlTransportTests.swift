@@ -1,7 +1,6 @@
 import CCurl
 import Foundation
 import SluiceCore
-import Synchronization
 import Testing
 
 @testable import SluiceTransport
@@ -187,7 +186,7 @@ import Testing
 @Suite(.serialized) struct TransportDepartureTests {
     /// Reports in the order the transport made them.
     final class Reports: Sendable {
-        private let state = Mutex<[(departed: [TransportDeparture], completions: [TransportCompletion], at: Int64)]>([])
+        private let state = Locked<[(departed: [TransportDeparture], completions: [TransportCompletion], at: Int64)]>([])
 
         var callback: @Sendable ([TransportDeparture], [TransportCompletion]) -> Void {
             { departed, completions in

@@ -2,7 +2,6 @@ import Foundation
 import Hummingbird
 import Logging
 import SluiceCore
-import Synchronization
 
 @testable import SluiceTransport
 
@@ -82,7 +81,7 @@ enum LocalServer {
 
 /// Collects completions from the transport's thread for an async test.
 final class Collector: Sendable {
-    private let state = Mutex<(completions: [TransportCompletion], batches: Int)>(([], 0))
+    private let state = Locked<(completions: [TransportCompletion], batches: Int)>(([], 0))
 
     var callback: @Sendable ([TransportCompletion]) -> Void {
         { batch in self.state.withLock { $0.completions.append(contentsOf: batch); $0.batches += 1 } }

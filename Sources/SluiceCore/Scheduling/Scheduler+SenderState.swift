@@ -97,6 +97,8 @@ struct SenderState: Sendable {
     var lanes: [Rotation] = Array(repeating: Rotation(), count: CampaignPriority.allCases.count)
     /// Campaigns not `marketing` (the default).
     var priorities: [CampaignID: CampaignPriority] = [:]
+    /// Campaigns paged in `thinStagingNanoseconds` at a time.
+    var thinlyStaged: Set<CampaignID> = []
     /// Cursors of campaigns that left the round robin (empty and exhausted), kept so a
     /// campaign that gets more intake pages in after them and never from the start.
     var retiredAfter: [CampaignID: MessageID] = [:]

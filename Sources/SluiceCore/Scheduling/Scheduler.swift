@@ -18,6 +18,12 @@ public struct SchedulerConfiguration: Sendable, Equatable {
     /// asks for more below `max(queueLowWatermark, rate × staging / campaigns)`, so a
     /// slow refill (a journal commit held up by the disk) does not run a fast sender dry.
     public var stagingNanoseconds: Int64 = 0
+    /// Staging of a campaign marked with `stageThinly` (at-most-once delivery): what is
+    /// paged in is journaled `in_flight`, and after a crash every `in_flight` message of
+    /// such a campaign ends `unknown`, sent or not. So it pages in only this much sending
+    /// time, in pages of that size, at least `thinPageMin`.
+    public var thinStagingNanoseconds: Int64 = 200_000_000
+    public var thinPageMin: Int = 8
     /// The pacers' safety margin.
     public var safetyMargin: Double = Pacer.defaultSafetyMargin
     /// A sender that is cold (no message yet, or none for `coldAfterNanoseconds`) sends one
@@ -275,10 +281,16 @@ public struct Scheduler: Sendable {
         var requests: [RefillRequest] = []
         for sender in senders where !sender.paused && sender.campaignCount > 0 {
             let watermark = lowWatermark(sender)
+            let thin = sender.thinlyStaged.isEmpty ? 0 : thinWatermark(sender)
             for lane in sender.lanes {
-                for queue in lane.queues where !queue.exhausted && queue.messages.count < watermark {
-                    requests.append(RefillRequest(
-                        sender: sender.id, campaign: queue.campaign, after: queue.after, limit: max(configuration.pageSize, watermark)))
+                for queue in lane.queues where !queue.exhausted {
+                    if sender.thinlyStaged.contains(queue.campaign) {
+                        guard queue.messages.count < thin else { continue }
+                        requests.append(RefillRequest(sender: sender.id, campaign: queue.campaign, after: queue.after, limit: thin))
+                    } else if queue.messages.count < watermark {
+                        requests.append(RefillRequest(
+                            sender: sender.id, campaign: queue.campaign, after: queue.after, limit: max(configuration.pageSize, watermark)))
+                    }
                 }
             }
         }
@@ -311,6 +323,11 @@ public struct Scheduler: Sendable {
     /// set). Set it before its first messages arrive; a later change moves its queue.
     public mutating func setPriority(sender: SenderID, campaign: CampaignID, _ priority: CampaignPriority) {
         senders[index(sender)].setPriority(campaign, priority)
+    }
+
+    /// Pages the campaign in `thinStagingNanoseconds` at a time (at-most-once delivery).
+    public mutating func stageThinly(sender: SenderID, campaign: CampaignID) {
+        senders[index(sender)].thinlyStaged.insert(campaign)
     }
 
     /// Takes the campaign out of its sender's rotation (paused, cancelled, expired),
@@ -364,6 +381,13 @@ public struct Scheduler: Sendable {
         let seconds = Double(configuration.stagingNanoseconds) / 1e9
         let share = sender.pacer.messagesPerSecond * seconds / Double(sender.campaignCount)
         return max(configuration.queueLowWatermark, Int(share.rounded(.up)))
+    }
+
+    /// The refill threshold and page size of a thinly staged campaign queue.
+    private func thinWatermark(_ sender: SenderState) -> Int {
+        let seconds = Double(configuration.thinStagingNanoseconds) / 1e9
+        let share = sender.pacer.messagesPerSecond * seconds / Double(max(1, sender.campaignCount))
+        return max(configuration.thinPageMin, Int(share.rounded(.up)))
     }
 
     private func isReady(_ i: Int) -> Bool {

@@ -1,5 +1,5 @@
 import SluiceCrypto
-import Synchronization
+import SluiceCore
 
 /// Seals the confidential fields of a record — access tokens, app and subscriber secrets,
 /// recipients, parameters, message templates, stored answers — in a section at the end of
@@ -32,7 +32,7 @@ final class RecordCipher: Sendable {
     static let placeholder = "<encrypted>"
 
     private let aead: AES256GCM?
-    private let nonces = Mutex(NonceBuffer())
+    private let nonces = Locked(NonceBuffer())
     /// Opened without the key for inspection: sealed fields read as `placeholder`, and
     /// nothing may be written.
     let isInspection: Bool

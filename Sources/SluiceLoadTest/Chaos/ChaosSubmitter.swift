@@ -1,6 +1,6 @@
 import Foundation
 import SluiceMock
-import Synchronization
+import SluiceCore
 
 /// The client of a chaos run, on its own thread (its requests block on curl): submits
 /// campaigns round-robin over the senders, JSON and streamed NDJSON, half of them with an
@@ -29,7 +29,7 @@ final class ChaosSubmitter: Sendable {
         var acknowledgedPerSender: [String: Int] = [:]
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     private let options: ChaosOptions
     private let apiURL: String
     private let mockURL: String

@@ -1,5 +1,5 @@
 import Dispatch
-import Synchronization
+import SluiceCore
 
 /// What fault injection decided for one request.
 enum FaultDecision: Sendable, Equatable {
@@ -15,13 +15,13 @@ enum FaultDecision: Sendable, Equatable {
 /// Draws faults and latencies from the profile's seeded generator (one lock per request).
 final class FaultInjector: Sendable {
     let profile: FaultProfile
-    private let generator: Mutex<SeededGenerator>
+    private let generator: Locked<SeededGenerator>
     /// Monotonic start of the storm schedule.
     private let startNanoseconds: UInt64
 
     init(profile: FaultProfile, startNanoseconds: UInt64 = DispatchTime.now().uptimeNanoseconds) {
         self.profile = profile
-        self.generator = Mutex(SeededGenerator(seed: profile.seed))
+        self.generator = Locked(SeededGenerator(seed: profile.seed))
         self.startNanoseconds = startNanoseconds
     }
 

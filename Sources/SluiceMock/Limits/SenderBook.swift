@@ -1,4 +1,4 @@
-import Synchronization
+import SluiceCore
 
 /// Registered senders, their limits and every refusal the mock answered.
 ///
@@ -35,12 +35,12 @@ final class SenderBook: Sendable {
 
     let requireRegistered: Bool
     let pairLimit: Bool
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
     init(senders: [String: MockSender], requireRegistered: Bool, pairLimit: Bool) {
         self.requireRegistered = requireRegistered
         self.pairLimit = pairLimit
-        self.state = Mutex(State(senders: senders))
+        self.state = Locked(State(senders: senders))
     }
 
     /// Adds or replaces a sender; its window of past arrivals is kept.

@@ -1,5 +1,6 @@
 import Logging
 import Synchronization
+import SluiceCore
 
 /// Thread-safe log of every send the mock accepted: in memory (bounded) and, while a
 /// record file is attached, as NDJSON lines flushed at least every ``flushIntervalMilliseconds``.
@@ -36,7 +37,7 @@ public final class ArrivalRecorder: Sendable {
         var pending: [UInt8] = []
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     private let nextSequence = Atomic<UInt64>(1)
     private let writeFailures = Atomic<Int>(0)
     /// Random per recorder, so wamids from different mock processes never collide.

@@ -5,19 +5,19 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Synchronization
+import SluiceCore
 
 /// An append-only file descriptor; the lock serialises writers so lines never interleave.
 final class RecordFile: Sendable {
     let path: String
     /// `-1` once closed.
-    private let descriptor: Mutex<Int32>
+    private let descriptor: Locked<Int32>
 
     init(path: String) throws(MockError) {
         let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw .recordFileUnavailable(path: path, errno: errno) }
         self.path = path
-        self.descriptor = Mutex(fd)
+        self.descriptor = Locked(fd)
     }
 
     deinit {

@@ -3,7 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import SluiceCrypto
-import Synchronization
+import SluiceCore
 
 /// Posts status webhooks for accepted messages on a schedule: one loop task wakes every
 /// tick, takes the statuses that came due, groups them per phone number into bodies of at
@@ -31,17 +31,17 @@ final class StatusWebhookSender: Sendable {
     static let deliveredRecordsMax = 5_000_000
 
     let configuration: WebhookConfiguration
-    private let state: Mutex<State>
+    private let state: Locked<State>
     private let logger: Logger
-    private let loop = Mutex<Task<Void, Never>?>(nil)
+    private let loop = Locked<Task<Void, Never>?>(nil)
     /// Every `delivered` status the receiver acknowledged with 2xx, stamped with the wall
     /// time of that answer, oldest first (bounded by ``deliveredRecordsMax``).
-    private let delivered = Mutex<[Arrival]>([])
+    private let delivered = Locked<[Arrival]>([])
 
     init(configuration: WebhookConfiguration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
-        self.state = Mutex(State(random: SeededGenerator(seed: configuration.seed)))
+        self.state = Locked(State(random: SeededGenerator(seed: configuration.seed)))
     }
 
     var counters: WebhookCounters { state.withLock { $0.counters } }

@@ -2,7 +2,7 @@ import CoreMetrics
 import Foundation
 import Prometheus
 import SluiceEngine
-import Synchronization
+import SluiceCore
 
 /// `GET /metrics` in the Prometheus text format: the HTTP metrics that Hummingbird's
 /// `MetricsMiddleware` records through swift-metrics, then the dispatcher's own, read
@@ -26,7 +26,15 @@ public final class ServerMetrics: Sendable {
     /// Per dispatcher, so that two dispatchers in one process never share counters.
     let registry = PrometheusCollectorRegistry()
     /// Cumulative values already added to each counter, keyed by name and labels.
-    private let reported = Mutex<[String: UInt64]>([:])
+    private let reported = Locked<[String: UInt64]>([:])
+    /// Every series the last scrape set, keyed by name and labels: a series not set again
+    /// (a deleted sender or subscription, a limit removed) is unregistered.
+    private let series = Locked<[String: Series]>([:])
+
+    private enum Series: Sendable {
+        case gauge(Prometheus.Gauge)
+        case counter(Prometheus.Counter)
+    }
 
     public init(dispatcher: Dispatcher) {
         _ = Self.http
@@ -40,6 +48,15 @@ public final class ServerMetrics: Sendable {
     }
 
     func update() throws {
+        var touched: Set<String> = []
+        func gauge(_ name: String, _ unit: String, _ help: String, _ labels: [(String, String)], _ value: Double) {
+            touched.insert(Self.key(name, labels))
+            setGauge(name, unit, help, labels, value)
+        }
+        func counter(_ name: String, _ help: String, _ labels: [(String, String)], _ total: UInt64) {
+            touched.insert(Self.key(name, labels))
+            addCounter(name, help, labels, total)
+        }
         for s in dispatcher.senderSnapshots() {
             let sender = [("sender", s.phoneNumberID)]
             gauge("sender_tier", "messages_per_second", "The sender's rate tier.", sender, s.tierMessagesPerSecond)
@@ -84,16 +101,40 @@ public final class ServerMetrics: Sendable {
         }
         gauge("pacing_lag", "seconds", "How late the dispatch loop woke for a paced send, worst in the last 200 ms.", [],
               dispatcher.dispatchLagSeconds())
+        removeSeries(except: touched)
     }
 
-    private func gauge(_ name: String, _ unit: String, _ help: String, _ labels: [(String, String)], _ value: Double) {
+    /// Unregisters the series this scrape did not set.
+    private func removeSeries(except touched: Set<String>) {
+        let stale = series.withLock { series in
+            let gone = series.filter { !touched.contains($0.key) }
+            for key in gone.keys { series[key] = nil }
+            return gone
+        }
+        guard !stale.isEmpty else { return }
+        reported.withLock { reported in for key in stale.keys { reported[key] = nil } }
+        for value in stale.values {
+            switch value {
+            case .gauge(let g): registry.unregisterGauge(g)
+            case .counter(let c): registry.unregisterCounter(c)
+            }
+        }
+    }
+
+    private func setGauge(_ name: String, _ unit: String, _ help: String, _ labels: [(String, String)], _ value: Double) {
         let descriptor = MetricNameDescriptor(namespace: "sluice", metricName: name, unitName: unit, helpText: help)
-        registry.makeGauge(descriptor: descriptor, labels: labels).set(value)
+        let gauge = registry.makeGauge(descriptor: descriptor, labels: labels)
+        gauge.set(value)
+        series.withLock { $0[Self.key(name, labels)] = .gauge(gauge) }
+    }
+
+    private static func key(_ name: String, _ labels: [(String, String)]) -> String {
+        name + labels.map { "|\($0.0)=\($0.1)" }.joined()
     }
 
     /// Prometheus counters only go up: add what the cumulative snapshot value gained.
-    private func counter(_ name: String, _ help: String, _ labels: [(String, String)], _ total: UInt64) {
-        let key = name + labels.map { "|\($0.0)=\($0.1)" }.joined()
+    private func addCounter(_ name: String, _ help: String, _ labels: [(String, String)], _ total: UInt64) {
+        let key = Self.key(name, labels)
         let delta = reported.withLock { reported -> UInt64 in
             let previous = reported[key] ?? 0
             guard total > previous else { return 0 }
@@ -103,5 +144,6 @@ public final class ServerMetrics: Sendable {
         let descriptor = MetricNameDescriptor(namespace: "sluice", metricName: name, unitName: "total", helpText: help)
         let counter = registry.makeCounter(descriptor: descriptor, labels: labels)
         if delta > 0 { counter.increment(by: Int64(clamping: delta)) }
+        series.withLock { $0[key] = .counter(counter) }
     }
 }

@@ -7,7 +7,6 @@ import ServiceLifecycle
 import SluiceCore
 import SluiceCrypto
 import SluiceEngine
-import Synchronization
 
 /// How `SubscriberDelivery` paces and bounds its POSTs.
 public struct SubscriberDeliveryConfiguration: Sendable {
@@ -54,7 +53,7 @@ public final class SubscriberDelivery: Service, Sendable {
     let logger: Logger
     private let client: HTTPClient
     /// Subscribers with a worker.
-    private let running = Mutex<Set<UInt64>>([])
+    private let running = Locked<Set<UInt64>>([])
 
     public init(dispatcher: Dispatcher, configuration: SubscriberDeliveryConfiguration = .init(), logger: Logger = Logger(label: "sluice.subscribers")) {
         self.dispatcher = dispatcher
