@@ -104,7 +104,6 @@ final class DispatchLoop: @unchecked Sendable {
     /// No page is read before this (a page commit failed).
     private var refillsPausedUntil: Instant?
     private var stopping = false
-    private var rng = SystemRandomNumberGenerator()
     /// Messages sent per campaign and sender since the last snapshot, and their smoothed
     /// rates (the current send rate of progress reports).
     private var sentSinceSnapshot: [CampaignID: UInt64] = [:]
@@ -736,6 +735,9 @@ final class DispatchLoop: @unchecked Sendable {
             scheduler.departed(sender: message.sender, admission: entry.admission, at: now)
             scheduler.completed(sender: message.sender, count: 1, now: now)
             let attempts = message.attempts &+ 1
+            // A local generator: an inout access to an empty stored property crashes the thread
+            // sanitizer (it instruments a meaningless address).
+            var rng = SystemRandomNumberGenerator()
             let decision = configuration.outcome.decide(completion.result, attempts: attempts, using: &rng)
             if let label = Self.errorLabel(completion.result) { senders[message.sender]?.snapshot.errors[label, default: 0] += 1 }
             switch decision.sender {
@@ -801,6 +803,7 @@ final class DispatchLoop: @unchecked Sendable {
         runtime.snapshot.endpointError = reason
         senders[sender] = runtime
         let base = min(Self.unreachableBackoffMaxMilliseconds, Self.unreachableBackoffMilliseconds << min(failures, 16))
+        var rng = SystemRandomNumberGenerator()
         let delay = base / 2 + Int64.random(in: 0...(base / 2), using: &rng)
         scheduler.hold(sender, until: now + delay * 1_000_000)
     }

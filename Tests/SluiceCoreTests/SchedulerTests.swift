@@ -236,21 +236,21 @@ struct SchedulerTests {
         scheduler.upsertSender(s1, tierMessagesPerSecond: 250, burst: 1, paused: false, now: .zero)
         scheduler.stageThinly(sender: s1, campaign: thin)
         scheduler.noteMoreAvailable(sender: s1, campaign: thin)
-        // 250 msg/s × 0.2 s.
-        #expect(scheduler.refillRequests() == [.init(sender: s1, campaign: thin, after: nil, limit: 50)])
+        // 250 msg/s × 0.1 s.
+        #expect(scheduler.refillRequests() == [.init(sender: s1, campaign: thin, after: nil, limit: 25)])
         scheduler.noteMoreAvailable(sender: s1, campaign: fat)
-        // Two campaigns share the sender: 25 each for the thin one, the full page for the other.
+        // Two campaigns share the sender: 13 each for the thin one, the full page for the other.
         #expect(scheduler.refillRequests() == [
-            .init(sender: s1, campaign: thin, after: nil, limit: 25),
+            .init(sender: s1, campaign: thin, after: nil, limit: 13),
             .init(sender: s1, campaign: fat, after: nil, limit: configuration.pageSize),
         ])
-        scheduler.refilled(sender: s1, campaign: thin, messages: (1...25).map { message($0, campaign: 7, sender: 1) }, exhausted: false, now: .zero)
+        scheduler.refilled(sender: s1, campaign: thin, messages: (1...13).map { message($0, campaign: 7, sender: 1) }, exhausted: false, now: .zero)
         #expect(scheduler.refillRequests() == [.init(sender: s1, campaign: fat, after: nil, limit: configuration.pageSize)])
         var out: [MessageRecord] = []
         scheduler.nextBatch(now: .zero, into: &out)
         #expect(out.count == 1)
-        #expect(scheduler.refillRequests().first { $0.campaign == thin } == .init(sender: s1, campaign: thin, after: MessageID(25), limit: 25))
-        // A slow sender still pages at least thinPageMin (10 msg/s × 0.2 s is 2).
+        #expect(scheduler.refillRequests().first { $0.campaign == thin } == .init(sender: s1, campaign: thin, after: MessageID(13), limit: 13))
+        // A slow sender still pages at least thinPageMin (10 msg/s × 0.1 s is 1).
         var slow = Scheduler(configuration: configuration)
         slow.upsertSender(s1, tierMessagesPerSecond: 10, burst: 1, paused: false, now: .zero)
         slow.stageThinly(sender: s1, campaign: thin)

@@ -22,8 +22,8 @@ public struct SchedulerConfiguration: Sendable, Equatable {
     /// paged in is journaled `in_flight`, and after a crash every `in_flight` message of
     /// such a campaign ends `unknown`, sent or not. So it pages in only this much sending
     /// time, in pages of that size, at least `thinPageMin`.
-    public var thinStagingNanoseconds: Int64 = 200_000_000
-    public var thinPageMin: Int = 8
+    public var thinStagingNanoseconds: Int64 = 100_000_000
+    public var thinPageMin: Int = 4
     /// The pacers' safety margin.
     public var safetyMargin: Double = Pacer.defaultSafetyMargin
     /// A sender that is cold (no message yet, or none for `coldAfterNanoseconds`) sends one
