@@ -65,6 +65,9 @@ struct CampaignBook {
         set { entries[id] = newValue }
     }
 
+    /// Drops the campaign (its start or expiry timer, if any, finds no entry and is skipped).
+    mutating func remove(_ id: CampaignID) -> Entry? { entries.removeValue(forKey: id) }
+
     /// What a journaled campaign's state and options say at `wall`.
     static func status(_ record: CampaignRecord, wallMilliseconds wall: Int64) -> Status {
         switch record.state {

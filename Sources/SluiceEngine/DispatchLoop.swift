@@ -33,6 +33,8 @@ final class DispatchLoop: @unchecked Sendable {
         case campaignChanged(CampaignID, CampaignState)
         /// A commit that returned messages of the campaign to the queue is durable.
         case restaged(CampaignID)
+        /// Retention removed the campaign and its messages (all final): forget it.
+        case campaignRemoved(CampaignID)
         /// The last `endMessages` of the campaign moved a full batch: more may be left.
         case endMore(CampaignID, MessageState)
         /// Send outcomes whose commit failed for the store's sake (disk full): kept to retry.
@@ -119,6 +121,7 @@ final class DispatchLoop: @unchecked Sendable {
     /// Latest the loop woke after a pacing instant it slept until, since the last snapshot.
     private var lagMaxNanoseconds: Int64 = 0
     private var publishedLagNanoseconds: Int64 = 0
+    private var publishedCampaignsHeld = 0
     private let doneLock = NSLock()
     private var finished = false
     private var finishWaiters: [CheckedContinuation<Void, Never>] = []
@@ -188,6 +191,14 @@ final class DispatchLoop: @unchecked Sendable {
         snapshotLock.lock()
         defer { snapshotLock.unlock() }
         return publishedSnapshots
+    }
+
+    /// Campaigns the loop and its scheduler hold state for (cached options, paging
+    /// cursors); bounded by the campaigns retention keeps.
+    func campaignsHeld() -> Int {
+        snapshotLock.lock()
+        defer { snapshotLock.unlock() }
+        return publishedCampaignsHeld
     }
 
     /// The campaign's messages sent per second, smoothed over about two seconds.
@@ -334,6 +345,11 @@ final class DispatchLoop: @unchecked Sendable {
             if resume, !stopping { markAvailable(CampaignKey(sender: entry.sender, campaign: id)) }
         case .endMore(let id, let state):
             if !stopping { sweep(id, to: state) }
+        case .campaignRemoved(let id):
+            if let entry = campaigns.remove(id) { availability[CampaignKey(sender: entry.sender, campaign: id)] = nil }
+            var dropped: [MessageRecord] = []
+            scheduler.forgetCampaign(id, into: &dropped)
+            for m in dropped { staged.removeValue(forKey: m.id) }
         case .outcomesRecorded:
             if outcomesFailing {
                 outcomesFailing = false
@@ -954,10 +970,12 @@ final class DispatchLoop: @unchecked Sendable {
             list.append(s)
         }
         list.sort { $0.id < $1.id }
+        let held = max(campaigns.entries.count, scheduler.campaignsRemembered)
         snapshotLock.lock()
         publishedSnapshots = list
         publishedCampaignRates = campaignRates
         publishedLagNanoseconds = lagMaxNanoseconds
+        publishedCampaignsHeld = held
         snapshotLock.unlock()
         lagMaxNanoseconds = 0
     }

@@ -9,6 +9,9 @@ extension Dispatcher {
     /// ~200 ms, in seconds: the pacing lag.
     public func dispatchLagSeconds() -> Double { Double(loop.lagNanoseconds()) / 1e9 }
 
+    /// Campaigns the dispatch loop holds in memory (as of its last snapshot, ~200 ms).
+    public func campaignsHeld() -> Int { loop.campaignsHeld() }
+
     /// Whether the dispatch loop runs (false after shutdown began and finished).
     public var isDispatching: Bool { loop.isRunning() }
 }

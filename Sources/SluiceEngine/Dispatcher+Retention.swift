@@ -42,6 +42,7 @@ extension Dispatcher {
                 step.messages += messages
                 guard let resume else {
                     step.campaigns.append(candidate.campaign)
+                    loop.post(.campaignRemoved(candidate.campaign))
                     break
                 }
                 from = resume

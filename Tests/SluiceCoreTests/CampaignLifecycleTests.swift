@@ -82,6 +82,29 @@ struct CampaignLifecycleTests {
         #expect(scheduler.refillRequests().isEmpty)
     }
 
+    @Test("a campaign retention removed is forgotten: cursor, priority and staging mode; the others stay")
+    func forgetCampaign() {
+        var scheduler = Scheduler()
+        scheduler.upsertSender(s1, tierMessagesPerSecond: 1000, burst: 1, paused: false, now: .zero)
+        scheduler.setPriority(sender: s1, campaign: CampaignID(10), .transactional)
+        scheduler.stageThinly(sender: s1, campaign: CampaignID(10))
+        scheduler.enqueue([1, 2].map { message($0, campaign: 10, sender: 1) } + [3].map { message($0, campaign: 20, sender: 1) }, now: .zero)
+        scheduler.refilled(sender: s1, campaign: CampaignID(10), messages: [], exhausted: true, now: .zero)
+        #expect(ids(drain(&scheduler, upTo: 2)) == [1, 2])
+        // Campaign 10 left the rotation; its cursor, priority and staging mode stay.
+        #expect(scheduler.campaignsRemembered == 2)
+        var dropped: [MessageRecord] = []
+        scheduler.forgetCampaign(CampaignID(10), into: &dropped)
+        #expect(dropped.isEmpty)
+        #expect(scheduler.campaignsRemembered == 1)
+        // A campaign forgotten with messages still paged in hands them back.
+        scheduler.forgetCampaign(CampaignID(20), into: &dropped)
+        #expect(ids(dropped) == [3])
+        #expect(scheduler.campaignsRemembered == 0)
+        #expect(scheduler.queuedCount(sender: s1) == 0)
+        #expect(scheduler.nextWakeup(now: .zero) == nil)
+    }
+
     @Test("a campaign is open from schedule_at until expires_at")
     func optionsWindow() {
         let options = CampaignOptions(scheduleAtMilliseconds: 1_000, expiresAtMilliseconds: 2_000)

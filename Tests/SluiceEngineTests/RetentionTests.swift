@@ -39,11 +39,20 @@ import Testing
             #expect(try await dispatcher.sweepRetention() == RetentionStep())
             try await Task.sleep(for: .milliseconds(600))
             let (recent, recentIDs) = try await finishedCampaign(2)
+            /// Waits for the loop's snapshot (every ~200 ms) to hold `n` campaigns.
+            func campaignsHeld(_ n: Int) async throws -> Int {
+                let deadline = Date().addingTimeInterval(5)
+                while Date() < deadline, dispatcher.campaignsHeld() != n { try await Task.sleep(for: .milliseconds(20)) }
+                return dispatcher.campaignsHeld()
+            }
+            #expect(try await campaignsHeld(3) == 3)
 
             let step = try await dispatcher.sweepRetention()
             #expect(step == RetentionStep(campaigns: [old], messages: 3))
             #expect(try dispatcher.journal.campaign(old) == nil)
             for id in oldIDs { #expect(try dispatcher.message(id) == nil) }
+            // The loop forgets the removed campaign; the other two stay cached.
+            #expect(try await campaignsHeld(2) == 2)
             #expect(try dispatcher.journal.campaign(waiting.id)?.counts[.queued] == 1)
             #expect(try dispatcher.journal.campaign(recent)?.counts[.delivered] == 2)
             for id in recentIDs { #expect(try dispatcher.message(id)?.state == .delivered) }

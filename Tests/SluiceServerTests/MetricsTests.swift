@@ -62,6 +62,7 @@ import Testing
             #expect(sample(text, "sluice_journal_messages") == 3)
             #expect((sample(text, "sluice_journal_map_bytes") ?? 0) > 0)
             #expect(sample(text, "sluice_pacing_lag_seconds") != nil)
+            #expect(sample(text, "sluice_dispatch_campaigns_held") == 1, "the one campaign")
             #expect(sample(text, "sluice_outbox_pending") == 0)
             #expect(text.contains("# TYPE sluice_send_errors_total counter"))
             #expect(text.contains("hb_requests"), "the HTTP request counter of MetricsMiddleware")

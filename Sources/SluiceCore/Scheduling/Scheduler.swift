@@ -341,6 +341,33 @@ public struct Scheduler: Sendable {
         purgeStaleTop()
     }
 
+    /// Drops what the scheduler remembers of a campaign that no longer exists (removed
+    /// by retention): its queue, paging cursor, priority and staging mode. Paged-in
+    /// messages still queued (settled meanwhile by a status) go to `out`, unsent.
+    public mutating func forgetCampaign(_ campaign: CampaignID, into out: inout [MessageRecord]) {
+        for i in senders.indices {
+            let wasReady = isReady(i)
+            senders[i].removeQueue(campaign, into: &out)
+            if wasReady && !isReady(i) { senders[i].generation &+= 1 }
+            senders[i].priorities[campaign] = nil
+            senders[i].thinlyStaged.remove(campaign)
+        }
+        purgeStaleTop()
+    }
+
+    /// Campaigns the scheduler holds anything of, across senders: queues, cursors,
+    /// priorities, staging modes.
+    public var campaignsRemembered: Int {
+        var ids = Set<CampaignID>()
+        for s in senders {
+            for lane in s.lanes { ids.formUnion(lane.position.keys) }
+            ids.formUnion(s.retiredAfter.keys)
+            ids.formUnion(s.priorities.keys)
+            ids.formUnion(s.thinlyStaged)
+        }
+        return ids.count
+    }
+
     // MARK: - Queries
 
     /// Messages queued (paged in, not dispatched) for the sender.

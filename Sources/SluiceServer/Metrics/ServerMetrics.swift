@@ -101,6 +101,8 @@ public final class ServerMetrics: Sendable {
         }
         gauge("pacing_lag", "seconds", "How late the dispatch loop woke for a paced send, worst in the last 200 ms.", [],
               dispatcher.dispatchLagSeconds())
+        gauge("dispatch_campaigns_held", "", "Campaigns the dispatch loop holds in memory; retention removes them.", [],
+              Double(dispatcher.campaignsHeld()))
         removeSeries(except: touched)
     }
 
