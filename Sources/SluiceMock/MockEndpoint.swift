@@ -112,8 +112,17 @@ public final class MockEndpoint: Sendable {
             errorsPerSender: counters.errorsPerSender,
             hangs: counters.hangs,
             resets: counters.resets,
-            webhooks: webhooks?.counters
+            webhooks: webhooks?.counters,
+            storm: stormStats()
         )
+    }
+
+    private func stormStats() -> StormCounters? {
+        guard let storm = configuration.faults.storm, let elapsed = faults.stormElapsedMilliseconds() else { return nil }
+        let counters = book.stormCounters()
+        return StormCounters(
+            everyMilliseconds: storm.everyMilliseconds, durationMilliseconds: storm.durationMilliseconds,
+            elapsedMilliseconds: elapsed, answers: counters.answers, perSender: counters.perSender)
     }
 
     /// Binds and starts serving; returns once the socket is listening.

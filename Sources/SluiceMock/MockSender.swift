@@ -72,6 +72,8 @@ public struct MockStats: Sendable, Equatable {
     /// Status webhooks: posts and statuses delivered, failed posts, statuses dropped, and
     /// whether the subscribe handshake succeeded; nil when webhooks are off.
     public var webhooks: WebhookCounters?
+    /// The storm schedule and the 130429 answers it gave; nil without a storm.
+    public var storm: StormCounters?
 
     /// Creates stats.
     public init(
@@ -81,7 +83,8 @@ public struct MockStats: Sendable, Equatable {
         errorsPerSender: [String: [Int: Int]] = [:],
         hangs: Int = 0,
         resets: Int = 0,
-        webhooks: WebhookCounters? = nil
+        webhooks: WebhookCounters? = nil,
+        storm: StormCounters? = nil
     ) {
         self.arrivals = arrivals
         self.perSender = perSender
@@ -90,6 +93,7 @@ public struct MockStats: Sendable, Equatable {
         self.hangs = hangs
         self.resets = resets
         self.webhooks = webhooks
+        self.storm = storm
     }
 
     /// `{"arrivals":N,"per_sender":{…},"errors":{"130429":N,…},"errors_per_sender":{"id":{"130429":N}},"hangs":N,"resets":N}`.
@@ -114,6 +118,11 @@ public struct MockStats: Sendable, Equatable {
         if let w = webhooks {
             bytes.append(contentsOf: #","webhooks":{"posts":\#(w.posts),"statuses":\#(w.statuses),"failures":\#(w.failures),"dropped":\#(w.dropped),"subscribed":\#(w.subscribed),"delivered":\#(w.delivered)}"#.utf8)
         }
+        if let s = storm {
+            bytes.append(contentsOf: #","storm":{"every_ms":\#(s.everyMilliseconds),"duration_ms":\#(s.durationMilliseconds),"elapsed_ms":\#(s.elapsedMilliseconds),"answers":\#(s.answers),"per_sender":"#.utf8)
+            Self.appendObject(s.perSender.map { ($0.key, $0.value) }, to: &bytes)
+            bytes.append(UInt8(ascii: "}"))
+        }
         bytes.append(UInt8(ascii: "}"))
         return bytes
     }
@@ -127,5 +136,27 @@ public struct MockStats: Sendable, Equatable {
             bytes.append(contentsOf: String(entry.1).utf8)
         }
         bytes.append(UInt8(ascii: "}"))
+    }
+}
+
+/// A storm schedule and what it refused: every send inside a window of `duration_ms` at
+/// each multiple of `every_ms` after the schedule's start is answered 130429.
+public struct StormCounters: Sendable, Equatable {
+    public var everyMilliseconds: Int
+    public var durationMilliseconds: Int
+    /// Milliseconds from the schedule's start to when these counters were read: the
+    /// reader places the windows on its own clock with it.
+    public var elapsedMilliseconds: Int64
+    /// 130429 answers given because a storm raged (they are in `errors` too).
+    public var answers: Int
+    /// The same per `phone_number_id`.
+    public var perSender: [String: Int]
+
+    public init(everyMilliseconds: Int, durationMilliseconds: Int, elapsedMilliseconds: Int64, answers: Int, perSender: [String: Int]) {
+        self.everyMilliseconds = everyMilliseconds
+        self.durationMilliseconds = durationMilliseconds
+        self.elapsedMilliseconds = elapsedMilliseconds
+        self.answers = answers
+        self.perSender = perSender
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import SluiceLoadTest
+import SluiceMock
 
 struct LoadTestCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,6 +16,12 @@ struct LoadTestCommand: AsyncParsableCommand {
             --ceiling finds the dispatcher's ceiling on this machine: --senders senders at tier 1000, unlimited at \
             the mock, after a reference client (h2load, Debian's nghttp2-client) has sent as many requests to the same \
             mock over --connections connections; the report gives both rates and their ratio.
+
+            --storm EVERY:LENGTH makes the started mock refuse every send with 130429 in recurring windows. The \
+            harness samples each sender's paced rate (GET /v1/senders/{id}) twice a second; the run fails when a \
+            sender that sent into a storm did not back off, or was not paced at its tier again within the recovery \
+            the rate controller promises (5 % of the tier a second), or when no sender met a storm. Storm 130429s are \
+            no pacing fault and the mean is not judged; windows over the tier and lost messages still fail the run.
             """
     )
 
@@ -35,6 +42,10 @@ struct LoadTestCommand: AsyncParsableCommand {
     var pacingMargin: Double?
     @Flag(help: "The started mock posts signed status webhooks to the started dispatcher; reports accepted -> delivered latency and fails on any undelivered message.")
     var webhooks = false
+    @Option(help: ArgumentHelp(
+        "The started mock answers every send 130429 for LENGTH seconds of every EVERY seconds (e.g. 30:2); the report follows each sender's paced rate down and back up.",
+        valueName: "EVERY:LENGTH"))
+    var storm: String?
     @Option(help: "How long each campaign should take at its tier, in seconds (campaign size = tier × seconds).")
     var seconds = 20
     @Option(help: "Base URL of a running dispatcher's API (default: start `sluice serve`). Needs --mock.")
@@ -65,6 +76,12 @@ struct LoadTestCommand: AsyncParsableCommand {
                 throw ValidationError("--webhooks cannot be combined with \(flag): the harness points its own mock's webhooks at its own dispatcher")
             }
         }
+        if storm != nil {
+            for (flag, given) in [("--ceiling", ceiling), ("--server", server != nil), ("--mock", mock != nil)] where given {
+                throw ValidationError("--storm cannot be combined with \(flag): the storms come from the harness's own mock")
+            }
+            _ = try stormSchedule()
+        }
         if !ceiling && senders != nil {
             throw ValidationError("--senders only applies with --ceiling (use --tiers and --senders-per-tier otherwise)")
         }
@@ -90,6 +107,17 @@ struct LoadTestCommand: AsyncParsableCommand {
         _ = try plan()
     }
 
+    /// `--storm EVERY:LENGTH` in seconds (fractions allowed), as the mock's schedule.
+    func stormSchedule() throws -> FaultProfile.Storm? {
+        guard let storm else { return nil }
+        let parts = storm.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2, let every = Double(parts[0]), let length = Double(parts[1]), every.isFinite, length.isFinite,
+              length > 0, every > length, every <= 3_600 else {
+            throw ValidationError("--storm must be EVERY:LENGTH in seconds with 0 < LENGTH < EVERY <= 3600 (e.g. 30:2), got '\(storm)'")
+        }
+        return FaultProfile.Storm(everyMilliseconds: Int((every * 1_000).rounded()), durationMilliseconds: Int((length * 1_000).rounded()))
+    }
+
     func plan() throws -> LoadTestPlan {
         do {
             if ceiling { return try LoadTestPlan.ceiling(senders: senders ?? LoadTestPlan.ceilingSendersDefault, seconds: seconds) }
@@ -112,6 +140,7 @@ struct LoadTestCommand: AsyncParsableCommand {
         options.connections = connections
         options.pacingMargin = pacingMargin
         options.webhooks = webhooks
+        options.storm = try stormSchedule()
         if server != nil, let key = adminKey ?? ProcessInfo.processInfo.environment["SLUICE_ADMIN_KEY"] { options.adminKey = key }
         options.commandLine = (["sluice"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
 

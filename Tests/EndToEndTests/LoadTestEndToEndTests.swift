@@ -87,6 +87,39 @@ import Testing
 
     /// `--webhooks`: the started mock posts signed statuses to the started dispatcher; every
     /// accepted message gets an acknowledged `delivered`, after its arrival at the endpoint.
+    /// A 130429 storm of 1 s every 20 s against one sender at tier 80 for a 40 s campaign:
+    /// it meets the storm at 20 s, is paced lower, and is back at its tier within the
+    /// controller's recovery; nothing is lost and no second holds more than the tier.
+    @Test func stormRunShowsTheSenderBackingOffAndRecovering() async throws {
+        let root = try temporaryDirectory("loadtest-storm")
+        let reports = root + "/report"
+        let run = try ChildProcess(
+            arguments: ["loadtest", "--tiers", "80", "--seconds", "40", "--storm", "20:1", "--work-dir", root + "/work", "--report-dir", reports],
+            logPath: root + "/loadtest.log")
+        // 40 × 3 + 60 s is the run's own deadline; it ends far sooner.
+        let deadline = Date().addingTimeInterval(200)
+        while run.process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(200)) }
+        let status = await run.stop(timeoutSeconds: 5)
+        #expect(status == 0, "loadtest exit status \(String(describing: status)); stderr: \(run.stderrTail())")
+
+        let json = try jsonObject(String(contentsOfFile: reports + "/report.json", encoding: .utf8))
+        #expect(json["passed"] as? Bool == true, "failures: \(json["failures"] ?? "none")")
+        #expect(json["storm"] is [String: Any], "the schedule on the harness's clock")
+        let sender = try #require((json["senders"] as? [[String: Any]])?.first)
+        let pacing = try #require(sender["pacing"] as? [String: Any])
+        #expect((pacing["lost"] as? NSNumber)?.intValue == 0)
+        #expect(((pacing["max_in_1s"] as? NSNumber)?.intValue ?? .max) <= 80)
+        let episodes = try #require((sender["storm"] as? [String: Any])?["episodes"] as? [[String: Any]])
+        let recovered = try #require(episodes.first { $0["outcome"] as? String == "recovered" }, "episodes: \(episodes)")
+        #expect(((recovered["answers"] as? NSNumber)?.intValue ?? 0) > 0)
+        #expect(((recovered["lowest_mps"] as? NSNumber)?.doubleValue ?? 80) <= 40, "halved at least once")
+        let back = try #require((recovered["recovered_after_s"] as? NSNumber)?.doubleValue)
+        #expect(back <= ((recovered["recovery_bound_s"] as? NSNumber)?.doubleValue ?? 0))
+        let html = try String(contentsOfFile: reports + "/report.html", encoding: .utf8)
+        #expect(html.contains("<h2>130429 storms</h2>") && html.contains("<polyline class=\"paced\""))
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
     @Test func webhookRunMeasuresAcceptedToDelivered() async throws {
         let root = try temporaryDirectory("loadtest-webhooks")
         let reports = root + "/report"

@@ -80,7 +80,7 @@ struct FaultModelTests {
         let injector = FaultInjector(profile: profile, startNanoseconds: start)
         for (offset, raging) in [(0, true), (199, true), (200, false), (999, false), (1_000, true), (1_150, true), (1_250, false), (7_100, true)] {
             let decision = injector.draw(nowNanoseconds: start + UInt64(offset) * ms).decision
-            #expect(decision == (raging ? .answer(.rateLimitHit()) : FaultDecision.none), "at \(offset) ms")
+            #expect(decision == (raging ? .storm : FaultDecision.none), "at \(offset) ms")
         }
         let parsed = try FaultProfile(toml: "[storm]\nevery_ms = 10000\nduration_ms = 1500\n")
         #expect(parsed.storm == .init(everyMilliseconds: 10_000, durationMilliseconds: 1_500))

@@ -26,6 +26,18 @@ public struct MockErrorCounts: Sendable, Equatable {
     public var throttled130429 = 0
     /// 130429 answers per `phone_number_id`.
     public var throttled130429PerSender: [String: Int] = [:]
+    /// Of those, the ones a storm window gave (not a sign of pacing over the tier).
+    public var storm130429PerSender: [String: Int] = [:]
+    /// The mock's storm schedule as it answered: period and length in ms, and how far
+    /// into the schedule it was (ms); nil without a storm.
+    public var stormEveryMilliseconds: Int?
+    public var stormDurationMilliseconds = 0
+    public var stormElapsedMilliseconds: Int64 = 0
+
+    /// 130429 answers for going over the tier (storm answers left out).
+    public func overTier130429(_ sender: String) -> Int {
+        max(0, (throttled130429PerSender[sender] ?? 0) - (storm130429PerSender[sender] ?? 0))
+    }
 
     /// No errors (also what an older mock without the keys reports).
     public init() {}
@@ -36,6 +48,14 @@ public struct MockErrorCounts: Sendable, Equatable {
         if let perSender = statsObject["errors_per_sender"] as? [String: Any] {
             for (sender, value) in perSender {
                 if let codes = value as? [String: Any] { throttled130429PerSender[sender] = Self.integer(codes["130429"]) }
+            }
+        }
+        if let storm = statsObject["storm"] as? [String: Any] {
+            stormEveryMilliseconds = Self.integer(storm["every_ms"])
+            stormDurationMilliseconds = Self.integer(storm["duration_ms"])
+            stormElapsedMilliseconds = Int64(Self.integer(storm["elapsed_ms"]))
+            if let perSender = storm["per_sender"] as? [String: Any] {
+                for (sender, value) in perSender { storm130429PerSender[sender] = Self.integer(value) }
             }
         }
     }
@@ -93,6 +113,10 @@ public enum RunAnalysis {
         /// Messages the dispatcher held in doubt when measuring stopped (from the campaigns' counts).
         public var inDoubt: Int
 
+        /// Storm runs: the schedule on the harness's clock, each sender's rate samples (by
+        /// `phone_number_id`) and the poll interval; nil otherwise.
+        public var storm: StormInput?
+
         /// Creates a context.
         public init(
             command: String, startedAt: String, seconds: Int, mode: String, serverURL: String, mockURL: String,
@@ -135,10 +159,18 @@ public enum RunAnalysis {
             allTimes.append(contentsOf: mine.map(\.timeNanoseconds))
             let pacing = PacingAnalysis.analyze(
                 sender: campaign.sender, accepted: campaign.accepted, acceptedAtNanoseconds: campaign.acceptedAtNanoseconds,
-                arrivals: mine, throttled130429: errors.throttled130429PerSender[campaign.sender.phoneNumberID] ?? 0,
-                // A ceiling run offers more than the dispatcher can send: the mean measures
-                // the ceiling, it is not a pacing fault. Windows over the tier still are.
-                judgeMean: context.ceiling == nil)
+                arrivals: mine, throttled130429: errors.overTier130429(campaign.sender.phoneNumberID),
+                // A ceiling run offers more than the dispatcher can send, and storms take
+                // sending time away: the mean is no pacing fault then. Windows over the tier still are.
+                judgeMean: context.ceiling == nil && context.storm == nil)
+            var storm: SenderStorm?
+            if let input = context.storm {
+                storm = StormAnalysis.analyze(
+                    tier: campaign.sender.tier, schedule: input.schedule, samples: input.samples[campaign.sender.phoneNumberID] ?? [],
+                    originNanoseconds: min(campaign.acceptedAtNanoseconds, mine.map(\.timeNanoseconds).min() ?? campaign.acceptedAtNanoseconds),
+                    pollSeconds: input.pollSeconds)
+                failures.append(contentsOf: storm!.violations.map { "sender \(campaign.sender.phoneNumberID) (tier \(campaign.sender.tier)): \($0)" })
+            }
             let latency = LatencyAnalysis.analyze(
                 sender: campaign.sender, accepted: campaign.accepted, acceptedAtNanoseconds: campaign.acceptedAtNanoseconds,
                 arrivals: mine, endNanoseconds: context.endNanoseconds,
@@ -151,7 +183,7 @@ public enum RunAnalysis {
             }
             senders.append(SenderReport(
                 campaignID: campaign.campaignID, acceptedAtNanoseconds: campaign.acceptedAtNanoseconds,
-                pacing: pacing, latency: LatencyReport(latency)))
+                pacing: pacing, latency: LatencyReport(latency), storm: storm))
         }
         allTimes.sort()
         let arrived = senders.reduce(0) { $0 + $1.pacing.arrivals }
@@ -169,6 +201,9 @@ public enum RunAnalysis {
                 cpuSecondsPer1000Messages: arrived > 0 ? $0.cpuSeconds * 1_000 / Double(arrived) : 0,
                 peakRSSBytes: $0.peakRSSBytes)
         }
+        if context.storm != nil && !senders.contains(where: { ($0.storm?.met ?? 0) > 0 }) {
+            failures.append("no sender sent into a storm window: nothing shows backoff (make the campaigns longer than --storm's period)")
+        }
         var ceiling: CeilingReport?
         if let input = context.ceiling {
             let offered = campaigns.reduce(0) { $0 + $1.sender.messageCount }
@@ -183,6 +218,6 @@ public enum RunAnalysis {
             command: context.command, startedAt: context.startedAt, seconds: context.seconds, mode: context.mode,
             serverURL: context.serverURL, mockURL: context.mockURL, wallSeconds: context.wallSeconds,
             campaignsDone: context.campaignsDone, senders: senders, totals: totals, dispatcher: usage,
-            latency: LatencyReport(overall ?? empty), failures: failures, ceiling: ceiling)
+            latency: LatencyReport(overall ?? empty), failures: failures, ceiling: ceiling, storm: context.storm?.schedule)
     }
 }

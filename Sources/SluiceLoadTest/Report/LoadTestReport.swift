@@ -25,6 +25,8 @@ public struct LoadTestReport: Sendable, Equatable, Codable {
     public var latency: LatencyReport
     /// Ceiling mode only: the dispatcher's rate next to the reference client's.
     public var ceiling: CeilingReport?
+    /// Storm runs only: the mock's 130429 storm windows (each sender's episodes are in `senders`).
+    public var storm: StormSchedule?
     /// Every violation, prefixed with its sender; empty when the run passed.
     public var failures: [String]
 
@@ -35,7 +37,8 @@ public struct LoadTestReport: Sendable, Equatable, Codable {
     public init(
         command: String, startedAt: String, seconds: Int, mode: String, serverURL: String, mockURL: String,
         wallSeconds: Double, campaignsDone: Bool, senders: [SenderReport], totals: Totals,
-        dispatcher: DispatcherUsage?, latency: LatencyReport, failures: [String], ceiling: CeilingReport? = nil
+        dispatcher: DispatcherUsage?, latency: LatencyReport, failures: [String], ceiling: CeilingReport? = nil,
+        storm: StormSchedule? = nil
     ) {
         self.command = command
         self.startedAt = startedAt
@@ -50,6 +53,7 @@ public struct LoadTestReport: Sendable, Equatable, Codable {
         self.dispatcher = dispatcher
         self.latency = latency
         self.ceiling = ceiling
+        self.storm = storm
         self.failures = failures
     }
 
@@ -62,7 +66,7 @@ public struct LoadTestReport: Sendable, Equatable, Codable {
         case mockURL = "mock_url"
         case wallSeconds = "wall_seconds"
         case campaignsDone = "campaigns_done"
-        case senders, totals, dispatcher, latency, ceiling, failures, passed
+        case senders, totals, dispatcher, latency, ceiling, storm, failures, passed
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -82,6 +86,7 @@ public struct LoadTestReport: Sendable, Equatable, Codable {
         try c.encode(dispatcher, forKey: .dispatcher)
         try c.encode(latency, forKey: .latency)
         try c.encodeIfPresent(ceiling, forKey: .ceiling)
+        try c.encodeIfPresent(storm, forKey: .storm)
         try c.encode(failures, forKey: .failures)
         try c.encode(passed, forKey: .passed)
     }
@@ -103,6 +108,7 @@ public struct LoadTestReport: Sendable, Equatable, Codable {
         latency = try c.decode(LatencyReport.self, forKey: .latency)
         // Reports from before ceiling mode have no key.
         ceiling = try c.decodeIfPresent(CeilingReport.self, forKey: .ceiling)
+        storm = try c.decodeIfPresent(StormSchedule.self, forKey: .storm)
         failures = try c.decode([String].self, forKey: .failures)
     }
 }
@@ -115,19 +121,22 @@ public struct SenderReport: Sendable, Equatable, Codable {
     public var acceptedAtNanoseconds: Int64
     public var pacing: SenderPacing
     public var latency: LatencyReport
+    /// Storm runs only: how the sender backed off and recovered in each window.
+    public var storm: SenderStorm?
 
     /// Creates a sender report.
-    public init(campaignID: String, acceptedAtNanoseconds: Int64, pacing: SenderPacing, latency: LatencyReport) {
+    public init(campaignID: String, acceptedAtNanoseconds: Int64, pacing: SenderPacing, latency: LatencyReport, storm: SenderStorm? = nil) {
         self.campaignID = campaignID
         self.acceptedAtNanoseconds = acceptedAtNanoseconds
         self.pacing = pacing
         self.latency = latency
+        self.storm = storm
     }
 
     enum CodingKeys: String, CodingKey {
         case campaignID = "campaign_id"
         case acceptedAtNanoseconds = "accepted_at_ns"
-        case pacing, latency
+        case pacing, latency, storm
     }
 }
 

@@ -29,7 +29,7 @@ extension ReportRenderer {
             svg{background:#fcfcfc;border:1px solid #ddd;margin:.5em 0}
             .bar{fill:#6a9fd4}.tier-line{stroke:#c00;stroke-width:1.5;stroke-dasharray:6 4}
             .axis{stroke:#555;stroke-width:1}.grid{stroke:#e4e4e4;stroke-width:1}text{font-size:11px;fill:#444}
-            .curve{fill:none;stroke-width:2}
+            .curve{fill:none;stroke-width:2}.storm{fill:#f3c9c9;opacity:.6}.paced{fill:none;stroke:#2a2;stroke-width:2}
             </style></head><body>
 
             """
@@ -70,12 +70,30 @@ extension ReportRenderer {
         }
         h += "</table>\n"
         h += latencyChart(report) + "\n"
+        if let schedule = report.storm { h += stormSection(report, schedule) }
         h += "<h2>Arrivals per second against the tier</h2>\n"
         for s in report.senders {
-            h += "<h3>\(escape(s.pacing.phoneNumberID)) &#183; tier \(s.pacing.tier) msg/s</h3>\n" + arrivalsChart(s.pacing) + "\n"
+            h += "<h3>\(escape(s.pacing.phoneNumberID)) &#183; tier \(s.pacing.tier) msg/s</h3>\n" + arrivalsChart(s.pacing, storm: s.storm) + "\n"
         }
         h += "</body></html>\n"
         return h
+    }
+
+    /// Each storm window each sender met: answers, paced rate before and at its lowest,
+    /// and how long it took to be paced at its tier again.
+    static func stormSection(_ report: LoadTestReport, _ schedule: StormSchedule) -> String {
+        var h = "<h2>130429 storms</h2>\n<p>The mock answered every send 130429 for \(format1(Double(schedule.durationMilliseconds) / 1_000)) s of every "
+        h += "\(format1(Double(schedule.everyMilliseconds) / 1_000)) s (shaded in the charts below; the green line is the rate the dispatcher paced at).</p>\n"
+        h += "<table><tr><th class=\"l\">sender</th><th>storm at s</th><th>130429</th><th>paced before</th><th>lowest</th><th>at tier again after s</th><th>bound s</th><th class=\"l\">outcome</th></tr>\n"
+        for s in report.senders {
+            for e in s.storm?.episodes ?? [] where e.outcome != .notMet {
+                let ok = e.outcome == .recovered || e.outcome == .notObserved
+                h += "<tr><td class=\"l\">\(escape(s.pacing.phoneNumberID))</td><td>\(format1(e.startSeconds))</td><td>\(e.answers)</td>"
+                h += "<td>\(format1(e.rateBefore))</td><td>\(format1(e.lowestRate))</td><td>\(e.recoveredAfterSeconds.map(format1) ?? "")</td>"
+                h += "<td>\(format1(e.recoveryBoundSeconds))</td><td class=\"l \(ok ? "ok" : "fail")\">\(e.outcome.rawValue.replacingOccurrences(of: "_", with: " "))</td></tr>\n"
+            }
+        }
+        return h + "</table>\n"
     }
 
     /// The dispatcher's rate next to the reference client's, and their ratio.
@@ -91,7 +109,7 @@ extension ReportRenderer {
     }
 
     /// Bars of arrivals in each second since acceptance, and the tier as a dashed line.
-    static func arrivalsChart(_ pacing: SenderPacing) -> String {
+    static func arrivalsChart(_ pacing: SenderPacing, storm: SenderStorm? = nil) -> String {
         let counts = pacing.arrivalsPerSecond
         let plotW = chartWidth - marginLeft - marginRight
         let plotH = chartHeight - marginTop - marginBottom
@@ -104,6 +122,20 @@ extension ReportRenderer {
         for (k, c) in counts.enumerated() where c > 0 {
             let top = y(Double(c))
             svg += "<rect class=\"bar\" x=\"\(n(marginLeft + Double(k) * barW + barW * 0.1))\" y=\"\(n(top))\" width=\"\(n(barW * 0.8))\" height=\"\(n(marginTop + plotH - top))\"><title>second \(k): \(c)</title></rect>"
+        }
+        if let storm {
+            // Storm windows shaded, and the paced rate the harness sampled as a line.
+            for e in storm.episodes {
+                let x0 = marginLeft + max(0, e.startSeconds) * barW
+                let x1 = min(marginLeft + plotW, marginLeft + (e.startSeconds + e.durationSeconds) * barW)
+                guard x1 > x0 else { continue }
+                svg += "<rect class=\"storm\" x=\"\(n(x0))\" y=\"\(n(marginTop))\" width=\"\(n(x1 - x0))\" height=\"\(n(plotH))\"><title>storm at \(format1(e.startSeconds)) s</title></rect>"
+            }
+            let points = storm.rateSeries.compactMap { p -> String? in
+                guard p.count == 2, p[0] >= 0, p[0] <= Double(slots) else { return nil }
+                return "\(n(marginLeft + p[0] * barW)),\(n(y(p[1])))"
+            }
+            if points.count > 1 { svg += "<polyline class=\"paced\" points=\"\(points.joined(separator: " "))\"><title>paced rate (effective_mps)</title></polyline>" }
         }
         let tierY = y(Double(pacing.tier))
         svg += "<line class=\"tier-line\" x1=\"\(n(marginLeft))\" y1=\"\(n(tierY))\" x2=\"\(n(marginLeft + plotW))\" y2=\"\(n(tierY))\"/>"

@@ -36,6 +36,15 @@ public enum ReportRenderer {
                     + pad(format1(sender.latency.behindSchedule.p99Milliseconds) + " ms", 12, right: true)
                     + "  " + (p.passed ? "ok" : "FAIL"))
         }
+        if let schedule = report.storm {
+            lines.append("  130429 storms: \(format1(Double(schedule.durationMilliseconds) / 1_000)) s of every \(format1(Double(schedule.everyMilliseconds) / 1_000)) s at the mock")
+            for sender in report.senders {
+                guard let storm = sender.storm else { continue }
+                for e in storm.episodes where e.outcome != .notMet {
+                    lines.append("    " + stormLine(sender.pacing.phoneNumberID, e))
+                }
+            }
+        }
         let behind = report.latency.behindSchedule
         let plain = report.latency.acceptedToArrival
         lines.append("  latency behind schedule (ms): p50 \(format1(behind.p50Milliseconds))  p90 \(format1(behind.p90Milliseconds))  p99 \(format1(behind.p99Milliseconds))  p99.9 \(format1(behind.p999Milliseconds))  max \(format1(behind.maxMilliseconds))")
@@ -61,12 +70,22 @@ public enum ReportRenderer {
         if report.passed {
             lines.append(report.ceiling != nil
                 ? "PASS: no window over tier, nothing lost, every reference request answered 2xx."
+                : report.storm != nil
+                ? "PASS: no window over tier, no 130429 but the storms', every sender that met a storm backed off and came back to its tier in time, nothing lost."
                 : "PASS: no window over tier, no 130429, every mean >= \(format1(100 * PacingAnalysis.meanFractionOfTierMin)) % of tier, nothing lost.")
         } else {
             lines.append("FAIL:")
             lines.append(contentsOf: report.failures.map { "  - " + $0 })
         }
         return lines
+    }
+
+    /// `1065900000 at 12.3 s: 41 x 130429, 80.0 -> 10.0 msg/s, at tier again 15.2 s after (bound 19.5 s): recovered`
+    static func stormLine(_ sender: String, _ e: StormEpisode) -> String {
+        var line = "\(sender) at \(format1(e.startSeconds)) s: \(e.answers) x 130429, \(format1(e.rateBefore)) -> \(format1(e.lowestRate)) msg/s"
+        if let back = e.recoveredAfterSeconds { line += ", at tier again \(format1(back)) s after" }
+        line += " (bound \(format1(e.recoveryBoundSeconds)) s): " + e.outcome.rawValue.replacingOccurrences(of: "_", with: " ")
+        return line
     }
 
     static func pad(_ s: String, _ width: Int, right: Bool = false) -> String {

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SluiceMock
 
 /// Runs a load test end to end: starts (or targets) a mock endpoint and a dispatcher,
 /// registers the plan's senders, submits one campaign each, follows them until done or
@@ -12,6 +13,8 @@ import Logging
 public struct LoadTestRunner: Sendable {
     /// How often progress is polled, in milliseconds.
     public static let pollMilliseconds = 1_000
+    /// Storm runs poll more often: each poll samples every sender's paced rate.
+    public static let stormPollMilliseconds = 500
     /// Lets the mock flush its record file (it flushes every 50 ms) before it is read, in milliseconds.
     static let recordSettleMilliseconds = 300
     /// Arrivals per `GET /__mock/arrivals` page (the mock's own maximum).
@@ -59,6 +62,9 @@ public struct LoadTestRunner: Sendable {
         /// Status webhooks from the started mock to the started `serve`, and accepted →
         /// delivered latency from the deliveries the dispatcher acknowledged.
         public var webhooks = false
+        /// The started mock answers every send 130429 in these recurring windows; the
+        /// report follows each sender's paced rate through them.
+        public var storm: FaultProfile.Storm?
 
         /// Options for a run that starts its own processes.
         public init(plan: LoadTestPlan, workDirectory: String, adminKey: String = "loadtest-" + UUID().uuidString) {
@@ -126,6 +132,14 @@ public struct LoadTestRunner: Sendable {
         if options.webhooks && (plan.ceiling || options.mockURL != nil || options.serverURL != nil) {
             throw LoadTestError.invalidConfiguration("a run with webhooks starts its own mock and dispatcher, and is no ceiling run")
         }
+        if let storm = options.storm {
+            if plan.ceiling || options.mockURL != nil || options.serverURL != nil {
+                throw LoadTestError.invalidConfiguration("a storm run starts its own mock and dispatcher, and is no ceiling run")
+            }
+            var profile = FaultProfile()
+            profile.storm = storm
+            do { try profile.validate() } catch { throw LoadTestError.invalidConfiguration("storm: \(error)") }
+        }
         // With webhooks the mock must know the dispatcher's address before either starts.
         let servePort = options.webhooks ? try FreePort.loopback() : 0
         let bodies = work + "/bodies"
@@ -144,6 +158,12 @@ public struct LoadTestRunner: Sendable {
                 // The reference client repeats one body, so one recipient: the pair limit would refuse it.
                 // Every campaign recipient is distinct, so the judged senders lose nothing by this.
                 arguments += ["--no-pair-limit", "--template", "\(Self.ceilingTemplateName)=1"]
+            }
+            if let storm = options.storm {
+                let file = work + "/storm.toml"
+                try Data("[storm]\nevery_ms = \(storm.everyMilliseconds)\nduration_ms = \(storm.durationMilliseconds)\n".utf8)
+                    .write(to: URL(fileURLWithPath: file))
+                arguments += ["--faults", file]
             }
             if options.webhooks {
                 arguments += ["--webhook-url", "http://127.0.0.1:\(servePort)/webhooks/whatsapp", "--app-secret", Self.webhookAppSecret]
@@ -227,7 +247,10 @@ public struct LoadTestRunner: Sendable {
         // 4. Follow until every campaign is done or the deadline passes.
         let submitted = Date()
         let deadlineSeconds = Double(plan.deadlineSeconds)
-        let pollsMax = Int(deadlineSeconds * 1_000) / Self.pollMilliseconds + 1
+        let pollMilliseconds = options.storm == nil ? Self.pollMilliseconds : Self.stormPollMilliseconds
+        let pollsMax = Int(deadlineSeconds * 1_000) / pollMilliseconds + 1
+        var stormOrigin: Int64?
+        var rateSamples: [String: [RateSample]] = [:]
         var states = [String](repeating: "active", count: campaigns.count)
         // Settled: done, or every message at the endpoint and none queued or in flight at the
         // dispatcher (in-doubt ones wait for a status or the settle window, up to 10 minutes).
@@ -237,8 +260,23 @@ public struct LoadTestRunner: Sendable {
         var previousAt = submitted
         var allDone = false
         for poll in 0..<pollsMax {
-            try await Task.sleep(for: .milliseconds(Self.pollMilliseconds))
-            let counts = (try? mockStats(mockHTTP, mockURL).perSender) ?? [:]
+            try await Task.sleep(for: .milliseconds(pollMilliseconds))
+            let asked = Self.nowNanoseconds()
+            let stats = try? mockStats(mockHTTP, mockURL)
+            let counts = stats?.perSender ?? [:]
+            if options.storm != nil, let stats {
+                // The schedule's start on our clock, from the middle of the request.
+                if stormOrigin == nil, stats.errors.stormEveryMilliseconds != nil {
+                    stormOrigin = (asked + Self.nowNanoseconds()) / 2 - stats.errors.stormElapsedMilliseconds * 1_000_000
+                }
+                for sender in senders {
+                    guard let r = try? api.request("GET", "\(serverURL)/v1/senders/\(sender.phoneNumberID)", bearer: key), r.status == 200,
+                          let rate = (try? r.json())?["effective_mps"] as? NSNumber else { continue }
+                    rateSamples[sender.phoneNumberID, default: []].append(RateSample(
+                        atNanoseconds: Self.nowNanoseconds(), effectiveMessagesPerSecond: rate.doubleValue,
+                        stormAnswers: stats.errors.storm130429PerSender[sender.phoneNumberID] ?? 0))
+                }
+            }
             for (i, campaign) in campaigns.enumerated() where !settled[i] {
                 // Each poll is a curl process: a ceiling run, which shares the two cores with
                 // what it measures, asks about a campaign only once the endpoint has all its
@@ -312,12 +350,18 @@ public struct LoadTestRunner: Sendable {
         // A targeted mock may hold earlier runs' arrivals for the same sender ids.
         arrivals.removeAll { !planned.contains($0.phoneNumberID) || (options.mockURL != nil && $0.timeNanoseconds < runStartNanoseconds) }
 
-        let context = RunAnalysis.Context(
+        var context = RunAnalysis.Context(
             command: options.commandLine, startedAt: startedAt, seconds: plan.seconds,
             mode: serve != nil && mock != nil ? "started" : serve == nil && mock == nil ? "targeted" : "mixed", serverURL: serverURL, mockURL: mockURL,
             wallSeconds: Date().timeIntervalSince(submitted), campaignsDone: allDone, endNanoseconds: endNanoseconds, usage: usage,
             inDoubt: inDoubtTotal,
             ceiling: reference.map { CeilingInput(connections: options.connections ?? Self.connectionsDefault, reference: $0) })
+        if let storm = options.storm {
+            guard let stormOrigin else { throw LoadTestError.http("the mock did not report its storm schedule (GET /__mock/stats has no storm)") }
+            context.storm = StormInput(
+                schedule: StormSchedule(everyMilliseconds: storm.everyMilliseconds, durationMilliseconds: storm.durationMilliseconds, originNanoseconds: stormOrigin),
+                samples: rateSamples, pollSeconds: Double(pollMilliseconds) / 1_000)
+        }
         return RunAnalysis.report(campaigns: campaigns, arrivals: arrivals, errors: errors, context: context, deliveries: deliveries)
     }
 

@@ -10,6 +10,8 @@ enum FaultDecision: Sendable, Equatable {
     case hang(Duration)
     /// Close the connection without answering.
     case reset
+    /// Inside a storm window: answer 130429 (counted apart from the over-tier ones).
+    case storm
 }
 
 /// Draws faults and latencies from the profile's seeded generator (one lock per request).
@@ -25,6 +27,13 @@ final class FaultInjector: Sendable {
         self.startNanoseconds = startNanoseconds
     }
 
+    /// Milliseconds since the storm schedule started (its windows begin at multiples of
+    /// `every_ms`); nil without a storm.
+    func stormElapsedMilliseconds(nowNanoseconds: UInt64 = DispatchTime.now().uptimeNanoseconds) -> Int64? {
+        guard profile.storm != nil else { return nil }
+        return Int64(bitPattern: nowNanoseconds &- startNanoseconds) / 1_000_000
+    }
+
     /// The fault for the next request and the latency to add before any answer, in milliseconds.
     func draw(nowNanoseconds: UInt64 = DispatchTime.now().uptimeNanoseconds) -> (decision: FaultDecision, latencyMilliseconds: Double) {
         if profile.isInert { return (.none, 0) }
@@ -34,7 +43,7 @@ final class FaultInjector: Sendable {
             let roll = generator.unit()
             let latency = profile.latency.sample(using: &generator)
             let coin = generator.unit()
-            if storming { return (.answer(.rateLimitHit()), latency) }
+            if storming { return (.storm, latency) }
             return (Self.decide(roll: roll, coin: coin, profile: profile), latency)
         }
     }

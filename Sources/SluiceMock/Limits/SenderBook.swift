@@ -31,6 +31,8 @@ final class SenderBook: Sendable {
         var errorsPerSender: [String: [Int: Int]] = [:]
         var hangs = 0
         var resets = 0
+        var stormAnswers = 0
+        var stormAnswersPerSender: [String: Int] = [:]
     }
 
     let requireRegistered: Bool
@@ -100,6 +102,19 @@ final class SenderBook: Sendable {
             state.errors[code, default: 0] += 1
             if let phoneNumberID { state.errorsPerSender[phoneNumberID, default: [:]][code, default: 0] += 1 }
         }
+    }
+
+    /// Counts one 130429 answered because a storm raged (also counted by `noteError`).
+    func noteStorm(phoneNumberID: String?) {
+        state.withLock { state in
+            state.stormAnswers += 1
+            if let phoneNumberID { state.stormAnswersPerSender[phoneNumberID, default: 0] += 1 }
+        }
+    }
+
+    /// Storm answers, in all and per `phone_number_id`.
+    func stormCounters() -> (answers: Int, perSender: [String: Int]) {
+        state.withLock { ($0.stormAnswers, $0.stormAnswersPerSender) }
     }
 
     func noteHang() {

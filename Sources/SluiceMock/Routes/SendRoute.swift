@@ -40,6 +40,9 @@ struct SendRoute: Sendable {
             break
         case .answer(let error):
             return try await answer(error, phoneNumberID: phoneNumberID, after: latency)
+        case .storm:
+            book.noteStorm(phoneNumberID: phoneNumberID)
+            return try await answer(.rateLimitHit(), phoneNumberID: phoneNumberID, after: latency)
         case .hang(let hold):
             book.noteHang()
             try await Task.sleep(for: hold)
