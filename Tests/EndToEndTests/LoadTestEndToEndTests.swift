@@ -7,19 +7,25 @@ import Testing
     /// The run's own deadline is 3 × 3 + 60 s; this leaves room for startup and reports.
     static let runSecondsMax = 120.0
 
-    @Test func shortLoadTestPassesAndWritesItsReports() async throws {
-        let root = try temporaryDirectory("loadtest")
+    /// Runs `sluice loadtest <arguments>` with its work and report directories in a new
+    /// temporary directory; expects exit 0 and a passing report. Returns report.json, the
+    /// report directory and the temporary directory (the test removes it when done).
+    func runLoadTest(_ name: String, _ arguments: [String], secondsMax: Double = runSecondsMax) async throws -> ([String: Any], String, String) {
+        let root = try temporaryDirectory(name)
         let reports = root + "/report"
         let run = try ChildProcess(
-            arguments: ["loadtest", "--tiers", "20,80", "--seconds", "3", "--work-dir", root + "/work", "--report-dir", reports],
-            logPath: root + "/loadtest.log")
-        let deadline = Date().addingTimeInterval(Self.runSecondsMax)
+            arguments: ["loadtest"] + arguments + ["--work-dir", root + "/work", "--report-dir", reports], logPath: root + "/loadtest.log")
+        let deadline = Date().addingTimeInterval(secondsMax)
         while run.process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(200)) }
         let status = await run.stop(timeoutSeconds: 5)
         #expect(status == 0, "loadtest exit status \(String(describing: status)); stderr: \(run.stderrTail())")
-
         let json = try jsonObject(String(contentsOfFile: reports + "/report.json", encoding: .utf8))
         #expect(json["passed"] as? Bool == true, "failures: \(json["failures"] ?? "none")")
+        return (json, reports, root)
+    }
+
+    @Test func shortLoadTestPassesAndWritesItsReports() async throws {
+        let (json, reports, root) = try await runLoadTest("loadtest", ["--tiers", "20,80", "--seconds", "3"])
         let senders = try #require(json["senders"] as? [[String: Any]])
         #expect(senders.count == 2)
         for sender in senders {
@@ -45,21 +51,7 @@ import Testing
     /// arrivals into one sliding second in about half the runs (queued sends leave in a
     /// burst), which the mock, unlimited here, records and the run rightly fails on.
     @Test func ceilingRunMeasuresTheReferenceAndTheDispatcher() async throws {
-        let root = try temporaryDirectory("loadtest-ceiling")
-        let reports = root + "/report"
-        let run = try ChildProcess(
-            arguments: [
-                "loadtest", "--ceiling", "--senders", "2", "--seconds", "2", "--connections", "16", "--pacing-margin", "0.05",
-                "--work-dir", root + "/work", "--report-dir", reports,
-            ],
-            logPath: root + "/loadtest.log")
-        let deadline = Date().addingTimeInterval(Self.runSecondsMax)
-        while run.process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(200)) }
-        let status = await run.stop(timeoutSeconds: 5)
-        #expect(status == 0, "loadtest exit status \(String(describing: status)); stderr: \(run.stderrTail())")
-
-        let json = try jsonObject(String(contentsOfFile: reports + "/report.json", encoding: .utf8))
-        #expect(json["passed"] as? Bool == true, "failures: \(json["failures"] ?? "none")")
+        let (json, reports, root) = try await runLoadTest("loadtest-ceiling", ["--ceiling", "--senders", "2", "--seconds", "2", "--connections", "16", "--pacing-margin", "0.05"])
         let senders = try #require(json["senders"] as? [[String: Any]])
         #expect(senders.count == 2)
         for sender in senders {
@@ -91,19 +83,8 @@ import Testing
     /// it meets the storm at 20 s, is paced lower, and is back at its tier within the
     /// controller's recovery; nothing is lost and no second holds more than the tier.
     @Test func stormRunShowsTheSenderBackingOffAndRecovering() async throws {
-        let root = try temporaryDirectory("loadtest-storm")
-        let reports = root + "/report"
-        let run = try ChildProcess(
-            arguments: ["loadtest", "--tiers", "80", "--seconds", "40", "--storm", "20:1", "--work-dir", root + "/work", "--report-dir", reports],
-            logPath: root + "/loadtest.log")
         // 40 × 3 + 60 s is the run's own deadline; it ends far sooner.
-        let deadline = Date().addingTimeInterval(200)
-        while run.process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(200)) }
-        let status = await run.stop(timeoutSeconds: 5)
-        #expect(status == 0, "loadtest exit status \(String(describing: status)); stderr: \(run.stderrTail())")
-
-        let json = try jsonObject(String(contentsOfFile: reports + "/report.json", encoding: .utf8))
-        #expect(json["passed"] as? Bool == true, "failures: \(json["failures"] ?? "none")")
+        let (json, reports, root) = try await runLoadTest("loadtest-storm", ["--tiers", "80", "--seconds", "40", "--storm", "20:1"], secondsMax: 200)
         #expect(json["storm"] is [String: Any], "the schedule on the harness's clock")
         let sender = try #require((json["senders"] as? [[String: Any]])?.first)
         let pacing = try #require(sender["pacing"] as? [String: Any])
@@ -121,18 +102,7 @@ import Testing
     }
 
     @Test func webhookRunMeasuresAcceptedToDelivered() async throws {
-        let root = try temporaryDirectory("loadtest-webhooks")
-        let reports = root + "/report"
-        let run = try ChildProcess(
-            arguments: ["loadtest", "--tiers", "20,80", "--seconds", "2", "--webhooks", "--work-dir", root + "/work", "--report-dir", reports],
-            logPath: root + "/loadtest.log")
-        let deadline = Date().addingTimeInterval(Self.runSecondsMax)
-        while run.process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(200)) }
-        let status = await run.stop(timeoutSeconds: 5)
-        #expect(status == 0, "loadtest exit status \(String(describing: status)); stderr: \(run.stderrTail())")
-
-        let json = try jsonObject(String(contentsOfFile: reports + "/report.json", encoding: .utf8))
-        #expect(json["passed"] as? Bool == true, "failures: \(json["failures"] ?? "none")")
+        let (json, _, root) = try await runLoadTest("loadtest-webhooks", ["--tiers", "20,80", "--seconds", "2", "--webhooks"])
         let latency = try #require(json["latency"] as? [String: Any])
         #expect((latency["undelivered"] as? NSNumber)?.intValue == 0)
         let delivered = try #require(latency["accepted_to_delivered"] as? [String: Any])

@@ -51,9 +51,6 @@ struct DiskFullTests {
         return path
     }
 
-    func recipients(_ count: Int, from first: Int) -> [RecipientInput] {
-        (0..<count).map { RecipientInput(to: String(first + $0), params: ["n\($0)"]) }
-    }
 
     func withEngine(dataDirectory: String, reserveBytes: UInt64, _ body: (MockEndpoint, Dispatcher) async throws -> Void) async throws {
         let certificates = NSTemporaryDirectory() + "sluice-diskfull-mock-\(UUID().uuidString.prefix(8))"

@@ -12,25 +12,9 @@ import Testing
     static let message = Array(#"{"type":"text","text":{"body":"Hello {{1}}"}}"#.utf8)
 
     func withStack(_ body: (MockEndpoint, EngineConfiguration) async throws -> Void) async throws {
-        let root = NSTemporaryDirectory() + "sluice-engine-\(UUID().uuidString.prefix(8))"
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        let mock = MockEndpoint(configuration: MockConfiguration(certificateDirectory: root + "/mock"), logger: Logger(label: "test.mock"))
-        let running = try await mock.start()
-        var configuration = EngineConfiguration(dataDirectory: root)
-        configuration.graphURL = running.baseURL
-        configuration.transport.caFile = running.caFile
-        do {
-            try await body(mock, configuration)
-        } catch {
-            await mock.stop()
-            throw error
-        }
-        await mock.stop()
+        try await withEngineStack(prefix: "sluice-engine", body)
     }
 
-    func recipients(_ count: Int, from first: Int = 966_500_000_000) -> [RecipientInput] {
-        (0..<count).map { RecipientInput(to: String(first + $0), params: ["n\($0)"]) }
-    }
 
     func waitForArrivals(_ mock: MockEndpoint, _ count: Int, timeoutSeconds: Double) async throws {
         let deadline = Date().addingTimeInterval(timeoutSeconds)

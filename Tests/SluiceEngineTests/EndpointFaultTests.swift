@@ -11,9 +11,6 @@ import Testing
 @Suite(.serialized) struct EndpointFaultTests {
     static let message = Array(#"{"type":"text","text":{"body":"Hello {{1}}"}}"#.utf8)
 
-    func recipients(_ count: Int, from first: Int) -> [RecipientInput] {
-        (0..<count).map { RecipientInput(to: String(first + $0), params: ["n\($0)"]) }
-    }
 
     func temporary(_ name: String) -> String { NSTemporaryDirectory() + "sluice-\(name)-\(UUID().uuidString.prefix(8))" }
 

@@ -13,21 +13,7 @@ import Testing
     static let message = Array(#"{"type":"text","text":{"body":"Hello {{1}}"}}"#.utf8)
 
     func withStack(_ body: (MockEndpoint, EngineConfiguration) async throws -> Void) async throws {
-        let root = NSTemporaryDirectory() + "sluice-limit-\(UUID().uuidString.prefix(8))"
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        let mock = MockEndpoint(configuration: MockConfiguration(certificateDirectory: root + "/mock"), logger: Logger(label: "test.mock"))
-        let running = try await mock.start()
-        var configuration = EngineConfiguration(dataDirectory: root)
-        configuration.graphURL = running.baseURL
-        configuration.transport.caFile = running.caFile
-        configuration.pairSpacingMilliseconds = 0
-        do {
-            try await body(mock, configuration)
-        } catch {
-            await mock.stop()
-            throw error
-        }
-        await mock.stop()
+        try await withEngineStack(prefix: "sluice-limit", body)
     }
 
     func recipient(_ i: Int) -> RecipientInput { RecipientInput(to: String(966_500_000_000 + i), params: ["n\(i)"]) }
