@@ -92,6 +92,9 @@ final class DispatchLoop: @unchecked Sendable {
     private var removing: Set<SenderID> = []
     /// Messages journaled `in_flight` and waiting in the scheduler for their slot.
     private var staged: [MessageID: SenderID] = [:]
+    /// Of those, the ones staged again from `in_doubt` or `retry_at`: a status for an
+    /// earlier attempt may settle one before its slot, and then it must not go.
+    private var resends: Set<MessageID> = []
     private var refillsOutstanding: Set<CampaignKey> = []
     private var availability: [CampaignKey: UInt64] = [:]
     private var dueOutstanding: Set<SenderID> = []
@@ -315,7 +318,10 @@ final class DispatchLoop: @unchecked Sendable {
             // Keep only what the transition really moved: a status webhook may have settled
             // an in-doubt message between the read and the commit.
             let messages = candidates.filter { (try? journal.message($0.id))??.state == .inFlight }
-            for m in messages { staged[m.id] = sender }
+            for m in messages {
+                staged[m.id] = sender
+                resends.insert(m.id)
+            }
             if stopping {
                 restage(messages)
                 return
@@ -349,7 +355,7 @@ final class DispatchLoop: @unchecked Sendable {
             if let entry = campaigns.remove(id) { availability[CampaignKey(sender: entry.sender, campaign: id)] = nil }
             var dropped: [MessageRecord] = []
             scheduler.forgetCampaign(id, into: &dropped)
-            for m in dropped { staged.removeValue(forKey: m.id) }
+            for m in dropped { unstage(m.id) }
         case .outcomesRecorded:
             if outcomesFailing {
                 outcomesFailing = false
@@ -470,11 +476,12 @@ final class DispatchLoop: @unchecked Sendable {
     }
 
     /// Staged messages (journaled `in_flight`, not on the wire) by their campaign's
-    /// status: back into the scheduler, back to the journal's queue, or ended.
+    /// status: back into the scheduler, back to the journal's queue, or ended. Put back
+    /// at the front last first, so they go in the order given (due ones: oldest first).
     private func route(_ messages: [MessageRecord]) {
         var held: [CampaignID: [MessageRecord]] = [:]
         var ended: [MessageState: [MessageRecord]] = [:]
-        for m in messages {
+        for m in messages.reversed() {
             switch campaignEntry(m.campaign)?.status ?? .open {
             case .open: scheduler.requeueFront(m)
             case .paused, .scheduled: held[m.campaign, default: []].append(m)
@@ -492,7 +499,7 @@ final class DispatchLoop: @unchecked Sendable {
         campaigns[campaign]?.restaging += 1
         let wall = clock.wallMilliseconds()
         let transitions = messages.map { MessageTransition(id: $0.id, to: .queued, updatedMilliseconds: wall) }
-        for m in messages { staged.removeValue(forKey: m.id) }
+        for m in messages { unstage(m.id) }
         journal.apply([.transition(transitions)]) { [self, logger] result in
             if case .failure(let error) = result { logger.error("returning messages of campaign \(campaign) to the queue failed: \(error)") }
             post(.restaged(campaign))
@@ -503,7 +510,7 @@ final class DispatchLoop: @unchecked Sendable {
     private func end(_ messages: [MessageRecord], as state: MessageState) {
         guard !messages.isEmpty else { return }
         let wall = clock.wallMilliseconds()
-        for m in messages { staged.removeValue(forKey: m.id) }
+        for m in messages { unstage(m.id) }
         record(messages.map { MessageTransition(id: $0.id, to: state, updatedMilliseconds: wall) })
     }
 
@@ -652,11 +659,16 @@ final class DispatchLoop: @unchecked Sendable {
                 id: $0.id, to: .queued, attempts: nil, notBeforeMilliseconds: 0, updatedMilliseconds: wall,
                 wamid: nil, errorCode: 0, errorMessage: nil)
         }
-        for m in messages { staged.removeValue(forKey: m.id) }
+        for m in messages { unstage(m.id) }
         applyLogged(transitions, what: "returning unsent messages to the queue")
     }
 
     // MARK: Sending
+
+    private func unstage(_ id: MessageID) {
+        staged.removeValue(forKey: id)
+        resends.remove(id)
+    }
 
     private func dispatch(_ batch: [MessageRecord], admissions: [UInt64]) {
         var requests: [OutboundRequest] = []
@@ -676,7 +688,15 @@ final class DispatchLoop: @unchecked Sendable {
                 notSent.append(message)
                 continue
             }
-            staged.removeValue(forKey: message.id)
+            let resend = resends.contains(message.id)
+            unstage(message.id)
+            // A resend a status webhook settled while it waited for this slot: it was sent
+            // after all. One journal read, for resends only.
+            if resend, let state = (try? journal.message(message.id))??.state, state != .inFlight {
+                scheduler.departed(sender: message.sender, admission: admission, at: now)
+                scheduler.completed(sender: message.sender, count: 1)
+                continue
+            }
             // The messaging limit: a new recipient over the group's cap waits, still
             // `in_flight` in the journal, no attempt used; its sender is held until the
             // window has room (`holdCapped`).

@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import SluiceCore
-import SluiceEngine
+@testable import SluiceEngine
 import SluiceJournal
 import SluiceMock
 import Testing
@@ -152,6 +152,43 @@ import Testing
             // The marketing campaign's ETA counts the transactional messages ahead of it.
             let eta = try #require(marketingProgress.etaSeconds)
             #expect(eta >= Double(marketingProgress.unsent + 15) / 50 * 0.9)
+        }
+    }
+
+    @Test("an in-doubt message a status settles while its resend waits for a slot is not sent again")
+    func settledResendStays() async throws {
+        try await withStack { mock, configuration in
+            var configuration = configuration
+            configuration.outcome.inDoubtSettleMilliseconds = 200
+            let dispatcher = try Dispatcher(configuration: configuration)
+            do {
+                try await dispatcher.putSender(phoneNumberID: "2007", tierMessagesPerSecond: 1, accessToken: "t")
+                _ = try await dispatcher.setSenderPaused(phoneNumberID: "2007", paused: true, reason: "test")
+                let campaign = try await dispatcher.submitCampaign(senderPhoneNumberID: "2007", messageObject: Self.message, recipients: recipients(4))
+                let ids = try dispatcher.journal.messages(after: nil, limit: 100).filter { $0.campaign == campaign.id }.map(\.id)
+                #expect(ids.count == 4)
+                // As a crash leaves them: sent or not, nobody knows; due again now.
+                let wall = dispatcher.clock.wallMilliseconds()
+                _ = try await dispatcher.journal.apply([
+                    .transition(ids.map { MessageTransition(id: $0, to: .inFlight, updatedMilliseconds: wall) }),
+                    .transition(ids.map { MessageTransition(id: $0, to: .inDoubt, notBeforeMilliseconds: wall, updatedMilliseconds: wall) }),
+                ])
+                _ = try await dispatcher.setSenderPaused(phoneNumberID: "2007", paused: false, reason: nil)
+                // At 1 msg/s the first resend leaves at once and the others wait a second each;
+                // the statuses of the last two arrive while they wait.
+                try await wait(timeoutSeconds: 10) { mock.recorder.count >= 1 }
+                let settled = try await dispatcher.applyStatuses(ids[2...].map { StatusUpdate(message: $0, status: .delivered) })
+                #expect(settled.applied == 2)
+                try await wait(timeoutSeconds: 10) { try dispatcher.message(ids[1])?.state == .sent }
+                try await Task.sleep(for: .seconds(3))
+                // Due resends go oldest first: the first two, whose statuses never came.
+                #expect(mock.recorder.snapshot().map(\.to) == Array(recipients(2).map(\.to)), "only the two resends no status settled left")
+                #expect(try ids.map { try dispatcher.message($0)?.state } == [.sent, .sent, .delivered, .delivered])
+            } catch {
+                await dispatcher.shutdown()
+                throw error
+            }
+            await dispatcher.shutdown()
         }
     }
 
