@@ -22,18 +22,27 @@ public struct APIError: Error, HTTPResponseError, Sendable {
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
+        JSONBody.response(status, body)
+    }
+
+    /// `{"error":{…}}`.
+    var body: [String: Any] {
         var error: [String: Any] = ["status": Int(status.code), "code": code, "message": message]
         if let field { error["field"] = field }
-        return JSONBody.response(status, ["error": error])
+        return ["error": error]
     }
 }
 
 enum JSONBody {
     static func response(_ status: HTTPResponse.Status, _ object: Any) -> Response {
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        let data = bytes(object)
         return Response(
             status: status, headers: [.contentType: "application/json"],
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    static func bytes(_ object: Any) -> Data {
+        (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
     }
 
     /// Reads the whole body (bounded) and parses it as a JSON object.

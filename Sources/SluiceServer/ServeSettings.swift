@@ -35,12 +35,15 @@ public struct ServeSettings: Equatable, Sendable {
     public var clientIdleSeconds: Double = SlowClientGuard.default.idleSeconds
     /// Bytes per second a request body must keep up (0: no rate check).
     public var bodyMinRate: Int = SlowClientGuard.default.bodyMinBytesPerSecond
+    /// API connections one client address may hold open at once (0: no cap); one more is
+    /// answered 429 `too_many_connections` and closed.
+    public var maxConnectionsPerClient: Int = SlowClientGuard.default.maxConnectionsPerClient
 
     public static let keys: Set<String> = [
         "data_dir", "listen", "graph_url", "graph_version", "ca_file", "in_doubt_settle_seconds",
         "connections_per_host", "request_timeout_ms", "http_version", "pacing_margin", "webhook_verify_token",
         "tls_cert", "tls_key", "pair_spacing_ms", "status_deadline_hours", "intake_reserve_mb", "retention_days",
-        "client_idle_seconds", "body_min_rate",
+        "client_idle_seconds", "body_min_rate", "max_connections_per_client",
     ]
 
     public init() {}
@@ -95,6 +98,7 @@ public struct ServeSettings: Equatable, Sendable {
             clientIdleSeconds = d
         }
         if let v = try int("body_min_rate") { bodyMinRate = v }
+        if let v = try int("max_connections_per_client") { maxConnectionsPerClient = v }
         if let value = table["status_deadline_hours"] {
             guard let d = value.double ?? value.int.map(Double.init) else { throw SettingsError("\(source): status_deadline_hours must be a number") }
             statusDeadlineHours = d
@@ -127,6 +131,9 @@ public struct ServeSettings: Equatable, Sendable {
         guard clientIdleSeconds >= 1, clientIdleSeconds <= 3600 else {
             throw SettingsError("client-idle-seconds must be from 1 to 3600, got \(clientIdleSeconds)")
         }
+        guard maxConnectionsPerClient >= 0, maxConnectionsPerClient <= 1_000_000 else {
+            throw SettingsError("max-connections-per-client must be from 0 (no cap) to 1000000, got \(maxConnectionsPerClient)")
+        }
         guard bodyMinRate >= 0, bodyMinRate <= 100_000_000 else {
             throw SettingsError("body-min-rate must be from 0 (no check) to 100000000 bytes/s, got \(bodyMinRate)")
         }
@@ -150,7 +157,7 @@ public struct ServeSettings: Equatable, Sendable {
 
     /// The API server's limits on slow clients.
     public var slowClients: SlowClientGuard {
-        SlowClientGuard(idleSeconds: clientIdleSeconds, bodyMinBytesPerSecond: bodyMinRate)
+        SlowClientGuard(idleSeconds: clientIdleSeconds, bodyMinBytesPerSecond: bodyMinRate, maxConnectionsPerClient: maxConnectionsPerClient)
     }
 
     public func engineConfiguration() -> EngineConfiguration {

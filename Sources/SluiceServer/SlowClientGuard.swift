@@ -11,21 +11,30 @@ import NIOCore
 ///   `bodyMinBytesPerSecond` bytes received (as Apache's mod_reqtimeout `MinRate`). A
 ///   client trickling bytes just fast enough to stay out of the idle limit gets a 408
 ///   `body_too_slow`; a campaign it was uploading is discarded, nothing of it sent.
+/// - One client address may hold at most `maxConnectionsPerClient` connections open
+///   (``ConnectionLimiter``), so slow connections are bounded in number as well as in time.
 public struct SlowClientGuard: Sendable, Equatable {
     public var idleSeconds: Double
     /// 0 turns the body rate check off (the idle limit still applies).
     public var bodyMinBytesPerSecond: Int
+    /// 0: no cap.
+    public var maxConnectionsPerClient: Int
 
-    public static let `default` = SlowClientGuard(idleSeconds: 30, bodyMinBytesPerSecond: 500)
+    public static let `default` = SlowClientGuard(idleSeconds: 30, bodyMinBytesPerSecond: 500, maxConnectionsPerClient: 256)
 
-    public init(idleSeconds: Double, bodyMinBytesPerSecond: Int) {
+    public init(idleSeconds: Double, bodyMinBytesPerSecond: Int, maxConnectionsPerClient: Int = SlowClientGuard.default.maxConnectionsPerClient) {
         self.idleSeconds = idleSeconds
         self.bodyMinBytesPerSecond = bodyMinBytesPerSecond
+        self.maxConnectionsPerClient = maxConnectionsPerClient
     }
 
-    /// The HTTP/1.1 channel configuration that closes idle connections.
+    /// The HTTP/1.1 channel configuration that closes idle connections and counts each
+    /// against its client's cap (one limiter for the whole server: call this once).
     public var channelConfiguration: HTTP1Channel.Configuration {
-        HTTP1Channel.Configuration(idleTimeout: .nanoseconds(Int64(idleSeconds * 1_000_000_000)))
+        let idle = TimeAmount.nanoseconds(Int64(idleSeconds * 1_000_000_000))
+        guard maxConnectionsPerClient > 0 else { return HTTP1Channel.Configuration(idleTimeout: idle) }
+        let limiter = ConnectionLimiter(perClient: maxConnectionsPerClient)
+        return HTTP1Channel.Configuration(additionalChannelHandlers: [ConnectionLimitHandler(limiter: limiter)], idleTimeout: idle)
     }
 
     /// Whether `received` bytes `elapsed` seconds after the request began are too few.

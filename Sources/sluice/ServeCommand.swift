@@ -53,6 +53,8 @@ struct ServeCommand: AsyncParsableCommand {
     var clientIdleSeconds: Double?
     @Option(name: .customLong("body-min-rate"), help: "Bytes per second a request body must keep up after the first client-idle-seconds, else 408 (default 500; 0: no check).")
     var bodyMinRate: Int?
+    @Option(name: .customLong("max-connections-per-client"), help: "API connections one client address may hold open at once; one more is answered 429 and closed (default 256; 0: no cap).")
+    var maxConnectionsPerClient: Int?
 
     func settings() throws -> ServeSettings {
         var s = ServeSettings()
@@ -82,6 +84,7 @@ struct ServeCommand: AsyncParsableCommand {
         if let retentionDays { s.retentionDays = retentionDays }
         if let clientIdleSeconds { s.clientIdleSeconds = clientIdleSeconds }
         if let bodyMinRate { s.bodyMinRate = bodyMinRate }
+        if let maxConnectionsPerClient { s.maxConnectionsPerClient = maxConnectionsPerClient }
         try s.validate()
         return s
     }

@@ -15,14 +15,14 @@ import Glibc
     static let idleSeconds = 2.0
     static let minRate = 2_000
 
-    func withServer(_ body: (_ api: String, _ port: Int) async throws -> Void) async throws {
+    func withServer(_ extra: [String] = [], _ body: (_ api: String, _ port: Int) async throws -> Void) async throws {
         let root = try temporaryDirectory("slow-client")
         defer { try? FileManager.default.removeItem(atPath: root) }
         let serve = try ChildProcess(
             arguments: [
                 "serve", "--data-dir", root + "/data", "--listen", "127.0.0.1:0", "--graph-url", "http://127.0.0.1:9",
                 "--client-idle-seconds", "\(Self.idleSeconds)", "--body-min-rate", "\(Self.minRate)",
-            ],
+            ] + extra,
             environment: ["SLUICE_ADMIN_KEY": Self.key], logPath: root + "/serve.log")
         let api = try await serve.waitForLine(prefix: "sluice listening on ")
         let port = try #require(Int(api.split(separator: ":").last ?? ""))
@@ -135,6 +135,45 @@ import Glibc
             #expect(client.isClosed())
             #expect(idle > Self.idleSeconds * 0.8 && idle < Self.idleSeconds + 4, "idle keep-alive closed after \(idle) s")
             #expect(try journaledMessages(api) == 5_000)
+        }
+    }
+}
+
+extension SlowClientEndToEndTests {
+    static let health = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+
+    /// What `client` has received, once it holds `text` or `seconds` passed.
+    func answer(_ client: RawClient, containing text: String, seconds: Double = 5) async throws -> String {
+        var answer = ""
+        let deadline = Date().addingTimeInterval(seconds)
+        while !answer.contains(text), Date() < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+            answer += client.readAvailable()
+        }
+        return answer
+    }
+
+    @Test func aClientOverItsConnectionCapIsAnswered429AndItsOtherConnectionsCarryOn() async throws {
+        try await withServer(["--max-connections-per-client", "3"]) { _, port in
+            var held = try (0..<3).map { _ in try RawClient(port: port) }
+            for client in held {
+                #expect(client.send(Self.health))
+                #expect(try await answer(client, containing: "HTTP/1.1 200").hasPrefix("HTTP/1.1 200"))
+            }
+            let extra = try RawClient(port: port)
+            #expect(extra.send(Self.health))
+            let refused = extra.readUntilClosed(timeoutSeconds: 5)
+            #expect(refused.hasPrefix("HTTP/1.1 429"), "\(refused)")
+            #expect(refused.contains(#""code":"too_many_connections""#), "\(refused)")
+            #expect(extra.isClosed(), "closed after the answer")
+            // The three still serve; closing one makes room for a new one.
+            #expect(held[0].send(Self.health))
+            #expect(try await answer(held[0], containing: "HTTP/1.1 200").hasPrefix("HTTP/1.1 200"))
+            held.removeLast()
+            try await Task.sleep(for: .milliseconds(300))
+            let next = try RawClient(port: port)
+            #expect(next.send(Self.health))
+            #expect(try await answer(next, containing: "HTTP/1.1 200").hasPrefix("HTTP/1.1 200"))
         }
     }
 }

@@ -17,11 +17,14 @@ import Testing
     }
 
     @Test func slowClientLimitsHaveDefaultsAndBounds() throws {
-        #expect(ServeSettings().slowClients == SlowClientGuard(idleSeconds: 30, bodyMinBytesPerSecond: 500))
+        #expect(ServeSettings().slowClients == SlowClientGuard(idleSeconds: 30, bodyMinBytesPerSecond: 500, maxConnectionsPerClient: 256))
         var s = ServeSettings()
-        try s.apply(toml: "client_idle_seconds = 5\nbody_min_rate = 0", source: "test.toml")
+        try s.apply(toml: "client_idle_seconds = 5\nbody_min_rate = 0\nmax_connections_per_client = 0", source: "test.toml")
         try s.validate()
-        #expect(s.slowClients == SlowClientGuard(idleSeconds: 5, bodyMinBytesPerSecond: 0))
+        #expect(s.slowClients == SlowClientGuard(idleSeconds: 5, bodyMinBytesPerSecond: 0, maxConnectionsPerClient: 0))
+        s.maxConnectionsPerClient = -1
+        #expect(throws: SettingsError.self) { try s.validate() }
+        s.maxConnectionsPerClient = 10
         #expect(s.slowClients.channelConfiguration.idleTimeout == .seconds(5))
         for idle: Double in [0, 0.5, 3601] {
             s = ServeSettings()

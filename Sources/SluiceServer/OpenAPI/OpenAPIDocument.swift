@@ -18,6 +18,10 @@ public enum OpenAPIDocument {
             route's scope (see the `apiKey` security scheme): 401 without a valid key, 403
             without the scope. Bad input gets a 4xx with an `Error` body that names the problem,
             and changes nothing.
+
+            A client address may hold `--max-connections-per-client` connections open (256):
+            a request on one more is answered 429 `too_many_connections` and its connection
+            closed, whatever the route.
           license:
             name: Apache-2.0
             identifier: Apache-2.0
