@@ -60,6 +60,18 @@ import Testing
         #expect(problem(#"{"to":"1\"}"#) != nil)
         #expect(problem(#"{"to":"\ud800"}"#) != nil, "a lone surrogate")
         #expect(problem(#"{"to":"1","x":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}"#) != nil, "nesting is bounded")
+        // The value of a key that is skipped is held to JSON as strictly as the rest.
+        #expect(ok(#"{"to":"1","x":[],"y":{},"z":[0,-0.5,1e9,2E-3,false,null,{"k":["v"]}]}"#) == RecipientInput(to: "1"))
+        #expect(problem(#"{"to":"1","x":[}"#) == "invalid JSON at byte 16: a value is expected")
+        #expect(problem(#"{"to":"1","x":{]}"#) == "invalid JSON at byte 16: a key is expected")
+        #expect(problem(#"{"to":"1","x":abc}"#) == "invalid JSON at byte 15: a value is expected")
+        #expect(problem(#"{"to":"1","x":tru}"#) == "invalid JSON at byte 15: a value is expected")
+        #expect(problem(#"{"to":"1","x":01}"#) == "invalid JSON at byte 16: ',' or '}' is expected")
+        #expect(problem(#"{"to":"1","x":1.}"#) == "invalid JSON at byte 17: a digit is expected")
+        #expect(problem(#"{"to":"1","x":[1 2]}"#) == "invalid JSON at byte 18: ',' or ']' is expected")
+        #expect(problem(#"{"to":"1","x":{"a" 1}}"#) == "invalid JSON at byte 20: ':' is expected")
+        #expect(problem(#"{"to":"1","x":[1,]}"#) == "invalid JSON at byte 18: a value is expected")
+        #expect(problem(#"{"to":"1","x":[1"#) == "invalid JSON: an array is not closed")
     }
 
     @Test func csvFieldsFollowRFC4180Quoting() {

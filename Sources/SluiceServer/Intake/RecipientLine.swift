@@ -177,39 +177,97 @@ struct JSONScanner {
         return value
     }
 
-    /// Skips any JSON value (nesting bounded, no recursion).
+    /// Skips any JSON value, checking it as strictly as the rest of the line (nesting
+    /// bounded, no recursion): an ignored key's value is no excuse for broken JSON.
     private mutating func skipValue() throws(Problem) {
-        var depth = 0
-        repeat {
+        // The containers open around the value being read: true for an object.
+        var open: [Bool] = []
+        while true {
             skipSpace()
             guard let c = peek() else { throw Problem("invalid JSON: a value is missing") }
+            var complete = true
             switch c {
             case UInt8(ascii: "\""):
                 _ = try string()
             case UInt8(ascii: "{"), UInt8(ascii: "["):
-                depth += 1
-                guard depth <= Self.nestingMax else { throw Problem("invalid JSON: nested deeper than \(Self.nestingMax)") }
+                guard open.count < Self.nestingMax else { throw Problem("invalid JSON: nested deeper than \(Self.nestingMax)") }
                 i += 1
-            case UInt8(ascii: "}"), UInt8(ascii: "]"):
-                guard depth > 0 else { throw Problem("invalid JSON at byte \(i + 1): unexpected '\(Character(Unicode.Scalar(c)))'") }
-                depth -= 1
-                i += 1
-            case UInt8(ascii: ","), UInt8(ascii: ":"):
-                guard depth > 0 else { throw Problem("invalid JSON at byte \(i + 1): a value is missing") }
-                i += 1
-            default:
-                // A number or a literal.
-                let start = i
-                while let d = peek(), d != UInt8(ascii: ","), d != UInt8(ascii: "}"), d != UInt8(ascii: "]"), d != UInt8(ascii: ":"),
-                      d != 0x20, d != 0x09, d != 0x0d, d != 0x0a {
-                    guard d == UInt8(ascii: "-") || d == UInt8(ascii: "+") || d == UInt8(ascii: ".") || (d >= UInt8(ascii: "0") && d <= UInt8(ascii: "9"))
-                        || (d >= UInt8(ascii: "a") && d <= UInt8(ascii: "z")) || d == UInt8(ascii: "E") else {
-                        throw Problem("invalid JSON at byte \(i + 1)")
-                    }
+                let isObject = c == UInt8(ascii: "{")
+                skipSpace()
+                if peek() == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
                     i += 1
+                } else {
+                    open.append(isObject)
+                    if isObject { try memberKey() }
+                    complete = false
                 }
-                guard i > start else { throw Problem("invalid JSON at byte \(i + 1)") }
+            default:
+                try scalar()
             }
-        } while depth > 0
+            guard complete else { continue }
+            // A value is complete: close what it completes, or go on to the next member.
+            while let isObject = open.last {
+                skipSpace()
+                let closer = isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")
+                guard let d = peek() else { throw Problem("invalid JSON: \(isObject ? "an object" : "an array") is not closed") }
+                i += 1
+                if d == closer {
+                    open.removeLast()
+                    continue
+                }
+                guard d == UInt8(ascii: ",") else {
+                    throw Problem("invalid JSON at byte \(i): ',' or '\(Character(Unicode.Scalar(closer)))' is expected")
+                }
+                if isObject { try memberKey() }
+                break
+            }
+            if open.isEmpty { return }
+        }
+    }
+
+    /// `"key":` inside a skipped object.
+    private mutating func memberKey() throws(Problem) {
+        skipSpace()
+        guard peek() == UInt8(ascii: "\"") else { throw Problem("invalid JSON at byte \(i + 1): a key is expected") }
+        _ = try string()
+        skipSpace()
+        guard peek() == UInt8(ascii: ":") else { throw Problem("invalid JSON at byte \(i + 1): ':' is expected") }
+        i += 1
+    }
+
+    /// `true`, `false`, `null` or a number as RFC 8259 writes it.
+    private mutating func scalar() throws(Problem) {
+        let start = i
+        let literals: [StaticString] = ["true", "false", "null"]
+        for literal in literals where matches(literal) {
+            i += literal.utf8CodeUnitCount
+            return
+        }
+        func digits() -> Int {
+            let from = i
+            while let d = peek(), d >= UInt8(ascii: "0"), d <= UInt8(ascii: "9") { i += 1 }
+            return i - from
+        }
+        if peek() == UInt8(ascii: "-") { i += 1 }
+        if peek() == UInt8(ascii: "0") {
+            i += 1
+        } else if digits() == 0 {
+            throw Problem("invalid JSON at byte \(start + 1): a value is expected")
+        }
+        if peek() == UInt8(ascii: ".") {
+            i += 1
+            guard digits() > 0 else { throw Problem("invalid JSON at byte \(i + 1): a digit is expected") }
+        }
+        if peek() == UInt8(ascii: "e") || peek() == UInt8(ascii: "E") {
+            i += 1
+            if peek() == UInt8(ascii: "+") || peek() == UInt8(ascii: "-") { i += 1 }
+            guard digits() > 0 else { throw Problem("invalid JSON at byte \(i + 1): a digit is expected") }
+        }
+    }
+
+    private func matches(_ literal: StaticString) -> Bool {
+        let count = literal.utf8CodeUnitCount
+        guard i + count <= bytes.count else { return false }
+        return literal.withUTF8Buffer { l in (0..<count).allSatisfy { bytes[i + $0] == l[$0] } }
     }
 }
