@@ -71,6 +71,16 @@ import Testing
         #expect(episode.outcome == .recovered)
     }
 
+    @Test func aWindowThatEndedAfterTheCampaignBeganButBeforeTheFirstSampleIsAnEpisode() throws {
+        // The campaign began at 10.2 s, inside the 10 s window; the first sample is at 11.5 s.
+        let late = samples(until: 35, rate: aimd, answers: met).filter { $0.atNanoseconds >= origin + 11_500_000_000 }
+        let storm = StormAnalysis.analyze(
+            tier: 80, schedule: schedule, samples: late, originNanoseconds: origin + 10_200_000_000, pollSeconds: 0.5)
+        let episode = try #require(storm.episodes.first)
+        #expect(storm.episodes.count == 1 && abs(episode.startSeconds + 0.2) < 1e-9, "at −0.2 s from the campaign's start")
+        #expect(episode.answers == 12)
+    }
+
     @Test func windowsStartAtMultiplesOfThePeriodFromTheOrigin() {
         let s = StormSchedule(everyMilliseconds: 1_000, durationMilliseconds: 200, originNanoseconds: origin)
         #expect(s.windowStarts(from: origin + 1_500_000_000, to: origin + 4 * second) == [origin + 2 * second, origin + 3 * second])

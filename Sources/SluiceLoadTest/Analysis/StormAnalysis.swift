@@ -165,8 +165,10 @@ public enum StormAnalysis {
         let every = Int64(schedule.everyMilliseconds) * 1_000_000
         var episodes: [StormEpisode] = []
         var violations: [String] = []
-        // A window already raging at the first sample counts too (the campaign may start in one).
-        for start in schedule.windowStarts(from: first.atNanoseconds - duration + 1, to: last.atNanoseconds) {
+        // A window still raging when the campaign began counts too, even if it ended
+        // before the first sample.
+        let from = min(first.atNanoseconds, originNanoseconds) - duration + 1
+        for start in schedule.windowStarts(from: from, to: last.atNanoseconds) {
             let end = start + duration
             let next = start + every
             let prior = samples.last { $0.atNanoseconds <= start }
