@@ -688,7 +688,7 @@ final class DispatchLoop: @unchecked Sendable {
                 notSent.append(message)
                 continue
             }
-            let resend = resends.contains(message.id)
+            let resend = !resends.isEmpty && resends.contains(message.id)
             unstage(message.id)
             // A resend a status webhook settled while it waited for this slot: it was sent
             // after all. One journal read, for resends only.
@@ -990,12 +990,12 @@ final class DispatchLoop: @unchecked Sendable {
             list.append(s)
         }
         list.sort { $0.id < $1.id }
-        let held = max(campaigns.entries.count, scheduler.campaignsRemembered)
         snapshotLock.lock()
         publishedSnapshots = list
         publishedCampaignRates = campaignRates
         publishedLagNanoseconds = lagMaxNanoseconds
-        publishedCampaignsHeld = held
+        // The scheduler keeps state only for campaigns the book has loaded.
+        publishedCampaignsHeld = campaigns.entries.count
         snapshotLock.unlock()
         lagMaxNanoseconds = 0
     }

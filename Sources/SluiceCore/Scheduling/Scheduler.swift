@@ -334,11 +334,14 @@ public struct Scheduler: Sendable {
     /// appending its paged-in messages to `out`; it pages in again, from the start of
     /// the journal's queue, after `noteMoreAvailable`.
     public mutating func removeCampaign(sender: SenderID, campaign: CampaignID, into out: inout [MessageRecord]) {
-        let i = index(sender)
+        removeQueue(senderAt: index(sender), campaign, into: &out)
+        purgeStaleTop()
+    }
+
+    private mutating func removeQueue(senderAt i: Int, _ campaign: CampaignID, into out: inout [MessageRecord]) {
         let wasReady = isReady(i)
         senders[i].removeQueue(campaign, into: &out)
         if wasReady && !isReady(i) { senders[i].generation &+= 1 }
-        purgeStaleTop()
     }
 
     /// Drops what the scheduler remembers of a campaign that no longer exists (removed
@@ -346,9 +349,7 @@ public struct Scheduler: Sendable {
     /// messages still queued (settled meanwhile by a status) go to `out`, unsent.
     public mutating func forgetCampaign(_ campaign: CampaignID, into out: inout [MessageRecord]) {
         for i in senders.indices {
-            let wasReady = isReady(i)
-            senders[i].removeQueue(campaign, into: &out)
-            if wasReady && !isReady(i) { senders[i].generation &+= 1 }
+            removeQueue(senderAt: i, campaign, into: &out)
             senders[i].priorities[campaign] = nil
             senders[i].thinlyStaged.remove(campaign)
         }
