@@ -82,6 +82,9 @@ public struct SenderSnapshot: Sendable, Equatable {
     /// Paged in and waiting for a send slot.
     public var staged: Int
     public var inFlight: Int
+    /// Most sends it may have on the wire now: its rate × the endpoint's p99 answer time
+    /// × headroom, within fixed bounds (see `InFlightBudget`).
+    public var inFlightLimit: Int = 0
     /// Outcomes since this process started.
     public var sent: UInt64
     public var failed: UInt64

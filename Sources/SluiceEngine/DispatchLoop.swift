@@ -124,6 +124,7 @@ final class DispatchLoop: @unchecked Sendable {
     /// Latest the loop woke after a pacing instant it slept until, since the last snapshot.
     private var lagMaxNanoseconds: Int64 = 0
     private var publishedLagNanoseconds: Int64 = 0
+    private var publishedLatencyNanoseconds: Int64 = 0
     private var publishedCampaignsHeld = 0
     private let doneLock = NSLock()
     private var finished = false
@@ -188,6 +189,13 @@ final class DispatchLoop: @unchecked Sendable {
         snapshotLock.lock()
         defer { snapshotLock.unlock() }
         return publishedLagNanoseconds
+    }
+
+    /// The endpoint's p99 answer time the in-flight bounds are sized from.
+    func latencyNanoseconds() -> Int64 {
+        snapshotLock.lock()
+        defer { snapshotLock.unlock() }
+        return publishedLatencyNanoseconds
     }
 
     func snapshots() -> [SenderSnapshot] {
@@ -788,7 +796,11 @@ final class DispatchLoop: @unchecked Sendable {
             }
             switch completion.result {
             case .notSent, .untrusted: break
-            case .accepted, .rejected, .httpError, .inDoubt: reached.insert(message.sender)
+            case .accepted, .rejected, .httpError:
+                reached.insert(message.sender)
+                // An answer: how long the endpoint takes sizes how much may be in flight.
+                scheduler.answered(latencyNanoseconds: completion.elapsedNanoseconds, now: now)
+            case .inDoubt: reached.insert(message.sender)
             }
             switch decision.message {
             case .sent(let wamid):
@@ -983,6 +995,7 @@ final class DispatchLoop: @unchecked Sendable {
             s.effectiveMessagesPerSecond = scheduler.effectiveRate(sender: id) ?? s.tierMessagesPerSecond
             s.staged = scheduler.queuedCount(sender: id)
             s.inFlight = scheduler.inFlightCount(sender: id)
+            s.inFlightLimit = scheduler.inFlightLimit(sender: id) ?? 0
             let limit = limits.status(id, nowMilliseconds: wall)
             s.messagingLimit = limit.limit
             s.uniqueRecipients24h = limit.unique
@@ -994,6 +1007,7 @@ final class DispatchLoop: @unchecked Sendable {
         publishedSnapshots = list
         publishedCampaignRates = campaignRates
         publishedLagNanoseconds = lagMaxNanoseconds
+        publishedLatencyNanoseconds = scheduler.budget.latencyNanoseconds
         // The scheduler keeps state only for campaigns the book has loaded.
         publishedCampaignsHeld = campaigns.entries.count
         snapshotLock.unlock()

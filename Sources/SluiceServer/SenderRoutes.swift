@@ -68,6 +68,7 @@ enum SenderRoutes {
         json["effective_mps"] = s.effectiveMessagesPerSecond
         json["staged"] = s.staged
         json["in_flight"] = s.inFlight
+        json["in_flight_limit"] = s.inFlightLimit
         json["unique_recipients_24h"] = s.uniqueRecipients24h
         json["limited_until"] = s.limitedUntilMilliseconds.map { APIKeyRoutes.timestamp($0) as Any } ?? NSNull()
         json["send_rate"] = (s.sendRate * 10).rounded() / 10

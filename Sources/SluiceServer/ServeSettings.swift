@@ -12,7 +12,8 @@ public struct ServeSettings: Equatable, Sendable {
     public var graphVersion = "v21.0"
     public var caFile: String?
     public var inDoubtSettleSeconds: Double = 600
-    public var connectionsPerHost = 64
+    /// Most connections to the endpoint host (opened as needed).
+    public var connectionsPerHost = EngineConfiguration.connectionsPerHostMax
     public var requestTimeoutMilliseconds = 15_000
     public var httpVersion = "1.1"
     public var pacingMargin = EngineConfiguration.defaultPacingMargin
@@ -45,6 +46,9 @@ public struct ServeSettings: Equatable, Sendable {
         "tls_cert", "tls_key", "pair_spacing_ms", "status_deadline_hours", "intake_reserve_mb", "retention_days",
         "client_idle_seconds", "body_min_rate", "max_connections_per_client",
     ]
+
+    /// Highest `connections_per_host` accepted (each is a file descriptor and a TLS session).
+    public static let connectionsMax = 4_096
 
     public init() {}
 
@@ -140,7 +144,9 @@ public struct ServeSettings: Equatable, Sendable {
         guard statusDeadlineHours > 0, statusDeadlineHours <= 720 else {
             throw SettingsError("status-deadline-hours must be more than 0 and at most 720 (30 days)")
         }
-        guard (1...1024).contains(connectionsPerHost) else { throw SettingsError("connections must be between 1 and 1024") }
+        guard (1...Self.connectionsMax).contains(connectionsPerHost) else {
+            throw SettingsError("connections must be between 1 and \(Self.connectionsMax), got \(connectionsPerHost)")
+        }
         guard (0...86_400_000).contains(pairSpacingMilliseconds) else { throw SettingsError("pair-spacing-ms must be between 0 and 86400000") }
         guard (0...0.2).contains(pacingMargin) else { throw SettingsError("pacing-margin must be between 0 and 0.2 (a fraction of a second)") }
         guard ["1.1", "2"].contains(httpVersion) else { throw SettingsError("http-version must be 1.1 or 2, got '\(httpVersion)'") }

@@ -27,7 +27,7 @@ struct ServeCommand: AsyncParsableCommand {
     var caFile: String?
     @Option(name: .customLong("in-doubt-settle"), help: "Seconds an in-doubt message waits for a status before it may be resent (default 600).")
     var inDoubtSettle: Double?
-    @Option(name: .customLong("connections"), help: "Connections per endpoint host (default 64; with HTTP/1.1 one request per connection at a time, so at least total tier × endpoint latency).")
+    @Option(name: .customLong("connections"), help: "Most connections to the endpoint host, opened as requests need them (default 1024; with HTTP/1.1 each carries one request at a time).")
     var connections: Int?
     @Option(name: .customLong("request-timeout-ms"), help: "Per-request timeout in milliseconds (default 15000).")
     var requestTimeoutMs: Int?
@@ -95,6 +95,11 @@ struct ServeCommand: AsyncParsableCommand {
         var logger = Logger(label: "sluice")
         logger.logLevel = .info
         let credential = try AdminCredential.load(dataDirectory: settings.dataDir)
+        // Up to `connections` sockets to the endpoint, plus the API's clients.
+        let descriptors = FileDescriptorLimit.raiseToHard()
+        if descriptors < settings.connectionsPerHost + 256 {
+            logger.warning("only \(descriptors) file descriptors may be open (ulimit -n): fewer than --connections \(settings.connectionsPerHost) plus room for API clients")
+        }
         let dispatcher = try Dispatcher(configuration: settings.engineConfiguration(), logger: logger)
         logger.info("journal open at \(settings.dataDir)/journal, encrypted under \(EngineConfiguration.journalKeyFile(dataDirectory: settings.dataDir)); admin key from \(credential.source); sending to \(settings.graphURL)/\(settings.graphVersion)")
         let router: Router<BasicRequestContext>

@@ -83,6 +83,8 @@ struct SenderState: Sendable {
     var control: RateController
     var paused: Bool
     var inFlight: Int = 0
+    /// Most requests this sender may have outstanding now (see `InFlightBudget`).
+    var inFlightLimit: Int
     /// A cold sender's first message is on the wire alone (`probeColdSenders`).
     var probing = false
     /// When the sender last dispatched; nil before its first message.
@@ -103,11 +105,12 @@ struct SenderState: Sendable {
     /// campaign that gets more intake pages in after them and never from the start.
     var retiredAfter: [CampaignID: MessageID] = [:]
 
-    init(id: SenderID, pacer: Pacer, control: RateController, paused: Bool) {
+    init(id: SenderID, pacer: Pacer, control: RateController, paused: Bool, inFlightLimit: Int) {
         self.id = id
         self.pacer = pacer
         self.control = control
         self.paused = paused
+        self.inFlightLimit = inFlightLimit
     }
 
     var campaignCount: Int { lanes.reduce(0) { $0 + $1.queues.count } }

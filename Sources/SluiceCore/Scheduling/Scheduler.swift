@@ -3,8 +3,15 @@ import HeapModule
 
 /// Limits and paging sizes of a `Scheduler`.
 public struct SchedulerConfiguration: Sendable, Equatable {
-    /// Requests one sender may have outstanding at the transport.
+    /// Most requests one sender may have outstanding at the transport. With
+    /// `sizesInFlightFromLatency` each sender's bound follows its rate and the endpoint's
+    /// latency (`InFlightBudget`) between `inFlightPerSenderMin` and this.
     public var inFlightPerSenderMax: Int = 256
+    /// Least of a sender's latency-sized bound.
+    public var inFlightPerSenderMin: Int = 16
+    /// Size each sender's bound by Little's law from measured answer times (`answered`),
+    /// instead of the fixed `inFlightPerSenderMax`.
+    public var sizesInFlightFromLatency: Bool = false
     /// Requests all senders together may have outstanding: what the transport's
     /// connections carry. More would queue inside the transport and leave in bursts.
     public var inFlightTotalMax: Int = .max
@@ -89,9 +96,12 @@ public struct Scheduler: Sendable {
     var heap = Heap<HeapEntry>()
     /// Messages dispatched and not yet `completed`, over all senders.
     public private(set) var inFlightTotal = 0
+    /// The endpoint's answer times, and the senders' in-flight bounds sized from them.
+    public private(set) var budget = InFlightBudget(now: .zero)
 
     public init(configuration: SchedulerConfiguration = SchedulerConfiguration()) {
         precondition(configuration.inFlightPerSenderMax >= 1, "inFlightPerSenderMax must be ≥ 1")
+        precondition(configuration.inFlightPerSenderMin >= 1, "inFlightPerSenderMin must be ≥ 1")
         precondition(configuration.inFlightTotalMax >= 1, "inFlightTotalMax must be ≥ 1")
         precondition(configuration.batchMax >= 1, "batchMax must be ≥ 1")
         precondition(configuration.queueLowWatermark >= 0 && configuration.pageSize >= 1, "paging sizes out of range")
@@ -106,6 +116,7 @@ public struct Scheduler: Sendable {
             senders[i].control.setTier(tierMessagesPerSecond, now: now)
             senders[i].pacer.setRate(messagesPerSecond: senders[i].control.effectiveMessagesPerSecond, burst: burst, now: now)
             senders[i].paused = paused
+            senders[i].inFlightLimit = inFlightLimit(senders[i].pacer.messagesPerSecond)
             reschedule(i, now: now)
         } else {
             precondition(senders.count < Self.sendersMax, "too many senders")
@@ -115,7 +126,7 @@ public struct Scheduler: Sendable {
                     messagesPerSecond: tierMessagesPerSecond, burst: burst, safetyMargin: configuration.safetyMargin,
                     tracksDepartures: configuration.tracksDepartures, now: now),
                 control: RateController(tierMessagesPerSecond: tierMessagesPerSecond, now: now),
-                paused: paused)
+                paused: paused, inFlightLimit: inFlightLimit(tierMessagesPerSecond))
             senderIndex[id] = senders.count
             senders.append(state)
         }
@@ -189,7 +200,7 @@ public struct Scheduler: Sendable {
             heap.removeMin()
             guard isValid(top) else { continue }
             let i = top.sender
-            let room = configuration.inFlightPerSenderMax - senders[i].inFlight
+            let room = senders[i].inFlightLimit - senders[i].inFlight
             var wanted = min(room, senders[i].queued, batchMax - added)
             assert(wanted > 0, "a valid heap entry belongs to a ready sender")
             let cold = configuration.probeColdSenders && isCold(i, now: now)
@@ -205,7 +216,7 @@ public struct Scheduler: Sendable {
             senders[i].inFlight += admitted
             inFlightTotal += admitted
             added += admitted
-            assert(senders[i].inFlight <= configuration.inFlightPerSenderMax)
+            assert(senders[i].inFlight <= senders[i].inFlightLimit)
             reschedule(i, now: now)
         }
         purgeStaleTop()
@@ -226,7 +237,7 @@ public struct Scheduler: Sendable {
     public mutating func completed(sender: SenderID, count: Int, now: Instant? = nil) {
         let i = index(sender)
         precondition(count >= 0 && count <= senders[i].inFlight, "completed more than in flight")
-        let wasBlocked = senders[i].inFlight >= configuration.inFlightPerSenderMax || senders[i].probing
+        let wasBlocked = senders[i].inFlight >= senders[i].inFlightLimit || senders[i].probing
         senders[i].inFlight -= count
         inFlightTotal -= count
         if senders[i].probing && count > 0 {
@@ -239,6 +250,13 @@ public struct Scheduler: Sendable {
             reschedule(i, now: senders[i].pacer.lastSeen)
             purgeStaleTop()
         }
+    }
+
+    /// An answer came back `latencyNanoseconds` after its message was dispatched (any
+    /// answer from the endpoint; not a request that never left). Sizes the in-flight
+    /// bounds at the next `tick`.
+    public mutating func answered(latencyNanoseconds: Int64, now: Instant) {
+        budget.record(latencyNanoseconds: latencyNanoseconds, now: now)
     }
 
     /// The message of `admission` (from `nextBatch`) left at `instant`, or will never leave.
@@ -260,6 +278,8 @@ public struct Scheduler: Sendable {
 
     /// AIMD recovery for every throttled sender. Cheap (one comparison per sender that
     /// is not reduced); call it each loop.
+    /// Also re-sizes the in-flight bounds when the latency estimate moved (at most every
+    /// `InFlightBudget.refreshNanoseconds`).
     public mutating func tick(now: Instant) {
         var changed = false
         for i in senders.indices where senders[i].control.isReduced {
@@ -267,6 +287,10 @@ public struct Scheduler: Sendable {
                 applyEffectiveRate(i, now: now)
                 changed = true
             }
+        }
+        if configuration.sizesInFlightFromLatency && budget.refresh(now: now) {
+            for i in senders.indices { resizeInFlight(i, now: now) }
+            changed = true
         }
         if changed { purgeStaleTop() }
     }
@@ -383,6 +407,12 @@ public struct Scheduler: Sendable {
         return senders[i].control.effectiveMessagesPerSecond
     }
 
+    /// The sender's in-flight bound now; nil for an unknown sender.
+    public func inFlightLimit(sender: SenderID) -> Int? {
+        guard let i = senderIndex[sender] else { return nil }
+        return senders[i].inFlightLimit
+    }
+
     /// Whether the sender is paused; nil for an unknown sender.
     public func isPaused(sender: SenderID) -> Bool? {
         guard let i = senderIndex[sender] else { return nil }
@@ -400,7 +430,25 @@ public struct Scheduler: Sendable {
         let rate = senders[i].control.effectiveMessagesPerSecond
         guard rate != senders[i].pacer.messagesPerSecond else { return }
         senders[i].pacer.setRate(messagesPerSecond: rate, now: now)
+        senders[i].inFlightLimit = inFlightLimit(rate)
         reschedule(i, now: now)
+    }
+
+    /// A sender's in-flight bound at `messagesPerSecond`.
+    private func inFlightLimit(_ messagesPerSecond: Double) -> Int {
+        let upper = configuration.inFlightPerSenderMax
+        guard configuration.sizesInFlightFromLatency else { return upper }
+        return budget.limit(messagesPerSecond: messagesPerSecond, min: min(configuration.inFlightPerSenderMin, upper), max: upper)
+    }
+
+    /// Applies a new latency estimate to the sender; one that was held by its old bound
+    /// and is not any more becomes due.
+    private mutating func resizeInFlight(_ i: Int, now: Instant) {
+        let limit = inFlightLimit(senders[i].pacer.messagesPerSecond)
+        let old = senders[i].inFlightLimit
+        guard limit != old else { return }
+        senders[i].inFlightLimit = limit
+        if senders[i].inFlight >= old && senders[i].inFlight < limit { reschedule(i, now: now) }
     }
 
     /// A campaign queue's refill threshold: `stagingNanoseconds` of the sender's sending
@@ -420,7 +468,7 @@ public struct Scheduler: Sendable {
 
     private func isReady(_ i: Int) -> Bool {
         let s = senders[i]
-        return !s.paused && !s.probing && s.queued > 0 && s.inFlight < configuration.inFlightPerSenderMax
+        return !s.paused && !s.probing && s.queued > 0 && s.inFlight < s.inFlightLimit
     }
 
     /// Nothing in flight, and nothing dispatched yet or for `coldAfterNanoseconds`.

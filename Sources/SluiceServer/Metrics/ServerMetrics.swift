@@ -65,6 +65,8 @@ public final class ServerMetrics: Sendable {
             gauge("sender_paused", "", "1 while the sender is paused.", sender, s.paused ? 1 : 0)
             gauge("sender_queue_depth", "", "Messages paged in and waiting for a send slot.", sender, Double(s.staged))
             gauge("sender_in_flight", "", "Sends on the wire.", sender, Double(s.inFlight))
+            gauge("sender_in_flight_limit", "", "Most sends the sender may have on the wire now (rate × endpoint p99 latency × headroom).",
+                  sender, Double(s.inFlightLimit))
             gauge("sender_send_rate", "messages_per_second", "Messages sent per second now, smoothed over about two seconds.", sender, s.sendRate)
             gauge("sender_endpoint_unreachable", "", "1 while the sender's endpoint cannot be reached (its messages wait).", sender, s.endpointError == nil ? 0 : 1)
             gauge("sender_unique_recipients_24h", "", "Unique recipients in the sender group's messaging-limit window (0 when unlimited).",
@@ -101,6 +103,8 @@ public final class ServerMetrics: Sendable {
         }
         gauge("pacing_lag", "seconds", "How late the dispatch loop woke for a paced send, worst in the last 200 ms.", [],
               dispatcher.dispatchLagSeconds())
+        gauge("endpoint_latency_p99", "seconds", "The endpoint's answer time at p99 over recent seconds; sizes the senders' in-flight limits.", [],
+              dispatcher.endpointLatencySeconds())
         gauge("dispatch_campaigns_held", "", "Campaigns the dispatch loop holds in memory; retention removes them.", [],
               Double(dispatcher.campaignsHeld()))
         removeSeries(except: touched)

@@ -1076,6 +1076,10 @@ public enum OpenAPIDocument {
                     effective_mps: {type: number, description: The rate paced at now, below the tier after throttles.}
                     staged: {type: integer, minimum: 0, description: Messages paged in and waiting for a send slot.}
                     in_flight: {type: integer, minimum: 0, description: Sends on the wire.}
+                    in_flight_limit:
+                      type: integer
+                      minimum: 0
+                      description: Most sends it may have on the wire now, sized from its rate and the endpoint's p99 answer time (Little's law).
                     unique_recipients_24h:
                       type: integer
                       minimum: 0
