@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import SluiceLoadTest
 import SluiceMock
+import SluiceServer
 
 struct LoadTestCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -36,10 +37,16 @@ struct LoadTestCommand: AsyncParsableCommand {
     var ceiling = false
     @Option(help: "With --ceiling: how many senders (default 24).")
     var senders: Int?
-    @Option(help: "Connections of the started dispatcher (its --connections) and, with --ceiling, of h2load (default 64).")
+    @Option(help: "Connections of the started dispatcher (its --connections) and, with --ceiling, of h2load (default: serve's; h2load 8 over HTTP/2, 64 over HTTP/1.1).")
     var connections: Int?
     @Option(name: .customLong("pacing-margin"), help: "The started dispatcher's --pacing-margin (default: serve's, 0.008).")
     var pacingMargin: Double?
+    @Option(name: .customLong("http-version"), help: "The started dispatcher's --http-version, 1.1 or 2, and the protocol of the ceiling's h2load (default: serve's, 2).")
+    var httpVersion: String?
+    @Option(help: ArgumentHelp(
+        "How far away the started mock is: its answer time as fixed:MS, uniform:MIN-MAX or long-tail:MEDIAN/P99 (e.g. long-tail:150/800).",
+        valueName: "PROFILE"))
+    var latency: String?
     @Flag(help: "The started mock posts signed status webhooks to the started dispatcher; reports accepted -> delivered latency and fails on any undelivered message.")
     var webhooks = false
     @Option(help: ArgumentHelp(
@@ -85,10 +92,19 @@ struct LoadTestCommand: AsyncParsableCommand {
         if !ceiling && senders != nil {
             throw ValidationError("--senders only applies with --ceiling (use --tiers and --senders-per-tier otherwise)")
         }
-        if server != nil && (connections != nil || pacingMargin != nil) {
-            throw ValidationError("--connections and --pacing-margin configure a started dispatcher; they do not apply with --server")
+        if server != nil && (connections != nil || pacingMargin != nil || httpVersion != nil) {
+            throw ValidationError("--connections, --pacing-margin and --http-version configure a started dispatcher; they do not apply with --server")
         }
-        if let connections, !(1...1024).contains(connections) { throw ValidationError("--connections must be between 1 and 1024, got \(connections)") }
+        if mock != nil && latency != nil {
+            throw ValidationError("--latency configures a started mock; it does not apply with --mock")
+        }
+        if let latency {
+            do { _ = try LatencyDistribution(parsing: latency) } catch { throw ValidationError("--latency: \(error)") }
+        }
+        if let httpVersion, !["1.1", "2"].contains(httpVersion) { throw ValidationError("--http-version must be 1.1 or 2, got '\(httpVersion)'") }
+        if let connections, !(1...ServeSettings.connectionsMax).contains(connections) {
+            throw ValidationError("--connections must be between 1 and \(ServeSettings.connectionsMax), got \(connections)")
+        }
         if let pacingMargin, !(0...0.2).contains(pacingMargin) { throw ValidationError("--pacing-margin must be between 0 and 0.2, got \(pacingMargin)") }
         if server != nil && mock == nil { throw ValidationError("--server needs --mock: the harness judges from the endpoint that server sends to") }
         if mock == nil && (record != nil || mockCAFile != nil) { throw ValidationError("--record and --mock-ca-file only apply with --mock") }
@@ -139,6 +155,8 @@ struct LoadTestCommand: AsyncParsableCommand {
         options.mockCAFile = mockCAFile
         options.connections = connections
         options.pacingMargin = pacingMargin
+        options.httpVersion = httpVersion
+        options.latency = latency
         options.webhooks = webhooks
         options.storm = try stormSchedule()
         if server != nil, let key = adminKey ?? ProcessInfo.processInfo.environment["SLUICE_ADMIN_KEY"] { options.adminKey = key }
@@ -146,7 +164,12 @@ struct LoadTestCommand: AsyncParsableCommand {
 
         let total = plan.messageCount
         say("Sluice load test\(plan.ceiling ? " (ceiling)" : ""): \(plan.senders.count) sender(s), \(total) messages, \(plan.seconds) s per campaign; work dir \(work)")
-        if plan.ceiling { say("  reference client first: h2load, \(total) requests over \(connections ?? LoadTestRunner.connectionsDefault) connections") }
+        if plan.ceiling {
+            let http1 = httpVersion == "1.1"
+            let over = connections ?? (http1 ? LoadTestRunner.referenceConnectionsHTTP1 : LoadTestRunner.referenceConnectionsHTTP2)
+            say("  reference client first: h2load, \(total) requests over \(over) \(http1 ? "HTTP/1.1" : "HTTP/2") connections")
+        }
+        if let latency { say("  the mock answers after \(latency)") }
         let display = ProgressDisplay()
         let report: LoadTestReport
         do {

@@ -97,12 +97,17 @@ import Testing
         #expect(throws: ReferenceOutputError.self) { try ReferenceResult.parse(h2loadOutput: badCount) }
     }
 
-    @Test func referenceClientCommandLineIsHTTP1WithTheBodyAndToken() {
-        let client = ReferenceClient(
+    @Test func referenceClientCommandLineFollowsTheDispatchersProtocolWithTheBodyAndToken() {
+        var client = ReferenceClient(
             url: "https://127.0.0.1:9/v21.0/1065999999/messages", bodyFile: "/tmp/b.json", bearer: "tok", requests: 4000,
-            connections: 16, outputPath: "/tmp/h2load.log")
+            connections: 16, http2: false, outputPath: "/tmp/h2load.log")
         #expect(client.arguments == [
             "-n", "4000", "-c", "16", "-t", "1", "--h1", "-d", "/tmp/b.json",
+            "-H", "authorization: Bearer tok", "-H", "content-type: application/json", "https://127.0.0.1:9/v21.0/1065999999/messages",
+        ])
+        client.http2 = true
+        #expect(client.arguments == [
+            "-n", "4000", "-c", "16", "-t", "1", "-m", "100", "-d", "/tmp/b.json",
             "-H", "authorization: Bearer tok", "-H", "content-type: application/json", "https://127.0.0.1:9/v21.0/1065999999/messages",
         ])
     }

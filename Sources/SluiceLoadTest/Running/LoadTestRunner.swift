@@ -23,8 +23,10 @@ public struct LoadTestRunner: Sendable {
     static let arrivalsPagesMax = 1_000
     /// In ceiling runs, campaigns whose messages have not all arrived are asked about every this many polls.
     static let ceilingStatePollEvery = 5
-    /// `sluice serve`'s own default for `--connections`, used when the options give none.
-    public static let connectionsDefault = 64
+    /// The reference client's connections in ceiling runs when the options give none:
+    /// HTTP/1.1 carries one request per connection, HTTP/2 `ReferenceClient.streamsPerConnection`.
+    public static let referenceConnectionsHTTP1 = 64
+    public static let referenceConnectionsHTTP2 = 8
     /// The template the reference client sends, registered on the mock in ceiling runs.
     static let ceilingTemplateName = "loadtest_ceiling"
     /// The reference client's one recipient: outside every sender's range of recipients.
@@ -57,6 +59,12 @@ public struct LoadTestRunner: Sendable {
         public var connections: Int?
         /// Passed to a started `serve` as `--pacing-margin`; nil: serve's default.
         public var pacingMargin: Double?
+        /// Passed to a started `serve` as `--http-version` (`1.1` or `2`), and the
+        /// reference client's protocol in ceiling runs; nil: serve's default (HTTP/2).
+        public var httpVersion: String?
+        /// Passed to a started mock as `--latency` (`fixed:MS`, `uniform:MIN-MAX`,
+        /// `long-tail:MEDIAN/P99`): how far away the endpoint is.
+        public var latency: String?
         /// The reference client of ceiling runs.
         public var referenceClient = ReferenceClient.defaultExecutable
         /// Status webhooks from the started mock to the started `serve`, and accepted →
@@ -165,6 +173,7 @@ public struct LoadTestRunner: Sendable {
                     .write(to: URL(fileURLWithPath: file))
                 arguments += ["--faults", file]
             }
+            if let latency = options.latency { arguments += ["--latency", latency] }
             if options.webhooks {
                 arguments += ["--webhook-url", "http://127.0.0.1:\(servePort)/webhooks/whatsapp", "--app-secret", Self.webhookAppSecret]
             }
@@ -189,10 +198,11 @@ public struct LoadTestRunner: Sendable {
         if serverURL == nil {
             var arguments = [
                 "serve", "--data-dir", work + "/data", "--listen", "127.0.0.1:\(servePort)", "--graph-url", mockURL,
-                "--ca-file", work + "/mock/mock-cert.pem",
+                "--ca-file", options.mockCAFile ?? work + "/mock/mock-cert.pem",
             ]
             if let connections = options.connections { arguments += ["--connections", String(connections)] }
             if let margin = options.pacingMargin { arguments += ["--pacing-margin", String(margin)] }
+            if let version = options.httpVersion { arguments += ["--http-version", version] }
             let child = try ServiceProcess(
                 name: "sluice serve", executable: options.executable, arguments: arguments,
                 environment: ["SLUICE_ADMIN_KEY": options.adminKey], logPath: work + "/serve.log")
@@ -355,7 +365,7 @@ public struct LoadTestRunner: Sendable {
             mode: serve != nil && mock != nil ? "started" : serve == nil && mock == nil ? "targeted" : "mixed", serverURL: serverURL, mockURL: mockURL,
             wallSeconds: Date().timeIntervalSince(submitted), campaignsDone: allDone, endNanoseconds: endNanoseconds, usage: usage,
             inDoubt: inDoubtTotal,
-            ceiling: reference.map { CeilingInput(connections: options.connections ?? Self.connectionsDefault, reference: $0) })
+            ceiling: reference.map { CeilingInput(connections: referenceConnections, reference: $0) })
         if let storm = options.storm {
             guard let stormOrigin else { throw LoadTestError.http("the mock did not report its storm schedule (GET /__mock/stats has no storm)") }
             context.storm = StormInput(
@@ -363,6 +373,11 @@ public struct LoadTestRunner: Sendable {
                 samples: rateSamples, pollSeconds: Double(pollMilliseconds) / 1_000)
         }
         return RunAnalysis.report(campaigns: campaigns, arrivals: arrivals, errors: errors, context: context, deliveries: deliveries)
+    }
+
+    /// `--connections`, or the default for the reference's protocol.
+    var referenceConnections: Int {
+        options.connections ?? (options.httpVersion == "1.1" ? Self.referenceConnectionsHTTP1 : Self.referenceConnectionsHTTP2)
     }
 
     /// Registers the reference number on the mock without a tier and runs h2load with as
@@ -378,8 +393,8 @@ public struct LoadTestRunner: Sendable {
         try Self.referenceBody().write(to: URL(fileURLWithPath: bodyFile))
         let client = ReferenceClient(
             executable: options.referenceClient, url: "\(mockURL)/\(Self.graphVersion)/\(id)/messages", bodyFile: bodyFile,
-            bearer: token, requests: options.plan.messageCount, connections: options.connections ?? Self.connectionsDefault,
-            outputPath: options.workDirectory + "/h2load.log")
+            bearer: token, requests: options.plan.messageCount, connections: referenceConnections,
+            http2: options.httpVersion != "1.1", outputPath: options.workDirectory + "/h2load.log")
         logger.info("reference client: h2load \(client.arguments.joined(separator: " "))")
         return try await client.run()
     }

@@ -4,11 +4,11 @@ import Foundation
 /// dispatching work, sends the same number of valid sends as the dispatcher to the same
 /// mock endpoint, over the same number of connections.
 ///
-/// Protocol: `sluice serve` sends over HTTP/1.1 keep-alive by default (see
-/// `EngineConfiguration`: HTTP/2 multiplexing is off because of Debian 12's libcurl), one
-/// request per connection at a time. h2load runs with `--h1` and `-d`, which also keeps one
-/// request in flight per connection (no pipelining), and `-c` = the dispatcher's
-/// `--connections`, so both sides pay the same TLS, framing and round trips.
+/// Protocol: the dispatcher's. Over HTTP/2 (serve's default) h2load multiplexes
+/// `streamsPerConnection` streams on each of `-c` connections, as libcurl does; over
+/// HTTP/1.1 it runs with `--h1`, one request in flight per connection (no pipelining), and
+/// `-c` = the dispatcher's `--connections`, so both sides pay the same TLS, framing and
+/// round trips.
 ///
 /// ```swift
 /// let client = ReferenceClient(url: mock + "/v21.0/1065999999/messages", bodyFile: body,
@@ -23,6 +23,8 @@ struct ReferenceClient: Sendable {
     /// Longest a reference run may take, in seconds.
     static let runSecondsMax = 600.0
     static let pollMilliseconds = 50
+    /// Streams per HTTP/2 connection (`-m`), as libcurl opens them (`CURLMOPT_MAX_CONCURRENT_STREAMS`).
+    static let streamsPerConnection = 100
 
     var executable = Self.defaultExecutable
     /// The mock's send URL for the reference number.
@@ -33,17 +35,18 @@ struct ReferenceClient: Sendable {
     var bearer: String
     /// Requests in all.
     var requests: Int
-    /// Concurrent connections (one request in flight on each).
+    /// Concurrent connections.
     var connections: Int
+    /// HTTP/2 with `streamsPerConnection` streams per connection; false: HTTP/1.1.
+    var http2 = true
     /// h2load's stdout and stderr.
     var outputPath: String
 
     /// The command line, without the executable.
     var arguments: [String] {
-        [
-            "-n", String(requests), "-c", String(connections), "-t", "1", "--h1", "-d", bodyFile,
-            "-H", "authorization: Bearer \(bearer)", "-H", "content-type: application/json", url,
-        ]
+        ["-n", String(requests), "-c", String(connections), "-t", "1"]
+            + (http2 ? ["-m", String(Self.streamsPerConnection)] : ["--h1"])
+            + ["-d", bodyFile, "-H", "authorization: Bearer \(bearer)", "-H", "content-type: application/json", url]
     }
 
     /// Runs h2load to completion (bounded) and parses what it printed.
