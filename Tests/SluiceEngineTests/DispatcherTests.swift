@@ -35,9 +35,12 @@ import Testing
             let before = times.filter { $0 < changedAt }
             // Within a second of the change the new tier governs: seconds 1–3 after it run at ~200/s.
             let after = times.filter { $0 >= changedAt + 1_000_000_000 && $0 < changedAt + 3_000_000_000 }
-            #expect(ArrivalWindow.maxCount(sortedTimes: before) <= 20)
+            // Windows less the test machine's scheduling stalls after a message left (see
+            // DispatchEndToEndTests.arrivalJitterAllowanceNanoseconds).
+            let window: Int64 = 950_000_000
+            #expect(ArrivalWindow.maxCount(sortedTimes: before, windowNanoseconds: window) <= 20)
             #expect(after.count >= 360, "\(after.count) arrivals in the 2 s after the change took hold, tier 200")
-            #expect(ArrivalWindow.maxCount(sortedTimes: times) <= 200)
+            #expect(ArrivalWindow.maxCount(sortedTimes: times, windowNanoseconds: window) <= 200)
         }
     }
 
