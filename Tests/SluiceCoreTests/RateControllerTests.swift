@@ -5,16 +5,37 @@ import Testing
 struct RateControllerTests {
     let second = nanosecondsPerSecond
 
-    @Test("a throttle halves the rate; throttles within a second count once")
+    @Test("a throttle after another halves the rate; throttles within a second count once")
     func decrease() {
         var control = RateController(tierMessagesPerSecond: 80, now: .zero)
         #expect(control.effectiveMessagesPerSecond == 80)
-        control.throttled(now: .zero)
+        let fell1 = control.throttled(now: .zero)
+        #expect(!fell1)
+        #expect(control.effectiveMessagesPerSecond == 80, "the first throttle is isolated")
+        let fell2 = control.throttled(now: Instant(nanoseconds: second / 10))
+        #expect(fell2)
         #expect(control.effectiveMessagesPerSecond == 40)
-        control.throttled(now: Instant(nanoseconds: second / 2))
+        let fell3 = control.throttled(now: Instant(nanoseconds: second / 2))
+        #expect(!fell3)
         #expect(control.effectiveMessagesPerSecond == 40)
-        control.throttled(now: Instant(nanoseconds: second))
+        let fell4 = control.throttled(now: Instant(nanoseconds: second + second / 10))
+        #expect(fell4)
         #expect(control.effectiveMessagesPerSecond == 20)
+    }
+
+    @Test("isolated throttles, each more than 10 s after the last, cost no rate")
+    func isolated() {
+        var control = RateController(tierMessagesPerSecond: 250, now: .zero)
+        for k in 0..<6 {
+            let fell = control.throttled(now: Instant(nanoseconds: Int64(k) * (RateController.isolatedThrottleNanoseconds + 1)))
+            #expect(!fell)
+        }
+        #expect(control.effectiveMessagesPerSecond == 250)
+        // One within the window of the last halves.
+        let at = Instant(nanoseconds: 5 * (RateController.isolatedThrottleNanoseconds + 1) + RateController.isolatedThrottleNanoseconds - 1)
+        let fell5 = control.throttled(now: at)
+        #expect(fell5)
+        #expect(control.effectiveMessagesPerSecond == 125)
     }
 
     @Test("the floor is max(1, 5 % of tier)", arguments: [(80.0, 4.0), (1000.0, 50.0), (10.0, 1.0), (0.5, 0.5)])
@@ -28,6 +49,7 @@ struct RateControllerTests {
     @Test("recovery climbs back to the tier without throttles, +5 % of tier per second")
     func recovery() {
         var control = RateController(tierMessagesPerSecond: 1000, now: .zero)
+        control.throttled(now: .zero)
         control.throttled(now: .zero)
         #expect(control.effectiveMessagesPerSecond == 500)
         // Within the first second: no change.
@@ -61,6 +83,7 @@ struct RateControllerTests {
     func throttleDuringRecovery() {
         var control = RateController(tierMessagesPerSecond: 100, now: .zero)
         control.throttled(now: .zero)
+        control.throttled(now: .zero)
         _ = control.advance(now: Instant(nanoseconds: 3 * second))
         #expect(control.effectiveMessagesPerSecond == 65)
         control.throttled(now: Instant(nanoseconds: 3 * second + 1))
@@ -74,6 +97,7 @@ struct RateControllerTests {
         var control = RateController(tierMessagesPerSecond: 80, now: .zero)
         control.setTier(1000, now: .zero)
         #expect(control.effectiveMessagesPerSecond == 1000)
+        control.throttled(now: .zero)
         control.throttled(now: .zero)
         control.setTier(80, now: .zero)
         #expect(control.tierMessagesPerSecond == 80)

@@ -212,6 +212,8 @@ struct SchedulerTests {
         scheduler.upsertSender(s1, tierMessagesPerSecond: 80, burst: 1, paused: false, now: .zero)
         scheduler.enqueue((1...500).map { message(UInt64($0), campaign: 1, sender: 1) }, now: .zero)
         scheduler.throttled(sender: s1, now: .zero)
+        #expect(scheduler.effectiveRate(sender: s1) == 80, "an isolated throttle costs no rate")
+        scheduler.throttled(sender: s1, now: .zero)
         #expect(scheduler.effectiveRate(sender: s1) == 40)
         var out: [MessageRecord] = []
         var now = Instant.zero
