@@ -222,7 +222,9 @@ public final class MockEndpoint: Sendable {
             router: router,
             // ALPN offers h2 and http/1.1; plain mode is HTTP/1.1 only (h2c is broken in our libcurl).
             server: try tlsConfiguration.map {
-                try .http2Upgrade(tlsConfiguration: $0, configuration: .init(streamConfiguration: .init(additionalChannelHandlers: [ArrivalStamp()])))
+                try .http2Upgrade(
+                    tlsConfiguration: $0,
+                    configuration: .init(streamConfiguration: .init(additionalChannelHandlers: [ArrivalStamp(), FinalDataFrame.Installer()])))
             } ?? .http1(configuration: .init(additionalChannelHandlers: [ArrivalStamp()])),
             configuration: ApplicationConfiguration(
                 address: .hostname(configuration.host, port: configuration.port),
