@@ -78,11 +78,11 @@ public struct EngineConfiguration: Sendable {
         scheduler.inFlightPerSenderMin = 16
         scheduler.inFlightPerSenderMax = Self.inFlightPerSenderMax
         self.scheduler = scheduler
-        // HTTP/1.1 keep-alive by default: Debian 12's libcurl 7.88.1 fails about 0.4 % of
-        // multiplexed HTTP/2 POSTs with "Error in the HTTP2 framing layer" after the body
-        // was written (seen against the mock, which h2load drives cleanly), and each such
-        // message is in doubt. HTTP/2 stays available (`--http-version 2`).
-        transport.httpVersion = .http1
+        // HTTP/2 where the endpoint offers it over ALPN (HTTP/1.1 keep-alive otherwise), up to
+        // 100 streams a connection, more connections as needed. The framing errors once seen
+        // were the mock's HTTP/2 server answering libcurl's stream resets with a GOAWAY that
+        // disowned answered streams (tuning/RESULTS.md); nginx showed none in 170 000.
+        transport.httpVersion = .http2
         transport.connectionsPerHostMax = Self.connectionsPerHostMax
         transport.inFlightMax = Self.inFlightTotalMax
     }

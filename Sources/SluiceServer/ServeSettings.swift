@@ -15,7 +15,7 @@ public struct ServeSettings: Equatable, Sendable {
     /// Most connections to the endpoint host (opened as needed).
     public var connectionsPerHost = EngineConfiguration.connectionsPerHostMax
     public var requestTimeoutMilliseconds = 15_000
-    public var httpVersion = "1.1"
+    public var httpVersion = "2"
     public var pacingMargin = EngineConfiguration.defaultPacingMargin
     /// Least milliseconds between two messages of one sender to the same recipient.
     public var pairSpacingMilliseconds = 6_000

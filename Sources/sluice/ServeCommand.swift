@@ -37,7 +37,7 @@ struct ServeCommand: AsyncParsableCommand {
     var pairSpacingMs: Int?
     @Option(name: .customLong("webhook-verify-token"), help: "The hub.verify_token that subscribes /webhooks/whatsapp (also $SLUICE_WEBHOOK_VERIFY_TOKEN).")
     var webhookVerifyToken: String?
-    @Option(name: .customLong("http-version"), help: "1.1 (keep-alive, default) or 2 (ALPN, multiplexed).")
+    @Option(name: .customLong("http-version"), help: "2 (default: HTTP/2 where the endpoint offers it over ALPN, HTTP/1.1 keep-alive otherwise) or 1.1 (HTTP/1.1 keep-alive only).")
     var httpVersion: String?
     @Option(name: .customLong("tls-cert"), help: "PEM certificate chain for serving the API over TLS (with --tls-key).")
     var tlsCert: String?

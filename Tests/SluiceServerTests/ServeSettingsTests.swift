@@ -1,3 +1,4 @@
+import SluiceEngine
 import SluiceServer
 import Testing
 
@@ -47,7 +48,7 @@ import Testing
             in_doubt_settle_seconds = 30
             connections_per_host = 16
             request_timeout_ms = 5000
-            http_version = "2"
+            http_version = "1.1"
             pacing_margin = 0.02
             status_deadline_hours = 0.5
             """, source: "test.toml")
@@ -60,10 +61,14 @@ import Testing
         #expect(engine.outcome.inDoubtSettleMilliseconds == 30_000)
         #expect(engine.transport.connectionsPerHostMax == 16)
         #expect(engine.transport.requestTimeoutMilliseconds == 5_000)
-        #expect(engine.transport.httpVersion == .http2)
+        #expect(engine.transport.httpVersion == .http1)
         #expect(engine.scheduler.safetyMargin == 0.02)
         #expect(engine.statusDeadlineMilliseconds == 1_800_000)
-        #expect(ServeSettings().engineConfiguration().statusDeadlineMilliseconds == 24 * 3_600_000)
+        let defaults = ServeSettings().engineConfiguration()
+        #expect(defaults.statusDeadlineMilliseconds == 24 * 3_600_000)
+        #expect(defaults.transport.httpVersion == .http2)
+        #expect(defaults.transport.connectionsPerHostMax == EngineConfiguration.connectionsPerHostMax)
+        #expect(defaults.scheduler.sizesInFlightFromLatency)
     }
 
     @Test func badSettingsAreNamed() throws {
