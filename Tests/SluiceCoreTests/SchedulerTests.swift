@@ -166,6 +166,28 @@ struct SchedulerTests {
         #expect(out.count - coldBefore == 1, "idle past coldAfter: one probe")
     }
 
+    @Test("with departure reports a cold sender's probe ends when it left, not when its answer came")
+    func coldSenderProbeEndsAtDeparture() {
+        var configuration = SchedulerConfiguration()
+        configuration.probeColdSenders = true
+        configuration.tracksDepartures = true
+        var scheduler = Scheduler(configuration: configuration)
+        scheduler.upsertSender(s1, tierMessagesPerSecond: 100, burst: 1, paused: false, now: .zero)
+        scheduler.enqueue((1...10).map { message(UInt64($0), campaign: 1, sender: 1) }, now: .zero)
+        var out: [MessageRecord] = []
+        var admissions: [UInt64] = []
+        scheduler.nextBatch(now: .zero, into: &out, admissions: &admissions)
+        #expect(ids(out) == [1])
+        #expect(scheduler.nextWakeup(now: .zero) == nil, "nothing is due while the probe waits for its connection")
+        // Its connection was ready after 30 ms; the answer comes 400 ms later.
+        let left = Instant(nanoseconds: 30_000_000)
+        scheduler.departed(sender: s1, admission: admissions[0], at: left)
+        let next = scheduler.nextWakeup(now: left)
+        #expect(next != nil && next! >= left + 10_000_000 && next! < left + 11_000_000, "the next one a pacing interval after the probe left: \(String(describing: next))")
+        scheduler.completed(sender: s1, count: 1, now: Instant(nanoseconds: 430_000_000))
+        #expect(scheduler.inFlightCount(sender: s1) == 0)
+    }
+
     @Test("a batch holds several senders, at most batchMax messages")
     func multipleSenders() {
         var configuration = SchedulerConfiguration()
@@ -211,10 +233,11 @@ struct SchedulerTests {
         var scheduler = Scheduler()
         scheduler.upsertSender(s1, tierMessagesPerSecond: 80, burst: 1, paused: false, now: .zero)
         scheduler.enqueue((1...500).map { message(UInt64($0), campaign: 1, sender: 1) }, now: .zero)
-        scheduler.throttled(sender: s1, now: .zero)
-        #expect(scheduler.effectiveRate(sender: s1) == 80, "an isolated throttle costs no rate")
-        scheduler.throttled(sender: s1, now: .zero)
-        #expect(scheduler.effectiveRate(sender: s1) == 40)
+        // Refusals are few at first (jitter), then 5 % of a second's worth at the tier: 4.
+        for k in 1...4 {
+            scheduler.throttled(sender: s1, now: .zero)
+            #expect(scheduler.effectiveRate(sender: s1) == (k < 4 ? 80 : 40), "after \(k) refusal(s)")
+        }
         var out: [MessageRecord] = []
         var now = Instant.zero
         while now < Instant(nanoseconds: second) {

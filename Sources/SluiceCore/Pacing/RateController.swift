@@ -3,20 +3,25 @@
 /// - `throttled(now:)` halves the effective rate (floor: `max(1, 5 % of tier)`, never
 ///   above the tier). Throttles within `throttleCoalesceNanoseconds` of the last counted
 ///   one count once: one burst of 130429 responses is one signal, not ten.
-/// - An **isolated** throttle — none other in the `isolatedThrottleNanoseconds` before
-///   it — costs no rate: one message over the tier in a sliding second at the endpoint is
-///   what a few milliseconds of jitter after it left can cause (the pacing margin absorbs
-///   7 ms; a loaded machine or the network shows more), and halving for it cost a tier-80
-///   sender 14 % of its mean in a 20 s run. The refused message is retried; a second
-///   throttle soon after (a storm, a tier set too high) halves as before.
+/// - A throttle counts only when refusals are `signalsToDecrease` or more **and**
+///   `refusalShareToDecrease` of the sender's answers (`answered(count:now:)`) over the
+///   last one to two signal windows (1 s, or the time 4 messages take at the tier if
+///   longer), and at least of the answers one window at the current rate brings. A few refusals are what some milliseconds of jitter after messages left can
+///   cause at a sliding-second count (the pacing margin absorbs 7 ms; a loaded machine,
+///   the network or a busy endpoint shows more), and they come in small runs: the next
+///   sends meet the same full window, and at distance the answers arrive together. Halving
+///   for them cost two tier-250 senders 30 % at 400 ms. A storm or a tier set too high
+///   refuses a large share and halves within tens of milliseconds.
 /// - `advance(now:)` adds `recoveryStepFraction` of the tier once per
 ///   `recoveryStepNanoseconds` without throttles, up to the tier. Recovery is stepwise so
 ///   that the pacer is re-rated at most once a second, however often the loop calls it.
 ///
 /// ```swift
 /// var control = RateController(tierMessagesPerSecond: 80, now: now)
-/// control.throttled(now: now)                       // isolated: still 80 msg/s
-/// control.throttled(now: now)                       // 40 msg/s
+/// control.answered(count: 3, now: now)              // three answers,
+/// control.throttled(now: now)                       // a refusal among them: still 80 msg/s
+/// control.throttled(now: now)
+/// control.throttled(now: now)                       // all three refused: 40 msg/s
 /// if control.advance(now: later) { pacer.setRate(messagesPerSecond: control.effectiveMessagesPerSecond, now: later) }
 /// ```
 public struct RateController: Sendable {
@@ -32,8 +37,12 @@ public struct RateController: Sendable {
     public static let recoveryStepNanoseconds: Int64 = 1_000_000_000
     /// Throttles closer together than this count once.
     public static let throttleCoalesceNanoseconds: Int64 = 1_000_000_000
-    /// A throttle with no other this long before it is isolated and costs no rate.
-    public static let isolatedThrottleNanoseconds: Int64 = 10_000_000_000
+    /// Least refusals in the signal windows for a decrease.
+    public static let signalsToDecrease = 3
+    /// Least share of the answers in the signal windows that were refusals, for a decrease.
+    public static let refusalShareToDecrease = 0.05
+    /// The least signal window; slow tiers get the time 4 messages take.
+    public static let signalWindowNanoseconds: Int64 = 1_000_000_000
 
     /// The sender's tier: the rate when nothing throttles.
     public private(set) var tierMessagesPerSecond: Double
@@ -43,8 +52,13 @@ public struct RateController: Sendable {
     private var effective: Double
     /// When the last counted throttle happened (nil: never).
     private var lastThrottle: Instant?
-    /// When the last throttle signal of any kind came (nil: never).
-    private var lastSignal: Instant?
+    /// Answers and refusals in the current signal window (from `windowStart`) and the one
+    /// before it.
+    private var windowStart: Instant
+    private var answers = 0
+    private var refusals = 0
+    private var previousAnswers = 0
+    private var previousRefusals = 0
     /// When the rate last changed (decrease or recovery step); steps count from here.
     private var lastChange: Instant
     private var lastSeen: Instant
@@ -57,6 +71,7 @@ public struct RateController: Sendable {
         self.lastThrottle = nil
         self.lastChange = now
         self.lastSeen = now
+        self.windowStart = now
     }
 
     /// The lowest effective rate for this tier.
@@ -78,22 +93,50 @@ public struct RateController: Sendable {
         checkInvariants()
     }
 
-    /// A throttle signal (130429 and kin): halve the effective rate, unless it is isolated
-    /// (no signal in the last `isolatedThrottleNanoseconds`) or a throttle was already
-    /// counted within the last `throttleCoalesceNanoseconds`. Returns true when the rate
-    /// fell.
+    /// `count` answers from the endpoint (refusals included) at `now`.
+    public mutating func answered(count: Int, now: Instant) {
+        observe(now)
+        slideWindow()
+        answers += count
+    }
+
+    /// A throttle signal (130429 and kin), also counted in `answered`: halve the effective
+    /// rate when refusals in the signal windows are at least `signalsToDecrease` and
+    /// `refusalShareToDecrease` of the answers, and no decrease happened within the last
+    /// `throttleCoalesceNanoseconds`. Returns true when the rate fell.
     @discardableResult
     public mutating func throttled(now: Instant) -> Bool {
         observe(now)
-        let previous = lastSignal
-        lastSignal = lastSeen
-        guard let previous, lastSeen - previous < Self.isolatedThrottleNanoseconds else { return false }
+        slideWindow()
+        refusals += 1
+        let refused = refusals + previousRefusals
+        // At least a window's worth at the current rate: at distance the first answers come
+        // a whole latency after sending began, and a few early refusals are no storm.
+        let window = max(Self.signalWindowNanoseconds, Int64(4e9 / tierMessagesPerSecond))
+        let expected = Int(effective * Double(window) / 1e9)
+        let answered = max(refused, answers + previousAnswers, expected)
+        guard refused >= Self.signalsToDecrease, Double(refused) >= Self.refusalShareToDecrease * Double(answered) else { return false }
         if let last = lastThrottle, lastSeen - last < Self.throttleCoalesceNanoseconds { return false }
+        (answers, refusals, previousAnswers, previousRefusals) = (0, 0, 0, 0)
         lastThrottle = lastSeen
         lastChange = lastSeen
         effective = max(floorMessagesPerSecond, effective * Self.decreaseFactor)
         checkInvariants()
         return true
+    }
+
+    /// Moves to a new signal window when the current one is over; forgets both after two.
+    private mutating func slideWindow() {
+        let window = max(Self.signalWindowNanoseconds, Int64(4e9 / tierMessagesPerSecond))
+        let age = lastSeen - windowStart
+        guard age >= window else { return }
+        if age >= 2 * window {
+            (previousAnswers, previousRefusals) = (0, 0)
+        } else {
+            (previousAnswers, previousRefusals) = (answers, refusals)
+        }
+        (answers, refusals) = (0, 0)
+        windowStart = lastSeen
     }
 
     /// Recovery toward the tier: one step per `recoveryStepNanoseconds` since the last

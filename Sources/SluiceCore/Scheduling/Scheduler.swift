@@ -34,7 +34,8 @@ public struct SchedulerConfiguration: Sendable, Equatable {
     /// The pacers' safety margin.
     public var safetyMargin: Double = Pacer.defaultSafetyMargin
     /// A sender that is cold (no message yet, or none for `coldAfterNanoseconds`) sends one
-    /// message alone and paces the next ones from when it completed. Its first request
+    /// message alone and paces the next ones from when it left (`departed`) or, without
+    /// departure reports, from when it completed. Its first request
     /// may wait for a TCP and TLS handshake that later ones skip; without the probe the
     /// endpoint would see the first message late and the next ones squeezed up to it.
     public var probeColdSenders: Bool = false
@@ -240,6 +241,7 @@ public struct Scheduler: Sendable {
         let wasBlocked = senders[i].inFlight >= senders[i].inFlightLimit || senders[i].probing
         senders[i].inFlight -= count
         inFlightTotal -= count
+        senders[i].control.answered(count: count, now: now ?? senders[i].pacer.lastSeen)
         if senders[i].probing && count > 0 {
             senders[i].probing = false
             let at = now ?? senders[i].pacer.lastSeen
@@ -260,19 +262,31 @@ public struct Scheduler: Sendable {
     }
 
     /// The message of `admission` (from `nextBatch`) left at `instant`, or will never leave.
+    /// A cold sender's probe ends here, once its connection was ready: pacing restarts
+    /// from then, without waiting for the answer (a whole endpoint latency at distance).
     public mutating func departed(sender: SenderID, admission: UInt64, at instant: Instant) {
         let i = index(sender)
-        if senders[i].pacer.departed(admission: admission, at: instant) {
+        if senders[i].probing {
+            // The probe is the only admission since the sender went cold: its slot moves to
+            // when it left, and the grid with it.
+            senders[i].probing = false
+            senders[i].pacer.delayLastAdmission(to: instant)
+            senders[i].lastDispatch = instant
+            reschedule(i, now: instant)
+            purgeStaleTop()
+        } else if senders[i].pacer.departed(admission: admission, at: instant) {
             reschedule(i, now: instant)
             purgeStaleTop()
         }
     }
 
     /// A throttle from WhatsApp: the sender's effective rate decreases (AIMD) at once.
+    /// A few refusals among many answers do not lower the rate (see `RateController`).
+    /// The sender does not pause for them either: at distance their answers come a whole
+    /// latency after the endpoint refused, so a pause would only lose sending time.
     public mutating func throttled(sender: SenderID, now: Instant) {
         let i = index(sender)
-        senders[i].control.throttled(now: now)
-        applyEffectiveRate(i, now: now)
+        if senders[i].control.throttled(now: now) { applyEffectiveRate(i, now: now) }
         purgeStaleTop()
     }
 
