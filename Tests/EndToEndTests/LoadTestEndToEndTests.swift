@@ -10,7 +10,9 @@ import Testing
     /// Runs `sluice loadtest <arguments>` with its work and report directories in a new
     /// temporary directory; expects exit 0 and a passing report. Returns report.json, the
     /// report directory and the temporary directory (the test removes it when done).
-    func runLoadTest(_ name: String, _ arguments: [String], secondsMax: Double = runSecondsMax) async throws -> ([String: Any], String, String) {
+    func runLoadTest(
+        _ name: String, _ arguments: [String], secondsMax: Double = runSecondsMax, expectPass: Bool = true
+    ) async throws -> ([String: Any], String, String) {
         let root = try temporaryDirectory(name)
         let reports = root + "/report"
         let run = try ChildProcess(
@@ -18,9 +20,13 @@ import Testing
         let deadline = Date().addingTimeInterval(secondsMax)
         while run.process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(200)) }
         let status = await run.stop(timeoutSeconds: 5)
-        #expect(status == 0, "loadtest exit status \(String(describing: status)); stderr: \(run.stderrTail())")
         let json = try jsonObject(String(contentsOfFile: reports + "/report.json", encoding: .utf8))
-        #expect(json["passed"] as? Bool == true, "failures: \(json["failures"] ?? "none")")
+        if expectPass {
+            #expect(status == 0, "loadtest exit status \(String(describing: status)); stderr: \(run.stderrTail())")
+            #expect(json["passed"] as? Bool == true, "failures: \(json["failures"] ?? "none")")
+        } else {
+            #expect(status == 0 || status == 1, "loadtest could not run: \(String(describing: status)); stderr: \(run.stderrTail())")
+        }
         return (json, reports, root)
     }
 
@@ -40,6 +46,34 @@ import Testing
         let html = try String(contentsOfFile: reports + "/report.html", encoding: .utf8)
         #expect(html.components(separatedBy: "<svg").count - 1 == 3, "one chart per sender and the latency chart")
         #expect(html.components(separatedBy: "class=\"tier-line\"").count - 1 == 2)
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
+    /// A distant endpoint, with serve's defaults but for the pacing margin: the mock
+    /// answers every send 400 ms after it arrived, so holding 2 × 250 msg/s takes about
+    /// 200 requests in flight. (The defaults before the in-flight bound followed latency —
+    /// HTTP/1.1 over 64 connections — carried 160 msg/s here.) Judged on what distance
+    /// changes: the mean rate against the paced rate, the requests in flight, nothing
+    /// lost. The 5 % margin keeps it about distance: a debug-build mock answering 200
+    /// streams late on a shared machine stamps arrivals with more jitter than the default
+    /// 0.8 % absorbs and refuses some; the strict verdict at the default margin is the
+    /// harness's on a quiet machine (tuning/RESULTS.md, "Distance").
+    @Test func aDistantEndpointGetsEveryTierWithoutTuning() async throws {
+        let margin = 0.05
+        let (json, _, root) = try await runLoadTest(
+            "loadtest-distance", ["--tiers", "250,250", "--seconds", "5", "--latency", "fixed:400", "--pacing-margin", String(margin)],
+            expectPass: false)
+        let senders = try #require(json["senders"] as? [[String: Any]])
+        #expect(senders.count == 2)
+        for sender in senders {
+            let pacing = try #require(sender["pacing"] as? [String: Any])
+            #expect((pacing["lost"] as? NSNumber)?.intValue == 0)
+            let fraction = try #require((pacing["mean_of_tier"] as? NSNumber)?.doubleValue)
+            #expect(fraction >= 0.97 / (1 + margin), "mean \(fraction) of the tier at 400 ms, paced at \(1 / (1 + margin))")
+        }
+        let dispatcher = try #require(json["dispatcher"] as? [String: Any])
+        let inFlight = try #require((dispatcher["in_flight_max"] as? NSNumber)?.intValue)
+        #expect(inFlight >= 150, "at most \(inFlight) in flight: 2 × 250 msg/s × 0.4 s needs about 200")
         try? FileManager.default.removeItem(atPath: root)
     }
 

@@ -68,15 +68,21 @@ public struct MockErrorCounts: Sendable, Equatable {
     }
 }
 
-/// Process cost of the dispatcher, as read from `/proc`.
+/// Process cost of the dispatcher, as read from `/proc`, and what it held open.
 public struct ProcessUsageSample: Sendable, Equatable {
     public var cpuSeconds: Double
     public var peakRSSBytes: Int
+    /// Most sends on the wire over all senders at one poll (`GET /v1/senders`).
+    public var inFlightMax: Int?
+    /// Most TCP connections to the endpoint's port at one poll (`/proc/net/tcp`).
+    public var endpointConnectionsMax: Int?
 
     /// Creates a sample.
-    public init(cpuSeconds: Double, peakRSSBytes: Int) {
+    public init(cpuSeconds: Double, peakRSSBytes: Int, inFlightMax: Int? = nil, endpointConnectionsMax: Int? = nil) {
         self.cpuSeconds = cpuSeconds
         self.peakRSSBytes = peakRSSBytes
+        self.inFlightMax = inFlightMax
+        self.endpointConnectionsMax = endpointConnectionsMax
     }
 }
 
@@ -199,7 +205,7 @@ public enum RunAnalysis {
             DispatcherUsage(
                 cpuSeconds: $0.cpuSeconds,
                 cpuSecondsPer1000Messages: arrived > 0 ? $0.cpuSeconds * 1_000 / Double(arrived) : 0,
-                peakRSSBytes: $0.peakRSSBytes)
+                peakRSSBytes: $0.peakRSSBytes, inFlightMax: $0.inFlightMax, endpointConnectionsMax: $0.endpointConnectionsMax)
         }
         if context.storm != nil && !senders.contains(where: { ($0.storm?.met ?? 0) > 0 }) {
             failures.append("no sender sent into a storm window: nothing shows backoff (make the campaigns longer than --storm's period)")

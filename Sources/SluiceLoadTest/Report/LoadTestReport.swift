@@ -215,17 +215,25 @@ public struct DispatcherUsage: Sendable, Equatable, Codable {
     public var cpuSecondsPer1000Messages: Double
     /// Peak resident set size (VmHWM), in bytes.
     public var peakRSSBytes: Int
+    /// Most sends on the wire over all senders at one poll; nil when not sampled.
+    public var inFlightMax: Int?
+    /// Most TCP connections to the endpoint at one poll; nil when not sampled.
+    public var endpointConnectionsMax: Int?
 
     /// Creates a usage record.
-    public init(cpuSeconds: Double, cpuSecondsPer1000Messages: Double, peakRSSBytes: Int) {
+    public init(cpuSeconds: Double, cpuSecondsPer1000Messages: Double, peakRSSBytes: Int, inFlightMax: Int? = nil, endpointConnectionsMax: Int? = nil) {
         self.cpuSeconds = cpuSeconds
         self.cpuSecondsPer1000Messages = cpuSecondsPer1000Messages
         self.peakRSSBytes = peakRSSBytes
+        self.inFlightMax = inFlightMax
+        self.endpointConnectionsMax = endpointConnectionsMax
     }
 
     enum CodingKeys: String, CodingKey {
         case cpuSeconds = "cpu_seconds"
         case cpuSecondsPer1000Messages = "cpu_seconds_per_1000_messages"
         case peakRSSBytes = "peak_rss_bytes"
+        case inFlightMax = "in_flight_max"
+        case endpointConnectionsMax = "endpoint_connections_max"
     }
 }

@@ -58,7 +58,10 @@ public enum ReportRenderer {
         cost += ", wall \(format1(report.wallSeconds)) s"
         lines.append(cost)
         if let d = report.dispatcher {
-            lines.append("  dispatcher: \(format2(d.cpuSeconds)) CPU s, \(format2(d.cpuSecondsPer1000Messages)) CPU s per 1000 messages, peak RSS \(format1(Double(d.peakRSSBytes) / 1_048_576)) MiB")
+            var line = "  dispatcher: \(format2(d.cpuSeconds)) CPU s, \(format2(d.cpuSecondsPer1000Messages)) CPU s per 1000 messages, peak RSS \(format1(Double(d.peakRSSBytes) / 1_048_576)) MiB"
+            if let n = d.inFlightMax { line += ", at most \(n) in flight" }
+            if let n = d.endpointConnectionsMax { line += " over at most \(n) connection(s)" }
+            lines.append(line)
         }
         if let c = report.ceiling {
             let r = c.reference

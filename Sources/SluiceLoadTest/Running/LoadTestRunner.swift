@@ -269,6 +269,9 @@ public struct LoadTestRunner: Sendable {
         var previous = [Int](repeating: 0, count: campaigns.count)
         var previousAt = submitted
         var allDone = false
+        var inFlightMax: Int?
+        var connectionsMax: Int?
+        let endpointPort = URLComponents(string: mockURL)?.port
         for poll in 0..<pollsMax {
             try await Task.sleep(for: .milliseconds(pollMilliseconds))
             let asked = Self.nowNanoseconds()
@@ -287,6 +290,12 @@ public struct LoadTestRunner: Sendable {
                         stormAnswers: stats.errors.storm130429PerSender[sender.phoneNumberID] ?? 0))
                 }
             }
+            if let r = try? api.request("GET", "\(serverURL)/v1/senders", bearer: key), r.status == 200,
+               let list = (try? r.json())?["senders"] as? [[String: Any]] {
+                let inFlight = list.reduce(0) { $0 + (($1["in_flight"] as? NSNumber)?.intValue ?? 0) }
+                inFlightMax = max(inFlightMax ?? 0, inFlight)
+            }
+            if let endpointPort { connectionsMax = max(connectionsMax ?? 0, ProcessUsage.connections(toPort: endpointPort)) }
             for (i, campaign) in campaigns.enumerated() where !settled[i] {
                 // Each poll is a curl process: a ceiling run, which shares the two cores with
                 // what it measures, asks about a campaign only once the endpoint has all its
@@ -337,7 +346,9 @@ public struct LoadTestRunner: Sendable {
         // 5. Cost and errors while the processes still live, then stop them.
         try await Task.sleep(for: .milliseconds(Self.recordSettleMilliseconds))
         let errors = (try? mockStats(mockHTTP, mockURL).errors) ?? MockErrorCounts()
-        let usage = serve.flatMap { ProcessUsage.sample(pid: $0.pid) }
+        var usage = serve.flatMap { ProcessUsage.sample(pid: $0.pid) }
+        usage?.inFlightMax = inFlightMax
+        usage?.endpointConnectionsMax = connectionsMax
         if let serve {
             let status = await serve.stop()
             if status != 0 { logger.warning("sluice serve exited with \(status.map(String.init) ?? "SIGKILL"); log: \(serve.logPath)") }

@@ -21,6 +21,33 @@ enum ProcessUsage {
         return (user + system) / (ticksPerSecond > 0 ? ticksPerSecond : 100)
     }
 
+    /// Established TCP connections whose remote port is `port`, over IPv4 and IPv6: the
+    /// clients' side of connections to a local endpoint (its own side has it as local port).
+    static func connections(toPort port: Int) -> Int {
+        var count = 0
+        for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
+            // Read to the end: procfs reports size 0, and a sized read stops at a page.
+            guard let handle = FileHandle(forReadingAtPath: file) else { continue }
+            let data = (try? handle.readToEnd()) ?? Data()
+            try? handle.close()
+            count += connections(table: String(decoding: data, as: UTF8.self), toPort: port)
+        }
+        return count
+    }
+
+    /// One `/proc/net/tcp`-format table: `sl local_address rem_address st …`, ports in hex,
+    /// state 01 established.
+    static func connections(table: String, toPort port: Int) -> Int {
+        var count = 0
+        for line in table.split(separator: "\n").dropFirst() {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count > 3, fields[3] == "01", let colon = fields[2].lastIndex(of: ":"),
+                  Int(fields[2][fields[2].index(after: colon)...], radix: 16) == port else { continue }
+            count += 1
+        }
+        return count
+    }
+
     /// `VmHWM:  12345 kB` in bytes.
     static func peakRSSBytes(status: String) -> Int? {
         for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
