@@ -799,7 +799,7 @@ final class DispatchLoop: @unchecked Sendable {
             case .accepted, .rejected, .httpError:
                 reached.insert(message.sender)
                 // An answer: how long the endpoint takes sizes how much may be in flight.
-                scheduler.answered(latencyNanoseconds: completion.elapsedNanoseconds, now: now)
+                scheduler.answered(latencyNanoseconds: completion.answerNanoseconds, now: now)
             case .inDoubt: reached.insert(message.sender)
             }
             switch decision.message {

@@ -45,10 +45,16 @@ public struct EngineConfiguration: Sendable {
     /// Most requests one sender may have outstanding, whatever the latency: tier 1000
     /// with answers taking 5 s at p99.
     public static let inFlightPerSenderMax = 8_192
-    /// Most requests outstanding over all senders (easy handles and their buffers).
-    public static let inFlightTotalMax = 16_384
-    /// Most connections to the endpoint; libcurl opens them as requests need them.
-    public static let connectionsPerHostMax = 1_024
+    /// Most requests outstanding over all senders (easy handles and their buffers). Also
+    /// what an endpoint that queues (latency rising with load) can draw: libcurl's
+    /// `curl_multi_perform` walks every transfer, so the dispatcher's CPU per message grows
+    /// with it (0.06 CPU s per 1 000 at 64 in flight, 0.12 at 16 384; tuning/RESULTS.md).
+    public static let inFlightTotalMax = 8_192
+    /// Most connections to the endpoint over HTTP/2 (100 requests each); libcurl opens
+    /// them as requests need them.
+    public static let connectionsPerHostMax = 256
+    /// Most connections when the endpoint speaks HTTP/1.1 only (one request each).
+    public static let connectionsPerHostMaxHTTP1 = 1_024
 
     public init(dataDirectory: String) {
         self.dataDirectory = dataDirectory

@@ -12,8 +12,9 @@ public struct ServeSettings: Equatable, Sendable {
     public var graphVersion = "v21.0"
     public var caFile: String?
     public var inDoubtSettleSeconds: Double = 600
-    /// Most connections to the endpoint host (opened as needed).
-    public var connectionsPerHost = EngineConfiguration.connectionsPerHostMax
+    /// Most connections to the endpoint host (opened as needed); nil: by protocol, see
+    /// `connectionsPerHostInForce`.
+    public var connectionsPerHost: Int?
     public var requestTimeoutMilliseconds = 15_000
     public var httpVersion = "2"
     public var pacingMargin = EngineConfiguration.defaultPacingMargin
@@ -46,6 +47,12 @@ public struct ServeSettings: Equatable, Sendable {
         "tls_cert", "tls_key", "pair_spacing_ms", "status_deadline_hours", "intake_reserve_mb", "retention_days",
         "client_idle_seconds", "body_min_rate", "max_connections_per_client",
     ]
+
+    /// `connections_per_host`, or by protocol: HTTP/2 carries 100 requests a connection,
+    /// HTTP/1.1 one.
+    public var connectionsPerHostInForce: Int {
+        connectionsPerHost ?? (httpVersion == "1.1" ? EngineConfiguration.connectionsPerHostMaxHTTP1 : EngineConfiguration.connectionsPerHostMax)
+    }
 
     /// Highest `connections_per_host` accepted (each is a file descriptor and a TLS session).
     public static let connectionsMax = 4_096
@@ -144,7 +151,7 @@ public struct ServeSettings: Equatable, Sendable {
         guard statusDeadlineHours > 0, statusDeadlineHours <= 720 else {
             throw SettingsError("status-deadline-hours must be more than 0 and at most 720 (30 days)")
         }
-        guard (1...Self.connectionsMax).contains(connectionsPerHost) else {
+        if let connectionsPerHost, !(1...Self.connectionsMax).contains(connectionsPerHost) {
             throw SettingsError("connections must be between 1 and \(Self.connectionsMax), got \(connectionsPerHost)")
         }
         guard (0...86_400_000).contains(pairSpacingMilliseconds) else { throw SettingsError("pair-spacing-ms must be between 0 and 86400000") }
@@ -171,7 +178,7 @@ public struct ServeSettings: Equatable, Sendable {
         c.graphURL = graphURL
         c.graphVersion = graphVersion
         c.transport.caFile = caFile
-        c.transport.connectionsPerHostMax = connectionsPerHost
+        c.transport.connectionsPerHostMax = connectionsPerHostInForce
         c.transport.requestTimeoutMilliseconds = requestTimeoutMilliseconds
         c.transport.httpVersion = httpVersion == "2" ? .http2 : .http1
         c.scheduler.safetyMargin = pacingMargin

@@ -24,11 +24,16 @@ public struct TransportCompletion: Sendable {
     public var result: SendResult
     /// From ``CurlTransport/send(_:)`` to completion, queueing included.
     public var elapsedNanoseconds: Int64
+    /// From when the request left (its bytes began to be written) to completion: the
+    /// endpoint's answer time without our own queueing; `elapsedNanoseconds` when it
+    /// never left.
+    public var answerNanoseconds: Int64
 
-    public init(tag: UInt64, result: SendResult, elapsedNanoseconds: Int64) {
+    public init(tag: UInt64, result: SendResult, elapsedNanoseconds: Int64, answerNanoseconds: Int64? = nil) {
         self.tag = tag
         self.result = result
         self.elapsedNanoseconds = elapsedNanoseconds
+        self.answerNanoseconds = answerNanoseconds ?? elapsedNanoseconds
     }
 }
 

@@ -175,7 +175,7 @@ final class TransportLoop {
                 code: code, requestBytes: handle.info(CURLINFO_REQUEST_SIZE), detail: handle.errorDetail(code))
         }
         release(handle)
-        complete(handle.tag, result, enqueued: handle.enqueuedNanoseconds, now: monotonicNanoseconds())
+        complete(handle.tag, result, enqueued: handle.enqueuedNanoseconds, departed: handle.departedNanoseconds, now: monotonicNanoseconds())
     }
 
     /// At the drain deadline: whatever is still in libcurl.
@@ -204,8 +204,10 @@ final class TransportLoop {
         free.append(handle)
     }
 
-    private func complete(_ tag: UInt64, _ result: SendResult, enqueued: UInt64, now: UInt64) {
-        completions.append(TransportCompletion(tag: tag, result: result, elapsedNanoseconds: Int64(bitPattern: now &- enqueued)))
+    private func complete(_ tag: UInt64, _ result: SendResult, enqueued: UInt64, departed: UInt64 = 0, now: UInt64) {
+        let answer = departed > 0 && now >= departed ? Int64(now - departed) : nil
+        completions.append(TransportCompletion(
+            tag: tag, result: result, elapsedNanoseconds: Int64(bitPattern: now &- enqueued), answerNanoseconds: answer))
         acceptedCompletions += 1
     }
 

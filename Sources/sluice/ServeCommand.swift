@@ -27,7 +27,7 @@ struct ServeCommand: AsyncParsableCommand {
     var caFile: String?
     @Option(name: .customLong("in-doubt-settle"), help: "Seconds an in-doubt message waits for a status before it may be resent (default 600).")
     var inDoubtSettle: Double?
-    @Option(name: .customLong("connections"), help: "Most connections to the endpoint host, opened as requests need them (default 1024; with HTTP/1.1 each carries one request at a time).")
+    @Option(name: .customLong("connections"), help: "Most connections to the endpoint host, opened as requests need them (default 256 over HTTP/2, 100 requests each; 1024 with --http-version 1.1, one each).")
     var connections: Int?
     @Option(name: .customLong("request-timeout-ms"), help: "Per-request timeout in milliseconds (default 15000).")
     var requestTimeoutMs: Int?
@@ -97,8 +97,8 @@ struct ServeCommand: AsyncParsableCommand {
         let credential = try AdminCredential.load(dataDirectory: settings.dataDir)
         // Up to `connections` sockets to the endpoint, plus the API's clients.
         let descriptors = FileDescriptorLimit.raiseToHard()
-        if descriptors < settings.connectionsPerHost + 256 {
-            logger.warning("only \(descriptors) file descriptors may be open (ulimit -n): fewer than --connections \(settings.connectionsPerHost) plus room for API clients")
+        if descriptors < settings.connectionsPerHostInForce + 256 {
+            logger.warning("only \(descriptors) file descriptors may be open (ulimit -n): fewer than --connections \(settings.connectionsPerHostInForce) plus room for API clients")
         }
         let dispatcher = try Dispatcher(configuration: settings.engineConfiguration(), logger: logger)
         logger.info("journal open at \(settings.dataDir)/journal, encrypted under \(EngineConfiguration.journalKeyFile(dataDirectory: settings.dataDir)); admin key from \(credential.source); sending to \(settings.graphURL)/\(settings.graphVersion)")

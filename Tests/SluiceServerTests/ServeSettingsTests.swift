@@ -68,6 +68,9 @@ import Testing
         #expect(defaults.statusDeadlineMilliseconds == 24 * 3_600_000)
         #expect(defaults.transport.httpVersion == .http2)
         #expect(defaults.transport.connectionsPerHostMax == EngineConfiguration.connectionsPerHostMax)
+        var http1 = ServeSettings()
+        http1.httpVersion = "1.1"
+        #expect(http1.engineConfiguration().transport.connectionsPerHostMax == EngineConfiguration.connectionsPerHostMaxHTTP1)
         #expect(defaults.scheduler.sizesInFlightFromLatency)
     }
 

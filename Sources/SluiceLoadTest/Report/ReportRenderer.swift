@@ -67,7 +67,7 @@ public enum ReportRenderer {
             let r = c.reference
             lines.append("Ceiling (\(c.senders) senders at tier \(LoadTestPlan.ceilingTier), unlimited at the mock, \(c.connections) connections, \(c.offeredMessages) messages):")
             lines.append("  sluice:    \(format1(c.sluiceMessagesPerSecond)) msg/s (durable journal, TLS, HTTP/1.1 keep-alive)")
-            lines.append("  reference: \(format1(r.requestsPerSecond)) req/s (h2load --h1, same mock; \(r.succeeded) succeeded, \(r.failed) failed, \(r.status2xx) x 2xx)")
+            lines.append("  reference: \(format1(r.requestsPerSecond)) req/s (h2load in the dispatcher's protocol, same mock; \(r.succeeded) succeeded, \(r.failed) failed, \(r.status2xx) x 2xx)")
             lines.append("  ratio:     \(format1(100 * c.ratio)) % of the reference (target \(format1(100 * CeilingReport.ratioTarget)) %)")
         }
         if report.passed {

@@ -6,19 +6,21 @@ import CCurl
 /// write could be early by however long the thread was held up in between).
 final class DepartureLog {
     var departures: [TransportDeparture] = []
-    private var unstamped = 0
+    /// The handles `record` named since the last `stamp`.
+    private var unstamped: [EasyHandle] = []
 
-    func record(_ tag: UInt64) {
-        departures.append(TransportDeparture(tag: tag, monotonicNanoseconds: 0))
-        unstamped += 1
+    func record(_ handle: EasyHandle) {
+        departures.append(TransportDeparture(tag: handle.tag, monotonicNanoseconds: 0))
+        unstamped.append(handle)
     }
 
-    /// Stamps what `record` added since the last call.
+    /// Stamps what `record` added since the last call, in the log and on the handles.
     func stamp() {
-        guard unstamped > 0 else { return }
-        let now = Int64(monotonicNanoseconds())
-        for i in (departures.count - unstamped)..<departures.count { departures[i].monotonicNanoseconds = now }
-        unstamped = 0
+        guard !unstamped.isEmpty else { return }
+        let now = monotonicNanoseconds()
+        for i in (departures.count - unstamped.count)..<departures.count { departures[i].monotonicNanoseconds = Int64(now) }
+        for handle in unstamped { handle.departedNanoseconds = now }
+        unstamped.removeAll(keepingCapacity: true)
     }
 }
 
@@ -30,6 +32,8 @@ final class EasyHandle {
     /// Set while the handle is in the multi handle.
     var tag: UInt64 = 0
     var enqueuedNanoseconds: UInt64 = 0
+    /// When its request left (`DepartureLog.stamp`); 0 until then.
+    var departedNanoseconds: UInt64 = 0
     /// Position in the loop's list of active handles (O(1) removal).
     var activeIndex = -1
     /// Where the pre-request callback reports that this handle's request leaves.
@@ -88,7 +92,7 @@ final class EasyHandle {
             sluice_easy_setopt_prereq(raw) { context, _, _, _, _ in
                 if let context {
                     let handle = Unmanaged<EasyHandle>.fromOpaque(context).takeUnretainedValue()
-                    handle.departures?.record(handle.tag)
+                    handle.departures?.record(handle)
                 }
                 return CURL_PREREQFUNC_OK
             },
@@ -114,6 +118,7 @@ final class EasyHandle {
     func prepare(_ request: OutboundRequest, headers: HeaderList, enqueuedNanoseconds: UInt64) -> CURLcode {
         tag = request.tag
         self.enqueuedNanoseconds = enqueuedNanoseconds
+        departedNanoseconds = 0
         response.removeAll(keepingCapacity: true)
         errorBuffer[0] = 0
         let count = request.body.count
