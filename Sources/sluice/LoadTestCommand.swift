@@ -203,7 +203,7 @@ struct LoadTestCommand: AsyncParsableCommand {
             let fraction = Double(s.arrived) / Double(max(s.accepted, 1))
             lines.append(
                 "  \(pad(s.phoneNumberID, 11)) \(ProgressDisplay.bar(fraction)) \(pad(String(s.arrived), 6, right: true))/\(s.accepted)"
-                    + (s.state == "done" ? "   done      " : "  \(pad(String(format: "%.0f", s.rate), 5, right: true)) msg/s")
+                    + (s.state == "done" ? "   done              " : "  \(pad(String(format: "%.0f", s.rate), 5, right: true)) msg/s (5 s)")
                     + " (tier \(s.tier))")
         }
         return lines

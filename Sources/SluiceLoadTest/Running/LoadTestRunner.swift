@@ -13,6 +13,9 @@ import SluiceMock
 public struct LoadTestRunner: Sendable {
     /// How often progress is polled, in milliseconds.
     public static let pollMilliseconds = 1_000
+    /// The live rate is taken over this many seconds of the endpoint's counts: over one
+    /// poll, the jitter of the poll's own timing shows 23 msg/s for a tier of 20.
+    public static let progressRateSeconds = 5.0
     /// Storm runs poll more often: each poll samples every sender's paced rate.
     public static let stormPollMilliseconds = 500
     /// Lets the mock flush its record file (it flushes every 50 ms) before it is read, in milliseconds.
@@ -89,7 +92,8 @@ public struct LoadTestRunner: Sendable {
         public var accepted: Int
         /// Arrivals at the endpoint so far (this run's).
         public var arrived: Int
-        /// Arrivals per second over the last poll.
+        /// Arrivals per second at the endpoint over the last `progressRateSeconds`,
+        /// between two readings of the mock's counts (not of our polls' clock).
         public var rate: Double
         /// The campaign's state as the API reports it.
         public var state: String
@@ -266,8 +270,8 @@ public struct LoadTestRunner: Sendable {
         // dispatcher (in-doubt ones wait for a status or the settle window, up to 10 minutes).
         var settled = [Bool](repeating: false, count: campaigns.count)
         var inDoubt = [Int](repeating: 0, count: campaigns.count)
-        var previous = [Int](repeating: 0, count: campaigns.count)
-        var previousAt = submitted
+        // The endpoint's counts per sender, with when they were read, over the rate window.
+        var readings: [(atNanoseconds: Int64, arrived: [Int])] = [(Self.nowNanoseconds(), [Int](repeating: 0, count: campaigns.count))]
         var allDone = false
         var inFlightMax: Int?
         var connectionsMax: Int?
@@ -315,17 +319,18 @@ public struct LoadTestRunner: Sendable {
             allDone = states.allSatisfy { $0 == "done" }
             let allSettled = settled.allSatisfy { $0 }
             let now = Date()
-            let interval = max(now.timeIntervalSince(previousAt), 0.001)
+            let arrivedNow = campaigns.map { max(0, (counts[$0.sender.phoneNumberID] ?? 0) - (baseline[$0.sender.phoneNumberID] ?? 0)) }
+            if stats != nil { readings.append((asked, arrivedNow)) }
+            while readings.count > 2, Double(asked - readings[1].atNanoseconds) / 1e9 >= Self.progressRateSeconds { readings.removeFirst() }
+            let first = readings[0]
+            let span = max(Double((readings.last?.atNanoseconds ?? asked) - first.atNanoseconds) / 1e9, 0.001)
             var lines: [SenderProgress] = []
             for (i, campaign) in campaigns.enumerated() {
-                let id = campaign.sender.phoneNumberID
-                let arrived = max(0, (counts[id] ?? 0) - (baseline[id] ?? 0))
+                let latest = readings.last?.arrived[i] ?? arrivedNow[i]
                 lines.append(SenderProgress(
-                    phoneNumberID: id, tier: campaign.sender.tier, accepted: campaign.accepted, arrived: arrived,
-                    rate: Double(arrived - previous[i]) / interval, state: states[i]))
-                previous[i] = arrived
+                    phoneNumberID: campaign.sender.phoneNumberID, tier: campaign.sender.tier, accepted: campaign.accepted,
+                    arrived: arrivedNow[i], rate: Double(latest - first.arrived[i]) / span, state: states[i]))
             }
-            previousAt = now
             let elapsed = now.timeIntervalSince(submitted)
             progress(Snapshot(senders: lines, elapsedSeconds: elapsed, deadlineSeconds: deadlineSeconds, finished: allSettled || elapsed >= deadlineSeconds))
             if allSettled || elapsed >= deadlineSeconds { break }
