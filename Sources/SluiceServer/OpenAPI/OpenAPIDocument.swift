@@ -1224,7 +1224,7 @@ public enum OpenAPIDocument {
                 schedule_at: {oneOf: [{type: string, format: date-time}, {type: "null"}]}
                 expires_at: {oneOf: [{type: string, format: date-time}, {type: "null"}]}
                 unsent: {type: integer, minimum: 0, description: "Messages that may still be sent: queued, in flight, waiting to retry or in doubt."}
-                send_rate: {type: number, minimum: 0, description: Messages sent per second now, smoothed over about two seconds.}
+                send_rate: {type: number, minimum: 0, description: "Messages of this campaign sent per second now: an exponential average over about two seconds, so it falls toward 0 within seconds of the campaign's last send (a finished campaign's rate is its sent count over its duration)."}
                 eta_seconds:
                   description: Seconds until nothing is left to send, from the sender's current rate and what its other campaigns have queued ahead (and the wait for `schedule_at`); null when done, paused or unknown.
                   oneOf: [{type: number, minimum: 0}, {type: "null"}]
