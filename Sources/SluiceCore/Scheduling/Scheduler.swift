@@ -98,7 +98,7 @@ public struct Scheduler: Sendable {
     /// Messages dispatched and not yet `completed`, over all senders.
     public private(set) var inFlightTotal = 0
     /// The endpoint's answer times, and the senders' in-flight bounds sized from them.
-    public private(set) var budget = InFlightBudget(now: .zero)
+    public internal(set) var budget = InFlightBudget(now: .zero)
 
     public init(configuration: SchedulerConfiguration = SchedulerConfiguration()) {
         precondition(configuration.inFlightPerSenderMax >= 1, "inFlightPerSenderMax must be ≥ 1")
@@ -252,13 +252,6 @@ public struct Scheduler: Sendable {
             reschedule(i, now: senders[i].pacer.lastSeen)
             purgeStaleTop()
         }
-    }
-
-    /// An answer came back `latencyNanoseconds` after its message was dispatched (any
-    /// answer from the endpoint; not a request that never left). Sizes the in-flight
-    /// bounds at the next `tick`.
-    public mutating func answered(latencyNanoseconds: Int64, now: Instant) {
-        budget.record(latencyNanoseconds: latencyNanoseconds, now: now)
     }
 
     /// The message of `admission` (from `nextBatch`) left at `instant`, or will never leave.
@@ -421,12 +414,6 @@ public struct Scheduler: Sendable {
         return senders[i].control.effectiveMessagesPerSecond
     }
 
-    /// The sender's in-flight bound now; nil for an unknown sender.
-    public func inFlightLimit(sender: SenderID) -> Int? {
-        guard let i = senderIndex[sender] else { return nil }
-        return senders[i].inFlightLimit
-    }
-
     /// Whether the sender is paused; nil for an unknown sender.
     public func isPaused(sender: SenderID) -> Bool? {
         guard let i = senderIndex[sender] else { return nil }
@@ -448,22 +435,6 @@ public struct Scheduler: Sendable {
         reschedule(i, now: now)
     }
 
-    /// A sender's in-flight bound at `messagesPerSecond`.
-    private func inFlightLimit(_ messagesPerSecond: Double) -> Int {
-        let upper = configuration.inFlightPerSenderMax
-        guard configuration.sizesInFlightFromLatency else { return upper }
-        return budget.limit(messagesPerSecond: messagesPerSecond, min: min(configuration.inFlightPerSenderMin, upper), max: upper)
-    }
-
-    /// Applies a new latency estimate to the sender; one that was held by its old bound
-    /// and is not any more becomes due.
-    private mutating func resizeInFlight(_ i: Int, now: Instant) {
-        let limit = inFlightLimit(senders[i].pacer.messagesPerSecond)
-        let old = senders[i].inFlightLimit
-        guard limit != old else { return }
-        senders[i].inFlightLimit = limit
-        if senders[i].inFlight >= old && senders[i].inFlight < limit { reschedule(i, now: now) }
-    }
 
     /// A campaign queue's refill threshold: `stagingNanoseconds` of the sender's sending
     /// time shared by its campaigns, and at least `queueLowWatermark`.
