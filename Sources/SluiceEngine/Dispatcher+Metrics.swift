@@ -9,8 +9,9 @@ extension Dispatcher {
     /// ~200 ms, in seconds: the pacing lag.
     public func dispatchLagSeconds() -> Double { Double(loop.lagNanoseconds()) / 1e9 }
 
-    /// The endpoint's answer time at p99 (dispatch to answer, recent seconds), which sizes
-    /// how many sends each sender may have in flight; the assumed 1 s before any answer.
+    /// The endpoint's answer time at p99 (from when a request left to its answer, recent
+    /// seconds), which sizes how many sends each sender may have in flight; the assumed
+    /// 1 s before any answer.
     public func endpointLatencySeconds() -> Double { Double(loop.latencyNanoseconds()) / 1e9 }
 
     /// Campaigns the dispatch loop holds in memory (as of its last snapshot, ~200 ms).

@@ -6,8 +6,9 @@
 /// - A throttle counts only when refusals are `signalsToDecrease` or more **and**
 ///   `refusalShareToDecrease` of the sender's answers (`answered(count:now:)`) over the
 ///   last one to two signal windows (1 s, or the time 4 messages take at the tier if
-///   longer), and at least of the answers one window at the current rate brings. A few refusals are what some milliseconds of jitter after messages left can
-///   cause at a sliding-second count (the pacing margin absorbs 7 ms; a loaded machine,
+///   longer), counting at least a window's worth of answers at the current rate. A few
+///   refusals are what some milliseconds of jitter after messages left can cause at a
+///   sliding-second count (the pacing margin absorbs 7 ms; a loaded machine,
 ///   the network or a busy endpoint shows more), and they come in small runs: the next
 ///   sends meet the same full window, and at distance the answers arrive together. Halving
 ///   for them cost two tier-250 senders 30 % at 400 ms. A storm or a tier set too high
@@ -112,8 +113,7 @@ public struct RateController: Sendable {
         let refused = refusals + previousRefusals
         // At least a window's worth at the current rate: at distance the first answers come
         // a whole latency after sending began, and a few early refusals are no storm.
-        let window = max(Self.signalWindowNanoseconds, Int64(4e9 / tierMessagesPerSecond))
-        let expected = Int(effective * Double(window) / 1e9)
+        let expected = Int(effective * Double(signalWindowNanoseconds) / 1e9)
         let answered = max(refused, answers + previousAnswers, expected)
         guard refused >= Self.signalsToDecrease, Double(refused) >= Self.refusalShareToDecrease * Double(answered) else { return false }
         if let last = lastThrottle, lastSeen - last < Self.throttleCoalesceNanoseconds { return false }
@@ -125,9 +125,12 @@ public struct RateController: Sendable {
         return true
     }
 
+    /// 1 s, or the time 4 messages take at the tier if longer.
+    private var signalWindowNanoseconds: Int64 { max(Self.signalWindowNanoseconds, Int64(4e9 / tierMessagesPerSecond)) }
+
     /// Moves to a new signal window when the current one is over; forgets both after two.
     private mutating func slideWindow() {
-        let window = max(Self.signalWindowNanoseconds, Int64(4e9 / tierMessagesPerSecond))
+        let window = signalWindowNanoseconds
         let age = lastSeen - windowStart
         guard age >= window else { return }
         if age >= 2 * window {
