@@ -123,7 +123,7 @@ import Testing
     // MARK: Analysis and report
 
     /// Two ceiling senders at 600 msg/s (60 % of their tier), the reference at `reference`.
-    func ceilingReport(reference: ReferenceResult, ceiling: Bool = true) throws -> LoadTestReport {
+    func ceilingReport(reference: ReferenceResult, ceiling: Bool = true, httpVersion: String = "2") throws -> LoadTestReport {
         let plan = try LoadTestPlan.ceiling(senders: 2, seconds: 1)
         let a = plan.senders[0], b = plan.senders[1]
         let arrivals = paced(a, rate: 600, start: origin) + paced(b, rate: 600, start: origin)
@@ -135,7 +135,7 @@ import Testing
             command: "sluice loadtest --ceiling --senders 2 --seconds 1", startedAt: "2026-11-24T18:00:00Z", seconds: 1, mode: "started",
             serverURL: "http://127.0.0.1:1", mockURL: "https://127.0.0.1:2", wallSeconds: 2, campaignsDone: true,
             endNanoseconds: origin + 2 * second, usage: nil,
-            ceiling: ceiling ? CeilingInput(connections: 16, reference: reference) : nil)
+            ceiling: ceiling ? CeilingInput(connections: 16, reference: reference, httpVersion: httpVersion) : nil)
         return RunAnalysis.report(campaigns: campaigns, arrivals: arrivals, errors: MockErrorCounts(), context: context)
     }
 
@@ -189,6 +189,13 @@ import Testing
         let ratio = try #require((ceiling["ratio"] as? NSNumber)?.doubleValue)
         #expect(abs(ratio - (report.ceiling?.ratio ?? 0)) < 1e-12)
 
+        // A report written before the protocol was recorded: an HTTP/2 run.
+        #expect(ceiling["http_version"] as? String == "2")
+        var unlabelled = object
+        unlabelled["ceiling"] = ceiling.filter { $0.key != "http_version" }
+        let beforeProtocol = try ReportRenderer.decode(JSONSerialization.data(withJSONObject: unlabelled))
+        #expect(beforeProtocol.ceiling?.httpVersion == "2" && beforeProtocol.ceiling?.ratio == report.ceiling?.ratio)
+
         // A report written before ceiling mode: no "ceiling" key.
         var old = object
         old.removeValue(forKey: "ceiling")
@@ -200,7 +207,11 @@ import Testing
         let report = try ceilingReport(reference: Self.clean(requests: 2000, rate: 2400))
         let summary = ReportRenderer.summary(report).joined(separator: "\n")
         #expect(summary.contains("Ceiling (2 senders"))
-        #expect(summary.contains("reference: 2400.0 req/s"))
+        #expect(summary.contains("reference: 2400.0 req/s (h2load, 16 connection(s) x 100 streams"))
+        #expect(summary.contains("HTTP/2") && !summary.contains("HTTP/1.1"))
+        let http1 = ReportRenderer.summary(try ceilingReport(reference: Self.clean(requests: 2000, rate: 2400), httpVersion: "1.1"))
+            .joined(separator: "\n")
+        #expect(http1.contains("HTTP/1.1 keep-alive") && http1.contains("(h2load, 16 connection(s), same mock"))
         #expect(summary.contains("ratio:     \(String(format: "%.1f", 100 * report.ceiling!.ratio)) %"))
         let html = ReportRenderer.html(report)
         #expect(html.contains("<h2>Ceiling</h2>"))

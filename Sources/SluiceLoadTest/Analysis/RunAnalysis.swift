@@ -91,11 +91,14 @@ public struct ProcessUsageSample: Sendable, Equatable {
 public struct CeilingInput: Sendable, Equatable {
     public var connections: Int
     public var reference: ReferenceResult
+    /// Both sides' HTTP version: "2" or "1.1".
+    public var httpVersion: String
 
     /// Creates the input.
-    public init(connections: Int, reference: ReferenceResult) {
+    public init(connections: Int, reference: ReferenceResult, httpVersion: String = "2") {
         self.connections = connections
         self.reference = reference
+        self.httpVersion = httpVersion
     }
 }
 
@@ -215,7 +218,7 @@ public enum RunAnalysis {
             let offered = campaigns.reduce(0) { $0 + $1.sender.messageCount }
             ceiling = CeilingReport(
                 senders: campaigns.count, connections: input.connections, offeredMessages: offered,
-                sluiceMessagesPerSecond: totals.messagesPerSecond, reference: input.reference)
+                sluiceMessagesPerSecond: totals.messagesPerSecond, reference: input.reference, httpVersion: input.httpVersion)
             failures.append(contentsOf: input.reference.problems(requested: offered))
         }
         var empty = LatencyMeasurement(behindSchedule: LatencyAnalysis.emptyHistogram(), acceptedToArrival: LatencyAnalysis.emptyHistogram())

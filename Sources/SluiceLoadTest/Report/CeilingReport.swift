@@ -13,20 +13,30 @@ public struct CeilingReport: Sendable, Equatable, Codable {
 
     /// Senders, each at the dispatcher's highest tier and unlimited at the mock.
     public var senders: Int
-    /// The dispatcher's `--connections` and h2load's `-c`.
+    /// h2load's `-c`: the dispatcher's `--connections` when one was given, else the
+    /// reference's default (the dispatcher then opens what it needs, up to its cap).
     public var connections: Int
+    /// Both sides' HTTP version: "2" (h2load with 100 streams a connection) or "1.1".
+    public var httpVersion: String
     /// Messages the dispatcher was given (and requests the reference sent).
     public var offeredMessages: Int
     /// All senders' arrivals per second at the endpoint, first to last arrival.
     public var sluiceMessagesPerSecond: Double
     /// What h2load reported.
     public var reference: ReferenceResult
+    /// What the text and HTML reports call the protocol.
+    public var protocolName: String { httpVersion == "1.1" ? "HTTP/1.1 keep-alive" : "HTTP/2" }
+
     /// `sluiceMessagesPerSecond / reference.requestsPerSecond` (0 when the reference sent nothing).
     public var ratio: Double
 
     /// Creates a report; the ratio follows from the two rates.
-    public init(senders: Int, connections: Int, offeredMessages: Int, sluiceMessagesPerSecond: Double, reference: ReferenceResult) {
+    public init(
+        senders: Int, connections: Int, offeredMessages: Int, sluiceMessagesPerSecond: Double, reference: ReferenceResult,
+        httpVersion: String = "2"
+    ) {
         self.senders = senders
+        self.httpVersion = httpVersion
         self.connections = connections
         self.offeredMessages = offeredMessages
         self.sluiceMessagesPerSecond = sluiceMessagesPerSecond
@@ -36,9 +46,22 @@ public struct CeilingReport: Sendable, Equatable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case senders, connections
+        case httpVersion = "http_version"
         case offeredMessages = "offered_messages"
         case sluiceMessagesPerSecond = "sluice_messages_per_second"
         case reference
         case ratio
+    }
+
+    /// Reports written before the protocol was recorded were HTTP/2 runs.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        senders = try c.decode(Int.self, forKey: .senders)
+        connections = try c.decode(Int.self, forKey: .connections)
+        httpVersion = try c.decodeIfPresent(String.self, forKey: .httpVersion) ?? "2"
+        offeredMessages = try c.decode(Int.self, forKey: .offeredMessages)
+        sluiceMessagesPerSecond = try c.decode(Double.self, forKey: .sluiceMessagesPerSecond)
+        reference = try c.decode(ReferenceResult.self, forKey: .reference)
+        ratio = try c.decode(Double.self, forKey: .ratio)
     }
 }

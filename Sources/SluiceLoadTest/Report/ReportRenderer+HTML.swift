@@ -102,8 +102,8 @@ extension ReportRenderer {
         var h = "<h2>Ceiling</h2>\n<p>\(c.senders) senders at tier \(LoadTestPlan.ceilingTier), unlimited at the mock, "
         h += "\(c.connections) connections, \(c.offeredMessages) messages each way.</p>\n"
         h += "<table><tr><th class=\"l\">client</th><th>rate /s</th><th>succeeded</th><th>failed</th><th>2xx</th></tr>\n"
-        h += "<tr><td class=\"l\">sluice (durable journal, TLS, HTTP/1.1 keep-alive)</td><td>\(format1(c.sluiceMessagesPerSecond))</td><td></td><td></td><td></td></tr>\n"
-        h += "<tr><td class=\"l\">reference: h2load, same mock, same protocol</td><td>\(format1(r.requestsPerSecond))</td><td>\(r.succeeded)</td><td>\(r.failed)</td><td>\(r.status2xx)</td></tr>\n"
+        h += "<tr><td class=\"l\">sluice (durable journal, TLS, \(c.protocolName))</td><td>\(format1(c.sluiceMessagesPerSecond))</td><td></td><td></td><td></td></tr>\n"
+        h += "<tr><td class=\"l\">reference: h2load, \(c.connections) connection(s), same mock, same protocol</td><td>\(format1(r.requestsPerSecond))</td><td>\(r.succeeded)</td><td>\(r.failed)</td><td>\(r.status2xx)</td></tr>\n"
         h += "</table>\n<p>Ratio: <b>\(format1(100 * c.ratio)) %</b> of the reference (target \(format1(100 * CeilingReport.ratioTarget)) %).</p>\n"
         return h
     }

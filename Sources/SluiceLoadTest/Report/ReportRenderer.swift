@@ -65,9 +65,11 @@ public enum ReportRenderer {
         }
         if let c = report.ceiling {
             let r = c.reference
-            lines.append("Ceiling (\(c.senders) senders at tier \(LoadTestPlan.ceilingTier), unlimited at the mock, \(c.connections) connections, \(c.offeredMessages) messages):")
-            lines.append("  sluice:    \(format1(c.sluiceMessagesPerSecond)) msg/s (durable journal, TLS, HTTP/1.1 keep-alive)")
-            lines.append("  reference: \(format1(r.requestsPerSecond)) req/s (h2load in the dispatcher's protocol, same mock; \(r.succeeded) succeeded, \(r.failed) failed, \(r.status2xx) x 2xx)")
+            let streams = c.httpVersion == "1.1" ? "" : " x 100 streams"
+            let used = report.dispatcher?.endpointConnectionsMax.map { ", at most \($0) connection(s)" } ?? ""
+            lines.append("Ceiling (\(c.senders) senders at tier \(LoadTestPlan.ceilingTier), unlimited at the mock, \(c.offeredMessages) messages, \(c.protocolName)):")
+            lines.append("  sluice:    \(format1(c.sluiceMessagesPerSecond)) msg/s (durable journal, TLS\(used))")
+            lines.append("  reference: \(format1(r.requestsPerSecond)) req/s (h2load, \(c.connections) connection(s)\(streams), same mock; \(r.succeeded) succeeded, \(r.failed) failed, \(r.status2xx) x 2xx)")
             lines.append("  ratio:     \(format1(100 * c.ratio)) % of the reference (target \(format1(100 * CeilingReport.ratioTarget)) %)")
         }
         if report.passed {

@@ -381,7 +381,7 @@ public struct LoadTestRunner: Sendable {
             mode: serve != nil && mock != nil ? "started" : serve == nil && mock == nil ? "targeted" : "mixed", serverURL: serverURL, mockURL: mockURL,
             wallSeconds: Date().timeIntervalSince(submitted), campaignsDone: allDone, endNanoseconds: endNanoseconds, usage: usage,
             inDoubt: inDoubtTotal,
-            ceiling: reference.map { CeilingInput(connections: referenceConnections, reference: $0) })
+            ceiling: reference.map { CeilingInput(connections: referenceConnections, reference: $0, httpVersion: options.httpVersion == "1.1" ? "1.1" : "2") })
         if let storm = options.storm {
             guard let stormOrigin else { throw LoadTestError.http("the mock did not report its storm schedule (GET /__mock/stats has no storm)") }
             context.storm = StormInput(
