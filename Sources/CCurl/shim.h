@@ -1,6 +1,9 @@
 #ifndef SLUICE_CCURL_SHIM_H
 #define SLUICE_CCURL_SHIM_H
 #include <curl/curl.h>
+/* The transport drives libcurl from its own epoll loop, woken through an eventfd. */
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 
 /* curl_easy_setopt, curl_multi_setopt and curl_easy_getinfo are C-variadic, which Swift
    cannot call: one typed wrapper per argument kind. */
@@ -16,6 +19,17 @@ static inline CURLcode sluice_easy_setopt_write(CURL *h, CURLoption o, sluice_wr
 typedef int (*sluice_prereq_cb)(void *, char *, char *, int, int);
 static inline CURLcode sluice_easy_setopt_prereq(CURL *h, sluice_prereq_cb v) { return curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, v); }
 static inline CURLMcode sluice_multi_setopt_long(CURLM *m, CURLMoption o, long v) { return curl_multi_setopt(m, o, v); }
+/* Event-driven multi: libcurl says which sockets to watch and when its next timeout is. */
+typedef int (*sluice_socket_cb)(CURL *, curl_socket_t, int, void *, void *);
+typedef int (*sluice_timer_cb)(CURLM *, long, void *);
+static inline CURLMcode sluice_multi_setopt_socket(CURLM *m, sluice_socket_cb f, void *userp) {
+    CURLMcode c = curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, f);
+    return c != CURLM_OK ? c : curl_multi_setopt(m, CURLMOPT_SOCKETDATA, userp);
+}
+static inline CURLMcode sluice_multi_setopt_timer(CURLM *m, sluice_timer_cb f, void *userp) {
+    CURLMcode c = curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, f);
+    return c != CURLM_OK ? c : curl_multi_setopt(m, CURLMOPT_TIMERDATA, userp);
+}
 static inline CURLcode sluice_easy_getinfo_long(CURL *h, CURLINFO i, long *v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLcode sluice_easy_getinfo_off(CURL *h, CURLINFO i, curl_off_t *v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLcode sluice_easy_getinfo_ptr(CURL *h, CURLINFO i, void **v) { return curl_easy_getinfo(h, i, v); }

@@ -68,6 +68,8 @@ final class DispatchLoop: @unchecked Sendable {
 
     // Owned by the loop thread.
     private var scheduler: Scheduler
+    /// Connections opened ahead per sender (warm start).
+    private var warmth: ConnectionWarmth
     private var senders: [SenderID: SenderRuntime] = [:]
     private var campaigns = CampaignBook()
     private struct InFlight {
@@ -141,6 +143,9 @@ final class DispatchLoop: @unchecked Sendable {
         // instead of waiting in the transport's queue and leaving together.
         scheduling.inFlightTotalMax = min(scheduling.inFlightTotalMax, configuration.transport.concurrentRequestsMax)
         self.scheduler = Scheduler(configuration: scheduling)
+        self.warmth = ConnectionWarmth(
+            requestsPerConnection: configuration.transport.httpVersion == .http2 ? TransportConfiguration.streamsPerConnectionMax : 1,
+            connectionsMax: configuration.warmStart ? configuration.transport.connectionsPerHostMax : 0)
         self.limits = MessagingLimits(windowMilliseconds: configuration.messagingWindowMilliseconds)
     }
 
@@ -400,6 +405,15 @@ final class DispatchLoop: @unchecked Sendable {
         scheduler.upsertSender(
             record.id, tierMessagesPerSecond: record.tierMessagesPerSecond, burst: Int(record.burst),
             paused: record.paused, now: now)
+        warm(record)
+    }
+
+    /// Opens ahead the connections the sender's in-flight bound will fill (warm start).
+    private func warm(_ record: SenderRecord) {
+        guard !record.paused, let limit = scheduler.inFlightLimit(sender: record.id) else { return }
+        let count = warmth.toOpen(sender: record.id, inFlightLimit: limit)
+        guard count > 0 else { return }
+        transport?.warm(url: configuration.phoneNumberURL(phoneNumberID: record.phoneNumberID), bearerToken: record.accessToken, connections: count)
     }
 
     /// The campaign has queued messages in the journal: they page in if it is open.
@@ -1020,6 +1034,7 @@ final class DispatchLoop: @unchecked Sendable {
     /// was queued, in flight or due, so the scheduler holds nothing of it.
     private func forget(_ sender: SenderID, now: Instant) {
         guard senders.removeValue(forKey: sender) != nil else { return }
+        warmth.forget(sender)
         spacings[sender] = nil
         limits.remove(sender)
         historyNeeded.remove(sender)

@@ -23,6 +23,10 @@ public struct EngineConfiguration: Sendable {
     /// Longest a send outcome waits to be committed with others (group commit); a crash
     /// in that window leaves those messages `in_doubt`.
     public var outcomeFlushMilliseconds: Int64 = 5
+    /// Warm start: open the connections each sender's in-flight bound will fill, at
+    /// start and when a sender is registered or its tier rises, each with a read of the
+    /// number's node (`GET /{version}/{phone-number-id}`), before its messages need them.
+    public var warmStart: Bool = true
     /// How long shutdown waits for requests already on the wire.
     public var drainTimeoutMilliseconds: Int = 10_000
     /// A `sent` message with no further status this long after it was sent ends `unknown`.
@@ -98,8 +102,14 @@ public struct EngineConfiguration: Sendable {
 
     /// `{graph-url}/{graph-version}/{phone-number-id}/messages`
     func sendURL(phoneNumberID: String) -> String {
+        phoneNumberURL(phoneNumberID: phoneNumberID) + "/messages"
+    }
+
+    /// `{graph-url}/{graph-version}/{phone-number-id}`: the number's own node, which the
+    /// warm start reads to open connections.
+    func phoneNumberURL(phoneNumberID: String) -> String {
         var base = graphURL
         while base.hasSuffix("/") { base.removeLast() }
-        return "\(base)/\(graphVersion)/\(phoneNumberID)/messages"
+        return "\(base)/\(graphVersion)/\(phoneNumberID)"
     }
 }

@@ -21,6 +21,9 @@ public struct MockConfiguration: Sendable {
     /// Fixed delay added before each send response, after the arrival is recorded
     /// (on top of any ``FaultProfile/latency``).
     public var latencyMilliseconds: Int = 0
+    /// How long a new connection's setup takes (its first bytes are read this late): the
+    /// TCP and TLS round trips to a distant endpoint. 0: at once.
+    public var connectionSetupMilliseconds: Int = 0
     /// Registered sending numbers by `phone_number_id`; more can be added at run time with
     /// ``MockEndpoint/register(phoneNumberID:sender:)`` or `PUT /__mock/senders/{id}`.
     public var senders: [String: MockSender] = [:]

@@ -1,4 +1,5 @@
 import Hummingbird
+import HummingbirdCore
 import HummingbirdHTTP2
 import Logging
 import NIOCore
@@ -105,7 +106,7 @@ public final class MockEndpoint: Sendable {
     /// What the mock saw so far; the same as `GET /__mock/stats`.
     public func stats() -> MockStats {
         let counters = book.counters()
-        return MockStats(
+        var stats = MockStats(
             arrivals: recorder.count,
             perSender: recorder.counts(),
             errors: counters.errors,
@@ -115,6 +116,8 @@ public final class MockEndpoint: Sendable {
             webhooks: webhooks?.counters,
             storm: stormStats()
         )
+        stats.phoneNumberReads = book.phoneNumberReads()
+        return stats
     }
 
     private func stormStats() -> StormCounters? {
@@ -215,17 +218,13 @@ public final class MockEndpoint: Sendable {
             webhooks: webhooks
         ).register(on: router)
         InspectionRoutes(recorder: recorder, book: book, stats: { [self] in stats() }, webhooks: webhooks).register(on: router)
+        PhoneNumberRoute(book: book).register(on: router)
 
         // The bound port arrives through the server's callback; the stream ends early if it fails to bind.
         let (ports, portContinuation) = AsyncStream<Int>.makeStream()
         let application = Application(
             router: router,
-            // ALPN offers h2 and http/1.1; plain mode is HTTP/1.1 only (h2c is broken in our libcurl).
-            server: try tlsConfiguration.map {
-                try .http2Upgrade(
-                    tlsConfiguration: $0,
-                    configuration: .init(streamConfiguration: .init(additionalChannelHandlers: [ArrivalStamp(), FinalDataFrame.Installer()])))
-            } ?? .http1(configuration: .init(additionalChannelHandlers: [ArrivalStamp()])),
+            server: try Self.serverBuilder(tls: tlsConfiguration, setupMilliseconds: configuration.connectionSetupMilliseconds),
             configuration: ApplicationConfiguration(
                 address: .hostname(configuration.host, port: configuration.port),
                 serverName: "SluiceMock"
@@ -261,6 +260,26 @@ public final class MockEndpoint: Sendable {
             caFile: configuration.tls ? store.certificatePath : nil
         )
         return Runtime(group: group, server: serverTask, flusher: flusher, running: running)
+    }
+
+    /// ALPN offers h2 and http/1.1; plain mode is HTTP/1.1 only (h2c is broken in our
+    /// libcurl). With a connection setup time, each connection starts that late.
+    private static func serverBuilder(tls: TLSConfiguration?, setupMilliseconds: Int) throws -> HTTPServerBuilder {
+        let delay = TimeAmount.milliseconds(Int64(setupMilliseconds))
+        if let tls {
+            let streams = HTTP2UpgradeChannel.Configuration(
+                streamConfiguration: .init(additionalChannelHandlers: [ArrivalStamp(), FinalDataFrame.Installer()]))
+            guard setupMilliseconds > 0 else { return try .http2Upgrade(tlsConfiguration: tls, configuration: streams) }
+            return HTTPServerBuilder { responder in
+                DistantChildChannel(
+                    base: try HTTP2UpgradeChannel(tlsConfiguration: tls, configuration: streams, responder: responder), setupDelay: delay)
+            }
+        }
+        let plain = HTTP1Channel.Configuration(additionalChannelHandlers: [ArrivalStamp()])
+        guard setupMilliseconds > 0 else { return .http1(configuration: plain) }
+        return HTTPServerBuilder { responder in
+            DistantChildChannel(base: HTTP1Channel(responder: responder, configuration: plain), setupDelay: delay)
+        }
     }
 
     private static func tlsConfiguration(_ certificate: SelfSignedCertificate) throws -> TLSConfiguration {

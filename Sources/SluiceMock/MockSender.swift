@@ -69,6 +69,8 @@ public struct MockStats: Sendable, Equatable {
     public var hangs: Int
     /// Connections closed without an answer by fault injection.
     public var resets: Int
+    /// Answered reads of a number's node (`GET /{version}/{phone_number_id}`), per number.
+    public var phoneNumberReads: [String: Int] = [:]
     /// Status webhooks: posts and statuses delivered, failed posts, statuses dropped, and
     /// whether the subscribe handshake succeeded; nil when webhooks are off.
     public var webhooks: WebhookCounters?
@@ -96,7 +98,7 @@ public struct MockStats: Sendable, Equatable {
         self.storm = storm
     }
 
-    /// `{"arrivals":N,"per_sender":{…},"errors":{"130429":N,…},"errors_per_sender":{"id":{"130429":N}},"hangs":N,"resets":N}`.
+    /// `{"arrivals":N,"per_sender":{…},"errors":{"130429":N,…},"errors_per_sender":{"id":{"130429":N}},"hangs":N,"resets":N,"phone_number_reads":{"id":N}}`.
     func jsonBytes() -> [UInt8] {
         var bytes = Array(#"{"arrivals":"#.utf8)
         bytes.append(contentsOf: String(arrivals).utf8)
@@ -115,6 +117,8 @@ public struct MockStats: Sendable, Equatable {
         bytes.append(contentsOf: String(hangs).utf8)
         bytes.append(contentsOf: #","resets":"#.utf8)
         bytes.append(contentsOf: String(resets).utf8)
+        bytes.append(contentsOf: #","phone_number_reads":"#.utf8)
+        Self.appendObject(phoneNumberReads.map { ($0.key, $0.value) }, to: &bytes)
         if let w = webhooks {
             bytes.append(contentsOf: #","webhooks":{"posts":\#(w.posts),"statuses":\#(w.statuses),"failures":\#(w.failures),"dropped":\#(w.dropped),"subscribed":\#(w.subscribed),"delivered":\#(w.delivered)}"#.utf8)
         }

@@ -18,6 +18,8 @@ public struct ServeSettings: Equatable, Sendable {
     public var requestTimeoutMilliseconds = 15_000
     public var httpVersion = "2"
     public var pacingMargin = EngineConfiguration.defaultPacingMargin
+    /// Open each sender's connections ahead of its messages (see `EngineConfiguration.warmStart`).
+    public var warmStart = true
     /// Least milliseconds between two messages of one sender to the same recipient.
     public var pairSpacingMilliseconds = 6_000
     /// The `hub.verify_token` Meta must present to subscribe this server's webhook URL.
@@ -45,7 +47,7 @@ public struct ServeSettings: Equatable, Sendable {
         "data_dir", "listen", "graph_url", "graph_version", "ca_file", "in_doubt_settle_seconds",
         "connections_per_host", "request_timeout_ms", "http_version", "pacing_margin", "webhook_verify_token",
         "tls_cert", "tls_key", "pair_spacing_ms", "status_deadline_hours", "intake_reserve_mb", "retention_days",
-        "client_idle_seconds", "body_min_rate", "max_connections_per_client",
+        "client_idle_seconds", "body_min_rate", "max_connections_per_client", "warm_start",
     ]
 
     /// `connections_per_host`, or by protocol: HTTP/2 carries 100 requests a connection,
@@ -113,6 +115,10 @@ public struct ServeSettings: Equatable, Sendable {
         if let value = table["status_deadline_hours"] {
             guard let d = value.double ?? value.int.map(Double.init) else { throw SettingsError("\(source): status_deadline_hours must be a number") }
             statusDeadlineHours = d
+        }
+        if let value = table["warm_start"] {
+            guard let b = value.bool else { throw SettingsError("\(source): warm_start must be true or false") }
+            warmStart = b
         }
         if let value = table["pacing_margin"] {
             guard let d = value.double else { throw SettingsError("\(source): pacing_margin must be a number such as 0.01") }
@@ -182,6 +188,7 @@ public struct ServeSettings: Equatable, Sendable {
         c.transport.requestTimeoutMilliseconds = requestTimeoutMilliseconds
         c.transport.httpVersion = httpVersion == "2" ? .http2 : .http1
         c.scheduler.safetyMargin = pacingMargin
+        c.warmStart = warmStart
         c.pairSpacingMilliseconds = Int64(pairSpacingMilliseconds)
         c.outcome.inDoubtSettleMilliseconds = Int64(inDoubtSettleSeconds * 1000)
         c.statusDeadlineMilliseconds = max(1, Int64(statusDeadlineHours * 3_600_000))

@@ -93,6 +93,21 @@ public final class CurlTransport: @unchecked Sendable {
         shared.multi.wakeup()
     }
 
+    /// Opens `connections` new connections to `url`'s host now, each with one GET of `url`
+    /// (a Graph API read such as the phone number's own node; its answer is only
+    /// counted), so that the sends that follow find their handshakes done. The
+    /// connections stay in the pool (up to `connectionsPerHostMax`); callable from any
+    /// thread; ignored after shutdown.
+    public func warm(url: String, bearerToken: String, connections: Int) {
+        guard connections > 0 else { return }
+        let queued = shared.state.withLock { state -> Bool in
+            guard case .running = state.phase else { return false }
+            state.warming.append(WarmRequest(url: url, bearerToken: bearerToken, connections: connections))
+            return true
+        }
+        if queued { shared.multi.wakeup() }
+    }
+
     /// Requests accepted by ``send(_:)`` and not completed yet (queued or in libcurl).
     public var inFlightCount: Int { shared.inFlight.load(ordering: .relaxed) }
 
@@ -137,6 +152,7 @@ final class TransportShared: Sendable {
         var incoming: [QueuedRequest] = []
         /// Refused by `send` (queue full): delivered by the loop with its next batch.
         var refused: [TransportCompletion] = []
+        var warming: [WarmRequest] = []
         var phase = Phase.running
     }
 
@@ -152,6 +168,8 @@ final class TransportShared: Sendable {
     let responsesHTTP1 = Atomic<Int>(0)
     let notSent = Atomic<Int>(0)
     let inDoubt = Atomic<Int>(0)
+    let warmConnectionsOpened = Atomic<Int>(0)
+    let warmFailures = Atomic<Int>(0)
 
     init(multi: CurlMulti, configuration: TransportConfiguration) {
         self.multi = multi
@@ -165,7 +183,9 @@ final class TransportShared: Sendable {
             responsesHTTP2: responsesHTTP2.load(ordering: .relaxed),
             responsesHTTP1: responsesHTTP1.load(ordering: .relaxed),
             notSent: notSent.load(ordering: .relaxed),
-            inDoubt: inDoubt.load(ordering: .relaxed)
+            inDoubt: inDoubt.load(ordering: .relaxed),
+            warmConnectionsOpened: warmConnectionsOpened.load(ordering: .relaxed),
+            warmFailures: warmFailures.load(ordering: .relaxed)
         )
     }
 }

@@ -58,4 +58,16 @@ public struct TransportStatistics: Sendable, Equatable {
     public var responsesHTTP1: Int
     public var notSent: Int
     public var inDoubt: Int
+    /// Warm-up requests (``CurlTransport/warm(url:bearerToken:connections:)``) that opened
+    /// a connection and got an answer (any HTTP status), and those that failed.
+    public var warmConnectionsOpened: Int = 0
+    public var warmFailures: Int = 0
+}
+
+/// Connections to open ahead of the sends that will need them (warm start): each one a
+/// fresh connection carrying one GET of `url`, whose answer is only counted.
+struct WarmRequest: Sendable {
+    var url: String
+    var bearerToken: String
+    var connections: Int
 }

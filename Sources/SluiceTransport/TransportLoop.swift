@@ -5,7 +5,7 @@ import SluiceCore
 final class TransportLoop {
     /// Header lists cached per bearer token; cleared when full (handles keep theirs alive).
     static let headerListsMax = 1024
-    /// Longest sleep in `curl_multi_poll` when nothing is due; a wakeup ends it earlier.
+    /// Longest sleep in the multi handle's wait when nothing is due; a wakeup ends it earlier.
     static let pollMillisecondsMax = 1000
 
     private let shared: TransportShared
@@ -18,6 +18,8 @@ final class TransportLoop {
     private var waiting: [QueuedRequest] = []
     private var waitingHead = 0
     private var incoming: [QueuedRequest] = []
+    /// Warm-up handles in the multi handle (outside `active`: they carry no message).
+    private var warming: [EasyHandle] = []
     private var completions: [TransportCompletion] = []
     /// Requests whose bytes libcurl began to write in this iteration (connection ready).
     private let departures = DepartureLog()
@@ -42,7 +44,7 @@ final class TransportLoop {
                 completeWaiting(.notSent(reason: "transport shut down before sending"))
             }
             startWaiting()
-            shared.multi.perform()
+            shared.multi.runDueTimers()
             departures.stamp()
             shared.multi.drainFinished { raw, code in finished(EasyHandle.from(raw), code: code) }
 
@@ -63,8 +65,9 @@ final class TransportLoop {
             }
             deliver()
             if stop { break }
-            shared.multi.poll(timeoutMilliseconds: pollMilliseconds)
+            shared.multi.wait(timeoutMilliseconds: pollMilliseconds) { departures.stamp() }
         }
+        abortWarming()
         precondition(active.isEmpty, "every handle is out of the multi handle before cleanup")
         free.removeAll()
         headerLists.removeAll()
@@ -72,8 +75,10 @@ final class TransportLoop {
 
     /// Moves what `send` queued into `waiting`; returns the phase seen with it.
     private func takeIncoming() -> TransportShared.Phase {
+        var warm: [WarmRequest] = []
         let phase = shared.state.withLock { state in
             swap(&incoming, &state.incoming)
+            swap(&warm, &state.warming)
             if !state.refused.isEmpty {
                 completions.append(contentsOf: state.refused)
                 state.refused.removeAll(keepingCapacity: true)
@@ -84,7 +89,41 @@ final class TransportLoop {
             waiting.append(contentsOf: incoming)
             incoming.removeAll(keepingCapacity: true)
         }
+        for request in warm { startWarm(request) }
         return phase
+    }
+
+    /// Opens the request's connections: one fresh connection per warm-up GET.
+    private func startWarm(_ request: WarmRequest) {
+        guard let headers = headerList(for: request.bearerToken) else { return }
+        for _ in 0..<request.connections {
+            guard let handle = try? EasyHandle(configuration: configuration),
+                handle.prepareWarm(url: request.url, headers: headers) == CURLE_OK,
+                shared.multi.add(handle) == CURLM_OK
+            else {
+                shared.warmFailures.add(1, ordering: .relaxed)
+                continue
+            }
+            warming.append(handle)
+        }
+    }
+
+    /// A warm-up finished: counted, its connection left in the pool, the handle dropped.
+    private func finishedWarm(_ handle: EasyHandle, code: CURLcode) {
+        if code == CURLE_OK && handle.info(CURLINFO_NUM_CONNECTS) > 0 {
+            shared.warmConnectionsOpened.add(1, ordering: .relaxed)
+        } else {
+            shared.warmFailures.add(1, ordering: .relaxed)
+        }
+        shared.multi.remove(handle)
+        if let index = warming.firstIndex(where: { $0 === handle }) { warming.remove(at: index) }
+    }
+
+    /// At stop: warm-ups still in libcurl are given up.
+    private func abortWarming() {
+        for handle in warming { shared.multi.remove(handle) }
+        shared.warmFailures.add(warming.count, ordering: .relaxed)
+        warming.removeAll()
     }
 
     private func startWaiting() {
@@ -161,6 +200,7 @@ final class TransportLoop {
 
     /// A transfer libcurl reports done; never called from inside a libcurl callback.
     private func finished(_ handle: EasyHandle, code: CURLcode) {
+        if handle.isWarm { return finishedWarm(handle, code: code) }
         let result: SendResult
         if code == CURLE_OK {
             let status = handle.info(CURLINFO_RESPONSE_CODE)

@@ -41,12 +41,16 @@ struct LoadTestCommand: AsyncParsableCommand {
     var connections: Int?
     @Option(name: .customLong("pacing-margin"), help: "The started dispatcher's --pacing-margin (default: serve's, 0.008).")
     var pacingMargin: Double?
+    @Flag(name: .customLong("no-warm-start"), help: "The started dispatcher opens no connections ahead (its --no-warm-start): to measure what warm start saves.")
+    var noWarmStart = false
     @Option(name: .customLong("http-version"), help: "The started dispatcher's --http-version, 1.1 or 2, and the protocol of the ceiling's h2load (default: serve's, 2).")
     var httpVersion: String?
     @Option(help: ArgumentHelp(
         "How far away the started mock is: its answer time as fixed:MS, uniform:MIN-MAX or long-tail:MEDIAN/P99 (e.g. long-tail:150/800).",
         valueName: "PROFILE"))
     var latency: String?
+    @Option(name: .customLong("connect-latency"), help: "The started mock's connection setup time in milliseconds (its --connect-latency-ms): what each new connection costs before its first request, as the TCP and TLS round trips to a distant endpoint do.")
+    var connectLatency: Int?
     @Flag(help: "The started mock posts signed status webhooks to the started dispatcher; reports accepted -> delivered latency and fails on any undelivered message.")
     var webhooks = false
     @Option(help: ArgumentHelp(
@@ -92,11 +96,14 @@ struct LoadTestCommand: AsyncParsableCommand {
         if !ceiling && senders != nil {
             throw ValidationError("--senders only applies with --ceiling (use --tiers and --senders-per-tier otherwise)")
         }
-        if server != nil && (connections != nil || pacingMargin != nil || httpVersion != nil) {
-            throw ValidationError("--connections, --pacing-margin and --http-version configure a started dispatcher; they do not apply with --server")
+        if server != nil && (connections != nil || pacingMargin != nil || httpVersion != nil || noWarmStart) {
+            throw ValidationError("--connections, --pacing-margin, --http-version and --no-warm-start configure a started dispatcher; they do not apply with --server")
         }
-        if mock != nil && latency != nil {
-            throw ValidationError("--latency configures a started mock; it does not apply with --mock")
+        if mock != nil && (latency != nil || connectLatency != nil) {
+            throw ValidationError("--latency and --connect-latency configure a started mock; they do not apply with --mock")
+        }
+        if let connectLatency, !(0...60_000).contains(connectLatency) {
+            throw ValidationError("--connect-latency must be between 0 and 60000 ms, got \(connectLatency)")
         }
         if let latency {
             do { _ = try LatencyDistribution(parsing: latency) } catch { throw ValidationError("--latency: \(error)") }
@@ -155,8 +162,10 @@ struct LoadTestCommand: AsyncParsableCommand {
         options.mockCAFile = mockCAFile
         options.connections = connections
         options.pacingMargin = pacingMargin
+        options.warmStart = !noWarmStart
         options.httpVersion = httpVersion
         options.latency = latency
+        options.connectLatencyMilliseconds = connectLatency
         options.webhooks = webhooks
         options.storm = try stormSchedule()
         if server != nil, let key = adminKey ?? ProcessInfo.processInfo.environment["SLUICE_ADMIN_KEY"] { options.adminKey = key }
@@ -170,6 +179,7 @@ struct LoadTestCommand: AsyncParsableCommand {
             say("  reference client first: h2load, \(total) requests over \(over) \(http1 ? "HTTP/1.1" : "HTTP/2") connections")
         }
         if let latency { say("  the mock answers after \(latency)") }
+        if let connectLatency { say("  each new connection to the mock takes \(connectLatency) ms to set up") }
         let display = ProgressDisplay()
         let report: LoadTestReport
         do {

@@ -24,6 +24,8 @@ struct MockCommand: AsyncParsableCommand {
     var record: String?
     @Option(name: .customLong("latency-ms"), help: "Fixed delay before each answer, in milliseconds (added to any profile latency).")
     var latencyMs = 0
+    @Option(name: .customLong("connect-latency-ms"), help: "A new connection's setup time (its first bytes are read this late), in milliseconds: the TCP and TLS round trips to a distant endpoint.")
+    var connectLatencyMs = 0
     @Flag(help: "Serve plain HTTP/1.1 instead of TLS.")
     var plain = false
 
@@ -93,12 +95,14 @@ struct MockCommand: AsyncParsableCommand {
     func run() async throws {
         let address = try ListenAddress(parsing: listen)
         guard (0...60_000).contains(latencyMs) else { throw ValidationError("latency-ms must be between 0 and 60000") }
+        guard (0...60_000).contains(connectLatencyMs) else { throw ValidationError("connect-latency-ms must be between 0 and 60000") }
         var configuration = MockConfiguration(certificateDirectory: certDir)
         configuration.host = address.host
         configuration.port = address.port
         configuration.tls = !plain
         configuration.recordFile = record
         configuration.latencyMilliseconds = latencyMs
+        configuration.connectionSetupMilliseconds = connectLatencyMs
         configuration.requireRegisteredSenders = requireRegistered
         configuration.pairLimit = !noPairLimit
         do {

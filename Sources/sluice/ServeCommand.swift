@@ -37,6 +37,8 @@ struct ServeCommand: AsyncParsableCommand {
     var pairSpacingMs: Int?
     @Option(name: .customLong("webhook-verify-token"), help: "The hub.verify_token that subscribes /webhooks/whatsapp (also $SLUICE_WEBHOOK_VERIFY_TOKEN).")
     var webhookVerifyToken: String?
+    @Flag(inversion: .prefixedNo, help: "Open each number's connections before its messages need them, at start and when its tier rises, each with a read of the number's node (default: on).")
+    var warmStart: Bool?
     @Option(name: .customLong("http-version"), help: "2 (default: HTTP/2 where the endpoint offers it over ALPN, HTTP/1.1 keep-alive otherwise) or 1.1 (HTTP/1.1 keep-alive only).")
     var httpVersion: String?
     @Option(name: .customLong("tls-cert"), help: "PEM certificate chain for serving the API over TLS (with --tls-key).")
@@ -74,6 +76,7 @@ struct ServeCommand: AsyncParsableCommand {
         if let requestTimeoutMs { s.requestTimeoutMilliseconds = requestTimeoutMs }
         if let httpVersion { s.httpVersion = httpVersion }
         if let pacingMargin { s.pacingMargin = pacingMargin }
+        if let warmStart { s.warmStart = warmStart }
         if let pairSpacingMs { s.pairSpacingMilliseconds = pairSpacingMs }
         if let token = ProcessInfo.processInfo.environment["SLUICE_WEBHOOK_VERIFY_TOKEN"], !token.isEmpty { s.webhookVerifyToken = token }
         if let webhookVerifyToken { s.webhookVerifyToken = webhookVerifyToken }

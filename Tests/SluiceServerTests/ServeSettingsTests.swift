@@ -51,6 +51,7 @@ import Testing
             http_version = "1.1"
             pacing_margin = 0.02
             status_deadline_hours = 0.5
+            warm_start = false
             """, source: "test.toml")
         try s.validate()
         #expect(s.listen == ListenAddress(host: "0.0.0.0", port: 9090))
@@ -64,6 +65,7 @@ import Testing
         #expect(engine.transport.httpVersion == .http1)
         #expect(engine.scheduler.safetyMargin == 0.02)
         #expect(engine.statusDeadlineMilliseconds == 1_800_000)
+        #expect(!engine.warmStart)
         let defaults = ServeSettings().engineConfiguration()
         #expect(defaults.statusDeadlineMilliseconds == 24 * 3_600_000)
         #expect(defaults.transport.httpVersion == .http2)
@@ -72,6 +74,7 @@ import Testing
         http1.httpVersion = "1.1"
         #expect(http1.engineConfiguration().transport.connectionsPerHostMax == EngineConfiguration.connectionsPerHostMaxHTTP1)
         #expect(defaults.scheduler.sizesInFlightFromLatency)
+        #expect(defaults.warmStart)
     }
 
     @Test func badSettingsAreNamed() throws {
@@ -79,6 +82,7 @@ import Testing
             ("colour = 1", "unknown setting 'colour'"),
             ("listen = 8080", "listen must be a string"),
             ("connections_per_host = \"many\"", "connections_per_host must be an integer"),
+            ("warm_start = \"yes\"", "warm_start must be true or false"),
             ("data_dir = ", "not valid TOML"),
         ]
         for (toml, expected) in cases {

@@ -62,12 +62,17 @@ public struct LoadTestRunner: Sendable {
         public var connections: Int?
         /// Passed to a started `serve` as `--pacing-margin`; nil: serve's default.
         public var pacingMargin: Double?
+        /// False: the started `serve` gets `--no-warm-start`.
+        public var warmStart = true
         /// Passed to a started `serve` as `--http-version` (`1.1` or `2`), and the
         /// reference client's protocol in ceiling runs; nil: serve's default (HTTP/2).
         public var httpVersion: String?
         /// Passed to a started mock as `--latency` (`fixed:MS`, `uniform:MIN-MAX`,
         /// `long-tail:MEDIAN/P99`): how far away the endpoint is.
         public var latency: String?
+        /// Passed to a started mock as `--connect-latency-ms`: a new connection's setup
+        /// time (TCP and TLS round trips to a distant endpoint); nil: at once.
+        public var connectLatencyMilliseconds: Int?
         /// The reference client of ceiling runs.
         public var referenceClient = ReferenceClient.defaultExecutable
         /// Status webhooks from the started mock to the started `serve`, and accepted →
@@ -178,6 +183,7 @@ public struct LoadTestRunner: Sendable {
                 arguments += ["--faults", file]
             }
             if let latency = options.latency { arguments += ["--latency", latency] }
+            if let setup = options.connectLatencyMilliseconds { arguments += ["--connect-latency-ms", String(setup)] }
             if options.webhooks {
                 arguments += ["--webhook-url", "http://127.0.0.1:\(servePort)/webhooks/whatsapp", "--app-secret", Self.webhookAppSecret]
             }
@@ -206,6 +212,7 @@ public struct LoadTestRunner: Sendable {
             ]
             if let connections = options.connections { arguments += ["--connections", String(connections)] }
             if let margin = options.pacingMargin { arguments += ["--pacing-margin", String(margin)] }
+            if !options.warmStart { arguments.append("--no-warm-start") }
             if let version = options.httpVersion { arguments += ["--http-version", version] }
             let child = try ServiceProcess(
                 name: "sluice serve", executable: options.executable, arguments: arguments,

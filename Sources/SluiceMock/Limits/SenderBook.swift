@@ -31,6 +31,7 @@ final class SenderBook: Sendable {
         var errorsPerSender: [String: [Int: Int]] = [:]
         var hangs = 0
         var resets = 0
+        var phoneNumberReads: [String: Int] = [:]
         var stormAnswers = 0
         var stormAnswersPerSender: [String: Int] = [:]
     }
@@ -123,6 +124,15 @@ final class SenderBook: Sendable {
 
     func noteReset() {
         state.withLock { $0.resets += 1 }
+    }
+
+    func notePhoneNumberRead(_ phoneNumberID: String) {
+        state.withLock { $0.phoneNumberReads[phoneNumberID, default: 0] += 1 }
+    }
+
+    /// Answered `GET /{version}/{phone_number_id}` per number.
+    func phoneNumberReads() -> [String: Int] {
+        state.withLock { $0.phoneNumberReads }
     }
 
     /// The refusal counters (arrivals come from the recorder).

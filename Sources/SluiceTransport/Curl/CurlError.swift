@@ -6,6 +6,8 @@ public enum CurlError: Error, Sendable, CustomStringConvertible {
     case multiInit
     case easyInit
     case option(name: String, code: Int)
+    /// The transport's event loop (epoll, eventfd) could not be created.
+    case eventSetup(what: String, errno: Int32)
 
     public var description: String {
         switch self {
@@ -13,6 +15,7 @@ public enum CurlError: Error, Sendable, CustomStringConvertible {
         case .multiInit: "curl_multi_init failed"
         case .easyInit: "curl_easy_init failed"
         case .option(let name, let code): "setting \(name) failed (\(code))"
+        case .eventSetup(let what, let errno): "\(what) failed (errno \(errno))"
         }
     }
 }

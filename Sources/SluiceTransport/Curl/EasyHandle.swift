@@ -1,6 +1,6 @@
 import CCurl
 
-/// Requests whose bytes libcurl writes in the current `curl_multi_perform`: the
+/// Requests whose bytes libcurl writes in the current `curl_multi_socket_action`: the
 /// handles' pre-request callbacks name them, and the loop stamps them once the call
 /// returns, when the bytes have been handed to the socket (a stamp taken before the
 /// write could be early by however long the thread was held up in between).
@@ -38,6 +38,8 @@ final class EasyHandle {
     var activeIndex = -1
     /// Where the pre-request callback reports that this handle's request leaves.
     var departures: DepartureLog?
+    /// Set by `prepareWarm`: the handle opens a connection with a GET and is then dropped.
+    private(set) var isWarm = false
 
     private(set) var response: [UInt8] = []
     private let responseBytesMax: Int
@@ -148,6 +150,23 @@ final class EasyHandle {
         return CURLE_OK
     }
 
+    /// Points a new handle at a warm-up GET of `url` over a connection of its own
+    /// (`CURLOPT_FRESH_CONNECT`; no `PIPEWAIT`, so it does not queue behind another
+    /// handshake). The connection stays in the pool for the sends; the handle is not reused.
+    func prepareWarm(url: String, headers: HeaderList) -> CURLcode {
+        isWarm = true
+        departures = nil
+        self.headers = headers
+        for (option, value) in [(CURLOPT_HTTPGET, 1), (CURLOPT_FRESH_CONNECT, 1), (CURLOPT_PIPEWAIT, 0)] {
+            let code = sluice_easy_setopt_long(raw, option, value)
+            guard code == CURLE_OK else { return code }
+        }
+        var code = sluice_easy_setopt_str(raw, CURLOPT_URL, url)
+        guard code == CURLE_OK else { return code }
+        code = sluice_easy_setopt_slist(raw, CURLOPT_HTTPHEADER, headers.slist)
+        return code
+    }
+
     /// libcurl's detailed message for the last failure, or its generic one.
     func errorDetail(_ code: CURLcode) -> String {
         errorBuffer[0] != 0 ? String(cString: errorBuffer) : TransferClassifier.message(for: code)
@@ -165,7 +184,7 @@ final class EasyHandle {
         return Int64(value)
     }
 
-    /// Called by libcurl (inside `curl_multi_perform`) with response bytes.
+    /// Called by libcurl (inside `curl_multi_socket_action`) with response bytes.
     private func receive(_ data: UnsafeMutablePointer<CChar>, _ count: Int) {
         let kept = min(count, responseBytesMax - response.count)
         guard kept > 0 else { return }
