@@ -50,9 +50,9 @@ public struct EngineConfiguration: Sendable {
     /// with answers taking 5 s at p99.
     public static let inFlightPerSenderMax = 8_192
     /// Most requests outstanding over all senders (easy handles and their buffers). Also
-    /// what an endpoint that queues (latency rising with load) can draw: libcurl's
-    /// `curl_multi_perform` walks every transfer, so the dispatcher's CPU per message grows
-    /// with it (0.06 CPU s per 1 000 at 64 in flight, 0.12 at 16 384; tuning/RESULTS.md).
+    /// what an endpoint that queues (latency rising with load) can draw: the in-flight
+    /// bounds follow its answer times up, and an endpoint serves more connections and
+    /// streams less well (tuning/RESULTS.md, "At saturation").
     public static let inFlightTotalMax = 8_192
     /// Most connections to the endpoint over HTTP/2 (100 requests each); libcurl opens
     /// them as requests need them.
