@@ -18,6 +18,11 @@ public struct MockConfiguration: Sendable {
     public var certificateDirectory: String
     /// When set, every accepted arrival is appended to this file as one NDJSON line.
     public var recordFile: String? = nil
+    /// When set, every send refused for going over its sender's tier (130429) is appended
+    /// to this file as one NDJSON line, `{"t":…,"phone_number_id":…,"to":…}`, with the
+    /// arrival stamp it was judged by: where pacing was squeezed, which the arrival
+    /// record (accepted sends only) cannot show.
+    public var refusalRecordFile: String? = nil
     /// Fixed delay added before each send response, after the arrival is recorded
     /// (on top of any ``FaultProfile/latency``).
     public var latencyMilliseconds: Int = 0

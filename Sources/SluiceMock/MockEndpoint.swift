@@ -209,13 +209,15 @@ public final class MockEndpoint: Sendable {
         let store = CertificateStore(directory: configuration.certificateDirectory)
         let tlsConfiguration = try configuration.tls ? Self.tlsConfiguration(store.loadOrCreate(logger: logger)) : nil
         let router = Router(context: MockRequestContext.self)
+        let refusals = try configuration.refusalRecordFile.map { try RecordFile(path: $0) }
         SendRoute(
             recorder: recorder,
             book: book,
             faults: faults,
             templates: configuration.templates,
             fixedLatencyMilliseconds: configuration.latencyMilliseconds,
-            webhooks: webhooks
+            webhooks: webhooks,
+            refusals: refusals
         ).register(on: router)
         InspectionRoutes(recorder: recorder, book: book, stats: { [self] in stats() }, webhooks: webhooks).register(on: router)
         PhoneNumberRoute(book: book).register(on: router)

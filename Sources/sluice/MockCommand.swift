@@ -22,6 +22,8 @@ struct MockCommand: AsyncParsableCommand {
     var certDir = "./sluice-mock"
     @Option(help: "Append every accepted arrival to this NDJSON file.")
     var record: String?
+    @Option(name: .customLong("record-refusals"), help: "Append every send refused over its tier (130429) to this NDJSON file, with the arrival stamp it was judged by.")
+    var recordRefusals: String?
     @Option(name: .customLong("latency-ms"), help: "Fixed delay before each answer, in milliseconds (added to any profile latency).")
     var latencyMs = 0
     @Option(name: .customLong("connect-latency-ms"), help: "A new connection's setup time (its first bytes are read this late), in milliseconds: the TCP and TLS round trips to a distant endpoint.")
@@ -101,6 +103,7 @@ struct MockCommand: AsyncParsableCommand {
         configuration.port = address.port
         configuration.tls = !plain
         configuration.recordFile = record
+        configuration.refusalRecordFile = recordRefusals
         configuration.latencyMilliseconds = latencyMs
         configuration.connectionSetupMilliseconds = connectLatencyMs
         configuration.requireRegisteredSenders = requireRegistered

@@ -49,6 +49,34 @@ struct DistantEndpointTests {
         }
     }
 
+    @Test func sendsRefusedOverTheTierAreRecordedWithTheirArrivalStamp() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var configuration = MockConfiguration(certificateDirectory: directory.path)
+        configuration.refusalRecordFile = directory.appendingPathComponent("refusals.ndjson").path
+        configuration.recordFile = directory.appendingPathComponent("arrivals.ndjson").path
+        var logger = Logger(label: "SluiceMockTests")
+        logger.logLevel = .warning
+        let endpoint = MockEndpoint(configuration: configuration, logger: logger)
+        try endpoint.register(phoneNumberID: Self.sender, sender: MockSender(tierMessagesPerSecond: 1))
+        let running = try await endpoint.start()
+        let caFile = try #require(running.caFile)
+        let url = running.baseURL + "/v21.0/\(Self.sender)/messages"
+        // Tier 1: the second send within the second is refused.
+        for to in ["15550000001", "15550000002"] {
+            _ = try await Curl.run(["--cacert", caFile] + Curl.sendArguments(url: url, body: sendBody(to: to)), in: directory)
+        }
+        await endpoint.stop()
+        let lines = try String(contentsOfFile: configuration.refusalRecordFile!, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 1)
+        let refusal = try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
+        #expect(refusal["phone_number_id"] as? String == Self.sender && refusal["to"] as? String == "15550000002")
+        let accepted = try #require(endpoint.recorder.snapshot().first)
+        let refusedAt = try #require((refusal["t"] as? NSNumber)?.int64Value)
+        #expect(refusedAt > accepted.timeNanoseconds && refusedAt - accepted.timeNanoseconds < 1_000_000_000, "stamped on the arrival clock")
+        #expect(endpoint.stats().errors[130_429] == 1)
+    }
+
     @Test func aNewConnectionWaitsItsSetupTimeAndAnOpenOneDoesNot() async throws {
         try await withEndpoint(setupMilliseconds: 300) { endpoint, running, directory in
             let caFile = try #require(running.caFile)

@@ -170,7 +170,11 @@ public struct LoadTestRunner: Sendable {
         if mockURL == nil {
             recordPath = work + "/arrivals.ndjson"
             try? FileManager.default.removeItem(atPath: recordPath!)
-            var arguments = ["mock", "--listen", "127.0.0.1:0", "--cert-dir", work + "/mock", "--record", recordPath!]
+            try? FileManager.default.removeItem(atPath: work + "/refusals.ndjson")
+            var arguments = [
+                "mock", "--listen", "127.0.0.1:0", "--cert-dir", work + "/mock", "--record", recordPath!,
+                "--record-refusals", work + "/refusals.ndjson",
+            ]
             if plan.ceiling {
                 // The reference client repeats one body, so one recipient: the pair limit would refuse it.
                 // Every campaign recipient is distinct, so the judged senders lose nothing by this.

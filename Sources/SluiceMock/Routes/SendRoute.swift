@@ -17,6 +17,8 @@ struct SendRoute: Sendable {
     /// The configuration's fixed latency, added to the profile's.
     let fixedLatencyMilliseconds: Int
     let webhooks: StatusWebhookSender?
+    /// Where sends refused over the tier are recorded; nil: not recorded.
+    var refusals: RecordFile? = nil
 
     /// Thrown after a fault closed the connection: nothing is left to answer.
     struct ConnectionDropped: Error {}
@@ -76,6 +78,7 @@ struct SendRoute: Sendable {
             return try await answer(error, phoneNumberID: phoneNumberID, after: latency)
         }
         if let error = book.admit(phoneNumberID: phoneNumberID, recipient: send.to, time: arrivedAt) {
+            if error.code == 130_429, let refusals { Self.recordRefusal(refusals, time: arrivedAt, phoneNumberID: phoneNumberID, to: send.to) }
             return try await answer(error, phoneNumberID: phoneNumberID, after: latency)
         }
         let wamid = recorder.record(
@@ -89,6 +92,18 @@ struct SendRoute: Sendable {
             try await Task.sleep(for: latency)
         }
         return Self.successResponse(to: send.to, wamid: wamid)
+    }
+
+    /// `{"t":…,"phone_number_id":…,"to":…}` and a newline: refusals are rare, written at once.
+    static func recordRefusal(_ file: RecordFile, time: Int64, phoneNumberID: String, to: String) {
+        var line = Array(#"{"t":"#.utf8)
+        line.append(contentsOf: String(time).utf8)
+        line.append(contentsOf: #","phone_number_id":"#.utf8)
+        JSONText.appendString(phoneNumberID, to: &line)
+        line.append(contentsOf: #","to":"#.utf8)
+        JSONText.appendString(to, to: &line)
+        line.append(contentsOf: "}\n".utf8)
+        _ = file.write { line }
     }
 
     /// Counts the error, waits the latency, answers it.
