@@ -166,7 +166,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "SluiceCore", "SluiceCrypto",
+                "SluiceCore", "SluiceCrypto", "SluiceServer",
                 // A subscriber for the events `serve` delivers.
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
