@@ -1,5 +1,4 @@
 import Foundation
-import Logging
 import Testing
 
 @testable import SluiceMock
@@ -11,22 +10,10 @@ struct DistantEndpointTests {
     static let sender = "106540352242922"
 
     private func withEndpoint(setupMilliseconds: Int, _ body: (MockEndpoint, MockEndpoint.Running, URL) async throws -> Void) async throws {
-        let directory = try makeTemporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        var configuration = MockConfiguration(certificateDirectory: directory.path)
-        configuration.connectionSetupMilliseconds = setupMilliseconds
-        var logger = Logger(label: "SluiceMockTests")
-        logger.logLevel = .warning
-        let endpoint = MockEndpoint(configuration: configuration, logger: logger)
-        try endpoint.register(phoneNumberID: Self.sender, sender: MockSender(tierMessagesPerSecond: 80, accessToken: "right"))
-        let running = try await endpoint.start()
-        do {
-            try await body(endpoint, running, directory)
-        } catch {
-            await endpoint.stop()
-            throw error
-        }
-        await endpoint.stop()
+        try await withConfiguredEndpoint(tls: true, { configuration in
+            configuration.connectionSetupMilliseconds = setupMilliseconds
+            configuration.senders[Self.sender] = MockSender(tierMessagesPerSecond: 80, accessToken: "right")
+        }, body)
     }
 
     @Test func theNumbersNodeIsReadWithItsTokenAndCounted() async throws {
@@ -50,33 +37,28 @@ struct DistantEndpointTests {
     }
 
     @Test func sendsRefusedOverTheTierAreRecordedWithTheirArrivalStamp() async throws {
-        let directory = try makeTemporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        var configuration = MockConfiguration(certificateDirectory: directory.path)
-        configuration.refusalRecordFile = directory.appendingPathComponent("refusals.ndjson").path
-        configuration.recordFile = directory.appendingPathComponent("arrivals.ndjson").path
-        var logger = Logger(label: "SluiceMockTests")
-        logger.logLevel = .warning
-        let endpoint = MockEndpoint(configuration: configuration, logger: logger)
-        try endpoint.register(phoneNumberID: Self.sender, sender: MockSender(tierMessagesPerSecond: 1))
-        let running = try await endpoint.start()
-        let caFile = try #require(running.caFile)
-        let url = running.baseURL + "/v21.0/\(Self.sender)/messages"
-        // Tier 1: the second send within the second is refused.
-        for to in ["15550000001", "15550000002"] {
-            _ = try await Curl.run(["--cacert", caFile] + Curl.sendArguments(url: url, body: sendBody(to: to)), in: directory)
+        var refusalFile = ""
+        try await withConfiguredEndpoint(tls: true, { configuration in
+            refusalFile = configuration.certificateDirectory + "/refusals.ndjson"
+            configuration.refusalRecordFile = refusalFile
+            configuration.senders[Self.sender] = MockSender(tierMessagesPerSecond: 1)
+        }) { endpoint, running, directory in
+            let caFile = try #require(running.caFile)
+            let url = running.baseURL + "/v21.0/\(Self.sender)/messages"
+            // Tier 1: the second send within the second is refused.
+            for to in ["15550000001", "15550000002"] {
+                _ = try await Curl.run(["--cacert", caFile] + Curl.sendArguments(url: url, body: sendBody(to: to)), in: directory)
+            }
+            let lines = try String(contentsOfFile: refusalFile, encoding: .utf8).split(separator: "\n")
+            #expect(lines.count == 1)
+            let refusal = try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
+            #expect(refusal["phone_number_id"] as? String == Self.sender && refusal["to"] as? String == "15550000002")
+            let accepted = try #require(endpoint.recorder.snapshot().first)
+            let refusedAt = try #require((refusal["t"] as? NSNumber)?.int64Value)
+            #expect(refusedAt > accepted.timeNanoseconds && refusedAt - accepted.timeNanoseconds < 1_000_000_000, "stamped on the arrival clock")
+            #expect(endpoint.stats().errors[130_429] == 1)
         }
-        await endpoint.stop()
-        let lines = try String(contentsOfFile: configuration.refusalRecordFile!, encoding: .utf8).split(separator: "\n")
-        #expect(lines.count == 1)
-        let refusal = try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
-        #expect(refusal["phone_number_id"] as? String == Self.sender && refusal["to"] as? String == "15550000002")
-        let accepted = try #require(endpoint.recorder.snapshot().first)
-        let refusedAt = try #require((refusal["t"] as? NSNumber)?.int64Value)
-        #expect(refusedAt > accepted.timeNanoseconds && refusedAt - accepted.timeNanoseconds < 1_000_000_000, "stamped on the arrival clock")
-        #expect(endpoint.stats().errors[130_429] == 1)
     }
-
     @Test func aNewConnectionWaitsItsSetupTimeAndAnOpenOneDoesNot() async throws {
         try await withEndpoint(setupMilliseconds: 300) { endpoint, running, directory in
             let caFile = try #require(running.caFile)
