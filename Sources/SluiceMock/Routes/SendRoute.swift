@@ -78,7 +78,7 @@ struct SendRoute: Sendable {
             return try await answer(error, phoneNumberID: phoneNumberID, after: latency)
         }
         if let error = book.admit(phoneNumberID: phoneNumberID, recipient: send.to, time: arrivedAt) {
-            if error.code == 130_429, let refusals { Self.recordRefusal(refusals, time: arrivedAt, phoneNumberID: phoneNumberID, to: send.to) }
+            if error.code == 130_429, let refusals { Self.recordRefusal(refusals, time: arrivedAt, phoneNumberID: phoneNumberID, to: send.to, callbackData: send.callbackData) }
             return try await answer(error, phoneNumberID: phoneNumberID, after: latency)
         }
         let wamid = recorder.record(
@@ -94,14 +94,19 @@ struct SendRoute: Sendable {
         return Self.successResponse(to: send.to, wamid: wamid)
     }
 
-    /// `{"t":…,"phone_number_id":…,"to":…}` and a newline: refusals are rare, written at once.
-    static func recordRefusal(_ file: RecordFile, time: Int64, phoneNumberID: String, to: String) {
+    /// `{"t":…,"phone_number_id":…,"to":…,"callback":…}` and a newline: refusals are rare,
+    /// written at once. The callback (the dispatcher's message id) ties a refusal to its send.
+    static func recordRefusal(_ file: RecordFile, time: Int64, phoneNumberID: String, to: String, callbackData: String?) {
         var line = Array(#"{"t":"#.utf8)
         line.append(contentsOf: String(time).utf8)
         line.append(contentsOf: #","phone_number_id":"#.utf8)
         JSONText.appendString(phoneNumberID, to: &line)
         line.append(contentsOf: #","to":"#.utf8)
         JSONText.appendString(to, to: &line)
+        if let callbackData {
+            line.append(contentsOf: #","callback":"#.utf8)
+            JSONText.appendString(callbackData, to: &line)
+        }
         line.append(contentsOf: "}\n".utf8)
         _ = file.write { line }
     }
