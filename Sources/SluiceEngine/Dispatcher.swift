@@ -33,12 +33,36 @@ public final class Dispatcher: Sendable {
         let journal = try Journal(directory: configuration.dataDirectory + "/journal", configuration: configuration.journal)
         self.journal = journal
         do {
+            var departures: DepartureRecord?
+            if configuration.recordsDepartures {
+                do {
+                    departures = try DepartureRecord(path: configuration.dataDirectory + "/departures")
+                } catch {
+                    logger.warning("\(error): after a crash every message in flight will be in_doubt")
+                }
+            }
+            let bootID = DepartureRecord.currentBootID()
+            let evidence = bootID.flatMap { departures?.evidence(bootID: $0) }
             recovery = try journal.recover(
                 nowMilliseconds: clock.wallMilliseconds(),
-                inDoubtSettleMilliseconds: configuration.outcome.inDoubtSettleMilliseconds)
+                inDoubtSettleMilliseconds: configuration.outcome.inDoubtSettleMilliseconds,
+                departures: evidence)
             if recovery.inFlightToInDoubt > 0 {
-                logger.warning("recovery: \(recovery.inFlightToInDoubt) message(s) were in flight at the last stop; they are in_doubt and wait \(configuration.outcome.inDoubtSettleMilliseconds / 1000) s for a status before any resend")
+                logger.warning("recovery: \(recovery.inFlightToInDoubt) message(s) had begun to leave at the last stop; they are in_doubt and wait \(configuration.outcome.inDoubtSettleMilliseconds / 1000) s for a status before any resend")
             }
+            if recovery.inFlightToQueued > 0 {
+                logger.notice("recovery: \(recovery.inFlightToQueued) message(s) were staged at the last stop but had not left (departure record): queued again")
+            }
+            // Only after the journal took what the record said: a crash before this line
+            // finds the same record at the next start.
+            do {
+                try departures?.reset(bootID: bootID ?? "", wallNanoseconds: clock.wallMilliseconds() * 1_000_000)
+            } catch {
+                logger.warning("\(error): departures are not recorded in this run; after a crash every message in flight will be in_doubt")
+                departures = nil
+            }
+            var transportConfiguration = configuration.transport
+            transportConfiguration.departureRecord = departures
             // Uploads a stopped process left half-received (or half-discarded) are never
             // sent: cancel them before the dispatch loop looks for queued messages.
             for id in try journal.unfinishedUploads() {
@@ -50,7 +74,7 @@ public final class Dispatcher: Sendable {
             ])
             let loop = DispatchLoop(configuration: configuration, journal: journal, clock: clock, logger: logger)
             self.loop = loop
-            transport = try CurlTransport(configuration: configuration.transport) { departed, completions in
+            transport = try CurlTransport(configuration: transportConfiguration) { departed, completions in
                 loop.post(.transport(departed: departed, completions: completions))
             }
             loop.transport = transport

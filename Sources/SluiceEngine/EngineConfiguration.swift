@@ -27,6 +27,10 @@ public struct EngineConfiguration: Sendable {
     /// start and when a sender is registered or its tier rises, each with a read of the
     /// number's node (`GET /{version}/{phone-number-id}`), before its messages need them.
     public var warmStart: Bool = true
+    /// Keep each request's departure in `<data dir>/departures` (a shared file mapping, no
+    /// fsync), so that after a crash only the messages that had begun to leave are
+    /// `in_doubt`; the others go back to the queue. Trusted within the same boot only.
+    public var recordsDepartures: Bool = true
     /// How long shutdown waits for requests already on the wire.
     public var drainTimeoutMilliseconds: Int = 10_000
     /// A `sent` message with no further status this long after it was sent ends `unknown`.

@@ -5,11 +5,15 @@ extension Journal {
     /// Call once at start, before any `apply`: every `in_flight` message (its send may or
     /// may not have reached WhatsApp) becomes `in_doubt` with not-before
     /// `nowMilliseconds + inDoubtSettleMilliseconds`, in one transaction. Idempotent.
-    /// Returns what is waiting, per state and per sender.
-    public func recover(nowMilliseconds: Int64, inDoubtSettleMilliseconds: Int64) throws(JournalError) -> RecoveryReport {
+    /// With `departures` (the stopped process's departure record, same boot), those that
+    /// certainly never left go back to `queued` instead. Returns what is waiting, per
+    /// state and per sender.
+    public func recover(
+        nowMilliseconds: Int64, inDoubtSettleMilliseconds: Int64, departures: DepartureEvidence? = nil
+    ) throws(JournalError) -> RecoveryReport {
         let done = DispatchSemaphore(value: 0)
         nonisolated(unsafe) var result: Result<RecoveryReport, JournalError>?
-        writer.enqueueRecovery(nowMilliseconds: nowMilliseconds, settleMilliseconds: inDoubtSettleMilliseconds) {
+        writer.enqueueRecovery(nowMilliseconds: nowMilliseconds, settleMilliseconds: inDoubtSettleMilliseconds, departures: departures) {
             result = $0
             done.signal()
         }
@@ -20,10 +24,10 @@ extension Journal {
 
 extension JournalWriter {
     /// Runs on the writer thread, alone in its transaction; retried after map growth.
-    func runRecovery(nowMilliseconds: Int64, settleMilliseconds: Int64) -> Result<RecoveryReport, JournalError> {
+    func runRecovery(nowMilliseconds: Int64, settleMilliseconds: Int64, departures: DepartureEvidence?) -> Result<RecoveryReport, JournalError> {
         while true {
             do {
-                return .success(try recoverOnce(nowMilliseconds: nowMilliseconds, settleMilliseconds: settleMilliseconds))
+                return .success(try recoverOnce(nowMilliseconds: nowMilliseconds, settleMilliseconds: settleMilliseconds, departures: departures))
             } catch let error as LMDBError where error.isMapFull {
                 if let failure = growMap() { return .failure(failure) }
             } catch {
@@ -32,7 +36,7 @@ extension JournalWriter {
         }
     }
 
-    private func recoverOnce(nowMilliseconds: Int64, settleMilliseconds: Int64) throws -> RecoveryReport {
+    private func recoverOnce(nowMilliseconds: Int64, settleMilliseconds: Int64, departures: DepartureEvidence?) throws -> RecoveryReport {
         var next = state
         let txn = try environment.beginWrite()
         let inFlight = try txn.withCursor(tables.inflight) { c in
@@ -45,14 +49,24 @@ extension JournalWriter {
             return ids
         }
         let notBefore = nowMilliseconds + settleMilliseconds
-        let moves = inFlight.map {
-            MessageTransition(id: $0, to: .inDoubt, notBeforeMilliseconds: notBefore, updatedMilliseconds: nowMilliseconds)
+        var moves: [MessageTransition] = []
+        moves.reserveCapacity(inFlight.count)
+        var requeued = 0
+        for id in inFlight {
+            if let departures, try neverLeft(id, departures, txn) {
+                // Staged, never written to the wire: nothing can have reached WhatsApp.
+                moves.append(MessageTransition(id: id, to: .queued, updatedMilliseconds: nowMilliseconds))
+                requeued += 1
+            } else {
+                moves.append(MessageTransition(id: id, to: .inDoubt, notBeforeMilliseconds: notBefore, updatedMilliseconds: nowMilliseconds))
+            }
         }
         let (applied, rejected) = try apply(moves, txn, &next)
         assert(rejected == 0 && applied == inFlight.count, "inflight index names \(rejected) messages that are not in_flight")
         try flushCampaigns(txn, &next)
 
-        var report = RecoveryReport(inFlightToInDoubt: applied, queued: 0, due: 0, counts: StateCounts(), senders: [:])
+        var report = RecoveryReport(inFlightToInDoubt: applied - requeued, queued: 0, due: 0, counts: StateCounts(), senders: [:])
+        report.inFlightToQueued = requeued
         try txn.withCursor(tables.pending) { c in
             var entry = try c.first()
             while let (key, _) = entry {
@@ -93,5 +107,16 @@ extension JournalWriter {
         try txn.commit()
         state = next
         return report
+    }
+
+    /// Whether the departure record proves the `in_flight` message never left: not among
+    /// the departures, and staged (its last update) inside the span the record covers.
+    private func neverLeft(_ id: MessageID, _ departures: DepartureEvidence, _ txn: borrowing Transaction) throws -> Bool {
+        if departures.departed.contains(id.rawValue) { return false }
+        if departures.coveredFromMilliseconds == nil { return true }
+        guard let stored = try Key(id: id.rawValue).withBytes({ try txn.get(tables.messages, $0) }),
+            let staged = MessageCodec.readUpdatedMilliseconds(stored)
+        else { return false }
+        return departures.neverLeft(id.rawValue, stagedMilliseconds: staged)
     }
 }

@@ -33,6 +33,9 @@ public struct JournalStatistics: Sendable, Equatable {
 public struct RecoveryReport: Sendable, Equatable {
     /// Messages that were `in_flight` at the crash and are now `in_doubt`.
     public var inFlightToInDoubt: Int
+    /// Messages that were `in_flight` at the crash but certainly never left (the
+    /// departure record says so): back in `queued`, sent at once.
+    public var inFlightToQueued: Int = 0
     /// Messages waiting in `queued`.
     public var queued: Int
     /// Messages waiting in `retry_at` or `in_doubt`.

@@ -54,7 +54,7 @@ final class JournalWriter: @unchecked Sendable {
 
     enum Job {
         case apply([JournalMutation], records: Int, Completion)
-        case recover(nowMilliseconds: Int64, settleMilliseconds: Int64, @Sendable (Result<RecoveryReport, JournalError>) -> Void)
+        case recover(nowMilliseconds: Int64, settleMilliseconds: Int64, departures: DepartureEvidence?, @Sendable (Result<RecoveryReport, JournalError>) -> Void)
     }
 
     struct Counters {
@@ -150,14 +150,14 @@ final class JournalWriter: @unchecked Sendable {
         condition.unlock()
     }
 
-    func enqueueRecovery(nowMilliseconds: Int64, settleMilliseconds: Int64, completion: @escaping @Sendable (Result<RecoveryReport, JournalError>) -> Void) {
+    func enqueueRecovery(nowMilliseconds: Int64, settleMilliseconds: Int64, departures: DepartureEvidence?, completion: @escaping @Sendable (Result<RecoveryReport, JournalError>) -> Void) {
         condition.lock()
         if stopping {
             condition.unlock()
             completion(.failure(.closed(path: path)))
             return
         }
-        queue.append(.recover(nowMilliseconds: nowMilliseconds, settleMilliseconds: settleMilliseconds, completion))
+        queue.append(.recover(nowMilliseconds: nowMilliseconds, settleMilliseconds: settleMilliseconds, departures: departures, completion))
         condition.signal()
         condition.unlock()
     }
@@ -166,9 +166,9 @@ final class JournalWriter: @unchecked Sendable {
 
     private func run() {
         while let jobs = nextJobs() {
-            if case let .recover(now, settle, completion) = jobs[0] {
+            if case let .recover(now, settle, departures, completion) = jobs[0] {
                 assert(jobs.count == 1)
-                completion(runRecovery(nowMilliseconds: now, settleMilliseconds: settle))
+                completion(runRecovery(nowMilliseconds: now, settleMilliseconds: settle, departures: departures))
                 continue
             }
             var batch: [(mutations: [JournalMutation], completion: Completion)] = []

@@ -130,6 +130,12 @@ public final class CurlTransport: @unchecked Sendable {
 }
 
 /// `CLOCK_MONOTONIC`, the clock `SystemClock` paces with: departure stamps compare with it.
+func wallClockNanoseconds() -> Int64 {
+    var spec = timespec()
+    clock_gettime(CLOCK_REALTIME, &spec)
+    return Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)
+}
+
 func monotonicNanoseconds() -> UInt64 {
     var spec = timespec()
     clock_gettime(CLOCK_MONOTONIC, &spec)

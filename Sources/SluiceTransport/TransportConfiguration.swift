@@ -31,6 +31,9 @@ public struct TransportConfiguration: Sendable {
     public var queuedMax: Int = 65_536
     /// Response bytes kept per request; the rest is dropped (a WhatsApp reply is < 1 KiB).
     public var responseBytesMax: Int = 64 * 1024
+    /// Where each request's departure is kept for the next start (precise in-doubt after
+    /// a crash); none when nil.
+    public var departureRecord: DepartureRecord? = nil
     /// Streams libcurl opens on one HTTP/2 connection (`CURLMOPT_MAX_CONCURRENT_STREAMS`).
     public static let streamsPerConnectionMax = 100
 

@@ -22,7 +22,7 @@ final class TransportLoop {
     private var warming: [EasyHandle] = []
     private var completions: [TransportCompletion] = []
     /// Requests whose bytes libcurl began to write in this iteration (connection ready).
-    private let departures = DepartureLog()
+    private let departures: DepartureLog
     /// Completions in `completions` that `send` counted in `inFlight`.
     private var acceptedCompletions = 0
     private var headerLists: [String: HeaderList] = [:]
@@ -31,6 +31,7 @@ final class TransportLoop {
         self.shared = shared
         self.configuration = configuration
         self.onReport = onReport
+        departures = DepartureLog(file: configuration.departureRecord)
     }
 
     func run() {

@@ -144,6 +144,17 @@ import Testing
         #expect(inFlightLimitMax >= 16, "the sender's in-flight bound was read")
 
         (serve, api) = try await stack.serve(settle)
+        // The departure record: only what had begun to leave is in doubt (at most what the
+        // in-flight bound let onto the wire); what was only staged is queued again.
+        let recovered = (try? String(contentsOfFile: serve.logPath, encoding: .utf8)) ?? ""
+        func logged(_ pattern: String) -> Int {
+            guard let range = recovered.range(of: pattern, options: .regularExpression) else { return 0 }
+            return Int(recovered[range].prefix { $0.isNumber }) ?? 0
+        }
+        let inDoubt = logged("[0-9]+ message\\(s\\) had begun to leave")
+        let requeued = logged("[0-9]+ message\\(s\\) were staged")
+        print("crash: after the kill \(inDoubt) in doubt, \(requeued) queued again (in-flight bound \(inFlightLimitMax))")
+        #expect(inDoubt <= inFlightLimitMax, "in doubt \(inDoubt) exceeds the in-flight bound \(inFlightLimitMax)")
         try await waitUntilDone(api, campaigns: [campaign.id], timeoutSeconds: 120)
         let final = try jsonObject(try http("GET", "\(api)/v1/campaigns/\(campaign.id)", key: Self.adminKey).body)
         let counts = try #require(final["counts"] as? [String: Any])

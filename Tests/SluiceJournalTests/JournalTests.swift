@@ -179,6 +179,52 @@ struct JournalTests {
         #expect(more.results == [.messages(firstMessage: MessageID(first.rawValue + 100), count: 1)])
     }
 
+    @Test("with the departure record, only in_flight messages that had begun to leave become in_doubt")
+    func recoveryWithDepartures() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let journal = try Journal(directory: dir.path, configuration: configuration(durable: true))
+        defer { journal.close() }
+        let (_, _, first) = try await seed(journal, count: 10)
+        let ids = (0..<6).map { MessageID(first.rawValue + UInt64($0)) }
+        _ = try await journal.apply([.transition(ids.map { transition($0, .inFlight) })])
+        // 0 and 1 left; 2–5 were staged and never written to the wire.
+        let evidence = DepartureEvidence(departed: [ids[0].rawValue, ids[1].rawValue])
+        let report = try journal.recover(nowMilliseconds: now + 100, inDoubtSettleMilliseconds: 60_000, departures: evidence)
+        #expect(report.inFlightToInDoubt == 2 && report.inFlightToQueued == 4)
+        #expect(report.queued == 8 && report.due == 2)
+        #expect(report.counts[.queued] == 8 && report.counts[.inDoubt] == 2 && report.counts[.inFlight] == 0)
+        for (i, id) in ids.enumerated() {
+            let m = try #require(try journal.message(id))
+            #expect(m.state == (i < 2 ? .inDoubt : .queued))
+            #expect(m.attempts == 0)
+        }
+    }
+
+    @Test("a wrapped departure record clears only messages staged inside the span it covers")
+    func recoveryWithWrappedDepartures() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let journal = try Journal(directory: dir.path, configuration: configuration(durable: true))
+        defer { journal.close() }
+        let (_, _, first) = try await seed(journal, count: 4)
+        let ids = (0..<4).map { MessageID(first.rawValue + UInt64($0)) }
+        let stagedEarly = now + 1, stagedLate = now + 120_000
+        _ = try await journal.apply([.transition([
+            MessageTransition(id: ids[0], to: .inFlight, updatedMilliseconds: stagedEarly),
+            MessageTransition(id: ids[1], to: .inFlight, updatedMilliseconds: stagedLate),
+            MessageTransition(id: ids[2], to: .inFlight, updatedMilliseconds: stagedLate),
+        ])])
+        // The record kept departures from now + 30 s on: ids[0] may have left before that.
+        let evidence = DepartureEvidence(departed: [ids[2].rawValue], coveredFromMilliseconds: now + 30_000)
+        let report = try journal.recover(nowMilliseconds: now + 200_000, inDoubtSettleMilliseconds: 1_000, departures: evidence)
+        #expect(report.inFlightToInDoubt == 2 && report.inFlightToQueued == 1)
+        #expect(try journal.message(ids[0])?.state == .inDoubt)
+        #expect(try journal.message(ids[1])?.state == .queued)
+        #expect(try journal.message(ids[2])?.state == .inDoubt)
+        #expect(try journal.message(ids[3])?.state == .queued)
+    }
+
     @Test("a committed apply is visible to a second environment opened on the same path")
     func committedDataSurvivesReopenOfRawEnvironment() async throws {
         let dir = TemporaryDirectory()

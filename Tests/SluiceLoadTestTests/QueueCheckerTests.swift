@@ -90,7 +90,8 @@ struct QueueCheckerTests {
 
     @Test func recoveryCountsAreReadFromTheServeLog() throws {
         let path = NSTemporaryDirectory() + "chaos-recovery-\(UInt32.random(in: 0...UInt32.max)).log"
-        try "2026-12-01T19:00:00+0000 warning sluice: [SluiceEngine] recovery: 137 message(s) were in flight at the last stop; they are in_doubt and wait 2 s\n"
+        try ("2026-12-01T19:00:00+0000 notice sluice: [SluiceEngine] recovery: 480 message(s) were staged at the last stop but had not left (departure record): queued again\n"
+            + "2026-12-01T19:00:00+0000 warning sluice: [SluiceEngine] recovery: 137 message(s) had begun to leave at the last stop; they are in_doubt and wait 2 s for a status before any resend\n")
             .write(toFile: path, atomically: true, encoding: .utf8)
         #expect(ChaosRunner.recoveredInDoubt(logPath: path) == 137)
         #expect(ChaosRunner.recoveredInDoubt(logPath: path + ".missing") == 0)

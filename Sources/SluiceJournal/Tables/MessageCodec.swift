@@ -139,6 +139,12 @@ enum MessageCodec {
     }
 
     /// Only the fields a transition needs to find the record's index entries.
+    /// `updatedMilliseconds` from a stored record's clear header.
+    static func readUpdatedMilliseconds(_ bytes: UnsafeRawBufferPointer) -> Int64? {
+        guard bytes.count >= headerBytes, bytes[0] == format || bytes[0] == clearFormat else { return nil }
+        return Int64(littleEndian: bytes.loadUnaligned(fromByteOffset: updatedOffset, as: Int64.self))
+    }
+
     static func readState(_ bytes: UnsafeRawBufferPointer) -> MessageState? {
         guard bytes.count >= headerBytes, bytes[0] == format || bytes[0] == clearFormat else { return nil }
         return MessageState(rawValue: bytes[1])

@@ -237,7 +237,7 @@ public struct ChaosRunner: Sendable {
             reason = "webhooks on: a status proves every sent in-doubt message within the \(format1(options.inDoubtSettleSeconds)) s settle window; only never-sent ones are resent"
         } else {
             bound = recoveredTotal
-            reason = "webhooks off: each kill may repeat at most the messages it left in_flight (staged + on the wire + outcomes not yet committed), which the next start reports as in_doubt; summed over the kills"
+            reason = "webhooks off: each kill may repeat at most the messages that had begun to leave without a committed outcome (on the wire, or answered but not yet journaled), which the next start reports as in_doubt; summed over the kills"
         }
         let check = QueueChecker.check(submissions: submissions, arrivals: arrivals, finalCounts: finalCounts, duplicateBound: bound)
 
@@ -300,10 +300,12 @@ public struct ChaosRunner: Sendable {
         return left
     }
 
-    /// `N` from `recovery: N message(s) were in flight …` in a `serve` log; 0 without it.
+    /// `N` from `recovery: N message(s) had begun to leave …; they are in_doubt …` in a
+    /// `serve` log; 0 without it. (Staged messages that never left are logged apart, as
+    /// queued again, and are not in doubt.)
     static func recoveredInDoubt(logPath: String) -> Int {
         guard let text = try? String(contentsOfFile: logPath, encoding: .utf8) else { return 0 }
-        for line in text.split(separator: "\n") {
+        for line in text.split(separator: "\n") where line.contains("in_doubt") {
             guard let range = line.range(of: recoveryLogPrefix) else { continue }
             let rest = line[range.upperBound...]
             if let n = Int(rest.prefix { $0.isNumber }) { return n }

@@ -8,8 +8,15 @@ final class DepartureLog {
     var departures: [TransportDeparture] = []
     /// The handles `record` named since the last `stamp`.
     private var unstamped: [EasyHandle] = []
+    /// Where each departure is kept for the next start, before its bytes are written.
+    private let file: DepartureRecord?
+
+    init(file: DepartureRecord?) {
+        self.file = file
+    }
 
     func record(_ handle: EasyHandle) {
+        file?.record(id: handle.tag, wallNanoseconds: wallClockNanoseconds())
         departures.append(TransportDeparture(tag: handle.tag, monotonicNanoseconds: 0))
         unstamped.append(handle)
     }
