@@ -45,7 +45,10 @@ let package = Package(
 
         .target(
             name: "SluiceCore",
-            dependencies: [.product(name: "Collections", package: "swift-collections")],
+            dependencies: [
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "HeapModule", package: "swift-collections"),
+            ],
             swiftSettings: strict
         ),
         .target(name: "SluiceCrypto", dependencies: ["COpenSSL", "SluiceCore"], swiftSettings: strict),
@@ -55,7 +58,7 @@ let package = Package(
             name: "SluiceEngine",
             dependencies: [
                 "SluiceCore", "SluiceJournal", "SluiceTransport", "SluiceCrypto",
-                .product(name: "Collections", package: "swift-collections"),
+                .product(name: "HeapModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -64,12 +67,13 @@ let package = Package(
         .target(
             name: "SluiceServer",
             dependencies: [
-                "SluiceEngine", "SluiceCore", "SluiceCrypto",
+                "SluiceEngine", "SluiceCore", "SluiceCrypto", "SluiceTransport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -90,6 +94,7 @@ let package = Package(
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "HummingbirdHTTP2", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
                 .product(name: "NIOHTTPTypesHTTP2", package: "swift-nio-extras"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -114,7 +119,7 @@ let package = Package(
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "SluiceCore", "SluiceEngine", "SluiceServer", "SluiceMock", "SluiceLoadTest",
+                "SluiceCore", "SluiceEngine", "SluiceJournal", "SluiceServer", "SluiceMock", "SluiceLoadTest",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -133,7 +138,7 @@ let package = Package(
         .testTarget(
             name: "SluiceTransportTests",
             dependencies: [
-                "SluiceTransport", "SluiceCore", "SluiceMock",
+                "SluiceTransport", "SluiceCore", "SluiceMock", "CCurl",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -148,6 +153,7 @@ let package = Package(
             name: "SluiceMockTests",
             dependencies: [
                 "SluiceMock", "SluiceCore", "SluiceCrypto", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "NIOHTTP2", package: "swift-nio-http2"),
             ],
             swiftSettings: strict
@@ -155,8 +161,10 @@ let package = Package(
         .testTarget(
             name: "SluiceServerTests",
             dependencies: [
-                "SluiceServer", "SluiceEngine", "SluiceMock", "SluiceCore",
+                "SluiceServer", "SluiceEngine", "SluiceMock", "SluiceCore", "SluiceCrypto",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -169,6 +177,7 @@ let package = Package(
                 "SluiceCore", "SluiceCrypto", "SluiceServer",
                 // A subscriber for the events `serve` delivers.
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
