@@ -7,6 +7,7 @@
 #   N=200000 scripts/intake-1m.sh        # fewer
 #   BIN=.build-release/release/sluice scripts/intake-1m.sh
 #   CHUNKED=1 scripts/intake-1m.sh       # Transfer-Encoding: chunked (curl reads stdin)
+#   FORMAT=json scripts/intake-1m.sh     # one JSON body {"sender","message","recipients":[…]}
 #
 # Build first: swift build -c release --product sluice --build-path .build-release
 set -euo pipefail
@@ -24,12 +25,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
-FILE=$WORK/campaign.ndjson
+FORMAT=${FORMAT:-ndjson}
+FILE=$WORK/campaign.$FORMAT
 echo "generating $N recipients into $FILE"
-awk -v n="$N" -v sender="$SENDER" 'BEGIN {
-  printf "{\"sender\":\"%s\",\"message\":{\"type\":\"template\",\"template\":{\"name\":\"order_shipped\",\"language\":{\"code\":\"en\"},\"components\":[{\"type\":\"body\",\"parameters\":[{\"type\":\"text\",\"text\":\"{{1}}\"},{\"type\":\"text\",\"text\":\"{{2}}\"}]}]}}}\n", sender
-  for (i = 0; i < n; i++) printf "{\"to\":\"%d\",\"params\":[\"Customer %d\",\"ORD-%08d\"]}\n", 966500000000 + i, i, i
+awk -v n="$N" -v sender="$SENDER" -v format="$FORMAT" 'BEGIN {
+  header = sprintf("\"sender\":\"%s\",\"message\":{\"type\":\"template\",\"template\":{\"name\":\"order_shipped\",\"language\":{\"code\":\"en\"},\"components\":[{\"type\":\"body\",\"parameters\":[{\"type\":\"text\",\"text\":\"{{1}}\"},{\"type\":\"text\",\"text\":\"{{2}}\"}]}]}}", sender)
+  if (format == "json") printf "{%s,\"recipients\":[\n", header; else printf "{%s}\n", header
+  for (i = 0; i < n; i++) printf "%s{\"to\":\"%d\",\"params\":[\"Customer %d\",\"ORD-%08d\"]}\n", (format == "json" && i > 0 ? "," : ""), 966500000000 + i, i, i
+  if (format == "json") printf "]}\n"
 }' > "$FILE"
+CONTENT_TYPE=application/x-ndjson
+[ "$FORMAT" = json ] && CONTENT_TYPE=application/json
 ls -l "$FILE" | awk '{ printf "file: %.1f MB\n", $5 / 1e6 }'
 
 # The endpoint is a closed port: this measures intake; the sender's tier is 1 msg/s so
@@ -53,7 +59,7 @@ UPLOAD=("$FILE")
 START=$(date +%s.%N)
 # `Expect:` (empty) stops curl from waiting a second for a `100 Continue`.
 curl -sS -X POST -T "${UPLOAD[@]}" "$URL/v1/campaigns" -H "Authorization: Bearer $KEY" -H 'Expect:' \
-  -H 'Content-Type: application/x-ndjson' -H 'Idempotency-Key: intake-1m' \
+  -H "Content-Type: $CONTENT_TYPE" -H 'Idempotency-Key: intake-1m' \
   -o "$WORK/answer.json" -w 'status %{http_code}, uploaded %{size_upload} bytes\n' < "$FILE"
 END=$(date +%s.%N)
 echo "answer: $(head -c 300 "$WORK/answer.json")"
@@ -64,7 +70,7 @@ echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 # The retry: same key, same body → the stored answer, nothing journaled twice.
 START=$(date +%s.%N)
 curl -sS -X POST -T "$FILE" "$URL/v1/campaigns" -H "Authorization: Bearer $KEY" -H 'Expect:' \
-  -H 'Content-Type: application/x-ndjson' -H 'Idempotency-Key: intake-1m' \
+  -H "Content-Type: $CONTENT_TYPE" -H 'Idempotency-Key: intake-1m' \
   -o "$WORK/replay.json" -w 'replay: status %{http_code}\n' -D "$WORK/replay.headers"
 END=$(date +%s.%N)
 cmp -s "$WORK/answer.json" "$WORK/replay.json" && echo "replay: same answer byte for byte" || echo "replay: DIFFERENT answer"

@@ -121,14 +121,18 @@ public struct CampaignUpload: Sendable {
     /// `answer` under its idempotency key, in one commit — then hands it to the
     /// dispatcher. With no accepted recipient the upload is cancelled and this throws
     /// `noValidRecipients`. On any throw the campaign is left `receiving`: cancel it.
-    public mutating func complete(storing answer: IdempotencyRecord?) async throws(IntakeError) -> UploadCompletion {
+    public mutating func complete(storing answer: IdempotencyRecord?, options: CampaignOptions? = nil) async throws(IntakeError) -> UploadCompletion {
+        if let options, let (field, reason) = CampaignIntake.problem(options: options, nowMilliseconds: dispatcher.clock.wallMilliseconds()) {
+            await cancel()
+            throw .invalidOption(field: field, reason: reason)
+        }
         try await flush()
         guard journaled > 0 else {
             await cancel()
             throw .noValidRecipients(
                 rejectedCount: rejectedCount, rejected: rejections.map { CampaignRejection(index: $0.line, reason: $0.reason) })
         }
-        var mutations: [JournalMutation] = [.completeCampaign(id)]
+        var mutations: [JournalMutation] = [.completeCampaign(id, options: options)]
         if let answer {
             mutations.append(.putIdempotency(answer, replacingCreatedBefore: answer.createdMilliseconds - IdempotencyRecord.lifetimeMilliseconds))
         }
@@ -147,10 +151,11 @@ public struct CampaignUpload: Sendable {
         return .completed
     }
 
-    /// Cancels the campaign and deletes its messages, a commit per `discardBatchMax`.
+    /// Cancels the campaign and deletes its messages, a commit per `discardBatchMax`;
+    /// `removing`, the campaign record too (the request is refused as bad input).
     /// Returns false when the journal refused (the next start cancels it then).
     @discardableResult
-    public func cancel() async -> Bool {
-        await dispatcher.discardUpload(id)
+    public func cancel(removing: Bool = false) async -> Bool {
+        await dispatcher.discardUpload(id, removing: removing)
     }
 }

@@ -235,12 +235,15 @@ public final class Dispatcher: Sendable {
         }
     }
 
-    /// Cancels a `receiving` campaign, deleting its messages in batches.
-    func discardUpload(_ id: CampaignID) async -> Bool {
+    /// Cancels a `receiving` campaign, deleting its messages in batches; `removing`, the
+    /// campaign too once they are gone.
+    func discardUpload(_ id: CampaignID, removing: Bool = false) async -> Bool {
         while true {
             do {
-                let receipt = try await journal.apply([.cancelCampaign(id, discardMax: CampaignUpload.discardBatchMax)])
+                let receipt = try await journal.apply([.cancelCampaign(id, discardMax: CampaignUpload.discardBatchMax, removing: removing)])
                 guard case .discarded(let n)? = receipt.results.first, n == CampaignUpload.discardBatchMax else { return true }
+            } catch .unknownCampaign {
+                return true  // discarded already: the last batch removes the campaign
             } catch {
                 logger.error("cancelling campaign \(id) failed: \(error); the next start cancels it")
                 return false

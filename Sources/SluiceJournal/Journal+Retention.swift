@@ -172,7 +172,7 @@ extension JournalWriter {
         return (doomed.count, resume)
     }
 
-    private func putMeta(_ name: String, _ value: UInt64, _ txn: borrowing Transaction) throws {
+    func putMeta(_ name: String, _ value: UInt64, _ txn: borrowing Transaction) throws {
         try Array(name.utf8).withUnsafeBytes { k in try withUnsafeBytes(of: value.bigEndian) { try txn.put(tables.meta, k, $0) } }
     }
 }

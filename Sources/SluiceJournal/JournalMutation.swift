@@ -18,12 +18,16 @@ public enum JournalMutation: Sendable {
     /// A campaign whose recipients stream in: created `receiving` with no message; chunks
     /// follow with `appendMessages`, then `completeCampaign` or `cancelCampaign`.
     case beginCampaign(sender: SenderID, message: [UInt8], createdMilliseconds: Int64, options: CampaignOptions = .standard)
-    /// `receiving` → `active`. Fails with `campaignState` for a campaign in another state.
-    case completeCampaign(CampaignID)
+    /// `receiving` → `active`, with `options` replacing those it began with when given
+    /// (a JSON body may name them after its recipients). Fails with `campaignState` for a
+    /// campaign in another state.
+    case completeCampaign(CampaignID, options: CampaignOptions? = nil)
     /// `receiving` (or `cancelled`) → `cancelled`, deleting up to `discardMax` of its
-    /// queued messages: repeat until the result's `discarded` is below `discardMax`.
-    /// Fails with `campaignState` for an `active` or `done` campaign.
-    case cancelCampaign(CampaignID, discardMax: Int)
+    /// queued messages: repeat until the result's `discarded` is below `discardMax`. With
+    /// `removing`, that last call removes the campaign itself (a request refused as bad
+    /// input leaves no trace; its id is not given out again). Fails with `campaignState`
+    /// for an `active` or `done` campaign, `unknownCampaign` once removed.
+    case cancelCampaign(CampaignID, discardMax: Int, removing: Bool = false)
     /// An owner's change of a sent campaign: `active` ⇄ `paused`, or `active`/`paused`/`done`
     /// → `withdrawn` (then `endMessages` ends what was not sent). Setting the state it has
     /// changes nothing; other moves fail with `campaignState`.
@@ -70,7 +74,7 @@ public enum JournalMutation: Sendable {
         switch self {
         case .putSender, .deleteSender, .createAPIKey, .revokeAPIKey, .beginCampaign, .completeCampaign, .putIdempotency, .createSubscription, .setCampaignState: 1
         case .endMessages(_, _, let max, _): max
-        case .cancelCampaign(_, let discardMax), .deleteSubscription(_, let discardMax): 1 + discardMax
+        case .cancelCampaign(_, let discardMax, _), .deleteSubscription(_, let discardMax): 1 + discardMax
         case .removeCampaign(_, _, let max): 1 + max
         case .settleOutbox(let settlements): settlements.count
         case .purgeIdempotency(_, let max): max

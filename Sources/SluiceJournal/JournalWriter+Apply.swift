@@ -51,13 +51,14 @@ extension JournalWriter {
                     id: id, sender: sender, state: .receiving, createdMilliseconds: created, message: CampaignCodec.sealedMessage(message, id: id, cipher),
                     options: options)
                 results.append(.campaign(id, firstMessage: MessageID(s.nextMessageID), count: 0))
-            case .completeCampaign(let id):
+            case let .completeCampaign(id, options):
                 guard let record = try loadCampaign(id, txn, &s) else { throw JournalError.unknownCampaign(id) }
                 guard record.state == .receiving else { throw JournalError.campaignState(id, state: record.state, expected: "receiving") }
                 s.campaigns[id]!.state = .active
+                if let options { s.campaigns[id]!.options = options }
                 results.append(.done)
-            case let .cancelCampaign(id, discardMax):
-                results.append(.discarded(try cancelCampaign(id, discardMax: discardMax, txn, &s)))
+            case let .cancelCampaign(id, discardMax, removing):
+                results.append(.discarded(try cancelCampaign(id, discardMax: discardMax, removing: removing, txn, &s)))
             case let .putIdempotency(record, replacingCreatedBefore):
                 try putIdempotency(record, replacingCreatedBefore: replacingCreatedBefore, txn)
                 results.append(.done)
@@ -122,7 +123,7 @@ extension JournalWriter {
 
     /// Marks the campaign cancelled and deletes up to `discardMax` of its queued messages
     /// (message records and `pending` entries). Returns how many it deleted.
-    private func cancelCampaign(_ id: CampaignID, discardMax: Int, _ txn: borrowing Transaction, _ s: inout WriterState) throws -> Int {
+    private func cancelCampaign(_ id: CampaignID, discardMax: Int, removing: Bool, _ txn: borrowing Transaction, _ s: inout WriterState) throws -> Int {
         guard let record = try loadCampaign(id, txn, &s) else { throw JournalError.unknownCampaign(id) }
         guard record.state == .receiving || record.state == .cancelled else {
             throw JournalError.campaignState(id, state: record.state, expected: "receiving or cancelled")
@@ -150,6 +151,12 @@ extension JournalWriter {
             try Array(Schema.metaNextMessageIDKey.utf8).withUnsafeBytes { k in
                 try withUnsafeBytes(of: next) { try txn.put(tables.meta, k, $0) }
             }
+        }
+        if removing && ids.count < discardMax && s.campaigns[id]!.counts.total == 0 {
+            // Never completed, nothing left: the upload leaves no trace (its id is not reused).
+            try Key(id: id.rawValue).withBytes { _ = try txn.delete(tables.campaigns, $0) }
+            s.campaigns[id] = nil
+            try putMeta(Schema.metaNextCampaignIDKey, s.nextCampaignID, txn)
         }
         return ids.count
     }

@@ -169,6 +169,30 @@ import Testing
         }
     }
 
+    @Test("a JSON body streams in any member order: recipients before sender wait, options after them still apply, a bad element leaves nothing")
+    func jsonBodyMembersInAnyOrder() async throws {
+        try await withAPI(live: true, batchRecipients: 2) { client, dispatcher in
+            let recipients = (0..<5).map { #"{"to":"96650000000\#($0)","params":["p\#($0)"]}"# }.joined(separator: ",")
+            let body = #"{"recipients":[\#(recipients)],"sender":"555","priority":"transactional","message":\#(Self.message),"delivery":"at_most_once"}"#
+            let r = try await post(client, contentType: "application/json", body: body)
+            #expect(r.status == 202, "\(r.body)")
+            #expect(r.int("accepted") == 5 && r.int("rejected_count") == 0)
+            let id = try #require(r.body["id"] as? String)
+            let progress = try #require(try dispatcher.campaignProgress(CampaignID(UInt64(id)!)))
+            #expect(progress.total == 5)
+            #expect(progress.options.priority == .transactional && progress.options.delivery == .atMostOnce)
+
+            // Element 3 is malformed after two batches were journaled: 400 naming it, and
+            // the campaign is gone with its messages.
+            let bad = #"{"sender":"555","message":\#(Self.message),"recipients":[\#(recipients),{"to":5}]}"#
+            let refused = try await post(client, contentType: "application/json", body: bad)
+            #expect(refused.status == 400 && refused.errorField == "recipients[5].to", "\(refused.body)")
+            #expect(try dispatcher.campaignProgress(CampaignID(UInt64(id)! + 1)) == nil, "nothing of it is left")
+            let twice = try await post(client, contentType: "application/json", body: #"{"sender":"555","sender":"555"}"#)
+            #expect(twice.status == 400 && twice.errorField == "sender")
+        }
+    }
+
     @Test func noValidRowIs422AndTheCampaignIsCancelled() async throws {
         try await withAPI { client, dispatcher in
             let r = try await post(client, contentType: "application/x-ndjson", body: Self.header + "\n" + #"{"to":"12"}"#)

@@ -44,7 +44,7 @@ import Testing
     /// (JSONSerialization would keep the last); the scanner keeps the last of valid repeats.
     @Test func aRepeatedKeyIsReadLikeJSONSerializationOrRefused() throws {
         let line = #"{"params":["a","b"],"to":["a","b"],"to":"966500000003"}"#
-        #expect(throws: RecipientLine.Problem("to must be a string")) { try RecipientLine.parse(Array(line.utf8)).get() }
+        #expect(throws: RecipientLine.Problem("to must be a string", field: "to")) { try RecipientLine.parse(Array(line.utf8)).get() }
         let valid = #"{"to":"966500000001","to":"966500000003"}"#
         #expect(try RecipientLine.parse(Array(valid.utf8)).get() == RecipientInput(to: "966500000003"))
     }

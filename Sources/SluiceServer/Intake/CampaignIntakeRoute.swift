@@ -43,12 +43,12 @@ enum CampaignIntakeRoute {
             let caller = try keys.authenticate(authorizationHeader: request.headers[.authorization])
             claim = Claim(scope: caller.id, key: idempotencyKey)
             if let stored = try dispatcher.idempotencyRecord(scope: caller.id, key: idempotencyKey) {
-                // Read the body only to tell a retry from a different request.
-                if format == .json {
-                    let body = try await JSONBody.collect(request, limitBytes: APIRoutes.campaignBodyBytesMax)
-                    body.withUnsafeReadableBytes { hasher.update($0) }
-                } else {
-                    for try await chunk in request.body { chunk.withUnsafeReadableBytes { hasher.update($0) } }
+                // Read the body (chunk by chunk) only to tell a retry from a different request.
+                var received = 0
+                for try await chunk in request.body {
+                    received += chunk.readableBytes
+                    if format == .json && received > APIRoutes.campaignBodyBytesMax { throw Self.jsonBodyTooLarge }
+                    chunk.withUnsafeReadableBytes { hasher.update($0) }
                 }
                 return try answer(stored, digest: hasher.finish())
             }
@@ -67,66 +67,47 @@ enum CampaignIntakeRoute {
 
     // MARK: JSON
 
+    static let jsonBodyTooLarge = APIError(
+        .contentTooLarge, code: "body_too_large", message: "the request body is larger than \(APIRoutes.campaignBodyBytesMax) bytes")
+
+    /// Longest value of a top-level member other than `recipients` (the message object,
+    /// options) in a JSON body.
+    static let jsonMemberBytesMax = 1 << 20
+    /// A JSON body, `{"sender", "message", "recipients": [{"to", "params"}], options…}`,
+    /// read as it arrives: `recipients` one element at a time, journaled in batches by a
+    /// campaign upload, so a million recipients take no more memory than an NDJSON body.
+    /// Elements that come before `sender` and `message` wait (raw) until they are known;
+    /// an option after `recipients` is refused (400 naming it), since the campaign was
+    /// created without it. A malformed element or any other 4xx cancels the upload:
+    /// nothing is journaled.
     static func postJSON(_ request: Request, dispatcher: Dispatcher, hasher: SHA256Hasher?, claim: Claim?, batchRecipients: Int) async throws -> Response {
-        let buffer = try await JSONBody.collect(request, limitBytes: APIRoutes.campaignBodyBytesMax)
-        if let hasher { buffer.withUnsafeReadableBytes { hasher.update($0) } }
-        let (sender, message, recipients, options) = try jsonCampaign(buffer)
-        guard let claim else {
-            let receipt: CampaignReceipt
-            do {
-                receipt = try await dispatcher.submitCampaign(senderPhoneNumberID: sender, messageObject: message, recipients: recipients, options: options)
-            } catch {
-                throw apiError(error)
-            }
-            return JSONBody.response(.accepted, [
-                "id": receipt.id.description,
-                "accepted": receipt.accepted,
-                "rejected_count": receipt.rejectedCount,
-                "rejected": receipt.rejected.map { ["index": $0.index, "reason": $0.reason] as [String: Any] },
-            ])
-        }
-        // With a key: the same checks as `submitCampaign`, then an upload so that the
-        // campaign and its answer commit together.
-        if recipients.isEmpty { throw apiError(IntakeError.noRecipients) }
-        if recipients.count > CampaignIntake.recipientsPerRequestMax {
-            throw apiError(IntakeError.tooManyRecipients(count: recipients.count, max: CampaignIntake.recipientsPerRequestMax))
-        }
-        var upload = try await begin(dispatcher, sender: sender, message: message, options: options, batchRecipients: batchRecipients)
+        var scanner = JSONCampaignScanner(memberBytesMax: jsonMemberBytesMax, elementBytesMax: lineBytesMax)
+        var intake = JSONIntake(dispatcher: dispatcher, batchRecipients: batchRecipients)
+        var events: [JSONCampaignScanner.Event] = []
+        var received = 0
         do {
-            for (index, recipient) in recipients.enumerated() { try await upload.add(recipient, line: index) }
-            return try await complete(&upload, dispatcher: dispatcher, digest: hasher?.finish() ?? [], claim: claim, position: "index")
+            for try await chunk in request.body {
+                received += chunk.readableBytes
+                guard received <= APIRoutes.campaignBodyBytesMax else { throw Self.jsonBodyTooLarge }
+                if let hasher { chunk.withUnsafeReadableBytes { hasher.update($0) } }
+                try chunk.withUnsafeReadableBytes { try scanner.feed($0, into: &events) }
+                for event in events { try await intake.take(event) }
+                events.removeAll(keepingCapacity: true)
+            }
+            try scanner.finish()
+            var upload = try await intake.finish()
+            return try await complete(
+                &upload, dispatcher: dispatcher, digest: hasher?.finish() ?? [], claim: claim, position: "index", options: try intake.lateOptions())
+        } catch let error as JSONCampaignScanner.Malformed {
+            await intake.cancel()
+            throw APIError(.badRequest, code: "malformed_json", message: error.message)
+        } catch let error as JSONCampaignScanner.TooLong {
+            await intake.cancel()
+            throw APIError(.contentTooLarge, code: "body_too_large", message: "\(error.what) is longer than \(error.bytesMax) bytes; the campaign was not accepted")
         } catch {
-            await upload.cancel()
+            await intake.cancel()
             throw apiError(error)
         }
-    }
-
-    /// A JSON body, `{"sender", "message", "recipients": [{"to", "params"}]}`: the sender,
-    /// the message object (serialized with sorted keys) and the recipients, or a 400
-    /// naming the first field that is wrong.
-    static func jsonCampaign(_ buffer: ByteBuffer) throws -> (sender: String, message: [UInt8], recipients: [RecipientInput], options: CampaignOptions) {
-        let body = try JSONBody.object(buffer)
-        let (sender, message) = try senderAndMessage(body, where: "")
-        let options = try CampaignOptionsInput.parse(body, prefix: "")
-        guard let recipientsValue = body["recipients"] else { throw APIError.invalid("recipients", "recipients is required") }
-        guard let list = recipientsValue as? [Any] else { throw APIError.invalid("recipients", "recipients must be an array") }
-        var recipients: [RecipientInput] = []
-        recipients.reserveCapacity(list.count)
-        for (i, item) in list.enumerated() {
-            guard let entry = item as? [String: Any] else { throw APIError.invalid("recipients[\(i)]", "recipients[\(i)] must be an object") }
-            guard let to = entry["to"] as? String else { throw APIError.invalid("recipients[\(i)].to", "recipients[\(i)].to is required and must be a string") }
-            var params: [String] = []
-            if let p = entry["params"] {
-                guard let array = p as? [Any] else { throw APIError.invalid("recipients[\(i)].params", "recipients[\(i)].params must be an array of strings") }
-                params.reserveCapacity(array.count)
-                for (j, value) in array.enumerated() {
-                    guard let s = value as? String else { throw APIError.invalid("recipients[\(i)].params[\(j)]", "recipients[\(i)].params[\(j)] must be a string") }
-                    params.append(s)
-                }
-            }
-            recipients.append(RecipientInput(to: to, params: params))
-        }
-        return (sender, message, recipients, options)
     }
 
     // MARK: NDJSON
@@ -325,7 +306,9 @@ enum CampaignIntakeRoute {
 
     /// Makes the upload's campaign active (storing the answer under the key) and answers
     /// 202, or replays what a concurrent request with the same key stored first.
-    static func complete(_ upload: inout CampaignUpload, dispatcher: Dispatcher, digest: [UInt8], claim: Claim?, position: String) async throws -> Response {
+    static func complete(
+        _ upload: inout CampaignUpload, dispatcher: Dispatcher, digest: [UInt8], claim: Claim?, position: String, options: CampaignOptions? = nil
+    ) async throws -> Response {
         let receipt = upload.receipt
         let json: [String: Any] = [
             "id": receipt.id.description,
@@ -339,7 +322,7 @@ enum CampaignIntakeRoute {
                 scope: $0.scope, key: $0.key, createdMilliseconds: dispatcher.clock.wallMilliseconds(),
                 requestDigest: digest, status: Int(HTTPResponse.Status.accepted.code), body: body)
         }
-        switch try await upload.complete(storing: record) {
+        switch try await upload.complete(storing: record, options: options) {
         case .completed:
             return response(.accepted, body)
         case .keyTaken(let stored):

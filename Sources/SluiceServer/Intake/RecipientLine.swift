@@ -13,9 +13,23 @@ enum RecipientLine {
         }
     }
 
+    /// A JSON string literal (with its quotes) unescaped; nil when it is not one.
+    static func unescapedString(_ quoted: [UInt8]) -> String? {
+        quoted.withUnsafeBufferPointer { bytes in
+            var parser = JSONScanner(bytes)
+            guard bytes.first == UInt8(ascii: "\""), let s = try? parser.string(), parser.i == bytes.count else { return nil }
+            return s
+        }
+    }
+
     struct Problem: Error, Equatable, CustomStringConvertible {
         var description: String
-        init(_ description: String) { self.description = description }
+        /// The recipient's field at fault (`to`, `params`, `params[1]`); nil for the whole.
+        var field: String?
+        init(_ description: String, field: String? = nil) {
+            self.description = description
+            self.field = field
+        }
     }
 }
 
@@ -51,7 +65,7 @@ struct JSONScanner {
                 skipSpace()
                 switch key {
                 case "to":
-                    guard peek() == UInt8(ascii: "\"") else { throw Problem("to must be a string") }
+                    guard peek() == UInt8(ascii: "\"") else { throw Problem("to must be a string", field: "to") }
                     to = try string()
                 case "params":
                     params = try stringArray()
@@ -67,12 +81,12 @@ struct JSONScanner {
         }
         skipSpace()
         guard atEnd else { throw Problem("invalid JSON at byte \(i + 1): text after the object") }
-        guard let to else { throw Problem("to is required") }
+        guard let to else { throw Problem("to is required", field: "to") }
         return RecipientInput(to: to, params: params)
     }
 
     private mutating func stringArray() throws(Problem) -> [String] {
-        guard peek() == UInt8(ascii: "[") else { throw Problem("params must be an array of strings") }
+        guard peek() == UInt8(ascii: "[") else { throw Problem("params must be an array of strings", field: "params") }
         i += 1
         var out: [String] = []
         skipSpace()
@@ -82,7 +96,7 @@ struct JSONScanner {
         }
         while true {
             skipSpace()
-            guard peek() == UInt8(ascii: "\"") else { throw Problem("params[\(out.count)] must be a string") }
+            guard peek() == UInt8(ascii: "\"") else { throw Problem("params[\(out.count)] must be a string", field: "params[\(out.count)]") }
             out.append(try string())
             skipSpace()
             guard let c = peek() else { throw Problem("invalid JSON: params is not closed") }

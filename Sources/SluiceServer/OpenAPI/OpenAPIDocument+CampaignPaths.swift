@@ -9,9 +9,11 @@ extension OpenAPIDocument {
               description: |
                 The format follows `Content-Type`:
 
-                - `application/json` (and any type not listed here): one `Campaign` object, read
-                  whole (64 MiB, 1 000 000 recipients at most). A bad recipient is listed in
-                  `rejected` by its `index`.
+                - `application/json` (and any type not listed here): one `Campaign` object
+                  (64 MiB, 1 000 000 recipients at most), streamed: `recipients` is read one
+                  element at a time, members in any order. A recipient with an invalid number
+                  is listed in `rejected` by its `index`; a malformed one is a 400 naming it
+                  (`recipients[5].to`), and nothing of the request is kept.
                 - `application/x-ndjson` (or `application/ndjson`): a header line `{"sender": …,
                   "message": {…}}`, then one recipient object per line; streamed.
                 - `text/csv`: `sender`, `template` and `language` in the query, a header row with
@@ -121,7 +123,7 @@ extension OpenAPIDocument {
                     application/json:
                       schema: {$ref: "#/components/schemas/Error"}
                 "413":
-                  description: "`body_too_large` (a JSON body over 64 MiB) or `line_too_long` (an NDJSON or CSV line over 256 KiB; the campaign is cancelled)."
+                  description: "`body_too_large` (a JSON body over 64 MiB, or one of its members over 1 MiB) or `line_too_long` (an NDJSON or CSV line over 256 KiB; the campaign is cancelled)."
                   content:
                     application/json:
                       schema: {$ref: "#/components/schemas/Error"}
