@@ -5,12 +5,41 @@ import NIOCore
 /// A 4xx/5xx answer with a JSON body that names what was wrong:
 /// `{"error":{"status":400,"code":"invalid_field","field":"recipients[3].to","message":"…"}}`.
 public struct APIError: Error, HTTPResponseError, Sendable {
+    /// Every `error.code` the API answers; the OpenAPI document's `Error.code` enum lists
+    /// the same (a test compares them).
+    public enum Code: String, CaseIterable, Sendable {
+        case badSignature = "bad_signature"
+        case bodyTooLarge = "body_too_large"
+        case bodyTooSlow = "body_too_slow"
+        case campaignState = "campaign_state"
+        case forbidden = "forbidden"
+        case idempotencyKeyConflict = "idempotency_key_conflict"
+        case insufficientScope = "insufficient_scope"
+        case insufficientStorage = "insufficient_storage"
+        case invalidField = "invalid_field"
+        case journalUnavailable = "journal_unavailable"
+        case lineTooLong = "line_too_long"
+        case malformedJSON = "malformed_json"
+        case malformedWebhook = "malformed_webhook"
+        case methodNotAllowed = "method_not_allowed"
+        case noAppSecret = "no_app_secret"
+        case noValidRecipients = "no_valid_recipients"
+        case notFound = "not_found"
+        case senderBusy = "sender_busy"
+        case tooManyConnections = "too_many_connections"
+        case tooManyKeys = "too_many_keys"
+        case tooManySubscriptions = "too_many_subscriptions"
+        case unauthorized = "unauthorized"
+        case unknownCampaign = "unknown_campaign"
+        case unknownSender = "unknown_sender"
+    }
+
     public var status: HTTPResponse.Status
-    public var code: String
+    public var code: Code
     public var field: String?
     public var message: String
 
-    public init(_ status: HTTPResponse.Status, code: String, field: String? = nil, message: String) {
+    public init(_ status: HTTPResponse.Status, code: Code, field: String? = nil, message: String) {
         self.status = status
         self.code = code
         self.field = field
@@ -18,7 +47,7 @@ public struct APIError: Error, HTTPResponseError, Sendable {
     }
 
     public static func invalid(_ field: String, _ message: String) -> APIError {
-        APIError(.badRequest, code: "invalid_field", field: field, message: message)
+        APIError(.badRequest, code: .invalidField, field: field, message: message)
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
@@ -27,7 +56,7 @@ public struct APIError: Error, HTTPResponseError, Sendable {
 
     /// `{"error":{…}}`.
     var body: [String: Any] {
-        var error: [String: Any] = ["status": Int(status.code), "code": code, "message": message]
+        var error: [String: Any] = ["status": Int(status.code), "code": code.rawValue, "message": message]
         if let field { error["field"] = field }
         return ["error": error]
     }
@@ -55,21 +84,21 @@ enum JSONBody {
         do {
             return try await request.body.collect(upTo: limitBytes)
         } catch is NIOTooManyBytesError {
-            throw APIError(.contentTooLarge, code: "body_too_large", message: "the request body is larger than \(limitBytes) bytes")
+            throw APIError(.contentTooLarge, code: .bodyTooLarge, message: "the request body is larger than \(limitBytes) bytes")
         }
     }
 
     /// Parses a collected body as a JSON object.
     static func object(_ buffer: ByteBuffer) throws -> [String: Any] {
-        guard buffer.readableBytes > 0 else { throw APIError(.badRequest, code: "malformed_json", message: "the request body is empty; a JSON object is expected") }
+        guard buffer.readableBytes > 0 else { throw APIError(.badRequest, code: .malformedJSON, message: "the request body is empty; a JSON object is expected") }
         let parsed: Any
         do {
             parsed = try JSONSerialization.jsonObject(with: Data(buffer.readableBytesView), options: [])
         } catch {
-            throw APIError(.badRequest, code: "malformed_json", message: "the request body is not valid JSON: \(JSONBody.reason(error))")
+            throw APIError(.badRequest, code: .malformedJSON, message: "the request body is not valid JSON: \(JSONBody.reason(error))")
         }
         guard let object = parsed as? [String: Any] else {
-            throw APIError(.badRequest, code: "malformed_json", message: "the request body must be a JSON object")
+            throw APIError(.badRequest, code: .malformedJSON, message: "the request body must be a JSON object")
         }
         return object
     }

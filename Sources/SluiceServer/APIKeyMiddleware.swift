@@ -11,7 +11,7 @@ struct APIKeyMiddleware<Context: RequestContext>: RouterMiddleware {
         let caller = try keys.authenticate(authorizationHeader: request.headers[.authorization])
         guard caller.scopes.contains(scope) else {
             throw APIError(
-                .forbidden, code: "insufficient_scope",
+                .forbidden, code: .insufficientScope,
                 message: "\(caller.name) lacks the '\(scope.rawValue)' scope, which \(request.method) \(request.uri.path) requires")
         }
         return try await next(request, context)

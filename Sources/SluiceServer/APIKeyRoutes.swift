@@ -22,10 +22,10 @@ enum APIKeyRoutes {
         group.delete("keys/:id") { _, context in
             let id = try context.parameters.require("id")
             guard keys.contains(id: id) else {
-                throw APIError(.notFound, code: "not_found", field: "id", message: "API key '\(id)' does not exist")
+                throw APIError(.notFound, code: .notFound, field: "id", message: "API key '\(id)' does not exist")
             }
             guard let record = try await journaled({ try await dispatcher.revokeAPIKey(id: id) }) else {
-                throw APIError(.notFound, code: "not_found", field: "id", message: "API key '\(id)' does not exist")
+                throw APIError(.notFound, code: .notFound, field: "id", message: "API key '\(id)' does not exist")
             }
             keys.update(record)
             return Response(status: .noContent)
@@ -36,7 +36,7 @@ enum APIKeyRoutes {
         let body = try await JSONBody.object(request, limitBytes: bodyBytesMax)
         let (name, scopes) = try validate(body)
         guard keys.count < APIKeyStore.keysMax else {
-            throw APIError(.conflict, code: "too_many_keys", message: "\(APIKeyStore.keysMax) API keys are stored (revoked ones count); no more can be created")
+            throw APIError(.conflict, code: .tooManyKeys, message: "\(APIKeyStore.keysMax) API keys are stored (revoked ones count); no more can be created")
         }
         let (id, secret, token) = APIKeyStore.newKey()
         let record = try await journaled {
@@ -96,7 +96,7 @@ enum APIKeyRoutes {
     /// Runs a journal call; its failure is a 503 that says why.
     static func journaled<T>(_ body: () async throws -> T) async throws(APIError) -> T {
         do { return try await body() } catch {
-            throw APIError(.serviceUnavailable, code: "journal_unavailable", message: "the key store could not be read or written: \(error)")
+            throw APIError(.serviceUnavailable, code: .journalUnavailable, message: "the key store could not be read or written: \(error)")
         }
     }
 }

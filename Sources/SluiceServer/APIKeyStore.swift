@@ -64,14 +64,14 @@ final class APIKeyStore: Sendable {
     /// The caller that the `Authorization: Bearer …` header proves, or the 401 to answer.
     func authenticate(authorizationHeader: String?) throws(APIError) -> Caller {
         guard let token = Self.bearerToken(authorizationHeader) else {
-            throw APIError(.unauthorized, code: "unauthorized", message: "an API key is required: Authorization: Bearer <key>")
+            throw APIError(.unauthorized, code: .unauthorized, message: "an API key is required: Authorization: Bearer <key>")
         }
         if bootstrap.accepts(token: token) { return Caller(name: "the admin key", scopes: Set(APIKeyScope.allCases), id: "admin") }
-        let invalid = APIError(.unauthorized, code: "unauthorized", message: "the API key is not valid")
+        let invalid = APIError(.unauthorized, code: .unauthorized, message: "the API key is not valid")
         guard let (id, secret) = Self.parse(token: token), let entry = entries.withLock({ $0[id] }) else { throw invalid }
         guard Digest.constantTimeEqual(Digest.sha256(Array(secret.utf8)), entry.secretDigest) else { throw invalid }
         guard !entry.revoked else {
-            throw APIError(.unauthorized, code: "unauthorized", message: "the API key \(id) was revoked")
+            throw APIError(.unauthorized, code: .unauthorized, message: "the API key \(id) was revoked")
         }
         return Caller(name: id, scopes: entry.scopes, id: id)
     }

@@ -71,7 +71,7 @@ public enum APIRoutes {
         read.get("senders/:phone_number_id") { _, context in
             let id = try context.parameters.require("phone_number_id")
             guard isPhoneNumberID(id), let record = try dispatcher.sender(phoneNumberID: id) else {
-                throw APIError(.notFound, code: "not_found", field: "phone_number_id", message: "sender '\(id)' is not registered")
+                throw APIError(.notFound, code: .notFound, field: "phone_number_id", message: "sender '\(id)' is not registered")
             }
             let live = dispatcher.senderSnapshots().first { $0.id == record.id }
             return JSONBody.response(.ok, SenderRoutes.liveJSON(record, live))
@@ -85,7 +85,7 @@ public enum APIRoutes {
         read.get("campaigns/:id") { _, context in
             let id = try campaignID(context)
             guard let progress = try dispatcher.campaignProgress(id) else {
-                throw APIError(.notFound, code: "not_found", field: "id", message: "campaign \(id) does not exist")
+                throw APIError(.notFound, code: .notFound, field: "id", message: "campaign \(id) does not exist")
             }
             return JSONBody.response(.ok, campaignJSON(progress))
         }
@@ -145,7 +145,7 @@ public enum APIRoutes {
         // Digits only, no leading zero: one id has one spelling (`+1`, `01` are not 1).
         guard let first = text.utf8.first, first != UInt8(ascii: "0"), text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
               let raw = UInt64(text), raw > 0 else {
-            throw APIError(.notFound, code: "not_found", field: "id", message: "campaign '\(text)' does not exist (ids are positive integers)")
+            throw APIError(.notFound, code: .notFound, field: "id", message: "campaign '\(text)' does not exist (ids are positive integers)")
         }
         return CampaignID(raw)
     }
@@ -158,10 +158,10 @@ public enum APIRoutes {
             progress = try await dispatcher.setCampaignState(id, state)
         } catch let conflict as CampaignStateConflict {
             throw APIError(
-                .conflict, code: "campaign_state", field: "id",
+                .conflict, code: .campaignState, field: "id",
                 message: "campaign \(id) is \(conflict.current) and cannot \(action) (it must be \(conflict.expected))")
         }
-        guard let progress else { throw APIError(.notFound, code: "not_found", field: "id", message: "campaign \(id) does not exist") }
+        guard let progress else { throw APIError(.notFound, code: .notFound, field: "id", message: "campaign \(id) does not exist") }
         return JSONBody.response(.ok, campaignJSON(progress))
     }
 

@@ -68,7 +68,7 @@ final class ConnectionLimitHandler: ChannelInboundHandler, RemovableChannelHandl
         guard case .head = unwrapInboundIn(data), !answered else { return }
         answered = true
         let error = APIError(
-            .tooManyRequests, code: "too_many_connections",
+            .tooManyRequests, code: .tooManyConnections,
             message: "this client has \(limiter.perClient) connections open to the API, the most allowed; reuse them (keep-alive) or close some")
         let bytes = JSONBody.bytes(error.body)
         var head = HTTPResponse(status: .tooManyRequests)

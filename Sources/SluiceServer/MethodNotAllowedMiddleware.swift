@@ -25,7 +25,7 @@ struct MethodNotAllowedMiddleware<Context: RequestContext>: RouterMiddleware {
             }) else { throw error }
             let allowed = route.methods.joined(separator: ", ")
             var response = try APIError(
-                .methodNotAllowed, code: "method_not_allowed",
+                .methodNotAllowed, code: .methodNotAllowed,
                 message: "\(request.method) is not allowed on \(request.uri.path); allowed: \(allowed)"
             ).response(from: request, context: context)
             response.headers[.allow] = allowed

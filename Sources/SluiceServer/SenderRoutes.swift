@@ -25,7 +25,7 @@ enum SenderRoutes {
             do {
                 deleted = try await dispatcher.deleteSender(phoneNumberID: id)
             } catch let error as SenderDeletionError {
-                throw APIError(.conflict, code: "sender_busy", field: "phone_number_id", message: error.description)
+                throw APIError(.conflict, code: .senderBusy, field: "phone_number_id", message: error.description)
             }
             guard deleted != nil else { return try answer(nil, id) }
             return Response(status: .noContent)
@@ -39,11 +39,11 @@ enum SenderRoutes {
             do {
                 buffer = try await request.body.collect(upTo: pauseBodyBytesMax)
             } catch is NIOTooManyBytesError {
-                throw APIError(.contentTooLarge, code: "body_too_large", message: "the request body is larger than \(pauseBodyBytesMax) bytes")
+                throw APIError(.contentTooLarge, code: .bodyTooLarge, message: "the request body is larger than \(pauseBodyBytesMax) bytes")
             }
             if buffer.readableBytes > 0 {
                 guard let body = (try? JSONSerialization.jsonObject(with: Data(buffer.readableBytesView))) as? [String: Any] else {
-                    throw APIError(.badRequest, code: "malformed_json", message: "the request body must be a JSON object such as {\"reason\": \"…\"}")
+                    throw APIError(.badRequest, code: .malformedJSON, message: "the request body must be a JSON object such as {\"reason\": \"…\"}")
                 }
                 if let value = body["reason"] {
                     guard let text = value as? String, !text.isEmpty, text.utf8.count <= reasonBytesMax else {
@@ -105,7 +105,7 @@ enum SenderRoutes {
 
     private static func answer(_ record: SenderRecord?, _ id: String) throws -> Response {
         guard let record else {
-            throw APIError(.notFound, code: "not_found", field: "phone_number_id", message: "sender '\(id)' is not registered")
+            throw APIError(.notFound, code: .notFound, field: "phone_number_id", message: "sender '\(id)' is not registered")
         }
         return JSONBody.response(.ok, APIRoutes.senderJSON(record))
     }

@@ -76,7 +76,7 @@ struct RateCheckedBody: AsyncSequence, Sendable {
             if guardrail.isTooSlow(received: received, elapsedSeconds: elapsed) {
                 let rate = Int(Double(received) / Swift.max(elapsed, 0.001))
                 throw APIError(
-                    .requestTimeout, code: "body_too_slow",
+                    .requestTimeout, code: .bodyTooSlow,
                     message: "the request body arrived at \(rate) bytes/s after \(Int(elapsed)) s, below the minimum of \(guardrail.bodyMinBytesPerSecond) bytes/s; nothing was accepted")
             }
             return chunk

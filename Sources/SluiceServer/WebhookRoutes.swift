@@ -18,12 +18,12 @@ public enum WebhookRoutes {
         router.get(RouterPath(stringLiteral: path)) { request, _ in
             let query = request.uri.queryParameters
             guard query["hub.mode"].map(String.init) == "subscribe", let challenge = query["hub.challenge"].map(String.init) else {
-                throw APIError(.badRequest, code: "invalid_field", field: "hub.mode", message: "expected hub.mode=subscribe with hub.challenge")
+                throw APIError(.badRequest, code: .invalidField, field: "hub.mode", message: "expected hub.mode=subscribe with hub.challenge")
             }
             guard let verifyToken, let given = query["hub.verify_token"].map(String.init),
                 Digest.constantTimeEqual(Array(given.utf8), Array(verifyToken.utf8))
             else {
-                throw APIError(.forbidden, code: "forbidden", field: "hub.verify_token", message: "hub.verify_token does not match the configured webhook verify token")
+                throw APIError(.forbidden, code: .forbidden, field: "hub.verify_token", message: "hub.verify_token does not match the configured webhook verify token")
             }
             return Response(status: .ok, headers: [.contentType: "text/plain"], body: ResponseBody(byteBuffer: ByteBuffer(string: challenge)))
         }
@@ -37,24 +37,24 @@ public enum WebhookRoutes {
         do {
             buffer = try await request.body.collect(upTo: bodyBytesMax)
         } catch is NIOTooManyBytesError {
-            throw APIError(.contentTooLarge, code: "body_too_large", message: "the webhook body is larger than \(bodyBytesMax) bytes")
+            throw APIError(.contentTooLarge, code: .bodyTooLarge, message: "the webhook body is larger than \(bodyBytesMax) bytes")
         }
         let body = Array(buffer.readableBytesView)
         let payload: WebhookPayload
         do {
             payload = try WebhookPayload(body: body, statusesMax: statusesPerBodyMax)
         } catch let error as WebhookPayload.ParseError {
-            throw APIError(.badRequest, code: "malformed_webhook", field: error.field, message: error.message)
+            throw APIError(.badRequest, code: .malformedWebhook, field: error.field, message: error.message)
         }
         // Every number the body speaks for must be ours and share one app secret: the
         // signature covers the whole body, so one secret has to verify all of it.
         var secrets = Set<String>()
         for phone in payload.phoneNumberIDs {
             guard APIRoutes.isPhoneNumberID(phone), let sender = try dispatcher.sender(phoneNumberID: phone) else {
-                throw APIError(.unauthorized, code: "unknown_sender", field: "metadata.phone_number_id", message: "phone_number_id \(phone) is not registered; nothing was recorded")
+                throw APIError(.unauthorized, code: .unknownSender, field: "metadata.phone_number_id", message: "phone_number_id \(phone) is not registered; nothing was recorded")
             }
             guard let secret = sender.appSecret else {
-                throw APIError(.unauthorized, code: "no_app_secret", field: "metadata.phone_number_id", message: "sender \(phone) has no app_secret to verify webhooks with; nothing was recorded")
+                throw APIError(.unauthorized, code: .noAppSecret, field: "metadata.phone_number_id", message: "sender \(phone) has no app_secret to verify webhooks with; nothing was recorded")
             }
             secrets.insert(secret)
         }
@@ -63,7 +63,7 @@ public enum WebhookRoutes {
                 let header = request.headers.first(where: { $0.name.canonicalName == "x-hub-signature-256" })?.value,
                 WebhookSignature.isValid(header: header, secret: Array(secret.utf8), body: body)
             else {
-                throw APIError(.unauthorized, code: "bad_signature", field: "X-Hub-Signature-256", message: "the X-Hub-Signature-256 header does not match the body signed with the sender's app secret; nothing was recorded")
+                throw APIError(.unauthorized, code: .badSignature, field: "X-Hub-Signature-256", message: "the X-Hub-Signature-256 header does not match the body signed with the sender's app secret; nothing was recorded")
             }
         }
         let (applied, ignored) = try await dispatcher.applyStatuses(payload.updates)

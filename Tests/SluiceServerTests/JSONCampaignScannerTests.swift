@@ -1,3 +1,5 @@
+import SluiceCore
+import SluiceEngine
 import Testing
 
 @testable import SluiceServer
@@ -67,6 +69,32 @@ import Testing
         let long = String(repeating: "9", count: 200)
         #expect(throws: JSONCampaignScanner.TooLong(what: "recipients[1]", bytesMax: 100)) {
             try scan(#"{"recipients":[{"to":"1"},{"to":"\#(long)"}]}"#, elementBytesMax: 100)
+        }
+    }
+
+    @Test func theRoutesParseIsTheSameWhateverTheChunksAndNamesBadFields() throws {
+        let body = Array(#"{"priority":"transactional","recipients":[{"to":"966500000001","params":["a"]}],"sender":"555","message":{"type":"text","text":{"body":"{{1}}"}}}"#.utf8)
+        for chunk in [1, 3, 64, 1 << 20] {
+            let parsed = try JSONIntake.parse(body, chunkBytes: chunk)
+            #expect(parsed.sender == "555" && parsed.recipients == [RecipientInput(to: "966500000001", params: ["a"])])
+            #expect(parsed.options.priority == .transactional)
+        }
+        let cases: [(String, String?)] = [
+            (#"{"sender":"555","message":{},"recipients":[{"to":"1"},{"to":1}]}"#, "recipients[1].to"),
+            (#"{"sender":"555","message":{},"recipients":[{"to":"1","params":["a",2]}]}"#, "recipients[0].params[1]"),
+            (#"{"sender":"555","message":{},"recipients":[7]}"#, "recipients[0]"),
+            (#"{"sender":"555","message":{},"recipients":"all"}"#, "recipients"),
+            (#"{"sender":"555","message":{},"recipients":[]}"#, "recipients"),
+            (#"{"message":{},"recipients":[{"to":"1"}]}"#, "sender"),
+            (#"{"sender":"555","message":{},"recipients":[{"to":"1"}],"recipients":[]}"#, "recipients"),
+        ]
+        for (json, field) in cases {
+            #expect(throws: APIError.self, "\(json)") { try JSONIntake.parse(Array(json.utf8), chunkBytes: 5) }
+            do {
+                _ = try JSONIntake.parse(Array(json.utf8), chunkBytes: 5)
+            } catch let error as APIError {
+                #expect(error.field == field, "\(json): \(error.message)")
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import SluiceCore
 import SluiceEngine
 import SluiceServer
 import Testing
@@ -90,6 +91,35 @@ import Yams
             for part in ref.dropFirst(2).split(separator: "/") { node = (node as? [String: Any])?[String(part)] }
             #expect(node != nil, "\(ref) does not resolve")
         }
+    }
+
+    /// The value at `path` (object keys) in the document.
+    static func node(_ document: [String: Any], _ path: [String]) throws -> Any {
+        var here: Any = document
+        for key in path {
+            let object = try #require(here as? [String: Any], "\(path): no object at \(key)")
+            here = try #require(object[key], "\(path): no \(key)")
+        }
+        return here
+    }
+
+    @Test func theDocumentedErrorCodesAreExactlyTheOnesTheServerSends() throws {
+        let path = ["components", "schemas", "Error", "properties", "error", "properties", "code", "enum"]
+        let documented = try #require(try Self.node(Self.document(), path) as? [String])
+        #expect(Set(documented) == Set(APIError.Code.allCases.map(\.rawValue)))
+        #expect(documented.count == Set(documented).count, "no code listed twice")
+    }
+
+    @Test func theDocumentedMessageCountsAreTheJournalsStates() throws {
+        let schemas = try #require(try Self.node(Self.document(), ["components", "schemas"]) as? [String: Any])
+        let withCounts = schemas.values.compactMap { schema -> [String]? in
+            guard let counts = ((schema as? [String: Any])?["properties"] as? [String: Any])?["counts"] as? [String: Any] else { return nil }
+            return counts["required"] as? [String]
+        }
+        #expect(!withCounts.isEmpty)
+        // `retry_at` is counted in `queued`.
+        let states = Set(MessageState.allCases.filter { $0 != .retryAt }.map(\.description))
+        for required in withCounts { #expect(Set(required) == states) }
     }
 
     @Test func everyRouteIsDocumentedAndEveryDocumentedOperationIsRouted() async throws {

@@ -6,8 +6,9 @@ import SluiceEngine
 import SluiceTransport
 
 /// `POST /v1/campaigns` with a JSON body, up to the bytes the transport would send:
-/// the route's parse (`CampaignIntakeRoute.jsonCampaign`), the message template, intake's
-/// recipient check, and rendering.
+/// the route's streamed parse (`JSONCampaignScanner` fed in chunks whose size the first
+/// input byte picks, then `JSONIntake`'s member and recipient parsers), the message
+/// template, intake's recipient check, and rendering.
 ///
 /// Invariants: a refusal is an `APIError` with status 400 (never a trap, never another
 /// error that would answer 500); an accepted sender is a phone_number_id; an accepted
@@ -18,9 +19,11 @@ public func fuzz(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
     let input = FuzzInput(start, count)
     let campaign: (sender: String, message: [UInt8], recipients: [RecipientInput], options: CampaignOptions)
     do {
-        campaign = try CampaignIntakeRoute.jsonCampaign(ByteBuffer(bytes: input.bytes))
+        let bytes = input.bytes
+        let chunk = bytes.isEmpty ? 1 : Int(bytes[0]) + 1
+        campaign = try JSONIntake.parse(bytes, chunkBytes: chunk)
     } catch let error as APIError {
-        invariant(error.status == .badRequest, "a JSON body was refused with \(error.status): \(error.message)")
+        invariant(error.status == .badRequest || error.status == .contentTooLarge, "a JSON body was refused with \(error.status): \(error.message)")
         return 0
     } catch {
         invariant(false, "a JSON body was refused with \(error) (not an APIError: the API would answer 500)")

@@ -33,7 +33,7 @@ struct BodyLines {
             }
         } catch let error as LineSplitter.LineTooLong {
             throw APIError(
-                .contentTooLarge, code: "line_too_long", field: "line \(error.line)",
+                .contentTooLarge, code: .lineTooLong, field: "line \(error.line)",
                 message: "line \(error.line) is longer than \(error.lineBytesMax) bytes; the campaign was not accepted")
         }
     }

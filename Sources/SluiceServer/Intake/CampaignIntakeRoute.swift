@@ -68,7 +68,7 @@ enum CampaignIntakeRoute {
     // MARK: JSON
 
     static let jsonBodyTooLarge = APIError(
-        .contentTooLarge, code: "body_too_large", message: "the request body is larger than \(APIRoutes.campaignBodyBytesMax) bytes")
+        .contentTooLarge, code: .bodyTooLarge, message: "the request body is larger than \(APIRoutes.campaignBodyBytesMax) bytes")
 
     /// Longest value of a top-level member other than `recipients` (the message object,
     /// options) in a JSON body.
@@ -100,10 +100,10 @@ enum CampaignIntakeRoute {
                 &upload, dispatcher: dispatcher, digest: hasher?.finish() ?? [], claim: claim, position: "index", options: try intake.lateOptions())
         } catch let error as JSONCampaignScanner.Malformed {
             await intake.cancel()
-            throw APIError(.badRequest, code: "malformed_json", message: error.message)
+            throw APIError(.badRequest, code: .malformedJSON, message: error.message)
         } catch let error as JSONCampaignScanner.TooLong {
             await intake.cancel()
-            throw APIError(.contentTooLarge, code: "body_too_large", message: "\(error.what) is longer than \(error.bytesMax) bytes; the campaign was not accepted")
+            throw APIError(.contentTooLarge, code: .bodyTooLarge, message: "\(error.what) is longer than \(error.bytesMax) bytes; the campaign was not accepted")
         } catch {
             await intake.cancel()
             throw apiError(error)
@@ -334,7 +334,7 @@ enum CampaignIntakeRoute {
     static func answer(_ stored: IdempotencyRecord, digest: [UInt8]) throws -> Response {
         guard Digest.constantTimeEqual(stored.requestDigest, digest) else {
             throw APIError(
-                .unprocessableContent, code: "idempotency_key_conflict", field: "Idempotency-Key",
+                .unprocessableContent, code: .idempotencyKeyConflict, field: "Idempotency-Key",
                 message: "Idempotency-Key '\(stored.key)' was first used with a different request (format, query or body); nothing was journaled — use a new key for a new campaign")
         }
         var response = response(HTTPResponse.Status(code: stored.status), stored.body)
@@ -360,17 +360,17 @@ enum CampaignIntakeRoute {
     static func apiError(_ error: any Error, position: String = "index") -> any Error {
         guard let error = error as? IntakeError else { return error }
         switch error {
-        case .unknownSender: return APIError(.unprocessableContent, code: "unknown_sender", field: "sender", message: error.description)
+        case .unknownSender: return APIError(.unprocessableContent, code: .unknownSender, field: "sender", message: error.description)
         case .invalidMessage(let why): return APIError.invalid("message", why.hasPrefix("message") ? why : "message: \(why)")
         case .invalidSender(let why): return APIError.invalid("sender", why)
         case .noRecipients, .tooManyRecipients: return APIError.invalid("recipients", error.description)
         case .noValidRecipients(_, let rejected):
-            var answer = APIError(.unprocessableContent, code: "no_valid_recipients", field: "recipients", message: error.description)
+            var answer = APIError(.unprocessableContent, code: .noValidRecipients, field: "recipients", message: error.description)
             if let first = rejected.first { answer.message += "; first: \(position == "line" ? "line \(first.index)" : "recipients[\(first.index)]"): \(first.reason)" }
             return answer
         case .invalidOption(let field, let why): return APIError.invalid(field, why)
-        case .storageFull(let why): return APIError(HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage"), code: "insufficient_storage", message: why)
-        case .journal(let why): return APIError(.serviceUnavailable, code: "journal_unavailable", message: why)
+        case .storageFull(let why): return APIError(HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage"), code: .insufficientStorage, message: why)
+        case .journal(let why): return APIError(.serviceUnavailable, code: .journalUnavailable, message: why)
         }
     }
 }

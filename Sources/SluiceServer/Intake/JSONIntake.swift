@@ -28,13 +28,7 @@ struct JSONIntake {
             if key == "recipients" { throw APIError.invalid("recipients", "recipients must be an array") }
             if members[key] != nil { throw APIError.invalid(key, "\(key) appears twice") }
             if upload != nil && CampaignOptionsInput.names.contains(key) { optionsChanged = true }
-            let value: Any
-            do {
-                value = try JSONSerialization.jsonObject(with: Data(raw), options: [.fragmentsAllowed])
-            } catch {
-                throw APIError(.badRequest, code: "malformed_json", message: "the request body is not valid JSON: the value of \"\(key)\": \(JSONBody.reason(error))")
-            }
-            members[key] = value
+            members[key] = try Self.value(of: key, raw)
         case .recipient(let index, let bytes):
             if recipientsClosed { throw APIError.invalid("recipients", "recipients appears twice") }
             count += 1
@@ -88,16 +82,31 @@ struct JSONIntake {
     }
 
     private mutating func add(_ index: Int, _ bytes: [UInt8]) async throws {
+        let recipient = try Self.recipient(index, bytes)
+        do {
+            try await upload!.add(recipient, line: index)
+        } catch {
+            throw CampaignIntakeRoute.apiError(error)
+        }
+    }
+
+    /// A top-level member's value, or a 400 naming it.
+    static func value(of key: String, _ raw: [UInt8]) throws -> Any {
+        do {
+            return try JSONSerialization.jsonObject(with: Data(raw), options: [.fragmentsAllowed])
+        } catch {
+            throw APIError(.badRequest, code: .malformedJSON, message: "the request body is not valid JSON: the value of \"\(key)\": \(JSONBody.reason(error))")
+        }
+    }
+
+    /// Element `index` of `recipients`, or a 400 naming what is wrong in it.
+    static func recipient(_ index: Int, _ bytes: [UInt8]) throws -> RecipientInput {
         switch RecipientLine.parse(bytes) {
         case .success(let recipient):
             guard BodyLines.isValidUTF8(bytes) else {
                 throw APIError.invalid("recipients[\(index)]", "recipients[\(index)] is not valid UTF-8")
             }
-            do {
-                try await upload!.add(recipient, line: index)
-            } catch {
-                throw CampaignIntakeRoute.apiError(error)
-            }
+            return recipient
         case .failure(let problem):
             guard let name = problem.field else {
                 let why = problem.description.hasPrefix("the line is not") ? "must be an object" : problem.description
@@ -105,5 +114,48 @@ struct JSONIntake {
             }
             throw APIError.invalid("recipients[\(index)].\(name)", "recipients[\(index)].\(problem.description)")
         }
+    }
+
+    /// A whole JSON body read the way the route reads a streamed one (in chunks of
+    /// `chunkBytes`), without a dispatcher: the sender, message object, recipients and
+    /// options, or the `APIError` the route would answer. For the fuzzer and tests.
+    static func parse(_ body: [UInt8], chunkBytes: Int) throws -> (sender: String, message: [UInt8], recipients: [RecipientInput], options: CampaignOptions) {
+        var scanner = JSONCampaignScanner(memberBytesMax: CampaignIntakeRoute.jsonMemberBytesMax, elementBytesMax: CampaignIntakeRoute.lineBytesMax)
+        var events: [JSONCampaignScanner.Event] = []
+        var members: [String: Any] = [:]
+        var recipients: [RecipientInput] = []
+        var closed = false
+        do {
+            var start = 0
+            repeat {
+                let end = min(body.count, start + max(1, chunkBytes))
+                try body[start..<end].withUnsafeBytes { try scanner.feed($0, into: &events) }
+                start = end
+            } while start < body.count
+            try scanner.finish()
+        } catch let error as JSONCampaignScanner.Malformed {
+            throw APIError(.badRequest, code: .malformedJSON, message: error.message)
+        } catch let error as JSONCampaignScanner.TooLong {
+            throw APIError(.contentTooLarge, code: .bodyTooLarge, message: "\(error.what) is longer than \(error.bytesMax) bytes")
+        }
+        for event in events {
+            switch event {
+            case .member(let key, let raw):
+                if key == "recipients" { throw APIError.invalid("recipients", "recipients must be an array") }
+                if members[key] != nil { throw APIError.invalid(key, "\(key) appears twice") }
+                members[key] = try value(of: key, raw)
+            case .recipient(let index, let bytes):
+                if closed { throw APIError.invalid("recipients", "recipients appears twice") }
+                recipients.append(try recipient(index, bytes))
+            case .recipientsEnd:
+                if closed { throw APIError.invalid("recipients", "recipients appears twice") }
+                closed = true
+            }
+        }
+        let (sender, message) = try CampaignIntakeRoute.senderAndMessage(members, where: "")
+        let options = try CampaignOptionsInput.parse(members, prefix: "")
+        guard closed else { throw APIError.invalid("recipients", "recipients is required") }
+        guard !recipients.isEmpty else { throw CampaignIntakeRoute.apiError(IntakeError.noRecipients) }
+        return (sender, message, recipients, options)
     }
 }

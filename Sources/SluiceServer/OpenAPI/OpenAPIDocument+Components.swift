@@ -132,7 +132,8 @@ extension OpenAPIDocument {
                       enum: [malformed_json, invalid_field, unauthorized, insufficient_scope, forbidden, not_found,
                         too_many_keys, body_too_large, line_too_long, unknown_sender, no_valid_recipients,
                         idempotency_key_conflict, malformed_webhook, no_app_secret, bad_signature, journal_unavailable,
-                        method_not_allowed, too_many_subscriptions, unknown_campaign, campaign_state, insufficient_storage]
+                        method_not_allowed, too_many_subscriptions, unknown_campaign, campaign_state, insufficient_storage,
+                        sender_busy, body_too_slow, too_many_connections]
                     field: {type: string, description: "The field, header, query or path parameter at fault, e.g. `recipients[3].to`."}
                     message: {type: string, description: For people.}
                   additionalProperties: false

@@ -44,7 +44,7 @@ enum SubscriptionRoutes {
         let input = try validate(body)
         if let campaign = input.campaign {
             guard try journaled({ try dispatcher.campaignProgress(campaign) }) != nil else {
-                throw APIError(.unprocessableContent, code: "unknown_campaign", field: "campaign", message: "campaign \(campaign) does not exist")
+                throw APIError(.unprocessableContent, code: .unknownCampaign, field: "campaign", message: "campaign \(campaign) does not exist")
             }
         }
         let secret = input.secret ?? "whsec_" + SecureRandom.hexToken(byteCount: 32)
@@ -52,9 +52,9 @@ enum SubscriptionRoutes {
         do {
             record = try await dispatcher.createSubscription(url: input.url, secret: secret, campaign: input.campaign, states: input.states)
         } catch is SubscriptionLimitError {
-            throw APIError(.conflict, code: "too_many_subscriptions", message: "\(Dispatcher.subscriptionsMax) subscriptions exist; delete one first")
+            throw APIError(.conflict, code: .tooManySubscriptions, message: "\(Dispatcher.subscriptionsMax) subscriptions exist; delete one first")
         } catch {
-            throw APIError(.serviceUnavailable, code: "journal_unavailable", message: "the subscriptions could not be read or written: \(error)")
+            throw APIError(.serviceUnavailable, code: .journalUnavailable, message: "the subscriptions could not be read or written: \(error)")
         }
         var answer = json(record)
         answer["secret"] = secret
@@ -145,25 +145,25 @@ enum SubscriptionRoutes {
     static func subscriptionID(_ context: BasicRequestContext) throws -> UInt64 {
         let text = try context.parameters.require("id")
         guard let id = SubscriptionRecord.id(publicID: text) else {
-            throw APIError(.notFound, code: "not_found", field: "id", message: "subscription '\(text)' does not exist (ids look like sub_1)")
+            throw APIError(.notFound, code: .notFound, field: "id", message: "subscription '\(text)' does not exist (ids look like sub_1)")
         }
         return id
     }
 
     static func notFound(_ id: UInt64) -> APIError {
-        APIError(.notFound, code: "not_found", field: "id", message: "subscription sub_\(id) does not exist")
+        APIError(.notFound, code: .notFound, field: "id", message: "subscription sub_\(id) does not exist")
     }
 
     /// Runs a journal call; its failure is a 503 that says why.
     static func journaled<T>(_ body: () async throws -> T) async throws(APIError) -> T {
         do { return try await body() } catch {
-            throw APIError(.serviceUnavailable, code: "journal_unavailable", message: "the subscriptions could not be read or written: \(error)")
+            throw APIError(.serviceUnavailable, code: .journalUnavailable, message: "the subscriptions could not be read or written: \(error)")
         }
     }
 
     static func journaled<T>(_ body: () throws -> T) throws(APIError) -> T {
         do { return try body() } catch {
-            throw APIError(.serviceUnavailable, code: "journal_unavailable", message: "the subscriptions could not be read or written: \(error)")
+            throw APIError(.serviceUnavailable, code: .journalUnavailable, message: "the subscriptions could not be read or written: \(error)")
         }
     }
 }
