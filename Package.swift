@@ -132,13 +132,15 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // What the test targets share: `eventually`, the one way a test waits.
+        .target(name: "SluiceTestSupport", path: "Tests/SluiceTestSupport", swiftSettings: strict),
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"], swiftSettings: strict),
         .testTarget(name: "SluiceCryptoTests", dependencies: ["SluiceCrypto"], swiftSettings: strict),
         .testTarget(name: "SluiceJournalTests", dependencies: ["SluiceJournal", "SluiceCore"], swiftSettings: strict),
         .testTarget(
             name: "SluiceTransportTests",
             dependencies: [
-                "SluiceTransport", "SluiceCore", "SluiceMock", "CCurl",
+                "SluiceTestSupport", "SluiceTransport", "SluiceCore", "SluiceMock", "CCurl",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -146,13 +148,13 @@ let package = Package(
         ),
         .testTarget(
             name: "SluiceEngineTests",
-            dependencies: ["SluiceEngine", "SluiceJournal", "SluiceMock", "SluiceCore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["SluiceTestSupport", "SluiceEngine", "SluiceJournal", "SluiceMock", "SluiceCore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .testTarget(
             name: "SluiceMockTests",
             dependencies: [
-                "SluiceMock", "SluiceCore", "SluiceCrypto", .product(name: "Hummingbird", package: "hummingbird"),
+                "SluiceTestSupport", "SluiceMock", "SluiceCore", "SluiceCrypto", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "NIOHTTP2", package: "swift-nio-http2"),
             ],
@@ -161,7 +163,7 @@ let package = Package(
         .testTarget(
             name: "SluiceServerTests",
             dependencies: [
-                "SluiceServer", "SluiceEngine", "SluiceMock", "SluiceCore", "SluiceCrypto",
+                "SluiceTestSupport", "SluiceServer", "SluiceEngine", "SluiceMock", "SluiceCore", "SluiceCrypto",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -174,7 +176,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "SluiceCore", "SluiceCrypto", "SluiceServer",
+                "SluiceTestSupport", "SluiceCore", "SluiceCrypto", "SluiceServer",
                 // A subscriber for the events `serve` delivers.
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -5,6 +5,7 @@ import SluiceCore
 import SluiceJournal
 import SluiceMock
 import Testing
+import SluiceTestSupport
 
 /// Pause, resume, cancel, `schedule_at`, `expires_at`, priority and delivery modes,
 /// embedded against the mock endpoint on 127.0.0.1 and a real journal.
@@ -16,9 +17,8 @@ import Testing
     }
 
 
-    func wait(timeoutSeconds: Double, until done: () throws -> Bool) async throws {
-        let deadline = Date().addingTimeInterval(timeoutSeconds)
-        while try !done() && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+    func wait(timeoutSeconds: Double, sourceLocation: SourceLocation = #_sourceLocation, until done: () throws -> Bool) async throws {
+        try await eventually(within: timeoutSeconds, every: 50, sourceLocation: sourceLocation) { try done() }
     }
 
     func nowNanoseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1e9) }

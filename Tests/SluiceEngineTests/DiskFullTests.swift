@@ -5,6 +5,7 @@ import SluiceEngine
 import SluiceJournal
 import SluiceMock
 import Testing
+import SluiceTestSupport
 
 /// A small tmpfs holds the journal; a filler file eats its space. Needs root for the mount
 /// (CI runs as root); elsewhere the suite is skipped.
@@ -12,12 +13,13 @@ import Testing
 struct DiskFullTests {
     static let message = Array(#"{"type":"text","text":{"body":"Hello {{1}}"}}"#.utf8)
 
-    /// A 32 MB tmpfs at a fresh directory, unmounted afterwards.
+    /// A 40 MB tmpfs at a fresh directory, unmounted afterwards (the dispatcher allocates
+    /// 8 MiB of it for its departure record at start).
     func withTmpfs(_ body: (String) async throws -> Void) async throws {
         let mountPoint = NSTemporaryDirectory() + "sluice-diskfull-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: mountPoint) }
-        try run("/bin/mount", ["-t", "tmpfs", "-o", "size=32m", "tmpfs", mountPoint])
+        try run("/bin/mount", ["-t", "tmpfs", "-o", "size=40m", "tmpfs", mountPoint])
         defer { try? run("/bin/umount", ["-l", mountPoint]) }
         try await body(mountPoint)
     }
@@ -89,9 +91,10 @@ struct DiskFullTests {
         return (accepted, nil)
     }
 
-    func waitForArrivals(_ mock: MockEndpoint, _ count: Int, timeoutSeconds: Double) async throws {
-        let deadline = Date().addingTimeInterval(timeoutSeconds)
-        while mock.recorder.count < count && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+    func waitForArrivals(_ mock: MockEndpoint, _ count: Int, timeoutSeconds: Double, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        try await eventually("\(count) arrivals at the mock (it had \(mock.recorder.count))", within: timeoutSeconds, every: 50, sourceLocation: sourceLocation) {
+            mock.recorder.count >= count
+        }
     }
 
     @Test("below the intake reserve new campaigns are refused with a clear error; what was accepted is sent; intake resumes when space returns")

@@ -5,6 +5,7 @@ import SluiceEngine
 import SluiceJournal
 import SluiceMock
 import Testing
+import SluiceTestSupport
 
 /// The dispatcher embedded, against the mock endpoint over TLS on 127.0.0.1 and a real
 /// LMDB journal in a temporary directory.
@@ -16,9 +17,10 @@ import Testing
     }
 
 
-    func waitForArrivals(_ mock: MockEndpoint, _ count: Int, timeoutSeconds: Double) async throws {
-        let deadline = Date().addingTimeInterval(timeoutSeconds)
-        while mock.recorder.count < count && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+    func waitForArrivals(_ mock: MockEndpoint, _ count: Int, timeoutSeconds: Double, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        try await eventually("\(count) arrivals at the mock (it had \(mock.recorder.count))", within: timeoutSeconds, every: 50, sourceLocation: sourceLocation) {
+            mock.recorder.count >= count
+        }
     }
 
     @Test func aTierChangeReachesARunningCampaignWithinASecond() async throws {

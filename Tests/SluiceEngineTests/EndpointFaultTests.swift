@@ -4,6 +4,7 @@ import SluiceCore
 import SluiceEngine
 import SluiceMock
 import Testing
+import SluiceTestSupport
 
 /// The endpoint misbehaving as a whole: a revoked token (190), a certificate that is not
 /// trusted, the endpoint down for a while. Embedded against the mock on 127.0.0.1; judged
@@ -14,9 +15,8 @@ import Testing
 
     func temporary(_ name: String) -> String { NSTemporaryDirectory() + "sluice-\(name)-\(UUID().uuidString.prefix(8))" }
 
-    func wait(timeoutSeconds: Double, until done: () throws -> Bool) async throws {
-        let deadline = Date().addingTimeInterval(timeoutSeconds)
-        while try !done() && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+    func wait(timeoutSeconds: Double, sourceLocation: SourceLocation = #_sourceLocation, until done: () throws -> Bool) async throws {
+        try await eventually(within: timeoutSeconds, every: 50, sourceLocation: sourceLocation) { try done() }
     }
 
     func snapshot(_ dispatcher: Dispatcher, _ phone: String) -> SenderSnapshot? {

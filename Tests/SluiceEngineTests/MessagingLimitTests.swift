@@ -5,6 +5,7 @@ import SluiceEngine
 import SluiceJournal
 import SluiceMock
 import Testing
+import SluiceTestSupport
 
 /// The messaging limit, embedded, against the mock endpoint over TLS on 127.0.0.1 with a
 /// real journal. The window is shortened through `messagingWindowMilliseconds` so that a
@@ -23,9 +24,8 @@ import Testing
 
     func recipient(_ i: Int) -> RecipientInput { RecipientInput(to: String(966_500_000_000 + i), params: ["n\(i)"]) }
 
-    func waitFor(seconds: Double, _ condition: () throws -> Bool) async throws {
-        let deadline = Date().addingTimeInterval(seconds)
-        while try !condition() && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+    func waitFor(seconds: Double, sourceLocation: SourceLocation = #_sourceLocation, _ condition: () throws -> Bool) async throws {
+        try await eventually(within: seconds, sourceLocation: sourceLocation) { try condition() }
     }
 
     @Test func newRecipientsOverTheCapWaitForTheWindowAndRepeatedOnesDoNot() async throws {

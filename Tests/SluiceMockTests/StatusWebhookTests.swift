@@ -6,6 +6,7 @@ import Testing
 
 @testable import SluiceMock
 import SluiceCore
+import SluiceTestSupport
 
 /// A webhook receiver on 127.0.0.1 that keeps what it was sent and answers the handshake.
 final class WebhookReceiver: Sendable {
@@ -82,9 +83,8 @@ final class WebhookReceiver: Sendable {
 struct StatusWebhookTests {
     static let secret = "mock-app-secret"
 
-    func waitFor(_ condition: () -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(10)
-        while !condition() && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+    func waitFor(sourceLocation: SourceLocation = #_sourceLocation, _ condition: () -> Bool) async throws {
+        try await eventually(within: 10, sourceLocation: sourceLocation) { condition() }
     }
 
     @Test func signedStatusesFollowEachAcceptedMessageAfterTheHandshake() async throws {

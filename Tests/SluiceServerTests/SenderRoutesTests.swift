@@ -6,6 +6,7 @@ import SluiceEngine
 import SluiceMock
 import SluiceServer
 import Testing
+import SluiceTestSupport
 
 /// Sender listing, pause and resume through the router, over a dispatcher that sends to
 /// the mock endpoint (TLS on 127.0.0.1): a pause must stop arrivals at the endpoint and a
@@ -77,8 +78,7 @@ import Testing
         await mock.stop()
     }
 
-    func waitFor(seconds: Double, _ condition: () -> Bool) async throws {
-        let deadline = Date().addingTimeInterval(seconds)
-        while !condition() && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+    func waitFor(seconds: Double, sourceLocation: SourceLocation = #_sourceLocation, _ condition: () -> Bool) async throws {
+        try await eventually(within: seconds, every: 50, sourceLocation: sourceLocation) { condition() }
     }
 }

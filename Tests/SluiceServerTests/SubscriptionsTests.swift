@@ -7,6 +7,7 @@ import SluiceCrypto
 import SluiceEngine
 import SluiceServer
 import Testing
+import SluiceTestSupport
 
 /// Subscriptions through the router, and the outbox delivered to a real receiver on
 /// 127.0.0.1, over a real dispatcher and journal. The Cloud API endpoint is a closed
@@ -208,12 +209,8 @@ import Testing
         return id
     }
 
-    func waitUntil(seconds: Double = 15, _ condition: () throws -> Bool) async throws {
-        let deadline = Date().addingTimeInterval(seconds)
-        while try !condition() {
-            guard Date() < deadline else { return }
-            try await Task.sleep(for: .milliseconds(20))
-        }
+    func waitUntil(seconds: Double = 15, sourceLocation: SourceLocation = #_sourceLocation, _ condition: () throws -> Bool) async throws {
+        try await eventually(within: seconds, sourceLocation: sourceLocation) { try condition() }
     }
 
     @Test func aFailingReceiverGetsEveryEventInOrderOnceItAnswers() async throws {

@@ -4,6 +4,7 @@ import SluiceCore
 import Testing
 
 @testable import SluiceTransport
+import SluiceTestSupport
 
 @Suite(.serialized) struct CurlTransportTests {
     private func http1(inFlightMax: Int = 64, timeoutMilliseconds: Int = 10_000) -> TransportConfiguration {
@@ -199,9 +200,9 @@ import Testing
 
         var all: [(departed: [TransportDeparture], completions: [TransportCompletion], at: Int64)] { state.withLock { $0 } }
 
-        func waitForCompletions(_ count: Int) async throws {
-            for _ in 0..<6_000 where all.reduce(0, { $0 + $1.completions.count }) < count {
-                try await Task.sleep(for: .milliseconds(5))
+        func waitForCompletions(_ count: Int, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+            try await eventually("\(count) completions", within: 30, every: 5, sourceLocation: sourceLocation) {
+                all.reduce(0, { $0 + $1.completions.count }) >= count
             }
         }
     }

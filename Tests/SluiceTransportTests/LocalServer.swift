@@ -4,6 +4,8 @@ import Logging
 import SluiceCore
 
 @testable import SluiceTransport
+import SluiceTestSupport
+import Testing
 
 /// A plain HTTP/1.1 Cloud API stand-in on 127.0.0.1 for transport tests.
 enum LocalServer {
@@ -90,13 +92,11 @@ final class Collector: Sendable {
     var completions: [TransportCompletion] { state.withLock { $0.completions } }
     var batches: Int { state.withLock { $0.batches } }
 
-    /// Waits until `count` completions arrived (or `seconds` passed) and returns them.
-    func wait(for count: Int, seconds: Double = 30) async throws -> [TransportCompletion] {
-        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
-        while ContinuousClock.now < deadline {
-            let current = completions
-            if current.count >= count { return current }
-            try await Task.sleep(for: .milliseconds(5))
+    /// Waits until `count` completions arrived (or `seconds` passed: a recorded issue) and
+    /// returns them.
+    func wait(for count: Int, seconds: Double = 30, sourceLocation: SourceLocation = #_sourceLocation) async throws -> [TransportCompletion] {
+        try await eventually("\(count) completions (had \(completions.count))", within: seconds, every: 5, sourceLocation: sourceLocation) {
+            completions.count >= count
         }
         return completions
     }

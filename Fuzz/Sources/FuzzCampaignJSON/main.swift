@@ -19,7 +19,7 @@ public func fuzz(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
     let input = FuzzInput(start, count)
     let campaign: (sender: String, message: [UInt8], recipients: [RecipientInput], options: CampaignOptions)
     do {
-        let bytes = input.bytes
+        let bytes = Array(input.bytes)
         let chunk = bytes.isEmpty ? 1 : Int(bytes[0]) + 1
         campaign = try JSONIntake.parse(bytes, chunkBytes: chunk)
     } catch let error as APIError {
