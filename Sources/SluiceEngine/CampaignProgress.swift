@@ -35,8 +35,7 @@ public struct CampaignProgress: Sendable, Equatable {
     /// Seconds until nothing is left to send, from the sender's current rate and what
     /// its other campaigns have queued ahead; nil when done or when it cannot be told.
     public var etaSeconds: Double?
-    /// What holds the campaign back or why there is no ETA (`paused`, `sender_paused`,
-    /// `scheduled`, `messaging_limit`), when something does.
+    /// What holds the campaign back or why there is no ETA (a `Hold`), when something does.
     public var waitingFor: String?
 
     init(record: CampaignRecord, senderPhoneNumberID: String?, wallMilliseconds wall: Int64) {
@@ -57,15 +56,32 @@ public struct CampaignProgress: Sendable, Equatable {
         expired = c[.expired]
         cancelled = c[.cancelled]
         unsent = MessageState.allCases.filter(\.isUnsent).reduce(0) { $0 + c[$1] }
+        let shown: State
         switch record.state {
-        case .receiving, .cancelled, .withdrawn, .paused: state = record.state.description
+        case .receiving: shown = .receiving
+        case .cancelled, .withdrawn: shown = .cancelled
+        case .paused: shown = .paused
         case .active, .done:
             if let start = record.options.scheduleAtMilliseconds, wall < start, unsent > 0 {
-                state = "scheduled"
+                shown = .scheduled
             } else {
-                state = unsent == 0 ? "done" : "active"
+                shown = unsent == 0 ? .done : .active
             }
         }
+        state = shown.rawValue
+    }
+
+    /// Every `state` a campaign shows in the API; the OpenAPI document lists the same.
+    public enum State: String, CaseIterable, Sendable {
+        case receiving, scheduled, active, paused, done, cancelled
+    }
+
+    /// Every `waiting_for` a campaign shows; the OpenAPI document lists the same.
+    public enum Hold: String, CaseIterable, Sendable {
+        case paused, scheduled
+        case senderPaused = "sender_paused"
+        case messagingLimit = "messaging_limit"
+        case endpointUnreachable = "endpoint_unreachable"
     }
 }
 

@@ -294,7 +294,7 @@ public final class Dispatcher: Sendable {
         guard progress.unsent > 0 else { return }
         switch record.state {
         case .paused:
-            progress.waitingFor = "paused"
+            progress.waitingFor = CampaignProgress.Hold.paused.rawValue
             return
         case .receiving, .cancelled, .withdrawn:
             return
@@ -302,10 +302,10 @@ public final class Dispatcher: Sendable {
             break
         }
         let scheduled = record.options.scheduleAtMilliseconds.map { $0 > wall } ?? false
-        if scheduled { progress.waitingFor = "scheduled" }
+        if scheduled { progress.waitingFor = CampaignProgress.Hold.scheduled.rawValue }
         guard let sender = loop.snapshots().first(where: { $0.id == record.sender }) else { return }
         if sender.paused {
-            progress.waitingFor = "sender_paused"
+            progress.waitingFor = CampaignProgress.Hold.senderPaused.rawValue
             return
         }
         var others: [DrainEstimate.Campaign] = []
@@ -321,10 +321,10 @@ public final class Dispatcher: Sendable {
         // The messaging limit is reached: nothing goes to a new recipient before the window
         // has room again.
         if let until = sender.limitedUntilMilliseconds, until > wall {
-            progress.waitingFor = "messaging_limit"
+            progress.waitingFor = CampaignProgress.Hold.messagingLimit.rawValue
             seconds += Double(until - wall) / 1000
         }
-        if sender.endpointError != nil { progress.waitingFor = "endpoint_unreachable" }
+        if sender.endpointError != nil { progress.waitingFor = CampaignProgress.Hold.endpointUnreachable.rawValue }
         progress.etaSeconds = seconds
     }
 

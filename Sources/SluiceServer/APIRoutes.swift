@@ -137,7 +137,7 @@ public enum APIRoutes {
         return JSONBody.response(.ok, senderJSON(record))
     }
 
-    static let campaignStates: Set<String> = ["receiving", "scheduled", "active", "paused", "done", "cancelled"]
+    static let campaignStates = Set(CampaignProgress.State.allCases.map(\.rawValue))
 
     /// The `{id}` of a campaign route; 404 for anything but a positive integer.
     static func campaignID(_ context: BasicRequestContext) throws -> CampaignID {

@@ -122,6 +122,22 @@ import Yams
         for required in withCounts { #expect(Set(required) == states) }
     }
 
+    @Test func theDocumentedCampaignStatesAndHoldsAreTheCodes() throws {
+        let document = try Self.document()
+        let states = try #require(try Self.node(document, ["components", "schemas", "CampaignState", "enum"]) as? [String])
+        #expect(Set(states) == Set(CampaignProgress.State.allCases.map(\.rawValue)))
+        let schemas = try #require(try Self.node(document, ["components", "schemas"]) as? [String: Any])
+        var holds: [[String]] = []
+        for schema in schemas.values {
+            guard let properties = (schema as? [String: Any])?["properties"] as? [String: Any],
+                let options = (properties["waiting_for"] as? [String: Any])?["oneOf"] as? [[String: Any]]
+            else { continue }
+            holds += options.compactMap { $0["enum"] as? [String] }
+        }
+        #expect(!holds.isEmpty)
+        for list in holds { #expect(Set(list) == Set(CampaignProgress.Hold.allCases.map(\.rawValue))) }
+    }
+
     @Test func everyRouteIsDocumentedAndEveryDocumentedOperationIsRouted() async throws {
         let documented = Set(try Self.operations(try Self.document()).keys)
         try await withRouter { routes, _ in
