@@ -112,8 +112,8 @@ extension JournalWriter {
     /// Whether the departure record proves the `in_flight` message never left: not among
     /// the departures, and staged (its last update) inside the span the record covers.
     private func neverLeft(_ id: MessageID, _ departures: DepartureEvidence, _ txn: borrowing Transaction) throws -> Bool {
-        if departures.departed.contains(id.rawValue) { return false }
-        if departures.coveredFromMilliseconds == nil { return true }
+        // The staged time decides only when the record wrapped: read it then.
+        guard departures.coveredFromMilliseconds != nil else { return departures.neverLeft(id.rawValue, stagedMilliseconds: 0) }
         guard let stored = try Key(id: id.rawValue).withBytes({ try txn.get(tables.messages, $0) }),
             let staged = MessageCodec.readUpdatedMilliseconds(stored)
         else { return false }

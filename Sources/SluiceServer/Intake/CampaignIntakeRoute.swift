@@ -100,10 +100,10 @@ enum CampaignIntakeRoute {
                 &upload, dispatcher: dispatcher, digest: hasher?.finish() ?? [], claim: claim, position: "index", options: try intake.lateOptions())
         } catch let error as JSONCampaignScanner.Malformed {
             await intake.cancel()
-            throw APIError(.badRequest, code: .malformedJSON, message: error.message)
+            throw error.apiError
         } catch let error as JSONCampaignScanner.TooLong {
             await intake.cancel()
-            throw APIError(.contentTooLarge, code: .bodyTooLarge, message: "\(error.what) is longer than \(error.bytesMax) bytes; the campaign was not accepted")
+            throw error.apiError
         } catch {
             await intake.cancel()
             throw apiError(error)

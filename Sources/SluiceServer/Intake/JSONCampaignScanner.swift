@@ -22,12 +22,16 @@ struct JSONCampaignScanner {
     /// The body is not one JSON object; `message` says where.
     struct Malformed: Error, Equatable {
         var message: String
+        var apiError: APIError { APIError(.badRequest, code: .malformedJSON, message: message) }
     }
 
     /// A member's value, or one recipient, is longer than allowed.
     struct TooLong: Error, Equatable {
         var what: String
         var bytesMax: Int
+        var apiError: APIError {
+            APIError(.contentTooLarge, code: .bodyTooLarge, message: "\(what) is longer than \(bytesMax) bytes; the campaign was not accepted")
+        }
     }
 
     let memberBytesMax: Int
@@ -83,6 +87,7 @@ struct JSONCampaignScanner {
         case .start:
             if Self.isSpace(c) { return }
             guard c == UInt8(ascii: "{") else { throw Malformed(message: "the request body must be a JSON object") }
+            expectingKey = false
             state = .keyOrEnd
         case .keyOrEnd:
             if Self.isSpace(c) { return }
@@ -121,12 +126,9 @@ struct JSONCampaignScanner {
                 state = .elementOrEnd
                 return
             }
-            capture.removeAll(keepingCapacity: true)
-            value = ValueScan()
-            state = .value
-            try scanValue(c, into: &events)
-        case .value:
-            try scanValue(c, into: &events)
+            try begin(.value, c, into: &events)
+        case .value, .element:
+            try scan(c, into: &events)
         case .afterMember:
             if Self.isSpace(c) { return }
             if c == UInt8(ascii: ",") {
@@ -141,23 +143,16 @@ struct JSONCampaignScanner {
             if Self.isSpace(c) { return }
             if c == UInt8(ascii: "]"), state == .elementOrEnd {
                 events.append(.recipientsEnd(count: elements))
-                expectingKey = false
                 state = .afterMember
                 return
             }
-            capture.removeAll(keepingCapacity: true)
-            value = ValueScan()
-            state = .element
-            try scanElement(c, into: &events)
-        case .element:
-            try scanElement(c, into: &events)
+            try begin(.element, c, into: &events)
         case .afterElement:
             if Self.isSpace(c) { return }
             if c == UInt8(ascii: ",") {
                 state = .beforeElement
             } else if c == UInt8(ascii: "]") {
                 events.append(.recipientsEnd(count: elements))
-                expectingKey = false
                 state = .afterMember
             } else {
                 throw malformed("',' or ']' is expected between recipients")
@@ -167,40 +162,36 @@ struct JSONCampaignScanner {
         }
     }
 
-    private mutating func scanValue(_ c: UInt8, into events: inout [Event]) throws {
-        switch try value.consume(c, at: offset) {
-        case .more:
-            capture.append(c)
-            guard capture.count <= memberBytesMax else { throw TooLong(what: "the value of \"\(currentKey)\"", bytesMax: memberBytesMax) }
-        case .endedWith:
-            capture.append(c)
-            events.append(.member(key: currentKey, value: capture))
-            expectingKey = false
-            state = .afterMember
-        case .endedBefore:
-            events.append(.member(key: currentKey, value: capture))
-            expectingKey = false
-            state = .afterMember
-            try step(c, into: &events)
-        }
+    /// Starts capturing a member's value (`.value`) or a recipient (`.element`) at `c`.
+    private mutating func begin(_ kind: State, _ c: UInt8, into events: inout [Event]) throws {
+        capture.removeAll(keepingCapacity: true)
+        value = ValueScan()
+        state = kind
+        try scan(c, into: &events)
     }
 
-    private mutating func scanElement(_ c: UInt8, into events: inout [Event]) throws {
-        switch try value.consume(c, at: offset) {
-        case .more:
+    /// One byte of the value or recipient being captured; emits it once it ends.
+    private mutating func scan(_ c: UInt8, into events: inout [Event]) throws {
+        let element = state == .element
+        let step = try value.consume(c, at: offset)
+        if step != .endedBefore {
             capture.append(c)
-            guard capture.count <= elementBytesMax else { throw TooLong(what: "recipients[\(elements)]", bytesMax: elementBytesMax) }
-        case .endedWith:
-            capture.append(c)
-            events.append(.recipient(index: elements, bytes: capture))
-            elements += 1
-            state = .afterElement
-        case .endedBefore:
-            events.append(.recipient(index: elements, bytes: capture))
-            elements += 1
-            state = .afterElement
-            try step(c, into: &events)
+            let bytesMax = element ? elementBytesMax : memberBytesMax
+            guard capture.count <= bytesMax else {
+                throw TooLong(what: element ? "recipients[\(elements)]" : "the value of \"\(currentKey)\"", bytesMax: bytesMax)
+            }
         }
+        guard step != .more else { return }
+        if element {
+            events.append(.recipient(index: elements, bytes: capture))
+            elements += 1
+            state = .afterElement
+        } else {
+            events.append(.member(key: currentKey, value: capture))
+            state = .afterMember
+        }
+        // A scalar ends at the first byte that is not its own: that byte is read again.
+        if step == .endedBefore { try self.step(c, into: &events) }
     }
 
     /// A member name's escapes resolved (names are short; escapes in them are rare).

@@ -2,18 +2,63 @@ import Foundation
 import SluiceCore
 import SluiceEngine
 
-/// What a streamed JSON campaign body has said so far (`JSONCampaignScanner` events),
-/// and its campaign upload once `sender` and `message` are known.
+/// What a JSON campaign body's events (`JSONCampaignScanner`) have said so far: its
+/// members parsed, its recipients counted and handed back one by one. Shared by the route
+/// (`JSONIntake`) and `JSONIntake.parse`.
+struct JSONCampaignBody {
+    private(set) var members: [String: Any] = [:]
+    private(set) var recipientsClosed = false
+    private(set) var count = 0
+
+    /// Takes one event; returns the recipient element it carried, for the caller to add.
+    mutating func take(_ event: JSONCampaignScanner.Event) throws -> (index: Int, bytes: [UInt8])? {
+        switch event {
+        case .member(let key, let raw):
+            if key == "recipients" { throw APIError.invalid("recipients", "recipients must be an array") }
+            if members[key] != nil { throw APIError.invalid(key, "\(key) appears twice") }
+            members[key] = try JSONIntake.value(of: key, raw)
+            return nil
+        case .recipient(let index, let bytes):
+            if recipientsClosed { throw APIError.invalid("recipients", "recipients appears twice") }
+            count += 1
+            guard count <= CampaignIntake.recipientsPerRequestMax else {
+                throw CampaignIntakeRoute.apiError(IntakeError.tooManyRecipients(count: count, max: CampaignIntake.recipientsPerRequestMax))
+            }
+            return (index, bytes)
+        case .recipientsEnd:
+            if recipientsClosed { throw APIError.invalid("recipients", "recipients appears twice") }
+            recipientsClosed = true
+            return nil
+        }
+    }
+
+    /// Whether a campaign can be begun: `sender` and `message` have arrived.
+    var hasHeader: Bool { members["sender"] != nil && members["message"] != nil }
+
+    func header() throws -> (sender: String, message: [UInt8], options: CampaignOptions) {
+        let (sender, message) = try CampaignIntakeRoute.senderAndMessage(members, where: "")
+        return (sender, message, try CampaignOptionsInput.parse(members, prefix: ""))
+    }
+
+    /// The body ended: its header, checked in the order a whole body was (sender and
+    /// message, options, then recipients).
+    func completeHeader() throws -> (sender: String, message: [UInt8], options: CampaignOptions) {
+        let header = try header()
+        guard recipientsClosed else { throw APIError.invalid("recipients", "recipients is required") }
+        guard count > 0 else { throw CampaignIntakeRoute.apiError(IntakeError.noRecipients) }
+        return header
+    }
+}
+
+/// A streamed JSON campaign body and its campaign upload, begun once `sender` and
+/// `message` are known.
 struct JSONIntake {
     let dispatcher: Dispatcher
     let batchRecipients: Int
-    private var members: [String: Any] = [:]
+    private var body = JSONCampaignBody()
     /// Recipients that arrived before `sender` and `message` (raw, as sent).
     private var early: [(index: Int, bytes: [UInt8])] = []
     private var upload: CampaignUpload?
-    private var recipientsClosed = false
-    private var count = 0
-
     /// Options that arrived after the campaign was begun: applied when it completes.
     private var optionsChanged = false
 
@@ -23,46 +68,25 @@ struct JSONIntake {
     }
 
     mutating func take(_ event: JSONCampaignScanner.Event) async throws {
-        switch event {
-        case .member(let key, let raw):
-            if key == "recipients" { throw APIError.invalid("recipients", "recipients must be an array") }
-            if members[key] != nil { throw APIError.invalid(key, "\(key) appears twice") }
-            if upload != nil && CampaignOptionsInput.names.contains(key) { optionsChanged = true }
-            members[key] = try Self.value(of: key, raw)
-        case .recipient(let index, let bytes):
-            if recipientsClosed { throw APIError.invalid("recipients", "recipients appears twice") }
-            count += 1
-            guard count <= CampaignIntake.recipientsPerRequestMax else {
-                throw CampaignIntakeRoute.apiError(IntakeError.tooManyRecipients(count: count, max: CampaignIntake.recipientsPerRequestMax))
-            }
-            if upload == nil && members["sender"] != nil && members["message"] != nil { try await begin() }
-            if upload != nil {
-                try await add(index, bytes)
-            } else {
-                early.append((index, bytes))
-            }
-        case .recipientsEnd:
-            if recipientsClosed { throw APIError.invalid("recipients", "recipients appears twice") }
-            recipientsClosed = true
+        if upload != nil, case .member(let key, _) = event, CampaignOptionsInput.names.contains(key) { optionsChanged = true }
+        guard let (index, bytes) = try body.take(event) else { return }
+        if upload == nil && body.hasHeader { try await begin(try body.header()) }
+        if upload != nil {
+            try await add(index, bytes)
+        } else {
+            early.append((index, bytes))
         }
     }
 
     /// The body ended: the upload with every recipient added, ready to complete.
     mutating func finish() async throws -> CampaignUpload {
-        if upload == nil {
-            // Checked in the order a whole body was: sender and message, options, recipients.
-            _ = try CampaignIntakeRoute.senderAndMessage(members, where: "")
-            _ = try CampaignOptionsInput.parse(members, prefix: "")
-            guard recipientsClosed else { throw APIError.invalid("recipients", "recipients is required") }
-            guard count > 0 else { throw CampaignIntakeRoute.apiError(IntakeError.noRecipients) }
-            try await begin()
-        }
+        if upload == nil { try await begin(try body.completeHeader()) }
         return upload!
     }
 
     /// The options in full when one came after the campaign was begun (nil: unchanged).
     func lateOptions() throws -> CampaignOptions? {
-        optionsChanged ? try CampaignOptionsInput.parse(members, prefix: "") : nil
+        optionsChanged ? try body.header().options : nil
     }
 
     /// Gives up: the campaign, if one was begun, is removed with what it journaled — a
@@ -72,10 +96,9 @@ struct JSONIntake {
         upload = nil
     }
 
-    private mutating func begin() async throws {
-        let (sender, message) = try CampaignIntakeRoute.senderAndMessage(members, where: "")
-        let options = try CampaignOptionsInput.parse(members, prefix: "")
-        upload = try await CampaignIntakeRoute.begin(dispatcher, sender: sender, message: message, options: options, batchRecipients: batchRecipients)
+    private mutating func begin(_ header: (sender: String, message: [UInt8], options: CampaignOptions)) async throws {
+        upload = try await CampaignIntakeRoute.begin(
+            dispatcher, sender: header.sender, message: header.message, options: header.options, batchRecipients: batchRecipients)
         let waiting = early
         early = []
         for (index, bytes) in waiting { try await add(index, bytes) }
@@ -119,43 +142,28 @@ struct JSONIntake {
     /// A whole JSON body read the way the route reads a streamed one (in chunks of
     /// `chunkBytes`), without a dispatcher: the sender, message object, recipients and
     /// options, or the `APIError` the route would answer. For the fuzzer and tests.
-    static func parse(_ body: [UInt8], chunkBytes: Int) throws -> (sender: String, message: [UInt8], recipients: [RecipientInput], options: CampaignOptions) {
+    static func parse(_ bytes: [UInt8], chunkBytes: Int) throws -> (sender: String, message: [UInt8], recipients: [RecipientInput], options: CampaignOptions) {
         var scanner = JSONCampaignScanner(memberBytesMax: CampaignIntakeRoute.jsonMemberBytesMax, elementBytesMax: CampaignIntakeRoute.lineBytesMax)
         var events: [JSONCampaignScanner.Event] = []
-        var members: [String: Any] = [:]
-        var recipients: [RecipientInput] = []
-        var closed = false
         do {
             var start = 0
             repeat {
-                let end = min(body.count, start + max(1, chunkBytes))
-                try body[start..<end].withUnsafeBytes { try scanner.feed($0, into: &events) }
+                let end = min(bytes.count, start + max(1, chunkBytes))
+                try bytes[start..<end].withUnsafeBytes { try scanner.feed($0, into: &events) }
                 start = end
-            } while start < body.count
+            } while start < bytes.count
             try scanner.finish()
         } catch let error as JSONCampaignScanner.Malformed {
-            throw APIError(.badRequest, code: .malformedJSON, message: error.message)
+            throw error.apiError
         } catch let error as JSONCampaignScanner.TooLong {
-            throw APIError(.contentTooLarge, code: .bodyTooLarge, message: "\(error.what) is longer than \(error.bytesMax) bytes")
+            throw error.apiError
         }
+        var body = JSONCampaignBody()
+        var recipients: [RecipientInput] = []
         for event in events {
-            switch event {
-            case .member(let key, let raw):
-                if key == "recipients" { throw APIError.invalid("recipients", "recipients must be an array") }
-                if members[key] != nil { throw APIError.invalid(key, "\(key) appears twice") }
-                members[key] = try value(of: key, raw)
-            case .recipient(let index, let bytes):
-                if closed { throw APIError.invalid("recipients", "recipients appears twice") }
-                recipients.append(try recipient(index, bytes))
-            case .recipientsEnd:
-                if closed { throw APIError.invalid("recipients", "recipients appears twice") }
-                closed = true
-            }
+            if let (index, element) = try body.take(event) { recipients.append(try recipient(index, element)) }
         }
-        let (sender, message) = try CampaignIntakeRoute.senderAndMessage(members, where: "")
-        let options = try CampaignOptionsInput.parse(members, prefix: "")
-        guard closed else { throw APIError.invalid("recipients", "recipients is required") }
-        guard !recipients.isEmpty else { throw CampaignIntakeRoute.apiError(IntakeError.noRecipients) }
-        return (sender, message, recipients, options)
+        let header = try body.completeHeader()
+        return (header.sender, header.message, recipients, header.options)
     }
 }
