@@ -83,6 +83,8 @@ let package = Package(
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            // The API's description, served as it is (`OpenAPIDocument`).
+            resources: [.embedInCode("OpenAPI/openapi.yaml")],
             swiftSettings: strict
         ),
         .target(
