@@ -40,6 +40,13 @@ struct CampaignBook {
         }
     }
 
+    /// A campaign as intake compiled it: what the loop would otherwise read back.
+    struct Compiled: Sendable {
+        var sender: SenderID
+        var template: MessageTemplate
+        var options: CampaignOptions
+    }
+
     private(set) var entries: [CampaignID: Entry] = [:]
     private var timers = Heap<Timer>()
 
@@ -54,9 +61,21 @@ struct CampaignBook {
         } catch {
             entry.broken = "campaign message is invalid: \(error)"
         }
+        return insert(id, entry, wallMilliseconds: wall)
+    }
+
+    /// The entry of a campaign intake just made active, from what intake compiled; an
+    /// entry read before (a pause that overtook this news) stands.
+    mutating func entry(_ id: CampaignID, compiled: Compiled, wallMilliseconds wall: Int64) -> Entry {
+        if let e = entries[id] { return e }
+        let status = Self.status(options: compiled.options, paused: false, wallMilliseconds: wall)
+        return insert(id, Entry(sender: compiled.sender, template: compiled.template, options: compiled.options, status: status), wallMilliseconds: wall)
+    }
+
+    private mutating func insert(_ id: CampaignID, _ entry: Entry, wallMilliseconds wall: Int64) -> Entry {
         entries[id] = entry
-        if let start = record.options.scheduleAtMilliseconds, start > wall { timers.insert(Timer(wallMilliseconds: start, campaign: id)) }
-        if let end = record.options.expiresAtMilliseconds, end > wall { timers.insert(Timer(wallMilliseconds: end, campaign: id)) }
+        if let start = entry.options.scheduleAtMilliseconds, start > wall { timers.insert(Timer(wallMilliseconds: start, campaign: id)) }
+        if let end = entry.options.expiresAtMilliseconds, end > wall { timers.insert(Timer(wallMilliseconds: end, campaign: id)) }
         return entry
     }
 

@@ -12,23 +12,25 @@ public struct RecipientInput: Sendable, Equatable {
     }
 }
 
-/// A recipient that was not accepted, and why.
-public struct CampaignRejection: Sendable, Equatable {
-    public var index: Int
+/// A recipient that was not accepted, by its position in the campaign (a line number for
+/// NDJSON and CSV, an index for a JSON array or a list), and why.
+public struct RecipientRejection: Sendable, Equatable {
+    public var position: Int
     public var reason: String
-    public init(index: Int, reason: String) {
-        self.index = index
+    public init(position: Int, reason: String) {
+        self.position = position
         self.reason = reason
     }
 }
 
-/// The answer to an accepted campaign: its id, how many recipients were journaled, and the
-/// rejected ones (the list is capped at `CampaignIntake.rejectionsListedMax`).
+/// What an accepted campaign (or an upload so far) holds: its id, how many recipients were
+/// journaled, how many were rejected, and the first `CampaignUpload.rejectionsListedMax`
+/// rejections.
 public struct CampaignReceipt: Sendable, Equatable {
     public var id: CampaignID
     public var accepted: Int
     public var rejectedCount: Int
-    public var rejected: [CampaignRejection]
+    public var rejections: [RecipientRejection]
 }
 
 /// Input that cannot be accepted at all; nothing was journaled.
@@ -38,7 +40,7 @@ public enum IntakeError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidSender(String)
     case noRecipients
     case tooManyRecipients(count: Int, max: Int)
-    case noValidRecipients(rejectedCount: Int, rejected: [CampaignRejection])
+    case noValidRecipients(rejectedCount: Int, rejections: [RecipientRejection])
     /// The disk holding the journal is (nearly) full: nothing was journaled; what was
     /// accepted before is kept and sent.
     case storageFull(String)
@@ -64,7 +66,6 @@ public enum IntakeError: Error, Sendable, Equatable, CustomStringConvertible {
 /// Validation of what clients submit, shared by the HTTP API, the CLI and the load test.
 public enum CampaignIntake {
     public static let recipientsPerRequestMax = 1_000_000
-    public static let rejectionsListedMax = 1_000
     public static let paramBytesMax = 1_024
     public static let phoneNumberIDBytesMax = 64
     public static let accessTokenBytesMax = 4_096

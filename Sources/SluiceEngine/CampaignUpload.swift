@@ -2,26 +2,6 @@ import SluiceCore
 import SluiceJournal
 import SluiceTransport
 
-/// A recipient that was not accepted, by its position in the upload (a line number for
-/// NDJSON and CSV, an index for a JSON array), and why.
-public struct LineRejection: Sendable, Equatable {
-    public var line: Int
-    public var reason: String
-    public init(line: Int, reason: String) {
-        self.line = line
-        self.reason = reason
-    }
-}
-
-/// What an upload accepted so far: the campaign id, accepted and rejected counts, and the
-/// first `CampaignUpload.rejectionsListedMax` rejections.
-public struct UploadReceipt: Sendable, Equatable {
-    public var id: CampaignID
-    public var accepted: Int
-    public var rejectedCount: Int
-    public var rejections: [LineRejection]
-}
-
 /// How `CampaignUpload.complete` ended.
 public enum UploadCompletion: Sendable, Equatable {
     /// The campaign is `active` (and the answer stored under its idempotency key).
@@ -42,7 +22,7 @@ public enum UploadCompletion: Sendable, Equatable {
 /// afresh. `Dispatcher.init` cancels what a stopped process left `receiving`.
 ///
 ///     var upload = try await dispatcher.beginCampaign(senderPhoneNumberID: "1065", messageObject: json)
-///     for (line, recipient) in rows { try await upload.add(recipient, line: line) }
+///     for (line, recipient) in rows { try await upload.add(recipient, position: line) }
 ///     let receipt = upload.receipt
 ///     _ = try await upload.complete(storing: nil)
 public struct CampaignUpload: Sendable {
@@ -57,36 +37,40 @@ public struct CampaignUpload: Sendable {
 
     public let id: CampaignID
     let sender: SenderID
-    let placeholderCount: Int
+    /// The message compiled once, and the options given at the start: with `complete`'s
+    /// they travel to the dispatch loop, which need not read them back.
+    let template: MessageTemplate
+    let options: CampaignOptions
     let batchRecipients: Int
     let dispatcher: Dispatcher
     private var buffer: [NewMessage] = []
     private var journaled = 0
     private var rejectedCount = 0
-    private var rejections: [LineRejection] = []
+    private var rejections: [RecipientRejection] = []
     /// Commits of recipients so far (each at most `batchRecipients`).
     public private(set) var batchesJournaled = 0
 
-    init(id: CampaignID, sender: SenderID, placeholderCount: Int, batchRecipients: Int, dispatcher: Dispatcher) {
+    init(id: CampaignID, sender: SenderID, template: MessageTemplate, options: CampaignOptions, batchRecipients: Int, dispatcher: Dispatcher) {
         precondition(batchRecipients > 0, "batchRecipients must be positive")
         self.id = id
         self.sender = sender
-        self.placeholderCount = placeholderCount
+        self.template = template
+        self.options = options
         self.batchRecipients = batchRecipients
         self.dispatcher = dispatcher
         buffer.reserveCapacity(batchRecipients)
     }
 
-    public var receipt: UploadReceipt {
-        UploadReceipt(id: id, accepted: journaled + buffer.count, rejectedCount: rejectedCount, rejections: rejections)
+    public var receipt: CampaignReceipt {
+        CampaignReceipt(id: id, accepted: journaled + buffer.count, rejectedCount: rejectedCount, rejections: rejections)
     }
 
     /// Validates one recipient: accepted ones are buffered and journaled a batch at a
     /// time (this call then waits for the commit); invalid ones are counted as rejected.
     /// Throws only when the upload cannot go on (too many recipients, journal failure).
-    public mutating func add(_ recipient: RecipientInput, line: Int) async throws(IntakeError) {
-        if let reason = CampaignIntake.problem(recipient: recipient, placeholderCount: placeholderCount) {
-            reject(line: line, reason: reason)
+    public mutating func add(_ recipient: RecipientInput, position: Int) async throws(IntakeError) {
+        if let reason = CampaignIntake.problem(recipient: recipient, placeholderCount: template.placeholderCount) {
+            reject(position: position, reason: reason)
             return
         }
         guard journaled + buffer.count < Self.recipientsMax else {
@@ -97,9 +81,9 @@ public struct CampaignUpload: Sendable {
     }
 
     /// Counts a row that could not be read as a recipient.
-    public mutating func reject(line: Int, reason: String) {
+    public mutating func reject(position: Int, reason: String) {
         rejectedCount += 1
-        if rejections.count < Self.rejectionsListedMax { rejections.append(LineRejection(line: line, reason: reason)) }
+        if rejections.count < Self.rejectionsListedMax { rejections.append(RecipientRejection(position: position, reason: reason)) }
     }
 
     private mutating func flush() async throws(IntakeError) {
@@ -123,14 +107,13 @@ public struct CampaignUpload: Sendable {
     /// `noValidRecipients`. On any throw the campaign is left `receiving`: cancel it.
     public mutating func complete(storing answer: IdempotencyRecord?, options: CampaignOptions? = nil) async throws(IntakeError) -> UploadCompletion {
         if let options, let (field, reason) = CampaignIntake.problem(options: options, nowMilliseconds: dispatcher.clock.wallMilliseconds()) {
-            await cancel()
+            await cancel(removing: true)
             throw .invalidOption(field: field, reason: reason)
         }
         try await flush()
         guard journaled > 0 else {
-            await cancel()
-            throw .noValidRecipients(
-                rejectedCount: rejectedCount, rejected: rejections.map { CampaignRejection(index: $0.line, reason: $0.reason) })
+            await cancel(removing: true)
+            throw .noValidRecipients(rejectedCount: rejectedCount, rejections: rejections)
         }
         var mutations: [JournalMutation] = [.completeCampaign(id, options: options)]
         if let answer {
@@ -147,7 +130,8 @@ public struct CampaignUpload: Sendable {
         } catch {
             throw .journal("\(error)")
         }
-        dispatcher.campaignCompleted(sender: sender, campaign: id, storedAnswer: answer != nil)
+        dispatcher.campaignCompleted(
+            id, CampaignBook.Compiled(sender: sender, template: template, options: options ?? self.options), storedAnswer: answer != nil)
         return .completed
     }
 

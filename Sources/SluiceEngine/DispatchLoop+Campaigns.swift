@@ -13,16 +13,20 @@ extension DispatchLoop {
         if let entry = campaigns[id] { return entry }
         do {
             guard let entry = try campaigns.entry(id, journal: journal, wallMilliseconds: clock.wallMilliseconds()) else { return nil }
-            if senders[entry.sender] != nil {
-                if entry.options.priority != .marketing { scheduler.setPriority(sender: entry.sender, campaign: id, entry.options.priority) }
-                // What is staged of an at-most-once campaign ends `unknown` after a crash.
-                if entry.options.delivery == .atMostOnce { scheduler.stageThinly(sender: entry.sender, campaign: id) }
-            }
+            learn(id, entry)
             return entry
         } catch {
             logger.error("reading campaign \(id) failed: \(error)")
             return nil
         }
+    }
+
+    /// Tells the scheduler what a campaign entry new to the loop asks of it.
+    func learn(_ id: CampaignID, _ entry: CampaignBook.Entry) {
+        guard senders[entry.sender] != nil else { return }
+        if entry.options.priority != .marketing { scheduler.setPriority(sender: entry.sender, campaign: id, entry.options.priority) }
+        // What is staged of an at-most-once campaign ends `unknown` after a crash.
+        if entry.options.delivery == .atMostOnce { scheduler.stageThinly(sender: entry.sender, campaign: id) }
     }
 
     /// Applies a new status to what the loop holds of the campaign: an open one pages

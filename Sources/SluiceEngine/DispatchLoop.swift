@@ -24,6 +24,8 @@ final class DispatchLoop: @unchecked Sendable {
         /// tracking them (`MessagingLimits.configure`); they were held until now.
         case recipientHistory(Set<SenderID>, [Journal.RecipientSend])
         case campaignAvailable(SenderID, CampaignID)
+        /// Intake made the campaign active; it comes compiled.
+        case campaignCompleted(CampaignID, CampaignBook.Compiled)
         case paged(SenderID, CampaignID, [MessageRecord], exhausted: Bool, generation: UInt64)
         case pageFailed(SenderID, CampaignID, JournalError)
         case due(SenderID, [MessageRecord])
@@ -299,6 +301,10 @@ final class DispatchLoop: @unchecked Sendable {
             // A sender deleted meanwhile had nothing left to send.
             guard senders[sender] != nil else { return }
             noteAvailable(CampaignKey(sender: sender, campaign: campaign))
+        case .campaignCompleted(let campaign, let compiled):
+            guard senders[compiled.sender] != nil else { return }
+            learn(campaign, campaigns.entry(campaign, compiled: compiled, wallMilliseconds: clock.wallMilliseconds()))
+            noteAvailable(CampaignKey(sender: compiled.sender, campaign: campaign))
         case .paged(let sender, let campaign, let messages, let exhausted, let generation):
             let key = CampaignKey(sender: sender, campaign: campaign)
             guard senders[sender] != nil else {

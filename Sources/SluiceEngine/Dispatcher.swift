@@ -128,61 +128,28 @@ public final class Dispatcher: Sendable {
 
     // MARK: Campaigns
 
-    /// Validates and durably journals a campaign; returns only after the commit.
-    /// Recipients that fail validation are listed in the receipt and not journaled;
-    /// input that fails as a whole throws `IntakeError` and journals nothing.
+    /// A campaign whose recipients are all at hand (the demo, the load test): the upload
+    /// path with the list read in one go. Returns once the campaign is durable and active.
+    /// Recipients that fail validation are listed in the receipt and not journaled; input
+    /// that fails as a whole throws `IntakeError` and leaves nothing behind.
     public func submitCampaign(
         senderPhoneNumberID: String, messageObject: [UInt8], recipients: [RecipientInput], options: CampaignOptions = .standard
     ) async throws(IntakeError) -> CampaignReceipt {
-        if let (field, reason) = CampaignIntake.problem(options: options, nowMilliseconds: clock.wallMilliseconds()) {
-            throw .invalidOption(field: field, reason: reason)
-        }
         guard !recipients.isEmpty else { throw .noRecipients }
-        try checkIntakeSpace()
         guard recipients.count <= CampaignIntake.recipientsPerRequestMax else {
             throw .tooManyRecipients(count: recipients.count, max: CampaignIntake.recipientsPerRequestMax)
         }
-        let sender: SenderRecord
+        var upload = try await beginCampaign(
+            senderPhoneNumberID: senderPhoneNumberID, messageObject: messageObject, options: options,
+            batchRecipients: min(recipients.count, CampaignUpload.batchRecipientsDefault))
         do {
-            guard let found = try journal.sender(phoneNumberID: senderPhoneNumberID) else { throw IntakeError.unknownSender(senderPhoneNumberID) }
-            sender = found
-        } catch let error as IntakeError {
+            for (index, recipient) in recipients.enumerated() { try await upload.add(recipient, position: index) }
+            _ = try await upload.complete(storing: nil)
+        } catch {
+            await upload.cancel(removing: true)
             throw error
-        } catch {
-            throw .journal("\(error)")
         }
-        let template: MessageTemplate
-        do {
-            template = try MessageTemplate(messageObject: messageObject)
-        } catch {
-            throw .invalidMessage("\(error)")
-        }
-        var accepted: [NewMessage] = []
-        accepted.reserveCapacity(recipients.count)
-        var rejected: [CampaignRejection] = []
-        var rejectedCount = 0
-        for (index, recipient) in recipients.enumerated() {
-            if let reason = CampaignIntake.problem(recipient: recipient, placeholderCount: template.placeholderCount) {
-                rejectedCount += 1
-                if rejected.count < CampaignIntake.rejectionsListedMax { rejected.append(CampaignRejection(index: index, reason: reason)) }
-            } else {
-                accepted.append(NewMessage(to: recipient.to, params: recipient.params))
-            }
-        }
-        guard !accepted.isEmpty else { throw .noValidRecipients(rejectedCount: rejectedCount, rejected: rejected) }
-        let receipt: JournalReceipt
-        do {
-            receipt = try await journal.apply([
-                .createCampaign(sender: sender.id, message: messageObject, createdMilliseconds: clock.wallMilliseconds(), recipients: accepted, options: options)
-            ])
-        } catch {
-            throw Self.intakeError(error)
-        }
-        guard case .campaign(let id, _, let count)? = receipt.results.first else {
-            preconditionFailure("journal answered createCampaign with \(receipt.results)")
-        }
-        loop.post(.campaignAvailable(sender.id, id))
-        return CampaignReceipt(id: id, accepted: count, rejectedCount: rejectedCount, rejected: rejected)
+        return upload.receipt
     }
 
     /// Starts a streamed campaign: checks the sender and the message object, then
@@ -210,7 +177,7 @@ public final class Dispatcher: Sendable {
         guard case .campaign(let id, _, _)? = receipt.results.first else {
             preconditionFailure("journal answered beginCampaign with \(receipt.results)")
         }
-        return CampaignUpload(id: id, sender: sender.id, placeholderCount: template.placeholderCount, batchRecipients: batchRecipients, dispatcher: self)
+        return CampaignUpload(id: id, sender: sender.id, template: template, options: options, batchRecipients: batchRecipients, dispatcher: self)
     }
 
     /// The live (unexpired) answer stored under an idempotency key.
@@ -219,10 +186,10 @@ public final class Dispatcher: Sendable {
         return record
     }
 
-    /// A completed upload goes to the scheduler; now and then expired idempotency
-    /// answers are purged.
-    func campaignCompleted(sender: SenderID, campaign: CampaignID, storedAnswer: Bool) {
-        loop.post(.campaignAvailable(sender, campaign))
+    /// A completed upload goes to the scheduler, compiled; now and then expired
+    /// idempotency answers are purged.
+    func campaignCompleted(_ campaign: CampaignID, _ compiled: CampaignBook.Compiled, storedAnswer: Bool) {
+        loop.post(.campaignCompleted(campaign, compiled))
         guard storedAnswer else { return }
         let now = clock.wallMilliseconds()
         let due = lastPurge.withLock { last in

@@ -131,7 +131,16 @@ import SluiceTestSupport
             let mixed = [RecipientInput(to: "966500000001", params: ["a"]), RecipientInput(to: "9665", params: ["a"]), RecipientInput(to: "966500000002", params: [])]
             let receipt = try await dispatcher.submitCampaign(senderPhoneNumberID: "1004", messageObject: Self.message, recipients: mixed)
             #expect(receipt.accepted == 1)
-            #expect(receipt.rejected.map(\.index) == [1, 2])
+            #expect(receipt.rejections.map(\.position) == [1, 2])
+            // None valid: refused, and no campaign is left behind.
+            do {
+                _ = try await dispatcher.submitCampaign(senderPhoneNumberID: "1004", messageObject: Self.message, recipients: [RecipientInput(to: "9665", params: ["a"])])
+                Issue.record("a campaign without a valid recipient was accepted")
+            } catch {
+                guard case IntakeError.noValidRecipients(1, let rejections)? = error as? IntakeError else { Issue.record("wrong error \(error)"); return }
+                #expect(rejections == [RecipientRejection(position: 0, reason: "to must be 7–15 digits, got 4 characters")])
+            }
+            #expect(try dispatcher.campaignPage(after: nil, limit: 10, state: nil).campaigns.map(\.id) == [receipt.id])
             await #expect(throws: IntakeError.self) {
                 try await dispatcher.putSender(phoneNumberID: "1004", tierMessagesPerSecond: 5000, accessToken: "t")
             }

@@ -193,13 +193,13 @@ import Testing
         }
     }
 
-    @Test func noValidRowIs422AndTheCampaignIsCancelled() async throws {
+    @Test func noValidRowIs422AndLeavesNoCampaign() async throws {
         try await withAPI { client, dispatcher in
             let r = try await post(client, contentType: "application/x-ndjson", body: Self.header + "\n" + #"{"to":"12"}"#)
             #expect(r.status == 422)
             #expect(r.errorCode == "no_valid_recipients")
             #expect(r.errorMessage.contains("line 2"), "\(r.errorMessage)")
-            #expect(try dispatcher.campaignProgress(CampaignID(1))?.state == "cancelled")
+            #expect(try dispatcher.campaignProgress(CampaignID(1)) == nil, "a refused upload leaves nothing")
         }
     }
 
@@ -404,7 +404,7 @@ import Testing
             let dispatcher = try Dispatcher(configuration: configuration(dir))
             try await dispatcher.putSender(phoneNumberID: "555", tierMessagesPerSecond: 80, accessToken: "tok")
             var upload = try await dispatcher.beginCampaign(senderPhoneNumberID: "555", messageObject: Array(Self.message.utf8), batchRecipients: 100)
-            for i in 0..<250 { try await upload.add(RecipientInput(to: String(966_500_000_000 + i), params: ["x"]), line: i + 2) }
+            for i in 0..<250 { try await upload.add(RecipientInput(to: String(966_500_000_000 + i), params: ["x"]), position: i + 2) }
             #expect(upload.batchesJournaled == 2)
             #expect(try dispatcher.campaignProgress(upload.id)?.state == "receiving")
             await dispatcher.shutdown()

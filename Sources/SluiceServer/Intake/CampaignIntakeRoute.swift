@@ -119,24 +119,7 @@ enum CampaignIntakeRoute {
         }
         let (sender, message, options) = try ndjsonHeader(header.bytes, number: header.number)
         var upload = try await begin(dispatcher, sender: sender, message: message, options: options, batchRecipients: batchRecipients)
-        do {
-            while let line = try await lines.next() {
-                if BodyLines.isBlank(line.bytes) { continue }
-                // Invalid UTF-8 would reach WhatsApp as U+FFFD: a Latin-1 export sends garbled names.
-                guard BodyLines.isValidUTF8(line.bytes) else {
-                    upload.reject(line: line.number, reason: "the line is not valid UTF-8 (save the file as UTF-8)")
-                    continue
-                }
-                switch RecipientLine.parse(line.bytes) {
-                case .success(let recipient): try await upload.add(recipient, line: line.number)
-                case .failure(let problem): upload.reject(line: line.number, reason: problem.description)
-                }
-            }
-            return try await complete(&upload, dispatcher: dispatcher, digest: hasher?.finish() ?? [], claim: claim, position: "line")
-        } catch {
-            await upload.cancel()
-            throw apiError(error, position: "line")
-        }
+        return try await readLines(&lines, into: &upload, dispatcher: dispatcher, hasher: hasher, claim: claim) { RecipientLine.parse($0).mapError { $0 as any Error } }
     }
 
     /// The header line of an NDJSON body, `{"sender": …, "message": {…}}` (line `number`):
@@ -210,17 +193,26 @@ enum CampaignIntakeRoute {
         let columns = try CSVColumns(header: header.bytes, number: header.number)
         let message = try query.messageObject(parameterCount: columns.parameterCount)
         var upload = try await begin(dispatcher, sender: query.sender, message: message, options: query.options, batchRecipients: batchRecipients)
+        return try await readLines(&lines, into: &upload, dispatcher: dispatcher, hasher: hasher, claim: claim) { columns.recipient($0).mapError { $0 as any Error } }
+    }
+
+    /// Reads the recipient lines after the header into `upload` — blank lines skipped, each
+    /// other line a recipient or a rejection — and completes it; cancels it on any throw.
+    static func readLines(
+        _ lines: inout BodyLines, into upload: inout CampaignUpload, dispatcher: Dispatcher, hasher: SHA256Hasher?, claim: Claim?,
+        recipient: ([UInt8]) -> Result<RecipientInput, any Error>
+    ) async throws -> Response {
         do {
             while let line = try await lines.next() {
                 if BodyLines.isBlank(line.bytes) { continue }
                 // Invalid UTF-8 would reach WhatsApp as U+FFFD: a Latin-1 export sends garbled names.
                 guard BodyLines.isValidUTF8(line.bytes) else {
-                    upload.reject(line: line.number, reason: "the line is not valid UTF-8 (save the file as UTF-8)")
+                    upload.reject(position: line.number, reason: "the line is not valid UTF-8 (save the file as UTF-8)")
                     continue
                 }
-                switch columns.recipient(line.bytes) {
-                case .success(let recipient): try await upload.add(recipient, line: line.number)
-                case .failure(let problem): upload.reject(line: line.number, reason: problem.description)
+                switch recipient(line.bytes) {
+                case .success(let recipient): try await upload.add(recipient, position: line.number)
+                case .failure(let problem): upload.reject(position: line.number, reason: "\(problem)")
                 }
             }
             return try await complete(&upload, dispatcher: dispatcher, digest: hasher?.finish() ?? [], claim: claim, position: "line")
@@ -314,7 +306,7 @@ enum CampaignIntakeRoute {
             "id": receipt.id.description,
             "accepted": receipt.accepted,
             "rejected_count": receipt.rejectedCount,
-            "rejected": receipt.rejections.map { [position: $0.line, "reason": $0.reason] as [String: Any] },
+            "rejected": receipt.rejections.map { [position: $0.position, "reason": $0.reason] as [String: Any] },
         ]
         let body = try Array(JSONSerialization.data(withJSONObject: json, options: [.sortedKeys, .withoutEscapingSlashes]))
         let record = claim.map {
@@ -364,9 +356,9 @@ enum CampaignIntakeRoute {
         case .invalidMessage(let why): return APIError.invalid("message", why.hasPrefix("message") ? why : "message: \(why)")
         case .invalidSender(let why): return APIError.invalid("sender", why)
         case .noRecipients, .tooManyRecipients: return APIError.invalid("recipients", error.description)
-        case .noValidRecipients(_, let rejected):
+        case .noValidRecipients(_, let rejections):
             var answer = APIError(.unprocessableContent, code: .noValidRecipients, field: "recipients", message: error.description)
-            if let first = rejected.first { answer.message += "; first: \(position == "line" ? "line \(first.index)" : "recipients[\(first.index)]"): \(first.reason)" }
+            if let first = rejections.first { answer.message += "; first: \(position == "line" ? "line \(first.position)" : "recipients[\(first.position)]"): \(first.reason)" }
             return answer
         case .invalidOption(let field, let why): return APIError.invalid(field, why)
         case .storageFull(let why): return APIError(HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage"), code: .insufficientStorage, message: why)

@@ -107,7 +107,7 @@ struct JSONIntake {
     private mutating func add(_ index: Int, _ bytes: [UInt8]) async throws {
         let recipient = try Self.recipient(index, bytes)
         do {
-            try await upload!.add(recipient, line: index)
+            try await upload!.add(recipient, position: index)
         } catch {
             throw CampaignIntakeRoute.apiError(error)
         }
