@@ -33,11 +33,22 @@ public struct CampaignReceipt: Sendable, Equatable {
     public var rejections: [RecipientRejection]
 }
 
+/// What is wrong with one field of a request: the field as the API names it, and why.
+public struct FieldProblem: Error, Sendable, Equatable, CustomStringConvertible {
+    public var field: String
+    public var reason: String
+    public init(_ field: String, _ reason: String) {
+        self.field = field
+        self.reason = reason
+    }
+    public var description: String { reason }
+}
+
 /// Input that cannot be accepted at all; nothing was journaled.
 public enum IntakeError: Error, Sendable, Equatable, CustomStringConvertible {
     case unknownSender(String)
     case invalidMessage(String)
-    case invalidSender(String)
+    case invalidSender(FieldProblem)
     case noRecipients
     case tooManyRecipients(count: Int, max: Int)
     case noValidRecipients(rejectedCount: Int, rejections: [RecipientRejection])
@@ -45,18 +56,18 @@ public enum IntakeError: Error, Sendable, Equatable, CustomStringConvertible {
     /// accepted before is kept and sent.
     case storageFull(String)
     /// `schedule_at`, `expires_at`, `priority` or `delivery` cannot be used.
-    case invalidOption(field: String, reason: String)
+    case invalidOption(FieldProblem)
     case journal(String)
 
     public var description: String {
         switch self {
         case .unknownSender(let id): "sender '\(id)' is not registered (PUT /v1/senders/\(id) first)"
         case .invalidMessage(let why): why
-        case .invalidSender(let why): why
+        case .invalidSender(let problem): problem.reason
         case .noRecipients: "recipients must hold at least one recipient"
         case .tooManyRecipients(let count, let max): "recipients holds \(count) entries; at most \(max) per request"
         case .noValidRecipients(let count, _): "none of the recipients is valid (\(count) rejected)"
-        case .invalidOption(_, let why): why
+        case .invalidOption(let problem): problem.reason
         case .storageFull(let why): why
         case .journal(let why): "the journal could not record the campaign: \(why)"
         }
@@ -100,57 +111,57 @@ public enum CampaignIntake {
 
     /// nil when a campaign submitted at `now` can be sent with these options, otherwise
     /// the field and the reason.
-    public static func problem(options: CampaignOptions, nowMilliseconds now: Int64) -> (field: String, reason: String)? {
+    public static func problem(options: CampaignOptions, nowMilliseconds now: Int64) -> FieldProblem? {
         if let start = options.scheduleAtMilliseconds, start > now + scheduleHorizonMilliseconds {
-            return ("schedule_at", "schedule_at is more than 366 days ahead")
+            return FieldProblem("schedule_at", "schedule_at is more than 366 days ahead")
         }
         if let end = options.expiresAtMilliseconds {
-            if end <= now { return ("expires_at", "expires_at is not in the future") }
-            if end > now + scheduleHorizonMilliseconds { return ("expires_at", "expires_at is more than 366 days ahead") }
-            if let start = options.scheduleAtMilliseconds, end <= start { return ("expires_at", "expires_at must be after schedule_at") }
+            if end <= now { return FieldProblem("expires_at", "expires_at is not in the future") }
+            if end > now + scheduleHorizonMilliseconds { return FieldProblem("expires_at", "expires_at is more than 366 days ahead") }
+            if let start = options.scheduleAtMilliseconds, end <= start { return FieldProblem("expires_at", "expires_at must be after schedule_at") }
         }
         return nil
     }
 
-    /// nil when `appSecret` can sign webhooks, otherwise the reason.
-    public static func problem(appSecret: String) -> String? {
-        if appSecret.isEmpty { return "app_secret must not be empty" }
-        if appSecret.utf8.count > appSecretBytesMax { return "app_secret is longer than \(appSecretBytesMax) bytes" }
+    /// nil when `appSecret` can sign webhooks.
+    public static func problem(appSecret: String) -> FieldProblem? {
+        if appSecret.isEmpty { return FieldProblem("app_secret", "app_secret must not be empty") }
+        if appSecret.utf8.count > appSecretBytesMax { return FieldProblem("app_secret", "app_secret is longer than \(appSecretBytesMax) bytes") }
         return nil
     }
 
     public static let groupBytesMax = 64
 
     /// nil when `limit` is one of WhatsApp's messaging limits (`RecipientWindow.tiers`).
-    public static func problem(messagingLimit limit: Int) -> String? {
+    public static func problem(messagingLimit limit: Int) -> FieldProblem? {
         RecipientWindow.tiers.contains(limit) ? nil
-            : "messaging_limit must be one of \(RecipientWindow.tiers.map(String.init).joined(separator: ", ")) or \"unlimited\""
+            : FieldProblem("messaging_limit", "messaging_limit must be one of \(RecipientWindow.tiers.map(String.init).joined(separator: ", ")) or \"unlimited\"")
     }
 
     /// nil when `group` names a sender group: 1–64 letters, digits, '.', '_' or '-'.
-    public static func problem(group: String) -> String? {
+    public static func problem(group: String) -> FieldProblem? {
         let utf8 = group.utf8
         guard (1...groupBytesMax).contains(utf8.count), utf8.allSatisfy({ byte in
             (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
                 || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
         }) else {
-            return "group must be 1–\(groupBytesMax) letters, digits, '.', '_' or '-'"
+            return FieldProblem("group", "group must be 1–\(groupBytesMax) letters, digits, '.', '_' or '-'")
         }
         return nil
     }
 
     /// Checks a sender registration; nil when it is valid.
-    public static func problem(phoneNumberID: String, tier: Double, burst: Int, accessToken: String) -> String? {
+    public static func problem(phoneNumberID: String, tier: Double, burst: Int, accessToken: String) -> FieldProblem? {
         let id = phoneNumberID.utf8
         if id.isEmpty || id.count > phoneNumberIDBytesMax || !id.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) {
-            return "phone_number_id must be 1–\(phoneNumberIDBytesMax) digits"
+            return FieldProblem("phone_number_id", "phone_number_id must be 1–\(phoneNumberIDBytesMax) digits")
         }
-        if !tier.isFinite || !tierRange.contains(tier) { return "tier_mps must be between 1 and 1000 messages per second" }
-        if burst < 1 || burst > 1000 { return "burst must be between 1 and 1000" }
-        if accessToken.isEmpty { return "access_token must not be empty" }
-        if accessToken.utf8.count > accessTokenBytesMax { return "access_token is longer than \(accessTokenBytesMax) bytes" }
+        if !tier.isFinite || !tierRange.contains(tier) { return FieldProblem("tier_mps", "tier_mps must be between 1 and 1000 messages per second") }
+        if burst < 1 || burst > 1000 { return FieldProblem("burst", "burst must be between 1 and 1000") }
+        if accessToken.isEmpty { return FieldProblem("access_token", "access_token must not be empty") }
+        if accessToken.utf8.count > accessTokenBytesMax { return FieldProblem("access_token", "access_token is longer than \(accessTokenBytesMax) bytes") }
         if accessToken.utf8.contains(where: { $0 < 0x21 || $0 > 0x7e }) {
-            return "access_token must be printable ASCII without spaces"
+            return FieldProblem("access_token", "access_token must be printable ASCII without spaces")
         }
         return nil
     }

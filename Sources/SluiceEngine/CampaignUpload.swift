@@ -106,9 +106,9 @@ public struct CampaignUpload: Sendable {
     /// dispatcher. With no accepted recipient the upload is cancelled and this throws
     /// `noValidRecipients`. On any throw the campaign is left `receiving`: cancel it.
     public mutating func complete(storing answer: IdempotencyRecord?, options: CampaignOptions? = nil) async throws(IntakeError) -> UploadCompletion {
-        if let options, let (field, reason) = CampaignIntake.problem(options: options, nowMilliseconds: dispatcher.clock.wallMilliseconds()) {
+        if let options, let problem = CampaignIntake.problem(options: options, nowMilliseconds: dispatcher.clock.wallMilliseconds()) {
             await cancel(removing: true)
-            throw .invalidOption(field: field, reason: reason)
+            throw .invalidOption(problem)
         }
         try await flush()
         guard journaled > 0 else {

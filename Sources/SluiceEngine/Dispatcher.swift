@@ -159,8 +159,8 @@ public final class Dispatcher: Sendable {
         senderPhoneNumberID: String, messageObject: [UInt8], options: CampaignOptions = .standard,
         batchRecipients: Int = CampaignUpload.batchRecipientsDefault
     ) async throws(IntakeError) -> CampaignUpload {
-        if let (field, reason) = CampaignIntake.problem(options: options, nowMilliseconds: clock.wallMilliseconds()) {
-            throw .invalidOption(field: field, reason: reason)
+        if let problem = CampaignIntake.problem(options: options, nowMilliseconds: clock.wallMilliseconds()) {
+            throw .invalidOption(problem)
         }
         try checkIntakeSpace()
         let sender: SenderRecord?

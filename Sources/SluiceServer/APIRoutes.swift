@@ -123,12 +123,11 @@ public enum APIRoutes {
         var appSecret: String?
         if let secretValue = body["app_secret"] {
             guard let secret = secretValue as? String else { throw APIError.invalid("app_secret", "app_secret must be a string") }
-            if let problem = CampaignIntake.problem(appSecret: secret) { throw APIError.invalid("app_secret", problem) }
+            if let problem = CampaignIntake.problem(appSecret: secret) { throw APIError.invalid(problem.field, problem.reason) }
             appSecret = secret
         }
         if let problem = CampaignIntake.problem(phoneNumberID: id, tier: tier, burst: burst, accessToken: token) {
-            let field = problem.hasPrefix("phone_number_id") ? "phone_number_id" : problem.hasPrefix("tier_mps") ? "tier_mps" : problem.hasPrefix("burst") ? "burst" : "access_token"
-            throw APIError.invalid(field, problem)
+            throw APIError.invalid(problem.field, problem.reason)
         }
         let (messagingLimit, group) = try SenderRoutes.limitSettings(body)
         let record = try await dispatcher.putSender(

@@ -24,6 +24,12 @@ import Testing
         if expectPass {
             #expect(status == 0, "loadtest exit status \(String(describing: status)); stderr: \(run.stderrTail())")
             #expect(json["passed"] as? Bool == true, "failures: \(json["failures"] ?? "none")")
+            if json["passed"] as? Bool != true {
+                // The evidence (serve and mock logs, arrivals, departures) outlives the test's cleanup.
+                let kept = NSTemporaryDirectory() + "sluice-failed-\(name)-\(UUID().uuidString.prefix(8))"
+                try? FileManager.default.copyItem(atPath: root, toPath: kept)
+                Issue.record("the failed run's work directory is kept at \(kept)")
+            }
         } else {
             #expect(status == 0 || status == 1, "loadtest could not run: \(String(describing: status)); stderr: \(run.stderrTail())")
         }

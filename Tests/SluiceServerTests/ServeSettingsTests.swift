@@ -1,3 +1,4 @@
+import Foundation
 import SluiceEngine
 import SluiceServer
 import Testing
@@ -117,5 +118,64 @@ import Testing
         #expect(try ListenAddress(parsing: ":8080") == ListenAddress(host: "127.0.0.1", port: 8080))
         #expect(throws: SettingsError.self) { try ListenAddress(parsing: "localhost") }
         #expect(throws: SettingsError.self) { try ListenAddress(parsing: "127.0.0.1:70000") }
+    }
+
+    @Test func flagsAreReadFromTheTable() throws {
+        var s = ServeSettings()
+        try s.apply(arguments: ["--listen", "[::1]:9090", "--retention-days=0.5", "--no-warm-start", "--connections", "8", "--ca-file", "/etc/hostname"])
+        try s.validate()
+        #expect(s.listen == ListenAddress(host: "::1", port: 9090))
+        #expect(s.retentionDays == 0.5 && !s.warmStart && s.connectionsPerHost == 8 && s.caFile == "/etc/hostname")
+        try s.apply(arguments: ["--warm-start"])
+        #expect(s.warmStart)
+        let refused: [([String], String)] = [
+            (["--listen"], "--listen needs a value"),
+            (["--retention-days", "soon"], "--retention-days must be a number, got 'soon'"),
+            (["--connections", "8.5"], "--connections must be an integer"),
+            (["--colour", "1"], "unknown option '--colour'"),
+            (["--no-listen"], "unknown option '--no-listen'"),
+            (["8080"], "unexpected argument '8080'"),
+        ]
+        for (arguments, expected) in refused {
+            var t = ServeSettings()
+            #expect(throws: SettingsError.self, "\(arguments)") { try t.apply(arguments: arguments) }
+            do { try t.apply(arguments: arguments) } catch { #expect(error.description.contains(expected), "\(arguments) → \(error)") }
+        }
+        var t = ServeSettings()
+        try t.apply(arguments: ["--pacing-margin", "0.5"])
+        do {
+            try t.validate()
+            Issue.record("pacing margin 0.5 passed")
+        } catch {
+            #expect(error.description == "--pacing-margin (pacing_margin) must be from 0 to 0.2, got 0.5")
+        }
+    }
+
+    /// Each default, given back as a flag and as a TOML value, reads as itself: what the
+    /// README and `--help` show as the default is the default.
+    @Test func eachDefaultReadsBackAsItself() throws {
+        let defaults = ServeSettings()
+        for setting in ServeSettings.table {
+            guard let text = setting.read(defaults) else { continue }
+            var flagged = defaults
+            try flagged.apply(arguments: setting.kind == .boolean ? ["--\(setting.flag)=\(text)"] : ["--\(setting.flag)", text])
+            #expect(flagged == defaults, "--\(setting.flag) \(text)")
+            var tomlled = defaults
+            let value = setting.kind == .string ? "\"\(text)\"" : text
+            try tomlled.apply(toml: "\(setting.key) = \(value)", source: "defaults.toml")
+            #expect(tomlled == defaults, "\(setting.key) = \(value)")
+        }
+        try defaults.validate()
+        #expect(Set(ServeSettings.table.map(\.flag)).count == ServeSettings.table.count)
+    }
+
+    @Test func theReadmeListsEverySetting() throws {
+        let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../README.md").standardizedFileURL
+        let text = try String(contentsOf: readme, encoding: .utf8)
+        let start = try #require(text.range(of: "<!-- settings: ServeSettings.table"))
+        let body = try #require(text.range(of: "-->\n", range: start.upperBound..<text.endIndex))
+        let end = try #require(text.range(of: "\n<!-- end of settings -->", range: body.upperBound..<text.endIndex))
+        let table = String(text[body.upperBound..<end.lowerBound])
+        #expect(table == ServeSettings.markdownTable, "README.md's settings table differs from ServeSettings.table; it should read:\n\(ServeSettings.markdownTable)")
     }
 }

@@ -354,13 +354,13 @@ enum CampaignIntakeRoute {
         switch error {
         case .unknownSender: return APIError(.unprocessableContent, code: .unknownSender, field: "sender", message: error.description)
         case .invalidMessage(let why): return APIError.invalid("message", why.hasPrefix("message") ? why : "message: \(why)")
-        case .invalidSender(let why): return APIError.invalid("sender", why)
+        case .invalidSender(let problem): return APIError.invalid(problem.field, problem.reason)
         case .noRecipients, .tooManyRecipients: return APIError.invalid("recipients", error.description)
         case .noValidRecipients(_, let rejections):
             var answer = APIError(.unprocessableContent, code: .noValidRecipients, field: "recipients", message: error.description)
             if let first = rejections.first { answer.message += "; first: \(position == "line" ? "line \(first.position)" : "recipients[\(first.position)]"): \(first.reason)" }
             return answer
-        case .invalidOption(let field, let why): return APIError.invalid(field, why)
+        case .invalidOption(let problem): return APIError.invalid(problem.field, problem.reason)
         case .storageFull(let why): return APIError(HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage"), code: .insufficientStorage, message: why)
         case .journal(let why): return APIError(.serviceUnavailable, code: .journalUnavailable, message: why)
         }
