@@ -135,7 +135,7 @@ let package = Package(
         ),
 
         // What the test targets share: `eventually`, the one way a test waits.
-        .target(name: "SluiceTestSupport", path: "Tests/SluiceTestSupport", swiftSettings: strict),
+        .target(name: "SluiceTestSupport", dependencies: ["SluiceCore", "SluiceEngine"], path: "Tests/SluiceTestSupport", swiftSettings: strict),
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"], swiftSettings: strict),
         .testTarget(name: "SluiceCryptoTests", dependencies: ["SluiceCrypto"], swiftSettings: strict),
         .testTarget(name: "SluiceJournalTests", dependencies: ["SluiceJournal", "SluiceCore"], swiftSettings: strict),

@@ -1,11 +1,13 @@
 import Foundation
 import SluiceCore
 import SluiceJournal
+import SluiceTestSupport
 import Testing
 @testable import SluiceEngine
 
 /// Retention: a finished campaign older than the period goes with all its messages; an
-/// unfinished one and a recently finished one stay; the journal stays consistent.
+/// unfinished one and a recently finished one stay; the journal stays consistent. The
+/// period is an hour, crossed by moving the dispatcher's wall clock.
 @Suite struct RetentionTests {
     @Test func finishedCampaignsOlderThanThePeriodAreRemoved() async throws {
         let dir = NSTemporaryDirectory() + "sluice-retention-\(UUID().uuidString.prefix(8))"
@@ -13,8 +15,9 @@ import Testing
         var configuration = EngineConfiguration(dataDirectory: dir)
         configuration.graphURL = "http://127.0.0.1:9"  // closed: nothing is really sent
         configuration.journal.durable = false
-        configuration.retentionMilliseconds = 500
-        let dispatcher = try Dispatcher(configuration: configuration)
+        configuration.retentionMilliseconds = 3_600_000
+        let clock = ShiftedClock()
+        let dispatcher = try Dispatcher(configuration: configuration, clock: clock)
         do {
             try await dispatcher.putSender(phoneNumberID: "778", tierMessagesPerSecond: 80, accessToken: "tok")
             let body = Array(#"{"type":"text","text":{"body":"hi"}}"#.utf8)
@@ -24,35 +27,29 @@ import Testing
                     senderPhoneNumberID: "778", messageObject: body, recipients: (1...n).map { RecipientInput(to: "9665000\($0)") })
                 let ids = try dispatcher.journal.messages(after: nil, limit: 1_000).filter { $0.campaign == receipt.id }.map(\.id)
                 #expect(ids.count == n)
-                let deadline = Date().addingTimeInterval(10)
-                while Date() < deadline, try ids.contains(where: { try dispatcher.message($0)?.state == .queued }) {
-                    try await Task.sleep(for: .milliseconds(10))
+                try await eventually("the campaign's messages leave the queue", within: 20) {
+                    try !ids.contains(where: { try dispatcher.message($0)?.state == .queued })
                 }
                 _ = try await dispatcher.applyStatuses(ids.map { StatusUpdate(message: $0, status: .delivered) })
                 return (receipt.id, ids)
             }
             let (old, oldIDs) = try await finishedCampaign(3)
-            // Scheduled an hour ahead: its messages stay queued.
+            // Scheduled a day ahead: its messages stay queued.
             let waiting = try await dispatcher.submitCampaign(
                 senderPhoneNumberID: "778", messageObject: body, recipients: [RecipientInput(to: "96650009")],
-                options: CampaignOptions(scheduleAtMilliseconds: dispatcher.clock.wallMilliseconds() + 3_600_000))
+                options: CampaignOptions(scheduleAtMilliseconds: dispatcher.clock.wallMilliseconds() + 86_400_000))
             #expect(try await dispatcher.sweepRetention() == RetentionStep())
-            try await Task.sleep(for: .milliseconds(600))
+            clock.advance(milliseconds: 3_600_000 + 60_000)
             let (recent, recentIDs) = try await finishedCampaign(2)
-            /// Waits for the loop's snapshot (every ~200 ms) to hold `n` campaigns.
-            func campaignsHeld(_ n: Int) async throws -> Int {
-                let deadline = Date().addingTimeInterval(5)
-                while Date() < deadline, dispatcher.campaignsHeld() != n { try await Task.sleep(for: .milliseconds(20)) }
-                return dispatcher.campaignsHeld()
-            }
-            #expect(try await campaignsHeld(3) == 3)
+            // The loop's snapshot (every ~200 ms) holds the three campaigns.
+            try await eventually("the loop holds 3 campaigns", within: 20) { dispatcher.campaignsHeld() == 3 }
 
             let step = try await dispatcher.sweepRetention()
             #expect(step == RetentionStep(campaigns: [old], messages: 3))
             #expect(try dispatcher.journal.campaign(old) == nil)
             for id in oldIDs { #expect(try dispatcher.message(id) == nil) }
             // The loop forgets the removed campaign; the other two stay cached.
-            #expect(try await campaignsHeld(2) == 2)
+            try await eventually("the loop holds 2 campaigns", within: 20) { dispatcher.campaignsHeld() == 2 }
             #expect(try dispatcher.journal.campaign(waiting.id)?.counts[.queued] == 1)
             #expect(try dispatcher.journal.campaign(recent)?.counts[.delivered] == 2)
             for id in recentIDs { #expect(try dispatcher.message(id)?.state == .delivered) }

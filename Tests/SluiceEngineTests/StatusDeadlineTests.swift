@@ -1,10 +1,12 @@
 import Foundation
 import SluiceCore
+import SluiceTestSupport
 import Testing
 @testable import SluiceEngine
 
 /// The status deadline: `sent` messages with no later status end `unknown`, counted in
-/// their campaign and reported to subscribers; others are left alone.
+/// their campaign and reported to subscribers; others are left alone. The deadline is an
+/// hour, crossed by moving the dispatcher's wall clock.
 @Suite struct StatusDeadlineTests {
     @Test func sentMessagesWithoutAStatusByTheDeadlineEndUnknown() async throws {
         let dir = NSTemporaryDirectory() + "sluice-deadline-\(UUID().uuidString.prefix(8))"
@@ -12,17 +14,17 @@ import Testing
         var configuration = EngineConfiguration(dataDirectory: dir)
         configuration.graphURL = "http://127.0.0.1:9"  // closed: nothing is really sent
         configuration.journal.durable = false
-        configuration.statusDeadlineMilliseconds = 300
-        let dispatcher = try Dispatcher(configuration: configuration)
+        configuration.statusDeadlineMilliseconds = 3_600_000
+        let clock = ShiftedClock()
+        let dispatcher = try Dispatcher(configuration: configuration, clock: clock)
         do {
             try await dispatcher.putSender(phoneNumberID: "777", tierMessagesPerSecond: 80, accessToken: "tok")
             _ = try await dispatcher.submitCampaign(
                 senderPhoneNumberID: "777", messageObject: Array(#"{"type":"text","text":{"body":"hi"}}"#.utf8),
                 recipients: (1...3).map { RecipientInput(to: "96650000000\($0)") })
             let ids = (1...3).map { MessageID(UInt64($0)) }
-            let deadline = Date().addingTimeInterval(10)
-            while Date() < deadline, try ids.contains(where: { try dispatcher.message($0)?.state == .queued }) {
-                try await Task.sleep(for: .milliseconds(10))
+            try await eventually("the campaign's messages leave the queue", within: 20) {
+                try !ids.contains(where: { try dispatcher.message($0)?.state == .queued })
             }
             let sub = try await dispatcher.createSubscription(url: "http://127.0.0.1:9/x", secret: "secret-secret-secret", campaign: nil, states: [.unknown])
             _ = try await dispatcher.applyStatuses([
@@ -32,7 +34,7 @@ import Testing
             // Before the deadline nothing moves.
             #expect(try await dispatcher.sweepStatusDeadlines().unknown == 0)
             _ = try await dispatcher.applyStatuses([StatusUpdate(message: ids[1], status: .delivered)])
-            try await Task.sleep(for: .milliseconds(400))
+            clock.advance(milliseconds: 3_600_000 + 60_000)
             let step = try await dispatcher.sweepStatusDeadlines()
             #expect(step.unknown == 1 && !step.more)
             #expect(try dispatcher.message(ids[0])?.state == .unknown)

@@ -4,6 +4,7 @@ import HummingbirdTesting
 import SluiceCore
 import SluiceEngine
 @testable import SluiceServer
+import SluiceTestSupport
 import Testing
 
 /// NDJSON and CSV intake and `Idempotency-Key` through the real router (and a live server
@@ -310,14 +311,6 @@ import Testing
         }
     }
 
-    /// The system clock, with wall time moved forward on demand.
-    final class ShiftedClock: Clock, Sendable {
-        let base = SystemClock()
-        let shiftMilliseconds = Locked<Int64>(0)
-        func now() -> Instant { base.now() }
-        func wallMilliseconds() -> Int64 { base.wallMilliseconds() + shiftMilliseconds.withLock { $0 } }
-    }
-
     @Test func aKeyExpiresAfter24Hours() async throws {
         let dir = NSTemporaryDirectory() + "sluice-intake-expiry-\(UUID().uuidString.prefix(8))"
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -329,10 +322,10 @@ import Testing
             try await Application(router: router).test(.router) { client in
                 let body = Self.header + "\n" + ndjson(1)
                 let first = try await post(client, contentType: "application/x-ndjson", body: body, idempotencyKey: "daily")
-                clock.shiftMilliseconds.withLock { $0 = IdempotencyRecord.lifetimeMilliseconds - 1_000 }
+                clock.setShift(milliseconds: IdempotencyRecord.lifetimeMilliseconds - 1_000)
                 let within = try await post(client, contentType: "application/x-ndjson", body: body, idempotencyKey: "daily")
                 #expect(within.bytes == first.bytes && within.headers[CampaignIntakeRoute.replayedHeader] == "true", "replayed just before 24 h")
-                clock.shiftMilliseconds.withLock { $0 = IdempotencyRecord.lifetimeMilliseconds + 1_000 }
+                clock.setShift(milliseconds: IdempotencyRecord.lifetimeMilliseconds + 1_000)
                 let after = try await post(client, contentType: "application/x-ndjson", body: body + "\n", idempotencyKey: "daily")
                 #expect(after.status == 202, "an expired key takes a new request: \(after.body)")
                 #expect(after.body["id"] as? String == "2")
