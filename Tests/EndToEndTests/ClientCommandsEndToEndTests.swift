@@ -4,10 +4,10 @@ import Testing
 /// The operator commands (`sluice senders|keys|status`) against a running `serve`.
 @Suite(.serialized) struct ClientCommandsEndToEndTests {
     /// Runs `sluice ARGS`; returns the exit status and stdout + stderr.
-    func sluice(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+    func sluice(_ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
         var env: [String: String?] = ["SLUICE_KEY": nil, "SLUICE_SERVER": nil]
         for (k, v) in environment { env[k] = v }
-        return try runToEnd(try SluiceBinary.path(), arguments, environment: env, mergeErrors: true)
+        return try await runToEnd(try SluiceBinary.path(), arguments, environment: env, mergeErrors: true)
     }
 
     @Test func sendersKeysAndStatusFromTheCommandLine() async throws {
@@ -16,57 +16,57 @@ import Testing
         let (serve, api) = try await stack.serve()
         let admin = ["SLUICE_SERVER": api, "SLUICE_KEY": DispatchEndToEndTests.adminKey]
 
-        let set = try sluice(["senders", "set", "1065000601", "--tier", "80", "--token", "token-1065000601"], environment: admin)
+        let set = try await sluice(["senders", "set", "1065000601", "--tier", "80", "--token", "token-1065000601"], environment: admin)
         #expect(set.status == 0, "\(set.output)")
-        let list = try sluice(["senders", "list"], environment: admin)
+        let list = try await sluice(["senders", "list"], environment: admin)
         #expect(list.status == 0)
         let row = try #require(list.output.split(separator: "\n").first { $0.hasPrefix("1065000601") })
         #expect(row.contains("80") && row.contains("no"), "\(list.output)")
 
         // A read-only key can list but not pause.
-        let created = try sluice(["keys", "create", "--name", "dashboard", "--scope", "read", "--json"], environment: admin)
+        let created = try await sluice(["keys", "create", "--name", "dashboard", "--scope", "read", "--json"], environment: admin)
         #expect(created.status == 0, "\(created.output)")
         let key = try #require((try jsonObject(created.output))["key"] as? String)
         let id = try #require((try jsonObject(created.output))["id"] as? String)
         let reader = ["SLUICE_SERVER": api, "SLUICE_KEY": key]
-        #expect(try sluice(["senders", "list"], environment: reader).status == 0)
-        let refused = try sluice(["senders", "pause", "1065000601"], environment: reader)
+        await #expect(try sluice(["senders", "list"], environment: reader).status == 0)
+        let refused = try await sluice(["senders", "pause", "1065000601"], environment: reader)
         #expect(refused.status != 0 && refused.output.contains("403"), "\(refused.output)")
 
-        let paused = try sluice(["senders", "pause", "1065000601", "--reason", "quality rating low"], environment: admin)
+        let paused = try await sluice(["senders", "pause", "1065000601", "--reason", "quality rating low"], environment: admin)
         #expect(paused.status == 0 && paused.output.contains("quality rating low"), "\(paused.output)")
-        let json = try jsonObject(try sluice(["senders", "list", "--json"], environment: admin).output)
+        let json = try await jsonObject(try sluice(["senders", "list", "--json"], environment: admin).output)
         let sender = try #require((json["senders"] as? [[String: Any]])?.first)
         #expect(sender["paused"] as? Bool == true)
-        #expect(try sluice(["senders", "resume", "1065000601"], environment: admin).status == 0)
+        await #expect(try sluice(["senders", "resume", "1065000601"], environment: admin).status == 0)
 
         // The messaging limit and group, then deleting an idle sender.
-        let limited = try sluice(
+        let limited = try await sluice(
             ["senders", "set", "1065000602", "--tier", "20", "--token", "t", "--messaging-limit", "2000", "--group", "acme"], environment: admin)
         #expect(limited.status == 0, "\(limited.output)")
-        let limitedList = try sluice(["senders", "list"], environment: admin)
+        let limitedList = try await sluice(["senders", "list"], environment: admin)
         #expect(limitedList.output.contains("/2000 (acme)"), "\(limitedList.output)")
-        let badLimit = try sluice(["senders", "set", "1065000602", "--tier", "20", "--token", "t", "--messaging-limit", "300"], environment: admin)
+        let badLimit = try await sluice(["senders", "set", "1065000602", "--tier", "20", "--token", "t", "--messaging-limit", "300"], environment: admin)
         #expect(badLimit.status != 0 && badLimit.output.contains("messaging_limit"), "\(badLimit.output)")
-        let deleted = try sluice(["senders", "delete", "1065000602"], environment: admin)
+        let deleted = try await sluice(["senders", "delete", "1065000602"], environment: admin)
         #expect(deleted.status == 0 && deleted.output.contains("deleted sender 1065000602"), "\(deleted.output)")
-        let gone = try sluice(["senders", "delete", "1065000602"], environment: admin)
+        let gone = try await sluice(["senders", "delete", "1065000602"], environment: admin)
         #expect(gone.status != 0 && gone.output.contains("not_found"), "\(gone.output)")
 
-        let keys = try sluice(["keys", "list"], environment: admin)
+        let keys = try await sluice(["keys", "list"], environment: admin)
         #expect(keys.output.contains(id) && keys.output.contains("dashboard"))
-        #expect(try sluice(["keys", "revoke", id], environment: admin).status == 0)
-        let revoked = try sluice(["senders", "list"], environment: reader)
+        await #expect(try sluice(["keys", "revoke", id], environment: admin).status == 0)
+        let revoked = try await sluice(["senders", "list"], environment: reader)
         #expect(revoked.status != 0 && revoked.output.contains("401"), "\(revoked.output)")
 
         // A campaign followed to the end.
-        let campaign = try e2e.postCampaign(api, sender: "1065000601", count: 40, firstRecipient: 966_560_000_000)
-        let followed = try sluice(["status", campaign.id, "--follow", "--max-seconds", "60"], environment: admin)
+        let campaign = try await e2e.postCampaign(api, sender: "1065000601", count: 40, firstRecipient: 966_560_000_000)
+        let followed = try await sluice(["status", campaign.id, "--follow", "--max-seconds", "60"], environment: admin)
         #expect(followed.status == 0)
         #expect(followed.output.contains("campaign \(campaign.id) done [marketing]: 40 messages"), "\(followed.output)")
-        let missing = try sluice(["status", "999999"], environment: admin)
+        let missing = try await sluice(["status", "999999"], environment: admin)
         #expect(missing.status != 0 && missing.output.contains("not_found"), "\(missing.output)")
-        let noKey = try sluice(["senders", "list", "--server", api])
+        let noKey = try await sluice(["senders", "list", "--server", api])
         #expect(noKey.status != 0 && noKey.output.contains("SLUICE_KEY"))
 
         // Files streamed with `sluice submit`, then listed.
@@ -75,21 +75,21 @@ import Testing
         for n in 0..<30 { lines.append(#"{"to": "\#(966_570_000_000 + n)", "params": ["n\#(n)"]}"#) }
         lines.append(#"{"to": "12ab", "params": ["bad"]}"#)
         try (lines.joined(separator: "\n") + "\n").write(toFile: ndjson, atomically: true, encoding: .utf8)
-        let submitted = try sluice(["submit", ndjson, "--idempotency-key", "e2e-ndjson-1"], environment: admin)
+        let submitted = try await sluice(["submit", ndjson, "--idempotency-key", "e2e-ndjson-1"], environment: admin)
         #expect(submitted.status == 0, "\(submitted.output)")
         #expect(submitted.output.contains("30 accepted, 1 rejected"), "\(submitted.output)")
         #expect(submitted.output.contains("line 32:"), "the bad row is named by its line: \(submitted.output)")
-        let again = try sluice(["submit", ndjson, "--idempotency-key", "e2e-ndjson-1"], environment: admin)
+        let again = try await sluice(["submit", ndjson, "--idempotency-key", "e2e-ndjson-1"], environment: admin)
         #expect(again.output.contains("replayed"), "\(again.output)")
 
         let csv = stack.root + "/campaign.csv"
         try "to,name\n966570001000,Amal\n966570001001,\"Badr, Jr.\"\n".write(toFile: csv, atomically: true, encoding: .utf8)
-        let csvSubmitted = try sluice(["submit", csv, "--sender", "1065000601", "--template", "order_shipped", "--json"], environment: admin)
+        let csvSubmitted = try await sluice(["submit", csv, "--sender", "1065000601", "--template", "order_shipped", "--json"], environment: admin)
         #expect(csvSubmitted.status == 0, "\(csvSubmitted.output)")
         let csvID = try #require(try jsonObject(String(csvSubmitted.output.drop { $0 != "{" }))["id"] as? String)
-        #expect(try sluice(["submit", csv], environment: admin).output.contains("--sender and --template"))
+        await #expect(try sluice(["submit", csv], environment: admin).output.contains("--sender and --template"))
 
-        let campaigns = try sluice(["campaigns", "list"], environment: admin)
+        let campaigns = try await sluice(["campaigns", "list"], environment: admin)
         #expect(campaigns.status == 0)
         let listed = campaigns.output.split(separator: "\n").dropFirst().compactMap { $0.split(separator: " ").first.map(String.init) }
         #expect(listed.count == 3 && listed.contains(campaign.id) && listed.contains(csvID), "\(campaigns.output)")

@@ -52,17 +52,17 @@ import Testing
         return Stack(root: root, mock: mock, mockURL: url, record: record)
     }
 
-    func putSender(_ api: String, _ id: String, tier: Int, appSecret: String = "app-secret-e2e") throws {
-        let r = try http("PUT", "\(api)/v1/senders/\(id)", key: Self.adminKey, json: #"{"tier_mps": \#(tier), "access_token": "token-\#(id)", "app_secret": "\#(appSecret)"}"#)
+    func putSender(_ api: String, _ id: String, tier: Int, appSecret: String = "app-secret-e2e") async throws {
+        let r = try await http("PUT", "\(api)/v1/senders/\(id)", key: Self.adminKey, json: #"{"tier_mps": \#(tier), "access_token": "token-\#(id)", "app_secret": "\#(appSecret)"}"#)
         try #require(r.status == 200, "PUT sender: \(r.status) \(r.body)")
     }
 
-    func postCampaign(_ api: String, sender: String, count: Int, firstRecipient: Int) throws -> (id: String, accepted: Int) {
+    func postCampaign(_ api: String, sender: String, count: Int, firstRecipient: Int) async throws -> (id: String, accepted: Int) {
         var recipients: [String] = []
         recipients.reserveCapacity(count)
         for n in 0..<count { recipients.append(#"{"to":"\#(firstRecipient + n)","params":["n\#(n)"]}"#) }
         let body = #"{"sender":"\#(sender)","message":{"type":"text","text":{"body":"Hello {{1}}"}},"recipients":[\#(recipients.joined(separator: ","))]}"#
-        let r = try http("POST", "\(api)/v1/campaigns", key: Self.adminKey, json: body)
+        let r = try await http("POST", "\(api)/v1/campaigns", key: Self.adminKey, json: body)
         try #require(r.status == 202, "POST campaign: \(r.status) \(r.body)")
         let o = try jsonObject(r.body)
         let id = try #require(o["id"] as? String)
@@ -75,7 +75,7 @@ import Testing
         var pending = Set(campaigns)
         while !pending.isEmpty && Date() < deadline {
             for id in pending {
-                let r = try http("GET", "\(api)/v1/campaigns/\(id)", key: Self.adminKey)
+                let r = try await http("GET", "\(api)/v1/campaigns/\(id)", key: Self.adminKey)
                 if r.status == 200, (try jsonObject(r.body))["state"] as? String == "done" { pending.remove(id) }
             }
             if !pending.isEmpty { try await Task.sleep(for: .milliseconds(500)) }
@@ -89,8 +89,8 @@ import Testing
         let lanes: [(id: String, tier: Int, count: Int)] = [("1065000001", 80, 1_600), ("1065000002", 250, 5_000)]
         var campaigns: [String] = []
         for (i, lane) in lanes.enumerated() {
-            try putSender(api, lane.id, tier: lane.tier)
-            let c = try postCampaign(api, sender: lane.id, count: lane.count, firstRecipient: 966_500_000_000 + i * 10_000_000)
+            try await putSender(api, lane.id, tier: lane.tier)
+            let c = try await postCampaign(api, sender: lane.id, count: lane.count, firstRecipient: 966_500_000_000 + i * 10_000_000)
             #expect(c.accepted == lane.count)
             campaigns.append(c.id)
         }
@@ -121,8 +121,8 @@ import Testing
         var (serve, api) = try await stack.serve(settle)
         let sender = "1065000009"
         let total = 3_000
-        try putSender(api, sender, tier: 250)
-        let campaign = try postCampaign(api, sender: sender, count: total, firstRecipient: 966_510_000_000)
+        try await putSender(api, sender, tier: 250)
+        let campaign = try await postCampaign(api, sender: sender, count: total, firstRecipient: 966_510_000_000)
         #expect(campaign.accepted == total)
 
         // Kill in the middle of sending: some messages sent, some in flight, most queued.
@@ -131,7 +131,7 @@ import Testing
         var inFlightLimitMax = 0
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
-            if let body = try? http("GET", "\(api)/v1/senders/\(sender)", key: Self.adminKey).body,
+            if let body = try? await http("GET", "\(api)/v1/senders/\(sender)", key: Self.adminKey).body,
                 let limit = (try? jsonObject(body))?["in_flight_limit"] as? NSNumber
             {
                 inFlightLimitMax = max(inFlightLimitMax, limit.intValue)
@@ -156,7 +156,7 @@ import Testing
         print("crash: after the kill \(inDoubt) in doubt, \(requeued) queued again (in-flight bound \(inFlightLimitMax))")
         #expect(inDoubt <= inFlightLimitMax, "in doubt \(inDoubt) exceeds the in-flight bound \(inFlightLimitMax)")
         try await waitUntilDone(api, campaigns: [campaign.id], timeoutSeconds: 120)
-        let final = try jsonObject(try http("GET", "\(api)/v1/campaigns/\(campaign.id)", key: Self.adminKey).body)
+        let final = try jsonObject(try await http("GET", "\(api)/v1/campaigns/\(campaign.id)", key: Self.adminKey).body)
         let counts = try #require(final["counts"] as? [String: Any])
         #expect((counts["sent"] as? NSNumber)?.intValue == total, "every message ends sent: \(counts)")
         #expect(await serve.stop() == 0)
@@ -189,8 +189,8 @@ import Testing
         var (serve, api) = try await stack.serve(settle, port: port)
         let sender = "1065000010"
         let total = 2_000
-        try putSender(api, sender, tier: 250, appSecret: secret)
-        let campaign = try postCampaign(api, sender: sender, count: total, firstRecipient: 966_520_000_000)
+        try await putSender(api, sender, tier: 250, appSecret: secret)
+        let campaign = try await postCampaign(api, sender: sender, count: total, firstRecipient: 966_520_000_000)
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
             if ((try? readArrivals(stack.record).count) ?? 0) >= total / 3 { break }
@@ -199,7 +199,7 @@ import Testing
         await serve.stop(signal: SIGKILL)
         (serve, api) = try await stack.serve(settle, port: port)
         try await waitUntilDone(api, campaigns: [campaign.id], timeoutSeconds: 120)
-        let final = try jsonObject(try http("GET", "\(api)/v1/campaigns/\(campaign.id)", key: Self.adminKey).body)
+        let final = try jsonObject(try await http("GET", "\(api)/v1/campaigns/\(campaign.id)", key: Self.adminKey).body)
         let counts = try #require(final["counts"] as? [String: Any])
         #expect((counts["sent"] as? NSNumber)?.intValue == total, "every message ends sent or later: \(counts)")
         #expect(await serve.stop() == 0)

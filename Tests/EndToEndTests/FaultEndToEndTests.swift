@@ -36,18 +36,18 @@ import Testing
         let (serve, api) = try await stack.serve(["--request-timeout-ms", "1000", "--in-doubt-settle", "4"], port: port)
         let sender = "1065000020"
         let total = 1_500
-        try e2e.putSender(api, sender, tier: 200, appSecret: secret)
-        let campaign = try e2e.postCampaign(api, sender: sender, count: total, firstRecipient: 966_530_000_000)
+        try await e2e.putSender(api, sender, tier: 200, appSecret: secret)
+        let campaign = try await e2e.postCampaign(api, sender: sender, count: total, firstRecipient: 966_530_000_000)
         #expect(campaign.accepted == total)
         try await e2e.waitUntilDone(api, campaigns: [campaign.id], timeoutSeconds: 150)
 
-        let final = try jsonObject(try http("GET", "\(api)/v1/campaigns/\(campaign.id)", key: DispatchEndToEndTests.adminKey).body)
+        let final = try jsonObject(try await http("GET", "\(api)/v1/campaigns/\(campaign.id)", key: DispatchEndToEndTests.adminKey).body)
         let counts = try #require(final["counts"] as? [String: Any])
         let sent = (counts["sent"] as? NSNumber)?.intValue ?? -1
         let failed = (counts["failed"] as? NSNumber)?.intValue ?? -1
         #expect(sent + failed == total, "every message ends sent or failed: \(counts)")
 
-        let stats = try jsonObject(try Self.mockGET(stack, "/__mock/stats"))
+        let stats = try await jsonObject(try Self.mockGET(stack, "/__mock/stats"))
         let errors = try #require(stats["errors"] as? [String: Any])
         let count = { (code: String) in (errors[code] as? NSNumber)?.intValue ?? 0 }
         #expect(count("130429") > 0, "a storm was met: \(errors)")
@@ -58,12 +58,12 @@ import Testing
         await stack.mock.stop()
 
         // Anything left unfinished is named with its state and last error.
-        let unfinished = try Self.journalMessages(dataDirectory: stack.root + "/data", state: nil)
+        let unfinished = try await Self.journalMessages(dataDirectory: stack.root + "/data", state: nil)
             .filter { !["sent", "delivered", "read", "failed"].contains($0["state"] as? String ?? "") }
         #expect(unfinished.isEmpty, "\(unfinished.prefix(5)); serve log: \(serve.stderrTail())")
 
         // Failed messages carry the code and text of what failed them.
-        let lines = try Self.journalMessages(dataDirectory: stack.root + "/data", state: "failed")
+        let lines = try await Self.journalMessages(dataDirectory: stack.root + "/data", state: "failed")
         #expect(lines.count == failed)
         for line in lines {
             #expect((line["error_code"] as? NSNumber)?.intValue ?? 0 != 0, "\(line)")
@@ -71,7 +71,7 @@ import Testing
         }
 
         // Judged at the endpoint: every sent message arrived once, nothing else did.
-        let sentIDs = try Self.journalMessages(dataDirectory: stack.root + "/data", state: nil)
+        let sentIDs = try await Self.journalMessages(dataDirectory: stack.root + "/data", state: nil)
             .filter { ["sent", "delivered", "read"].contains($0["state"] as? String ?? "") }
             .compactMap { ($0["id"] as? NSNumber).map { String($0.uint64Value) } }
         #expect(sentIDs.count == sent)
@@ -85,20 +85,20 @@ import Testing
     }
 
     /// `sluice journal messages --json`, parsed.
-    static func journalMessages(dataDirectory: String, state: String?) throws -> [[String: Any]] {
+    static func journalMessages(dataDirectory: String, state: String?) async throws -> [[String: Any]] {
         var arguments = ["journal", "messages", "--data-dir", dataDirectory, "--limit", "1000000", "--json"]
         if let state { arguments += ["--state", state] }
-        let output = try run(try SluiceBinary.path(), arguments)
+        let output = try await run(try SluiceBinary.path(), arguments)
         return try output.split(separator: "\n").map { try jsonObject(String($0)) }
     }
 
     /// A GET to the mock's inspection API over its TLS, trusting its own certificate.
-    static func mockGET(_ stack: DispatchEndToEndTests.Stack, _ path: String) throws -> String {
-        try run("/usr/bin/curl", ["-sS", "--fail", "--max-time", "30", "--cacert", stack.root + "/mock/mock-cert.pem", stack.mockURL + path])
+    static func mockGET(_ stack: DispatchEndToEndTests.Stack, _ path: String) async throws -> String {
+        try await run("/usr/bin/curl", ["-sS", "--fail", "--max-time", "30", "--cacert", stack.root + "/mock/mock-cert.pem", stack.mockURL + path])
     }
 
-    static func run(_ executable: String, _ arguments: [String]) throws -> String {
-        let result = try runToEnd(executable, arguments)
+    static func run(_ executable: String, _ arguments: [String]) async throws -> String {
+        let result = try await runToEnd(executable, arguments)
         guard result.status == 0 else {
             throw HarnessError("\(executable) \(arguments.joined(separator: " ")) exited \(result.status)")
         }

@@ -20,8 +20,8 @@ import Testing
     static var runs: Bool { schemathesisInstalled || ProcessInfo.processInfo.environment["CI"] == "true" }
 
     @Test(.enabled(if: runs, "schemathesis is not installed (scripts/bootstrap installs it in .venv-ci/)"), .timeLimit(.minutes(4)))
-    func theRunningServerAnswersAsItsOpenAPIDocumentSays() throws {
-        let result = try runToEnd("/bin/bash", [Self.root + "/scripts/openapi-check"], environment: ["BIN": try SluiceBinary.path()], mergeErrors: true)
+    func theRunningServerAnswersAsItsOpenAPIDocumentSays() async throws {
+        let result = try await runToEnd("/bin/bash", [Self.root + "/scripts/openapi-check"], environment: ["BIN": try SluiceBinary.path()], mergeErrors: true)
         #expect(result.status == 0, "scripts/openapi-check exited \(result.status):\n\(result.output.suffix(6000))")
         // The run covered every operation the served document names, but GET /openapi.yaml
         // itself (which schemathesis leaves out).

@@ -66,7 +66,7 @@ final class ChildProcess: @unchecked Sendable {
         while process.isRunning && Date() < deadline { try? await Task.sleep(for: .milliseconds(50)) }
         if process.isRunning {
             signal(SIGKILL)
-            process.waitUntilExit()
+            while process.isRunning { try? await Task.sleep(for: .milliseconds(10)) }
             return nil
         }
         stdoutPipe.fileHandleForReading.readabilityHandler = nil
@@ -94,42 +94,55 @@ enum SluiceBinary {
 
 /// Runs a program to its end; its exit status and stdout (plus stderr when `mergeErrors`).
 /// `environment` entries override the test's own; a nil value removes the variable.
-func runToEnd(_ executable: String, _ arguments: [String], environment: [String: String?] = [:], mergeErrors: Bool = false) throws -> (status: Int32, output: String) {
+/// Awaits the exit instead of blocking a thread: under parallel testing the 2-core
+/// machine's cooperative pool has two threads, and a blocked one stretches every other
+/// test's sleeps.
+func runToEnd(
+    _ executable: String, _ arguments: [String], environment: [String: String?] = [:], mergeErrors: Bool = false, input: Data? = nil
+) async throws -> (status: Int32, output: String) {
+    let directory = NSTemporaryDirectory() + "sluice-run-\(UUID().uuidString.prefix(8))"
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let outPath = directory + "/out"
+    _ = FileManager.default.createFile(atPath: outPath, contents: nil)
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
     var env = ProcessInfo.processInfo.environment
     for (k, v) in environment { env[k] = v }
     process.environment = env
-    let output = Pipe()
+    let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
     process.standardOutput = output
     process.standardError = mergeErrors ? output : FileHandle.nullDevice
-    try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    if let input {
+        let inPath = directory + "/in"
+        _ = FileManager.default.createFile(atPath: inPath, contents: input)
+        process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: inPath))
+    } else {
+        process.standardInput = FileHandle.nullDevice
+    }
+    let status: Int32 = try await withCheckedThrowingContinuation { continuation in
+        process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+        do {
+            try process.run()
+        } catch {
+            process.terminationHandler = nil
+            continuation.resume(throwing: error)
+        }
+    }
+    try output.close()
+    let data = try Data(contentsOf: URL(fileURLWithPath: outPath))
+    return (status, String(decoding: data, as: UTF8.self))
 }
 
 /// A JSON HTTP call through the system curl (plain HTTP to the API on loopback).
-func http(_ method: String, _ url: String, key: String?, json: String? = nil) throws -> (status: Int, body: String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+func http(_ method: String, _ url: String, key: String?, json: String? = nil) async throws -> (status: Int, body: String) {
     var args = ["-sS", "-X", method, "-w", "\n%{http_code}", "--max-time", "120", url]
     if let key { args += ["-H", "Authorization: Bearer \(key)"] }
     if json != nil {
         args += ["-H", "Content-Type: application/json", "--data-binary", "@-"]
     }
-    p.arguments = args
-    let input = Pipe()
-    let output = Pipe()
-    p.standardInput = input
-    p.standardOutput = output
-    try p.run()
-    if let json { input.fileHandleForWriting.write(Data(json.utf8)) }
-    try input.fileHandleForWriting.close()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    let text = String(decoding: data, as: UTF8.self)
+    let (_, text) = try await runToEnd("/usr/bin/curl", args, input: json.map { Data($0.utf8) })
     guard let newline = text.lastIndex(of: "\n"), let status = Int(text[text.index(after: newline)...]) else {
         throw HarnessError("curl \(method) \(url) failed: \(text)")
     }

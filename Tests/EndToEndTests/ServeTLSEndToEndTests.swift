@@ -12,15 +12,15 @@ import Testing
         let (serve, api) = try await stack.serve(["--tls-cert", cert, "--tls-key", key])
         #expect(api.hasPrefix("https://127.0.0.1:"))
 
-        let health = try Self.curl(["--cacert", cert, api + "/healthz"])
+        let health = try await Self.curl(["--cacert", cert, api + "/healthz"])
         #expect(health.status == 0 && health.output.contains("ok"), "\(health)")
-        let key401 = try Self.curl(["--cacert", cert, "-o", "/dev/null", "-w", "%{http_code}", api + "/v1/campaigns/1"])
+        let key401 = try await Self.curl(["--cacert", cert, "-o", "/dev/null", "-w", "%{http_code}", api + "/v1/campaigns/1"])
         #expect(key401.output == "401")
         // Without trusting the certificate the client refuses (curl 60: peer certificate).
-        let untrusted = try Self.curl([api + "/healthz"])
+        let untrusted = try await Self.curl([api + "/healthz"])
         #expect(untrusted.status == 60)
         // Plain HTTP to the TLS port gets no HTTP answer.
-        let plain = try Self.curl(["-o", "/dev/null", "-w", "%{http_code}", api.replacingOccurrences(of: "https://", with: "http://") + "/healthz"])
+        let plain = try await Self.curl(["-o", "/dev/null", "-w", "%{http_code}", api.replacingOccurrences(of: "https://", with: "http://") + "/healthz"])
         #expect(plain.output != "200")
 
         #expect(await serve.stop() == 0)
@@ -49,7 +49,7 @@ import Testing
         try? FileManager.default.removeItem(atPath: root)
     }
 
-    static func curl(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        try runToEnd("/usr/bin/curl", ["-sS", "--max-time", "20"] + arguments)
+    static func curl(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+        try await runToEnd("/usr/bin/curl", ["-sS", "--max-time", "20"] + arguments)
     }
 }

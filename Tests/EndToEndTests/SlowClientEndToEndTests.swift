@@ -26,7 +26,7 @@ import Glibc
             environment: ["SLUICE_ADMIN_KEY": Self.key], logPath: root + "/serve.log")
         let api = try await serve.waitForLine(prefix: "sluice listening on ")
         let port = try #require(Int(api.split(separator: ":").last ?? ""))
-        let put = try http("PUT", "\(api)/v1/senders/\(Self.sender)", key: Self.key, json: #"{"tier_mps":80,"access_token":"t"}"#)
+        let put = try await http("PUT", "\(api)/v1/senders/\(Self.sender)", key: Self.key, json: #"{"tier_mps":80,"access_token":"t"}"#)
         try #require(put.status == 200, "\(put)")
         do {
             try await body(api, port)
@@ -38,8 +38,8 @@ import Glibc
     }
 
     /// Messages journaled in all campaigns (a discarded upload keeps none).
-    func journaledMessages(_ api: String) throws -> Int {
-        let list = try jsonObject(try http("GET", "\(api)/v1/campaigns", key: Self.key).body)
+    func journaledMessages(_ api: String) async throws -> Int {
+        let list = try jsonObject(try await http("GET", "\(api)/v1/campaigns", key: Self.key).body)
         let campaigns = try #require(list["campaigns"] as? [[String: Any]])
         return campaigns.reduce(0) { $0 + (($1["total"] as? NSNumber)?.intValue ?? 0) }
     }
@@ -66,7 +66,7 @@ import Glibc
             let elapsed = Date().timeIntervalSince(start)
             #expect(closed, "the server kept a never-ending header open for \(elapsed) s")
             #expect(elapsed < Self.idleSeconds + 3, "cut off after \(elapsed) s")
-            #expect(try journaledMessages(api) == 0)
+            await #expect(try journaledMessages(api) == 0)
         }
     }
 
@@ -95,7 +95,7 @@ import Glibc
             // doubles it.
             let earliest = Self.idleSeconds + Double(rows.utf8.count) / Double(Self.minRate)
             #expect(elapsed > earliest - 0.2 && elapsed < 2 * earliest + 2, "cut off after \(elapsed) s; earliest \(earliest) s")
-            #expect(try journaledMessages(api) == 0)
+            await #expect(try journaledMessages(api) == 0)
         }
     }
 
@@ -108,7 +108,7 @@ import Glibc
             let elapsed = Date().timeIntervalSince(start)
             #expect(client.isClosed(), "a stalled body was kept open \(elapsed) s")
             #expect(elapsed > Self.idleSeconds * 0.8 && elapsed < Self.idleSeconds + 4, "closed after \(elapsed) s")
-            #expect(try journaledMessages(api) == 0)
+            await #expect(try journaledMessages(api) == 0)
         }
     }
 
@@ -134,7 +134,7 @@ import Glibc
             let idle = Date().timeIntervalSince(idleStart)
             #expect(client.isClosed())
             #expect(idle > Self.idleSeconds * 0.8 && idle < Self.idleSeconds + 4, "idle keep-alive closed after \(idle) s")
-            #expect(try journaledMessages(api) == 5_000)
+            await #expect(try journaledMessages(api) == 5_000)
         }
     }
 }

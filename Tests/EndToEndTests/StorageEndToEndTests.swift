@@ -38,15 +38,15 @@ import Testing
         #expect(secondStatus != nil && secondStatus != 0)
         #expect(second.stderrTail().contains("is in use by another process"), "\(second.stderrTail())")
 
-        let check = try runToEnd(binary, ["journal", "check", "--data-dir", root + "/data"], mergeErrors: true)
+        let check = try await runToEnd(binary, ["journal", "check", "--data-dir", root + "/data"], mergeErrors: true)
         #expect(check.status == 0 && check.output.hasPrefix("journal check: ok"), "\(check.output)")
-        let refused = try runToEnd(binary, ["journal", "compact", "--data-dir", root + "/data"], mergeErrors: true)
+        let refused = try await runToEnd(binary, ["journal", "compact", "--data-dir", root + "/data"], mergeErrors: true)
         #expect(refused.status != 0 && refused.output.contains("is in use by another process"), "\(refused.output)")
 
         #expect(await serve.stop() == 0)
-        let compact = try runToEnd(binary, ["journal", "compact", "--data-dir", root + "/data"], mergeErrors: true)
+        let compact = try await runToEnd(binary, ["journal", "compact", "--data-dir", root + "/data"], mergeErrors: true)
         #expect(compact.status == 0 && compact.output.contains("compacted \(root)/data/journal"), "\(compact.output)")
-        let stats = try runToEnd(binary, ["journal", "stats", "--data-dir", root + "/data"], mergeErrors: true)
+        let stats = try await runToEnd(binary, ["journal", "stats", "--data-dir", root + "/data"], mergeErrors: true)
         #expect(stats.status == 0 && stats.output.contains("retention       removed so far: 0 campaign(s), 0 message(s)"), "\(stats.output)")
     }
 }

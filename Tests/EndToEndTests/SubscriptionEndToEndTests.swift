@@ -75,8 +75,8 @@ import SluiceCore
         return (serve, try await serve.waitForLine(prefix: "sluice listening on "))
     }
 
-    func counters(_ api: String) throws -> [String: Int] {
-        let r = try http("GET", "\(api)/v1/subscriptions/sub_1", key: Self.adminKey)
+    func counters(_ api: String) async throws -> [String: Int] {
+        let r = try await http("GET", "\(api)/v1/subscriptions/sub_1", key: Self.adminKey)
         let deliveries = try jsonObject(r.body)["deliveries"] as? [String: Any] ?? [:]
         return deliveries.compactMapValues { ($0 as? NSNumber)?.intValue }
     }
@@ -96,16 +96,16 @@ import SluiceCore
             let mockURL = String(try await mock.waitForLine(prefix: "mock listening on ").split(separator: " ").first ?? "")
             var (serve, api) = try await serve(root: root, mockURL: mockURL, port: port)
 
-            let sub = try http("POST", "\(api)/v1/subscriptions", key: Self.adminKey,
+            let sub = try await http("POST", "\(api)/v1/subscriptions", key: Self.adminKey,
                                json: #"{"url":"http://127.0.0.1:\#(hookPort)/events","secret":"\#(Self.hookSecret)"}"#)
             try #require(sub.status == 201, "\(sub.body)")
             let sender = "1065000020"
-            let put = try http("PUT", "\(api)/v1/senders/\(sender)", key: Self.adminKey,
+            let put = try await http("PUT", "\(api)/v1/senders/\(sender)", key: Self.adminKey,
                                json: #"{"tier_mps": 250, "access_token": "token-e2e", "app_secret": "\#(Self.appSecret)"}"#)
             try #require(put.status == 200, "\(put.body)")
             let total = 40
             let recipients = (0..<total).map { #"{"to":"\#(966_530_000_000 + $0)"}"# }.joined(separator: ",")
-            let campaign = try http("POST", "\(api)/v1/campaigns", key: Self.adminKey,
+            let campaign = try await http("POST", "\(api)/v1/campaigns", key: Self.adminKey,
                                     json: #"{"sender":"\#(sender)","message":{"type":"text","text":{"body":"hi"}},"recipients":[\#(recipients)]}"#)
             try #require(campaign.status == 202, "\(campaign.body)")
 
@@ -113,8 +113,8 @@ import SluiceCore
             // the subscriber refuses them all for now.
             let expected = 3 * total
             var deadline = Date().addingTimeInterval(60)
-            while Date() < deadline, (try counters(api)["pending"] ?? 0) < expected { try await Task.sleep(for: .milliseconds(100)) }
-            #expect(try counters(api)["pending"] == expected)
+            while Date() < deadline, await (try counters(api)["pending"] ?? 0) < expected { try await Task.sleep(for: .milliseconds(100)) }
+            await #expect(try counters(api)["pending"] == expected)
             while Date() < deadline, subscriber.refused.load(ordering: .relaxed) == 0 { try await Task.sleep(for: .milliseconds(50)) }
             #expect(subscriber.refused.load(ordering: .relaxed) > 0)
 
@@ -136,7 +136,7 @@ import SluiceCore
             var final: [String: Int] = [:]
             deadline = Date().addingTimeInterval(10)
             repeat {
-                final = try counters(api)
+                final = try await counters(api)
                 if final["pending"] == 0 { break }
                 try await Task.sleep(for: .milliseconds(100))
             } while Date() < deadline
@@ -158,14 +158,14 @@ import SluiceCore
             let mock = try ChildProcess(arguments: ["mock", "--listen", "127.0.0.1:0", "--cert-dir", root + "/mock"], logPath: root + "/mock.log")
             let mockURL = String(try await mock.waitForLine(prefix: "mock listening on ").split(separator: " ").first ?? "")
             let (serve, api) = try await serve(root: root, mockURL: mockURL, port: 0, extra: ["--status-deadline-hours", "0.0005"])
-            let sub = try http("POST", "\(api)/v1/subscriptions", key: Self.adminKey,
+            let sub = try await http("POST", "\(api)/v1/subscriptions", key: Self.adminKey,
                                json: #"{"url":"http://127.0.0.1:\#(hookPort)/events","secret":"\#(Self.hookSecret)","states":["unknown"]}"#)
             try #require(sub.status == 201, "\(sub.body)")
-            let put = try http("PUT", "\(api)/v1/senders/1065000030", key: Self.adminKey, json: #"{"tier_mps": 250, "access_token": "token-e2e"}"#)
+            let put = try await http("PUT", "\(api)/v1/senders/1065000030", key: Self.adminKey, json: #"{"tier_mps": 250, "access_token": "token-e2e"}"#)
             try #require(put.status == 200, "\(put.body)")
             let total = 10
             let recipients = (0..<total).map { #"{"to":"\#(966_540_000_000 + $0)"}"# }.joined(separator: ",")
-            let campaign = try http("POST", "\(api)/v1/campaigns", key: Self.adminKey,
+            let campaign = try await http("POST", "\(api)/v1/campaigns", key: Self.adminKey,
                                     json: #"{"sender":"1065000030","message":{"type":"text","text":{"body":"hi"}},"recipients":[\#(recipients)]}"#)
             try #require(campaign.status == 202, "\(campaign.body)")
             let id = try #require(try jsonObject(campaign.body)["id"] as? String)
@@ -173,7 +173,7 @@ import SluiceCore
             var counts: [String: Any] = [:]
             let deadline = Date().addingTimeInterval(30)
             while Date() < deadline {
-                counts = try jsonObject(try http("GET", "\(api)/v1/campaigns/\(id)", key: Self.adminKey).body)["counts"] as? [String: Any] ?? [:]
+                counts = try jsonObject(try await http("GET", "\(api)/v1/campaigns/\(id)", key: Self.adminKey).body)["counts"] as? [String: Any] ?? [:]
                 if (counts["unknown"] as? NSNumber)?.intValue == total { break }
                 try await Task.sleep(for: .milliseconds(200))
             }

@@ -33,7 +33,7 @@ struct ReportBrowserTests {
         </script>
         """
 
-    @Test func chromiumDrawsEveryChart() throws {
+    @Test func chromiumDrawsEveryChart() async throws {
         let report = ReportRendererTests().sampleReport()
         let html = ReportRenderer.html(report)
         let closing = try #require(html.range(of: "</body>"), "report.html ends its body")
@@ -45,7 +45,7 @@ struct ReportBrowserTests {
         let page = directory.appendingPathComponent("report.html")
         try Data(probed.utf8).write(to: page)
 
-        let dom = try Self.dumpDOM(page, profile: directory.appendingPathComponent("profile").path)
+        let dom = try await Self.dumpDOM(page, profile: directory.appendingPathComponent("profile").path)
         let charts = try Self.layout(fromDOM: dom)
 
         // The latency chart comes first, then one arrivals chart per sender.
@@ -78,7 +78,7 @@ struct ReportBrowserTests {
     }
 
     /// `chromium --headless --dump-dom`, bounded to 60 s.
-    static func dumpDOM(_ page: URL, profile: String) throws -> String {
+    static func dumpDOM(_ page: URL, profile: String) async throws -> String {
         let candidates = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]
         let browser = try #require(
             candidates.first { FileManager.default.isExecutableFile(atPath: $0) },
@@ -96,10 +96,11 @@ struct ReportBrowserTests {
         process.standardError = try FileHandle(forWritingTo: errors)
         try process.run()
         let deadline = Date().addingTimeInterval(60)
-        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        // Awaited, not slept: a blocked thread would stall the tests beside this one.
+        while process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
         if process.isRunning {
             process.terminate()
-            process.waitUntilExit()
+            while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
             Issue.record("chromium did not finish within 60 s")
         }
         let dom = try String(contentsOf: output, encoding: .utf8)
