@@ -128,7 +128,8 @@ public struct CampaignUpload: Sendable {
             guard let stored else { throw .journal("the answer under idempotency key '\(key)' vanished") }
             return .keyTaken(stored)
         } catch {
-            throw .journal("\(error)")
+            // A full disk can first show at this last commit: 507, as for the batches.
+            throw Dispatcher.intakeError(error)
         }
         dispatcher.campaignCompleted(
             id, CampaignBook.Compiled(sender: sender, template: template, options: options ?? self.options), storedAnswer: answer != nil)
