@@ -64,10 +64,8 @@ struct CampaignBook {
         return insert(id, entry, wallMilliseconds: wall)
     }
 
-    /// The entry of a campaign intake just made active, from what intake compiled; an
-    /// entry read before (a pause that overtook this news) stands.
+    /// The entry of a campaign intake just made active, from what intake compiled.
     mutating func entry(_ id: CampaignID, compiled: Compiled, wallMilliseconds wall: Int64) -> Entry {
-        if let e = entries[id] { return e }
         let status = Self.status(options: compiled.options, paused: false, wallMilliseconds: wall)
         return insert(id, Entry(sender: compiled.sender, template: compiled.template, options: compiled.options, status: status), wallMilliseconds: wall)
     }

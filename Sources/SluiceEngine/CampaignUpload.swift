@@ -103,8 +103,8 @@ public struct CampaignUpload: Sendable {
 
     /// Journals what is buffered and makes the campaign `active` — together with
     /// `answer` under its idempotency key, in one commit — then hands it to the
-    /// dispatcher. With no accepted recipient the upload is cancelled and this throws
-    /// `noValidRecipients`. On any throw the campaign is left `receiving`: cancel it.
+    /// dispatcher. Refused input (no accepted recipient, a bad late option) removes the
+    /// campaign and throws; on any other throw it is left `receiving`: cancel it.
     public mutating func complete(storing answer: IdempotencyRecord?, options: CampaignOptions? = nil) async throws(IntakeError) -> UploadCompletion {
         if let options, let problem = CampaignIntake.problem(options: options, nowMilliseconds: dispatcher.clock.wallMilliseconds()) {
             await cancel(removing: true)

@@ -303,7 +303,8 @@ final class DispatchLoop: @unchecked Sendable {
             noteAvailable(CampaignKey(sender: sender, campaign: campaign))
         case .campaignCompleted(let campaign, let compiled):
             guard senders[compiled.sender] != nil else { return }
-            learn(campaign, campaigns.entry(campaign, compiled: compiled, wallMilliseconds: clock.wallMilliseconds()))
+            // An entry read before (a pause that overtook this news) stands, already learnt.
+            if campaigns[campaign] == nil { learn(campaign, campaigns.entry(campaign, compiled: compiled, wallMilliseconds: clock.wallMilliseconds())) }
             noteAvailable(CampaignKey(sender: compiled.sender, campaign: campaign))
         case .paged(let sender, let campaign, let messages, let exhausted, let generation):
             let key = CampaignKey(sender: sender, campaign: campaign)

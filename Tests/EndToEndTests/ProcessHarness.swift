@@ -1,4 +1,5 @@
 import Foundation
+import SluiceTestSupport
 import Testing
 
 /// Runs the real `sluice` binary as a child process, reads its announced address from
@@ -94,9 +95,6 @@ enum SluiceBinary {
 
 /// Runs a program to its end; its exit status and stdout (plus stderr when `mergeErrors`).
 /// `environment` entries override the test's own; a nil value removes the variable.
-/// Awaits the exit instead of blocking a thread: under parallel testing the 2-core
-/// machine's cooperative pool has two threads, and a blocked one stretches every other
-/// test's sleeps.
 func runToEnd(
     _ executable: String, _ arguments: [String], environment: [String: String?] = [:], mergeErrors: Bool = false, input: Data? = nil
 ) async throws -> (status: Int32, output: String) {
@@ -121,15 +119,7 @@ func runToEnd(
     } else {
         process.standardInput = FileHandle.nullDevice
     }
-    let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-        process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-        do {
-            try process.run()
-        } catch {
-            process.terminationHandler = nil
-            continuation.resume(throwing: error)
-        }
-    }
+    let status = try await process.runToExit()
     try output.close()
     let data = try Data(contentsOf: URL(fileURLWithPath: outPath))
     return (status, String(decoding: data, as: UTF8.self))

@@ -1,4 +1,5 @@
 import Foundation
+import SluiceTestSupport
 
 @testable import SluiceMock
 
@@ -37,15 +38,7 @@ enum Curl {
         process.arguments = ["-sS", "--max-time", "20", "-w", marker + "%{http_code} %{http_version}"] + arguments
         process.standardOutput = try FileHandle(forWritingTo: outURL)
         process.standardError = try FileHandle(forWritingTo: errURL)
-        let exitCode: Int32 = try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-            do {
-                try process.run()
-            } catch {
-                process.terminationHandler = nil
-                continuation.resume(throwing: error)
-            }
-        }
+        let exitCode = try await process.runToExit()
         let output = try String(contentsOf: outURL, encoding: .utf8)
         let stderr = (try? String(contentsOf: errURL, encoding: .utf8)) ?? ""
         var body = output

@@ -119,7 +119,7 @@ enum CampaignIntakeRoute {
         }
         let (sender, message, options) = try ndjsonHeader(header.bytes, number: header.number)
         var upload = try await begin(dispatcher, sender: sender, message: message, options: options, batchRecipients: batchRecipients)
-        return try await readLines(&lines, into: &upload, dispatcher: dispatcher, hasher: hasher, claim: claim) { RecipientLine.parse($0).mapError { $0 as any Error } }
+        return try await readLines(&lines, into: &upload, dispatcher: dispatcher, hasher: hasher, claim: claim) { RecipientLine.parse($0) }
     }
 
     /// The header line of an NDJSON body, `{"sender": …, "message": {…}}` (line `number`):
@@ -193,14 +193,14 @@ enum CampaignIntakeRoute {
         let columns = try CSVColumns(header: header.bytes, number: header.number)
         let message = try query.messageObject(parameterCount: columns.parameterCount)
         var upload = try await begin(dispatcher, sender: query.sender, message: message, options: query.options, batchRecipients: batchRecipients)
-        return try await readLines(&lines, into: &upload, dispatcher: dispatcher, hasher: hasher, claim: claim) { columns.recipient($0).mapError { $0 as any Error } }
+        return try await readLines(&lines, into: &upload, dispatcher: dispatcher, hasher: hasher, claim: claim) { columns.recipient($0) }
     }
 
     /// Reads the recipient lines after the header into `upload` — blank lines skipped, each
     /// other line a recipient or a rejection — and completes it; cancels it on any throw.
-    static func readLines(
+    static func readLines<Problem: Error & CustomStringConvertible>(
         _ lines: inout BodyLines, into upload: inout CampaignUpload, dispatcher: Dispatcher, hasher: SHA256Hasher?, claim: Claim?,
-        recipient: ([UInt8]) -> Result<RecipientInput, any Error>
+        recipient: ([UInt8]) -> Result<RecipientInput, Problem>
     ) async throws -> Response {
         do {
             while let line = try await lines.next() {
@@ -212,7 +212,7 @@ enum CampaignIntakeRoute {
                 }
                 switch recipient(line.bytes) {
                 case .success(let recipient): try await upload.add(recipient, position: line.number)
-                case .failure(let problem): upload.reject(position: line.number, reason: "\(problem)")
+                case .failure(let problem): upload.reject(position: line.number, reason: problem.description)
                 }
             }
             return try await complete(&upload, dispatcher: dispatcher, digest: hasher?.finish() ?? [], claim: claim, position: "line")

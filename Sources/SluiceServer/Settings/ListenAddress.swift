@@ -13,7 +13,7 @@ public struct ListenAddress: Equatable, Sendable, CustomStringConvertible {
     /// As `init(parsing:)` reads it.
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
-    public init(parsing text: String) throws {
+    public init(parsing text: String) throws(SettingsError) {
         var hostPart: Substring
         let portPart: Substring
         if text.hasPrefix("[") {

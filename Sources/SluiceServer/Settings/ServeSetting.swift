@@ -44,8 +44,9 @@ public struct ServeSetting: Sendable {
         return "`\(value)`"
     }
 
-    /// The flag as `--help` and the README show it (`--[no-]warm-start` for a boolean).
-    public var flagText: String { kind == .boolean ? "--[no-]\(flag)" : "--\(flag)" }
+    /// The flag as `--help` and the README show it: `--listen HOST:PORT`, or
+    /// `--[no-]warm-start` for a boolean.
+    public var flagText: String { kind == .boolean ? "--[no-]\(flag)" : "--\(flag) \(placeholder)" }
 
     /// Reads `text` (a flag's value) as this setting's kind.
     func value(parsing text: String, source: String) throws(SettingsError) -> Value {
@@ -109,10 +110,7 @@ extension ServeSetting {
             flag: flag, key: key, kind: .integer, placeholder: placeholder, defaultNote: nil, help: help,
             read: { String($0[keyPath: path]) },
             write: { settings, value in if case .integer(let i) = value { settings[keyPath: path] = i } },
-            check: { settings in
-                let i = settings[keyPath: path]
-                return range.contains(i) ? nil : "must be from \(range.lowerBound) to \(range.upperBound), got \(i)"
-            })
+            check: { settings in outside(range, settings[keyPath: path]) })
     }
 
     static func optionalInteger(
@@ -122,10 +120,7 @@ extension ServeSetting {
             flag: flag, key: key, kind: .integer, placeholder: placeholder, defaultNote: defaultNote, help: help,
             read: { $0[keyPath: path].map(String.init) },
             write: { settings, value in if case .integer(let i) = value { settings[keyPath: path] = i } },
-            check: { settings in
-                guard let i = settings[keyPath: path] else { return nil }
-                return range.contains(i) ? nil : "must be from \(range.lowerBound) to \(range.upperBound), got \(i)"
-            })
+            check: { settings in settings[keyPath: path].flatMap { outside(range, $0) } })
     }
 
     /// A number in `range`; `aboveLowerBound`, strictly above its lower bound.
@@ -151,6 +146,10 @@ extension ServeSetting {
             read: { String($0[keyPath: path]) },
             write: { settings, value in if case .boolean(let b) = value { settings[keyPath: path] = b } },
             check: { _ in nil })
+    }
+
+    static func outside(_ range: ClosedRange<Int>, _ i: Int) -> String? {
+        range.contains(i) ? nil : "must be from \(range.lowerBound) to \(range.upperBound), got \(i)"
     }
 
     /// `600` rather than `600.0`.

@@ -40,11 +40,14 @@ extension ServeSettings {
                 inline = String(name[name.index(after: equals)...])
                 name = String(name[..<equals])
             }
-            if let setting = Self.settingsByFlag[name], setting.kind != .boolean {
+            if let setting = Self.settingsByFlag[name] {
+                // A boolean flag alone means true; any other flag takes a value.
+                if setting.kind == .boolean, inline == nil {
+                    try setting.write(&self, .boolean(true))
+                    continue
+                }
                 guard let text = inline ?? rest.popFirst() else { throw SettingsError("--\(name) needs a value (\(setting.placeholder))") }
                 try setting.write(&self, try setting.value(parsing: text, source: "--\(name)"))
-            } else if let setting = Self.settingsByFlag[name] {
-                try setting.write(&self, inline.map { text throws(SettingsError) in try setting.value(parsing: text, source: "--\(name)") } ?? .boolean(true))
             } else if name.hasPrefix("no-"), let setting = Self.settingsByFlag[String(name.dropFirst(3))], setting.kind == .boolean, inline == nil {
                 try setting.write(&self, .boolean(false))
             } else {
@@ -65,9 +68,8 @@ extension ServeSettings {
     public static func flagsHelp(width: Int = 78) -> String {
         let indent = String(repeating: " ", count: 6)
         return table.map { setting in
-            let head = setting.kind == .boolean ? setting.flagText : "--\(setting.flag) \(setting.placeholder)"
             let text = "\(setting.help.replacingOccurrences(of: "`", with: "")) (default: \(setting.defaultText.replacingOccurrences(of: "`", with: "")); TOML: \(setting.key))"
-            return "  \(head)\n" + wrap(text, width: width - indent.count).map { indent + $0 }.joined(separator: "\n")
+            return "  \(setting.flagText)\n" + wrap(text, width: width - indent.count).map { indent + $0 }.joined(separator: "\n")
         }.joined(separator: "\n")
     }
 
@@ -75,9 +77,8 @@ extension ServeSettings {
     public static var markdownTable: String {
         (["| flag | TOML key | default | meaning |", "|---|---|---|---|"]
             + table.map { setting in
-                let flag = setting.kind == .boolean ? setting.flagText : "--\(setting.flag) \(setting.placeholder)"
                 // A `|` inside a cell would end it (GitHub reads `\|` as `|`, in code too).
-                let cells = ["`\(flag)`", "`\(setting.key)`", setting.defaultText, setting.help].map { $0.replacingOccurrences(of: "|", with: "\\|") }
+                let cells = ["`\(setting.flagText)`", "`\(setting.key)`", setting.defaultText, setting.help].map { $0.replacingOccurrences(of: "|", with: "\\|") }
                 return "| " + cells.joined(separator: " | ") + " |"
             }).joined(separator: "\n")
     }

@@ -11,8 +11,7 @@ extension ServeSettings {
             help: "HTTP API address (port 0: any free port)",
             read: { $0.listen.description },
             write: { settings, value throws(SettingsError) in
-                guard case .string(let text) = value else { return }
-                do { settings.listen = try ListenAddress(parsing: text) } catch let error as SettingsError { throw error } catch { throw SettingsError("\(error)") }
+                if case .string(let text) = value { settings.listen = try ListenAddress(parsing: text) }
             },
             check: { _ in nil }),
         .string("graph-url", "graph_url", \.graphURL, placeholder: "URL", help: "Cloud API base URL") {
