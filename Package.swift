@@ -150,7 +150,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SluiceEngineTests",
-            dependencies: ["SluiceTestSupport", "SluiceEngine", "SluiceJournal", "SluiceMock", "SluiceCore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["SluiceTestSupport", "SluiceEngine", "SluiceJournal", "SluiceMock", "SluiceCore", "SluiceTransport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .testTarget(

@@ -3,9 +3,8 @@ import SluiceCore
 import SluiceJournal
 import SluiceTransport
 
-/// What the dispatch loop knows of each campaign it has seen: its compiled message, its
-/// options and whether it may send now. Loaded from the journal on first use; owned by
-/// the loop thread.
+/// What the dispatch core knows of each campaign it has seen: its compiled message, its
+/// options and whether it may send now. Loaded from the journal on first use.
 struct CampaignBook {
     enum Status: Equatable {
         /// Sending.
@@ -52,9 +51,9 @@ struct CampaignBook {
 
     /// The campaign's entry, read from the journal the first time; nil when the journal
     /// has no such campaign (its messages cannot be sent).
-    mutating func entry(_ id: CampaignID, journal: Journal, wallMilliseconds wall: Int64) throws -> Entry? {
+    mutating func entry(_ id: CampaignID, lookups: any DispatchLookups, wallMilliseconds wall: Int64) throws(JournalError) -> Entry? {
         if let e = entries[id] { return e }
-        guard let record = try journal.campaign(id) else { return nil }
+        guard let record = try lookups.campaign(id) else { return nil }
         var entry = Entry(sender: record.sender, options: record.options, status: Self.status(record, wallMilliseconds: wall))
         do {
             entry.template = try MessageTemplate(messageObject: record.message)

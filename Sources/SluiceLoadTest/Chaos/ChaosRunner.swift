@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SluiceCore
 import SluiceMock
 
 /// Runs a chaos run end to end: starts the mock (webhooks on or off) and `sluice serve`

@@ -1,4 +1,5 @@
-/// SplitMix64: a small, fast, seedable generator, so a fault run can be replayed exactly.
+/// SplitMix64: a small, fast, seedable generator, so a fault run or a dispatch core under
+/// test can be replayed exactly.
 public struct SeededGenerator: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
@@ -17,7 +18,7 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
     }
 
     /// A uniform value in [0, 1) with 53 bits of precision.
-    mutating func unit() -> Double {
+    public mutating func unit() -> Double {
         Double(next() >> 11) * 0x1.0p-53
     }
 }

@@ -1,33 +1,31 @@
-import Foundation
-import Logging
 import SluiceCore
 import SluiceJournal
 import SluiceTransport
 
-/// Sending: handing admitted messages to the transport.
-extension DispatchLoop {
-    // MARK: Sending
-
-    func unstage(_ id: MessageID) {
-        staged.removeValue(forKey: id)
-        resends.remove(id)
+/// Sending: the messages whose slots have come, checked once more and handed to the
+/// transport.
+extension DispatchCore {
+    mutating func admit(into actions: inout [Action]) {
+        scheduler.nextBatch(now: now, into: &batch, admissions: &admissions)
+        guard !batch.isEmpty else { return }
+        dispatch(batch, admissions: admissions, into: &actions)
+        // Unique again once `dispatch` returned: the buffers are reused, not reallocated.
+        batch.removeAll(keepingCapacity: true)
+        admissions.removeAll(keepingCapacity: true)
     }
 
-    func dispatch(_ batch: [MessageRecord], admissions: [UInt64]) {
+    mutating func dispatch(_ batch: [MessageRecord], admissions: [UInt64], into actions: inout [Action]) {
         var requests: [OutboundRequest] = []
         requests.reserveCapacity(batch.count)
         var failures: [MessageTransition] = []
         var capped: [MessageRecord] = []
-        let wall = clock.wallMilliseconds()
-        let now = clock.now()
         var notSent: [MessageRecord] = []
         for (message, admission) in zip(batch, admissions) {
             // Paused, cancelled or expired since it was staged: its slot goes unused.
             // One lookup per message: its status here, its compiled message below.
             let entry = campaignEntry(message.campaign)
             if let entry, entry.status != .open || !entry.options.isOpen(atMilliseconds: wall) {
-                scheduler.departed(sender: message.sender, admission: admission, at: now)
-                scheduler.completed(sender: message.sender, count: 1)
+                release(message, admission: admission)
                 notSent.append(message)
                 continue
             }
@@ -35,17 +33,15 @@ extension DispatchLoop {
             unstage(message.id)
             // A resend a status webhook settled while it waited for this slot: it was sent
             // after all. One journal read, for resends only.
-            if resend, let state = (try? journal.message(message.id))??.state, state != .inFlight {
-                scheduler.departed(sender: message.sender, admission: admission, at: now)
-                scheduler.completed(sender: message.sender, count: 1)
+            if resend, let state = journaledState(message.id), state != .inFlight {
+                release(message, admission: admission)
                 continue
             }
             // The messaging limit: a new recipient over the group's cap waits, still
             // `in_flight` in the journal, no attempt used; its sender is held until the
             // window has room (`holdCapped`).
             if limits.isActive, let until = limits.admit(sender: message.sender, recipient: message.to, nowMilliseconds: wall) {
-                scheduler.departed(sender: message.sender, admission: admission, at: now)
-                scheduler.completed(sender: message.sender, count: 1, now: now)
+                release(message, admission: admission)
                 capped.append(message)
                 capacityAt[message.sender] = until
                 continue
@@ -55,8 +51,7 @@ extension DispatchLoop {
             // in place in its own table: a copy of it alive here would make every admit
             // copy the whole recent-recipient map.
             if let notBefore = spacings[message.sender]?.admit(message.to, message: message.id.rawValue, nowMilliseconds: wall) {
-                scheduler.departed(sender: message.sender, admission: admission, at: now)
-                scheduler.completed(sender: message.sender, count: 1)
+                release(message, admission: admission)
                 failures.append(MessageTransition(
                     id: message.id, to: .retryAt, attempts: nil, notBeforeMilliseconds: notBefore,
                     updatedMilliseconds: wall, wamid: nil, errorCode: 0,
@@ -67,8 +62,7 @@ extension DispatchLoop {
                 preconditionFailure("message \(message.id) of unknown sender \(message.sender)")
             }
             guard let template = entry?.template else {
-                scheduler.departed(sender: message.sender, admission: admission, at: now)
-                scheduler.completed(sender: message.sender, count: 1)
+                release(message, admission: admission)
                 failures.append(MessageTransition(
                     id: message.id, to: .failed, attempts: message.attempts, notBeforeMilliseconds: 0,
                     updatedMilliseconds: wall, wamid: nil, errorCode: -1,
@@ -82,16 +76,16 @@ extension DispatchLoop {
             requests.append(OutboundRequest(tag: message.id.rawValue, url: runtime.url, bearerToken: runtime.record.accessToken, body: body))
         }
         if !failures.isEmpty { record(failures) }
-        if !requests.isEmpty { transport?.send(requests) }
-        if !capped.isEmpty { holdCapped(capped, wall: wall, now: now) }
+        if !requests.isEmpty { actions.append(.send(requests)) }
+        if !capped.isEmpty { holdCapped(capped) }
         if !notSent.isEmpty {
             for m in notSent {
                 // An expiry the timer has not fired yet: end the campaign now.
                 if let entry = campaigns[m.campaign], entry.status == .open, !entry.options.isOpen(atMilliseconds: wall) {
-                    setStatus(m.campaign, CampaignBook.status(options: entry.options, paused: false, wallMilliseconds: wall))
+                    setStatus(m.campaign, CampaignBook.status(options: entry.options, paused: false, wallMilliseconds: wall), into: &actions)
                 }
             }
-            route(notSent)
+            route(notSent, into: &actions)
         }
     }
 }
