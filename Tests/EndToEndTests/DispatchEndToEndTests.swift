@@ -1,5 +1,6 @@
 import Foundation
 import SluiceCore
+import SluiceTestSupport
 import Testing
 
 /// Drives the real binary: `sluice mock` as the Cloud API endpoint (TLS, HTTP/2) in one
@@ -83,7 +84,8 @@ import Testing
         #expect(pending.isEmpty, "campaigns not done within \(timeoutSeconds) s: \(pending)")
     }
 
-    @Test func twoSendersArriveAtTheirTiersAndNothingIsLost() async throws {
+    @Test(.enabled(if: WallClockJudges.enabled, WallClockJudges.reason))
+    func twoSendersArriveAtTheirTiersAndNothingIsLost() async throws {
         let stack = try await startMock("pacing")
         let (serve, api) = try await stack.serve()
         let lanes: [(id: String, tier: Int, count: Int)] = [("1065000001", 80, 1_600), ("1065000002", 250, 5_000)]

@@ -1,9 +1,10 @@
 import Foundation
+import SluiceTestSupport
 import Testing
 
 /// `sluice loadtest` driven as a child process: it starts its own mock and dispatcher,
 /// sends from two senders for a few seconds, and must pass and write both reports.
-@Suite(.serialized) struct LoadTestEndToEndTests {
+@Suite(.serialized, .enabled(if: WallClockJudges.enabled, WallClockJudges.reason)) struct LoadTestEndToEndTests {
     /// The run's own deadline is 3 × 3 + 60 s; this leaves room for startup and reports.
     static let runSecondsMax = 120.0
 

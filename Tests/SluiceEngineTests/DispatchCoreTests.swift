@@ -194,4 +194,79 @@ import Testing
         #expect(h.sent.allSatisfy { $0.at <= firstAnswer })
         #expect(h.journal.count(.sent) == 0 && h.journal.count(.failed) == 0)
     }
+
+    @Test func aTierChangeGovernsFromItsInstantBothWays() {
+        let h = harness(tier: 20, count: 5_000)
+        h.run(seconds: 2)
+        let raised = h.now
+        h.addSender(sender, tier: 200)
+        h.run(seconds: 3)
+        #expect(h.mostInOneSecond(sender: "101") <= 200)
+        let after = h.sent.filter { $0.at >= raised + 1_000_000_000 && $0.at < raised + 3_000_000_000 }
+        #expect(after.count >= 388, "\(after.count) sent in the 2 s after the raise took hold, tier 200")
+        let lowered = h.now
+        h.addSender(sender, tier: 20)
+        h.run(seconds: 3)
+        #expect(h.mostInOneSecond(sender: "101", from: lowered) <= 20, "a lowered tier waited")
+    }
+
+    @Test func aTransactionalCampaignOvertakesMarketingAtOnce() {
+        let h = harness(tier: 50, count: 200)
+        h.run(seconds: 1)
+        let submitted = h.now
+        h.journal.addCampaign(CampaignID(2), sender: sender, count: 20, firstID: 1_001, options: CampaignOptions(priority: .transactional))
+        h.handle(.campaignAvailable(sender, CampaignID(2)))
+        h.run(seconds: 2)
+        let urgent = h.sent.filter { $0.tag > 1_000 }
+        #expect(urgent.count == 20)
+        let lastUrgent = urgent.map(\.at).max() ?? .never
+        let interleaved = h.sent.filter { $0.tag <= 1_000 && $0.at > submitted && $0.at < lastUrgent }
+        #expect(interleaved.isEmpty, "\(interleaved.count) marketing message(s) went while transactional ones waited")
+        // 20 at 50/s: done within about 0.4 s of their arrival.
+        #expect(lastUrgent - submitted <= 450_000_000)
+    }
+
+    @Test func newRecipientsOverTheMessagingLimitWaitForTheWindowAndRepeatedOnesDoNot() {
+        let h = CoreHarness {
+            $0.messagingWindowMilliseconds = 10_000
+            // Repeats follow at once here: the pair limit would space them.
+            $0.pairSpacingMilliseconds = 0
+        }
+        h.addSender(sender, tier: 100, messagingLimit: 10)
+        // Ten new recipients fill the window, five of them again (free), then 15 new ones.
+        h.journal.addCampaign(campaign, sender: sender, count: 30, firstID: 1)
+        for i in UInt64(11)...15 {
+            let again = h.journal.messages[MessageID(i - 10)]!.to
+            h.journal.messages[MessageID(i)]?.to = again
+        }
+        h.handle(.campaignAvailable(sender, campaign))
+        h.run(seconds: 5)
+        let recipients = { Set(h.sent.compactMap { h.journal.messages[MessageID($0.tag)]?.to }) }
+        #expect(recipients().count == 10, "\(recipients().count) unique recipients within one window of limit 10")
+        #expect(h.sent.count == 15, "the repeated recipients went too")
+        h.run(seconds: 7)
+        #expect(recipients().count == 20)
+        h.run(seconds: 10)
+        #expect(recipients().count == 25)
+        #expect(h.journal.count(.sent) == 30)
+    }
+
+    @Test func messagesToOneRecipientAreSpacedAndOthersAreNotHeld() {
+        let h = CoreHarness { $0.pairSpacingMilliseconds = 700 }
+        h.addSender(sender, tier: 100)
+        h.journal.addCampaign(campaign, sender: sender, count: 20, firstID: 1)
+        for i in UInt64(0)..<3 {
+            h.journal.messages[MessageID(101 + i)] = MessageRecord(id: MessageID(101 + i), campaign: campaign, sender: sender, to: "966500000777", params: ["r\(i)"])
+        }
+        h.handle(.campaignAvailable(sender, campaign))
+        h.run(seconds: 5)
+        let repeated = h.sent.filter { $0.tag > 100 }.map(\.at)
+        #expect(repeated.count == 3)
+        for (a, b) in zip(repeated, repeated.dropFirst()) {
+            #expect(b - a >= 700_000_000, "same recipient \(Double(b - a) / 1e6) ms apart")
+        }
+        let othersLast = h.sent.filter { $0.tag <= 100 }.map(\.at).max() ?? .never
+        #expect(othersLast < repeated.last ?? .zero, "distinct recipients are not held behind the spaced ones")
+        #expect(h.journal.count(.sent) == 23)
+    }
 }
