@@ -25,3 +25,33 @@ public func eventually(
         try await Task.sleep(for: .milliseconds(milliseconds))
     }
 }
+
+/// Waits until `value` reaches `target` for as long as it keeps moving: records an issue
+/// at the caller's line when it has not changed for `stallSeconds`, and returns false. For
+/// work whose length follows the machine's speed (a sanitized build runs several times
+/// slower) rather than a deadline; a run that is stuck still fails.
+///
+/// ```swift
+/// try await eventually("14 000 arrivals", reaching: 14_000, stallingAfter: 15) { mock.recorder.count }
+/// ```
+@discardableResult
+public func eventually(
+    _ what: @autoclosure () -> String, reaching target: Int, stallingAfter stallSeconds: Double, every milliseconds: Int = 50,
+    sourceLocation: SourceLocation = #_sourceLocation,
+    _ value: () async throws -> Int
+) async throws -> Bool {
+    var last = try await value()
+    var lastMoved = ContinuousClock.now
+    while last < target {
+        try await Task.sleep(for: .milliseconds(milliseconds))
+        let now = try await value()
+        if now != last {
+            last = now
+            lastMoved = ContinuousClock.now
+        } else if ContinuousClock.now - lastMoved > .milliseconds(Int64(stallSeconds * 1_000)) {
+            Issue.record("\(what()): stuck at \(now) of \(target) for \(stallSeconds) s", sourceLocation: sourceLocation)
+            return false
+        }
+    }
+    return true
+}
