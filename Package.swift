@@ -112,7 +112,7 @@ let package = Package(
         .target(
             name: "SluiceLoadTest",
             dependencies: [
-                "SluiceCore", "SluiceMock",
+                "SluiceCore", "SluiceMock", "SluiceTransport",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -178,7 +178,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "SluiceTestSupport", "SluiceCore", "SluiceCrypto", "SluiceServer",
+                "SluiceTestSupport", "SluiceCore", "SluiceCrypto", "SluiceServer", "SluiceTransport",
                 // A subscriber for the events `serve` delivers.
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -125,9 +125,32 @@ public final class DepartureRecord: @unchecked Sendable {
     /// The entries written since the last reset, in the order written unless the record
     /// wrapped: `(wall ns, id)`.
     public func entries() -> [(wallNanoseconds: Int64, id: UInt64)] {
+        Self.entries(at: UnsafeRawPointer(base), capacity: capacity)
+    }
+
+    /// Reads a record a finished process left, without opening it for writing (the
+    /// load-test harness judges departures with it). Nil when there is no file or it is not
+    /// a whole record; `coveredFromNanoseconds` is set when it wrapped.
+    public static func read(path: String) throws -> DepartureRecordContents? {
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        return data.withUnsafeBytes { raw -> DepartureRecordContents? in
+            guard raw.count >= headerBytes, let base = raw.baseAddress,
+                UInt64(littleEndian: base.loadUnaligned(as: UInt64.self)) == magic
+            else { return nil }
+            let capacity = Int(UInt64(littleEndian: base.loadUnaligned(fromByteOffset: 48, as: UInt64.self)))
+            guard capacity > 0, raw.count == headerBytes + capacity * entryBytes else { return nil }
+            let all = entries(at: base, capacity: capacity)
+            return DepartureRecordContents(
+                entries: all, coveredFromNanoseconds: all.count == capacity ? all.map(\.wallNanoseconds).min() : nil)
+        }
+    }
+
+    /// Entries fill from the start after a reset; the first without an id ends them.
+    private static func entries(at base: UnsafeRawPointer, capacity: Int) -> [(wallNanoseconds: Int64, id: UInt64)] {
         var result: [(Int64, UInt64)] = []
         for i in 0..<capacity {
-            let entry = base + Self.headerBytes + i * Self.entryBytes
+            let entry = base + headerBytes + i * entryBytes
             let id = UInt64(littleEndian: entry.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
             if id == 0 { break }
             result.append((Int64(littleEndian: entry.loadUnaligned(as: Int64.self)), id))
@@ -152,6 +175,14 @@ public final class DepartureRecord: @unchecked Sendable {
     private func setHeader<T: FixedWidthInteger>(_ value: T, at offset: Int) {
         base.storeBytes(of: value.littleEndian, toByteOffset: offset, as: T.self)
     }
+}
+
+/// A departure record as a finished process left it.
+public struct DepartureRecordContents: Sendable {
+    /// `(wall ns, message id)` in the order written, unless the record wrapped.
+    public var entries: [(wallNanoseconds: Int64, id: UInt64)]
+    /// The record wrapped: it holds departures from this instant on. Nil: since its reset.
+    public var coveredFromNanoseconds: Int64?
 }
 
 /// The departure record's file could not be opened or mapped.

@@ -11,8 +11,9 @@ struct LoadTestCommand: AsyncParsableCommand {
         abstract: "Start (or target) a mock endpoint and a dispatcher, send one campaign per sender at its tier, and judge pacing, loss and latency from the endpoint's arrival record.",
         discussion: """
             Writes report.json and report.html to --report-dir and prints a summary. Exits 1 when a \
-            sender broke the pacing bound (more than its tier in any sliding second or a 130429 from the mock, or a mean under \
-            97 % of it) or a message was lost; 2 when the run could not be carried out.
+            sender broke the pacing bound (more than its tier in any sliding second, at the endpoint or by the dispatcher's \
+            departure record, a 130429 from the mock that time in transit does not explain, or more such refusals than \
+            0.5 % of the messages, or a mean under 97 % of it) or a message was lost; 2 when the run could not be carried out.
 
             --ceiling finds the dispatcher's ceiling on this machine: --senders senders at tier 1000, unlimited at \
             the mock, after a reference client (h2load, Debian's nghttp2-client) has sent as many requests to the same \

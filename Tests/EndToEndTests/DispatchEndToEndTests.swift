@@ -1,6 +1,7 @@
 import Foundation
 import SluiceCore
 import SluiceTestSupport
+import SluiceTransport
 import Testing
 
 /// Drives the real binary: `sluice mock` as the Cloud API endpoint (TLS, HTTP/2) in one
@@ -15,8 +16,10 @@ import Testing
 /// Measured on this machine kind with both cores busy (`loadtest --tiers 80,250` beside
 /// two spinning shells): inter-arrival gaps of 7.9 ms at p1 against 12.6 ms spacing at
 /// tier 80, and stalls of 50 ms at tier 250, where the pacing margin absorbs 7 ms.
-/// The strict one-second peak is printed, and judged strictly by the load-test harness
-/// on a quiet machine (tuning/RESULTS.md).
+/// So the strict bound is judged where the dispatcher controls it: `serve`'s departure
+/// record (a stamp just before each request is written) may hold at most the tier in any
+/// second. The strict one-second peak at the endpoint is printed, and the load-test
+/// harness tells its 130429s apart the same way (tuning/RESULTS.md).
 @Suite(.serialized) struct DispatchEndToEndTests {
     static let adminKey = "e2e-admin-key-0123456789"
     /// Scheduling stalls of a shared 2-core test machine between a departure and the
@@ -101,8 +104,16 @@ import Testing
         await stack.mock.stop()
 
         let arrivals = try readArrivals(stack.record)
+        let record = try #require(try DepartureRecord.read(path: stack.root + "/data/departures"), "serve's departure record")
+        #expect(record.coveredFromNanoseconds == nil, "the record holds the whole run")
+        var departures: [String: [Int64]] = [:]
+        for entry in record.entries { departures[String(entry.id), default: []].append(entry.wallNanoseconds) }
         for lane in lanes {
             let mine = arrivals.filter { $0.phoneNumberID == lane.id }
+            let left = Set(mine.compactMap(\.callback)).flatMap { departures[$0] ?? [] }.sorted()
+            #expect(left.count >= lane.count, "sender \(lane.id): \(left.count) departures for \(lane.count) messages")
+            let leftPeak = ArrivalWindow.maxCount(sortedTimes: left)
+            #expect(leftPeak <= lane.tier, "sender \(lane.id): \(leftPeak) requests left serve in one sliding second, tier \(lane.tier)")
             let times = mine.map(\.time).sorted()
             #expect(Set(mine.compactMap(\.callback)).count == lane.count, "sender \(lane.id): distinct messages at the endpoint")
             #expect(mine.count == lane.count, "sender \(lane.id): \(mine.count - lane.count) duplicate arrival(s) without any crash")
@@ -112,7 +123,7 @@ import Testing
             let mean = try #require(ArrivalWindow.meanRate(sortedTimes: times))
             #expect(mean >= 0.97 * Double(lane.tier), "sender \(lane.id): mean \(mean) msg/s, tier \(lane.tier)")
             #expect(mean <= Double(lane.tier), "sender \(lane.id): mean \(mean) msg/s above tier \(lane.tier)")
-            print("pacing: sender \(lane.id) tier \(lane.tier): \(mine.count) arrivals, most in any 1 s \(peak) (in any \(1_000 - Self.arrivalJitterAllowanceNanoseconds / 1_000_000) ms \(judged)), mean \(String(format: "%.2f", mean)) msg/s (\(String(format: "%.2f", 100 * mean / Double(lane.tier))) % of tier)")
+            print("pacing: sender \(lane.id) tier \(lane.tier): \(mine.count) arrivals, most in any 1 s \(peak) (by departure \(leftPeak), in any \(1_000 - Self.arrivalJitterAllowanceNanoseconds / 1_000_000) ms \(judged)), mean \(String(format: "%.2f", mean)) msg/s (\(String(format: "%.2f", 100 * mean / Double(lane.tier))) % of tier)")
         }
         try? FileManager.default.removeItem(atPath: stack.root)
     }

@@ -60,6 +60,31 @@ import Testing
         #expect(evidence.neverLeft(10, stagedMilliseconds: 3_000 + DepartureEvidence.slackMilliseconds))
     }
 
+    /// What a finished run left, read without opening the record for writing (the
+    /// load-test harness): every entry, and the span a wrapped record still covers.
+    @Test func aFinishedRunsRecordIsReadBackWhole() throws {
+        let path = Self.path()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(try DepartureRecord.read(path: path) == nil, "no file")
+        let record = try DepartureRecord(path: path, capacity: 4)
+        try record.reset(bootID: "boot-a", wallNanoseconds: 0)
+        record.record(id: 7, wallNanoseconds: 2_000)
+        record.record(id: 7, wallNanoseconds: 3_000)  // sent again
+        record.record(id: 9, wallNanoseconds: 4_000)
+        let whole = try #require(try DepartureRecord.read(path: path))
+        #expect(whole.entries.map(\.id) == [7, 7, 9])
+        #expect(whole.entries.map(\.wallNanoseconds) == [2_000, 3_000, 4_000])
+        #expect(whole.coveredFromNanoseconds == nil)
+        record.record(id: 10, wallNanoseconds: 10_000)
+        record.record(id: 11, wallNanoseconds: 11_000)  // wraps over the first entry
+        let wrapped = try #require(try DepartureRecord.read(path: path))
+        #expect(wrapped.entries.map(\.id).sorted() == [7, 9, 10, 11])
+        #expect(wrapped.coveredFromNanoseconds == 3_000)
+
+        try Data("not a departure record".utf8).write(to: URL(fileURLWithPath: path))
+        #expect(try DepartureRecord.read(path: path) == nil)
+    }
+
     @Test func theBootIDIsTheKernels() throws {
         let id = try #require(DepartureRecord.currentBootID())
         #expect(id.count == 36)

@@ -7,8 +7,9 @@ import SluiceCore
 ///
 /// ```swift
 /// let result = PacingAnalysis.analyze(sender: plan, accepted: 1600, acceptedAtNanoseconds: t0, arrivals: mine)
-/// result.passed   // false when a window held more than the tier (or the mock answered 130429),
-///                 // the mean fell under 97 %, or a message was lost
+/// result.passed   // false when a window held more than the tier (or the mock answered a
+///                 // 130429 that the departure record does not place in transit), the mean
+///                 // fell under 97 %, or a message was lost
 /// ```
 public enum PacingAnalysis {
     /// A sender whose mean rate is below this fraction of its tier fails.
@@ -21,7 +22,7 @@ public enum PacingAnalysis {
     /// offer more than the dispatcher sends) a low mean is reported but is no violation.
     public static func analyze(
         sender: SenderPlan, accepted: Int, acceptedAtNanoseconds: Int64, arrivals: [EndpointArrival], throttled130429: Int = 0,
-        judgeMean: Bool = true
+        departures: SenderDepartures? = nil, judgeMean: Bool = true
     ) -> SenderPacing {
         let times = arrivals.map(\.timeNanoseconds).sorted()
         let distinct = Set(arrivals.map(\.messageKey)).count
@@ -34,9 +35,21 @@ public enum PacingAnalysis {
             violations.append("\(peak) arrivals in one sliding second, over the tier of \(sender.tier)")
         }
         // A mock that enforces tiers rejects the excess, so the record never shows it: its
-        // 130429 count is the over-tier signal then.
-        if throttled130429 > 0 {
-            violations.append("\(throttled130429) × error 130429: the endpoint saw more than the tier in a sliding second and rejected the excess")
+        // 130429 count is the over-tier signal then, unless the departure record shows the
+        // request left within the tier and only its time in transit put it over.
+        let afterTransit = min(throttled130429, departures?.refusedAfterTransitDelay ?? 0)
+        if throttled130429 > afterTransit {
+            violations.append("\(throttled130429 - afterTransit) × error 130429: the endpoint saw more than the tier in a sliding second and rejected the excess")
+        }
+        if let departures {
+            if departures.maxInOneSecond > sender.tier {
+                violations.append("\(departures.maxInOneSecond) requests left the dispatcher in one sliding second, over the tier of \(sender.tier)")
+            }
+            let allowed = transitRefusalsAllowed(accepted: accepted)
+            if afterTransit > allowed {
+                violations.append(
+                    "\(afterTransit) × error 130429 after requests were held in transit (up to \(format1(departures.heldInTransitMaxMilliseconds ?? 0)) ms), more than the \(allowed) the pacing margin's share of \(accepted) messages allows")
+            }
         }
         // A mean needs two arrivals; a one-message campaign cannot be judged on rate.
         if judgeMean && accepted >= 2 {
@@ -53,9 +66,16 @@ public enum PacingAnalysis {
             phoneNumberID: sender.phoneNumberID, tier: sender.tier, accepted: accepted,
             arrivals: arrivals.count, distinctMessages: distinct, duplicates: arrivals.count - distinct, lost: lost,
             maxInOneSecond: peak, meanRate: mean ?? 0, meanFractionOfTier: (mean ?? 0) / tier,
-            throttled130429: throttled130429,
+            throttled130429: throttled130429, departures: departures,
             arrivalsPerSecond: perSecond(sortedTimes: times, originNanoseconds: min(acceptedAtNanoseconds, times.first ?? acceptedAtNanoseconds)),
             violations: violations)
+    }
+
+    /// Over-tier refusals from time in transit that a run may show: the pacing margin's
+    /// share of the messages. Each costs one send slot again; past this share a wider
+    /// margin would cost less than the repeats, and the delay is worth a look.
+    public static func transitRefusalsAllowed(accepted: Int) -> Int {
+        Int((Double(accepted) * Pacer.defaultSafetyMargin).rounded(.up))
     }
 
     /// Arrivals in consecutive whole seconds `[origin + k s, origin + (k+1) s)`; arrivals
@@ -97,6 +117,9 @@ public struct SenderPacing: Sendable, Equatable, Codable {
     public var meanFractionOfTier: Double
     /// Error 130429 answers the endpoint gave this sender (0 when the mock does not report them).
     public var throttled130429: Int
+    /// The dispatcher's departures lined up with the endpoint's record; nil when the harness
+    /// did not start both (or an older report).
+    public var departures: SenderDepartures?
     /// Arrivals in each second from the campaign's acceptance (or its first arrival, if earlier), for the chart.
     public var arrivalsPerSecond: [Int]
     /// Why this sender failed; empty when it passed.
@@ -115,6 +138,7 @@ public struct SenderPacing: Sendable, Equatable, Codable {
         case meanRate = "mean_mps"
         case meanFractionOfTier = "mean_of_tier"
         case throttled130429 = "errors_130429"
+        case departures
         case arrivalsPerSecond = "arrivals_per_second"
         case violations
     }

@@ -149,10 +149,12 @@ public enum RunAnalysis {
 
     /// Analyzes every campaign against the arrivals of its sender. `deliveries` are the
     /// `delivered` webhooks the dispatcher acknowledged (nil: the run had no webhooks); a
-    /// run with webhooks fails when an accepted message has none.
+    /// run with webhooks fails when an accepted message has none. With `departures` (the
+    /// harness started both the mock and the dispatcher) each sender is also judged where
+    /// the dispatcher controls it, and a 130429 that only time in transit explains is told apart.
     public static func report(
         campaigns: [SubmittedCampaign], arrivals: [EndpointArrival], errors: MockErrorCounts, context: Context,
-        deliveries: [EndpointArrival]? = nil
+        deliveries: [EndpointArrival]? = nil, departures: DepartureInput? = nil
     ) -> LoadTestReport {
         var bySender: [String: [EndpointArrival]] = [:]
         for arrival in arrivals { bySender[arrival.phoneNumberID, default: []].append(arrival) }
@@ -169,6 +171,9 @@ public enum RunAnalysis {
             let pacing = PacingAnalysis.analyze(
                 sender: campaign.sender, accepted: campaign.accepted, acceptedAtNanoseconds: campaign.acceptedAtNanoseconds,
                 arrivals: mine, throttled130429: errors.overTier130429(campaign.sender.phoneNumberID),
+                departures: departures.map {
+                    DepartureAnalysis.analyze(tier: campaign.sender.tier, arrivals: mine, input: $0, phoneNumberID: campaign.sender.phoneNumberID)
+                },
                 // A ceiling run offers more than the dispatcher can send, and storms take
                 // sending time away: the mean is no pacing fault then. Windows over the tier still are.
                 judgeMean: context.ceiling == nil && context.storm == nil)

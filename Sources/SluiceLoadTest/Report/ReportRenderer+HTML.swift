@@ -51,6 +51,11 @@ extension ReportRenderer {
             h += p.passed ? "<td class=\"ok\">ok</td></tr>\n" : "<td class=\"fail\">FAIL</td></tr>\n"
         }
         h += "</table>\n"
+        let departed = report.senders.compactMap { s in s.pacing.departures.map { (s.pacing.phoneNumberID, $0) } }
+        if !departed.isEmpty {
+            h += "<p>As the requests left the dispatcher (its departure record, against the endpoint's stamps):</p><ul>"
+            h += departed.map { "<li>\(escape(ReportRenderer.departureLine($0.0, $0.1)))</li>" }.joined() + "</ul>\n"
+        }
         let t = report.totals
         h += "<p>Total: \(t.arrivals) arrivals of \(t.accepted) accepted, \(format1(t.messagesPerSecond)) msg/s, \(t.duplicates) duplicates, \(t.lost) lost, \(t.throttled130429) &#215; 130429, \(t.inDoubt ?? 0) in doubt at the dispatcher."
         if let d = report.dispatcher {

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SluiceMock
+import SluiceTransport
 
 /// Runs a load test end to end: starts (or targets) a mock endpoint and a dispatcher,
 /// registers the plan's senders, submits one campaign each, follows them until done or
@@ -399,7 +400,28 @@ public struct LoadTestRunner: Sendable {
                 schedule: StormSchedule(everyMilliseconds: storm.everyMilliseconds, durationMilliseconds: storm.durationMilliseconds, originNanoseconds: stormOrigin),
                 samples: rateSamples, pollSeconds: Double(pollMilliseconds) / 1_000)
         }
-        return RunAnalysis.report(campaigns: campaigns, arrivals: arrivals, errors: errors, context: context, deliveries: deliveries)
+        return RunAnalysis.report(
+            campaigns: campaigns, arrivals: arrivals, errors: errors, context: context, deliveries: deliveries,
+            departures: serve != nil && mock != nil ? try departureInput(work: work) : nil)
+    }
+
+    /// The started dispatcher's departure record and the started mock's refusal record; nil
+    /// (the 130429s are then judged from the endpoint's side alone) when either is missing.
+    func departureInput(work: String) throws -> DepartureInput? {
+        guard let record = try DepartureRecord.read(path: work + "/data/departures") else {
+            logger.warning("no departure record in \(work)/data: 130429s are judged by the endpoint's count alone")
+            return nil
+        }
+        let refusalsPath = work + "/refusals.ndjson"
+        guard let data = FileManager.default.contents(atPath: refusalsPath) else {
+            logger.warning("no refusal record at \(refusalsPath): 130429s are judged by the endpoint's count alone")
+            return nil
+        }
+        let refusals: [EndpointArrival]
+        do { refusals = try EndpointArrival.parseRecord(data) } catch {
+            throw LoadTestError.record("cannot read the refusal record \(refusalsPath): \(error)")
+        }
+        return DepartureInput(entries: record.entries, coveredFromNanoseconds: record.coveredFromNanoseconds, refusals: refusals)
     }
 
     /// `{"sender": id, "message": text with {{1}}, "recipients": [{"to": firstRecipient + n, "params": ["n…"]}]}`.
