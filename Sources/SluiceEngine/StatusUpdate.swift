@@ -16,7 +16,8 @@ public struct StatusUpdate: Sendable, Equatable {
         }
     }
 
-    public var message: MessageID
+    /// The message named by Sluice's callback data; nil: find it by `wamid`.
+    public var message: MessageID?
     public var status: Status
     public var wamid: String?
     /// `errors[0].code` of a `failed` status; 0 otherwise.
@@ -30,26 +31,44 @@ public struct StatusUpdate: Sendable, Equatable {
         self.errorCode = errorCode
         self.errorMessage = errorMessage
     }
+
+    /// A status without Sluice's callback data: matched by the wamid its send was answered with.
+    public init(wamid: String, status: Status, errorCode: Int32 = 0, errorMessage: String? = nil) {
+        self.message = nil
+        self.status = status
+        self.wamid = wamid
+        self.errorCode = errorCode
+        self.errorMessage = errorMessage
+    }
 }
 
 extension Dispatcher {
     /// Records webhook statuses. Status only moves forward (`sent < delivered < read`,
     /// `failed` final): the message state machine refuses anything else, so duplicates and
     /// late, out-of-order deliveries are ignored. A status for an `in_doubt` or `retry_at`
-    /// message proves it was sent and settles it: it will not be resent.
+    /// message proves it was sent and settles it: it will not be resent. A status without
+    /// callback data is matched by its wamid (ignored when no message has it).
     /// Returns how many changed a message and how many were ignored.
     public func applyStatuses(_ updates: [StatusUpdate]) async throws -> (applied: Int, ignored: Int) {
         guard !updates.isEmpty else { return (0, 0) }
         let wall = clock.wallMilliseconds()
-        let transitions = updates.map {
-            MessageTransition(
-                id: $0.message, to: $0.status.state, attempts: nil, notBeforeMilliseconds: 0, updatedMilliseconds: wall,
-                wamid: $0.wamid, errorCode: $0.errorCode, errorMessage: $0.errorMessage)
+        var unmatched = 0
+        var transitions: [MessageTransition] = []
+        transitions.reserveCapacity(updates.count)
+        for update in updates {
+            guard let id = try update.message ?? update.wamid.flatMap({ try journal.messageID(wamid: $0) }) else {
+                unmatched += 1
+                continue
+            }
+            transitions.append(MessageTransition(
+                id: id, to: update.status.state, attempts: nil, notBeforeMilliseconds: 0, updatedMilliseconds: wall,
+                wamid: update.wamid, errorCode: update.errorCode, errorMessage: update.errorMessage))
         }
+        guard !transitions.isEmpty else { return (0, unmatched) }
         let receipt = try await journal.apply([.transition(transitions)])
         guard case .transitions(let applied, let rejected)? = receipt.results.first else {
             preconditionFailure("journal answered a transition with \(receipt.results)")
         }
-        return (applied, rejected)
+        return (applied, rejected + unmatched)
     }
 }

@@ -124,6 +124,20 @@ extension Journal {
         try read { txn in try message(id, txn) }
     }
 
+    /// The message whose send WhatsApp answered with `wamid`; nil when none is known (not
+    /// sent by Sluice, removed by retention, or never answered with an id).
+    public func messageID(wamid: String) throws(JournalError) -> MessageID? {
+        let key = Array(wamid.utf8)
+        guard !key.isEmpty, key.count <= JournalWriter.wamidKeyBytesMax else { return nil }
+        return try read { txn in
+            try key.withUnsafeBytes { k in
+                guard let v = try txn.get(tables.wamids, k) else { return nil }
+                guard v.count == 8 else { throw JournalError.corruptRecord(path: directory, table: Schema.wamids, key: wamid) }
+                return MessageID(UInt64(bigEndian: v.loadUnaligned(as: UInt64.self)))
+            }
+        }
+    }
+
     /// Up to `limit` messages with ids greater than `after`, in id order, whatever their
     /// state: a scan for operator tools, not for the dispatch path. Pass the last id
     /// returned as `after` to page.

@@ -111,7 +111,7 @@ extension JournalWriter {
             throw JournalError.campaignState(id, state: record.state, expected: "finished (no unsent message)")
         }
         let scanMax = Swift.max(1, max) * Self.removalScanFactor
-        var doomed: [(MessageID, MessageState)] = []
+        var doomed: [(MessageID, MessageState, wamid: String?)] = []
         let resume = try txn.withCursor(tables.messages) { c -> MessageID? in
             var scanned = 0
             var entry = try Key(id: from.rawValue).withBytes { try c.seek(atLeast: $0) }
@@ -122,12 +122,12 @@ extension JournalWriter {
                 guard let header = MessageHeader(value) else {
                     throw JournalError.corruptRecord(path: path, table: Schema.messages, key: message.description)
                 }
-                if header.campaign == id { doomed.append((message, header.state)) }
+                if header.campaign == id { doomed.append((message, header.state, MessageCodec.readWamid(value))) }
                 entry = try c.next()
             }
             return nil
         }
-        for (message, _) in doomed {
+        for (message, _, _) in doomed {
             for subscription in s.outbox.subscriptions.keys {
                 let waiting = try txn.withCursor(tables.outbox) { c in
                     try Key.outbox(subscription, message.rawValue, 0).withBytes { try c.seek(atLeast: $0) }.map {
@@ -140,8 +140,9 @@ extension JournalWriter {
                 }
             }
         }
-        for (message, state) in doomed {
+        for (message, state, wamid) in doomed {
             let removed = try Key(id: message.rawValue).withBytes { try txn.delete(tables.messages, $0) }
+            if let wamid { try deleteWamid(wamid, of: message, txn) }
             assert(removed, "message \(message) vanished during its removal")
             assert(s.campaigns[id]!.counts[state] > 0, "campaign \(id) counts no \(state) message")
             s.campaigns[id]!.counts[state] &-= 1

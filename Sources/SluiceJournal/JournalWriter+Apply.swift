@@ -347,6 +347,9 @@ extension JournalWriter {
         let campaign = CampaignID(stored.loadUnaligned(fromByteOffset: Offset.campaign, as: UInt64.self).littleEndian)
         let oldNotBefore = Int64(littleEndian: stored.loadUnaligned(fromByteOffset: Offset.notBefore, as: Int64.self))
         let notBefore = t.to == .retryAt || t.to == .inDoubt ? t.notBeforeMilliseconds : 0
+        // Statuses repeat the wamid the send recorded: index it only when it is new. A
+        // resend's new wamid is added beside the old one (the first send may have gone).
+        let indexWamid = t.wamid.flatMap { $0 != MessageCodec.readWamid(stored) ? $0 : nil }
 
         scratch.removeAll(keepingCapacity: true)
         if t.wamid == nil && t.errorMessage == nil {
@@ -377,6 +380,7 @@ extension JournalWriter {
             b.storeBytes(of: t.updatedMilliseconds.littleEndian, toByteOffset: Offset.updated, as: Int64.self)
         }
         try key.withBytes { k in try scratch.withUnsafeBytes { try txn.put(tables.messages, k, $0) } }
+        if let indexWamid { try putWamid(indexWamid, t.id, txn) }
 
         try removeIndex(from, sender: sender, campaign: campaign, notBefore: oldNotBefore, id: t.id, txn)
         try addIndex(t.to, sender: sender, campaign: campaign, notBefore: notBefore, id: t.id, txn)
@@ -391,6 +395,25 @@ extension JournalWriter {
             try emit(t.id, campaign: campaign, sender: sender, state: t.to, txn, &s)
         }
         return true
+    }
+
+    /// Longest wamid indexed: LMDB's key limit is 511 bytes; WhatsApp's are under 100.
+    static let wamidKeyBytesMax = 480
+
+    func putWamid(_ wamid: String, _ id: MessageID, _ txn: borrowing Transaction) throws {
+        let key = Array(wamid.utf8)
+        guard !key.isEmpty, key.count <= Self.wamidKeyBytesMax else { return }
+        try key.withUnsafeBytes { k in try withUnsafeBytes(of: id.rawValue.bigEndian) { try txn.put(tables.wamids, k, $0) } }
+    }
+
+    /// Removes `wamid`'s entry if it still names `id` (a removed message's).
+    func deleteWamid(_ wamid: String, of id: MessageID, _ txn: borrowing Transaction) throws {
+        let key = Array(wamid.utf8)
+        guard !key.isEmpty, key.count <= Self.wamidKeyBytesMax else { return }
+        try key.withUnsafeBytes { k in
+            guard let v = try txn.get(tables.wamids, k), v.count == 8, UInt64(bigEndian: v.loadUnaligned(as: UInt64.self)) == id.rawValue else { return }
+            _ = try txn.delete(tables.wamids, k)
+        }
     }
 
     private func removeIndex(_ state: MessageState, sender: SenderID, campaign: CampaignID, notBefore: Int64, id: MessageID, _ txn: borrowing Transaction) throws {

@@ -80,7 +80,7 @@ struct WebhookPayload {
 
     var phoneNumberIDs: Set<String> = []
     var updates: [StatusUpdate] = []
-    /// Statuses without Sluice's callback data (not sent by Sluice, or by an older version).
+    /// Statuses of a kind Sluice does not track, or with neither callback data nor a wamid.
     var unmatched = 0
 
     init(body: [UInt8], statusesMax: Int) throws {
@@ -111,7 +111,10 @@ struct WebhookPayload {
                         throw ParseError(field: at + ".status", message: "\(at).status is required")
                     }
                     guard let kind = StatusUpdate.Status(rawValue: name) else { unmatched += 1; continue }  // e.g. "deleted"
-                    guard let callback = status["biz_opaque_callback_data"] as? String, let raw = UInt64(callback), raw > 0 else {
+                    let callback = (status["biz_opaque_callback_data"] as? String).flatMap(UInt64.init).flatMap { $0 > 0 ? MessageID($0) : nil }
+                    let wamid = status["id"] as? String
+                    // Neither Sluice's callback data nor a wamid: nothing to match it by.
+                    guard callback != nil || wamid != nil else {
                         unmatched += 1
                         continue
                     }
@@ -121,7 +124,11 @@ struct WebhookPayload {
                         code = Int32(truncatingIfNeeded: (first["code"] as? NSNumber)?.intValue ?? 0)
                         text = (first["title"] as? String) ?? (first["message"] as? String)
                     }
-                    updates.append(StatusUpdate(message: MessageID(raw), status: kind, wamid: status["id"] as? String, errorCode: code, errorMessage: text))
+                    if let callback {
+                        updates.append(StatusUpdate(message: callback, status: kind, wamid: wamid, errorCode: code, errorMessage: text))
+                    } else if let wamid {
+                        updates.append(StatusUpdate(wamid: wamid, status: kind, errorCode: code, errorMessage: text))
+                    }
                 }
             }
         }

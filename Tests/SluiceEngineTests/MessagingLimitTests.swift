@@ -31,9 +31,12 @@ import SluiceTestSupport
     @Test func newRecipientsOverTheCapWaitForTheWindowAndRepeatedOnesDoNot() async throws {
         try await withStack { mock, configuration in
             var configuration = configuration
-            let window: Int64 = 3_000
+            // Long enough that a stalled test machine cannot see the window free by itself;
+            // the test moves the dispatcher's wall clock past it.
+            let window: Int64 = 60_000
             configuration.messagingWindowMilliseconds = window
-            let dispatcher = try Dispatcher(configuration: configuration)
+            let clock = ShiftedClock()
+            let dispatcher = try Dispatcher(configuration: configuration, clock: clock)
             let sender = try await dispatcher.putSender(
                 phoneNumberID: "1101", tierMessagesPerSecond: 500, accessToken: "t", messagingLimit: .set(250))
             #expect(sender.messagingLimit == 250)
@@ -60,6 +63,14 @@ import SluiceTestSupport
             let until = try #require(limited?.limitedUntilMilliseconds)
             #expect((progress.etaSeconds ?? 0) >= Double(until - Int64(Date().timeIntervalSince1970 * 1000)) / 1000 - 0.3)
 
+            // Nothing more goes while the window is full.
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(mock.recorder.count == 270)
+
+            // The window passes. The loop holds the sender on its monotonic clock until
+            // then; an update of the sender (the same settings) makes it look again now.
+            clock.advance(milliseconds: window)
+            _ = try await dispatcher.putSender(phoneNumberID: "1101", tierMessagesPerSecond: 500, accessToken: "t", messagingLimit: .set(250))
             try await waitFor(seconds: 15) { mock.recorder.count >= 320 }
             await dispatcher.shutdown()
             let arrivals = mock.recorder.snapshot().sorted { $0.timeNanoseconds < $1.timeNanoseconds }

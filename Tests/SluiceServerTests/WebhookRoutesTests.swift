@@ -98,6 +98,30 @@ import Testing
         }
     }
 
+    /// Meta leaves `biz_opaque_callback_data` out of some statuses (and a message sent
+    /// before Sluice set it has none): such a status settles through the wamid index.
+    @Test func aStatusWithoutCallbackDataSettlesThroughItsWamid() async throws {
+        try await withAPI { client, dispatcher in
+            let id = try await sentMessage(client, dispatcher)
+            let (s1, _) = try await post(client, Self.statusBody(phone: "555", message: id, status: "delivered", wamid: "wamid.IDX"), secret: Self.secret)
+            #expect(s1 == 200)
+            #expect(try dispatcher.message(id)?.state == .delivered)
+
+            func bare(_ status: String, wamid: String) -> String {
+                Self.statusBody(phone: "555", message: id, status: status, wamid: wamid).replacingOccurrences(of: #","biz_opaque_callback_data":"\#(id)""#, with: "")
+            }
+            #expect(!bare("read", wamid: "wamid.IDX").contains("biz_opaque_callback_data"))
+            let (s2, a2) = try await post(client, bare("read", wamid: "wamid.IDX"), secret: Self.secret)
+            #expect(s2 == 200 && (a2["applied"] as? NSNumber)?.intValue == 1, "\(a2)")
+            #expect(try dispatcher.message(id)?.state == .read)
+
+            // A wamid Sluice never recorded is ignored, and changes nothing.
+            let (s3, a3) = try await post(client, bare("failed", wamid: "wamid.UNKNOWN"), secret: Self.secret)
+            #expect(s3 == 200 && (a3["applied"] as? NSNumber)?.intValue == 0 && (a3["ignored"] as? NSNumber)?.intValue == 1, "\(a3)")
+            #expect(try dispatcher.message(id)?.state == .read)
+        }
+    }
+
     @Test func aBadSignatureOrUnknownNumberChangesNothing() async throws {
         try await withAPI { client, dispatcher in
             let id = try await sentMessage(client, dispatcher)

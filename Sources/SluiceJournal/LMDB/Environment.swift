@@ -3,8 +3,8 @@ import CLMDB
 /// Owns one `MDB_env`. Closing happens in `deinit` (or earlier through `close()`), and
 /// also when `mdb_env_open` fails, which LMDB requires.
 final class Environment: @unchecked Sendable {
-    /// Named databases the environment may hold (Sluice uses eight).
-    static let databasesMax: UInt32 = 16
+    /// Named databases the environment may hold (Sluice uses twelve; tables are added over time).
+    static let databasesMax: UInt32 = 32
     /// Concurrent read transactions (reader slots in lock.mdb).
     static let readersMax: UInt32 = 510
 

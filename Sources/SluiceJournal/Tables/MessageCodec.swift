@@ -138,6 +138,15 @@ enum MessageCodec {
         out.append(contentsOf: section)
     }
 
+    /// The wamid in a stored record's clear strings; nil when it has none, or is a record
+    /// from before encryption (never indexed: a wamid given to one rewrites it in this format).
+    static func readWamid(_ stored: UnsafeRawBufferPointer) -> String? {
+        guard stored.count > headerBytes + 2, stored[0] == format, stored[2] & hasWamid != 0 else { return nil }
+        var r = ByteReader(stored)
+        guard (try? r.skip(headerBytes)) != nil else { return nil }
+        return try? r.string()
+    }
+
     /// Only the fields a transition needs to find the record's index entries.
     /// `updatedMilliseconds` from a stored record's clear header.
     static func readUpdatedMilliseconds(_ bytes: UnsafeRawBufferPointer) -> Int64? {

@@ -31,12 +31,13 @@ enum Schema {
     static let idempotency = "idempotency"
     static let subscriptions = "subscriptions"
     static let outbox = "outbox"
+    static let wamids = "wamids"
     static let meta = "meta"
 
-    static let all = [meta, messages, pending, due, inflight, campaigns, senders, keys, idempotency, subscriptions, outbox]
+    static let all = [meta, messages, pending, due, inflight, campaigns, senders, keys, idempotency, subscriptions, outbox, wamids]
     /// Tables added to version 1 without changing any existing layout: a journal written
     /// before them gets them, empty, when it is opened (older builds ignore them).
-    static let added: Set<String> = [keys, idempotency, subscriptions, outbox]
+    static let added: Set<String> = [keys, idempotency, subscriptions, outbox, wamids]
 }
 
 /// The opened tables.
@@ -57,4 +58,7 @@ struct Tables: Sendable {
     /// Status events waiting for delivery, by subscription | message | event id (u64
     /// each): a message's events are adjacent and in order, per subscriber.
     var outbox: Database
+    /// Message ids (u64 big-endian) by the wamid WhatsApp gave their send (UTF-8): a
+    /// status without Sluice's callback data settles through it.
+    var wamids: Database
 }
