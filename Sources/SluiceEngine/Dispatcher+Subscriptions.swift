@@ -11,8 +11,11 @@ extension Dispatcher {
 
     /// Journals a new subscriber; events of changes committed after this one reach it.
     /// Throws `SubscriptionLimitError` when `subscriptionsMax` exist.
-    public func createSubscription(url: String, secret: String, campaign: CampaignID?, states: Set<MessageState>?) async throws -> SubscriptionRecord {
-        let record = SubscriptionRecord(url: url, secret: secret, campaign: campaign, states: states, createdMilliseconds: clock.wallMilliseconds())
+    public func createSubscription(
+        url: String, secret: String, campaign: CampaignID?, states: Set<MessageState>?, events: Set<SubscriberEventKind> = [.status]
+    ) async throws -> SubscriptionRecord {
+        let record = SubscriptionRecord(
+            url: url, secret: secret, campaign: campaign, states: states, events: events, createdMilliseconds: clock.wallMilliseconds())
         let receipt: JournalReceipt
         do {
             receipt = try await journal.apply([.createSubscription(record)])

@@ -72,3 +72,16 @@ extension Dispatcher {
         return (applied, rejected + unmatched)
     }
 }
+
+extension Dispatcher {
+    /// Journals incoming messages from a webhook (before it is answered): each wamid once,
+    /// with an event for every subscriber that asks for messages.
+    public func recordInbound(_ messages: [InboundMessage]) async throws -> (recorded: Int, duplicates: Int) {
+        guard !messages.isEmpty else { return (0, 0) }
+        let receipt = try await journal.apply([.recordInbound(messages)])
+        guard case .inbound(let recorded, let duplicates)? = receipt.results.first else {
+            preconditionFailure("journal answered recordInbound with \(receipt.results)")
+        }
+        return (recorded, duplicates)
+    }
+}

@@ -68,6 +68,10 @@ public enum JournalMutation: Sendable {
     /// Outcomes of delivery attempts. Entries that are gone (their subscriber was
     /// deleted) are skipped.
     case settleOutbox([OutboxSettlement])
+    /// Incoming messages from a webhook. One whose wamid is already journaled (Meta
+    /// delivers at least once) is a duplicate and changes nothing; each new one gets an
+    /// outbox entry for every subscriber that asks for messages. Result `inbound`.
+    case recordInbound([InboundMessage])
 
     /// Records this mutation writes, for the per-transaction cap.
     var recordCount: Int {
@@ -81,6 +85,7 @@ public enum JournalMutation: Sendable {
         case .createCampaign(_, _, _, let recipients, _): 1 + recipients.count
         case .appendMessages(_, _, let recipients): recipients.count
         case .transition(let transitions): transitions.count
+        case .recordInbound(let messages): 2 * messages.count
         }
     }
 }
@@ -162,4 +167,6 @@ public enum MutationResult: Sendable, Equatable {
     /// `removeCampaign`: messages deleted by this call, and the id to continue from (nil:
     /// the campaign and all its messages are gone).
     case removed(messages: Int, resume: MessageID?)
+    /// `recordInbound`: messages journaled, and those already journaled (redeliveries).
+    case inbound(recorded: Int, duplicates: Int)
 }

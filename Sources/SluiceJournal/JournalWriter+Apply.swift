@@ -74,6 +74,8 @@ extension JournalWriter {
                 results.append(.discarded(try deleteSubscription(id, discardMax: discardMax, txn, &s)))
             case .settleOutbox(let settlements):
                 results.append(.settled(try settle(settlements, txn, &s)))
+            case .recordInbound(let messages):
+                results.append(try recordInbound(messages, txn, &s))
             case let .setCampaignState(id, state):
                 results.append(.campaignState(try setCampaignState(id, state, txn, &s)))
             case let .endMessages(campaign, to, max, updated):
@@ -249,7 +251,7 @@ extension JournalWriter {
 
     // MARK: Messages
 
-    private func checkLength(_ value: String, _ field: String) throws {
+    func checkLength(_ value: String, _ field: String) throws {
         let n = value.utf8.count
         guard n <= stringBytesMax else { throw JournalError.invalidField(field: field, reason: "\(n) bytes, more than \(stringBytesMax)") }
     }

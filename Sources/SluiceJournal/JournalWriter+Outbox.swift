@@ -55,6 +55,7 @@ extension JournalWriter {
         guard !record.secret.isEmpty, record.secret.utf8.count <= Self.subscriptionSecretBytesMax else {
             throw JournalError.invalidField(field: "secret", reason: "\(record.secret.utf8.count) bytes, expected 1…\(Self.subscriptionSecretBytesMax)")
         }
+        guard !record.events.isEmpty else { throw JournalError.invalidField(field: "events", reason: "expected at least one kind of event") }
         if let states = record.states {
             guard !states.isEmpty, states.allSatisfy(\.isReported) else {
                 throw JournalError.invalidField(field: "states", reason: "expected a non-empty set of reported states")

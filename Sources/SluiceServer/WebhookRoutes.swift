@@ -5,9 +5,10 @@ import SluiceCore
 import SluiceCrypto
 import SluiceEngine
 
-/// WhatsApp status webhooks: `GET /webhooks/whatsapp` answers Meta's verification
-/// handshake, `POST /webhooks/whatsapp` records `statuses[]` after checking
-/// `X-Hub-Signature-256` against the app secret of the numbers the body names.
+/// WhatsApp webhooks: `GET /webhooks/whatsapp` answers Meta's verification handshake,
+/// `POST /webhooks/whatsapp` records `statuses[]` and incoming `messages[]` after checking
+/// `X-Hub-Signature-256` against the app secret of the numbers the body names; incoming
+/// messages are journaled before the answer.
 /// No admin key: Meta authenticates with the signature.
 public enum WebhookRoutes {
     public static let path = "webhooks/whatsapp"
@@ -66,8 +67,11 @@ public enum WebhookRoutes {
                 throw APIError(.unauthorized, code: .badSignature, field: "X-Hub-Signature-256", message: "the X-Hub-Signature-256 header does not match the body signed with the sender's app secret; nothing was recorded")
             }
         }
+        let inbound = try await dispatcher.recordInbound(payload.inbound(receivedMilliseconds: dispatcher.clock.wallMilliseconds()))
         let (applied, ignored) = try await dispatcher.applyStatuses(payload.updates)
-        return JSONBody.response(.ok, ["applied": applied, "ignored": ignored + payload.unmatched])
+        return JSONBody.response(.ok, [
+            "applied": applied, "ignored": ignored + payload.unmatched, "messages": inbound.recorded, "duplicate_messages": inbound.duplicates,
+        ])
     }
 }
 
@@ -78,8 +82,13 @@ struct WebhookPayload {
         var message: String
     }
 
+    /// Longest wamid taken (WhatsApp's are under 100 bytes; the journal keys by it).
+    static let wamidBytesMax = 480
+
     var phoneNumberIDs: Set<String> = []
     var updates: [StatusUpdate] = []
+    /// Incoming messages, without the time they were received.
+    var messages: [InboundMessage] = []
     /// Statuses of a kind Sluice does not track, or with neither callback data nor a wamid.
     var unmatched = 0
 
@@ -96,7 +105,10 @@ struct WebhookPayload {
                 guard let change = changeValue as? [String: Any], let value = change["value"] as? [String: Any] else {
                     throw ParseError(field: "entry[\(e)].changes[\(c)].value", message: "entry[\(e)].changes[\(c)].value must be an object")
                 }
-                guard let statusesValue = value["statuses"] else { continue }  // e.g. incoming messages
+                if let messagesValue = value["messages"] {
+                    try parseMessages(messagesValue, value: value, at: "entry[\(e)].changes[\(c)].value", statusesMax: statusesMax)
+                }
+                guard let statusesValue = value["statuses"] else { continue }
                 guard let statuses = statusesValue as? [Any] else {
                     throw ParseError(field: "entry[\(e)].changes[\(c)].value.statuses", message: "entry[\(e)].changes[\(c)].value.statuses must be an array")
                 }
@@ -131,6 +143,50 @@ struct WebhookPayload {
                     }
                 }
             }
+        }
+    }
+
+    /// The incoming messages, stamped with when they were received.
+    func inbound(receivedMilliseconds: Int64) -> [InboundMessage] {
+        messages.map {
+            var m = $0
+            m.receivedMilliseconds = receivedMilliseconds
+            return m
+        }
+    }
+
+    /// `value.messages[]` with the `contacts[]` entry of each sender: every message needs
+    /// a string `id` (its wamid), `type` and `timestamp`; `from` may be missing.
+    mutating func parseMessages(_ messagesValue: Any, value: [String: Any], at path: String, statusesMax: Int) throws {
+        guard let list = messagesValue as? [Any] else { throw ParseError(field: path + ".messages", message: path + ".messages must be an array") }
+        guard let metadata = value["metadata"] as? [String: Any], let phone = metadata["phone_number_id"] as? String else {
+            throw ParseError(field: path + ".metadata.phone_number_id", message: "messages without metadata.phone_number_id")
+        }
+        phoneNumberIDs.insert(phone)
+        let contacts = (value["contacts"] as? [Any])?.compactMap { $0 as? [String: Any] } ?? []
+        for (i, item) in list.enumerated() {
+            let at = "\(path).messages[\(i)]"
+            guard updates.count + unmatched + messages.count < statusesMax else {
+                throw ParseError(field: at, message: "more than \(statusesMax) statuses and messages in one body")
+            }
+            guard let message = item as? [String: Any] else { throw ParseError(field: at, message: "\(at) must be an object") }
+            guard let wamid = message["id"] as? String, !wamid.isEmpty else { throw ParseError(field: at + ".id", message: "\(at).id (the wamid) is required") }
+            guard wamid.utf8.count <= Self.wamidBytesMax else {
+                throw ParseError(field: at + ".id", message: "\(at).id is \(wamid.utf8.count) bytes, more than \(Self.wamidBytesMax)")
+            }
+            guard let type = message["type"] as? String, !type.isEmpty else { throw ParseError(field: at + ".type", message: "\(at).type is required") }
+            guard let timestamp = message["timestamp"] as? String else {
+                throw ParseError(field: at + ".timestamp", message: "\(at).timestamp is required (Unix seconds, a string)")
+            }
+            let from = message["from"] as? String
+            // The sender's contact: by wa_id, or the only one when the message has no `from`.
+            let contact = contacts.first { from != nil && $0["wa_id"] as? String == from } ?? (contacts.count == 1 && from == nil ? contacts.first : nil)
+            let userID = (message["from_user_id"] as? String) ?? (contact?["user_id"] as? String)
+            let name = (contact?["profile"] as? [String: Any])?["name"] as? String
+            let object = (try? JSONSerialization.data(withJSONObject: message, options: [.sortedKeys, .withoutEscapingSlashes])).map { Array($0) } ?? []
+            messages.append(InboundMessage(
+                wamid: wamid, senderPhoneNumberID: phone, from: from, fromUserID: userID, contactName: name, timestamp: timestamp, type: type,
+                object: object, receivedMilliseconds: 0))
         }
     }
 }

@@ -43,7 +43,7 @@ import Testing
             let progress = try #require(try dispatcher.campaignProgress(CampaignID(1)))
             #expect(progress.unknown == 1 && progress.delivered == 2 && progress.state == "done")
             let events = try dispatcher.outboxHeads(subscription: sub.id, after: nil, dueMilliseconds: .max, limit: 10).entries
-            #expect(events.map(\.event.state) == [.unknown] && events.map(\.event.message) == [ids[0]])
+            #expect(events.map(\.event.status?.state) == [.unknown] && events.map(\.event.status?.message) == [ids[0]])
             // Nothing is moved twice.
             #expect(try await dispatcher.sweepStatusDeadlines().unknown == 0)
         } catch {

@@ -144,7 +144,7 @@ struct SubscriptionCodecTests {
             bytes.withUnsafeMutableBytes { OutboxCodec.write(event, attempts: 4, nextAttemptMilliseconds: 99, key: key, cipher, to: $0.baseAddress!) }
         }
         let entry = try bytes.withUnsafeBytes { try OutboxCodec.read(subscription: 7, message: MessageID(5), eventID: 12, $0, cipher) }
-        #expect(entry == OutboxEntry(subscription: 7, event: event, attempts: 4, nextAttemptMilliseconds: 99))
+        #expect(entry == OutboxEntry(subscription: 7, event: .status(event), attempts: 4, nextAttemptMilliseconds: 99))
         #expect(bytes.withUnsafeBytes { OutboxCodec.nextAttempt($0) } == 99)
     }
 }

@@ -123,7 +123,7 @@ struct EncryptionJournalTests {
         #expect(m.to == Needle.recipient && m.params == [Needle.param, "x"] && m.state == .sent && m.wamid == "wamid.ABC")
         #expect(try reopened.subscriptions().map(\.secret) == [Needle.subscriptionSecret])
         let heads = try reopened.outboxHeads(subscription: 1, after: nil, dueMilliseconds: .max, limit: 10).entries
-        #expect(heads.map(\.event.recipient) == [Needle.recipient])
+        #expect(heads.map(\.event.status?.recipient) == [Needle.recipient])
         #expect(try reopened.idempotency(scope: "admin", key: "k1")?.body == Array(Needle.answer.utf8))
         // A failed answer with an error text after the sealed part was written.
         _ = try await reopened.apply([.transition([transition(MessageID(first.rawValue + 1), .inFlight)])])

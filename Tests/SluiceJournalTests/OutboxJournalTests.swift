@@ -50,12 +50,12 @@ struct OutboxJournalTests {
 
         // Only the first event of each message is offered.
         var offered = try heads(journal, sub.id)
-        #expect(offered.map(\.event.message) == [a, b])
-        #expect(offered.map(\.event.state) == [.sent, .failed])
-        let sent = offered[0].event
+        #expect(offered.map(\.event.status?.message) == [a, b])
+        #expect(offered.map(\.event.status?.state) == [.sent, .failed])
+        let sent = try #require(offered[0].event.status)
         #expect(sent.campaign == campaign && sent.senderPhoneNumberID == "1065" && sent.recipient == "491700000000")
         #expect(sent.wamid == "wamid.A" && sent.errorCode == 0 && sent.errorMessage == nil && sent.occurredMilliseconds == now + 1)
-        #expect(offered[1].event.errorCode == 131026 && offered[1].event.errorMessage == "undeliverable")
+        #expect(offered[1].event.status?.errorCode == 131026 && offered[1].event.status?.errorMessage == "undeliverable")
         #expect(offered.allSatisfy { $0.attempts == 0 && $0.nextAttemptMilliseconds == 0 })
 
         // Settle a's `sent`: its `delivered` comes next; a failed attempt keeps b's head back until due.
@@ -65,10 +65,10 @@ struct OutboxJournalTests {
         ])])
         #expect(r.results == [.settled(2)])
         offered = try heads(journal, sub.id, due: now + 4_999)
-        #expect(offered.map(\.event.state) == [.delivered])
+        #expect(offered.map(\.event.status?.state) == [.delivered])
         #expect(offered[0].event.eventID > sent.eventID)
         offered = try heads(journal, sub.id, due: now + 5_000)
-        #expect(offered.map(\.event.state) == [.delivered, .failed])
+        #expect(offered.map(\.event.status?.state) == [.delivered, .failed])
         #expect(offered[1].attempts == 1 && offered[1].nextAttemptMilliseconds == now + 5_000)
 
         _ = try await journal.apply([.settleOutbox([
@@ -76,7 +76,7 @@ struct OutboxJournalTests {
             .dead(subscription: sub.id, message: b, eventID: offered[1].event.eventID),
             .delivered(subscription: sub.id, message: b, eventID: 999),  // gone: skipped
         ])])
-        #expect(try heads(journal, sub.id).map(\.event.state) == [.read])
+        #expect(try heads(journal, sub.id).map(\.event.status?.state) == [.read])
         let counters = try #require(try journal.subscription(sub.id)).counters
         #expect(counters == DeliveryCounters(pending: 1, delivered: 2, failedAttempts: 2, dead: 1))
     }
@@ -104,7 +104,7 @@ struct OutboxJournalTests {
         async let bad = journal.apply([.transition([transition(second, .sent)]), .completeCampaign(CampaignID(77))])
         _ = try await good
         _ = try? await bad
-        #expect(try heads(journal, sub.id).map(\.event.message) == [first])
+        #expect(try heads(journal, sub.id).map(\.event.status?.message) == [first])
         #expect(try journal.message(second)?.state == .inFlight)
         #expect(try journal.subscription(sub.id)?.counters.pending == 1)
     }
@@ -132,9 +132,9 @@ struct OutboxJournalTests {
         _ = try await journal.apply([.transition([transition(a, .inFlight), transition(b, .inFlight)])])
         _ = try await journal.apply([.transition([transition(a, .sent), transition(b, .sent)])])
         _ = try await journal.apply([.transition([transition(a, .delivered), transition(b, .delivered)])])
-        #expect(try journal.outboxHeads(subscription: onlyA.id, after: nil, dueMilliseconds: .max, limit: 10).entries.map(\.event.message) == [a])
+        #expect(try journal.outboxHeads(subscription: onlyA.id, after: nil, dueMilliseconds: .max, limit: 10).entries.map(\.event.status?.message) == [a])
         #expect(try journal.subscription(onlyA.id)?.counters.pending == 2)
-        #expect(try heads(journal, onlyDelivered.id).map(\.event.state) == [.delivered, .delivered])
+        #expect(try heads(journal, onlyDelivered.id).map(\.event.status?.state) == [.delivered, .delivered])
         #expect(try journal.subscription(all.id)?.counters.pending == 4)
         // One event id per change, shared by the subscribers that get it.
         let fromAll = try heads(journal, all.id)
@@ -166,8 +166,8 @@ struct OutboxJournalTests {
         let events = try journal.outboxHeads(subscription: 1, after: first, dueMilliseconds: .max, limit: 10)
         #expect(events.entries.count == 1)
         _ = try await journal.apply([.settleOutbox([.delivered(subscription: 1, message: first, eventID: try heads(journal, 1)[0].event.eventID)])])
-        let next = try #require(try heads(journal, 1).first { $0.event.message == first })
-        #expect(next.event.state == .delivered && next.event.eventID > lastEvent)
+        let next = try #require(try heads(journal, 1).first { $0.event.status?.message == first })
+        #expect(next.event.status?.state == .delivered && next.event.eventID > lastEvent)
         #expect(try await subscribe(journal).id == 2, "ids are not reused")
 
         let r = try await journal.apply([.deleteSubscription(id: 1, discardMax: 1)])
@@ -213,8 +213,8 @@ struct OutboxJournalTests {
         let counts = try #require(try journal.campaign(campaign)).counts
         #expect(counts[.unknown] == 2 && counts[.sent] == 1 && counts.total == 5)
         let events = try heads(journal, sub.id)
-        #expect(events.map(\.event.state) == [.unknown, .unknown])
-        #expect(events[0].event.errorMessage == "no status")
+        #expect(events.map(\.event.status?.state) == [.unknown, .unknown])
+        #expect(events[0].event.status?.errorMessage == "no status")
         // A late status still moves an unknown message on.
         _ = try await journal.apply([.transition([transition(ids[0], .delivered)])])
         #expect(try journal.message(ids[0])?.state == .delivered)

@@ -122,6 +122,14 @@ import Yams
         for required in withCounts { #expect(Set(required) == states) }
     }
 
+    @Test func theDocumentedEventKindsAndReportedStatesAreTheCodes() throws {
+        let document = try Self.document()
+        let kinds = try #require(try Self.node(document, ["components", "schemas", "EventKind", "enum"]) as? [String])
+        #expect(kinds == SubscriberEventKind.allCases.map(\.rawValue))
+        let reported = try #require(try Self.node(document, ["components", "schemas", "ReportedState", "enum"]) as? [String])
+        #expect(Set(reported) == Set(MessageState.allCases.filter(\.isReported).map(\.description)))
+    }
+
     @Test func theDocumentedCampaignStatesAndHoldsAreTheCodes() throws {
         let document = try Self.document()
         let states = try #require(try Self.node(document, ["components", "schemas", "CampaignState", "enum"]) as? [String])

@@ -122,6 +122,62 @@ import Testing
         }
     }
 
+    static func incomingBody(phone: String, wamid: String, from: String = "966500000009", text: String = "Hello") -> String {
+        #"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550001","phone_number_id":"\#(phone)"},"contacts":[{"profile":{"name":"Amal"},"wa_id":"\#(from)","user_id":"US.1"}],"messages":[{"from":"\#(from)","id":"\#(wamid)","timestamp":"1749979800","type":"text","text":{"body":"\#(text)"}}]}}]}]}"#
+    }
+
+    /// An incoming message is verified, journaled once per wamid before the answer, and
+    /// waits in the outbox of the subscriptions that ask for messages (and only theirs).
+    @Test func anIncomingMessageIsJournaledOnceForTheSubscriptionsThatAsk() async throws {
+        try await withAPI { client, dispatcher in
+            try await dispatcher.putSender(phoneNumberID: "555", tierMessagesPerSecond: 80, accessToken: "tok", appSecret: Self.secret)
+            let headers: HTTPFields = [.contentType: "application/json", .authorization: "Bearer \(Self.key)"]
+            let created = try await client.execute(
+                uri: "/v1/subscriptions", method: .post, headers: headers,
+                body: ByteBuffer(string: #"{"url":"http://127.0.0.1:9/in","events":["message"]}"#)
+            ) { response in
+                (Int(response.status.code), (try? JSONSerialization.jsonObject(with: Data(buffer: response.body))) as? [String: Any] ?? [:])
+            }
+            #expect(created.0 == 201 && created.1["events"] as? [String] == ["message"], "\(created)")
+            let messages = try #require(SubscriptionRecord.id(publicID: created.1["id"] as? String ?? ""))
+            let statuses = try await dispatcher.createSubscription(url: "http://127.0.0.1:9/st", secret: "s3cret-s3cret-s3cret", campaign: nil, states: nil)
+
+            let body = Self.incomingBody(phone: "555", wamid: "wamid.IN1")
+            let (refused, _) = try await post(client, body, secret: "not-the-app-secret")
+            #expect(refused == 401)
+            let (status, answer) = try await post(client, body, secret: Self.secret)
+            #expect(status == 200 && (answer["messages"] as? NSNumber)?.intValue == 1, "the refused post recorded nothing: \(answer)")
+            let (again, redelivered) = try await post(client, body, secret: Self.secret)
+            #expect(again == 200 && (redelivered["duplicate_messages"] as? NSNumber)?.intValue == 1 && (redelivered["messages"] as? NSNumber)?.intValue == 0)
+
+            let entries = try dispatcher.outboxHeads(subscription: messages, after: nil, dueMilliseconds: .max, limit: 10).entries
+            #expect(entries.count == 1)
+            let inbound = try #require(entries.first?.event.inbound?.message)
+            #expect(inbound.wamid == "wamid.IN1" && inbound.from == "966500000009" && inbound.fromUserID == "US.1" && inbound.contactName == "Amal")
+            #expect(inbound.senderPhoneNumberID == "555" && inbound.type == "text" && inbound.timestamp == "1749979800")
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(inbound.object)) as? [String: Any])
+            #expect((object["text"] as? [String: Any])?["body"] as? String == "Hello")
+            #expect(try dispatcher.outboxHeads(subscription: statuses.id, after: nil, dueMilliseconds: .max, limit: 10).entries.isEmpty)
+
+            // What the subscriber receives.
+            let event = try #require(try JSONSerialization.jsonObject(with: Data(SubscriberEvent.body(entries[0].event))) as? [String: Any])
+            #expect(event["type"] as? String == "message" && event["sender"] as? String == "555" && event["from"] as? String == "966500000009")
+            #expect(event["wamid"] as? String == "wamid.IN1" && event["from_user_id"] as? String == "US.1" && event["media"] is NSNull)
+            #expect(((event["message"] as? [String: Any])?["text"] as? [String: Any])?["body"] as? String == "Hello")
+
+            // A message without its wamid is refused as a whole.
+            let (bad, error) = try await post(client, body.replacingOccurrences(of: #""id":"wamid.IN1","#, with: ""), secret: Self.secret)
+            #expect(bad == 400 && (error["error"] as? [String: Any])?["field"] as? String == "entry[0].changes[0].value.messages[0].id", "\(error)")
+
+            let (kind, kindError) = try await client.execute(
+                uri: "/v1/subscriptions", method: .post, headers: headers, body: ByteBuffer(string: #"{"url":"http://127.0.0.1:9/x","events":["status","messages"]}"#)
+            ) { response in
+                (Int(response.status.code), (try? JSONSerialization.jsonObject(with: Data(buffer: response.body))) as? [String: Any] ?? [:])
+            }
+            #expect(kind == 400 && (kindError["error"] as? [String: Any])?["field"] as? String == "events[1]", "\(kindError)")
+        }
+    }
+
     @Test func aBadSignatureOrUnknownNumberChangesNothing() async throws {
         try await withAPI { client, dispatcher in
             let id = try await sentMessage(client, dispatcher)

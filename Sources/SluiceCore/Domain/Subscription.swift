@@ -1,5 +1,27 @@
-/// A subscriber: a URL that receives a signed POST for every reported status change
-/// (`MessageState.isReported`) that its filter lets through.
+/// What a subscriber asks to receive.
+public enum SubscriberEventKind: String, CaseIterable, Sendable, Comparable {
+    /// A message's status changed (`message.status`).
+    case status
+    /// A customer wrote to one of the numbers (`message`).
+    case message
+    /// Something happened to a number's account (`account`).
+    case account
+
+    public static func < (a: Self, b: Self) -> Bool { a.bit < b.bit }
+
+    /// Bit in a set of kinds, as the journal stores it.
+    public var bit: UInt8 {
+        switch self {
+        case .status: 1
+        case .message: 2
+        case .account: 4
+        }
+    }
+}
+
+/// A subscriber: a URL that receives a signed POST for every event it asks for: reported
+/// status changes (`MessageState.isReported`) that its filter lets through, incoming
+/// messages, account events.
 public struct SubscriptionRecord: Sendable, Equatable {
     /// Assigned by the journal (0 asks for the next one); public as `sub_<id>`.
     public var id: UInt64
@@ -11,18 +33,21 @@ public struct SubscriptionRecord: Sendable, Equatable {
     public var campaign: CampaignID?
     /// Only these states, when set (a subset of the reported ones).
     public var states: Set<MessageState>?
+    /// The kinds of event it receives (not empty); `campaign` and `states` filter status events.
+    public var events: Set<SubscriberEventKind>
     public var createdMilliseconds: Int64
     public var counters: DeliveryCounters
 
     public init(
         id: UInt64 = 0, url: String, secret: String, campaign: CampaignID? = nil, states: Set<MessageState>? = nil,
-        createdMilliseconds: Int64, counters: DeliveryCounters = DeliveryCounters()
+        events: Set<SubscriberEventKind> = [.status], createdMilliseconds: Int64, counters: DeliveryCounters = DeliveryCounters()
     ) {
         self.id = id
         self.url = url
         self.secret = secret
         self.campaign = campaign
         self.states = states
+        self.events = events
         self.createdMilliseconds = createdMilliseconds
         self.counters = counters
     }
@@ -38,7 +63,7 @@ public struct SubscriptionRecord: Sendable, Equatable {
 
     /// Whether an event of `campaign` moving to `state` goes to this subscriber.
     public func accepts(campaign: CampaignID, state: MessageState) -> Bool {
-        guard state.isReported else { return false }
+        guard state.isReported, events.contains(.status) else { return false }
         if let only = self.campaign, only != campaign { return false }
         if let states, !states.contains(state) { return false }
         return true
@@ -99,17 +124,70 @@ public struct StatusEvent: Sendable, Equatable {
     }
 }
 
-/// An event waiting in the outbox for one subscriber. Entries of one (subscriber, message)
-/// are delivered one at a time, in `event.eventID` order.
+/// A message a customer sent to one of the numbers, as a subscriber receives it.
+public struct InboundEvent: Sendable, Equatable {
+    public var eventID: UInt64
+    public var message: InboundMessage
+
+    public init(eventID: UInt64, message: InboundMessage) {
+        self.eventID = eventID
+        self.message = message
+    }
+}
+
+/// What an outbox entry reports.
+public enum OutboxEvent: Sendable, Equatable {
+    case status(StatusEvent)
+    case message(InboundEvent)
+
+    public var eventID: UInt64 {
+        switch self {
+        case .status(let e): e.eventID
+        case .message(let e): e.eventID
+        }
+    }
+
+    /// The key the entry waits under: a status event's message, an incoming message's
+    /// contact (`InboundMessage.orderKey`). Events under one key are delivered in order.
+    public var orderKey: MessageID {
+        switch self {
+        case .status(let e): e.message
+        case .message(let e): e.message.orderKey
+        }
+    }
+
+    /// When the event happened (wall-clock ms): the retry period counts from it.
+    public var occurredMilliseconds: Int64 {
+        switch self {
+        case .status(let e): e.occurredMilliseconds
+        case .message(let e): e.message.receivedMilliseconds
+        }
+    }
+
+    /// The status event; nil for another kind.
+    public var status: StatusEvent? {
+        if case .status(let e) = self { return e }
+        return nil
+    }
+
+    /// The incoming message event; nil for another kind.
+    public var inbound: InboundEvent? {
+        if case .message(let e) = self { return e }
+        return nil
+    }
+}
+
+/// An event waiting in the outbox for one subscriber. Entries under one (subscriber,
+/// `event.orderKey`) are delivered one at a time, in `event.eventID` order.
 public struct OutboxEntry: Sendable, Equatable {
     public var subscription: UInt64
-    public var event: StatusEvent
+    public var event: OutboxEvent
     /// Attempts that failed so far.
     public var attempts: UInt32
     /// Not tried again before this (wall-clock ms); 0 for a new entry.
     public var nextAttemptMilliseconds: Int64
 
-    public init(subscription: UInt64, event: StatusEvent, attempts: UInt32, nextAttemptMilliseconds: Int64) {
+    public init(subscription: UInt64, event: OutboxEvent, attempts: UInt32, nextAttemptMilliseconds: Int64) {
         self.subscription = subscription
         self.event = event
         self.attempts = attempts
@@ -117,7 +195,7 @@ public struct OutboxEntry: Sendable, Equatable {
     }
 }
 
-/// A page of a subscriber's outbox: the first due event of each message.
+/// A page of a subscriber's outbox: the first due event under each key.
 public struct OutboxPage: Sendable, Equatable {
     public var entries: [OutboxEntry]
     /// The message to continue after; nil when the subscriber's entries are exhausted.

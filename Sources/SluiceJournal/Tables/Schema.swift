@@ -32,12 +32,13 @@ enum Schema {
     static let subscriptions = "subscriptions"
     static let outbox = "outbox"
     static let wamids = "wamids"
+    static let inbound = "inbound"
     static let meta = "meta"
 
-    static let all = [meta, messages, pending, due, inflight, campaigns, senders, keys, idempotency, subscriptions, outbox, wamids]
+    static let all = [meta, messages, pending, due, inflight, campaigns, senders, keys, idempotency, subscriptions, outbox, wamids, inbound]
     /// Tables added to version 1 without changing any existing layout: a journal written
     /// before them gets them, empty, when it is opened (older builds ignore them).
-    static let added: Set<String> = [keys, idempotency, subscriptions, outbox, wamids]
+    static let added: Set<String> = [keys, idempotency, subscriptions, outbox, wamids, inbound]
 }
 
 /// The opened tables.
@@ -61,4 +62,6 @@ struct Tables: Sendable {
     /// Message ids (u64 big-endian) by the wamid WhatsApp gave their send (UTF-8): a
     /// status without Sluice's callback data settles through it.
     var wamids: Database
+    /// Incoming messages by wamid (UTF-8): `InboundCodec`. Deduplicates Meta's redeliveries.
+    var inbound: Database
 }

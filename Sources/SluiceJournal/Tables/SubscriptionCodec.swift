@@ -2,7 +2,9 @@ import SluiceCore
 
 /// `subscriptions` value (the key is the u64 id):
 ///
-///     0 u8 format (2)   1 u8 flags (1 campaign filter, 2 state filter)   2 u16 state bits
+///     0 u8 format (2)   1 u8 flags (1 campaign filter, 2 state filter, 4 event kinds in
+///                                   bits 3–5: `SubscriberEventKind.bit << 3`; without 4: status)
+///     2 u16 state bits
 ///     4 u64 campaign   12 i64 created ms
 ///     20 u64 pending   28 u64 delivered   36 u64 failed attempts   44 u64 dead
 ///     52 url  (u16 length + UTF-8)   then sealed: secret  (u16 length + UTF-8)
@@ -14,6 +16,9 @@ enum SubscriptionCodec {
     static let headerBytes = 52
     private static let hasCampaign: UInt8 = 1
     private static let hasStates: UInt8 = 2
+    private static let hasEvents: UInt8 = 4
+    private static let eventsShift: UInt8 = 3
+    private static let eventBits: UInt8 = SubscriberEventKind.allCases.reduce(0) { $0 | $1.bit << eventsShift }
 
     static func size(_ s: SubscriptionRecord, _ cipher: RecordCipher) -> Int {
         headerBytes + 2 + s.url.utf8.count + cipher.sealedCount(2 + s.secret.utf8.count)
@@ -24,7 +29,9 @@ enum SubscriptionCodec {
     static func write(_ s: SubscriptionRecord, _ cipher: RecordCipher, to base: UnsafeMutableRawPointer) {
         var w = ByteWriter(base)
         w.u8(format)
-        w.u8((s.campaign == nil ? 0 : hasCampaign) | (s.states == nil ? 0 : hasStates))
+        // Status only (what every subscriber received before kinds existed) keeps the old flags.
+        let events: UInt8 = s.events == [.status] ? 0 : hasEvents | s.events.reduce(0) { $0 | $1.bit << eventsShift }
+        w.u8((s.campaign == nil ? 0 : hasCampaign) | (s.states == nil ? 0 : hasStates) | events)
         w.u16(s.states.map(stateBits) ?? 0)
         w.u64(s.campaign?.rawValue ?? 0)
         w.i64(s.createdMilliseconds)
@@ -59,7 +66,12 @@ enum SubscriptionCodec {
                 return secret
             }
         }
-        guard r.isAtEnd, flags & ~(hasCampaign | hasStates) == 0 else { throw ByteReader.Short() }
+        guard r.isAtEnd, flags & ~(hasCampaign | hasStates | hasEvents | eventBits) == 0 else { throw ByteReader.Short() }
+        var events: Set<SubscriberEventKind> = [.status]
+        if flags & hasEvents != 0 {
+            events = Set(SubscriberEventKind.allCases.filter { flags & $0.bit << eventsShift != 0 })
+            guard !events.isEmpty else { throw ByteReader.Short() }
+        }
         var states: Set<MessageState>?
         if flags & hasStates != 0 {
             let known = MessageState.allCases.filter { bits & 1 << UInt16($0.rawValue) != 0 }
@@ -68,7 +80,7 @@ enum SubscriptionCodec {
         }
         return SubscriptionRecord(
             id: id, url: url, secret: secret, campaign: flags & hasCampaign != 0 ? CampaignID(campaign) : nil, states: states,
-            createdMilliseconds: created, counters: counters)
+            events: events, createdMilliseconds: created, counters: counters)
     }
 }
 
@@ -90,9 +102,10 @@ enum OutboxCodec {
     private static let hasWamid: UInt8 = 1
     private static let hasErrorMessage: UInt8 = 2
 
-    /// Whether `bytes` has a header this build reads (both formats share it).
+    /// Whether `bytes` has a header this build reads: formats 1 and 2, and an incoming
+    /// message's (`InboundCodec`), which keeps the attempt fields at the same offsets.
     static func hasHeader(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        bytes.count >= headerBytes && (bytes[0] == format || bytes[0] == clearFormat)
+        bytes.count >= headerBytes && (bytes[0] == format || bytes[0] == clearFormat || bytes[0] == InboundCodec.outboxFormat)
     }
 
     static func size(_ e: StatusEvent, _ cipher: RecordCipher) -> Int {
@@ -125,6 +138,18 @@ enum OutboxCodec {
     static func read(
         subscription: UInt64, message: MessageID, eventID: UInt64, _ bytes: UnsafeRawBufferPointer, _ cipher: RecordCipher
     ) throws(ByteReader.Short) -> OutboxEntry {
+        if bytes.first == InboundCodec.outboxFormat {
+            let key = Key.outbox(subscription, message.rawValue, eventID)
+            let result = key.withBytes { k in
+                Result { () throws(ByteReader.Short) -> (InboundMessage, UInt32, Int64) in
+                    try InboundCodec.read(bytes, format: InboundCodec.outboxFormat, table: .outbox, key: k, cipher)
+                }
+            }
+            let (inbound, attempts, next) = try result.get()
+            return OutboxEntry(
+                subscription: subscription, event: .message(InboundEvent(eventID: eventID, message: inbound)), attempts: attempts,
+                nextAttemptMilliseconds: next)
+        }
         var r = ByteReader(bytes)
         let format = try r.u8()
         guard format == Self.format || format == clearFormat, let state = MessageState(rawValue: try r.u8()) else { throw ByteReader.Short() }
@@ -155,7 +180,7 @@ enum OutboxCodec {
         let event = StatusEvent(
             eventID: eventID, message: message, campaign: campaign, senderPhoneNumberID: sender, recipient: sealedRecipient,
             state: state, wamid: wamid, errorCode: code, errorMessage: text, occurredMilliseconds: occurred)
-        return OutboxEntry(subscription: subscription, event: event, attempts: attempts, nextAttemptMilliseconds: next)
+        return OutboxEntry(subscription: subscription, event: .status(event), attempts: attempts, nextAttemptMilliseconds: next)
     }
 
     /// The next-attempt time alone, for skipping entries that are not due.

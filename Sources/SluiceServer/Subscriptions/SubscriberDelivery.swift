@@ -33,8 +33,9 @@ public struct SubscriberDeliveryConfiguration: Sendable {
 }
 
 /// Delivers the outbox: for each subscriber a worker POSTs the first waiting event of each
-/// message, signed with the subscriber's secret, and journals the outcome before it looks
-/// at that message's next event — so a subscriber sees a message's events in order, and
+/// message (and of each contact's incoming messages), signed with the subscriber's secret,
+/// and journals the outcome before it looks at that message's next event — so a
+/// subscriber sees a message's events, and a contact's messages, in order, and
 /// a restart resumes from the journal (delivery is at least once: `event_id` tells a
 /// redelivery). Answers other than 2xx and timeouts are retried with exponential,
 /// jittered backoff for 24 h, then the event is dead (counted). Redirects are not followed.
@@ -126,17 +127,17 @@ public final class SubscriberDelivery: Service, Sendable {
                     switch outcome {
                     case .delivered:
                         delivered += 1
-                        settlements.append(.delivered(subscription: id, message: e.message, eventID: e.eventID))
+                        settlements.append(.delivered(subscription: id, message: e.orderKey, eventID: e.eventID))
                     case .failed(let reason):
                         // A POST cut short by shutdown is not the subscriber's failure.
                         if cancelled { continue }
                         let attempts = entry.attempts + 1
                         switch configuration.policy.afterFailure(attempts: attempts, eventMilliseconds: e.occurredMilliseconds, nowMilliseconds: now, using: &rng) {
                         case .retry(let at):
-                            settlements.append(.failed(subscription: id, message: e.message, eventID: e.eventID, attempts: attempts, nextAttemptMilliseconds: at))
+                            settlements.append(.failed(subscription: id, message: e.orderKey, eventID: e.eventID, attempts: attempts, nextAttemptMilliseconds: at))
                         case .dead:
-                            logger.warning("sub_\(id): event \(e.eventID) (message \(e.message), \(e.state)) is dead after \(attempts) attempt(s); last: \(reason)")
-                            settlements.append(.dead(subscription: id, message: e.message, eventID: e.eventID))
+                            logger.warning("sub_\(id): event \(e.eventID) (\(SubscriberEvent.summary(e))) is dead after \(attempts) attempt(s); last: \(reason)")
+                            settlements.append(.dead(subscription: id, message: e.orderKey, eventID: e.eventID))
                         }
                     }
                 }
@@ -218,8 +219,48 @@ public final class SubscriberDelivery: Service, Sendable {
     }
 }
 
-/// The JSON a subscriber receives for one status change.
+/// The JSON a subscriber receives for one event.
 public enum SubscriberEvent {
+    public static func body(_ event: OutboxEvent) -> [UInt8] {
+        switch event {
+        case .status(let e): body(e)
+        case .message(let e): body(e)
+        }
+    }
+
+    /// For a log line: "message 42, delivered" or "incoming wamid.…".
+    static func summary(_ event: OutboxEvent) -> String {
+        switch event {
+        case .status(let e): "message \(e.message), \(e.state)"
+        case .message(let e): "incoming \(e.message.wamid)"
+        }
+    }
+
+    /// `{"event_id":"9","type":"message","sender":"1065…","from":"9665…","from_user_id":…,
+    /// "contact_name":"Amal","wamid":"wamid.…","message_type":"text","timestamp":"1749979800",
+    /// "message":{…as WhatsApp sent it…},"media":null,"received_at":"2025-06-15T09:30:00.125Z"}`;
+    /// `from_user_id` and `contact_name` only when WhatsApp gave them.
+    public static func body(_ e: InboundEvent) -> [UInt8] {
+        let m = e.message
+        var object: [String: Any] = [
+            "event_id": String(e.eventID),
+            "type": "message",
+            "sender": m.senderPhoneNumberID,
+            "from": m.from.map { $0 as Any } ?? NSNull(),
+            "wamid": m.wamid,
+            "message_type": m.type,
+            "timestamp": m.timestamp,
+            "message": (try? JSONSerialization.jsonObject(with: Data(m.object))) ?? NSNull(),
+            "media": NSNull(),
+            "received_at": APIKeyRoutes.timestamp(m.receivedMilliseconds),
+            "received_at_ms": m.receivedMilliseconds,
+        ]
+        if let id = m.fromUserID { object["from_user_id"] = id }
+        if let name = m.contactName { object["contact_name"] = name }
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        return Array(data)
+    }
+
     /// `{"event_id":"7","type":"message.status","message_id":"42","campaign_id":"3",
     /// "sender":"1065…","recipient":"9665…","status":"delivered","wamid":"wamid.…",
     /// "error":null,"timestamp":"2025-06-15T09:30:00.125Z","timestamp_ms":1749979800125}`;

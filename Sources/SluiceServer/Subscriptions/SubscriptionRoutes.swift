@@ -4,13 +4,15 @@ import SluiceCore
 import SluiceCrypto
 import SluiceEngine
 
-/// `POST /v1/subscriptions` (admin) registers a URL for status events; `GET
+/// `POST /v1/subscriptions` (admin) registers a URL for events (`events`: `status`, the
+/// default, `message` for incoming messages, `account`); `GET
 /// /v1/subscriptions` and `GET /v1/subscriptions/{id}` (read) list them with their delivery
 /// counters, never the secret; `DELETE /v1/subscriptions/{id}` (admin) removes one and the
 /// events still waiting for it.
 ///
 ///     POST {"url": "https://hooks.example.com/sluice", "secret": "…", "campaign": "42",
-///           "states": ["delivered", "failed"]}   → 201 with "secret" (generated when
+///           "states": ["delivered", "failed"], "events": ["status", "message"]}
+///           → 201 with "secret" (generated when
 ///           not given): the only time it is shown
 enum SubscriptionRoutes {
     static let bodyBytesMax = 8 * 1024
@@ -50,7 +52,8 @@ enum SubscriptionRoutes {
         let secret = input.secret ?? "whsec_" + SecureRandom.hexToken(byteCount: 32)
         let record: SubscriptionRecord
         do {
-            record = try await dispatcher.createSubscription(url: input.url, secret: secret, campaign: input.campaign, states: input.states)
+            record = try await dispatcher.createSubscription(
+                url: input.url, secret: secret, campaign: input.campaign, states: input.states, events: input.events)
         } catch is SubscriptionLimitError {
             throw APIError(.conflict, code: .tooManySubscriptions, message: "\(Dispatcher.subscriptionsMax) subscriptions exist; delete one first")
         } catch {
@@ -69,6 +72,7 @@ enum SubscriptionRoutes {
         var secret: String?
         var campaign: CampaignID?
         var states: Set<MessageState>?
+        var events: Set<SubscriberEventKind> = [.status]
     }
 
     /// The fields of a creation body; a 400 naming the field otherwise.
@@ -105,6 +109,18 @@ enum SubscriptionRoutes {
             }
             input.states = states
         }
+        if let eventsValue = body["events"], !(eventsValue is NSNull) {
+            let known = SubscriberEventKind.allCases.map(\.rawValue).joined(separator: ", ")
+            guard let list = eventsValue as? [Any], !list.isEmpty else { throw APIError.invalid("events", "events must be a non-empty array of \(known)") }
+            var events = Set<SubscriberEventKind>()
+            for (i, item) in list.enumerated() {
+                guard let text = item as? String, let kind = SubscriberEventKind(rawValue: text) else {
+                    throw APIError.invalid("events[\(i)]", "events[\(i)] must be one of \(known)")
+                }
+                events.insert(kind)
+            }
+            input.events = events
+        }
         return input
     }
 
@@ -132,6 +148,7 @@ enum SubscriptionRoutes {
                 "campaign": record.campaign.map { $0.description as Any } ?? NSNull(),
                 "states": record.states.map { states in reportedStates.filter(states.contains).map(\.description) as Any } ?? NSNull(),
             ],
+            "events": record.events.sorted().map(\.rawValue),
             "created_at": APIKeyRoutes.timestamp(record.createdMilliseconds),
             "deliveries": [
                 "pending": record.counters.pending,

@@ -1,0 +1,66 @@
+import SluiceCore
+
+extension Journal {
+    /// Longest message object an incoming message may carry (Meta's are a few KB).
+    public static let inboundObjectBytesMax = 256 * 1024
+}
+
+/// Incoming messages inside a write transaction: journaled once per wamid, and an outbox
+/// entry for each subscriber that asks for messages, in the same commit.
+extension JournalWriter {
+    func recordInbound(_ messages: [InboundMessage], _ txn: borrowing Transaction, _ s: inout WriterState) throws -> MutationResult {
+        var recorded = 0
+        var duplicates = 0
+        for m in messages {
+            let key = Array(m.wamid.utf8)
+            guard !key.isEmpty, key.count <= Self.wamidKeyBytesMax else {
+                throw JournalError.invalidField(field: "wamid", reason: "\(key.count) bytes, expected 1…\(Self.wamidKeyBytesMax)")
+            }
+            for (field, value) in [("phone_number_id", m.senderPhoneNumberID), ("type", m.type), ("timestamp", m.timestamp)] {
+                try checkLength(value, field)
+            }
+            for (field, value) in [("from", m.from), ("from_user_id", m.fromUserID), ("contact_name", m.contactName)] {
+                if let value { try checkLength(value, field) }
+            }
+            guard m.object.count <= Journal.inboundObjectBytesMax else {
+                throw JournalError.invalidField(field: "message", reason: "\(m.object.count) bytes, more than \(Journal.inboundObjectBytesMax)")
+            }
+            let known = try key.withUnsafeBytes { k in try txn.get(tables.inbound, k) != nil }
+            if known {
+                duplicates += 1
+                continue
+            }
+            let size = InboundCodec.size(m, cipher)
+            try key.withUnsafeBytes { k in
+                try txn.putReserving(tables.inbound, k, count: size, append: false) {
+                    InboundCodec.write(m, format: InboundCodec.recordFormat, attempts: 0, nextAttemptMilliseconds: 0, table: .inbound, key: k, cipher, to: $0)
+                }
+            }
+            try emitInbound(m, size: size, txn, &s)
+            recorded += 1
+        }
+        return .inbound(recorded: recorded, duplicates: duplicates)
+    }
+
+    /// An entry for every subscriber that asks for messages, under the contact's key.
+    private func emitInbound(_ m: InboundMessage, size: Int, _ txn: borrowing Transaction, _ s: inout WriterState) throws {
+        guard s.outbox.subscriptions.values.contains(where: { $0.events.contains(.message) }) else { return }
+        let eventID = s.outbox.nextEventID
+        s.outbox.nextEventID += 1
+        let order = m.orderKey.rawValue
+        var i = s.outbox.subscriptions.startIndex
+        while i != s.outbox.subscriptions.endIndex {
+            let (subscription, record) = s.outbox.subscriptions[i]
+            if record.events.contains(.message) {
+                try Key.outbox(subscription, order, eventID).withBytes { key in
+                    try txn.putReserving(tables.outbox, key, count: size, append: false) {
+                        InboundCodec.write(m, format: InboundCodec.outboxFormat, attempts: 0, nextAttemptMilliseconds: 0, table: .outbox, key: key, cipher, to: $0)
+                    }
+                }
+                s.outbox.subscriptions.values[i].counters.pending += 1
+                s.outbox.dirty.insert(subscription)
+            }
+            s.outbox.subscriptions.formIndex(after: &i)
+        }
+    }
+}
