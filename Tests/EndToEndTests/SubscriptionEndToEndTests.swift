@@ -115,8 +115,12 @@ import SluiceCore
             var deadline = Date().addingTimeInterval(60)
             while Date() < deadline, await (try counters(api)["pending"] ?? 0) < expected { try await Task.sleep(for: .milliseconds(100)) }
             await #expect(try counters(api)["pending"] == expected)
-            while Date() < deadline, subscriber.refused.load(ordering: .relaxed) == 0 { try await Task.sleep(for: .milliseconds(50)) }
+            // Killed once refusals are journaled: the worker then holds the subscriber
+            // before its next page, so no POST is on its way. (Killed mid-page, a POST the
+            // subscriber answers after it came up would be delivered again: at least once.)
+            while Date() < deadline, await (try counters(api)["failed_attempts"] ?? 0) == 0 { try await Task.sleep(for: .milliseconds(20)) }
             #expect(subscriber.refused.load(ordering: .relaxed) > 0)
+            await #expect((try counters(api)["failed_attempts"] ?? 0) > 0)
 
             await serve.stop(signal: SIGKILL)
             subscriber.up.store(true, ordering: .relaxed)
