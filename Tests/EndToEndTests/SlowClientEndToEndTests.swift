@@ -87,7 +87,7 @@ import Glibc
                 if !client.send(chunk) { break }
                 answer = client.readAvailable()
             }
-            if answer.isEmpty { answer = client.readUntilClosed(timeoutSeconds: 5) }
+            if answer.isEmpty { answer = await client.readUntilClosed(timeoutSeconds: 5) }
             let elapsed = Date().timeIntervalSince(start)
             #expect(answer.hasPrefix("HTTP/1.1 408"), "\(answer)")
             #expect(answer.contains(#""code":"body_too_slow""#), "\(answer)")
@@ -104,7 +104,7 @@ import Glibc
             let client = try RawClient(port: port)
             #expect(client.send(ndjsonHead(contentLength: 1_000_000) + (0..<500).map(Self.row).joined()))
             let start = Date()
-            _ = client.readUntilClosed(timeoutSeconds: 15)
+            _ = await client.readUntilClosed(timeoutSeconds: 15)
             let elapsed = Date().timeIntervalSince(start)
             #expect(client.isClosed(), "a stalled body was kept open \(elapsed) s")
             #expect(elapsed > Self.idleSeconds * 0.8 && elapsed < Self.idleSeconds + 4, "closed after \(elapsed) s")
@@ -130,7 +130,7 @@ import Glibc
             #expect(answer.contains(#""accepted":5000"#), "\(answer)")
             // The connection stays open for another request, then closes once idle.
             let idleStart = Date()
-            _ = client.readUntilClosed(timeoutSeconds: 15)
+            _ = await client.readUntilClosed(timeoutSeconds: 15)
             let idle = Date().timeIntervalSince(idleStart)
             #expect(client.isClosed())
             #expect(idle > Self.idleSeconds * 0.8 && idle < Self.idleSeconds + 4, "idle keep-alive closed after \(idle) s")
@@ -165,7 +165,7 @@ extension SlowClientEndToEndTests {
             }
             let extra = try RawClient(port: port)
             #expect(extra.send(Self.health))
-            let refused = extra.readUntilClosed(timeoutSeconds: 5)
+            let refused = await extra.readUntilClosed(timeoutSeconds: 5)
             #expect(refused.hasPrefix("HTTP/1.1 429"), "\(refused)")
             #expect(refused.contains(#""code":"too_many_connections""#), "\(refused)")
             #expect(extra.isClosed(), "closed after the answer")
@@ -181,7 +181,8 @@ extension SlowClientEndToEndTests {
     }
 }
 
-/// A blocking TCP client on 127.0.0.1 that writes raw bytes and reads what comes back.
+/// A TCP client on 127.0.0.1 that writes raw bytes and reads what comes back (reads never
+/// block for long: `read` waits at most 0 ms, `readUntilClosed` sleeps between polls).
 final class RawClient {
     private let fd: Int32
     private var eof = false
@@ -218,11 +219,16 @@ final class RawClient {
     /// What has arrived so far, without waiting.
     func readAvailable() -> String { read(waitMilliseconds: 0) }
 
-    /// Everything until the server closes, or `timeoutSeconds`.
-    func readUntilClosed(timeoutSeconds: Double) -> String {
+    /// Everything until the server closes, or `timeoutSeconds`. Polls without blocking:
+    /// a thread of the cooperative pool (two on this machine) held for seconds would stall
+    /// every other test's in-process servers in the parallel run.
+    func readUntilClosed(timeoutSeconds: Double) async -> String {
         var text = ""
         let deadline = Date().addingTimeInterval(timeoutSeconds)
-        while !eof, Date() < deadline { text += read(waitMilliseconds: 100) }
+        while !eof, Date() < deadline {
+            text += read(waitMilliseconds: 0)
+            if !eof { try? await Task.sleep(for: .milliseconds(20)) }
+        }
         return text
     }
 
