@@ -15,9 +15,17 @@ final class JournalLock: @unchecked Sendable {
     private var descriptor: Int32
     let path: String
 
-    /// Takes the lock without waiting. `created` tells whether the lock file was made by
-    /// this call, so that a failed open can remove it again and leave a foreign directory
-    /// as it found it.
+    /// How long a lock held by someone else is waited for before `locked`: a lock is also
+    /// held for a moment by a child process forked from the holder before it execs (its
+    /// copy of the descriptor closes at exec), so a journal closed and opened again in one
+    /// process that spawns others can find it briefly taken. A running writer holds it
+    /// far longer.
+    static let busyWaitMillisecondsMax = 2_000
+    static let busyRetryMilliseconds = 10
+
+    /// Takes the lock, waiting at most `busyWaitMillisecondsMax` for it. `created` tells
+    /// whether the lock file was made by this call, so that a failed open can remove it
+    /// again and leave a foreign directory as it found it.
     init(directory: String) throws(JournalError) {
         path = directory + "/" + Self.fileName
         let existed = access(path, F_OK) == 0
@@ -25,8 +33,15 @@ final class JournalLock: @unchecked Sendable {
         guard fd >= 0 else {
             throw .directory(path: directory, reason: "cannot open \(Self.fileName): \(String(cString: strerror(errno)))")
         }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+        var waited = 0
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let code = errno
+            if code == EINTR { continue }
+            if code == EWOULDBLOCK && waited < Self.busyWaitMillisecondsMax {
+                usleep(useconds_t(Self.busyRetryMilliseconds * 1_000))
+                waited += Self.busyRetryMilliseconds
+                continue
+            }
             close(fd)
             if code == EWOULDBLOCK { throw .locked(path: directory) }
             throw .directory(path: directory, reason: "cannot lock \(Self.fileName): \(String(cString: strerror(code)))")
