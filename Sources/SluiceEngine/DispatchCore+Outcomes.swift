@@ -29,7 +29,7 @@ extension DispatchCore {
                 scheduler.throttled(sender: message.sender, now: now)
                 senders[message.sender]?.snapshot.throttled += 1
             case .pause(let reason):
-                pausedSenders[message.sender] = reason
+                if entry.senderRevision == senders[message.sender]?.revision { pausedSenders[message.sender] = reason }
             case .backoff(let reason):
                 unreachable[message.sender] = reason
             }

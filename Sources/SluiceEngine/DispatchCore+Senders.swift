@@ -12,7 +12,8 @@ extension DispatchCore {
             effectiveMessagesPerSecond: record.tierMessagesPerSecond, paused: record.paused, pauseReason: record.pauseReason,
             staged: 0, inFlight: 0, sent: previous?.sent ?? 0, failed: previous?.failed ?? 0, retried: previous?.retried ?? 0,
             throttled: previous?.throttled ?? 0, inDoubt: previous?.inDoubt ?? 0, errors: previous?.errors ?? [:])
-        senders[record.id] = SenderRuntime(record: record, url: url, snapshot: snapshot)
+        let revision = (senders[record.id]?.revision ?? 0) &+ 1
+        senders[record.id] = SenderRuntime(record: record, url: url, snapshot: snapshot, revision: revision)
         if spacings[record.id] == nil { spacings[record.id] = RecipientSpacing(spacingMilliseconds: configuration.pairSpacingMilliseconds) }
         historyNeeded.formUnion(limits.configure(record))
         scheduler.upsertSender(

@@ -72,7 +72,7 @@ extension DispatchCore {
             var body: [UInt8] = []
             body.reserveCapacity(512)
             template.render(to: message.to, params: message.params, callbackData: message.id.description, into: &body)
-            inFlight[message.id.rawValue] = InFlight(message: message, admission: admission)
+            inFlight[message.id.rawValue] = InFlight(message: message, admission: admission, senderRevision: runtime.revision)
             requests.append(OutboundRequest(tag: message.id.rawValue, url: runtime.url, bearerToken: runtime.record.accessToken, body: body))
         }
         if !failures.isEmpty { record(failures) }

@@ -123,6 +123,8 @@ struct DispatchCore {
         var snapshot: SenderSnapshot
         /// Sends in a row that could not reach the endpoint (0: it answers).
         var endpointFailures = 0
+        /// Counts the operator's changes (a new token, a PUT that lifts a pause).
+        var revision: UInt64 = 0
     }
 
     struct CampaignKey: Hashable {
@@ -134,6 +136,10 @@ struct DispatchCore {
         var message: MessageRecord
         /// Its admission number at the sender's pacer (departure reports).
         var admission: UInt64
+        /// The sender's `revision` when it left: an answer to a request sent before the
+        /// operator's last change (a revoked token's 190 arriving after the new token)
+        /// does not pause the sender again.
+        var senderRevision: UInt64
     }
 
     let configuration: EngineConfiguration

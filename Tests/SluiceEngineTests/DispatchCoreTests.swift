@@ -195,6 +195,32 @@ import Testing
         #expect(h.journal.count(.sent) == 0 && h.journal.count(.failed) == 0)
     }
 
+    @Test func aRevokedTokensLateAnswersDoNotPauseTheSenderAgainAfterTheNewToken() {
+        let h = harness(tier: 100, count: 100)
+        var revoked = h.journal.senders[sender]!
+        revoked.accessToken = "revoked-token"
+        h.journal.senders[sender] = revoked
+        h.handle(.sender(revoked))
+        h.answer = { $0.bearerToken == "revoked-token" ? .rejected(httpStatus: 401, code: 190, message: "Invalid OAuth access token") : .accepted(wamid: "wamid.\($0.tag)") }
+        // The first two answers come at once; the rest of what left with the old token is
+        // still on the wire when the operator puts the new one.
+        h.latencyOf = { $0.tag <= 2 ? 500_000_000 : 3_000_000_000 }
+        h.run(seconds: 1)
+        #expect(h.journal.senders[sender]?.paused == true)
+        let onTheWire = h.sent.count
+        #expect(onTheWire > 2, "requests with the old token still unanswered")
+        var fixed = revoked
+        fixed.accessToken = "good-token"
+        fixed.paused = false
+        fixed.pauseReason = nil
+        h.journal.senders[sender] = fixed
+        h.handle(.sender(fixed))
+        h.run(seconds: 8)
+        #expect(h.journal.senders[sender]?.paused == false, "the old token's late 190s paused it again: \(h.journal.senders[sender]?.pauseReason ?? "")")
+        #expect(h.journal.count(.sent) == 100 && h.journal.count(.failed) == 0)
+        #expect(h.journal.messages.values.allSatisfy { $0.attempts == 1 }, "a 190 uses no attempt")
+    }
+
     @Test func aTierChangeGovernsFromItsInstantBothWays() {
         let h = harness(tier: 20, count: 5_000)
         h.run(seconds: 2)
