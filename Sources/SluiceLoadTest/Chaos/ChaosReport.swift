@@ -55,6 +55,9 @@ public struct ChaosReport: Sendable, Encodable {
     public var recoveredInDoubtMaxPerKill: Int
     public var duplicateBoundReason: String
     public var check: QueueChecker.Result
+    /// With webhooks: how late the statuses were, and whether each duplicate's status came
+    /// before or after its resend.
+    public var statusLag: StatusLagReport?
     /// The submissions that got no 2xx (failed or indeterminate), the first ``unansweredListedMax``.
     public var unanswered: [ChaosSubmission]
     /// All acknowledged campaigns reached `done` before the drain deadline.
@@ -75,6 +78,7 @@ public struct ChaosReport: Sendable, Encodable {
         case duplicateBoundReason = "duplicate_bound_reason"
         case wallSeconds = "wall_s"
         case drainSeconds = "drain_s"
+        case statusLag = "status_lag"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -93,6 +97,7 @@ public struct ChaosReport: Sendable, Encodable {
         try c.encode(recoveredInDoubtMaxPerKill, forKey: .recoveredInDoubtMaxPerKill)
         try c.encode(duplicateBoundReason, forKey: .duplicateBoundReason)
         try c.encode(check, forKey: .check)
+        try c.encodeIfPresent(statusLag, forKey: .statusLag)
         try c.encode(unanswered, forKey: .unanswered)
         try c.encode(drained, forKey: .drained)
         try c.encode(wallSeconds, forKey: .wallSeconds)
@@ -126,6 +131,9 @@ public struct ChaosReport: Sendable, Encodable {
             "  lost             \(c.lost)\(c.lostAllowed > 0 ? " (\(c.lostAllowed) allowed: at_most_once, ended unknown/in_doubt)" : "")",
             "  unexpected       \(c.unexpected)",
             "  duplicates       \(c.duplicates) (\(c.duplicatedMessages) messages; bound \(c.duplicateBound): \(duplicateBoundReason))",
+            statusLag.map {
+                "  status webhooks  \($0.acknowledged) acknowledged, arrival → ack p50 \(format1($0.lagP50Milliseconds)) ms, p99 \(format1($0.lagP99Milliseconds)) ms, max \(format1($0.lagMaxMilliseconds)) ms; duplicates settled before / after their resend: \($0.duplicatesSettledBeforeResend) / \($0.duplicatesSettledAfterResend)"
+            } ?? "  status webhooks  off",
             "  recovered        \(recoveredInDoubtTotal) in_doubt over all restarts (at most \(recoveredInDoubtMaxPerKill) after one kill)",
             "  time             \(format1(wallSeconds)) s (drain \(format1(drainSeconds)) s)",
         ]

@@ -208,6 +208,7 @@ public struct ChaosRunner: Sendable {
                 finalCounts[id] = CampaignFinalCounts(state: object["state"] as? String ?? "?", failed: n("failed"), inDoubt: n("in_doubt"), unknown: n("unknown"))
             }
         }
+        let acknowledgedStatuses = options.webhooks ? try acknowledgedDeliveries(mockHTTP, mockURL) : nil
         await current.stop()
         serve = nil
         await mock.stop()
@@ -249,7 +250,14 @@ public struct ChaosRunner: Sendable {
         if check.doubleIntake > 0 { failures.append("\(check.doubleIntake) recipient(s) journaled twice") }
         if check.acceptedMismatch > 0 { failures.append("\(check.acceptedMismatch) submission(s) accepted fewer recipients than sent") }
         if check.atMostOnceDuplicates > 0 { failures.append("\(check.atMostOnceDuplicates) duplicate(s) of at_most_once campaigns") }
-        if check.duplicates > bound { failures.append("\(check.duplicates) duplicate(s), more than the bound \(bound)") }
+        let statusLag = acknowledgedStatuses.map { StatusLagReport(arrivals: arrivals, acknowledged: $0) }
+        if check.duplicates > bound {
+            var failure = "\(check.duplicates) duplicate(s), more than the bound \(bound)"
+            if let lag = statusLag {
+                failure += " (\(lag.duplicatesSettledAfterResend) duplicated message(s) had their status acknowledged only after the resend — the webhook came after the settle window — and \(lag.duplicatesSettledBeforeResend) before it)"
+            }
+            failures.append(failure)
+        }
         if !drained { failures.append("the campaigns did not drain within \(Int(options.drainSecondsMax)) s") }
         if kills.count < options.kills { failures.append("only \(kills.count) of \(options.kills) kills before the time bound") }
         if check.acknowledged == 0 { failures.append("no campaign was acknowledged: nothing was tested") }
@@ -259,7 +267,7 @@ public struct ChaosRunner: Sendable {
             command: options.commandLine, seed: options.seed, tiers: options.tiers, webhooks: options.webhooks,
             inDoubtSettleSeconds: options.inDoubtSettleSeconds, delivery: options.delivery, killsRequested: options.kills,
             kills: kills, starts: starts, unexpectedExits: unexpectedExits, recoveredInDoubtTotal: recoveredTotal,
-            recoveredInDoubtMaxPerKill: recovered.max() ?? 0, duplicateBoundReason: reason, check: check,
+            recoveredInDoubtMaxPerKill: recovered.max() ?? 0, duplicateBoundReason: reason, check: check, statusLag: statusLag,
             unanswered: Array(submissions.filter { $0.outcome != .acknowledged }.prefix(ChaosReport.unansweredListedMax)), drained: drained,
             wallSeconds: Date().timeIntervalSince(started), drainSeconds: drainSeconds, failures: failures)
     }
@@ -271,6 +279,21 @@ public struct ChaosRunner: Sendable {
             x -= weight
         }
         return .sending
+    }
+
+    /// Every `delivered` status the dispatcher acknowledged, from the mock, in pages.
+    private func acknowledgedDeliveries(_ http: LoopbackHTTP, _ mockURL: String) throws -> [EndpointArrival] {
+        var all: [EndpointArrival] = []
+        let decoder = JSONDecoder()
+        let page = 10_000
+        for _ in 0..<1_000 {
+            let r = try http.request("GET", "\(mockURL)/__mock/webhooks/delivered?offset=\(all.count)&limit=\(page)", timeoutSeconds: LoopbackHTTP.timeoutSecondsMax)
+            guard r.status == 200 else { throw LoadTestError.record("GET /__mock/webhooks/delivered: \(r.status) \(r.text)") }
+            let batch = try decoder.decode([EndpointArrival].self, from: r.body)
+            all += batch
+            if batch.count < page { break }
+        }
+        return all
     }
 
     /// Waits (bounded) until the endpoint's arrival count grows.
