@@ -18,6 +18,8 @@ public final class Dispatcher: Sendable {
     let loop: DispatchLoop
     private let transport: CurlTransport
     public let clock: any Clock
+    /// Incoming media, by SHA-256.
+    public let mediaVolume: MediaVolume
     private let logger: Logger
     private let shutdownState = ShutdownState()
     private let lastPurge = Locked<Int64>(0)
@@ -30,6 +32,7 @@ public final class Dispatcher: Sendable {
         self.configuration = configuration
         self.clock = clock
         self.logger = logger
+        mediaVolume = try MediaVolume(directory: configuration.mediaDirectoryInForce)
         let journal = try Journal(directory: configuration.dataDirectory + "/journal", configuration: configuration.journal)
         self.journal = journal
         do {

@@ -5,6 +5,8 @@ import SluiceTransport
 /// Everything the dispatcher needs to run; the CLI fills it from flags and the TOML file.
 public struct EngineConfiguration: Sendable {
     public var dataDirectory: String
+    /// The media volume (incoming media, by SHA-256); nil: `<data-dir>/media`.
+    public var mediaDirectory: String?
     /// Base URL of the Cloud API (the mock's URL in tests and the demo).
     public var graphURL: String = "https://graph.facebook.com"
     public var graphVersion: String = "v21.0"
@@ -99,6 +101,16 @@ public struct EngineConfiguration: Sendable {
         transport.httpVersion = .http2
         transport.connectionsPerHostMax = Self.connectionsPerHostMax
         transport.inFlightMax = Self.inFlightTotalMax
+    }
+
+    /// Where the media volume is.
+    public var mediaDirectoryInForce: String { mediaDirectory ?? dataDirectory + "/media" }
+
+    /// `{graph-url}/{graph-version}/{media-id}`: a media node (its download url).
+    public func mediaURL(mediaID: String) -> String {
+        var base = graphURL
+        while base.hasSuffix("/") { base.removeLast() }
+        return "\(base)/\(graphVersion)/\(mediaID)"
     }
 
     /// `<data-dir>/journal.key`: the key the journal's records are encrypted under.

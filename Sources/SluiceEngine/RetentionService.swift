@@ -1,7 +1,7 @@
 import Logging
 import ServiceLifecycle
 
-/// Runs retention (`Dispatcher.sweepRetention`) every `retentionSweepIntervalMilliseconds`
+/// Runs retention (`Dispatcher.sweepRetention`, then `sweepMediaRetention`) every `retentionSweepIntervalMilliseconds`
 /// until graceful shutdown; does nothing when `retentionMilliseconds` is 0. Put it after
 /// the `DispatcherService` in the group, so that it stops before the journal closes.
 public struct RetentionService: Service {
@@ -26,6 +26,11 @@ public struct RetentionService: Service {
                     let step = try await dispatcher.sweepRetention()
                     if !step.campaigns.isEmpty {
                         logger.info("retention: removed \(step.campaigns.count) finished campaign(s) and \(step.messages) message(s) older than \(dispatcher.configuration.retentionMilliseconds / 86_400_000) day(s)")
+                    }
+                    let media = try await dispatcher.sweepMediaRetention(
+                        cutoffMilliseconds: dispatcher.clock.wallMilliseconds() - dispatcher.configuration.retentionMilliseconds)
+                    if media.records > 0 {
+                        logger.info("retention: removed \(media.records) media record(s) and \(media.files) file(s) from the media volume")
                     }
                 } catch {
                     logger.error("retention pass failed: \(error)")

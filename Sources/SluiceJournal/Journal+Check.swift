@@ -46,7 +46,10 @@ extension Journal {
     /// - every `queued`, `retry_at`, `in_doubt` and `in_flight` message has its entry;
     /// - every message's campaign exists and has the message's sender;
     /// - each campaign's stored per-state counts equal the counts of its messages;
-    /// - the stored id floors (`next_message_id`, `next_campaign_id`) are well formed.
+    /// - the stored id floors (`next_message_id`, `next_campaign_id`) are well formed;
+    /// - every `media_due` entry names a `pending` media record due at the entry's time,
+    ///   and every pending record has one; each file's count in `media_blobs` is the
+    ///   number of `stored` records naming it.
     ///
     ///     let report = try journal.check()
     ///     for v in report.violations { print(v) }
@@ -184,7 +187,58 @@ extension Journal {
                     .map { "\($0) \(campaign.stored[$0]) stored, \(campaign.found[$0]) found" }
                 report.report(Schema.campaigns, id.description, "counts disagree with its messages: " + differing.joined(separator: ", "))
             }
+            try checkMedia(txn, &report)
             return report
+        }
+    }
+
+    /// The media tables against each other; memory bounded by the distinct stored files.
+    private func checkMedia(_ txn: borrowing Transaction, _ report: inout JournalCheckReport) throws {
+        var blobs: [String: UInt64] = [:]
+        try txn.withCursor(tables.media) { c in
+            var entry = try c.first()
+            while let (key, value) = entry {
+                entry = try c.next()
+                let id = String(decoding: key, as: UTF8.self)
+                guard let record = try? MediaCodec.read(id: id, value) else {
+                    report.report(Schema.media, id, "record does not decode")
+                    continue
+                }
+                switch record.state {
+                case .stored: blobs[record.sha256, default: 0] += 1
+                case .pending:
+                    let due = try MediaCodec.dueKey(id, nextAttemptMilliseconds: record.nextAttemptMilliseconds).withUnsafeBytes { try txn.get(tables.mediaDue, $0) }
+                    if due == nil { report.report(Schema.media, id, "pending, but no media_due entry at \(record.nextAttemptMilliseconds)") }
+                case .failed: break
+                }
+            }
+        }
+        try txn.withCursor(tables.mediaDue) { c in
+            var entry = try c.first()
+            while let (key, _) = entry {
+                entry = try c.next()
+                guard let (at, id) = MediaCodec.dueParts(key) else {
+                    report.report(Schema.mediaDue, hex(key), "key of \(key.count) bytes, expected a time and an id")
+                    continue
+                }
+                let record = try Array(id.utf8).withUnsafeBytes { try txn.get(tables.media, $0) }.flatMap { try? MediaCodec.read(id: id, $0) }
+                if record?.state != .pending || record?.nextAttemptMilliseconds != at {
+                    report.report(Schema.mediaDue, id, "entry at \(at) names no pending media record due then")
+                }
+            }
+        }
+        try txn.withCursor(tables.mediaBlobs) { c in
+            var entry = try c.first()
+            while let (key, value) = entry {
+                entry = try c.next()
+                let sha = String(decoding: key, as: UTF8.self)
+                let stored = value.count == 8 ? UInt64(bigEndian: value.loadUnaligned(as: UInt64.self)) : 0
+                let found = blobs.removeValue(forKey: sha) ?? 0
+                if stored != found { report.report(Schema.mediaBlobs, sha, "count \(stored), but \(found) stored record(s) name the file") }
+            }
+        }
+        for (sha, found) in blobs.sorted(by: { $0.key < $1.key }) {
+            report.report(Schema.mediaBlobs, sha, "no count, but \(found) stored record(s) name the file")
         }
     }
 

@@ -70,8 +70,16 @@ public enum JournalMutation: Sendable {
     case settleOutbox([OutboxSettlement])
     /// Incoming messages from a webhook. One whose wamid is already journaled (Meta
     /// delivers at least once) is a duplicate and changes nothing; each new one gets an
-    /// outbox entry for every subscriber that asks for messages. Result `inbound`.
+    /// outbox entry for every subscriber that asks for messages, and its media (if any and
+    /// not yet known) a `pending` record, due at once. Result `inbound`.
     case recordInbound([InboundMessage])
+    /// Outcomes of media downloads; each applies only to a `pending` record. Result
+    /// `settled` (how many applied).
+    case settleMedia([MediaSettlement])
+    /// Retention of the media volume: scans up to `max` media records with ids after
+    /// `after` and deletes those received before `receivedBefore` that are no longer
+    /// pending. Result `mediaRemoved`; repeat from its `resume` until that is nil.
+    case removeMedia(receivedBefore: Int64, after: String?, max: Int)
 
     /// Records this mutation writes, for the per-transaction cap.
     var recordCount: Int {
@@ -85,7 +93,9 @@ public enum JournalMutation: Sendable {
         case .createCampaign(_, _, _, let recipients, _): 1 + recipients.count
         case .appendMessages(_, _, let recipients): recipients.count
         case .transition(let transitions): transitions.count
-        case .recordInbound(let messages): 2 * messages.count
+        case .recordInbound(let messages): 3 * messages.count
+        case .settleMedia(let settlements): 3 * settlements.count
+        case .removeMedia(_, _, let max): 2 * max
         }
     }
 }
@@ -169,4 +179,7 @@ public enum MutationResult: Sendable, Equatable {
     case removed(messages: Int, resume: MessageID?)
     /// `recordInbound`: messages journaled, and those already journaled (redeliveries).
     case inbound(recorded: Int, duplicates: Int)
+    /// `removeMedia`: records deleted, the files no record names any more (sha256 hex),
+    /// and the id to continue after (nil: the scan is done).
+    case mediaRemoved(records: Int, unreferenced: [String], resume: String?)
 }

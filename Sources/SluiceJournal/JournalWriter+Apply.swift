@@ -18,7 +18,7 @@ extension JournalWriter {
                 results.append(.sender(try putSender(record, txn, &s)))
             case .deleteSender(let phoneNumberID):
                 results.append(.deletedSender(try deleteSender(phoneNumberID, txn, &s)))
-                        case let .createCampaign(sender, message, created, recipients, options):
+            case let .createCampaign(sender, message, created, recipients, options):
                 guard s.senderPhones[sender] != nil else { throw JournalError.unknownSender(sender) }
                 guard message.count <= Self.campaignMessageBytesMax else {
                     throw JournalError.invalidField(field: "message", reason: "\(message.count) bytes, more than \(Self.campaignMessageBytesMax)")
@@ -76,6 +76,11 @@ extension JournalWriter {
                 results.append(.settled(try settle(settlements, txn, &s)))
             case .recordInbound(let messages):
                 results.append(try recordInbound(messages, txn, &s))
+            case .settleMedia(let settlements):
+                results.append(.settled(try settleMedia(settlements, txn)))
+            case let .removeMedia(receivedBefore, after, max):
+                let (removed, unreferenced, resume) = try removeMedia(receivedBefore: receivedBefore, after: after, max: max, txn)
+                results.append(.mediaRemoved(records: removed, unreferenced: unreferenced, resume: resume))
             case let .setCampaignState(id, state):
                 results.append(.campaignState(try setCampaignState(id, state, txn, &s)))
             case let .endMessages(campaign, to, max, updated):

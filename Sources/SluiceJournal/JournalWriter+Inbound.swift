@@ -36,6 +36,7 @@ extension JournalWriter {
                     InboundCodec.write(m, format: InboundCodec.recordFormat, attempts: 0, nextAttemptMilliseconds: 0, table: .inbound, key: k, cipher, to: $0)
                 }
             }
+            if let media = m.media { try recordMedia(media, sender: m.senderPhoneNumberID, receivedMilliseconds: m.receivedMilliseconds, txn) }
             try emitInbound(m, size: size, txn, &s)
             recorded += 1
         }

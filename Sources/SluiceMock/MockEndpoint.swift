@@ -68,6 +68,8 @@ public final class MockEndpoint: Sendable {
     let faults: FaultInjector
     /// Sends status webhooks when configured; its schedule survives restarts.
     let webhooks: StatusWebhookSender?
+    /// Media uploaded to the mock or sent by its simulated customers; survives restarts.
+    public let media = MockMediaStore()
     private let logger: Logger
     private let state = Locked(State.idle)
 
@@ -220,7 +222,9 @@ public final class MockEndpoint: Sendable {
             refusals: refusals
         ).register(on: router)
         InspectionRoutes(recorder: recorder, book: book, stats: { [self] in stats() }, webhooks: webhooks).register(on: router)
-        PhoneNumberRoute(book: book).register(on: router)
+        let mediaRoutes = MockMediaRoutes(store: media, book: book, tls: configuration.tls)
+        mediaRoutes.register(on: router)
+        PhoneNumberRoute(book: book, media: mediaRoutes).register(on: router)
 
         // The bound port arrives through the server's callback; the stream ends early if it fails to bind.
         let (ports, portContinuation) = AsyncStream<Int>.makeStream()

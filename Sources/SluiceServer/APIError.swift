@@ -21,6 +21,8 @@ public struct APIError: Error, HTTPResponseError, Sendable {
         case lineTooLong = "line_too_long"
         case malformedJSON = "malformed_json"
         case malformedWebhook = "malformed_webhook"
+        case mediaFailed = "media_failed"
+        case mediaPending = "media_pending"
         case methodNotAllowed = "method_not_allowed"
         case noAppSecret = "no_app_secret"
         case noValidRecipients = "no_valid_recipients"

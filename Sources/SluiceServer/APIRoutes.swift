@@ -62,6 +62,8 @@ public enum APIRoutes {
         let admin = router.group("v1").add(middleware: APIKeyMiddleware(keys: keys, scope: .admin))
         let submit = router.group("v1").add(middleware: APIKeyMiddleware(keys: keys, scope: .submit))
         let read = router.group("v1").add(middleware: APIKeyMiddleware(keys: keys, scope: .read))
+        let media = router.group("v1").add(middleware: APIKeyMiddleware(keys: keys, scope: .mediaRead, alternatives: [.admin]))
+        MediaRoutes.add(to: media, dispatcher: dispatcher)
         APIKeyRoutes.add(to: admin, keys: keys, dispatcher: dispatcher)
         SenderRoutes.add(read: read, admin: admin, dispatcher: dispatcher)
         SubscriptionRoutes.add(read: read, admin: admin, dispatcher: dispatcher)

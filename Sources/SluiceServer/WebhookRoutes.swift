@@ -155,6 +155,18 @@ struct WebhookPayload {
         }
     }
 
+    /// The media of an image, video, audio, document or sticker message: `{type: {id,
+    /// mime_type, sha256}}`. Without a usable id (letters, digits, '-', '_': it becomes a
+    /// journal key and a URL) the message is still recorded, with no media to fetch:
+    /// refusing the body would only make Meta redeliver it for days.
+    static func mediaReference(_ message: [String: Any], type: String) -> MediaReference? {
+        guard let kind = MediaKind(rawValue: type), let media = message[type] as? [String: Any], let id = media["id"] as? String, MediaRoutes.isMediaID(id)
+        else { return nil }
+        let mime = (media["mime_type"] as? String).flatMap { $0.utf8.count <= 255 ? $0 : nil }
+        let sha = (media["sha256"] as? String).flatMap { $0.utf8.count <= 128 ? $0 : nil }
+        return MediaReference(id: id, kind: kind, mimeType: mime, sha256: sha)
+    }
+
     /// `value.messages[]` with the `contacts[]` entry of each sender: every message needs
     /// a string `id` (its wamid), `type` and `timestamp`; `from` may be missing.
     mutating func parseMessages(_ messagesValue: Any, value: [String: Any], at path: String, statusesMax: Int) throws {
@@ -186,7 +198,7 @@ struct WebhookPayload {
             let object = (try? JSONSerialization.data(withJSONObject: message, options: [.sortedKeys, .withoutEscapingSlashes])).map { Array($0) } ?? []
             messages.append(InboundMessage(
                 wamid: wamid, senderPhoneNumberID: phone, from: from, fromUserID: userID, contactName: name, timestamp: timestamp, type: type,
-                object: object, receivedMilliseconds: 0))
+                object: object, receivedMilliseconds: 0, media: Self.mediaReference(message, type: type)))
         }
     }
 }

@@ -136,7 +136,7 @@ struct MockEndpointTests {
             #expect(badSender.errorCode == 100)
 
             let unknown = try await Curl.run(
-                Curl.sendArguments(url: running.baseURL + "/v21.0/\(Self.sender)/media", body: sendBody()),
+                Curl.sendArguments(url: running.baseURL + "/v21.0/\(Self.sender)/message_templates", body: sendBody()),
                 in: directory
             )
             #expect(unknown.status == 404)

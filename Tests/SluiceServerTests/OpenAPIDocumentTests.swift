@@ -166,50 +166,51 @@ import Yams
         }
     }
 
-    /// Per operation: the documented scope admits a key that holds only it, and a key
+    /// Per operation: each documented scope admits a key that holds only it, and a key
     /// with every other scope gets 403; an operation without security needs no key.
     @Test func eachOperationDemandsTheScopeItDocuments() async throws {
         let document = try Self.document()
-        // Per operation, its one scope, or nil for `security: []`.
-        var demands: [(operation: Operation, scope: String?)] = []
+        // Per operation, the scopes that admit it (alternatives), or [] for `security: []`.
+        var demands: [(operation: Operation, scopes: [String])] = []
         for (operation, object) in try Self.operations(document).sorted(by: { $0.key < $1.key }) {
             let security = try #require((object["security"] ?? document["security"]) as? [Any], "\(operation)")
-            guard let requirement = security.first as? [String: Any] else {
-                #expect(security.isEmpty, "\(operation): security is [] or one requirement")
-                demands.append((operation, nil))
-                continue
+            var admitting: [String] = []
+            for requirement in security {
+                let named = try #require((requirement as? [String: Any])?["apiKey"] as? [String], "\(operation) names the apiKey scheme")
+                #expect(named.count == 1, "\(operation): each requirement names one scope")
+                admitting += named
             }
-            let named = try #require(requirement["apiKey"] as? [String], "\(operation) names the apiKey scheme")
-            #expect(named.count == 1, "\(operation) names one scope")
-            let responses = try #require(object["responses"] as? [String: Any])
-            #expect(responses["401"] != nil && responses["403"] != nil, "\(operation) documents 401 and 403")
-            demands.append((operation, named.first ?? ""))
+            if !admitting.isEmpty {
+                let responses = try #require(object["responses"] as? [String: Any])
+                #expect(responses["401"] != nil && responses["403"] != nil, "\(operation) documents 401 and 403")
+            }
+            demands.append((operation, admitting))
         }
-        let scopes = ["admin", "submit", "read"]
+        let scopes = APIKeyScope.allCases.map(\.rawValue)
         let checks = demands
         try await withRouter { _, client in
-            var only: [String: String] = [:]
-            var allBut: [String: String] = [:]
-            for scope in scopes {
-                for (name, list, into) in [("only-\(scope)", [scope], "only"), ("all-but-\(scope)", scopes.filter { $0 != scope }, "allBut")] {
-                    let created = try await call(client, Operation(method: "POST", path: "/v1/keys"), key: Self.key,
-                                                 json: #"{"name": "\#(name)", "scopes": [\#(list.map { "\"\($0)\"" }.joined(separator: ","))]}"#)
-                    let token = try #require((try JSONSerialization.jsonObject(with: Data(created.body.utf8)) as? [String: Any])?["key"] as? String, "\(created)")
-                    if into == "only" { only[scope] = token } else { allBut[scope] = token }
-                }
+            func key(_ name: String, _ list: [String]) async throws -> String {
+                let created = try await call(client, Operation(method: "POST", path: "/v1/keys"), key: Self.key,
+                                             json: #"{"name": "\#(name)", "scopes": [\#(list.map { "\"\($0)\"" }.joined(separator: ","))]}"#)
+                return try #require((try JSONSerialization.jsonObject(with: Data(created.body.utf8)) as? [String: Any])?["key"] as? String, "\(created)")
             }
-            for (operation, scope) in checks {
-                guard let scope else {
+            var only: [String: String] = [:]
+            for scope in scopes { only[scope] = try await key("only-\(scope)", [scope]) }
+            for (operation, admitting) in checks {
+                guard !admitting.isEmpty else {
                     let open = try await call(client, operation, key: nil)
                     #expect(open.status != 401 && open.status != 403, "\(operation) without a key: \(open)")
                     continue
                 }
                 let none = try await call(client, operation, key: nil)
                 #expect(none.status == 401 && none.code == "unauthorized", "\(operation) without a key: \(none)")
-                let others = try await call(client, operation, key: allBut[scope] ?? "")
-                #expect(others.status == 403 && others.code == "insufficient_scope", "\(operation) without '\(scope)': \(others)")
-                let admitted = try await call(client, operation, key: only[scope] ?? "")
-                #expect(admitted.status != 401 && admitted.status != 403, "\(operation) with only '\(scope)': \(admitted)")
+                let rest = scopes.filter { !admitting.contains($0) }
+                let others = try await call(client, operation, key: try await key("without-\(admitting.joined(separator: "-"))", rest))
+                #expect(others.status == 403 && others.code == "insufficient_scope", "\(operation) without \(admitting): \(others)")
+                for scope in admitting {
+                    let admitted = try await call(client, operation, key: only[scope] ?? "")
+                    #expect(admitted.status != 401 && admitted.status != 403, "\(operation) with only '\(scope)': \(admitted)")
+                }
             }
         }
     }

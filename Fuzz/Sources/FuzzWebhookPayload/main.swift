@@ -37,6 +37,9 @@ public func fuzz(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
         invariant(!m.wamid.isEmpty && m.wamid.utf8.count <= WebhookPayload.wamidBytesMax, "an incoming message whose wamid the journal cannot key by")
         invariant(!m.type.isEmpty && payload.phoneNumberIDs.contains(m.senderPhoneNumberID), "an incoming message without a type or a verified number")
         invariant((try? JSONSerialization.jsonObject(with: Data(m.object))) is [String: Any], "an incoming message whose object is not a JSON object")
+        if let media = m.media {
+            invariant(MediaRoutes.isMediaID(media.id) && media.kind.rawValue == m.type, "a media reference whose id cannot be a key and a path, or of another type")
+        }
     }
     do {
         let small = try WebhookPayload(body: body, statusesMax: smallMax)

@@ -6,6 +6,8 @@ public enum APIKeyScope: String, CaseIterable, Comparable, Sendable {
     case submit
     /// Status: senders and campaigns.
     case read
+    /// The media volume's files (`GET /v1/media/{id}`); admin keys may read them too.
+    case mediaRead = "media:read"
 
     /// The scope's bit in a stored scope set. Fixed: the journal keeps these bits.
     public var bit: UInt8 {
@@ -13,6 +15,7 @@ public enum APIKeyScope: String, CaseIterable, Comparable, Sendable {
         case .admin: 1
         case .submit: 2
         case .read: 4
+        case .mediaRead: 8
         }
     }
 

@@ -19,10 +19,12 @@ public struct InboundMessage: Sendable, Equatable {
     public var object: [UInt8]
     /// When Sluice journaled it (wall-clock ms).
     public var receivedMilliseconds: Int64
+    /// The media of an image, video, audio, document or sticker message.
+    public var media: MediaReference?
 
     public init(
         wamid: String, senderPhoneNumberID: String, from: String?, fromUserID: String? = nil, contactName: String? = nil,
-        timestamp: String, type: String, object: [UInt8], receivedMilliseconds: Int64
+        timestamp: String, type: String, object: [UInt8], receivedMilliseconds: Int64, media: MediaReference? = nil
     ) {
         self.wamid = wamid
         self.senderPhoneNumberID = senderPhoneNumberID
@@ -33,6 +35,7 @@ public struct InboundMessage: Sendable, Equatable {
         self.type = type
         self.object = object
         self.receivedMilliseconds = receivedMilliseconds
+        self.media = media
     }
 
     /// The key its event waits under in a subscriber's outbox: one per contact of a

@@ -4,10 +4,11 @@ import SluiceCore
 /// `outbox` entry carries it to a subscriber (format 3 there; the key is subscription |
 /// `orderKey` | event id):
 ///
-///     0 u8 format   1 u8 0   2 u8 flags (1 from, 2 fromUserID, 4 contactName)
+///     0 u8 format   1 u8 0   2 u8 flags (1 from, 2 fromUserID, 4 contactName, 8 media)
 ///     3 u32 attempts   7 i64 next attempt ms   (both 0 in `inbound`)
 ///     15 i64 received ms
 ///     23 sender phone number id, wamid, type, timestamp  (u16 length + UTF-8 each)
+///     [media id, kind, mime type, sha256 ("" for none)]  (u16 length + UTF-8 each)
 ///     then sealed: [from], [fromUserID], [contactName]  (u16 length + UTF-8 each),
 ///                  the message object  (u32 length + bytes)
 ///
@@ -23,9 +24,13 @@ enum InboundCodec {
     private static let hasFrom: UInt8 = 1
     private static let hasUserID: UInt8 = 2
     private static let hasContactName: UInt8 = 4
+    private static let hasMedia: UInt8 = 8
 
     static func size(_ m: InboundMessage, _ cipher: RecordCipher) -> Int {
         var n = headerBytes + 8 + m.senderPhoneNumberID.utf8.count + m.wamid.utf8.count + m.type.utf8.count + m.timestamp.utf8.count
+        if let media = m.media {
+            n += 8 + media.id.utf8.count + media.kind.rawValue.utf8.count + (media.mimeType?.utf8.count ?? 0) + (media.sha256?.utf8.count ?? 0)
+        }
         var sealed = 4 + m.object.count
         for field in [m.from, m.fromUserID, m.contactName] { if let f = field { sealed += 2 + f.utf8.count } }
         n += cipher.sealedCount(sealed)
@@ -39,7 +44,9 @@ enum InboundCodec {
         var w = ByteWriter(base)
         w.u8(format)
         w.u8(0)
-        w.u8((m.from == nil ? 0 : hasFrom) | (m.fromUserID == nil ? 0 : hasUserID) | (m.contactName == nil ? 0 : hasContactName))
+        w.u8(
+            (m.from == nil ? 0 : hasFrom) | (m.fromUserID == nil ? 0 : hasUserID) | (m.contactName == nil ? 0 : hasContactName)
+                | (m.media == nil ? 0 : hasMedia))
         w.u32(attempts)
         w.i64(nextAttemptMilliseconds)
         w.i64(m.receivedMilliseconds)
@@ -47,6 +54,12 @@ enum InboundCodec {
         w.string(m.wamid)
         w.string(m.type)
         w.string(m.timestamp)
+        if let media = m.media {
+            w.string(media.id)
+            w.string(media.kind.rawValue)
+            w.string(media.mimeType ?? "")
+            w.string(media.sha256 ?? "")
+        }
         cipher.seal(&w, table, key: key) { w in
             if let f = m.from { w.string(f) }
             if let f = m.fromUserID { w.string(f) }
@@ -63,7 +76,7 @@ enum InboundCodec {
         var r = ByteReader(bytes)
         guard try r.u8() == format, try r.u8() == 0 else { throw ByteReader.Short() }
         let flags = try r.u8()
-        guard flags & ~(hasFrom | hasUserID | hasContactName) == 0 else { throw ByteReader.Short() }
+        guard flags & ~(hasFrom | hasUserID | hasContactName | hasMedia) == 0 else { throw ByteReader.Short() }
         let attempts = try r.u32()
         let next = try r.i64()
         let received = try r.i64()
@@ -71,6 +84,14 @@ enum InboundCodec {
         let wamid = try r.string()
         let type = try r.string()
         let timestamp = try r.string()
+        var media: MediaReference?
+        if flags & hasMedia != 0 {
+            let id = try r.string()
+            guard let kind = MediaKind(rawValue: try r.string()) else { throw ByteReader.Short() }
+            let mime = try r.string()
+            let sha = try r.string()
+            media = MediaReference(id: id, kind: kind, mimeType: mime.isEmpty ? nil : mime, sha256: sha.isEmpty ? nil : sha)
+        }
         typealias Sealed = (from: String?, userID: String?, name: String?, object: [UInt8])
         let sealed = try cipher.open(r.rest(), table, key: key) { plain throws(ByteReader.Short) -> Sealed in
             guard let plain else { return (nil, nil, nil, Array(RecordCipher.placeholder.utf8)) }
@@ -84,7 +105,7 @@ enum InboundCodec {
         }
         let message = InboundMessage(
             wamid: wamid, senderPhoneNumberID: sender, from: sealed.from, fromUserID: sealed.userID, contactName: sealed.name,
-            timestamp: timestamp, type: type, object: sealed.object, receivedMilliseconds: received)
+            timestamp: timestamp, type: type, object: sealed.object, receivedMilliseconds: received, media: media)
         return (message, attempts, next)
     }
 }

@@ -33,12 +33,18 @@ enum Schema {
     static let outbox = "outbox"
     static let wamids = "wamids"
     static let inbound = "inbound"
+    static let media = "media"
+    static let mediaDue = "media_due"
+    static let mediaBlobs = "media_blobs"
     static let meta = "meta"
 
-    static let all = [meta, messages, pending, due, inflight, campaigns, senders, keys, idempotency, subscriptions, outbox, wamids, inbound]
+    static let all = [
+        meta, messages, pending, due, inflight, campaigns, senders, keys, idempotency, subscriptions, outbox, wamids, inbound, media, mediaDue,
+        mediaBlobs,
+    ]
     /// Tables added to version 1 without changing any existing layout: a journal written
     /// before them gets them, empty, when it is opened (older builds ignore them).
-    static let added: Set<String> = [keys, idempotency, subscriptions, outbox, wamids, inbound]
+    static let added: Set<String> = [keys, idempotency, subscriptions, outbox, wamids, inbound, media, mediaDue, mediaBlobs]
 }
 
 /// The opened tables.
@@ -64,4 +70,10 @@ struct Tables: Sendable {
     var wamids: Database
     /// Incoming messages by wamid (UTF-8): `InboundCodec`. Deduplicates Meta's redeliveries.
     var inbound: Database
+    /// Media records by Meta's media id (UTF-8): `MediaCodec`.
+    var media: Database
+    /// Pending downloads by when they are tried next: `MediaCodec.dueKey`.
+    var mediaDue: Database
+    /// How many media records name each stored file: sha256 hex → u64 big-endian.
+    var mediaBlobs: Database
 }

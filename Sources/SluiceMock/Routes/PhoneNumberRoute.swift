@@ -4,10 +4,12 @@ import Hummingbird
 /// it to the number's token. The dispatcher's warm start reads it to open connections
 /// before a campaign needs them. Checked like a send (token, id) but not counted
 /// against the tier: reads are not messages. Answered reads are counted per number.
+/// The same path names a media node when the id is one the media store holds.
 struct PhoneNumberRoute: Sendable {
     static let path: RouterPath = "/:version/:phoneNumberID"
 
     let book: SenderBook
+    let media: MockMediaRoutes
 
     func register(on router: Router<MockRequestContext>) {
         router.get(Self.path) { request, context in
@@ -16,6 +18,7 @@ struct PhoneNumberRoute: Sendable {
     }
 
     func handle(_ request: Request, rawID: String) -> Response {
+        if let item = media.store.item(rawID) { return media.describe(request, item: item) }
         guard SendRequestValidator.isPhoneNumberID(rawID[...]) else {
             let error = MetaError.invalidParameter("phone_number_id", "Unsupported get request. Object with ID '\(rawID.prefix(64))' does not exist.")
             book.noteError(code: error.code, phoneNumberID: nil)

@@ -6,6 +6,11 @@ extension ServeSettings {
         .string("data-dir", "data_dir", \.dataDir, placeholder: "DIR", help: "LMDB journal (`journal/`), its key `journal.key`, `departures` and `admin.key`") {
             $0.isEmpty ? "must not be empty" : nil
         },
+        .optionalString(
+            "media-dir", "media_dir", \.mediaDir, placeholder: "DIR", defaultNote: "`<data-dir>/media`",
+            help: "the media volume: incoming media, one file per SHA-256") {
+            $0.isEmpty ? "must not be empty" : nil
+        },
         ServeSetting(
             flag: "listen", key: "listen", kind: .string, placeholder: "HOST:PORT", defaultNote: nil,
             help: "HTTP API address (port 0: any free port)",

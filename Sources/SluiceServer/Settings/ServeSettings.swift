@@ -8,6 +8,8 @@ import SluiceTransport
 /// table are read from it.
 public struct ServeSettings: Equatable, Sendable {
     public var dataDir = "./sluice-data"
+    /// The media volume; nil: `<data-dir>/media`.
+    public var mediaDir: String?
     public var listen = ListenAddress(host: "127.0.0.1", port: 8080)
     public var graphURL = "https://graph.facebook.com"
     public var graphVersion = "v21.0"
@@ -60,8 +62,16 @@ public struct ServeSettings: Equatable, Sendable {
         SlowClientGuard(idleSeconds: clientIdleSeconds, bodyMinBytesPerSecond: bodyMinRate, maxConnectionsPerClient: maxConnectionsPerClient)
     }
 
+    /// How incoming media is downloaded: through the same trust store as the sends.
+    public var mediaFetcher: MediaFetcherConfiguration {
+        var c = MediaFetcherConfiguration()
+        c.caFile = caFile
+        return c
+    }
+
     public func engineConfiguration() -> EngineConfiguration {
         var c = EngineConfiguration(dataDirectory: dataDir)
+        c.mediaDirectory = mediaDir
         c.graphURL = graphURL
         c.graphVersion = graphVersion
         c.transport.caFile = caFile

@@ -116,13 +116,14 @@ public final class SubscriberDelivery: Service, Sendable {
                 try? await Task.sleep(for: .milliseconds(configuration.pollIntervalMilliseconds))
                 continue
             }
-            if !page.entries.isEmpty {
-                let outcomes = await deliver(page.entries, to: record)
+            let (ready, media) = readyEntries(page.entries)
+            if !ready.isEmpty {
+                let outcomes = await deliver(ready, to: record, media: media)
                 let cancelled = Task.isCancelled
                 var settlements: [OutboxSettlement] = []
                 var delivered = 0
                 let now = dispatcher.clock.wallMilliseconds()
-                for (entry, outcome) in zip(page.entries, outcomes) {
+                for (entry, outcome) in zip(ready, outcomes) {
                     let e = entry.event
                     switch outcome {
                     case .delivered:
@@ -174,20 +175,41 @@ public final class SubscriberDelivery: Service, Sendable {
         }
     }
 
+    /// The entries that can go now, with the media records their events describe: an
+    /// incoming message whose media is still downloading waits (and with it only the
+    /// later messages of the same contact, which are behind it in the outbox).
+    func readyEntries(_ entries: [OutboxEntry]) -> ([OutboxEntry], [String: MediaRecord]) {
+        var ready: [OutboxEntry] = []
+        var media: [String: MediaRecord] = [:]
+        for entry in entries {
+            if case .message(let e) = entry.event, let reference = e.message.media {
+                let record: MediaRecord?
+                do { record = try dispatcher.media(id: reference.id) } catch {
+                    logger.error("reading media \(reference.id) failed: \(error)")
+                    continue
+                }
+                if record?.state == .pending { continue }
+                if let record { media[record.id] = record }
+            }
+            ready.append(entry)
+        }
+        return (ready, media)
+    }
+
     enum Outcome: Equatable {
         case delivered
         case failed(String)
     }
 
     /// POSTs the entries, at most `concurrencyPerSubscription` at a time; one outcome each.
-    func deliver(_ entries: [OutboxEntry], to record: SubscriptionRecord) async -> [Outcome] {
+    func deliver(_ entries: [OutboxEntry], to record: SubscriptionRecord, media: [String: MediaRecord] = [:]) async -> [Outcome] {
         var outcomes = [Outcome](repeating: .failed("not attempted"), count: entries.count)
         await withTaskGroup(of: (Int, Outcome).self) { group in
             var next = 0
             func start() {
                 let i = next
                 next += 1
-                group.addTask { (i, await self.post(entries[i], to: record)) }
+                group.addTask { (i, await self.post(entries[i], to: record, media: media)) }
             }
             while next < min(entries.count, max(1, configuration.concurrencyPerSubscription)) { start() }
             for await (i, outcome) in group {
@@ -198,8 +220,8 @@ public final class SubscriberDelivery: Service, Sendable {
         return outcomes
     }
 
-    func post(_ entry: OutboxEntry, to record: SubscriptionRecord) async -> Outcome {
-        let body = SubscriberEvent.body(entry.event)
+    func post(_ entry: OutboxEntry, to record: SubscriptionRecord, media: [String: MediaRecord]) async -> Outcome {
+        let body = SubscriberEvent.body(entry.event, media: media)
         var request = HTTPClientRequest(url: record.url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
@@ -221,10 +243,11 @@ public final class SubscriberDelivery: Service, Sendable {
 
 /// The JSON a subscriber receives for one event.
 public enum SubscriberEvent {
-    public static func body(_ event: OutboxEvent) -> [UInt8] {
+    /// `media`: the records of the media that message events name, by id.
+    public static func body(_ event: OutboxEvent, media: [String: MediaRecord] = [:]) -> [UInt8] {
         switch event {
         case .status(let e): body(e)
-        case .message(let e): body(e)
+        case .message(let e): body(e, media: e.message.media.flatMap { media[$0.id] })
         }
     }
 
@@ -239,8 +262,10 @@ public enum SubscriberEvent {
     /// `{"event_id":"9","type":"message","sender":"1065…","from":"9665…","from_user_id":…,
     /// "contact_name":"Amal","wamid":"wamid.…","message_type":"text","timestamp":"1749979800",
     /// "message":{…as WhatsApp sent it…},"media":null,"received_at":"2025-06-15T09:30:00.125Z"}`;
-    /// `from_user_id` and `contact_name` only when WhatsApp gave them.
-    public static func body(_ e: InboundEvent) -> [UInt8] {
+    /// `from_user_id` and `contact_name` only when WhatsApp gave them. For media messages
+    /// `media` is `{"id","sha256","mime_type","size","url":"/v1/media/{id}"}`, or
+    /// `{"id","mime_type","error"}` when the download was given up.
+    public static func body(_ e: InboundEvent, media record: MediaRecord? = nil) -> [UInt8] {
         let m = e.message
         var object: [String: Any] = [
             "event_id": String(e.eventID),
@@ -251,7 +276,7 @@ public enum SubscriberEvent {
             "message_type": m.type,
             "timestamp": m.timestamp,
             "message": (try? JSONSerialization.jsonObject(with: Data(m.object))) ?? NSNull(),
-            "media": NSNull(),
+            "media": m.media.map { MediaRoutes.eventJSON($0, record) as Any } ?? NSNull(),
             "received_at": APIKeyRoutes.timestamp(m.receivedMilliseconds),
             "received_at_ms": m.receivedMilliseconds,
         ]

@@ -1,0 +1,105 @@
+/// The kinds of WhatsApp media and Meta's size limit for each.
+public enum MediaKind: String, CaseIterable, Sendable {
+    case image, video, audio, document, sticker
+
+    /// Meta's limit: image 5 MB, audio and video 16 MB, document 100 MB, sticker 500 KB
+    /// (animated; static ones are 100 KB, but a webhook does not say which).
+    public var bytesMax: Int64 {
+        switch self {
+        case .image: 5 << 20
+        case .audio, .video: 16 << 20
+        case .document: 100 << 20
+        case .sticker: 500 << 10
+        }
+    }
+}
+
+/// What an incoming media message says of its media (`image: {id, mime_type, sha256}`).
+public struct MediaReference: Sendable, Equatable {
+    /// Meta's media id: `GET /{media-id}` with the number's token gives its download url.
+    public var id: String
+    public var kind: MediaKind
+    public var mimeType: String?
+    /// As the webhook gave it (base64 in webhooks; hex from `GET /{media-id}`).
+    public var sha256: String?
+
+    public init(id: String, kind: MediaKind, mimeType: String? = nil, sha256: String? = nil) {
+        self.id = id
+        self.kind = kind
+        self.mimeType = mimeType
+        self.sha256 = sha256
+    }
+}
+
+/// One piece of media in the media volume, as the journal tracks it: downloaded from
+/// Meta (`pending` until then), stored under its SHA-256, or given up on.
+public struct MediaRecord: Sendable, Equatable {
+    public enum State: UInt8, Sendable, CustomStringConvertible {
+        case pending = 0
+        case stored = 1
+        case failed = 2
+
+        public var description: String {
+            switch self {
+            case .pending: "pending"
+            case .stored: "stored"
+            case .failed: "failed"
+            }
+        }
+    }
+
+    /// Meta's media id; also Sluice's (`GET /v1/media/{id}`).
+    public var id: String
+    /// The number whose token fetches it.
+    public var senderPhoneNumberID: String
+    public var kind: MediaKind
+    public var state: State
+    /// The webhook's until the download says otherwise.
+    public var mimeType: String
+    /// Lowercase hex of the stored bytes; empty until stored.
+    public var sha256: String
+    public var size: Int64
+    public var attempts: UInt32
+    /// When a pending download is tried next (wall-clock ms).
+    public var nextAttemptMilliseconds: Int64
+    /// Why the last attempt failed (pending) or why it was given up (failed).
+    public var error: String?
+    public var receivedMilliseconds: Int64
+    /// When it was stored or given up; 0 while pending.
+    public var settledMilliseconds: Int64
+
+    public init(
+        id: String, senderPhoneNumberID: String, kind: MediaKind, state: State = .pending, mimeType: String, sha256: String = "",
+        size: Int64 = 0, attempts: UInt32 = 0, nextAttemptMilliseconds: Int64, error: String? = nil, receivedMilliseconds: Int64,
+        settledMilliseconds: Int64 = 0
+    ) {
+        self.id = id
+        self.senderPhoneNumberID = senderPhoneNumberID
+        self.kind = kind
+        self.state = state
+        self.mimeType = mimeType
+        self.sha256 = sha256
+        self.size = size
+        self.attempts = attempts
+        self.nextAttemptMilliseconds = nextAttemptMilliseconds
+        self.error = error
+        self.receivedMilliseconds = receivedMilliseconds
+        self.settledMilliseconds = settledMilliseconds
+    }
+}
+
+/// The outcome of one download attempt.
+public enum MediaSettlement: Sendable, Equatable {
+    /// In the volume under `sha256` (lowercase hex).
+    case stored(id: String, sha256: String, mimeType: String, size: Int64, atMilliseconds: Int64)
+    /// Failed, tried again at `nextAttemptMilliseconds`.
+    case retry(id: String, attempts: UInt32, nextAttemptMilliseconds: Int64, error: String)
+    /// Given up: refused (too large, not what Meta described) or out of attempts.
+    case failed(id: String, attempts: UInt32, error: String, atMilliseconds: Int64)
+
+    public var id: String {
+        switch self {
+        case .stored(let id, _, _, _, _), .retry(let id, _, _, _), .failed(let id, _, _, _): id
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import SluiceCore
+import SluiceCrypto
+
+/// Media the mock holds as Meta would: uploaded by a number (`POST /{phone-number-id}/media`)
+/// or sent by a simulated customer, described by `GET /{media-id}` to a token of the
+/// number that owns it, and downloaded from a url that needs the same token and expires
+/// after `urlLifetimeNanoseconds` (Meta's: about five minutes).
+public final class MockMediaStore: Sendable {
+    public struct Item: Sendable {
+        public var id: String
+        /// The number it belongs to.
+        public var phoneNumberID: String
+        public var mimeType: String
+        public var bytes: [UInt8]
+        /// Lowercase hex.
+        public var sha256: String
+    }
+
+    /// Held bytes past which uploads are refused (the mock lives in memory).
+    public static let bytesMax = 512 << 20
+    public static let urlLifetimeNanoseconds: Int64 = 300_000_000_000
+
+    private struct State {
+        var items: [String: Item] = [:]
+        var bytes = 0
+        var next: UInt64 = 0
+    }
+
+    private let state = Locked(State())
+    /// Signs download urls, so that a url cannot be made up or extended.
+    private let urlKey: [UInt8] = (0..<32).map { _ in UInt8.random(in: 0...255) }
+
+    public init() {}
+
+    /// Stores `bytes` for `phoneNumberID`; nil when the store is full.
+    public func put(phoneNumberID: String, mimeType: String, bytes: [UInt8]) -> Item? {
+        state.withLock { s in
+            guard s.bytes + bytes.count <= Self.bytesMax else { return nil }
+            s.next += 1
+            // 16 digits like Meta's, from a range phone number ids in tests do not use.
+            let id = String(7_700_000_000_000_000 + s.next)
+            let item = Item(
+                id: id, phoneNumberID: phoneNumberID, mimeType: mimeType, bytes: bytes,
+                sha256: Digest.sha256(bytes).map { Self.hex($0) }.joined())
+            s.items[id] = item
+            s.bytes += bytes.count
+            return item
+        }
+    }
+
+    public func item(_ id: String) -> Item? { state.withLock { $0.items[id] } }
+
+    public var count: Int { state.withLock { $0.items.count } }
+
+    /// The signature of a download url for `id` valid until `expires` (wall-clock ns).
+    func signature(_ id: String, expires: Int64) -> String {
+        Digest.hmacSHA256(key: urlKey, message: Array("\(id)|\(expires)".utf8)).map { Self.hex($0) }.joined()
+    }
+
+    func isValid(_ id: String, expires: Int64, signature given: String, now: Int64) -> Bool {
+        guard now <= expires else { return false }
+        return Digest.constantTimeEqual(Array(signature(id, expires: expires).utf8), Array(given.utf8))
+    }
+
+    private static func hex(_ byte: UInt8) -> String {
+        let digits = Array("0123456789abcdef")
+        return String([digits[Int(byte >> 4)], digits[Int(byte & 15)]])
+    }
+}
