@@ -137,12 +137,12 @@ final class DispatchLoop: @unchecked Sendable {
     func stage(_ staging: DispatchCore.Staging, _ transitions: [MessageTransition], _ messages: [MessageRecord]) {
         journal.apply([.transition(transitions)]) { [self] result in
             switch (staging, result) {
-            case (.page(let key, let exhausted, let generation), .success):
-                post(.paged(key.sender, key.campaign, messages, exhausted: exhausted, generation: generation))
+            case (.page(let key, let exhausted, let generation), .success(let receipt)):
+                post(.paged(key.sender, key.campaign, Self.staged(messages, receipt), exhausted: exhausted, generation: generation))
             case (.page(let key, _, _), .failure(let error)):
                 post(.pageFailed(key, "journaling a page in_flight: \(error)"))
-            case (.due(let sender), .success):
-                post(.due(sender, messages))
+            case (.due(let sender), .success(let receipt)):
+                post(.due(sender, Self.staged(messages, receipt)))
             case (.due(let sender), .failure(let error)):
                 logger.error("journaling due messages of sender \(sender) in_flight failed: \(error)")
                 post(.due(sender, []))
@@ -197,9 +197,18 @@ final class DispatchLoop: @unchecked Sendable {
         }
     }
 
+    /// The messages the journal moved to `in_flight`: one whose state changed after it was
+    /// read (a status settled an in-doubt message, its campaign was cancelled or expired)
+    /// stays as it is and is not sent.
+    static func staged(_ messages: [MessageRecord], _ receipt: JournalReceipt) -> [MessageRecord] {
+        guard case .transitions(_, let rejected)? = receipt.results.first, !rejected.isEmpty else { return messages }
+        let refused = Set(rejected)
+        return messages.filter { !refused.contains($0.id) }
+    }
+
     func warnRejected(_ receipt: JournalReceipt, _ what: String) {
-        if case .transitions(_, let rejected)? = receipt.results.first, rejected > 0 {
-            logger.warning("\(what): the journal rejected \(rejected) transition(s)")
+        if case .transitions(_, let rejected)? = receipt.results.first, !rejected.isEmpty {
+            logger.warning("\(what): the journal rejected \(rejected.count) transition(s)")
         }
     }
 

@@ -69,7 +69,7 @@ extension Dispatcher {
         guard case .transitions(let applied, let rejected)? = receipt.results.first else {
             preconditionFailure("journal answered a transition with \(receipt.results)")
         }
-        return (applied, rejected + unmatched)
+        return (applied, rejected.count + unmatched)
     }
 }
 

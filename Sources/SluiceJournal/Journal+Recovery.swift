@@ -62,7 +62,7 @@ extension JournalWriter {
             }
         }
         let (applied, rejected) = try apply(moves, txn, &next)
-        assert(rejected == 0 && applied == inFlight.count, "inflight index names \(rejected) messages that are not in_flight")
+        assert(rejected.isEmpty && applied == inFlight.count, "inflight index names \(rejected.count) messages that are not in_flight")
         try flushCampaigns(txn, &next)
 
         var report = RecoveryReport(inFlightToInDoubt: applied - requeued, queued: 0, due: 0, counts: StateCounts(), senders: [:])

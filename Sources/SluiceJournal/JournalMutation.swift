@@ -157,8 +157,9 @@ public enum MutationResult: Sendable, Equatable {
     case deletedSender(SenderRecord?)
     case campaign(CampaignID, firstMessage: MessageID, count: Int)
     case messages(firstMessage: MessageID, count: Int)
-    /// `rejected`: unknown ids and forbidden transitions, which changed nothing.
-    case transitions(applied: Int, rejected: Int)
+    /// `rejected`: unknown ids and forbidden transitions, which changed nothing (a message
+    /// whose state moved since it was read: staging it must not send it).
+    case transitions(applied: Int, rejected: [MessageID])
     /// The key as stored after `createAPIKey` or `revokeAPIKey`; nil for an unknown id.
     case apiKey(APIKeyRecord?)
     /// `completeCampaign`, `putIdempotency`.

@@ -332,11 +332,11 @@ extension JournalWriter {
     }
 
     /// Applies each allowed transition; counts unknown ids and forbidden moves as rejected.
-    func apply(_ transitions: [MessageTransition], _ txn: borrowing Transaction, _ s: inout WriterState) throws -> (applied: Int, rejected: Int) {
+    func apply(_ transitions: [MessageTransition], _ txn: borrowing Transaction, _ s: inout WriterState) throws -> (applied: Int, rejected: [MessageID]) {
         var applied = 0
-        var rejected = 0
+        var rejected: [MessageID] = []
         for t in transitions {
-            if try transition(t, txn, &s) { applied += 1 } else { rejected += 1 }
+            if try transition(t, txn, &s) { applied += 1 } else { rejected.append(t.id) }
         }
         return (applied, rejected)
     }
