@@ -68,6 +68,8 @@ public final class MockEndpoint: Sendable {
     let faults: FaultInjector
     /// Sends status webhooks when configured; its schedule survives restarts.
     let webhooks: StatusWebhookSender?
+    /// Simulated customers writing in, when `webhook.inboundMessagesPerSecond` > 0.
+    let inbound: InboundMessageSender?
     /// Media uploaded to the mock or sent by its simulated customers; survives restarts.
     public let media = MockMediaStore()
     private let logger: Logger
@@ -85,6 +87,10 @@ public final class MockEndpoint: Sendable {
         )
         self.faults = FaultInjector(profile: configuration.faults)
         self.webhooks = configuration.webhook.map { StatusWebhookSender(configuration: $0, logger: logger) }
+        let (book, media) = (self.book, self.media)
+        self.inbound = configuration.webhook.flatMap {
+            $0.inboundMessagesPerSecond > 0 ? InboundMessageSender(configuration: $0, book: book, media: media, logger: logger) : nil
+        }
     }
 
     /// Registers (or replaces) a sending number, before or while running; the same as
@@ -143,6 +149,7 @@ public final class MockEndpoint: Sendable {
             let runtime = try await launch()
             state.withLock { $0 = .running(runtime) }
             webhooks?.start()
+            inbound?.start()
             logger.info("mock endpoint listening", metadata: ["url": "\(runtime.running.baseURL)"])
             return runtime.running
         } catch {
@@ -172,6 +179,7 @@ public final class MockEndpoint: Sendable {
 
     private func shutDown(_ runtime: Runtime) async {
         await webhooks?.stop()
+        await inbound?.stop()
         await runtime.group.triggerGracefulShutdown()
         let deadline = Task {
             try await Task.sleep(for: .seconds(Self.gracefulStopSecondsMax))
@@ -221,7 +229,7 @@ public final class MockEndpoint: Sendable {
             webhooks: webhooks,
             refusals: refusals
         ).register(on: router)
-        InspectionRoutes(recorder: recorder, book: book, stats: { [self] in stats() }, webhooks: webhooks).register(on: router)
+        InspectionRoutes(recorder: recorder, book: book, stats: { [self] in stats() }, webhooks: webhooks, inbound: inbound).register(on: router)
         let mediaRoutes = MockMediaRoutes(store: media, book: book, tls: configuration.tls)
         mediaRoutes.register(on: router)
         PhoneNumberRoute(book: book, media: mediaRoutes).register(on: router)

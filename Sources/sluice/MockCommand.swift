@@ -71,11 +71,15 @@ struct MockCommand: AsyncParsableCommand {
     var webhookDuplicateShare: Double?
     @Option(name: .customLong("webhook-reorder-share"), help: "Share of messages whose delivered status comes before sent (default 0).")
     var webhookReorderShare: Double?
+    @Option(name: .customLong("inbound-rate"), help: "Incoming messages per second per registered number, from simulated customers: every message type in turn, media included, posted signed to --webhook-url (default 0).")
+    var inboundRate: Double?
 
     /// The webhook settings from the flags; nil without `--webhook-url`.
     private func webhookConfiguration() throws -> WebhookConfiguration? {
         guard let webhookURL else {
-            guard appSecret == nil, webhookVerifyToken == nil else { throw ValidationError("--app-secret and --webhook-verify-token need --webhook-url") }
+            guard appSecret == nil, webhookVerifyToken == nil, inboundRate == nil else {
+                throw ValidationError("--app-secret, --webhook-verify-token and --inbound-rate need --webhook-url")
+            }
             return nil
         }
         guard let appSecret, !appSecret.isEmpty else { throw ValidationError("--webhook-url needs --app-secret to sign the webhooks") }
@@ -91,6 +95,7 @@ struct MockCommand: AsyncParsableCommand {
         if let webhookReadShare { w.readShare = webhookReadShare }
         if let webhookDuplicateShare { w.duplicateShare = webhookDuplicateShare }
         if let webhookReorderShare { w.reorderShare = webhookReorderShare }
+        if let inboundRate { w.inboundMessagesPerSecond = inboundRate }
         return w
     }
 

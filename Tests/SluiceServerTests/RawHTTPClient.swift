@@ -43,6 +43,14 @@ final class RawHTTPClient: @unchecked Sendable {
         return (status, (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] ?? [:])
     }
 
+    /// `GET path` on a connection of its own: the status and the body's bytes.
+    static func get(port: Int, path: String, bearer: String) async throws -> (status: Int, body: [UInt8]) {
+        let client = try RawHTTPClient(port: port)
+        defer { client.closeNormally() }
+        try await client.send(Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(bearer)\r\nConnection: close\r\n\r\n".utf8))
+        return try await client.rawResponse()
+    }
+
     private func rawResponse() async throws -> (Int, [UInt8]) {
         try await run { [fd] in
             var data: [UInt8] = []

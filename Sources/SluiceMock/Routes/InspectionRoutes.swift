@@ -16,6 +16,8 @@ struct InspectionRoutes: Sendable {
     let stats: @Sendable () -> MockStats
     /// Nil when the mock sends no status webhooks.
     let webhooks: StatusWebhookSender?
+    /// Nil when the mock sends no incoming messages.
+    var inbound: InboundMessageSender? = nil
 
     func register(on router: Router<MockRequestContext>) {
         router.get("/__mock/stats") { _, _ in
@@ -29,6 +31,9 @@ struct InspectionRoutes: Sendable {
         }
         router.get("/__mock/webhooks/delivered") { request, _ in
             deliveries(request)
+        }
+        router.get("/__mock/inbound") { request, _ in
+            inboundPosted(request)
         }
     }
 
@@ -103,6 +108,40 @@ struct InspectionRoutes: Sendable {
         switch Self.page(request) {
         case .failure(let error): return error.response
         case .success(let (offset, limit)): return Self.arrayResponse(webhooks.deliveries(offset: offset, limit: limit))
+        }
+    }
+
+    /// `[{"wamid","phone_number_id","from","type","media_id","t"}]`: the incoming messages the
+    /// receiver acknowledged (`t`, wall-clock ns of the 2xx), oldest first.
+    func inboundPosted(_ request: Request) -> Response {
+        guard let inbound else {
+            return MetaError(
+                status: .notFound, code: 100, type: "OAuthException",
+                message: "(#100) Incoming messages are off: start the mock with --inbound-rate and --webhook-url.", field: nil
+            ).response
+        }
+        switch Self.page(request) {
+        case .failure(let error): return error.response
+        case .success(let (offset, limit)):
+            var bytes: [UInt8] = [UInt8(ascii: "[")]
+            for (i, p) in inbound.acknowledged(offset: offset, limit: limit).enumerated() {
+                if i > 0 { bytes.append(UInt8(ascii: ",")) }
+                bytes.append(contentsOf: #"{"wamid":"#.utf8)
+                JSONText.appendString(p.wamid, to: &bytes)
+                bytes.append(contentsOf: #","phone_number_id":"#.utf8)
+                JSONText.appendString(p.phoneNumberID, to: &bytes)
+                bytes.append(contentsOf: #","from":"#.utf8)
+                JSONText.appendString(p.from, to: &bytes)
+                bytes.append(contentsOf: #","type":"#.utf8)
+                JSONText.appendString(p.type, to: &bytes)
+                bytes.append(contentsOf: #","media_id":"#.utf8)
+                if let id = p.mediaID { JSONText.appendString(id, to: &bytes) } else { bytes.removeLast(); bytes.append(contentsOf: "null".utf8) }
+                bytes.append(contentsOf: #","t":"#.utf8)
+                bytes.append(contentsOf: String(p.acknowledgedNanoseconds).utf8)
+                bytes.append(UInt8(ascii: "}"))
+            }
+            bytes.append(UInt8(ascii: "]"))
+            return JSONResponse.make(status: .ok, bytes: bytes)
         }
     }
 

@@ -18,6 +18,9 @@ public struct WebhookConfiguration: Sendable, Equatable {
     /// Share of messages whose `delivered` comes before `sent`.
     public var reorderShare: Double = 0
     public var seed: UInt64 = 7
+    /// Incoming messages per second per registered number, from simulated customers (every
+    /// message type in turn, media included); 0: none.
+    public var inboundMessagesPerSecond: Double = 0
 
     /// Statuses in one POST (grouped per phone number, as in `entry[].changes[]`).
     public static let statusesPerPostMax = 100
@@ -42,6 +45,7 @@ public struct WebhookConfiguration: Sendable, Equatable {
         for (name, share) in [("read share", readShare), ("duplicate share", duplicateShare), ("reorder share", reorderShare)] {
             guard (0...1).contains(share) else { throw .invalidConfiguration("webhook \(name) must be between 0 and 1") }
         }
+        guard (0...1_000).contains(inboundMessagesPerSecond) else { throw .invalidConfiguration("inbound messages per second must be 0…1000") }
         for (name, ms) in [("sent", sentDelayMilliseconds), ("delivered", deliveredDelayMilliseconds), ("read", readDelayMilliseconds)] {
             guard (0...600_000).contains(ms) else { throw .invalidConfiguration("webhook \(name) delay must be 0…600000 ms") }
         }
