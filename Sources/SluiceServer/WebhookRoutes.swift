@@ -118,7 +118,9 @@ struct WebhookPayload {
                 phoneNumberIDs.insert(phone)
                 for (s, statusValue) in statuses.enumerated() {
                     let at = "entry[\(e)].changes[\(c)].value.statuses[\(s)]"
-                    guard updates.count + unmatched < statusesMax else { throw ParseError(field: at, message: "more than \(statusesMax) statuses in one body") }
+                    guard updates.count + unmatched + messages.count < statusesMax else {
+                        throw ParseError(field: at, message: "more than \(statusesMax) statuses and messages in one body")
+                    }
                     guard let status = statusValue as? [String: Any], let name = status["status"] as? String else {
                         throw ParseError(field: at + ".status", message: "\(at).status is required")
                     }

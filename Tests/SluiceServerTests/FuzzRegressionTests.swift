@@ -48,4 +48,13 @@ import Testing
         let valid = #"{"to":"966500000001","to":"966500000003"}"#
         #expect(try RecipientLine.parse(Array(valid.utf8)).get() == RecipientInput(to: "966500000003"))
     }
+
+    /// FuzzWebhookPayload: statuses after incoming messages in the same change were checked
+    /// against the bound without the messages, so a body could carry more than the bound.
+    @Test func statusesAfterMessagesCountTowardsOneBound() throws {
+        let body = #"{"entry":[{"changes":[{"value":{"metadata":{"phone_number_id":"555"},"messages":[{"id":"wamid.IN1","timestamp":"1","type":"text","text":{"body":"a"}},{"id":"wamid.IN2","timestamp":"2","type":"text","text":{"body":"b"}}],"statuses":[{"id":"wamid.OUT1","status":"rea09551616"}]}}]}]}"#
+        #expect(throws: WebhookPayload.ParseError.self) { try WebhookPayload(body: Array(body.utf8), statusesMax: 2) }
+        let payload = try WebhookPayload(body: Array(body.utf8), statusesMax: 3)
+        #expect(payload.messages.count + payload.updates.count + payload.unmatched == 3)
+    }
 }
