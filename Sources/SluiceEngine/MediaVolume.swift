@@ -122,7 +122,7 @@ public final class MediaFile: @unchecked Sendable {
 
     /// Lowercase hex SHA-256 of what was written; call once, when the download is whole.
     public func finishDigest() -> String {
-        hasher.finish().map { String(format: "%02x", $0) }.joined()
+        Hex.encode(hasher.finish())
     }
 
     /// Closes and deletes the file (a refused or broken download).

@@ -41,7 +41,7 @@ public final class MockMediaStore: Sendable {
             let id = String(7_700_000_000_000_000 + s.next)
             let item = Item(
                 id: id, phoneNumberID: phoneNumberID, mimeType: mimeType, bytes: bytes,
-                sha256: Digest.sha256(bytes).map { Self.hex($0) }.joined())
+                sha256: Hex.encode(Digest.sha256(bytes)))
             s.items[id] = item
             s.bytes += bytes.count
             return item
@@ -54,16 +54,11 @@ public final class MockMediaStore: Sendable {
 
     /// The signature of a download url for `id` valid until `expires` (wall-clock ns).
     func signature(_ id: String, expires: Int64) -> String {
-        Digest.hmacSHA256(key: urlKey, message: Array("\(id)|\(expires)".utf8)).map { Self.hex($0) }.joined()
+        Hex.encode(Digest.hmacSHA256(key: urlKey, message: Array("\(id)|\(expires)".utf8)))
     }
 
     func isValid(_ id: String, expires: Int64, signature given: String, now: Int64) -> Bool {
         guard now <= expires else { return false }
         return Digest.constantTimeEqual(Array(signature(id, expires: expires).utf8), Array(given.utf8))
-    }
-
-    private static func hex(_ byte: UInt8) -> String {
-        let digits = Array("0123456789abcdef")
-        return String([digits[Int(byte >> 4)], digits[Int(byte & 15)]])
     }
 }

@@ -5,6 +5,7 @@ import NIOCore
 import NIOSSL
 import ServiceLifecycle
 import SluiceCore
+import SluiceCrypto
 import SluiceEngine
 
 /// How `MediaFetcher` downloads and when it gives up.
@@ -230,7 +231,7 @@ public final class MediaFetcher: Service, Sendable {
     static func hexSHA256(_ text: String) -> String? {
         if text.utf8.count == 64, text.utf8.allSatisfy({ $0.isHexDigit }) { return text.lowercased() }
         guard let data = Data(base64Encoded: text), data.count == 32 else { return nil }
-        return data.map { String(format: "%02x", $0) }.joined()
+        return Hex.encode(data)
     }
 }
 
