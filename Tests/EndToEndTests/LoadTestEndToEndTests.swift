@@ -60,11 +60,16 @@ import Testing
     /// answers every send 400 ms after it arrived, so holding 2 × 250 msg/s takes about
     /// 200 requests in flight, and each new connection takes 300 ms to set up. (The defaults before the in-flight bound followed latency —
     /// HTTP/1.1 over 64 connections — carried 160 msg/s here.) Judged on what distance
-    /// changes: the mean rate against the paced rate, the first second, the requests in
+    /// changes: the steady rate against the paced rate, the first second, the requests in
     /// flight, nothing lost. The 5 % margin keeps it about distance: a debug-build mock answering 200
     /// streams late on a shared machine stamps arrivals with more jitter than the default
     /// 0.8 % absorbs and refuses some; the strict verdict at the default margin is the
     /// harness's on a quiet machine (tuning/RESULTS.md, "Distance").
+    ///
+    /// The steady rate is the median full second: a too-small in-flight bound cuts every
+    /// second, while one stall of a busy machine cuts one (a CI run saw the 5 s mean at
+    /// 92.3 % of tier, 160 ms lost once; paced sends do not catch up, by design). The
+    /// whole span's mean is held to 90 %, which a lasting shortfall still fails.
     @Test func aDistantEndpointGetsEveryTierWithoutTuning() async throws {
         let margin = 0.05
         let (json, _, root) = try await runLoadTest(
@@ -76,14 +81,20 @@ import Testing
         for sender in senders {
             let pacing = try #require(sender["pacing"] as? [String: Any])
             #expect((pacing["lost"] as? NSNumber)?.intValue == 0)
+            let paced = 250 / (1 + margin)
             let fraction = try #require((pacing["mean_of_tier"] as? NSNumber)?.doubleValue)
-            #expect(fraction >= 0.97 / (1 + margin), "mean \(fraction) of the tier at 400 ms, paced at \(1 / (1 + margin))")
+            #expect(fraction >= 0.90 / (1 + margin), "mean \(fraction) of the tier at 400 ms, paced at \(1 / (1 + margin))")
+            let perSecond = try #require(pacing["arrivals_per_second"] as? [NSNumber])
+            // 1 250 messages at 238/s: seconds 1 to 4 are full, the first and the last are not.
+            let full = perSecond.dropFirst().dropLast().map(\.doubleValue).sorted()
+            try #require(full.count >= 3, "arrivals per second: \(perSecond)")
+            let median = (full[(full.count - 1) / 2] + full[full.count / 2]) / 2
+            #expect(median >= 0.97 * paced, "median full second \(median) arrivals, paced at \(paced)/s: \(perSecond)")
             // Warm start: the connections (300 ms each to set up) were open before the
             // campaign, so its first second ran at tier (measured: 234-235 of 250 with warm
             // start, 138-142 with --no-warm-start).
-            let perSecond = try #require(pacing["arrivals_per_second"] as? [NSNumber])
             let first = try #require(perSecond.first).intValue
-            #expect(Double(first) >= 0.85 * 250 / (1 + margin), "\(first) arrivals in the first second at tier 250")
+            #expect(Double(first) >= 0.85 * paced, "\(first) arrivals in the first second at tier 250")
         }
         let dispatcher = try #require(json["dispatcher"] as? [String: Any])
         let inFlight = try #require((dispatcher["in_flight_max"] as? NSNumber)?.intValue)
