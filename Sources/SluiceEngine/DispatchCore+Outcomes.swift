@@ -82,16 +82,20 @@ extension DispatchCore {
     /// `unreachableBackoffMaxMilliseconds`, with jitter.
     mutating func endpointUnreachable(_ sender: SenderID, reason: String) {
         guard var runtime = senders[sender] else { return }
+        // One outage fails every request on the wire (a connect timeout, dozens at once):
+        // those after the first fall in the backoff it started and do not lengthen it.
+        guard now >= runtime.unreachableUntil else { return }
         let failures = runtime.endpointFailures
         runtime.endpointFailures += 1
         if failures == 0 {
             logger.warning("the endpoint of sender \(runtime.record.phoneNumberID) cannot be reached (\(reason)); its messages wait and it retries with backoff")
         }
         runtime.snapshot.endpointError = reason
-        senders[sender] = runtime
         let base = min(Self.unreachableBackoffMaxMilliseconds, Self.unreachableBackoffMilliseconds << min(failures, 16))
         let delay = base / 2 + Int64.random(in: 0...(base / 2), using: &random)
-        scheduler.hold(sender, until: now + delay * 1_000_000)
+        runtime.unreachableUntil = now + delay * 1_000_000
+        senders[sender] = runtime
+        scheduler.hold(sender, until: runtime.unreachableUntil)
     }
 
     mutating func endpointReached(_ sender: SenderID) {

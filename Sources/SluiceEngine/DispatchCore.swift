@@ -121,8 +121,11 @@ struct DispatchCore {
         var record: SenderRecord
         var url: String
         var snapshot: SenderSnapshot
-        /// Sends in a row that could not reach the endpoint (0: it answers).
+        /// Probes in a row that could not reach the endpoint (0: it answers).
         var endpointFailures = 0
+        /// The end of the current unreachable backoff: requests that were on the wire
+        /// together fail together, and count as one failed probe.
+        var unreachableUntil = Instant.zero
         /// Counts the operator's changes (a new token, a PUT that lifts a pause).
         var revision: UInt64 = 0
     }

@@ -183,6 +183,26 @@ import Testing
         #expect(h.journal.messages.values.allSatisfy { $0.attempts == 1 })
     }
 
+    /// A connect timeout fails every request waiting for the connection at once: one
+    /// outage, one failed probe. Counted per request, 100 failures held the sender 15–30 s
+    /// (the backoff's ceiling) after an outage of 2 s.
+    @Test func requestsThatFailTogetherCountAsOneFailedProbe() {
+        let h = harness(tier: 100, count: 300)
+        // What leaves in the first second waits 2 s on a handshake that times out.
+        var outage = true
+        h.answer = { outage ? .notSent(reason: "curl 28: SSL connection timeout") : .accepted(wamid: "wamid.\($0.tag)") }
+        h.latencyOf = { _ in outage ? 2_000_000_000 : 1_000_000 }
+        h.run(seconds: 1)
+        outage = false
+        let onTheWire = h.sent.count
+        #expect(onTheWire >= 90, "\(onTheWire) sent in the first second at tier 100")
+        h.run(seconds: 6)
+        // 1 s sending, 2 s until the failures, ≤ 0.5 s backoff, then 300 at 100/s with
+        // what failed going first: done by about 6.5 s.
+        #expect(h.journal.count(.sent) == 300, "\(h.journal.count(.sent)) sent 7 s in")
+        #expect(h.journal.messages.values.allSatisfy { $0.attempts <= 1 })
+    }
+
     @Test func aRevokedTokenPausesTheSenderAndJournalsWhy() {
         let h = harness(tier: 100, count: 100)
         h.answer = { _ in .rejected(httpStatus: 401, code: 190, message: "Invalid OAuth access token") }
