@@ -13,7 +13,7 @@ struct SchedulerTests {
         var scheduler = Scheduler()
         scheduler.upsertSender(s1, tierMessagesPerSecond: 1000, burst: 1, paused: false, now: .zero)
         // Campaign 10: ids 1-3, campaign 20: ids 4-6, campaign 30: ids 7-9.
-        let messages = (1...9).map { message(UInt64($0), campaign: UInt64(($0 - 1) / 3 + 1) * 10, sender: 1) }
+        let messages = (1...9).map { (n: Int) -> MessageRecord in message(UInt64(n), campaign: UInt64((n - 1) / 3 + 1) * 10, sender: 1) }
         scheduler.enqueue(messages, now: .zero)
         var dispatched: [MessageRecord] = []
         var now = Instant.zero
