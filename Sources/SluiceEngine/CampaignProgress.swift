@@ -28,6 +28,8 @@ public struct CampaignProgress: Sendable, Equatable {
     public var expired: UInt64
     /// Not sent when the campaign was cancelled.
     public var cancelled: UInt64
+    /// Not sent: the contact is on the sender's suppression list.
+    public var suppressed: UInt64
     /// Messages that may still be sent: queued, in flight, waiting to retry, in doubt.
     public var unsent: UInt64
     /// Messages sent per second now (smoothed over about two seconds).
@@ -55,6 +57,7 @@ public struct CampaignProgress: Sendable, Equatable {
         unknown = c[.unknown]
         expired = c[.expired]
         cancelled = c[.cancelled]
+        suppressed = c[.suppressed]
         unsent = MessageState.allCases.filter(\.isUnsent).reduce(0) { $0 + c[$1] }
         let shown: State
         switch record.state {

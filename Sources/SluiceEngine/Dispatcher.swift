@@ -97,7 +97,8 @@ public final class Dispatcher: Sendable {
     @discardableResult
     public func putSender(
         phoneNumberID: String, tierMessagesPerSecond: Double, burst: Int = 1, accessToken: String, appSecret: String? = nil,
-        messagingLimit: SenderSetting<Int> = .keep, group: SenderSetting<String> = .keep
+        messagingLimit: SenderSetting<Int> = .keep, group: SenderSetting<String> = .keep,
+        customerWindow: CustomerWindowPolicy? = nil, optOutKeywords: SenderSetting<[String]> = .keep
     ) async throws -> SenderRecord {
         if let problem = CampaignIntake.problem(phoneNumberID: phoneNumberID, tier: tierMessagesPerSecond, burst: burst, accessToken: accessToken) {
             throw IntakeError.invalidSender(problem)
@@ -105,12 +106,16 @@ public final class Dispatcher: Sendable {
         if let appSecret, let problem = CampaignIntake.problem(appSecret: appSecret) { throw IntakeError.invalidSender(problem) }
         if case .set(let limit?) = messagingLimit, let problem = CampaignIntake.problem(messagingLimit: limit) { throw IntakeError.invalidSender(problem) }
         if case .set(let name?) = group, let problem = CampaignIntake.problem(group: name) { throw IntakeError.invalidSender(problem) }
+        if case .set(let keywords?) = optOutKeywords, let problem = ContactKeywords.problem(keywords) {
+            throw IntakeError.invalidSender(FieldProblem("opt_out_keywords", problem))
+        }
         let existing = try journal.sender(phoneNumberID: phoneNumberID)
         var record = SenderRecord(
             id: existing?.id ?? SenderID(0), phoneNumberID: phoneNumberID, tierMessagesPerSecond: tierMessagesPerSecond,
             burst: UInt32(burst), accessToken: accessToken, paused: false, pauseReason: nil,
             appSecret: appSecret ?? existing?.appSecret,
-            messagingLimit: messagingLimit.value(keeping: existing?.messagingLimit), group: group.value(keeping: existing?.group))
+            messagingLimit: messagingLimit.value(keeping: existing?.messagingLimit), group: group.value(keeping: existing?.group),
+            customerWindow: customerWindow ?? existing?.customerWindow ?? .off, optOutKeywords: optOutKeywords.value(keeping: existing?.optOutKeywords))
         let receipt = try await journal.apply([.putSender(record)])
         guard case .sender(let id)? = receipt.results.first else {
             preconditionFailure("journal answered putSender with \(receipt.results)")

@@ -76,9 +76,20 @@ extension Dispatcher {
 extension Dispatcher {
     /// Journals incoming messages from a webhook (before it is answered): each wamid once,
     /// with an event for every subscriber that asks for messages.
+    /// A text or a tapped reply equal to one of the number's opt-out keywords puts the
+    /// contact on its suppression list, `START` takes it off, in the same commit.
     public func recordInbound(_ messages: [InboundMessage]) async throws -> (recorded: Int, duplicates: Int) {
         guard !messages.isEmpty else { return (0, 0) }
-        let receipt = try await journal.apply([.recordInbound(messages)])
+        var keywords: [String: [String]] = [:]
+        var actions: [ContactAction?] = []
+        actions.reserveCapacity(messages.count)
+        for m in messages {
+            if keywords[m.senderPhoneNumberID] == nil {
+                keywords[m.senderPhoneNumberID] = try journal.sender(phoneNumberID: m.senderPhoneNumberID)?.effectiveOptOutKeywords ?? ContactKeywords.standardOptOut
+            }
+            actions.append(ContactKeywords.action(type: m.type, object: m.object, optOut: keywords[m.senderPhoneNumberID]!))
+        }
+        let receipt = try await journal.apply([.recordInbound(messages, actions: actions)])
         guard case .inbound(let recorded, let duplicates)? = receipt.results.first else {
             preconditionFailure("journal answered recordInbound with \(receipt.results)")
         }

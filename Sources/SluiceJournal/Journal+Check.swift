@@ -49,7 +49,8 @@ extension Journal {
     /// - the stored id floors (`next_message_id`, `next_campaign_id`) are well formed;
     /// - every `media_due` entry names a `pending` media record due at the entry's time,
     ///   and every pending record has one; each file's count in `media_blobs` is the
-    ///   number of `stored` records naming it.
+    ///   number of `stored` records naming it;
+    /// - a contact is suppressed exactly when `suppressed` has its key.
     ///
     ///     let report = try journal.check()
     ///     for v in report.violations { print(v) }
@@ -109,7 +110,7 @@ extension Journal {
                     case .queued: index = (Schema.pending, Key.pending(header.sender, header.campaign, id))
                     case .retryAt, .inDoubt: index = (Schema.due, Key.due(header.sender, notBefore: header.notBefore, id))
                     case .inFlight: index = (Schema.inflight, Key(id: id.rawValue))
-                    case .sent, .failed, .delivered, .read, .unknown, .expired, .cancelled: index = nil
+                    case .sent, .failed, .delivered, .read, .unknown, .expired, .cancelled, .suppressed: index = nil
                     }
                     if let index {
                         let (table, indexKey) = index
@@ -188,6 +189,7 @@ extension Journal {
                 report.report(Schema.campaigns, id.description, "counts disagree with its messages: " + differing.joined(separator: ", "))
             }
             try checkMedia(txn, &report)
+            try checkContacts(txn, &report)
             return report
         }
     }
@@ -239,6 +241,32 @@ extension Journal {
         }
         for (sha, found) in blobs.sorted(by: { $0.key < $1.key }) {
             report.report(Schema.mediaBlobs, sha, "no count, but \(found) stored record(s) name the file")
+        }
+    }
+
+    /// `suppressed` against the contacts' own flag; memory constant.
+    private func checkContacts(_ txn: borrowing Transaction, _ report: inout JournalCheckReport) throws {
+        try txn.withCursor(tables.contacts) { c in
+            var entry = try c.first()
+            while let (key, value) = entry {
+                guard key.count == Key.outboxBytes, let header = try? ContactCodec.readHeader(value) else {
+                    report.report(Schema.contacts, hex(key), "record does not decode")
+                    entry = try c.next()
+                    continue
+                }
+                let indexed = try txn.get(tables.suppressed, key) != nil
+                if header.suppressed != indexed {
+                    report.report(Schema.contacts, hex(key), header.suppressed ? "suppressed, but no 'suppressed' entry" : "not suppressed, but a 'suppressed' entry")
+                }
+                entry = try c.next()
+            }
+        }
+        try txn.withCursor(tables.suppressed) { c in
+            var entry = try c.first()
+            while let (key, _) = entry {
+                if try txn.get(tables.contacts, key) == nil { report.report(Schema.suppressed, hex(key), "names no contact") }
+                entry = try c.next()
+            }
         }
     }
 

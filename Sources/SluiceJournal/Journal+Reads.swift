@@ -271,7 +271,7 @@ extension Journal {
                             }
                             sends.append(RecipientSend(sender: sender, to: record.to, atMilliseconds: updated))
                         }
-                    case .queued, .inFlight, .retryAt, .inDoubt, .failed, .expired, .cancelled: break
+                    case .queued, .inFlight, .retryAt, .inDoubt, .failed, .expired, .cancelled, .suppressed: break
                     }
                     entry = try c.next()
                 }

@@ -21,6 +21,8 @@ public final class Journal: @unchecked Sendable {
     let tables: Tables
     /// Seals and opens the confidential fields of records (tokens, secrets, payloads).
     let cipher: RecordCipher
+    /// The HMAC key of `contacts` keys (`ContactCodec`); nil when inspected without the key.
+    let contactIndexKey: [UInt8]?
     let gate = ReaderGate()
     let writer: JournalWriter
     private let closeLock = NSLock()
@@ -53,6 +55,7 @@ public final class Journal: @unchecked Sendable {
         environment = env
         self.tables = tables
         self.cipher = cipher
+        contactIndexKey = state.contactIndexKey
         writer = JournalWriter(environment: env, tables: tables, cipher: cipher, state: state, configuration: configuration, gate: gate, path: directory)
         writer.start()
     }
@@ -233,7 +236,7 @@ public final class Journal: @unchecked Sendable {
                 senders: opened[Schema.senders]!, keys: opened[Schema.keys]!, idempotency: opened[Schema.idempotency]!,
                 subscriptions: opened[Schema.subscriptions]!, outbox: opened[Schema.outbox]!, wamids: opened[Schema.wamids]!,
                 inbound: opened[Schema.inbound]!, media: opened[Schema.media]!, mediaDue: opened[Schema.mediaDue]!,
-                mediaBlobs: opened[Schema.mediaBlobs]!)
+                mediaBlobs: opened[Schema.mediaBlobs]!, contacts: opened[Schema.contacts]!, suppressed: opened[Schema.suppressed]!)
             if isEmpty {
                 try putMeta(txn, tables, Schema.metaMagicKey, Array(Schema.magic.utf8))
                 try putMeta(txn, tables, Schema.metaVersionKey, withUnsafeBytes(of: Schema.version.bigEndian) { Array($0) })
@@ -248,7 +251,8 @@ public final class Journal: @unchecked Sendable {
                 guard found == Schema.version else { throw JournalError.schemaVersion(path: path, found: found, expected: Schema.version) }
             }
             let cipher = try settleKey(txn, tables, path: path, encryption: encryption, storedKey: storedKey)
-            let state = try WriterState.load(txn, tables, cipher, path: path)
+            var state = try WriterState.load(txn, tables, cipher, path: path)
+            state.contactIndexKey = try ContactCodec.settleIndexKey(txn, tables, cipher, path: path)
             try txn.commit()
             return (tables, state, cipher)
         } catch {
@@ -310,6 +314,7 @@ public final class Journal: @unchecked Sendable {
                 entry = try c.next()
             }
         }
+        try ContactCodec.resealIndexKey(txn, tables, from: clear, to: cipher, path: path)
         for s in senders {
             try Array(s.phoneNumberID.utf8).withUnsafeBytes { key in
                 try txn.putReserving(tables.senders, key, count: SenderCodec.size(s, cipher), append: false) { SenderCodec.write(s, cipher, to: $0) }

@@ -71,8 +71,13 @@ public enum JournalMutation: Sendable {
     /// Incoming messages from a webhook. One whose wamid is already journaled (Meta
     /// delivers at least once) is a duplicate and changes nothing; each new one gets an
     /// outbox entry for every subscriber that asks for messages, and its media (if any and
-    /// not yet known) a `pending` record, due at once. Result `inbound`.
-    case recordInbound([InboundMessage])
+    /// not yet known) a `pending` record, due at once. Each also sets its contact's last
+    /// inbound time, and `actions[i]` (an opt-out or opt-in keyword) its suppression.
+    /// Result `inbound`.
+    case recordInbound([InboundMessage], actions: [ContactAction?] = [])
+    /// Puts a contact on a number's suppression list (`suppressed`, keeping an earlier
+    /// time and source) or takes it off. Result `contact`.
+    case setSuppression(phoneNumberID: String, waID: String, suppressed: Bool, atMilliseconds: Int64, source: SuppressionSource)
     /// Outcomes of media downloads; each applies only to a `pending` record. Result
     /// `settled` (how many applied).
     case settleMedia([MediaSettlement])
@@ -93,7 +98,8 @@ public enum JournalMutation: Sendable {
         case .createCampaign(_, _, _, let recipients, _): 1 + recipients.count
         case .appendMessages(_, _, let recipients): recipients.count
         case .transition(let transitions): transitions.count
-        case .recordInbound(let messages): 3 * messages.count
+        case .recordInbound(let messages, _): 4 * messages.count
+        case .setSuppression: 2
         case .settleMedia(let settlements): 3 * settlements.count
         case .removeMedia(_, _, let max): 2 * max
         }
@@ -183,4 +189,6 @@ public enum MutationResult: Sendable, Equatable {
     /// `removeMedia`: records deleted, the files no record names any more (sha256 hex),
     /// and the id to continue after (nil: the scan is done).
     case mediaRemoved(records: Int, unreferenced: [String], resume: String?)
+    /// `setSuppression`: the contact as it now is, and whether this call changed it.
+    case contact(ContactRecord, changed: Bool)
 }

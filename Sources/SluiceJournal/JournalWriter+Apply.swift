@@ -74,8 +74,10 @@ extension JournalWriter {
                 results.append(.discarded(try deleteSubscription(id, discardMax: discardMax, txn, &s)))
             case .settleOutbox(let settlements):
                 results.append(.settled(try settle(settlements, txn, &s)))
-            case .recordInbound(let messages):
-                results.append(try recordInbound(messages, txn, &s))
+            case let .recordInbound(messages, actions):
+                results.append(try recordInbound(messages, actions: actions, txn, &s))
+            case let .setSuppression(phoneNumberID, waID, suppressed, at, source):
+                results.append(try setSuppression(phoneNumberID: phoneNumberID, waID: waID, suppressed: suppressed, atMilliseconds: at, source: source, txn, &s))
             case .settleMedia(let settlements):
                 results.append(.settled(try settleMedia(settlements, txn)))
             case let .removeMedia(receivedBefore, after, max):
@@ -247,10 +249,15 @@ extension JournalWriter {
             s.senderIDs[record.phoneNumberID] = record.id
             s.senderPhones[record.id] = record.phoneNumberID
         }
+        if let keywords = record.optOutKeywords {
+            guard keywords.count <= Int(UInt16.max) else { throw JournalError.invalidField(field: "optOutKeywords", reason: "\(keywords.count) keywords") }
+            for k in keywords { try checkLength(k, "optOutKeywords") }
+        }
         let stored = record
         try Array(record.phoneNumberID.utf8).withUnsafeBytes { key in
             try txn.putReserving(tables.senders, key, count: SenderCodec.size(stored, cipher), append: false) { SenderCodec.write(stored, cipher, to: $0) }
         }
+        if record.customerWindow == .enforce { s.windowEnforced.insert(record.id) } else { s.windowEnforced.remove(record.id) }
         return record.id
     }
 
@@ -331,7 +338,8 @@ extension JournalWriter {
         static let updated = 30
     }
 
-    /// Applies each allowed transition; counts unknown ids and forbidden moves as rejected.
+    /// Applies each allowed transition; counts unknown ids, forbidden moves and sends the
+    /// contact gate ended (`gate`) as rejected.
     func apply(_ transitions: [MessageTransition], _ txn: borrowing Transaction, _ s: inout WriterState) throws -> (applied: Int, rejected: [MessageID]) {
         var applied = 0
         var rejected: [MessageID] = []
@@ -352,6 +360,11 @@ extension JournalWriter {
         guard from.canTransition(to: t.to) else { return false }
         let sender = SenderID(stored.loadUnaligned(fromByteOffset: Offset.sender, as: UInt32.self).littleEndian)
         let campaign = CampaignID(stored.loadUnaligned(fromByteOffset: Offset.campaign, as: UInt64.self).littleEndian)
+        if t.to == .inFlight, let stopped = try gate(stored, t, sender: sender, campaign: campaign, txn, &s) {
+            // Ended without a request: not moved as asked, so the caller does not send it.
+            _ = try transition(stopped, txn, &s)
+            return false
+        }
         let oldNotBefore = Int64(littleEndian: stored.loadUnaligned(fromByteOffset: Offset.notBefore, as: Int64.self))
         let notBefore = t.to == .retryAt || t.to == .inDoubt ? t.notBeforeMilliseconds : 0
         // Statuses repeat the wamid the send recorded: index it only when it is new. A
@@ -429,7 +442,7 @@ extension JournalWriter {
         case .queued: removed = try Key.pending(sender, campaign, id).withBytes { try txn.delete(tables.pending, $0) }
         case .retryAt, .inDoubt: removed = try Key.due(sender, notBefore: notBefore, id).withBytes { try txn.delete(tables.due, $0) }
         case .inFlight: removed = try Key(id: id.rawValue).withBytes { try txn.delete(tables.inflight, $0) }
-        case .sent, .failed, .delivered, .read, .unknown, .expired, .cancelled: removed = true
+        case .sent, .failed, .delivered, .read, .unknown, .expired, .cancelled, .suppressed: removed = true
         }
         assert(removed, "message \(id) in \(state) had no index entry")
     }
@@ -439,7 +452,7 @@ extension JournalWriter {
         case .queued: try Key.pending(sender, campaign, id).withBytes { try txn.put(tables.pending, $0, emptyValue) }
         case .retryAt, .inDoubt: try Key.due(sender, notBefore: notBefore, id).withBytes { try txn.put(tables.due, $0, emptyValue) }
         case .inFlight: try Key(id: id.rawValue).withBytes { try txn.put(tables.inflight, $0, emptyValue) }
-        case .sent, .failed, .delivered, .read, .unknown, .expired, .cancelled: break
+        case .sent, .failed, .delivered, .read, .unknown, .expired, .cancelled, .suppressed: break
         }
     }
 }

@@ -8,10 +8,10 @@ extension Journal {
 /// Incoming messages inside a write transaction: journaled once per wamid, and an outbox
 /// entry for each subscriber that asks for messages, in the same commit.
 extension JournalWriter {
-    func recordInbound(_ messages: [InboundMessage], _ txn: borrowing Transaction, _ s: inout WriterState) throws -> MutationResult {
+    func recordInbound(_ messages: [InboundMessage], actions: [ContactAction?], _ txn: borrowing Transaction, _ s: inout WriterState) throws -> MutationResult {
         var recorded = 0
         var duplicates = 0
-        for m in messages {
+        for (i, m) in messages.enumerated() {
             let key = Array(m.wamid.utf8)
             guard !key.isEmpty, key.count <= Self.wamidKeyBytesMax else {
                 throw JournalError.invalidField(field: "wamid", reason: "\(key.count) bytes, expected 1…\(Self.wamidKeyBytesMax)")
@@ -38,6 +38,7 @@ extension JournalWriter {
             }
             if let media = m.media { try recordMedia(media, sender: m.senderPhoneNumberID, receivedMilliseconds: m.receivedMilliseconds, txn) }
             try emitInbound(m, size: size, txn, &s)
+            try noteInbound(m, action: i < actions.count ? actions[i] : nil, txn, &s)
             recorded += 1
         }
         return .inbound(recorded: recorded, duplicates: duplicates)

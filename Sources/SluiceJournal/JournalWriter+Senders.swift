@@ -24,6 +24,7 @@ extension JournalWriter {
         // `nextSenderID` stays: ids are never reused (old messages and campaigns keep theirs).
         s.senderIDs[phoneNumberID] = nil
         s.senderPhones[id] = nil
+        s.windowEnforced.remove(id)
         return record
     }
 

@@ -13,6 +13,15 @@ struct WriterState {
     var campaigns: [CampaignID: CampaignRecord] = [:]
     /// Subscribers and the next event id (JournalWriter+Outbox.swift).
     var outbox = OutboxState()
+    /// The HMAC key of `contacts` keys; nil only when opened for inspection without the key.
+    var contactIndexKey: [UInt8]?
+    /// Senders that enforce the customer service window.
+    var windowEnforced: Set<SenderID> = []
+    /// Whether each campaign's message is free-form (not a template): read once, it never changes.
+    var freeForm: [CampaignID: Bool] = [:]
+    /// Whether each sender's number has any suppressed contact; absent: not looked up
+    /// since it last changed.
+    var numbersWithSuppressions: [SenderID: Bool] = [:]
 
     static func load(_ txn: borrowing Transaction, _ tables: Tables, _ cipher: RecordCipher, path: String) throws -> WriterState {
         // Ids start at 1 and are never reused: next = last key + 1.
@@ -37,6 +46,7 @@ struct WriterState {
                 }
                 state.senderIDs[phone] = id
                 state.senderPhones[id] = phone
+                if SenderCodec.enforcesWindow(value) { state.windowEnforced.insert(id) }
                 state.nextSenderID = max(state.nextSenderID, id.rawValue + 1)
                 entry = try c.next()
             }

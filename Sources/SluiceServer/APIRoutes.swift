@@ -66,6 +66,7 @@ public enum APIRoutes {
         MediaRoutes.add(to: media, dispatcher: dispatcher)
         APIKeyRoutes.add(to: admin, keys: keys, dispatcher: dispatcher)
         SenderRoutes.add(read: read, admin: admin, dispatcher: dispatcher)
+        SuppressionRoutes.add(read: read, admin: admin, dispatcher: dispatcher)
         SubscriptionRoutes.add(read: read, admin: admin, dispatcher: dispatcher)
         admin.put("senders/:phone_number_id") { request, context in
             try await putSender(request, context: context, dispatcher: dispatcher)
@@ -132,9 +133,10 @@ public enum APIRoutes {
             throw APIError.invalid(problem.field, problem.reason)
         }
         let (messagingLimit, group) = try SenderRoutes.limitSettings(body)
+        let (window, keywords) = try SenderRoutes.contactSettings(body)
         let record = try await dispatcher.putSender(
             phoneNumberID: id, tierMessagesPerSecond: tier, burst: burst, accessToken: token, appSecret: appSecret,
-            messagingLimit: messagingLimit, group: group)
+            messagingLimit: messagingLimit, group: group, customerWindow: window, optOutKeywords: keywords)
         return JSONBody.response(.ok, senderJSON(record))
     }
 
@@ -201,6 +203,8 @@ public enum APIRoutes {
             "paused": record.paused,
             "has_app_secret": record.appSecret != nil,
             "messaging_limit": record.messagingLimit.map { $0 as Any } ?? NSNull(),
+            "customer_window": record.customerWindow.description,
+            "opt_out_keywords": record.effectiveOptOutKeywords,
         ]
         if let reason = record.pauseReason { json["pause_reason"] = reason }
         if let group = record.group { json["group"] = group }
@@ -215,7 +219,7 @@ public enum APIRoutes {
             "counts": [
                 "queued": p.queued, "in_flight": p.inFlight, "sent": p.sent, "failed": p.failed,
                 "in_doubt": p.inDoubt, "delivered": p.delivered, "read": p.read, "unknown": p.unknown,
-                "expired": p.expired, "cancelled": p.cancelled,
+                "expired": p.expired, "cancelled": p.cancelled, "suppressed": p.suppressed,
             ],
             "created_at": CampaignOptionsInput.text(p.createdMilliseconds),
             "priority": p.options.priority.description,

@@ -103,6 +103,30 @@ enum SenderRoutes {
         return (limit, group)
     }
 
+    /// `customer_window` (`"enforce"` or `"off"`) and `opt_out_keywords` (a list of
+    /// texts, or null for the standard ones) of a `PUT` body; absent members keep what is stored.
+    static func contactSettings(_ body: [String: Any]) throws(APIError) -> (CustomerWindowPolicy?, SenderSetting<[String]>) {
+        var window: CustomerWindowPolicy?
+        if let value = body["customer_window"] {
+            guard let name = value as? String, let policy = CustomerWindowPolicy(name: name) else {
+                throw APIError.invalid("customer_window", "customer_window must be \"enforce\" or \"off\"")
+            }
+            window = policy
+        }
+        var keywords = SenderSetting<[String]>.keep
+        if let value = body["opt_out_keywords"] {
+            if value is NSNull {
+                keywords = .set(nil)
+            } else if let list = value as? [Any], let texts = list as? [String], list.count == texts.count {
+                if let problem = ContactKeywords.problem(texts) { throw APIError.invalid("opt_out_keywords", problem) }
+                keywords = .set(texts)
+            } else {
+                throw APIError.invalid("opt_out_keywords", "opt_out_keywords must be a list of texts, or null for the standard ones")
+            }
+        }
+        return (window, keywords)
+    }
+
     private static func answer(_ record: SenderRecord?, _ id: String) throws -> Response {
         guard let record else {
             throw APIError(.notFound, code: .notFound, field: "phone_number_id", message: "sender '\(id)' is not registered")

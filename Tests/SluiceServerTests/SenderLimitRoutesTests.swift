@@ -15,20 +15,7 @@ import Testing
     static let secret = "app-secret-for-limit-tests"
 
     func withAPI(_ body: @escaping @Sendable (any TestClientProtocol, Dispatcher) async throws -> Void) async throws {
-        let dir = NSTemporaryDirectory() + "sluice-sender-limit-\(UUID().uuidString.prefix(8))"
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        var configuration = EngineConfiguration(dataDirectory: dir)
-        configuration.graphURL = "http://127.0.0.1:9"
-        configuration.journal.durable = false
-        let dispatcher = try Dispatcher(configuration: configuration)
-        let router = try APIRoutes.router(dispatcher: dispatcher, credential: AdminCredential(key: Self.key, source: "test"))
-        do {
-            try await Application(router: router).test(.router) { client in try await body(client, dispatcher) }
-        } catch {
-            await dispatcher.shutdown()
-            throw error
-        }
-        await dispatcher.shutdown()
+        try await withClosedEndpointAPI(prefix: "sluice-sender-limit", key: Self.key, body)
     }
 
     func call(

@@ -15,20 +15,7 @@ import Testing
     static let secret = "app-secret-for-tests"
 
     func withAPI(_ body: @escaping @Sendable (any TestClientProtocol, Dispatcher) async throws -> Void) async throws {
-        let dir = NSTemporaryDirectory() + "sluice-webhook-\(UUID().uuidString.prefix(8))"
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        var configuration = EngineConfiguration(dataDirectory: dir)
-        configuration.graphURL = "http://127.0.0.1:9"
-        configuration.journal.durable = false
-        let dispatcher = try Dispatcher(configuration: configuration)
-        let router = try APIRoutes.router(dispatcher: dispatcher, credential: AdminCredential(key: Self.key, source: "test"), webhookVerifyToken: "verify-me")
-        do {
-            try await Application(router: router).test(.router) { client in try await body(client, dispatcher) }
-        } catch {
-            await dispatcher.shutdown()
-            throw error
-        }
-        await dispatcher.shutdown()
+        try await withClosedEndpointAPI(prefix: "sluice-webhook", key: Self.key, webhookVerifyToken: "verify-me", body)
     }
 
     static func statusBody(phone: String, message: MessageID, status: String, wamid: String = "wamid.TEST") -> String {

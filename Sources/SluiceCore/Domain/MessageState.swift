@@ -27,6 +27,8 @@ public enum MessageState: UInt8, Sendable, CaseIterable, CustomStringConvertible
     case expired = 9
     /// Not sent when its campaign was cancelled.
     case cancelled = 10
+    /// Not sent: the contact opted out of the sender's messages (its suppression list).
+    case suppressed = 11
 
     public var description: String {
         switch self {
@@ -41,6 +43,7 @@ public enum MessageState: UInt8, Sendable, CaseIterable, CustomStringConvertible
         case .unknown: "unknown"
         case .expired: "expired"
         case .cancelled: "cancelled"
+        case .suppressed: "suppressed"
         }
     }
 
@@ -53,7 +56,7 @@ public enum MessageState: UInt8, Sendable, CaseIterable, CustomStringConvertible
     /// States a subscriber hears about: the ones WhatsApp reports, and `unknown`.
     public var isReported: Bool {
         switch self {
-        case .sent, .delivered, .read, .failed, .unknown, .expired, .cancelled: true
+        case .sent, .delivered, .read, .failed, .unknown, .expired, .cancelled, .suppressed: true
         case .queued, .inFlight, .retryAt, .inDoubt: false
         }
     }
@@ -61,7 +64,7 @@ public enum MessageState: UInt8, Sendable, CaseIterable, CustomStringConvertible
     /// True when the message will not be sent again.
     public var isFinal: Bool {
         switch self {
-        case .sent, .failed, .delivered, .read, .unknown, .expired, .cancelled: true
+        case .sent, .failed, .delivered, .read, .unknown, .expired, .cancelled, .suppressed: true
         case .queued, .inFlight, .retryAt, .inDoubt: false
         }
     }
@@ -70,7 +73,7 @@ public enum MessageState: UInt8, Sendable, CaseIterable, CustomStringConvertible
     public var isUnsent: Bool {
         switch self {
         case .queued, .inFlight, .retryAt, .inDoubt: true
-        case .sent, .failed, .delivered, .read, .unknown, .expired, .cancelled: false
+        case .sent, .failed, .delivered, .read, .unknown, .expired, .cancelled, .suppressed: false
         }
     }
 
@@ -97,6 +100,10 @@ public enum MessageState: UInt8, Sendable, CaseIterable, CustomStringConvertible
         // An in-doubt message may have left before: a status still proves it was sent.
         case (.expired, .sent), (.expired, .delivered), (.expired, .read), (.expired, .failed): true
         case (.cancelled, .sent), (.cancelled, .delivered), (.cancelled, .read), (.cancelled, .failed): true
+        // Its turn came and the contact gate stopped it: suppressed, or (free-form, outside
+        // the customer window) failed with 131047. An in-doubt one may have left before.
+        case (.queued, .suppressed), (.retryAt, .suppressed), (.inDoubt, .suppressed), (.queued, .failed): true
+        case (.suppressed, .sent), (.suppressed, .delivered), (.suppressed, .read), (.suppressed, .failed): true
         // `at_most_once`: an in-doubt message is never resent.
         case (.inDoubt, .unknown): true
         default: false

@@ -172,10 +172,16 @@ public struct SenderRecord: Sendable, Equatable {
     /// Senders with the same group share one messaging-limit window (a business
     /// portfolio); nil: the sender alone.
     public var group: String?
+    /// Whether free-form messages wait for the contact's customer service window.
+    public var customerWindow: CustomerWindowPolicy
+    /// Texts and button payloads that put a contact on the suppression list; nil:
+    /// `ContactKeywords.standardOptOut`.
+    public var optOutKeywords: [String]?
 
     public init(
         id: SenderID, phoneNumberID: String, tierMessagesPerSecond: Double, burst: UInt32 = 1, accessToken: String, paused: Bool = false,
-        pauseReason: String? = nil, appSecret: String? = nil, messagingLimit: Int? = nil, group: String? = nil
+        pauseReason: String? = nil, appSecret: String? = nil, messagingLimit: Int? = nil, group: String? = nil,
+        customerWindow: CustomerWindowPolicy = .off, optOutKeywords: [String]? = nil
     ) {
         self.id = id
         self.phoneNumberID = phoneNumberID
@@ -187,5 +193,10 @@ public struct SenderRecord: Sendable, Equatable {
         self.appSecret = appSecret
         self.messagingLimit = messagingLimit
         self.group = group
+        self.customerWindow = customerWindow
+        self.optOutKeywords = optOutKeywords
     }
+
+    /// The keywords an incoming message is matched against.
+    public var effectiveOptOutKeywords: [String] { optOutKeywords ?? ContactKeywords.standardOptOut }
 }

@@ -20,12 +20,12 @@ final class RecordCipher: Sendable {
 
     /// Tables with sealed sections; the raw value indexes `aadPrefixes`.
     enum Table: Int {
-        case meta, messages, campaigns, senders, subscriptions, idempotency, outbox, inbound
+        case meta, messages, campaigns, senders, subscriptions, idempotency, outbox, inbound, contacts
     }
 
     private static let aadPrefixes: [[UInt8]] = [
         Schema.meta, Schema.messages, Schema.campaigns, Schema.senders, Schema.subscriptions, Schema.idempotency, Schema.outbox,
-        Schema.inbound,
+        Schema.inbound, Schema.contacts,
     ].map { Array($0.utf8) + [0] }
 
     static let sealedOverheadBytes = 1 + AES256GCM.nonceByteCount + AES256GCM.tagByteCount

@@ -114,8 +114,10 @@ enum CampaignCodec {
 /// `senders` value (the key is the UTF-8 `phoneNumberID`):
 ///
 ///     0 u8 format (2)   1 u32 id   5 u64 tier (Double bits)   13 u32 burst
-///     17 u8 flags (1 paused, 2 pauseReason, 4 appSecret, 8 messagingLimit, 16 group)
+///     17 u8 flags (1 paused, 2 pauseReason, 4 appSecret, 8 messagingLimit, 16 group,
+///                  32 customer window enforced, 64 optOutKeywords)
 ///     18 [pauseReason]  (u16 length + UTF-8)   [messagingLimit]  (u32)   [group]  (u16 length + UTF-8)
+///     [optOutKeywords]  (u16 count, then u16 length + UTF-8 each)
 ///     then sealed: accessToken, [appSecret]  (u16 length + UTF-8 each)
 ///
 /// Records written before the messaging limit have neither flag 8 nor 16 and read as
@@ -133,6 +135,7 @@ enum SenderCodec {
 
     static func size(_ s: SenderRecord, _ cipher: RecordCipher) -> Int {
         18 + (s.pauseReason.map { 2 + $0.utf8.count } ?? 0) + (s.messagingLimit == nil ? 0 : 4) + (s.group.map { 2 + $0.utf8.count } ?? 0)
+            + (s.optOutKeywords.map { 2 + $0.reduce(0) { $0 + 2 + $1.utf8.count } } ?? 0)
             + cipher.sealedCount(sealedFieldsCount(s))
     }
 
@@ -142,10 +145,16 @@ enum SenderCodec {
         w.u32(s.id.rawValue)
         w.u64(s.tierMessagesPerSecond.bitPattern)
         w.u32(s.burst)
-        w.u8((s.paused ? 1 : 0) | (s.pauseReason == nil ? 0 : 2) | (s.appSecret == nil ? 0 : 4) | (s.messagingLimit == nil ? 0 : 8) | (s.group == nil ? 0 : 16))
+        w.u8(
+            (s.paused ? 1 : 0) | (s.pauseReason == nil ? 0 : 2) | (s.appSecret == nil ? 0 : 4) | (s.messagingLimit == nil ? 0 : 8) | (s.group == nil ? 0 : 16)
+                | (s.customerWindow == .enforce ? 32 : 0) | (s.optOutKeywords == nil ? 0 : 64))
         if let reason = s.pauseReason { w.string(reason) }
         if let limit = s.messagingLimit { w.u32(UInt32(limit)) }
         if let group = s.group { w.string(group) }
+        if let keywords = s.optOutKeywords {
+            w.u16(UInt16(keywords.count))
+            for k in keywords { w.string(k) }
+        }
         Array(s.phoneNumberID.utf8).withUnsafeBytes { key in
             cipher.seal(&w, .senders, key: key) { w in
                 w.string(s.accessToken)
@@ -154,6 +163,9 @@ enum SenderCodec {
         }
         assert(w.offset == size(s, cipher))
     }
+
+    /// Whether flag 32 is set (the same offset in both formats): needs no key.
+    static func enforcesWindow(_ bytes: UnsafeRawBufferPointer) -> Bool { bytes.count > 17 && bytes[17] & 32 != 0 }
 
     /// The id alone (the same offset in both formats): needs no key.
     static func readID(_ bytes: UnsafeRawBufferPointer) throws(ByteReader.Short) -> SenderID {
@@ -176,6 +188,8 @@ enum SenderCodec {
         let secret: String?
         var limit: Int?
         var group: String?
+        var keywords: [String]?
+        guard flags & 128 == 0 else { throw ByteReader.Short() }
         if format == clearFormat {
             token = try r.string()
             reason = flags & 2 != 0 ? try r.string() : nil
@@ -184,6 +198,12 @@ enum SenderCodec {
             reason = flags & 2 != 0 ? try r.string() : nil
             if flags & 8 != 0 { limit = Int(try r.u32()) }
             if flags & 16 != 0 { group = try r.string() }
+            if flags & 64 != 0 {
+                let n = Int(try r.u16())
+                var list: [String] = []
+                for _ in 0..<n { list.append(try r.string()) }
+                keywords = list
+            }
             let section = r.rest()
             let opened = try cipher.open(section, .senders, keyBytes: Array(phoneNumberID.utf8)) { plain throws(ByteReader.Short) -> (String, String?) in
                 guard let plain else { return (RecordCipher.placeholder, flags & 4 != 0 ? RecordCipher.placeholder : nil) }
@@ -199,6 +219,7 @@ enum SenderCodec {
         guard r.isAtEnd else { throw ByteReader.Short() }
         return SenderRecord(
             id: id, phoneNumberID: phoneNumberID, tierMessagesPerSecond: tier, burst: burst,
-            accessToken: token, paused: flags & 1 != 0, pauseReason: reason, appSecret: secret, messagingLimit: limit, group: group)
+            accessToken: token, paused: flags & 1 != 0, pauseReason: reason, appSecret: secret, messagingLimit: limit, group: group,
+            customerWindow: flags & 32 != 0 ? .enforce : .off, optOutKeywords: keywords)
     }
 }

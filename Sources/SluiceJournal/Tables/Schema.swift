@@ -20,6 +20,9 @@ enum Schema {
     /// A sealed constant (`RecordCipher.keyCheck`): present once the journal is encrypted,
     /// it proves the key on open. Records from before it stay readable (format 1).
     static let metaKeyCheckKey = "key_check"
+    /// 32 random bytes, sealed like a record: the HMAC key of `contacts` keys, so that a
+    /// journal without its key does not tell whose numbers it holds.
+    static let metaContactIndexKey = "contact_index_key"
 
     static let messages = "messages"
     static let pending = "pending"
@@ -36,15 +39,17 @@ enum Schema {
     static let media = "media"
     static let mediaDue = "media_due"
     static let mediaBlobs = "media_blobs"
+    static let contacts = "contacts"
+    static let suppressed = "suppressed"
     static let meta = "meta"
 
     static let all = [
         meta, messages, pending, due, inflight, campaigns, senders, keys, idempotency, subscriptions, outbox, wamids, inbound, media, mediaDue,
-        mediaBlobs,
+        mediaBlobs, contacts, suppressed,
     ]
     /// Tables added to version 1 without changing any existing layout: a journal written
     /// before them gets them, empty, when it is opened (older builds ignore them).
-    static let added: Set<String> = [keys, idempotency, subscriptions, outbox, wamids, inbound, media, mediaDue, mediaBlobs]
+    static let added: Set<String> = [keys, idempotency, subscriptions, outbox, wamids, inbound, media, mediaDue, mediaBlobs, contacts, suppressed]
 }
 
 /// The opened tables.
@@ -76,4 +81,9 @@ struct Tables: Sendable {
     var mediaDue: Database
     /// How many media records name each stored file: sha256 hex → u64 big-endian.
     var mediaBlobs: Database
+    /// Each number's contacts: last incoming message, suppression (`ContactCodec`).
+    var contacts: Database
+    /// The suppressed ones among them (same keys, empty values): a number's suppression
+    /// list without scanning all its contacts.
+    var suppressed: Database
 }

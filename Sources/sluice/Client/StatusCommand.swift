@@ -28,9 +28,9 @@ struct StatusCommand: AsyncParsableCommand {
                 if let seconds = (answer["eta_seconds"] as? NSNumber)?.doubleValue { eta = "  ETA " + Self.duration(seconds) }
                 if let waiting = answer["waiting_for"] as? String { eta += "  (waiting: \(waiting.replacingOccurrences(of: "_", with: " ")))" }
                 say("campaign \(cell(answer["id"])) \(cell(answer["state"])) [\(cell(answer["priority"]))]: \(cell(answer["total"])) messages\(rate)\(eta)")
-                for state in ["queued", "in_flight", "sent", "delivered", "read", "failed", "in_doubt", "unknown", "expired", "cancelled"] {
+                for state in ["queued", "in_flight", "sent", "delivered", "read", "failed", "in_doubt", "unknown", "expired", "cancelled", "suppressed"] {
                     let n = (counts[state] as? NSNumber)?.doubleValue ?? 0
-                    say("  " + state.padding(toLength: 10, withPad: " ", startingAt: 0) + bar(n / total) + " " + cell(counts[state]))
+                    say("  " + state.padding(toLength: 11, withPad: " ", startingAt: 0) + bar(n / total) + " " + cell(counts[state]))
                 }
             }
             let done = ["done", "cancelled"].contains(answer["state"] as? String ?? "") && (answer["unsent"] as? NSNumber)?.intValue ?? 0 == 0
