@@ -50,4 +50,27 @@ extension Dispatcher {
         }
         return step
     }
+
+    /// Meta redelivers an incoming message for up to 7 days: its wamid is kept that long
+    /// at least, whatever the retention, so that a late redelivery is still a duplicate.
+    static let inboundKeptMillisecondsMin: Int64 = 7 * 86_400_000
+    static let inboundRetentionScanMax = 5_000
+
+    /// Removes incoming messages received before `cutoffMilliseconds` (or 7 days ago, if
+    /// that is earlier) from the journal, a bounded number per commit. Returns how many.
+    @discardableResult
+    public func sweepInboundRetention(cutoffMilliseconds: Int64) async throws -> Int {
+        let cutoff = min(cutoffMilliseconds, clock.wallMilliseconds() - Self.inboundKeptMillisecondsMin)
+        var removed = 0
+        var after: String?
+        repeat {
+            let receipt = try await journal.apply([.removeInbound(receivedBefore: cutoff, after: after, max: Self.inboundRetentionScanMax)])
+            guard case let .inboundRemoved(records, resume)? = receipt.results.first else {
+                preconditionFailure("journal answered removeInbound with \(receipt.results)")
+            }
+            removed += records
+            after = resume
+        } while after != nil
+        return removed
+    }
 }

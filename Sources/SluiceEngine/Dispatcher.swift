@@ -20,7 +20,7 @@ public final class Dispatcher: Sendable {
     public let clock: any Clock
     /// Incoming media, by SHA-256.
     public let mediaVolume: MediaVolume
-    private let logger: Logger
+    let logger: Logger
     private let shutdownState = ShutdownState()
     private let lastPurge = Locked<Int64>(0)
     /// Where the status deadline's scan of the messages stands.
@@ -98,7 +98,8 @@ public final class Dispatcher: Sendable {
     public func putSender(
         phoneNumberID: String, tierMessagesPerSecond: Double, burst: Int = 1, accessToken: String, appSecret: String? = nil,
         messagingLimit: SenderSetting<Int> = .keep, group: SenderSetting<String> = .keep,
-        customerWindow: CustomerWindowPolicy? = nil, optOutKeywords: SenderSetting<[String]> = .keep
+        customerWindow: CustomerWindowPolicy? = nil, optOutKeywords: SenderSetting<[String]> = .keep,
+        displayPhoneNumber: SenderSetting<String> = .keep
     ) async throws -> SenderRecord {
         if let problem = CampaignIntake.problem(phoneNumberID: phoneNumberID, tier: tierMessagesPerSecond, burst: burst, accessToken: accessToken) {
             throw IntakeError.invalidSender(problem)
@@ -115,7 +116,8 @@ public final class Dispatcher: Sendable {
             burst: UInt32(burst), accessToken: accessToken, paused: false, pauseReason: nil,
             appSecret: appSecret ?? existing?.appSecret,
             messagingLimit: messagingLimit.value(keeping: existing?.messagingLimit), group: group.value(keeping: existing?.group),
-            customerWindow: customerWindow ?? existing?.customerWindow ?? .off, optOutKeywords: optOutKeywords.value(keeping: existing?.optOutKeywords))
+            customerWindow: customerWindow ?? existing?.customerWindow ?? .off, optOutKeywords: optOutKeywords.value(keeping: existing?.optOutKeywords),
+            displayPhoneNumber: displayPhoneNumber.value(keeping: existing?.displayPhoneNumber).map(Self.displayDigits))
         let receipt = try await journal.apply([.putSender(record)])
         guard case .sender(let id)? = receipt.results.first else {
             preconditionFailure("journal answered putSender with \(receipt.results)")

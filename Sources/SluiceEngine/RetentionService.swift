@@ -1,7 +1,7 @@
 import Logging
 import ServiceLifecycle
 
-/// Runs retention (`Dispatcher.sweepRetention`, then `sweepMediaRetention`) every `retentionSweepIntervalMilliseconds`
+/// Runs retention (`Dispatcher.sweepRetention`, `sweepMediaRetention`, `sweepInboundRetention`) every `retentionSweepIntervalMilliseconds`
 /// until graceful shutdown; does nothing when `retentionMilliseconds` is 0. Put it after
 /// the `DispatcherService` in the group, so that it stops before the journal closes.
 public struct RetentionService: Service {
@@ -32,6 +32,9 @@ public struct RetentionService: Service {
                     if media.records > 0 {
                         logger.info("retention: removed \(media.records) media record(s) and \(media.files) file(s) from the media volume")
                     }
+                    let inbound = try await dispatcher.sweepInboundRetention(
+                        cutoffMilliseconds: dispatcher.clock.wallMilliseconds() - dispatcher.configuration.retentionMilliseconds)
+                    if inbound > 0 { logger.info("retention: removed \(inbound) incoming message(s)") }
                 } catch {
                     logger.error("retention pass failed: \(error)")
                 }

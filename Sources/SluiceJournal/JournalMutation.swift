@@ -78,6 +78,13 @@ public enum JournalMutation: Sendable {
     /// Puts a contact on a number's suppression list (`suppressed`, keeping an earlier
     /// time and source) or takes it off. Result `contact`.
     case setSuppression(phoneNumberID: String, waID: String, suppressed: Bool, atMilliseconds: Int64, source: SuppressionSource)
+    /// An account update WhatsApp announced: `sender` (the number as the update leaves it)
+    /// is stored like `putSender`, with an event for every subscriber that asks for
+    /// account events. Result `sender`.
+    case recordAccountUpdate(AccountUpdate, sender: SenderRecord)
+    /// Retention of incoming messages: scans up to `max` records with wamids after `after`
+    /// and deletes those received before `receivedBefore`. Result `inboundRemoved`.
+    case removeInbound(receivedBefore: Int64, after: String?, max: Int)
     /// Outcomes of media downloads; each applies only to a `pending` record. Result
     /// `settled` (how many applied).
     case settleMedia([MediaSettlement])
@@ -100,6 +107,8 @@ public enum JournalMutation: Sendable {
         case .transition(let transitions): transitions.count
         case .recordInbound(let messages, _): 4 * messages.count
         case .setSuppression: 2
+        case .recordAccountUpdate: 1 + Journal.subscriptionsMax
+        case .removeInbound(_, _, let max): max
         case .settleMedia(let settlements): 3 * settlements.count
         case .removeMedia(_, _, let max): 2 * max
         }
@@ -189,6 +198,8 @@ public enum MutationResult: Sendable, Equatable {
     /// `removeMedia`: records deleted, the files no record names any more (sha256 hex),
     /// and the id to continue after (nil: the scan is done).
     case mediaRemoved(records: Int, unreferenced: [String], resume: String?)
+    /// `removeInbound`: records deleted, and the wamid to continue after (nil: done).
+    case inboundRemoved(records: Int, resume: String?)
     /// `setSuppression`: the contact as it now is, and whether this call changed it.
     case contact(ContactRecord, changed: Bool)
 }

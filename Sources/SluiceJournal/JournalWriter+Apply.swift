@@ -76,6 +76,11 @@ extension JournalWriter {
                 results.append(.settled(try settle(settlements, txn, &s)))
             case let .recordInbound(messages, actions):
                 results.append(try recordInbound(messages, actions: actions, txn, &s))
+            case let .removeInbound(before, after, max):
+                let (records, resume) = try removeInbound(receivedBefore: before, after: after, max: max, txn)
+                results.append(.inboundRemoved(records: records, resume: resume))
+            case let .recordAccountUpdate(update, sender):
+                results.append(.sender(try recordAccountUpdate(update, sender: sender, txn, &s)))
             case let .setSuppression(phoneNumberID, waID, suppressed, at, source):
                 results.append(try setSuppression(phoneNumberID: phoneNumberID, waID: waID, suppressed: suppressed, atMilliseconds: at, source: source, txn, &s))
             case .settleMedia(let settlements):
@@ -222,7 +227,7 @@ extension JournalWriter {
 
     // MARK: Senders
 
-    private func putSender(_ record: SenderRecord, _ txn: borrowing Transaction, _ s: inout WriterState) throws -> SenderID {
+    func putSender(_ record: SenderRecord, _ txn: borrowing Transaction, _ s: inout WriterState) throws -> SenderID {
         var record = record
         let phoneBytes = record.phoneNumberID.utf8.count
         guard phoneBytes > 0, phoneBytes <= SenderCodec.phoneNumberIDBytesMax else {
@@ -249,6 +254,7 @@ extension JournalWriter {
             s.senderIDs[record.phoneNumberID] = record.id
             s.senderPhones[record.id] = record.phoneNumberID
         }
+        if let display = record.displayPhoneNumber { try checkLength(display, "displayPhoneNumber") }
         if let keywords = record.optOutKeywords {
             guard keywords.count <= Int(UInt16.max) else { throw JournalError.invalidField(field: "optOutKeywords", reason: "\(keywords.count) keywords") }
             for k in keywords { try checkLength(k, "optOutKeywords") }

@@ -44,6 +44,31 @@ extension JournalWriter {
         return .inbound(recorded: recorded, duplicates: duplicates)
     }
 
+    /// Retention of incoming messages: scans up to `max` records with wamids after `after`
+    /// and deletes those received before `receivedBefore`. Their subscriber events (copies
+    /// in the outbox) and the contacts they updated stay. Returns how many went and the
+    /// wamid to continue after (nil: the scan is done).
+    func removeInbound(receivedBefore: Int64, after: String?, max: Int, _ txn: borrowing Transaction) throws -> (removed: Int, resume: String?) {
+        var doomed: [[UInt8]] = []
+        var scanned = 0
+        var last: [UInt8]?
+        try txn.withCursor(tables.inbound) { c in
+            var entry = try after.map { a in try Array(a.utf8).withUnsafeBytes { try c.seek(atLeast: $0) } } ?? c.first()
+            if let a = after, let (key, _) = entry, Array(key) == Array(a.utf8) { entry = try c.next() }
+            while let (key, value) = entry, scanned < max {
+                entry = try c.next()
+                scanned += 1
+                last = Array(key)
+                guard let received = InboundCodec.receivedMilliseconds(value) else {
+                    throw JournalError.corruptRecord(path: path, table: Schema.inbound, key: String(decoding: key, as: UTF8.self))
+                }
+                if received < receivedBefore { doomed.append(Array(key)) }
+            }
+        }
+        for key in doomed { _ = try key.withUnsafeBytes { try txn.delete(tables.inbound, $0) } }
+        return (doomed.count, scanned == max ? last.map { String(decoding: $0, as: UTF8.self) } : nil)
+    }
+
     /// An entry for every subscriber that asks for messages, under the contact's key.
     private func emitInbound(_ m: InboundMessage, size: Int, _ txn: borrowing Transaction, _ s: inout WriterState) throws {
         guard s.outbox.subscriptions.values.contains(where: { $0.events.contains(.message) }) else { return }

@@ -71,6 +71,8 @@ public struct MockStats: Sendable, Equatable {
     public var resets: Int
     /// Answered reads of a number's node (`GET /{version}/{phone_number_id}`), per number.
     public var phoneNumberReads: [String: Int] = [:]
+    /// Read receipts answered, per number.
+    public var readReceipts: [String: Int] = [:]
     /// Status webhooks: posts and statuses delivered, failed posts, statuses dropped, and
     /// whether the subscribe handshake succeeded; nil when webhooks are off.
     public var webhooks: WebhookCounters?
@@ -98,7 +100,7 @@ public struct MockStats: Sendable, Equatable {
         self.storm = storm
     }
 
-    /// `{"arrivals":N,"per_sender":{…},"errors":{"130429":N,…},"errors_per_sender":{"id":{"130429":N}},"hangs":N,"resets":N,"phone_number_reads":{"id":N}}`.
+    /// `{"arrivals":N,"per_sender":{…},"errors":{"130429":N,…},"errors_per_sender":{"id":{"130429":N}},"hangs":N,"resets":N,"phone_number_reads":{"id":N},"read_receipts":{"id":N}}`.
     func jsonBytes() -> [UInt8] {
         var bytes = Array(#"{"arrivals":"#.utf8)
         bytes.append(contentsOf: String(arrivals).utf8)
@@ -119,6 +121,8 @@ public struct MockStats: Sendable, Equatable {
         bytes.append(contentsOf: String(resets).utf8)
         bytes.append(contentsOf: #","phone_number_reads":"#.utf8)
         Self.appendObject(phoneNumberReads.map { ($0.key, $0.value) }, to: &bytes)
+        bytes.append(contentsOf: #","read_receipts":"#.utf8)
+        Self.appendObject(readReceipts.map { ($0.key, $0.value) }, to: &bytes)
         if let w = webhooks {
             bytes.append(contentsOf: #","webhooks":{"posts":\#(w.posts),"statuses":\#(w.statuses),"failures":\#(w.failures),"dropped":\#(w.dropped),"subscribed":\#(w.subscribed),"delivered":\#(w.delivered)}"#.utf8)
         }
@@ -163,4 +167,10 @@ public struct StormCounters: Sendable, Equatable {
         self.answers = answers
         self.perSender = perSender
     }
+}
+
+/// The display number the mock gives each phone number id, the same in every webhook and
+/// answer: "15550" and the id's last six digits.
+enum MockDisplayNumber {
+    static func of(_ phoneNumberID: String) -> String { "15550" + phoneNumberID.suffix(6) }
 }

@@ -134,9 +134,21 @@ public enum APIRoutes {
         }
         let (messagingLimit, group) = try SenderRoutes.limitSettings(body)
         let (window, keywords) = try SenderRoutes.contactSettings(body)
+        var display = SenderSetting<String>.keep
+        if let value = body["display_phone_number"] {
+            if value is NSNull {
+                display = .set(nil)
+            } else if let text = value as? String, (1...32).contains(text.utf8.count), !Dispatcher.displayDigits(text).isEmpty,
+                text.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "+" || $0 == " " || $0 == "-") })
+            {
+                display = .set(text)
+            } else {
+                throw APIError.invalid("display_phone_number", "display_phone_number must be the number as dialled (digits, with '+', spaces or '-' at most), or null")
+            }
+        }
         let record = try await dispatcher.putSender(
             phoneNumberID: id, tierMessagesPerSecond: tier, burst: burst, accessToken: token, appSecret: appSecret,
-            messagingLimit: messagingLimit, group: group, customerWindow: window, optOutKeywords: keywords)
+            messagingLimit: messagingLimit, group: group, customerWindow: window, optOutKeywords: keywords, displayPhoneNumber: display)
         return JSONBody.response(.ok, senderJSON(record))
     }
 
@@ -208,6 +220,7 @@ public enum APIRoutes {
         ]
         if let reason = record.pauseReason { json["pause_reason"] = reason }
         if let group = record.group { json["group"] = group }
+        json["display_phone_number"] = record.displayPhoneNumber.map { $0 as Any } ?? NSNull()
         return json
     }
 

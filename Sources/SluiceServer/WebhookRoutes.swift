@@ -59,7 +59,19 @@ public enum WebhookRoutes {
             }
             secrets.insert(secret)
         }
-        if !payload.phoneNumberIDs.isEmpty {
+        // An account change names its number by display number only.
+        for change in payload.accountChanges {
+            guard let sender = try dispatcher.sender(displayPhoneNumber: change.displayPhoneNumber) else {
+                throw APIError(
+                    .unauthorized, code: .unknownSender, field: "display_phone_number",
+                    message: "no sender has display number \(change.displayPhoneNumber) (learnt from its webhooks' metadata, or set with PUT /v1/senders); nothing was recorded")
+            }
+            guard let secret = sender.appSecret else {
+                throw APIError(.unauthorized, code: .noAppSecret, field: "display_phone_number", message: "sender \(sender.phoneNumberID) has no app_secret to verify webhooks with; nothing was recorded")
+            }
+            secrets.insert(secret)
+        }
+        if !payload.phoneNumberIDs.isEmpty || !payload.accountChanges.isEmpty {
             guard secrets.count == 1, let secret = secrets.first,
                 let header = request.headers.first(where: { $0.name.canonicalName == "x-hub-signature-256" })?.value,
                 WebhookSignature.isValid(header: header, secret: Array(secret.utf8), body: body)
@@ -69,8 +81,16 @@ public enum WebhookRoutes {
         }
         let inbound = try await dispatcher.recordInbound(payload.inbound(receivedMilliseconds: dispatcher.clock.wallMilliseconds()))
         let (applied, ignored) = try await dispatcher.applyStatuses(payload.updates)
+        try await dispatcher.learnDisplayPhoneNumbers(payload.displayNumbers.filter { payload.phoneNumberIDs.contains($0.key) })
+        var accounts = 0
+        for change in payload.accountChanges {
+            if try await dispatcher.applyAccountUpdate(displayPhoneNumber: change.displayPhoneNumber, event: change.event, limit: change.limit, oldLimit: change.oldLimit) != nil {
+                accounts += 1
+            }
+        }
         return JSONBody.response(.ok, [
             "applied": applied, "ignored": ignored + payload.unmatched, "messages": inbound.recorded, "duplicate_messages": inbound.duplicates,
+            "account_updates": accounts,
         ])
     }
 }
@@ -85,7 +105,19 @@ struct WebhookPayload {
     /// Longest wamid taken (WhatsApp's are under 100 bytes; the journal keys by it).
     static let wamidBytesMax = 480
 
+    /// A `phone_number_quality_update` change: the number by its display number alone.
+    struct AccountChange {
+        var displayPhoneNumber: String
+        var event: String
+        /// `max_daily_conversations_per_business`, or the older `current_limit`.
+        var limit: String?
+        var oldLimit: String?
+    }
+
     var phoneNumberIDs: Set<String> = []
+    /// `metadata.display_phone_number` of each number the body names, when given.
+    var displayNumbers: [String: String] = [:]
+    var accountChanges: [AccountChange] = []
     var updates: [StatusUpdate] = []
     /// Incoming messages, without the time they were received.
     var messages: [InboundMessage] = []
@@ -105,6 +137,15 @@ struct WebhookPayload {
                 guard let change = changeValue as? [String: Any], let value = change["value"] as? [String: Any] else {
                     throw ParseError(field: "entry[\(e)].changes[\(c)].value", message: "entry[\(e)].changes[\(c)].value must be an object")
                 }
+                if change["field"] as? String == "phone_number_quality_update" {
+                    try parseAccountChange(value, at: "entry[\(e)].changes[\(c)].value", statusesMax: statusesMax)
+                    continue
+                }
+                if let metadata = value["metadata"] as? [String: Any], let phone = metadata["phone_number_id"] as? String,
+                    let display = metadata["display_phone_number"] as? String, display.utf8.count <= 32
+                {
+                    displayNumbers[phone] = display
+                }
                 if let messagesValue = value["messages"] {
                     try parseMessages(messagesValue, value: value, at: "entry[\(e)].changes[\(c)].value", statusesMax: statusesMax)
                 }
@@ -118,7 +159,7 @@ struct WebhookPayload {
                 phoneNumberIDs.insert(phone)
                 for (s, statusValue) in statuses.enumerated() {
                     let at = "entry[\(e)].changes[\(c)].value.statuses[\(s)]"
-                    guard updates.count + unmatched + messages.count < statusesMax else {
+                    guard updates.count + unmatched + messages.count + accountChanges.count < statusesMax else {
                         throw ParseError(field: at, message: "more than \(statusesMax) statuses and messages in one body")
                     }
                     guard let status = statusValue as? [String: Any], let name = status["status"] as? String else {
@@ -148,6 +189,23 @@ struct WebhookPayload {
         }
     }
 
+    mutating func parseAccountChange(_ value: [String: Any], at path: String, statusesMax: Int) throws {
+        guard updates.count + unmatched + messages.count + accountChanges.count < statusesMax else {
+            throw ParseError(field: path, message: "more than \(statusesMax) statuses, messages and account changes in one body")
+        }
+        guard let display = value["display_phone_number"] as? String, !Dispatcher.displayDigits(display).isEmpty, display.utf8.count <= 32 else {
+            throw ParseError(field: path + ".display_phone_number", message: path + ".display_phone_number must be the number's digits")
+        }
+        guard let event = value["event"] as? String, !event.isEmpty, event.utf8.count <= 64 else {
+            throw ParseError(field: path + ".event", message: path + ".event is required")
+        }
+        func name(_ key: String) -> String? { (value[key] as? String).flatMap { $0.isEmpty || $0.utf8.count > 64 ? nil : $0 } }
+        accountChanges.append(
+            AccountChange(
+                displayPhoneNumber: display, event: event, limit: name("max_daily_conversations_per_business") ?? name("current_limit"),
+                oldLimit: name("old_limit")))
+    }
+
     /// The incoming messages, stamped with when they were received.
     func inbound(receivedMilliseconds: Int64) -> [InboundMessage] {
         messages.map {
@@ -164,7 +222,7 @@ struct WebhookPayload {
     static func mediaReference(_ message: [String: Any], type: String) -> MediaReference? {
         guard let kind = MediaKind(rawValue: type), let media = message[type] as? [String: Any], let id = media["id"] as? String, MediaRoutes.isMediaID(id)
         else { return nil }
-        let mime = (media["mime_type"] as? String).flatMap { $0.utf8.count <= 255 ? $0 : nil }
+        let mime = (media["mime_type"] as? String).flatMap { MIMEType.isValid($0) ? $0 : nil }
         let sha = (media["sha256"] as? String).flatMap { $0.utf8.count <= 128 ? $0 : nil }
         return MediaReference(id: id, kind: kind, mimeType: mime, sha256: sha)
     }
@@ -180,7 +238,7 @@ struct WebhookPayload {
         let contacts = (value["contacts"] as? [Any])?.compactMap { $0 as? [String: Any] } ?? []
         for (i, item) in list.enumerated() {
             let at = "\(path).messages[\(i)]"
-            guard updates.count + unmatched + messages.count < statusesMax else {
+            guard updates.count + unmatched + messages.count + accountChanges.count < statusesMax else {
                 throw ParseError(field: at, message: "more than \(statusesMax) statuses and messages in one body")
             }
             guard let message = item as? [String: Any] else { throw ParseError(field: at, message: "\(at) must be an object") }

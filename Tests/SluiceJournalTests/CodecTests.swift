@@ -171,6 +171,18 @@ struct SenderLimitCodecTests {
         }
     }
 
+    @Test func contactSettingsAndTheDisplayNumberRoundTrip() throws {
+        var s = SenderRecord(id: SenderID(5), phoneNumberID: "1065", tierMessagesPerSecond: 80, accessToken: "EAAG", messagingLimit: 250, group: "g")
+        for (window, keywords, display) in [
+            (CustomerWindowPolicy.enforce, [String]?(["STOP", "إيقاف"]), String?("15550783881")), (.off, [], nil), (.enforce, nil, "1"), (.off, nil, nil),
+        ] {
+            s.customerWindow = window
+            s.optOutKeywords = keywords
+            s.displayPhoneNumber = display
+            #expect(try roundTrip(s) == s)
+        }
+    }
+
     @Test func aFormat2RecordWrittenBeforeTheLimitStillReads() throws {
         // The layout before the limit: flags 1 | 2 | 4, the reason, then the sealed part.
         let s = SenderRecord(id: SenderID(9), phoneNumberID: "1066", tierMessagesPerSecond: 20, burst: 3, accessToken: "tok", paused: true, pauseReason: "why", appSecret: "sec")

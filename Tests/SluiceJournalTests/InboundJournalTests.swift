@@ -70,6 +70,32 @@ import Testing
         #expect(try journal.subscription(messages.id)?.counters.pending == 4)
     }
 
+    @Test func retentionRemovesIncomingMessagesReceivedBeforeTheCutoffAPageAtATime() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let journal = try Journal(directory: dir.path, configuration: configuration())
+        defer { journal.close() }
+        let day: Int64 = 86_400_000
+        _ = try await journal.apply([.recordInbound([
+            Self.message("wamid.a", from: "1", at: now - 10 * day), Self.message("wamid.b", from: "2", at: now - 9 * day),
+            Self.message("wamid.c", from: "3", at: now - 1 * day), Self.message("wamid.d", from: "4", at: now - 8 * day),
+        ])])
+        var removed = 0
+        var after: String?
+        var passes = 0
+        repeat {
+            let r = try await journal.apply([.removeInbound(receivedBefore: now - 7 * day, after: after, max: 2)])
+            guard case let .inboundRemoved(records, resume) = r.results[0] else { Issue.record("\(r.results)"); return }
+            removed += records
+            after = resume
+            passes += 1
+        } while after != nil && passes < 10
+        #expect(removed == 3 && passes == 3, "4 records scanned 2 at a time, then an empty page ends the scan")
+        // What was kept is still a duplicate; what went would be journaled again.
+        let again = try await journal.apply([.recordInbound([Self.message("wamid.c", from: "3"), Self.message("wamid.a", from: "1")])])
+        #expect(again.results == [.inbound(recorded: 1, duplicates: 1)])
+    }
+
     @Test func anOversizedWamidOrObjectIsRefusedAndChangesNothing() async throws {
         let dir = TemporaryDirectory()
         defer { dir.remove() }

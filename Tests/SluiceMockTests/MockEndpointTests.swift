@@ -74,9 +74,16 @@ struct MockEndpointTests {
             #expect(Set(arrivals.map(\.wamid)).count == 2)
             #expect(endpoint.recorder.counts() == [Self.sender: 2])
 
+            // A read receipt on the same endpoint is answered, counted, and is no arrival.
+            let read = try await Curl.run(
+                ["--cacert", caFile] + Curl.sendArguments(url: url, body: #"{"messaging_product":"whatsapp","status":"read","message_id":"\#(wamid)"}"#),
+                in: directory)
+            #expect(read.status == 200 && read.json["success"] as? Bool == true, "\(read.body)")
+
             let stats = try await Curl.run(["--cacert", caFile, running.baseURL + "/__mock/stats"], in: directory)
             #expect(stats.json["arrivals"] as? Int == 2)
             #expect((stats.json["per_sender"] as? [String: Any])?[Self.sender] as? Int == 2)
+            #expect((stats.json["read_receipts"] as? [String: Any])?[Self.sender] as? Int == 1)
 
             let listed = try await Curl.run(
                 ["--cacert", caFile, running.baseURL + "/__mock/arrivals?phone_number_id=\(Self.sender)&limit=1"],

@@ -69,6 +69,28 @@ struct SendRequestValidatorTests {
         #expect(error.field == "biz_opaque_callback_data")
     }
 
+    /// pywa's `mark_as_read` once got 131008 "to is required": a read receipt is not a send.
+    @Test func aReadReceiptIsRecognisedAndChecked() throws {
+        func receipt(_ json: String) -> Result<String, MetaError>? { SendRequestValidator.readReceipt(Data(json.utf8)) }
+        let pywa = receipt(#"{"messaging_product":"whatsapp","status":"read","message_id":"wamid.HBgL"}"#)
+        #expect(try pywa?.get() == "wamid.HBgL")
+        let typing = receipt(#"{"messaging_product":"whatsapp","status":"read","message_id":"wamid.X","typing_indicator":{"type":"text"}}"#)
+        #expect(try typing?.get() == "wamid.X")
+        #expect(receipt(#"{"messaging_product":"whatsapp","to":"15551234567","type":"text","text":{"body":"hi"}}"#) == nil, "a send")
+        for (bad, field, code) in [
+            (#"{"messaging_product":"whatsapp","status":"read"}"#, "message_id", 131_008),
+            (#"{"messaging_product":"whatsapp","status":"delivered","message_id":"wamid.X"}"#, "status", 100),
+            (#"{"messaging_product":"whatsapp","status":"read","message_id":7}"#, "message_id", 131_009),
+            (#"{"status":"read","message_id":"wamid.X"}"#, "messaging_product", 131_008),
+        ] {
+            guard case .failure(let error)? = receipt(bad) else {
+                Issue.record("\(bad) was accepted")
+                continue
+            }
+            #expect(error.field == field && error.code == code, "\(bad): \(error.field) \(error.code)")
+        }
+    }
+
     @Test func recipientsAreDigits() {
         #expect(SendRequestValidator.isRecipient("15551234567"))
         #expect(SendRequestValidator.isRecipient("+15551234567"))

@@ -20,68 +20,50 @@ import SluiceTestSupport
     static let phone = "1065000701"
 
     @Test func everyMessageTypeReachesTheSubscriberInOrderPerContactWithItsMediaStored() async throws {
-        let root = NSTemporaryDirectory() + "sluice-inbound-\(UUID().uuidString.prefix(8))"
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        // The mock must know serve's webhook URL before it starts, and serve the mock's.
-        let servePort = try freeLoopbackPort()
-        var mockConfiguration = MockConfiguration(certificateDirectory: root + "/mock")
-        var webhook = WebhookConfiguration(url: "http://127.0.0.1:\(servePort)/webhooks/whatsapp", appSecret: Self.appSecret)
-        webhook.inboundMessagesPerSecond = 40
-        mockConfiguration.webhook = webhook
-        var logger = Logger(label: "test.mock")
-        logger.logLevel = .warning
-        let mock = MockEndpoint(configuration: mockConfiguration, logger: logger)
-        let running = try await mock.start()
-        var configuration = EngineConfiguration(dataDirectory: root + "/data")
-        configuration.graphURL = running.baseURL
-        configuration.transport.caFile = running.caFile
-        configuration.journal.durable = false
-        configuration.warmStart = false
-        let dispatcher = try Dispatcher(configuration: configuration)
-        var fetching = MediaFetcherConfiguration()
-        fetching.caFile = running.caFile
-        fetching.pollIntervalMilliseconds = 20
-        var delivering = SubscriberDeliveryConfiguration()
-        delivering.pollIntervalMilliseconds = 20
-        let fetcher = MediaFetcher(dispatcher: dispatcher, configuration: fetching)
-        let delivery = SubscriberDelivery(dispatcher: dispatcher, configuration: delivering)
-        let received = SubscriptionsTests.Received(failFirst: 0)
-        do {
+        try await ServeMockStack.run(prefix: "sluice-inbound", appSecret: Self.appSecret, adminKey: Self.adminKey, webhook: { $0.inboundMessagesPerSecond = 40 }) { stack in
+            let received = SubscriptionsTests.Received(failFirst: 0)
             try await SubscriptionsTests().withReceiver(received) { receiverPort in
-                _ = try await dispatcher.createSubscription(
+                _ = try await stack.dispatcher.createSubscription(
                     url: "http://127.0.0.1:\(receiverPort)/hook", secret: "hook-secret-0123456789", campaign: nil, states: nil, events: [.message])
-                try await dispatcher.putSender(phoneNumberID: Self.phone, tierMessagesPerSecond: 80, accessToken: "inbound-token", appSecret: Self.appSecret)
-                let router = try APIRoutes.router(dispatcher: dispatcher, credential: AdminCredential(key: Self.adminKey, source: "test"))
-                let (ports, listening) = AsyncStream<Int>.makeStream()
-                var serveLogger = Logger(label: "test.serve")
-                serveLogger.logLevel = .warning
-                let app = Application(
-                    router: router, configuration: .init(address: .hostname("127.0.0.1", port: servePort)),
-                    onServerRunning: { _ in
-                        listening.yield(0)
-                        listening.finish()
-                    },
-                    logger: serveLogger)
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask { try await app.runService() }
-                    group.addTask { try await fetcher.run() }
-                    group.addTask { try await delivery.run() }
-                    for await _ in ports {}
-                    defer { group.cancelAll() }
-                    // Customers start writing once the number is the mock's too.
-                    try mock.register(phoneNumberID: Self.phone, sender: MockSender(accessToken: "inbound-token"))
-                    let wanted = 2 * Self.inboundMessageTypes.count
-                    try await eventually("\(wanted) incoming messages delivered", within: 30) { received.requests.withLock { $0.count } >= wanted }
-                    await mock.stop()
-                    try await check(received, mock, servePort: servePort)
-                }
+                try await stack.dispatcher.putSender(phoneNumberID: Self.phone, tierMessagesPerSecond: 80, accessToken: "inbound-token", appSecret: Self.appSecret)
+                // Customers start writing once the number is the mock's too.
+                try stack.mock.register(phoneNumberID: Self.phone, sender: MockSender(accessToken: "inbound-token"))
+                let wanted = 2 * Self.inboundMessageTypes.count
+                try await eventually("\(wanted) incoming messages delivered", within: 30) { received.requests.withLock { $0.count } >= wanted }
+                await stack.mock.stop()
+                try await check(received, stack.mock, servePort: stack.servePort)
             }
-        } catch {
-            await mock.stop()
-            await dispatcher.shutdown()
-            throw error
         }
-        await dispatcher.shutdown()
+    }
+
+    /// WhatsApp raises a number's throughput mid-campaign: the mock posts a signed
+    /// `phone_number_quality_update` naming the number by its display number (which `serve`
+    /// learnt from the statuses before), and the running campaign speeds up from its tier
+    /// of 50 to 1 000 msg/s.
+    @Test func aThroughputUpgradeFromWhatsAppSpeedsUpTheRunningCampaign() async throws {
+        try await ServeMockStack.run(prefix: "sluice-upgrade", appSecret: Self.appSecret, adminKey: Self.adminKey, tls: false) { stack in
+            let phone = "1065000702"
+            try stack.mock.register(phoneNumberID: phone, sender: MockSender(tierMessagesPerSecond: 50, accessToken: "upgrade-token"))
+            try await stack.dispatcher.putSender(phoneNumberID: phone, tierMessagesPerSecond: 50, accessToken: "upgrade-token", appSecret: Self.appSecret)
+            let receipt = try await stack.dispatcher.submitCampaign(
+                senderPhoneNumberID: phone, messageObject: Array(#"{"type":"text","text":{"body":"Hi {{1}}"}}"#.utf8),
+                recipients: (0..<1_000).map { RecipientInput(to: String(966_520_000_000 + $0), params: ["n\($0)"]) })
+            try await eventually("the display number learnt from the status webhooks", within: 10) {
+                try stack.dispatcher.sender(phoneNumberID: phone)?.displayPhoneNumber != nil
+            }
+            let before = try #require(try stack.dispatcher.campaignProgress(receipt.id)).sent
+            #expect(before < 500, "\(before) sent at 50 msg/s before the upgrade")
+            let upgraded = Date()
+            let answer = try await RawHTTPClient.post(
+                port: stack.mockPort, path: "/__mock/account/\(phone)", json: #"{"event":"THROUGHPUT_UPGRADE","limit":"TIER_UNLIMITED"}"#)
+            #expect(answer.status == 200 && String(decoding: answer.body, as: UTF8.self).contains(#""status":200"#), "\(answer)")
+            #expect(try stack.dispatcher.sender(phoneNumberID: phone)?.tierMessagesPerSecond == 1_000)
+            // What was left (at least 500) at 1 000 msg/s: done in a few seconds, not ten.
+            try await eventually("the campaign done after the upgrade", within: 8) { try stack.dispatcher.campaignProgress(receipt.id)?.state == "done" }
+            #expect(Date().timeIntervalSince(upgraded) < 8)
+            let done = try #require(try stack.dispatcher.campaignProgress(receipt.id))
+            #expect(done.sent == 1_000 && done.failed == 0)
+        }
     }
 
     static let inboundMessageTypes = [

@@ -51,6 +51,16 @@ final class RawHTTPClient: @unchecked Sendable {
         return try await client.rawResponse()
     }
 
+    /// `POST path` with a JSON body on a connection of its own: the status and the body's bytes.
+    static func post(port: Int, path: String, json: String) async throws -> (status: Int, body: [UInt8]) {
+        let client = try RawHTTPClient(port: port)
+        defer { client.closeNormally() }
+        let body = Array(json.utf8)
+        try await client.send(
+            Array("POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n".utf8) + body)
+        return try await client.rawResponse()
+    }
+
     private func rawResponse() async throws -> (Int, [UInt8]) {
         try await run { [fd] in
             var data: [UInt8] = []

@@ -29,10 +29,13 @@ public func fuzz(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
         invariant(false, "WebhookPayload threw \(error), not a ParseError")
         return 0
     }
-    let total = payload.updates.count + payload.unmatched + payload.messages.count
-    invariant(total <= WebhookRoutes.statusesPerBodyMax, "\(total) statuses and messages passed the bound")
+    let total = payload.updates.count + payload.unmatched + payload.messages.count + payload.accountChanges.count
+    invariant(total <= WebhookRoutes.statusesPerBodyMax, "\(total) statuses, messages and account changes passed the bound")
     invariant(payload.updates.allSatisfy { $0.message.map { $0.rawValue > 0 } ?? ($0.wamid != nil) }, "a status for message id 0, or with nothing to match it by")
-    invariant(total == 0 || !payload.phoneNumberIDs.isEmpty, "statuses or messages without a phone number id to verify them with")
+    invariant(total - payload.accountChanges.count == 0 || !payload.phoneNumberIDs.isEmpty, "statuses or messages without a phone number id to verify them with")
+    for change in payload.accountChanges {
+        invariant(!Dispatcher.displayDigits(change.displayPhoneNumber).isEmpty && !change.event.isEmpty, "an account change without a display number or an event")
+    }
     for m in payload.messages {
         invariant(!m.wamid.isEmpty && m.wamid.utf8.count <= WebhookPayload.wamidBytesMax, "an incoming message whose wamid the journal cannot key by")
         invariant(!m.type.isEmpty && payload.phoneNumberIDs.contains(m.senderPhoneNumberID), "an incoming message without a type or a verified number")
@@ -44,7 +47,9 @@ public func fuzz(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
     do {
         let small = try WebhookPayload(body: body, statusesMax: smallMax)
         invariant(total <= smallMax, "\(total) statuses and messages parsed under a bound of \(smallMax)")
-        invariant(small.updates == payload.updates && small.unmatched == payload.unmatched && small.messages == payload.messages, "the bound changed what was parsed")
+        invariant(
+            small.updates == payload.updates && small.unmatched == payload.unmatched && small.messages == payload.messages
+                && small.accountChanges.count == payload.accountChanges.count, "the bound changed what was parsed")
     } catch {
         invariant(total > smallMax, "\(total) statuses and messages refused under a bound of \(smallMax): \(error)")
     }

@@ -14,6 +14,21 @@ public enum MediaKind: String, CaseIterable, Sendable {
     }
 }
 
+/// Media types as Meta gives them (`image/jpeg`, `audio/ogg; codecs=opus`).
+public enum MIMEType {
+    public static let bytesMax = 255
+
+    /// A type/subtype with optional parameters, in printable ASCII without quotes or
+    /// backslashes: safe as a stored `Content-Type` header (no CR, LF or other control).
+    public static func isValid(_ text: String) -> Bool {
+        let bytes = text.utf8
+        guard (3...bytesMax).contains(bytes.count), let slash = bytes.firstIndex(of: UInt8(ascii: "/")),
+            slash != bytes.startIndex, bytes.first != UInt8(ascii: " ")
+        else { return false }
+        return bytes.allSatisfy { $0 >= 0x20 && $0 <= 0x7e && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
+    }
+}
+
 /// What an incoming media message says of its media (`image: {id, mime_type, sha256}`).
 public struct MediaReference: Sendable, Equatable {
     /// Meta's media id: `GET /{media-id}` with the number's token gives its download url.

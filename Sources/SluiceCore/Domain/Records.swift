@@ -177,11 +177,14 @@ public struct SenderRecord: Sendable, Equatable {
     /// Texts and button payloads that put a contact on the suppression list; nil:
     /// `ContactKeywords.standardOptOut`.
     public var optOutKeywords: [String]?
+    /// The number as people dial it (`display_phone_number`, digits): how WhatsApp names it
+    /// in account webhooks. Learnt from the number's first message or status webhook.
+    public var displayPhoneNumber: String?
 
     public init(
         id: SenderID, phoneNumberID: String, tierMessagesPerSecond: Double, burst: UInt32 = 1, accessToken: String, paused: Bool = false,
         pauseReason: String? = nil, appSecret: String? = nil, messagingLimit: Int? = nil, group: String? = nil,
-        customerWindow: CustomerWindowPolicy = .off, optOutKeywords: [String]? = nil
+        customerWindow: CustomerWindowPolicy = .off, optOutKeywords: [String]? = nil, displayPhoneNumber: String? = nil
     ) {
         self.id = id
         self.phoneNumberID = phoneNumberID
@@ -195,6 +198,7 @@ public struct SenderRecord: Sendable, Equatable {
         self.group = group
         self.customerWindow = customerWindow
         self.optOutKeywords = optOutKeywords
+        self.displayPhoneNumber = displayPhoneNumber
     }
 
     /// The keywords an incoming message is matched against.

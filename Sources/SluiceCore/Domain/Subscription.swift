@@ -139,20 +139,23 @@ public struct InboundEvent: Sendable, Equatable {
 public enum OutboxEvent: Sendable, Equatable {
     case status(StatusEvent)
     case message(InboundEvent)
+    case account(AccountEvent)
 
     public var eventID: UInt64 {
         switch self {
         case .status(let e): e.eventID
         case .message(let e): e.eventID
+        case .account(let e): e.eventID
         }
     }
 
     /// The key the entry waits under: a status event's message, an incoming message's
-    /// contact (`InboundMessage.orderKey`). Events under one key are delivered in order.
+    /// contact (`InboundMessage.orderKey`), an account event's number. Events under one key are delivered in order.
     public var orderKey: MessageID {
         switch self {
         case .status(let e): e.message
         case .message(let e): e.message.orderKey
+        case .account(let e): e.update.orderKey
         }
     }
 
@@ -161,12 +164,19 @@ public enum OutboxEvent: Sendable, Equatable {
         switch self {
         case .status(let e): e.occurredMilliseconds
         case .message(let e): e.message.receivedMilliseconds
+        case .account(let e): e.update.receivedMilliseconds
         }
     }
 
     /// The status event; nil for another kind.
     public var status: StatusEvent? {
         if case .status(let e) = self { return e }
+        return nil
+    }
+
+    /// The account event; nil for another kind.
+    public var account: AccountEvent? {
+        if case .account(let e) = self { return e }
         return nil
     }
 

@@ -115,9 +115,9 @@ enum CampaignCodec {
 ///
 ///     0 u8 format (2)   1 u32 id   5 u64 tier (Double bits)   13 u32 burst
 ///     17 u8 flags (1 paused, 2 pauseReason, 4 appSecret, 8 messagingLimit, 16 group,
-///                  32 customer window enforced, 64 optOutKeywords)
+///                  32 customer window enforced, 64 optOutKeywords, 128 displayPhoneNumber)
 ///     18 [pauseReason]  (u16 length + UTF-8)   [messagingLimit]  (u32)   [group]  (u16 length + UTF-8)
-///     [optOutKeywords]  (u16 count, then u16 length + UTF-8 each)
+///     [optOutKeywords]  (u16 count, then u16 length + UTF-8 each)   [displayPhoneNumber]  (u16 length + UTF-8)
 ///     then sealed: accessToken, [appSecret]  (u16 length + UTF-8 each)
 ///
 /// Records written before the messaging limit have neither flag 8 nor 16 and read as
@@ -135,7 +135,7 @@ enum SenderCodec {
 
     static func size(_ s: SenderRecord, _ cipher: RecordCipher) -> Int {
         18 + (s.pauseReason.map { 2 + $0.utf8.count } ?? 0) + (s.messagingLimit == nil ? 0 : 4) + (s.group.map { 2 + $0.utf8.count } ?? 0)
-            + (s.optOutKeywords.map { 2 + $0.reduce(0) { $0 + 2 + $1.utf8.count } } ?? 0)
+            + (s.optOutKeywords.map { 2 + $0.reduce(0) { $0 + 2 + $1.utf8.count } } ?? 0) + (s.displayPhoneNumber.map { 2 + $0.utf8.count } ?? 0)
             + cipher.sealedCount(sealedFieldsCount(s))
     }
 
@@ -147,7 +147,7 @@ enum SenderCodec {
         w.u32(s.burst)
         w.u8(
             (s.paused ? 1 : 0) | (s.pauseReason == nil ? 0 : 2) | (s.appSecret == nil ? 0 : 4) | (s.messagingLimit == nil ? 0 : 8) | (s.group == nil ? 0 : 16)
-                | (s.customerWindow == .enforce ? 32 : 0) | (s.optOutKeywords == nil ? 0 : 64))
+                | (s.customerWindow == .enforce ? 32 : 0) | (s.optOutKeywords == nil ? 0 : 64) | (s.displayPhoneNumber == nil ? 0 : 128))
         if let reason = s.pauseReason { w.string(reason) }
         if let limit = s.messagingLimit { w.u32(UInt32(limit)) }
         if let group = s.group { w.string(group) }
@@ -155,6 +155,7 @@ enum SenderCodec {
             w.u16(UInt16(keywords.count))
             for k in keywords { w.string(k) }
         }
+        if let display = s.displayPhoneNumber { w.string(display) }
         Array(s.phoneNumberID.utf8).withUnsafeBytes { key in
             cipher.seal(&w, .senders, key: key) { w in
                 w.string(s.accessToken)
@@ -189,7 +190,7 @@ enum SenderCodec {
         var limit: Int?
         var group: String?
         var keywords: [String]?
-        guard flags & 128 == 0 else { throw ByteReader.Short() }
+        var display: String?
         if format == clearFormat {
             token = try r.string()
             reason = flags & 2 != 0 ? try r.string() : nil
@@ -204,6 +205,7 @@ enum SenderCodec {
                 for _ in 0..<n { list.append(try r.string()) }
                 keywords = list
             }
+            if flags & 128 != 0 { display = try r.string() }
             let section = r.rest()
             let opened = try cipher.open(section, .senders, keyBytes: Array(phoneNumberID.utf8)) { plain throws(ByteReader.Short) -> (String, String?) in
                 guard let plain else { return (RecordCipher.placeholder, flags & 4 != 0 ? RecordCipher.placeholder : nil) }
@@ -220,6 +222,6 @@ enum SenderCodec {
         return SenderRecord(
             id: id, phoneNumberID: phoneNumberID, tierMessagesPerSecond: tier, burst: burst,
             accessToken: token, paused: flags & 1 != 0, pauseReason: reason, appSecret: secret, messagingLimit: limit, group: group,
-            customerWindow: flags & 32 != 0 ? .enforce : .off, optOutKeywords: keywords)
+            customerWindow: flags & 32 != 0 ? .enforce : .off, optOutKeywords: keywords, displayPhoneNumber: display)
     }
 }

@@ -26,6 +26,12 @@ enum InboundCodec {
     private static let hasContactName: UInt8 = 4
     private static let hasMedia: UInt8 = 8
 
+    /// When it was journaled (clear, at offset 15): needs no key.
+    static func receivedMilliseconds(_ bytes: UnsafeRawBufferPointer) -> Int64? {
+        guard bytes.count >= headerBytes, bytes[0] == recordFormat || bytes[0] == outboxFormat else { return nil }
+        return Int64(littleEndian: bytes.loadUnaligned(fromByteOffset: 15, as: Int64.self))
+    }
+
     static func size(_ m: InboundMessage, _ cipher: RecordCipher) -> Int {
         var n = headerBytes + 8 + m.senderPhoneNumberID.utf8.count + m.wamid.utf8.count + m.type.utf8.count + m.timestamp.utf8.count
         if let media = m.media {

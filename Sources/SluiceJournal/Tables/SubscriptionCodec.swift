@@ -102,10 +102,12 @@ enum OutboxCodec {
     private static let hasWamid: UInt8 = 1
     private static let hasErrorMessage: UInt8 = 2
 
-    /// Whether `bytes` has a header this build reads: formats 1 and 2, and an incoming
-    /// message's (`InboundCodec`), which keeps the attempt fields at the same offsets.
+    /// Whether `bytes` has a header this build reads: formats 1 and 2, an incoming
+    /// message's (`InboundCodec`) and an account event's (`AccountCodec`), which keep the
+    /// attempt fields at the same offsets.
     static func hasHeader(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        bytes.count >= headerBytes && (bytes[0] == format || bytes[0] == clearFormat || bytes[0] == InboundCodec.outboxFormat)
+        bytes.count >= headerBytes
+            && (bytes[0] == format || bytes[0] == clearFormat || bytes[0] == InboundCodec.outboxFormat || bytes[0] == AccountCodec.outboxFormat)
     }
 
     static func size(_ e: StatusEvent, _ cipher: RecordCipher) -> Int {
@@ -148,6 +150,12 @@ enum OutboxCodec {
             let (inbound, attempts, next) = try result.get()
             return OutboxEntry(
                 subscription: subscription, event: .message(InboundEvent(eventID: eventID, message: inbound)), attempts: attempts,
+                nextAttemptMilliseconds: next)
+        }
+        if bytes.first == AccountCodec.outboxFormat {
+            let (update, attempts, next) = try AccountCodec.read(bytes)
+            return OutboxEntry(
+                subscription: subscription, event: .account(AccountEvent(eventID: eventID, update: update)), attempts: attempts,
                 nextAttemptMilliseconds: next)
         }
         var r = ByteReader(bytes)

@@ -32,6 +32,7 @@ final class SenderBook: Sendable {
         var hangs = 0
         var resets = 0
         var phoneNumberReads: [String: Int] = [:]
+        var readReceipts: [String: Int] = [:]
         var stormAnswers = 0
         var stormAnswersPerSender: [String: Int] = [:]
     }
@@ -128,6 +129,15 @@ final class SenderBook: Sendable {
 
     func notePhoneNumberRead(_ phoneNumberID: String) {
         state.withLock { $0.phoneNumberReads[phoneNumberID, default: 0] += 1 }
+    }
+
+    func noteReadReceipt(_ phoneNumberID: String) {
+        state.withLock { $0.readReceipts[phoneNumberID, default: 0] += 1 }
+    }
+
+    /// Read receipts (`"status":"read"` on the messages endpoint) answered per number.
+    func readReceipts() -> [String: Int] {
+        state.withLock { $0.readReceipts }
     }
 
     /// Answered `GET /{version}/{phone_number_id}` per number.

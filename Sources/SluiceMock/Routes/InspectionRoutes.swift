@@ -1,9 +1,10 @@
 import Foundation
 import Hummingbird
 
-/// `GET /__mock/stats`, `GET /__mock/arrivals`, `GET /__mock/webhooks/delivered` and
-/// `PUT /__mock/senders/{id}`: what the mock saw and which deliveries it reported, and
-/// run-time registration of senders, for tests, demos and load tests.
+/// `GET /__mock/stats`, `GET /__mock/arrivals`, `GET /__mock/webhooks/delivered`,
+/// `PUT /__mock/senders/{id}` and `POST /__mock/account/{id}`: what the mock saw and which
+/// deliveries it reported, run-time registration of senders, and account webhooks on
+/// demand, for tests, demos and load tests.
 struct InspectionRoutes: Sendable {
     /// Registration bodies are tiny.
     static let senderBodyBytesMax = 4 * 1024
@@ -35,6 +36,40 @@ struct InspectionRoutes: Sendable {
         router.get("/__mock/inbound") { request, _ in
             inboundPosted(request)
         }
+        router.post("/__mock/account/:phoneNumberID") { request, context in
+            try await accountUpdate(request, phoneNumberID: context.parameters.get("phoneNumberID") ?? "")
+        }
+    }
+
+    /// Body `{"event": "THROUGHPUT_UPGRADE", "limit": "TIER_2K", "old_limit": "TIER_250"}`
+    /// (`event` required): posts that `phone_number_quality_update` to the webhook receiver,
+    /// after raising the number's tier here to 1 000 msg/s for `THROUGHPUT_UPGRADE`, as
+    /// WhatsApp would. Answers `{"status": <the receiver's HTTP status>}`, 502 when it could
+    /// not be reached, 409 when the mock sends no webhooks.
+    func accountUpdate(_ request: Request, phoneNumberID: String) async throws -> Response {
+        guard SendRequestValidator.isPhoneNumberID(phoneNumberID[...]), var sender = book.senders()[phoneNumberID] else {
+            return MetaError.invalidParameter("phone_number_id", "Unsupported post request. Object with ID '\(phoneNumberID.prefix(64))' does not exist.").response
+        }
+        guard let webhooks else {
+            return JSONResponse.make(status: .conflict, bytes: Array(#"{"error":{"message":"the mock sends no webhooks: start it with --webhook-url"}}"#.utf8))
+        }
+        let body = try await request.body.collect(upTo: Self.senderBodyBytesMax)
+        guard let fields = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any],
+            let event = fields["event"] as? String, !event.isEmpty, event.utf8.count <= 64
+        else {
+            return MetaError.requiredParameterMissing("event", "The parameter event is required (THROUGHPUT_UPGRADE, UPGRADE, DOWNGRADE, …).").response
+        }
+        func name(_ key: String) -> String? { (fields[key] as? String).flatMap { $0.isEmpty || $0.utf8.count > 64 ? nil : $0 } }
+        if event == "THROUGHPUT_UPGRADE", let tier = sender.tierMessagesPerSecond, tier < 1_000 {
+            sender.tierMessagesPerSecond = 1_000
+            book.register(phoneNumberID: phoneNumberID, sender: sender)
+        }
+        let update = AccountUpdateSender.body(
+            phoneNumberID: phoneNumberID, event: event, limit: name("limit"), oldLimit: name("old_limit"), time: Int(Date().timeIntervalSince1970))
+        guard let status = await AccountUpdateSender.post(update, configuration: webhooks.configuration) else {
+            return JSONResponse.make(status: .badGateway, bytes: Array(#"{"error":{"message":"the webhook receiver could not be reached"}}"#.utf8))
+        }
+        return JSONResponse.make(status: .ok, bytes: Array(#"{"status":\#(status)}"#.utf8))
     }
 
     /// Body `{"tier_mps": 80, "access_token": "…"}`, both optional (absent or null: unlimited,

@@ -34,7 +34,9 @@ struct PhoneNumberRoute: Sendable {
             return error.response
         }
         book.notePhoneNumberRead(rawID)
-        var bytes = Array(#"{"verified_name":"Sluice Mock","display_phone_number":"+1 555 0100","quality_rating":"GREEN","throughput":{"level":"STANDARD"},"id":"#.utf8)
+        var bytes = Array(#"{"verified_name":"Sluice Mock","display_phone_number":"#.utf8)
+        JSONText.appendString("+" + MockDisplayNumber.of(rawID), to: &bytes)
+        bytes.append(contentsOf: #","quality_rating":"GREEN","throughput":{"level":"STANDARD"},"id":"#.utf8)
         JSONText.appendString(rawID, to: &bytes)
         bytes.append(UInt8(ascii: "}"))
         return JSONResponse.make(status: .ok, bytes: bytes)

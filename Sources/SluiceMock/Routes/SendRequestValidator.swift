@@ -102,6 +102,28 @@ enum SendRequestValidator {
         )
     }
 
+    /// A read receipt — `{"messaging_product":"whatsapp","status":"read","message_id":"wamid…"}`,
+    /// as clients such as pywa send it (a `typing_indicator` may come with it) — with the
+    /// message id it marks; nil when `body` is not one (it has no `status`).
+    static func readReceipt(_ body: Data) -> Result<String, MetaError>? {
+        guard let object = try? JSONSerialization.jsonObject(with: body), let fields = object as? [String: Any], let status = fields["status"] else {
+            return nil
+        }
+        guard fields["messaging_product"] as? String == "whatsapp" else {
+            return .failure(.requiredParameterMissing("messaging_product", "The parameter messaging_product is required."))
+        }
+        guard status as? String == "read" else {
+            return .failure(.invalidParameter("status", "Param status must be one of {READ} - got \(describe(status))."))
+        }
+        guard let messageValue = fields["message_id"] else {
+            return .failure(.requiredParameterMissing("message_id", "The parameter message_id is required."))
+        }
+        guard let id = messageValue as? String, !id.isEmpty, id.utf8.count <= 512 else {
+            return .failure(.parameterValueInvalid("message_id", "Param message_id must be a message id - got \(describe(messageValue))."))
+        }
+        return .success(id)
+    }
+
     /// Digits with an optional leading `+`.
     static func isRecipient(_ value: String) -> Bool {
         var digits = value.utf8[...]

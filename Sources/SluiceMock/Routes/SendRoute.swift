@@ -69,6 +69,17 @@ struct SendRoute: Sendable {
             return try await answer(.accessTokenRejected(phoneNumberID: phoneNumberID), phoneNumberID: phoneNumberID, after: latency)
         }
         let body = try await request.body.collect(upTo: Self.bodyBytesMax)
+        // A read receipt is not a message: answered, counted, not judged against the tier.
+        switch SendRequestValidator.readReceipt(Data(body.readableBytesView)) {
+        case .success?:
+            book.noteReadReceipt(phoneNumberID)
+            if latency > .zero { try await Task.sleep(for: latency) }
+            return JSONResponse.make(status: .ok, bytes: Array(#"{"success":true}"#.utf8))
+        case .failure(let error)?:
+            return try await answer(error, phoneNumberID: phoneNumberID, after: latency)
+        case nil:
+            break
+        }
         let send: ValidatedSend
         switch SendRequestValidator.validate(Data(body.readableBytesView)) {
         case .success(let valid): send = valid

@@ -158,16 +158,9 @@ final class InboundMessageSender: Sendable {
     }
 
     private func post(_ body: [UInt8], client: HTTPClient) async -> Bool {
-        var request = HTTPClientRequest(url: configuration.url)
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.headers.add(name: "X-Hub-Signature-256", value: WebhookSignature.header(secret: Array(configuration.appSecret.utf8), body: body))
-        request.body = .bytes(ByteBuffer(bytes: body))
-        do {
-            let response = try await client.execute(request, timeout: .milliseconds(Int64(WebhookConfiguration.requestTimeoutMilliseconds)))
-            _ = try? await response.body.collect(upTo: 64 * 1024)
-            return (200..<300).contains(response.status.code)
-        } catch {
+        switch await configuration.post(body, client: client) {
+        case .success(let status): return (200..<300).contains(status)
+        case .failure(let error):
             logger.debug("inbound webhook post failed: \(error)")
             return false
         }
@@ -206,7 +199,7 @@ final class InboundMessageSender: Sendable {
         if type == "button" || sequence % 7 == 3 { message["context"] = ["from": phone, "id": "wamid.MOCKCTX.\(sequence)"] }
         let value: [String: Any] = [
             "messaging_product": "whatsapp",
-            "metadata": ["display_phone_number": "15550\(phone.suffix(6))", "phone_number_id": phone],
+            "metadata": ["display_phone_number": MockDisplayNumber.of(phone), "phone_number_id": phone],
             "contacts": [["profile": ["name": "Customer \(from.suffix(2))"], "wa_id": from, "user_id": "US.\(from)"]],
             "messages": [message],
         ]

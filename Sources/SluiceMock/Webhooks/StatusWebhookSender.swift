@@ -184,21 +184,13 @@ final class StatusWebhookSender: Sendable {
     }
 
     private func post(_ statuses: [Status], phoneNumberID: String, client: HTTPClient) async -> Bool {
-        let body = Self.body(statuses, phoneNumberID: phoneNumberID)
-        var request = HTTPClientRequest(url: configuration.url)
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.headers.add(name: "X-Hub-Signature-256", value: WebhookSignature.header(secret: Array(configuration.appSecret.utf8), body: body))
-        request.body = .bytes(ByteBuffer(bytes: body))
-        do {
-            let response = try await client.execute(request, timeout: .milliseconds(Int64(WebhookConfiguration.requestTimeoutMilliseconds)))
-            _ = try? await response.body.collect(upTo: 64 * 1024)
-            guard (200..<300).contains(response.status.code) else {
-                logger.debug("webhook answered \(response.status.code)")
-                return false
-            }
+        switch await configuration.post(Self.body(statuses, phoneNumberID: phoneNumberID), client: client) {
+        case .success(let status) where (200..<300).contains(status):
             return true
-        } catch {
+        case .success(let status):
+            logger.debug("webhook answered \(status)")
+            return false
+        case .failure(let error):
             logger.debug("webhook post failed: \(error)")
             return false
         }
@@ -227,7 +219,7 @@ final class StatusWebhookSender: Sendable {
     static func body(_ statuses: [Status], phoneNumberID: String) -> [UInt8] {
         let timestamp = String(Int(Date().timeIntervalSince1970))
         var b = Array(#"{"object":"whatsapp_business_account","entry":[{"id":"0","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"#.utf8)
-        JSONText.appendString(phoneNumberID, to: &b)
+        JSONText.appendString(MockDisplayNumber.of(phoneNumberID), to: &b)
         b.append(contentsOf: #","phone_number_id":"#.utf8)
         JSONText.appendString(phoneNumberID, to: &b)
         b.append(contentsOf: #"},"statuses":["#.utf8)

@@ -1,3 +1,6 @@
+import AsyncHTTPClient
+import NIOCore
+import SluiceCrypto
 /// Status webhooks the mock sends like WhatsApp: for each accepted message `sent`, then
 /// `delivered`, then (for `readShare` of them) `read`, to `url`, signed with
 /// `X-Hub-Signature-256` from `appSecret`, echoing `biz_opaque_callback_data`.
@@ -48,6 +51,25 @@ public struct WebhookConfiguration: Sendable, Equatable {
         guard (0...1_000).contains(inboundMessagesPerSecond) else { throw .invalidConfiguration("inbound messages per second must be 0…1000") }
         for (name, ms) in [("sent", sentDelayMilliseconds), ("delivered", deliveredDelayMilliseconds), ("read", readDelayMilliseconds)] {
             guard (0...600_000).contains(ms) else { throw .invalidConfiguration("webhook \(name) delay must be 0…600000 ms") }
+        }
+    }
+}
+
+extension WebhookConfiguration {
+    /// Posts `body` to `url`, signed with `X-Hub-Signature-256` from `appSecret` as
+    /// WhatsApp signs: the receiver's HTTP status, or the error that kept it from answering.
+    func post(_ body: [UInt8], client: HTTPClient) async -> Result<UInt, any Error> {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "X-Hub-Signature-256", value: WebhookSignature.header(secret: Array(appSecret.utf8), body: body))
+        request.body = .bytes(ByteBuffer(bytes: body))
+        do {
+            let response = try await client.execute(request, timeout: .milliseconds(Int64(Self.requestTimeoutMilliseconds)))
+            _ = try? await response.body.collect(upTo: 64 * 1024)
+            return .success(response.status.code)
+        } catch {
+            return .failure(error)
         }
     }
 }

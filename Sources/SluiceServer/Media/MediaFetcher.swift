@@ -207,7 +207,15 @@ public final class MediaFetcher: Service, Sendable {
         } catch {
             throw Problem(reason: "asking Meta for the media failed: \(error)", permanent: false)
         }
-        let object = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any]
+        return try Self.description(status: status, body: Array(body.readableBytesView), allowsHTTP: dispatcher.configuration.graphURL.lowercased().hasPrefix("http:"))
+    }
+
+    /// Meta's answer to `GET /{media-id}`, judged: the download url (https, or http only
+    /// when the Graph API itself is reached over http), a MIME type safe to serve, a
+    /// SHA-256 as lowercase hex, a size that is not negative. Pure: fuzzed as
+    /// `FuzzMediaDescription`.
+    static func description(status: UInt, body: [UInt8], allowsHTTP: Bool) throws(Problem) -> Description {
+        let object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]
         guard status == 200 else {
             let error = object?["error"] as? [String: Any]
             let code = (error?["code"] as? NSNumber)?.intValue
@@ -219,12 +227,23 @@ public final class MediaFetcher: Service, Sendable {
                 permanent: status == 400 || status == 404)
         }
         guard let object, let url = object["url"] as? String, let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(),
-            scheme == "https" || (scheme == "http" && dispatcher.configuration.graphURL.lowercased().hasPrefix("http:"))
+            parsed.host?.isEmpty == false, scheme == "https" || (scheme == "http" && allowsHTTP)
         else {
             throw Problem(reason: "Meta's description of the media has no usable url", permanent: false)
         }
-        let size: Int64? = (object["file_size"] as? NSNumber)?.int64Value ?? (object["file_size"] as? String).flatMap { Int64($0) }
-        return Description(url: url, mimeType: object["mime_type"] as? String, sha256: (object["sha256"] as? String).flatMap(Self.hexSHA256), size: size)
+        var size: Int64?
+        if let value = object["file_size"] {
+            // A number, or its digits as a string; a fraction or a negative size is nobody's file.
+            if let number = value as? NSNumber, let exact = Int64(exactly: number.doubleValue), exact >= 0, !(value is Bool) {
+                size = exact
+            } else if let text = value as? String, let parsedSize = Int64(text), parsedSize >= 0 {
+                size = parsedSize
+            } else {
+                throw Problem(reason: "Meta's description of the media has a file_size that is not a size", permanent: false)
+            }
+        }
+        let mime = (object["mime_type"] as? String).flatMap { MIMEType.isValid($0) ? $0 : nil }
+        return Description(url: url, mimeType: mime, sha256: (object["sha256"] as? String).flatMap(Self.hexSHA256), size: size)
     }
 
     /// A SHA-256 as lowercase hex, from hex or base64 (webhooks give base64).

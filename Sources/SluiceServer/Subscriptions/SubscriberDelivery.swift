@@ -248,6 +248,7 @@ public enum SubscriberEvent {
         switch event {
         case .status(let e): body(e)
         case .message(let e): body(e, media: e.message.media.flatMap { media[$0.id] })
+        case .account(let e): body(e)
         }
     }
 
@@ -256,7 +257,31 @@ public enum SubscriberEvent {
         switch event {
         case .status(let e): "message \(e.message), \(e.state)"
         case .message(let e): "incoming \(e.message.wamid)"
+        case .account(let e): "account \(e.update.senderPhoneNumberID), \(e.update.event)"
         }
+    }
+
+    /// `{"event_id":"11","type":"account","sender":"1065…","display_phone_number":"1555…",
+    /// "event":"THROUGHPUT_UPGRADE","limit":"TIER_UNLIMITED","old_limit":null,"tier_mps":1000,
+    /// "messaging_limit":null,"received_at":"2025-06-15T09:30:00.125Z"}`: what WhatsApp
+    /// announced, and the number's tier and messaging limit after it.
+    public static func body(_ e: AccountEvent) -> [UInt8] {
+        let u = e.update
+        let object: [String: Any] = [
+            "event_id": String(e.eventID),
+            "type": "account",
+            "sender": u.senderPhoneNumberID,
+            "display_phone_number": u.displayPhoneNumber,
+            "event": u.event,
+            "limit": u.limit.map { $0 as Any } ?? NSNull(),
+            "old_limit": u.oldLimit.map { $0 as Any } ?? NSNull(),
+            "tier_mps": u.tierMessagesPerSecond,
+            "messaging_limit": u.messagingLimit.map { $0 as Any } ?? NSNull(),
+            "received_at": APIKeyRoutes.timestamp(u.receivedMilliseconds),
+            "received_at_ms": u.receivedMilliseconds,
+        ]
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        return Array(data)
     }
 
     /// `{"event_id":"9","type":"message","sender":"1065…","from":"9665…","from_user_id":…,
