@@ -3,7 +3,6 @@ import HummingbirdCore
 import HummingbirdHTTP2
 import Logging
 import NIOCore
-import NIOPosix
 import NIOSSL
 import ServiceLifecycle
 import SluiceCore
@@ -47,10 +46,6 @@ public final class MockEndpoint: Sendable {
     /// Everything a running server owns; taken out whole by `stop()`.
     private struct Runtime: Sendable {
         let group: ServiceGroup
-        /// The mock's own event loops: in a process that also runs a dispatcher and its API
-        /// (the demo, the tests), a busy server there cannot hold up the mock's accepts and
-        /// TLS handshakes, as a remote endpoint's would not be.
-        let loops: MultiThreadedEventLoopGroup
         let server: Task<Void, any Error>
         let flusher: Task<Void, Never>?
         let running: Running
@@ -130,7 +125,6 @@ public final class MockEndpoint: Sendable {
             storm: stormStats()
         )
         stats.phoneNumberReads = book.phoneNumberReads()
-        stats.readReceipts = book.readReceipts()
         return stats
     }
 
@@ -195,7 +189,6 @@ public final class MockEndpoint: Sendable {
             logger.error("mock endpoint server failed", metadata: ["error": "\(error)"])
         }
         deadline.cancel()
-        try? await runtime.loops.shutdownGracefully()
         if let flusher = runtime.flusher {
             await recorder.detachRecordFile(flusher: flusher)
         }
@@ -243,12 +236,9 @@ public final class MockEndpoint: Sendable {
 
         // The bound port arrives through the server's callback; the stream ends early if it fails to bind.
         let (ports, portContinuation) = AsyncStream<Int>.makeStream()
-        let server = try Self.serverBuilder(tls: tlsConfiguration, setupMilliseconds: configuration.connectionSetupMilliseconds)
-        let flusher = try configuration.recordFile.map { try recorder.attachRecordFile(path: $0) }
-        let loops = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let application = Application(
             router: router,
-            server: server,
+            server: try Self.serverBuilder(tls: tlsConfiguration, setupMilliseconds: configuration.connectionSetupMilliseconds),
             configuration: ApplicationConfiguration(
                 address: .hostname(configuration.host, port: configuration.port),
                 serverName: "SluiceMock"
@@ -257,10 +247,10 @@ public final class MockEndpoint: Sendable {
                 portContinuation.yield(channel.localAddress?.port ?? 0)
                 portContinuation.finish()
             },
-            eventLoopGroupProvider: .shared(loops),
             logger: logger
         )
 
+        let flusher = try configuration.recordFile.map { try recorder.attachRecordFile(path: $0) }
         var groupConfiguration = ServiceGroupConfiguration(services: [.init(service: application)], logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = .seconds(Self.gracefulStopSecondsMax)
         let group = ServiceGroup(configuration: groupConfiguration)
@@ -274,7 +264,6 @@ public final class MockEndpoint: Sendable {
             serverTask.cancel()
             let result = await serverTask.result
             if let flusher { await recorder.detachRecordFile(flusher: flusher) }
-            try? await loops.shutdownGracefully()
             if case .failure(let error) = result { throw error }
             throw MockError.serverDidNotStart
         }
@@ -284,7 +273,7 @@ public final class MockEndpoint: Sendable {
             baseURL: "\(scheme)://\(Self.urlHost(configuration.host)):\(port)",
             caFile: configuration.tls ? store.certificatePath : nil
         )
-        return Runtime(group: group, loops: loops, server: serverTask, flusher: flusher, running: running)
+        return Runtime(group: group, server: serverTask, flusher: flusher, running: running)
     }
 
     /// ALPN offers h2 and http/1.1; plain mode is HTTP/1.1 only (h2c is broken in our
