@@ -125,6 +125,7 @@ public final class MockEndpoint: Sendable {
             storm: stormStats()
         )
         stats.phoneNumberReads = book.phoneNumberReads()
+        stats.readReceipts = book.readReceipts()
         return stats
     }
 
