@@ -96,6 +96,8 @@ public struct SenderSnapshot: Sendable, Equatable {
     public var tierMessagesPerSecond: Double
     /// The rate after throttle backoff (equal to the tier when WhatsApp is not pushing back).
     public var effectiveMessagesPerSecond: Double
+    /// The rate left free for the number's incoming messages (`InboundReserve`).
+    public var inboundReserveMessagesPerSecond: Double = 0
     public var paused: Bool
     public var pauseReason: String?
     /// Paged in and waiting for a send slot.

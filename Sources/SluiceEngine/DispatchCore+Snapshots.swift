@@ -29,6 +29,7 @@ extension DispatchCore {
             senderSentAtSnapshot[id] = s.sent
             s.sendRate = senderRates[id] ?? 0
             s.effectiveMessagesPerSecond = scheduler.effectiveRate(sender: id) ?? s.tierMessagesPerSecond
+            s.inboundReserveMessagesPerSecond = scheduler.inboundReserve(sender: id) ?? 0
             s.staged = scheduler.queuedCount(sender: id)
             s.inFlight = scheduler.inFlightCount(sender: id)
             s.inFlightLimit = scheduler.inFlightLimit(sender: id) ?? 0

@@ -34,6 +34,8 @@ struct DispatchCore {
         case sender(SenderRecord)
         /// The journal deleted the sender (it had no live work): forget it.
         case senderDeleted(SenderID)
+        /// Incoming messages per sender, just journaled: their share of the tier.
+        case inbound([SenderID: Int])
         /// Sends of the last messaging window, read for senders whose window started
         /// tracking them (`MessagingLimits.configure`); they were held until now.
         case recipientHistory(Set<SenderID>, [Journal.RecipientSend])
@@ -317,6 +319,10 @@ struct DispatchCore {
             loadHistory(into: &actions)
         case .senderDeleted(let sender):
             forget(sender)
+        case .inbound(let counts):
+            for (sender, count) in counts where senders[sender] != nil {
+                scheduler.noteInbound(sender: sender, count: count, now: now)
+            }
         case .recipientHistory(let waiting, let sends):
             mergeHistory(waiting, sends)
         case .campaignAvailable(let sender, let campaign):

@@ -80,19 +80,24 @@ extension Dispatcher {
     /// contact on its suppression list, `START` takes it off, in the same commit.
     public func recordInbound(_ messages: [InboundMessage]) async throws -> (recorded: Int, duplicates: Int) {
         guard !messages.isEmpty else { return (0, 0) }
-        var keywords: [String: [String]] = [:]
+        var numbers: [String: SenderRecord?] = [:]
         var actions: [ContactAction?] = []
         actions.reserveCapacity(messages.count)
+        var counts: [SenderID: Int] = [:]
         for m in messages {
-            if keywords[m.senderPhoneNumberID] == nil {
-                keywords[m.senderPhoneNumberID] = try journal.sender(phoneNumberID: m.senderPhoneNumberID)?.effectiveOptOutKeywords ?? ContactKeywords.standardOptOut
+            if numbers[m.senderPhoneNumberID] == nil {
+                numbers[m.senderPhoneNumberID] = .some(try journal.sender(phoneNumberID: m.senderPhoneNumberID))
             }
-            actions.append(ContactKeywords.action(type: m.type, object: m.object, optOut: keywords[m.senderPhoneNumberID]!))
+            let record = numbers[m.senderPhoneNumberID]!
+            if let id = record?.id { counts[id, default: 0] += 1 }
+            actions.append(ContactKeywords.action(type: m.type, object: m.object, optOut: record?.effectiveOptOutKeywords ?? ContactKeywords.standardOptOut))
         }
         let receipt = try await journal.apply([.recordInbound(messages, actions: actions)])
         guard case .inbound(let recorded, let duplicates)? = receipt.results.first else {
             preconditionFailure("journal answered recordInbound with \(receipt.results)")
         }
+        // WhatsApp counts each message once: a redelivered batch leaves the reserve alone.
+        if recorded > 0 { loop.post(.inbound(counts)) }
         return (recorded, duplicates)
     }
 }

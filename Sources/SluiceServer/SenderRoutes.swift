@@ -66,6 +66,7 @@ enum SenderRoutes {
         var json = APIRoutes.senderJSON(record)
         guard let s = live else { return json }
         json["effective_mps"] = s.effectiveMessagesPerSecond
+        json["inbound_reserve_mps"] = s.inboundReserveMessagesPerSecond
         json["staged"] = s.staged
         json["in_flight"] = s.inFlight
         json["in_flight_limit"] = s.inFlightLimit

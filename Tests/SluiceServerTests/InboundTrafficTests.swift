@@ -66,6 +66,52 @@ import SluiceTestSupport
         }
     }
 
+    /// WhatsApp counts a number's throughput inbound and outbound together. Customers
+    /// write to a tier-80 number at 20 msg/s (the mock counts each incoming message in the
+    /// number's sliding window and refuses sends that would put it over 80 with 130429);
+    /// a campaign then goes out at what is left, and the mock refuses next to nothing.
+    /// Paced at the tier alone, a fifth of the sends would meet a full window.
+    @Test(.enabled(if: WallClockJudges.enabled, WallClockJudges.reason))
+    func sendsAndIncomingMessagesTogetherStayWithinTheTierAtTheMock() async throws {
+        try await ServeMockStack.run(
+            prefix: "sluice-inbound-tier", appSecret: Self.appSecret, adminKey: Self.adminKey, tls: false, webhook: { $0.inboundMessagesPerSecond = 20 }
+        ) { stack in
+            let phone = "1065000703"
+            try await stack.dispatcher.putSender(phoneNumberID: phone, tierMessagesPerSecond: 80, accessToken: "tier-token", appSecret: Self.appSecret)
+            try stack.mock.register(phoneNumberID: phone, sender: MockSender(tierMessagesPerSecond: 80, accessToken: "tier-token"))
+            try await eventually("a second of incoming messages measured", within: 15) {
+                (stack.dispatcher.senderSnapshots().first { $0.phoneNumberID == phone }?.inboundReserveMessagesPerSecond ?? 0) >= 20
+            }
+            let count = 400
+            let receipt = try await stack.dispatcher.submitCampaign(
+                senderPhoneNumberID: phone, messageObject: Array(#"{"type":"text","text":{"body":"Hi {{1}}"}}"#.utf8),
+                recipients: (0..<count).map { RecipientInput(to: String(966_530_000_000 + $0), params: ["n\($0)"]) })
+            try await eventually("the campaign done", within: 40) { try stack.dispatcher.campaignProgress(receipt.id)?.state == "done" }
+            let refused = stack.mock.stats().errorsPerSender[phone]?[130429] ?? 0
+            let sends = try await Self.times(port: stack.mockPort, path: "/__mock/arrivals?phone_number_id=\(phone)", key: "t")
+            let inbound = try await Self.times(port: stack.mockPort, path: "/__mock/inbound", key: "posted_t")
+            try #require(sends.count == count, "every message accepted once")
+            let span = sends.first!...sends.last!
+            let customers = inbound.filter { span.contains($0) }
+            #expect(customers.count >= 20 * (Int(span.upperBound - span.lowerBound) / 1_000_000_000), "customers kept writing during the campaign")
+            // A stall of the mock's customer clock can bunch their messages; a stray
+            // refusal or two is that, a fifth of 400 is pacing at the tier alone.
+            #expect(refused <= count / 100, "\(refused) sends refused 130429")
+            let mean = try #require(ArrivalWindow.meanRate(sortedTimes: sends))
+            #expect((55...60).contains(mean), "\(mean) sends a second: 80 less the reserve of about 21")
+            let peak = ArrivalWindow.maxCount(sortedTimes: (sends + customers).sorted())
+            #expect(peak <= 81, "sends and incoming messages in one sliding second")
+            print("inbound share: \(customers.count) incoming during \(sends.count) sends, \(String(format: "%.1f", mean)) sends/s, 130429 \(refused), most in a sliding second \(peak)")
+        }
+    }
+
+    /// Sorted wall-clock times under `key` of a mock inspection route's JSON array.
+    static func times(port: Int, path: String, key: String) async throws -> [Int64] {
+        let answer = try await RawHTTPClient.get(port: port, path: path, bearer: "inspect")
+        let list = try #require(try JSONSerialization.jsonObject(with: Data(answer.body)) as? [[String: Any]], "\(path): \(answer.status)")
+        return list.compactMap { ($0[key] as? NSNumber)?.int64Value }.sorted()
+    }
+
     static let inboundMessageTypes = [
         "text", "image", "interactive", "video", "location", "audio", "button", "document", "reaction", "sticker", "contacts", "order", "system",
         "unsupported",

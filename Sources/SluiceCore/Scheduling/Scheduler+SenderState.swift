@@ -91,6 +91,10 @@ struct SenderState: Sendable {
     var lastDispatch: Instant?
     /// Not due before this (`Scheduler.hold`, the messaging limit); `.zero`: not held.
     var heldUntil: Instant = .zero
+    /// The number's incoming messages, while it has any (nil: none within the hold).
+    var inbound: InboundReserve?
+    /// The rate left free for them (`inbound`'s reserve when last applied).
+    var inboundReserve: Double = 0
     /// Messages across the lanes.
     var queued: Int = 0
     /// Bumped on every reschedule: older heap entries are stale.
@@ -114,6 +118,13 @@ struct SenderState: Sendable {
     }
 
     var campaignCount: Int { lanes.reduce(0) { $0 + $1.queues.count } }
+
+    /// The rate to pace at: the controller's, within what incoming messages leave of the
+    /// tier, and at least `Scheduler.pacedRateMin`.
+    var pacedRate: Double {
+        let left = control.tierMessagesPerSecond - inboundReserve
+        return max(min(Scheduler.pacedRateMin, control.tierMessagesPerSecond), min(control.effectiveMessagesPerSecond, left))
+    }
 
     func lane(of campaign: CampaignID) -> Int { Int((priorities[campaign] ?? .marketing).rawValue) }
 

@@ -29,6 +29,7 @@ extension Scheduler {
         guard let i = senderIndex[sender] else { return }
         precondition(senders[i].queued == 0 && senders[i].inFlight == 0, "removing sender \(sender) with work queued or in flight")
         senderIndex[sender] = nil
+        if senders[i].inbound != nil { metered -= 1 }
         let last = senders.count - 1
         if i != last {
             senders.swapAt(i, last)

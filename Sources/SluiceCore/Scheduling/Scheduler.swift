@@ -74,6 +74,8 @@ public struct Scheduler: Sendable {
     public static let sendersMax: Int = 100_000
     /// Bound on live campaigns per sender (round-robin members).
     public static let campaignsPerSenderMax: Int = 10_000
+    /// The least rate a sender is paced at however much of its tier incoming messages take.
+    public static let pacedRateMin: Double = 1
 
     /// What the engine should page in: messages of `campaign` after `after` (exclusive).
     public struct RefillRequest: Sendable, Equatable {
@@ -94,6 +96,8 @@ public struct Scheduler: Sendable {
 
     var senders: [SenderState] = []
     var senderIndex: [SenderID: Int] = [:]
+    /// Senders with an inbound meter (`tick` looks at them only when there are some).
+    var metered = 0
     var heap = Heap<HeapEntry>()
     /// Messages dispatched and not yet `completed`, over all senders.
     public private(set) var inFlightTotal = 0
@@ -115,7 +119,7 @@ public struct Scheduler: Sendable {
     public mutating func upsertSender(_ id: SenderID, tierMessagesPerSecond: Double, burst: Int, paused: Bool, now: Instant) {
         if let i = senderIndex[id] {
             senders[i].control.setTier(tierMessagesPerSecond, now: now)
-            senders[i].pacer.setRate(messagesPerSecond: senders[i].control.effectiveMessagesPerSecond, burst: burst, now: now)
+            senders[i].pacer.setRate(messagesPerSecond: senders[i].pacedRate, burst: burst, now: now)
             senders[i].paused = paused
             senders[i].inFlightLimit = inFlightLimit(senders[i].pacer.messagesPerSecond)
             reschedule(i, now: now)
@@ -295,6 +299,11 @@ public struct Scheduler: Sendable {
                 changed = true
             }
         }
+        if metered > 0 {
+            for i in senders.indices where senders[i].inbound != nil {
+                if refreshInboundReserve(i, now: now) { changed = true }
+            }
+        }
         if configuration.sizesInFlightFromLatency && budget.refresh(now: now) {
             for i in senders.indices { resizeInFlight(i, now: now) }
             changed = true
@@ -408,10 +417,11 @@ public struct Scheduler: Sendable {
     /// Messages dispatched and not yet `completed` for the sender.
     public func inFlightCount(sender: SenderID) -> Int { senders[index(sender)].inFlight }
 
-    /// The rate the sender is paced at now (its tier unless throttled); nil for an unknown sender.
+    /// The rate the sender is paced at now (its tier unless throttled or receiving); nil
+    /// for an unknown sender.
     public func effectiveRate(sender: SenderID) -> Double? {
         guard let i = senderIndex[sender] else { return nil }
-        return senders[i].control.effectiveMessagesPerSecond
+        return senders[i].pacedRate
     }
 
     /// Whether the sender is paused; nil for an unknown sender.
@@ -427,8 +437,8 @@ public struct Scheduler: Sendable {
         return i
     }
 
-    private mutating func applyEffectiveRate(_ i: Int, now: Instant) {
-        let rate = senders[i].control.effectiveMessagesPerSecond
+    mutating func applyEffectiveRate(_ i: Int, now: Instant) {
+        let rate = senders[i].pacedRate
         guard rate != senders[i].pacer.messagesPerSecond else { return }
         senders[i].pacer.setRate(messagesPerSecond: rate, now: now)
         senders[i].inFlightLimit = inFlightLimit(rate)

@@ -98,6 +98,17 @@ final class SenderBook: Sendable {
         }
     }
 
+    /// An incoming message the mock posts for the number at `time`: WhatsApp counts a
+    /// number's throughput inbound and outbound together, so it takes a place in the
+    /// number's window like a send (never refused: the customer is not throttled).
+    func noteInbound(phoneNumberID: String, time: Int64) {
+        state.withLock { state in
+            guard state.senders[phoneNumberID]?.tierMessagesPerSecond != nil else { return }
+            state.windows[phoneNumberID, default: ArrivalWindow()].drop(atOrBefore: time - 2 * Self.windowNanoseconds)
+            state.windows[phoneNumberID, default: ArrivalWindow()].insert(time)
+        }
+    }
+
     /// Counts one error answer; `phoneNumberID` when the path held a valid one.
     func noteError(code: Int, phoneNumberID: String?) {
         state.withLock { state in

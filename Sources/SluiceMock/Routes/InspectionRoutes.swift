@@ -146,8 +146,10 @@ struct InspectionRoutes: Sendable {
         }
     }
 
-    /// `[{"wamid","phone_number_id","from","type","media_id","t"}]`: the incoming messages the
-    /// receiver acknowledged (`t`, wall-clock ns of the 2xx), oldest first.
+    /// `[{"wamid","phone_number_id","from","type","media_id","posted_t","t"}]`: the incoming
+    /// messages the receiver acknowledged (`posted_t`, wall-clock ns of the first post, when
+    /// the message took its place in the number's throughput window; `t`, of the 2xx),
+    /// oldest first.
     func inboundPosted(_ request: Request) -> Response {
         guard let inbound else {
             return MetaError(
@@ -170,7 +172,9 @@ struct InspectionRoutes: Sendable {
                 bytes.append(contentsOf: #","type":"#.utf8)
                 JSONText.appendString(p.type, to: &bytes)
                 bytes.append(contentsOf: #","media_id":"#.utf8)
-                if let id = p.mediaID { JSONText.appendString(id, to: &bytes) } else { bytes.removeLast(); bytes.append(contentsOf: "null".utf8) }
+                if let id = p.mediaID { JSONText.appendString(id, to: &bytes) } else { bytes.append(contentsOf: "null".utf8) }
+                bytes.append(contentsOf: #","posted_t":"#.utf8)
+                bytes.append(contentsOf: String(p.postedNanoseconds).utf8)
                 bytes.append(contentsOf: #","t":"#.utf8)
                 bytes.append(contentsOf: String(p.acknowledgedNanoseconds).utf8)
                 bytes.append(UInt8(ascii: "}"))

@@ -19,6 +19,9 @@ final class InboundMessageSender: Sendable {
         var from: String
         var type: String
         var mediaID: String?
+        /// Wall-clock nanoseconds of the first post: when the message took its place in
+        /// the number's throughput window.
+        var postedNanoseconds: Int64 = 0
         /// Wall-clock nanoseconds of the 2xx.
         var acknowledgedNanoseconds: Int64
     }
@@ -103,8 +106,12 @@ final class InboundMessageSender: Sendable {
             let now = StatusWebhookSender.monotonicMilliseconds()
             let elapsed = Double(now - last) / 1_000
             last = now
-            for item in due(elapsedSeconds: elapsed, nowMilliseconds: now) {
+            for var item in due(elapsedSeconds: elapsed, nowMilliseconds: now) {
                 if Task.isCancelled { break }
+                if item.attempt == 0 {
+                    item.posted.postedNanoseconds = WallClock.nowNanoseconds()
+                    book.noteInbound(phoneNumberID: item.posted.phoneNumberID, time: item.posted.postedNanoseconds)
+                }
                 if await post(item.body, client: client) {
                     var p = item.posted
                     p.acknowledgedNanoseconds = WallClock.nowNanoseconds()

@@ -62,6 +62,8 @@ public final class ServerMetrics: Sendable {
             gauge("sender_tier", "messages_per_second", "The sender's rate tier.", sender, s.tierMessagesPerSecond)
             gauge("sender_effective", "messages_per_second", "The rate the sender is paced at now (below the tier after throttles).",
                   sender, s.effectiveMessagesPerSecond)
+            gauge("sender_inbound_reserve", "messages_per_second", "The rate left free for the number's incoming messages (inbound counts toward the tier).",
+                  sender, s.inboundReserveMessagesPerSecond)
             gauge("sender_paused", "", "1 while the sender is paused.", sender, s.paused ? 1 : 0)
             gauge("sender_queue_depth", "", "Messages paged in and waiting for a send slot.", sender, Double(s.staged))
             gauge("sender_in_flight", "", "Sends on the wire.", sender, Double(s.inFlight))
