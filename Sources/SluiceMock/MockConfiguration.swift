@@ -37,6 +37,12 @@ public struct MockConfiguration: Sendable {
     public var requireRegisteredSenders: Bool = false
     /// Enforce the per-recipient pair limit (code 131056) on registered numbers.
     public var pairLimit: Bool = true
+    /// Refuse a free-form (non-template) send to a contact the mock knows no incoming
+    /// message from in the last 24 h (400, code 131047), as WhatsApp does outside the
+    /// customer service window. The mock's own incoming messages
+    /// (``WebhookConfiguration/inboundMessagesPerSecond``) and
+    /// `POST /__mock/contacts/{phone_number_id}/{wa_id}/inbound` open a contact's window.
+    public var customerWindow: Bool = false
     /// Known message templates: name → number of body parameters. When non-empty, a template
     /// send naming another template gets code 132001 and a wrong parameter count code 132000.
     public var templates: [String: Int] = [:]

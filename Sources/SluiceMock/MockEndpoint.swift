@@ -25,7 +25,8 @@ import SluiceCore
 /// ```
 ///
 /// HTTP routes besides the send: `GET /__mock/stats`, `GET /__mock/arrivals`,
-/// `GET /__mock/webhooks/delivered`, `PUT /__mock/senders/{phone_number_id}` with `{"tier_mps": 80, "access_token": "…"}`.
+/// `GET /__mock/webhooks/delivered`, `PUT /__mock/senders/{phone_number_id}` with `{"tier_mps": 80, "access_token": "…"}`,
+/// `POST /__mock/contacts/{phone_number_id}/{wa_id}/inbound` (with ``MockConfiguration/customerWindow``).
 ///
 /// As a `Service` (for example under the CLI's `ServiceGroup` with SIGTERM as a graceful
 /// shutdown signal) ``run()`` starts, waits for graceful shutdown or cancellation, then stops.
@@ -83,7 +84,8 @@ public final class MockEndpoint: Sendable {
         self.book = SenderBook(
             senders: configuration.senders,
             requireRegistered: configuration.requireRegisteredSenders,
-            pairLimit: configuration.pairLimit
+            pairLimit: configuration.pairLimit,
+            customerWindow: configuration.customerWindow
         )
         self.faults = FaultInjector(profile: configuration.faults)
         self.webhooks = configuration.webhook.map { StatusWebhookSender(configuration: $0, logger: logger) }

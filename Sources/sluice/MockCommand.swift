@@ -39,6 +39,8 @@ struct MockCommand: AsyncParsableCommand {
     var noPairLimit = false
     @Option(name: .customLong("template"), help: "Register a template: NAME=BODY_PARAMS (repeatable); enables 132000/132001 checks.")
     var templates: [String] = []
+    @Flag(name: .customLong("customer-window"), help: "Refuse free-form (non-template) sends to a contact with no incoming message in the last 24 h (131047); the mock's incoming messages (--inbound-rate) and POST /__mock/contacts/{id}/{wa_id}/inbound open a contact's window.")
+    var customerWindow = false
 
     @Option(name: .customLong("faults"), help: "Fault profile TOML file (e.g. tuning/faults/flaky.toml).")
     var faultsFile: String?
@@ -113,6 +115,7 @@ struct MockCommand: AsyncParsableCommand {
         configuration.connectionSetupMilliseconds = connectLatencyMs
         configuration.requireRegisteredSenders = requireRegistered
         configuration.pairLimit = !noPairLimit
+        configuration.customerWindow = customerWindow
         do {
             for argument in senders {
                 let (id, sender) = try MockSender.parse(argument: argument)

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// The operator commands (`sluice senders|keys|status`) against a running `serve`.
+/// The operator commands (`sluice senders|keys|status|suppressions`) against a running `serve`.
 @Suite(.serialized) struct ClientCommandsEndToEndTests {
     /// Runs `sluice ARGS`; returns the exit status and stdout + stderr.
     func sluice(_ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
@@ -93,6 +93,68 @@ import Testing
         #expect(campaigns.status == 0)
         let listed = campaigns.output.split(separator: "\n").dropFirst().compactMap { $0.split(separator: " ").first.map(String.init) }
         #expect(listed.count == 3 && listed.contains(campaign.id) && listed.contains(csvID), "\(campaigns.output)")
+
+        #expect(await serve.stop() == 0)
+        await stack.mock.stop()
+        try? FileManager.default.removeItem(atPath: stack.root)
+    }
+
+    @Test func suppressionsAndTheCustomerWindowFromTheCommandLine() async throws {
+        let e2e = DispatchEndToEndTests()
+        let stack = try await e2e.startMock("client-suppressions")
+        let (serve, api) = try await stack.serve()
+        let admin = ["SLUICE_SERVER": api, "SLUICE_KEY": DispatchEndToEndTests.adminKey]
+        let phone = "1065000701"
+        func customerWindow() async throws -> String? {
+            try jsonObject(try await http("GET", "\(api)/v1/senders/\(phone)", key: DispatchEndToEndTests.adminKey).body)["customer_window"] as? String
+        }
+
+        // The customer window: set, kept by a PUT without it, changed, and refused when misspelt.
+        let enforce = try await sluice(["senders", "set", phone, "--tier", "80", "--token", "t", "--customer-window", "enforce"], environment: admin)
+        #expect(enforce.status == 0 && enforce.output.contains("customer window enforce"), "\(enforce.output)")
+        #expect(try await customerWindow() == "enforce")
+        await #expect(try sluice(["senders", "set", phone, "--tier", "80", "--token", "t"], environment: admin).status == 0)
+        #expect(try await customerWindow() == "enforce", "a set without --customer-window keeps it")
+        await #expect(try sluice(["senders", "set", phone, "--tier", "80", "--token", "t", "--customer-window", "off"], environment: admin).status == 0)
+        #expect(try await customerWindow() == "off")
+        let misspelt = try await sluice(["senders", "set", phone, "--tier", "80", "--token", "t", "--customer-window", "sometimes"], environment: admin)
+        #expect(misspelt.status != 0 && misspelt.output.contains("enforce"), "\(misspelt.output)")
+        let noToken = try await sluice(["senders", "set", phone, "--tier", "80", "--customer-window", "enforce"], environment: admin)
+        #expect(noToken.status != 0 && noToken.output.contains("access token"), "the token is still required: \(noToken.output)")
+
+        // Adding: 201 then 200, with or without '+'.
+        let added = try await sluice(["suppressions", "add", phone, "966500000001"], environment: admin)
+        #expect(added.status == 0 && added.output.contains("suppressed 966500000001 for sender \(phone)"), "\(added.output)")
+        let again = try await sluice(["suppressions", "add", phone, "+966500000001"], environment: admin)
+        #expect(again.status == 0 && again.output.contains("already suppressed"), "\(again.output)")
+        for n in 2...5 { await #expect(try sluice(["suppressions", "add", phone, "96650000000\(n)"], environment: admin).status == 0) }
+
+        // One page, then every page.
+        let page = try await sluice(["suppressions", "list", phone, "--limit", "2"], environment: admin)
+        let pageRows = page.output.split(separator: "\n").filter { $0.hasPrefix("9665") }
+        #expect(page.status == 0 && pageRows.count == 2 && page.output.contains("more: --all"), "\(page.output)")
+        #expect(page.output.hasPrefix("WA_ID") && pageRows.allSatisfy { $0.contains(" api ") }, "\(page.output)")
+        let all = try await sluice(["suppressions", "list", phone, "--limit", "2", "--all"], environment: admin)
+        let allRows = all.output.split(separator: "\n").filter { $0.hasPrefix("9665") }.map { String($0.prefix(12)) }
+        #expect(all.status == 0 && Set(allRows) == Set((1...5).map { "96650000000\($0)" }) && allRows.count == 5, "\(all.output)")
+        #expect(!all.output.contains("more:"), "\(all.output)")
+        let json = try jsonObject(try await sluice(["suppressions", "list", phone, "--all", "--json"], environment: admin).output)
+        let listed = try #require(json["suppressions"] as? [[String: Any]])
+        #expect(listed.count == 5 && listed.allSatisfy { $0["source"] as? String == "api" && $0["since"] is String } && json["next_cursor"] is NSNull)
+
+        // Removing: once, then 404; unknown senders and bad numbers are refused with the server's words.
+        let removed = try await sluice(["suppressions", "remove", phone, "966500000001"], environment: admin)
+        #expect(removed.status == 0 && removed.output.contains("removed 966500000001"), "\(removed.output)")
+        let notOnIt = try await sluice(["suppressions", "remove", phone, "966500000001"], environment: admin)
+        #expect(notOnIt.status != 0 && notOnIt.output.contains("404 not_found") && notOnIt.output.contains("not on the suppression list"), "\(notOnIt.output)")
+        let unknown = try await sluice(["suppressions", "list", "1065009999"], environment: admin)
+        #expect(unknown.status != 0 && unknown.output.contains("not registered"), "\(unknown.output)")
+        let short = try await sluice(["suppressions", "add", phone, "12"], environment: admin)
+        #expect(short.status != 0 && short.output.contains("400") && short.output.contains("wa_id"), "\(short.output)")
+        let letters = try await sluice(["suppressions", "add", phone, "12ab"], environment: admin)
+        #expect(letters.status != 0 && letters.output.contains("not a contact's number"), "\(letters.output)")
+        let left = try await sluice(["suppressions", "list", phone], environment: admin)
+        #expect(left.output.split(separator: "\n").filter { $0.hasPrefix("9665") }.count == 4, "\(left.output)")
 
         #expect(await serve.stop() == 0)
         await stack.mock.stop()

@@ -28,8 +28,13 @@ import SluiceTestSupport
                 try await stack.dispatcher.putSender(phoneNumberID: Self.phone, tierMessagesPerSecond: 80, accessToken: "inbound-token", appSecret: Self.appSecret)
                 // Customers start writing once the number is the mock's too.
                 try stack.mock.register(phoneNumberID: Self.phone, sender: MockSender(accessToken: "inbound-token"))
+                // Two of every type, ten with media (fetched before their event goes).
                 let wanted = 2 * Self.inboundMessageTypes.count
-                try await eventually("\(wanted) incoming messages delivered", within: 30) { received.requests.withLock { $0.count } >= wanted }
+                try await eventually("\(wanted) incoming messages delivered, 10 with media", within: 30) {
+                    let bodies = received.requests.withLock { $0.map(\.body) }
+                    let media = bodies.filter { body in Self.mediaTypes.contains { String(decoding: body, as: UTF8.self).contains(#""message_type":"\#($0)""#) } }
+                    return bodies.count >= wanted && media.count >= 10
+                }
                 await stack.mock.stop()
                 try await check(received, stack.mock, servePort: stack.servePort)
             }
@@ -112,6 +117,7 @@ import SluiceTestSupport
         return list.compactMap { ($0[key] as? NSNumber)?.int64Value }.sorted()
     }
 
+    static let mediaTypes: Set<String> = ["image", "video", "audio", "document", "sticker"]
     static let inboundMessageTypes = [
         "text", "image", "interactive", "video", "location", "audio", "button", "document", "reaction", "sticker", "contacts", "order", "system",
         "unsupported",
@@ -130,8 +136,7 @@ import SluiceTestSupport
             last[from] = n
         }
         // Every media message's file: stored, the bytes the mock holds, servable.
-        let mediaTypes: Set<String> = ["image", "video", "audio", "document", "sticker"]
-        let mediaEvents = events.filter { mediaTypes.contains($0["message_type"] as? String ?? "") }
+        let mediaEvents = events.filter { Self.mediaTypes.contains($0["message_type"] as? String ?? "") }
         #expect(mediaEvents.count >= 10)
         for event in mediaEvents {
             let media = try #require(event["media"] as? [String: Any], "\(event)")
@@ -142,6 +147,6 @@ import SluiceTestSupport
             let served = try await RawHTTPClient.get(port: servePort, path: "/v1/media/\(id)", bearer: Self.adminKey)
             #expect(served.status == 200 && served.body == item.bytes)
         }
-        #expect(events.filter { !mediaTypes.contains($0["message_type"] as? String ?? "") }.allSatisfy { $0["media"] is NSNull })
+        #expect(events.filter { !Self.mediaTypes.contains($0["message_type"] as? String ?? "") }.allSatisfy { $0["media"] is NSNull })
     }
 }

@@ -13,6 +13,10 @@ final class SenderBook: Sendable {
     static let pairIntervalNanoseconds: Int64 = 6_000_000_000
     /// Pair entries above which recovered entries are swept (bounds memory).
     static let pairEntriesSweepThreshold = 100_000
+    /// How long a contact's incoming message lets the number send it free-form messages.
+    static let customerWindowNanoseconds: Int64 = 24 * 3_600 * 1_000_000_000
+    /// Contacts' last-inbound entries above which expired ones are swept (bounds memory).
+    static let inboundEntriesSweepThreshold = 100_000
 
     private struct PairKey: Hashable {
         var phoneNumberID: String
@@ -27,6 +31,10 @@ final class SenderBook: Sendable {
         /// Entry count that triggers the next sweep; doubles with the live entries so a sweep
         /// never runs per request.
         var pairSweepAt = SenderBook.pairEntriesSweepThreshold
+        /// When each contact last wrote to each number (wall-clock ns); kept only while the
+        /// customer window is judged.
+        var lastInbound: [PairKey: Int64] = [:]
+        var inboundSweepAt = SenderBook.inboundEntriesSweepThreshold
         var errors: [Int: Int] = [:]
         var errorsPerSender: [String: [Int: Int]] = [:]
         var hangs = 0
@@ -39,11 +47,14 @@ final class SenderBook: Sendable {
 
     let requireRegistered: Bool
     let pairLimit: Bool
+    /// Refuse free-form sends to contacts that have not written in 24 h (131047).
+    let customerWindow: Bool
     private let state: Locked<State>
 
-    init(senders: [String: MockSender], requireRegistered: Bool, pairLimit: Bool) {
+    init(senders: [String: MockSender], requireRegistered: Bool, pairLimit: Bool, customerWindow: Bool = false) {
         self.requireRegistered = requireRegistered
         self.pairLimit = pairLimit
+        self.customerWindow = customerWindow
         self.state = Locked(State(senders: senders))
     }
 
@@ -66,8 +77,15 @@ final class SenderBook: Sendable {
 
     /// Judges a valid send arriving at `time` (wall-clock nanoseconds): nil when accepted (and
     /// counted in the sender's window and pair schedule), else the error to answer.
-    func admit(phoneNumberID: String, recipient: String, time: Int64) -> MetaError? {
+    /// `freeForm`: not a template, so the customer window applies when it is judged.
+    func admit(phoneNumberID: String, recipient: String, time: Int64, freeForm: Bool = false) -> MetaError? {
         state.withLock { state in
+            // Any number, registered or not: the window is the contact's, not a limit of the
+            // number. Refused before the tier, so the refusal takes no place in the window.
+            if customerWindow, freeForm {
+                let wrote = state.lastInbound[PairKey(phoneNumberID: phoneNumberID, recipient: Self.waID(recipient))]
+                guard let wrote, time - wrote < Self.customerWindowNanoseconds else { return .reEngagementMessage() }
+            }
             guard let sender = state.senders[phoneNumberID] else { return nil }
             if let tier = sender.tierMessagesPerSecond {
                 let allowed = Int(tier.rounded(.down))
@@ -80,7 +98,7 @@ final class SenderBook: Sendable {
                 }
             }
             if pairLimit {
-                let key = PairKey(phoneNumberID: phoneNumberID, recipient: recipient.hasPrefix("+") ? String(recipient.dropFirst()) : recipient)
+                let key = PairKey(phoneNumberID: phoneNumberID, recipient: Self.waID(recipient))
                 let scheduled = state.pairSchedule[key] ?? time
                 // Ahead of schedule by more than the burst allows: refuse.
                 if scheduled - time > Int64(Self.pairBurst - 1) * Self.pairIntervalNanoseconds { return .pairRateLimitHit() }
@@ -100,13 +118,37 @@ final class SenderBook: Sendable {
 
     /// An incoming message the mock posts for the number at `time`: WhatsApp counts a
     /// number's throughput inbound and outbound together, so it takes a place in the
-    /// number's window like a send (never refused: the customer is not throttled).
-    func noteInbound(phoneNumberID: String, time: Int64) {
+    /// number's window like a send (never refused: the customer is not throttled). It also
+    /// opens `contact`'s customer window.
+    func noteInbound(phoneNumberID: String, from contact: String, time: Int64) {
         state.withLock { state in
+            if customerWindow { Self.noteContactWrote(&state, phoneNumberID: phoneNumberID, contact: contact, time: time) }
             guard state.senders[phoneNumberID]?.tierMessagesPerSecond != nil else { return }
             state.windows[phoneNumberID, default: ArrivalWindow()].drop(atOrBefore: time - 2 * Self.windowNanoseconds)
             state.windows[phoneNumberID, default: ArrivalWindow()].insert(time)
         }
+    }
+
+    /// Opens `contact`'s customer window as of `time` without a message (nothing is posted,
+    /// the throughput window is untouched): `POST /__mock/contacts/{id}/{wa_id}/inbound`.
+    func declareInbound(phoneNumberID: String, contact: String, time: Int64) {
+        state.withLock { Self.noteContactWrote(&$0, phoneNumberID: phoneNumberID, contact: contact, time: time) }
+    }
+
+    private static func noteContactWrote(_ state: inout State, phoneNumberID: String, contact: String, time: Int64) {
+        let key = PairKey(phoneNumberID: phoneNumberID, recipient: waID(contact))
+        // A retried or declared message may be older than one already noted.
+        state.lastInbound[key] = max(state.lastInbound[key] ?? time, time)
+        if state.lastInbound.count > state.inboundSweepAt {
+            // Entries past the window refuse exactly as no entry does: forgetting them changes nothing.
+            state.lastInbound = state.lastInbound.filter { time - $0.value < customerWindowNanoseconds }
+            state.inboundSweepAt = max(inboundEntriesSweepThreshold, 2 * state.lastInbound.count)
+        }
+    }
+
+    /// A recipient as WhatsApp keys it: `+9665…` and `9665…` are one contact.
+    static func waID(_ recipient: String) -> String {
+        recipient.hasPrefix("+") ? String(recipient.dropFirst()) : recipient
     }
 
     /// Counts one error answer; `phoneNumberID` when the path held a valid one.

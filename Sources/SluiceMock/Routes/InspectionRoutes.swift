@@ -2,9 +2,10 @@ import Foundation
 import Hummingbird
 
 /// `GET /__mock/stats`, `GET /__mock/arrivals`, `GET /__mock/webhooks/delivered`,
-/// `PUT /__mock/senders/{id}` and `POST /__mock/account/{id}`: what the mock saw and which
-/// deliveries it reported, run-time registration of senders, and account webhooks on
-/// demand, for tests, demos and load tests.
+/// `PUT /__mock/senders/{id}`, `POST /__mock/account/{id}` and
+/// `POST /__mock/contacts/{id}/{wa_id}/inbound`: what the mock saw and which deliveries it
+/// reported, run-time registration of senders, account webhooks on demand, and customer
+/// windows opened without an incoming message, for tests, demos and load tests.
 struct InspectionRoutes: Sendable {
     /// Registration bodies are tiny.
     static let senderBodyBytesMax = 4 * 1024
@@ -39,6 +40,33 @@ struct InspectionRoutes: Sendable {
         router.post("/__mock/account/:phoneNumberID") { request, context in
             try await accountUpdate(request, phoneNumberID: context.parameters.get("phoneNumberID") ?? "")
         }
+        router.post("/__mock/contacts/:phoneNumberID/:waID/inbound") { request, context in
+            declareInbound(request, phoneNumberID: context.parameters.get("phoneNumberID") ?? "", waID: context.parameters.get("waID") ?? "")
+        }
+    }
+
+    /// Opens the contact's customer window as if it had written `seconds_ago` (query,
+    /// default 0) seconds ago: 204. Nothing is posted to the webhook receiver, so tests open
+    /// a window without the inbound generator (and with `seconds_ago` ≥ 86400, one that
+    /// has closed). 409 when the mock does not judge the window.
+    func declareInbound(_ request: Request, phoneNumberID: String, waID: String) -> Response {
+        guard SendRequestValidator.isPhoneNumberID(phoneNumberID[...]) else {
+            return MetaError.invalidParameter("phone_number_id", "Param phone_number_id must be digits.").response
+        }
+        guard SendRequestValidator.isRecipient(waID) else {
+            return MetaError.invalidParameter("wa_id", "Param wa_id must be a phone number of digits.").response
+        }
+        let text = request.uri.queryParameters.get("seconds_ago") ?? "0"
+        // A year bounds the product below Int64's range.
+        guard let secondsAgo = Int64(text), (0...366 * 86_400).contains(secondsAgo) else {
+            return MetaError.invalidParameter("seconds_ago", "Param seconds_ago must be a whole number from 0 to \(366 * 86_400).").response
+        }
+        guard book.customerWindow else {
+            return JSONResponse.make(
+                status: .conflict, bytes: Array(#"{"error":{"message":"the mock does not judge the customer window: start it with --customer-window"}}"#.utf8))
+        }
+        book.declareInbound(phoneNumberID: phoneNumberID, contact: waID, time: WallClock.nowNanoseconds() - secondsAgo * 1_000_000_000)
+        return Response(status: .noContent)
     }
 
     /// Body `{"event": "THROUGHPUT_UPGRADE", "limit": "TIER_2K", "old_limit": "TIER_250"}`

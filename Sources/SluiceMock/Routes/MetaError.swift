@@ -60,6 +60,19 @@ struct MetaError: Error, Sendable, Equatable {
         )
     }
 
+    /// 400, code 131047: a free-form message to a contact that has not written to the number
+    /// in the last 24 h (only a template may open the conversation).
+    static func reEngagementMessage() -> MetaError {
+        MetaError(
+            status: .badRequest,
+            code: 131_047,
+            type: "OAuthException",
+            message: "(#131047) Re-engagement message",
+            field: nil,
+            details: "Message failed to send because more than 24 hours have passed since the customer last replied to this number."
+        )
+    }
+
     /// 400, code 132001: the template is not registered.
     static func templateDoesNotExist(_ name: String) -> MetaError {
         MetaError(
@@ -102,6 +115,7 @@ struct MetaError: Error, Sendable, Equatable {
         case 190: return invalidAccessToken()
         case 130_429: return rateLimitHit()
         case 131_056: return pairRateLimitHit()
+        case 131_047: return reEngagementMessage()
         case 131_000:
             return MetaError(
                 status: .internalServerError, code: code, type: "OAuthException",

@@ -3,8 +3,9 @@ import Hummingbird
 import NIOCore
 
 /// `POST /{version}/{phone_number_id}/messages`: draws a fault, checks the token, validates
-/// like the Cloud API, judges throughput and the pair limit, records the arrival, waits the
-/// latency and answers with a fresh wamid. Every error answer is counted by code.
+/// like the Cloud API, judges the customer window (when on), throughput and the pair limit,
+/// records the arrival, waits the latency and answers with a fresh wamid. Every error answer
+/// is counted by code.
 struct SendRoute: Sendable {
     /// Send bodies are small; anything bigger is a client bug (answered 413).
     static let bodyBytesMax = 64 * 1024
@@ -88,7 +89,8 @@ struct SendRoute: Sendable {
         if let error = SendRequestValidator.checkTemplate(send, templates: templates) {
             return try await answer(error, phoneNumberID: phoneNumberID, after: latency)
         }
-        if let error = book.admit(phoneNumberID: phoneNumberID, recipient: send.to, time: arrivedAt) {
+        // A template (templateName set) may always open a conversation; anything else is free-form.
+        if let error = book.admit(phoneNumberID: phoneNumberID, recipient: send.to, time: arrivedAt, freeForm: send.templateName == nil) {
             if error.code == 130_429, let refusals { Self.recordRefusal(refusals, time: arrivedAt, phoneNumberID: phoneNumberID, to: send.to, callbackData: send.callbackData) }
             return try await answer(error, phoneNumberID: phoneNumberID, after: latency)
         }

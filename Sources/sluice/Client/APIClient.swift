@@ -41,6 +41,12 @@ struct APIClient {
     /// One call; a non-2xx answer throws with the API's error code and message.
     @discardableResult
     func call(_ method: HTTPMethod, _ path: String, json body: [String: Any]? = nil) async throws -> Any? {
+        try await exchange(method, path, json: body).object
+    }
+
+    /// One call with the answer's status, for routes whose 2xx tell things apart (201
+    /// added, 200 already there); a non-2xx answer throws as ``call(_:_:json:)`` does.
+    func exchange(_ method: HTTPMethod, _ path: String, json body: [String: Any]? = nil) async throws -> (status: UInt, object: Any?) {
         var request = HTTPClientRequest(url: base + path)
         request.method = method
         request.headers.add(name: "Authorization", value: "Bearer \(key)")
@@ -59,7 +65,7 @@ struct APIClient {
         guard (200..<300).contains(response.status.code) else {
             throw Self.failure(method, path, status: response.status.code, object: object, body: bytes)
         }
-        return object
+        return (response.status.code, object)
     }
 
     /// A non-2xx answer as the API's error code and message.

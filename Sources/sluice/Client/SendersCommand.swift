@@ -34,7 +34,7 @@ struct SendersCommand: AsyncParsableCommand {
     }
 
     struct SetSender: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "set", abstract: "Register a sender or change its tier, burst, token or app secret (lifts a pause).")
+        static let configuration = CommandConfiguration(commandName: "set", abstract: "Register a sender or change its tier, burst, token, app secret, messaging limit or customer window (lifts a pause).")
         @OptionGroup var client: ClientOptions
         @Argument(help: "The WhatsApp phone_number_id.") var id: String
         @Option(help: "Rate tier in messages per second (1–1000).") var tier: Double
@@ -44,6 +44,14 @@ struct SendersCommand: AsyncParsableCommand {
         @Option(name: .customLong("messaging-limit"), help: "Unique recipients per rolling 24 h: 250, 2000, 10000, 100000 or unlimited (default: unchanged).")
         var messagingLimit: String?
         @Option(help: "Sender group sharing one messaging-limit window, or 'none' for the sender alone (default: unchanged).") var group: String?
+        @Option(
+            name: .customLong("customer-window"),
+            help: "enforce: a free-form message to a contact that wrote nothing in 24 h ends failed (131047) without a request; off: sent as given (default: unchanged).")
+        var customerWindow: CustomerWindow?
+
+        enum CustomerWindow: String, ExpressibleByArgument, CaseIterable {
+            case enforce, off
+        }
 
         func run() async throws {
             guard let token = token ?? ProcessInfo.processInfo.environment["SLUICE_SENDER_TOKEN"] else {
@@ -61,9 +69,12 @@ struct SendersCommand: AsyncParsableCommand {
                 }
             }
             if let group { body["group"] = group == "none" ? NSNull() : group }
-            let answer = try await client.client().call(.PUT, "/v1/senders/\(try pathSegment(id))", json: body)
+            if let customerWindow { body["customer_window"] = customerWindow.rawValue }
+            let answer = try await client.client().call(.PUT, "/v1/senders/\(try pathSegment(id))", json: body) as? [String: Any]
             if client.json { return APIClient.printJSON(answer) }
-            say("sender \(id): tier \(cell((answer as? [String: Any])?["tier_mps"])) msg/s")
+            var line = "sender \(id): tier \(cell(answer?["tier_mps"])) msg/s"
+            if customerWindow != nil { line += ", customer window \(cell(answer?["customer_window"]))" }
+            say(line)
         }
     }
 
