@@ -112,9 +112,12 @@ let package = Package(
         .target(
             name: "SluiceLoadTest",
             dependencies: [
-                "SluiceCore", "SluiceMock", "SluiceTransport",
+                "SluiceCore", "SluiceCrypto", "SluiceMock", "SluiceTransport",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),

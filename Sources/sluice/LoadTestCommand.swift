@@ -24,6 +24,14 @@ struct LoadTestCommand: AsyncParsableCommand {
             sender that sent into a storm did not back off, or was not paced at its tier again within the recovery \
             the rate controller promises (5 % of the tier a second), or when no sender met a storm. Storm 130429s are \
             no pacing fault and the mean is not judged; windows over the tier and lost messages still fail the run.
+
+            --inbound RATE has customers write to every number at RATE messages a second (signed incoming-message \
+            webhooks of every type from the started mock to the started dispatcher), and subscribes a receiver of the \
+            harness's own to their message events. WhatsApp counts incoming messages toward the tier: the campaigns \
+            start once the dispatcher has measured them, sends and incoming messages together are judged against each \
+            tier, and each mean against what the dispatcher's inbound reserve leaves of it. The report adds incoming \
+            -> subscriber latency; the run fails when an incoming message the dispatcher acknowledged never reached \
+            the subscriber.
             """
     )
 
@@ -58,6 +66,10 @@ struct LoadTestCommand: AsyncParsableCommand {
         "The started mock answers every send 130429 for LENGTH seconds of every EVERY seconds (e.g. 30:2); the report follows each sender's paced rate down and back up.",
         valueName: "EVERY:LENGTH"))
     var storm: String?
+    @Option(help: ArgumentHelp(
+        "Customers write to each number at RATE messages a second (signed incoming messages from the started mock); the report adds incoming -> subscriber latency.",
+        valueName: "RATE"))
+    var inbound: Double?
     @Option(help: "How long each campaign should take at its tier, in seconds (campaign size = tier × seconds).")
     var seconds = 20
     @Option(help: "Base URL of a running dispatcher's API (default: start `sluice serve`). Needs --mock.")
@@ -86,6 +98,14 @@ struct LoadTestCommand: AsyncParsableCommand {
         if webhooks {
             for (flag, given) in [("--ceiling", ceiling), ("--server", server != nil), ("--mock", mock != nil)] where given {
                 throw ValidationError("--webhooks cannot be combined with \(flag): the harness points its own mock's webhooks at its own dispatcher")
+            }
+        }
+        if let inbound {
+            for (flag, given) in [("--ceiling", ceiling), ("--server", server != nil), ("--mock", mock != nil)] where given {
+                throw ValidationError("--inbound cannot be combined with \(flag): the customers are the harness's own mock, writing to its own dispatcher")
+            }
+            guard inbound.isFinite && inbound > 0 && inbound <= LoadTestRunner.inboundMessagesPerSecondMax else {
+                throw ValidationError("--inbound must be more than 0 and at most \(Int(LoadTestRunner.inboundMessagesPerSecondMax)) messages a second per number, got \(inbound)")
             }
         }
         if storm != nil {
@@ -168,6 +188,7 @@ struct LoadTestCommand: AsyncParsableCommand {
         options.latency = latency
         options.connectLatencyMilliseconds = connectLatency
         options.webhooks = webhooks
+        options.inbound = inbound
         options.storm = try stormSchedule()
         if server != nil, let key = adminKey ?? ProcessInfo.processInfo.environment["SLUICE_ADMIN_KEY"] { options.adminKey = key }
         options.commandLine = (["sluice"] + CommandLine.arguments.dropFirst()).joined(separator: " ")

@@ -173,4 +173,28 @@ import Testing
         #expect(deliveredP50 > arrivalP50 + 100, "delivered p50 \(deliveredP50) ms, arrival p50 \(arrivalP50) ms")
         try? FileManager.default.removeItem(atPath: root)
     }
+
+    /// `--inbound 10`: customers write to both numbers at 10 msg/s while their campaigns go.
+    /// Every send stays within what the customers leave of its tier (the mock would refuse
+    /// the rest 130429), each mean is at least 97 % of that share, and every incoming
+    /// message the dispatcher acknowledged reaches the harness's subscriber, signed.
+    @Test func inboundRunSharesEachTierAndReachesTheSubscriber() async throws {
+        let (json, _, root) = try await runLoadTest("loadtest-inbound", ["--tiers", "20,80", "--seconds", "4", "--inbound", "10"])
+        let inbound = try #require(json["inbound"] as? [String: Any], "the report's inbound section")
+        let acknowledged = try #require((inbound["acknowledged"] as? NSNumber)?.intValue)
+        #expect(acknowledged >= 2 * 10 * 3, "two numbers, 10 a second, for at least the campaigns' span")
+        #expect((inbound["delivered"] as? NSNumber)?.intValue == acknowledged)
+        let latency = try #require(inbound["posted_to_subscriber"] as? [String: Any])
+        #expect(((latency["p99_ms"] as? NSNumber)?.doubleValue ?? .infinity) < 5_000)
+        for sender in try #require(json["senders"] as? [[String: Any]]) {
+            let pacing = try #require(sender["pacing"] as? [String: Any])
+            let share = try #require(pacing["inbound"] as? [String: Any], "\(pacing)")
+            let tier = try #require((pacing["tier_mps"] as? NSNumber)?.doubleValue)
+            let left = try #require((share["left_mps"] as? NSNumber)?.doubleValue)
+            #expect((share["sends_over_tier"] as? NSNumber)?.intValue == 0)
+            #expect(left < tier - 10, "the reserve is at least the customers' rate: \(left) of \(tier)")
+            #expect(((pacing["mean_mps"] as? NSNumber)?.doubleValue ?? 0) <= left * 1.01, "sent within what incoming messages leave")
+        }
+        try? FileManager.default.removeItem(atPath: root)
+    }
 }

@@ -36,6 +36,15 @@ struct InboundReserveTests {
         #expect(rate(&reserve, at: 2.6) == 210)
     }
 
+    @Test func theCountIsOverAnExactSlidingSecond() {
+        var reserve = InboundReserve(now: .zero)
+        reserve.record(count: 10, now: .seconds(0.05))
+        reserve.record(count: 10, now: .seconds(1.04))
+        #expect(rate(&reserve, at: 1.04) == 21, "20 within one second: 10 at 0.05 s and 10 at 1.04 s")
+        reserve.record(count: 1, now: .seconds(1.05))
+        #expect(count(&reserve, at: 1.05) == 11, "an arrival exactly a second old has left")
+    }
+
     @Test func anInstantEarlierThanOneSeenCountsAsThatOne() {
         var reserve = InboundReserve(now: .seconds(10))
         reserve.record(count: 3, now: .seconds(10))

@@ -125,6 +125,9 @@ public enum RunAnalysis {
         /// Storm runs: the schedule on the harness's clock, each sender's rate samples (by
         /// `phone_number_id`) and the poll interval; nil otherwise.
         public var storm: StormInput?
+        /// Runs with customers writing in: the rate per number and every incoming message's
+        /// trip to the subscriber; nil otherwise.
+        public var inbound: (rate: Double, trips: [InboundTrip], badSignatures: Int)?
 
         /// Creates a context.
         public init(
@@ -176,7 +179,8 @@ public enum RunAnalysis {
                 },
                 // A ceiling run offers more than the dispatcher can send, and storms take
                 // sending time away: the mean is no pacing fault then. Windows over the tier still are.
-                judgeMean: context.ceiling == nil && context.storm == nil)
+                judgeMean: context.ceiling == nil && context.storm == nil,
+                inbound: context.inbound.map { InboundAnalysis.times($0.trips, phoneNumberID: campaign.sender.phoneNumberID) })
             var storm: SenderStorm?
             if let input = context.storm {
                 storm = StormAnalysis.analyze(
@@ -226,12 +230,15 @@ public enum RunAnalysis {
                 sluiceMessagesPerSecond: totals.messagesPerSecond, reference: input.reference, httpVersion: input.httpVersion)
             failures.append(contentsOf: input.reference.problems(requested: offered))
         }
+        let inbound = context.inbound.map { InboundAnalysis.analyze(rate: $0.rate, trips: $0.trips, endNanoseconds: context.endNanoseconds, badSignatures: $0.badSignatures) }
+        failures.append(contentsOf: inbound?.failures.map { "inbound: " + $0 } ?? [])
         var empty = LatencyMeasurement(behindSchedule: LatencyAnalysis.emptyHistogram(), acceptedToArrival: LatencyAnalysis.emptyHistogram())
         if deliveries != nil { empty.acceptedToDelivered = LatencyAnalysis.emptyHistogram() }
         return LoadTestReport(
             command: context.command, startedAt: context.startedAt, seconds: context.seconds, mode: context.mode,
             serverURL: context.serverURL, mockURL: context.mockURL, wallSeconds: context.wallSeconds,
             campaignsDone: context.campaignsDone, senders: senders, totals: totals, dispatcher: usage,
-            latency: LatencyReport(overall ?? empty), failures: failures, ceiling: ceiling, storm: context.storm?.schedule)
+            latency: LatencyReport(overall ?? empty), failures: failures, ceiling: ceiling, storm: context.storm?.schedule,
+            inbound: inbound?.report)
     }
 }

@@ -27,6 +27,8 @@ public struct LoadTestReport: Sendable, Equatable, Codable {
     public var ceiling: CeilingReport?
     /// Storm runs only: the mock's 130429 storm windows (each sender's episodes are in `senders`).
     public var storm: StormSchedule?
+    /// Runs with customers writing in (`--inbound`): their messages' way to the subscriber.
+    public var inbound: InboundReport?
     /// Every violation, prefixed with its sender; empty when the run passed.
     public var failures: [String]
 
@@ -38,7 +40,7 @@ public struct LoadTestReport: Sendable, Equatable, Codable {
         command: String, startedAt: String, seconds: Int, mode: String, serverURL: String, mockURL: String,
         wallSeconds: Double, campaignsDone: Bool, senders: [SenderReport], totals: Totals,
         dispatcher: DispatcherUsage?, latency: LatencyReport, failures: [String], ceiling: CeilingReport? = nil,
-        storm: StormSchedule? = nil
+        storm: StormSchedule? = nil, inbound: InboundReport? = nil
     ) {
         self.command = command
         self.startedAt = startedAt
@@ -54,6 +56,7 @@ public struct LoadTestReport: Sendable, Equatable, Codable {
         self.latency = latency
         self.ceiling = ceiling
         self.storm = storm
+        self.inbound = inbound
         self.failures = failures
     }
 
@@ -66,7 +69,7 @@ public struct LoadTestReport: Sendable, Equatable, Codable {
         case mockURL = "mock_url"
         case wallSeconds = "wall_seconds"
         case campaignsDone = "campaigns_done"
-        case senders, totals, dispatcher, latency, ceiling, storm, failures, passed
+        case senders, totals, dispatcher, latency, ceiling, storm, inbound, failures, passed
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -87,6 +90,7 @@ public struct LoadTestReport: Sendable, Equatable, Codable {
         try c.encode(latency, forKey: .latency)
         try c.encodeIfPresent(ceiling, forKey: .ceiling)
         try c.encodeIfPresent(storm, forKey: .storm)
+        try c.encodeIfPresent(inbound, forKey: .inbound)
         try c.encode(failures, forKey: .failures)
         try c.encode(passed, forKey: .passed)
     }
@@ -109,6 +113,7 @@ public struct LoadTestReport: Sendable, Equatable, Codable {
         // Reports from before ceiling mode have no key.
         ceiling = try c.decodeIfPresent(CeilingReport.self, forKey: .ceiling)
         storm = try c.decodeIfPresent(StormSchedule.self, forKey: .storm)
+        inbound = try c.decodeIfPresent(InboundReport.self, forKey: .inbound)
         failures = try c.decode([String].self, forKey: .failures)
     }
 }

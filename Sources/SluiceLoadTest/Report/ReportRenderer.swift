@@ -39,6 +39,15 @@ public enum ReportRenderer {
         for sender in report.senders {
             if let d = sender.pacing.departures { lines.append("  " + departureLine(sender.pacing.phoneNumberID, d)) }
         }
+        if let inbound = report.inbound {
+            let l = inbound.postedToSubscriber
+            lines.append("  customers writing in at \(format1(inbound.messagesPerSecondPerNumber)) msg/s per number (WhatsApp counts them toward the tier):")
+            for sender in report.senders {
+                guard let share = sender.pacing.inbound else { continue }
+                lines.append("    \(sender.pacing.phoneNumberID): \(share.incoming) incoming, most \(share.maxInOneSecond) in 1 s; with sends most \(share.maxInOneSecondWithSends) in 1 s (tier \(sender.pacing.tier)); left \(format1(share.leftMessagesPerSecond)) msg/s, mean \(format1(sender.pacing.meanRate)) (\(format1(100 * sender.pacing.meanRate / share.leftMessagesPerSecond)) %)")
+            }
+            lines.append("  incoming -> subscriber (ms):  p50 \(format1(l.p50Milliseconds))  p90 \(format1(l.p90Milliseconds))  p99 \(format1(l.p99Milliseconds))  p99.9 \(format1(l.p999Milliseconds))  max \(format1(l.maxMilliseconds))  (\(inbound.delivered) of \(inbound.acknowledged) acknowledged, \(inbound.undelivered) undelivered)")
+        }
         if let schedule = report.storm {
             lines.append("  130429 storms: \(format1(Double(schedule.durationMilliseconds) / 1_000)) s of every \(format1(Double(schedule.everyMilliseconds) / 1_000)) s at the mock")
             for sender in report.senders {
@@ -82,6 +91,8 @@ public enum ReportRenderer {
                 ? "PASS: no window over tier, nothing lost, every reference request answered 2xx."
                 : report.storm != nil
                 ? "PASS: no window over tier, no 130429 but the storms'\(heldInTransit > 0 ? " and " + transit : ""), every sender that met a storm backed off and came back to its tier in time, nothing lost."
+                : report.inbound != nil
+                ? "PASS: no window over tier counting incoming messages, no 130429\(heldInTransit > 0 ? " but " + transit : ""), every mean >= \(format1(100 * PacingAnalysis.meanFractionOfTierMin)) % of what incoming messages leave of the tier, every incoming message at the subscriber, nothing lost."
                 : "PASS: no window over tier, no 130429\(heldInTransit > 0 ? " but " + transit : ""), every mean >= \(format1(100 * PacingAnalysis.meanFractionOfTierMin)) % of tier, nothing lost.")
         } else {
             lines.append("FAIL:")

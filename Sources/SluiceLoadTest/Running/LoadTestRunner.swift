@@ -38,6 +38,12 @@ public struct LoadTestRunner: Sendable {
     static let webhookAppSecret = "loadtest-app-secret"
     /// Longest wait for the last `delivered` webhooks after the campaigns are done, in seconds.
     static let deliveriesWaitSecondsMax = 30.0
+    /// The secret of the harness's subscriber in runs with customers writing in.
+    static let subscriberSecret = "loadtest-subscriber-secret"
+    /// Longest wait for every number's inbound reserve before the campaigns go, in seconds.
+    static let inboundMeasuredWaitSecondsMax = 15.0
+    /// Most incoming messages a second per number `--inbound` takes (the highest tier).
+    public static let inboundMessagesPerSecondMax = 1_000.0
 
     /// What to run against and where to put things.
     public struct Options: Sendable {
@@ -81,6 +87,10 @@ public struct LoadTestRunner: Sendable {
         /// The started mock answers every send 130429 in these recurring windows; the
         /// report follows each sender's paced rate through them.
         public var storm: FaultProfile.Storm?
+        /// Customers write to each number at this rate (the started mock's
+        /// `--inbound-rate`), signed to the started dispatcher, which forwards each message to
+        /// a subscriber the harness runs; nil: no incoming messages.
+        public var inbound: Double?
 
         /// Options for a run that starts its own processes.
         public init(plan: LoadTestPlan, workDirectory: String, adminKey: String = "loadtest-" + UUID().uuidString) {
@@ -149,6 +159,14 @@ public struct LoadTestRunner: Sendable {
         if options.webhooks && (plan.ceiling || options.mockURL != nil || options.serverURL != nil) {
             throw LoadTestError.invalidConfiguration("a run with webhooks starts its own mock and dispatcher, and is no ceiling run")
         }
+        if let rate = options.inbound {
+            if plan.ceiling || options.mockURL != nil || options.serverURL != nil {
+                throw LoadTestError.invalidConfiguration("a run with incoming messages starts its own mock and dispatcher, and is no ceiling run")
+            }
+            guard rate.isFinite && rate > 0 && rate <= Self.inboundMessagesPerSecondMax else {
+                throw LoadTestError.invalidConfiguration("--inbound must be between 0 and \(Int(Self.inboundMessagesPerSecondMax)) messages a second per number, not \(rate)")
+            }
+        }
         if let storm = options.storm {
             if plan.ceiling || options.mockURL != nil || options.serverURL != nil {
                 throw LoadTestError.invalidConfiguration("a storm run starts its own mock and dispatcher, and is no ceiling run")
@@ -158,7 +176,8 @@ public struct LoadTestRunner: Sendable {
             do { try profile.validate() } catch { throw LoadTestError.invalidConfiguration("storm: \(error)") }
         }
         // With webhooks the mock must know the dispatcher's address before either starts.
-        let servePort = options.webhooks ? try FreePort.loopback() : 0
+        let signed = options.webhooks || options.inbound != nil
+        let servePort = signed ? try FreePort.loopback() : 0
         let bodies = work + "/bodies"
         try FileManager.default.createDirectory(atPath: bodies, withIntermediateDirectories: true)
 
@@ -188,9 +207,10 @@ public struct LoadTestRunner: Sendable {
             }
             if let latency = options.latency { arguments += ["--latency", latency] }
             if let setup = options.connectLatencyMilliseconds { arguments += ["--connect-latency-ms", String(setup)] }
-            if options.webhooks {
+            if signed {
                 arguments += ["--webhook-url", "http://127.0.0.1:\(servePort)/webhooks/whatsapp", "--app-secret", Self.webhookAppSecret]
             }
+            if let rate = options.inbound { arguments += ["--inbound-rate", String(rate)] }
             let child = try ServiceProcess(
                 name: "sluice mock", executable: options.executable, arguments: arguments,
                 environment: [:], logPath: work + "/mock.log")
@@ -229,12 +249,21 @@ public struct LoadTestRunner: Sendable {
         let api = LoopbackHTTP()
         let key = options.adminKey
 
+        // The subscriber first: customers start writing once a number is the mock's.
+        var subscriber: SubscriberReceiver?
+        if options.inbound != nil {
+            let receiver = SubscriberReceiver(secret: Self.subscriberSecret)
+            subscriber = receiver
+            try await subscribe(receiver, api: LoopbackHTTP(), serverURL: serverURL, key: options.adminKey, bodies: bodies)
+        }
+        defer { if let subscriber { Task { await subscriber.stop() } } }
+
         // 2. Senders, on the dispatcher and (when it supports it) on the mock.
         let senders = plan.senders
         for sender in senders {
             let file = bodies + "/sender-\(sender.phoneNumberID).json"
             let token = "loadtest-token-\(sender.phoneNumberID)"
-            let secret = options.webhooks ? #","app_secret":"\#(Self.webhookAppSecret)""# : ""
+            let secret = signed ? #","app_secret":"\#(Self.webhookAppSecret)""# : ""
             try Data(#"{"tier_mps":\#(sender.tier),"access_token":"\#(token)"\#(secret)}"#.utf8).write(to: URL(fileURLWithPath: file))
             let r = try api.request("PUT", "\(serverURL)/v1/senders/\(sender.phoneNumberID)", bearer: key, bodyFile: file)
             guard r.status == 200 else { throw LoadTestError.http("PUT /v1/senders/\(sender.phoneNumberID): \(r.status) \(r.text)") }
@@ -248,6 +277,9 @@ public struct LoadTestRunner: Sendable {
             guard (200..<300).contains(m.status) || m.status == 404 || m.status == 405 else {
                 throw LoadTestError.http("PUT /__mock/senders/\(sender.phoneNumberID): \(m.status) \(m.text)")
             }
+        }
+        if options.inbound != nil {
+            try await waitForInboundReserve(api: api, serverURL: serverURL, key: key, senders: senders.map(\.phoneNumberID))
         }
         let baseline = try mockStats(mockHTTP, mockURL).perSender
         let runStartNanoseconds = Self.nowNanoseconds()
@@ -359,6 +391,11 @@ public struct LoadTestRunner: Sendable {
             deliveries = try await collectDeliveries(mockHTTP, mockURL, senders: Set(senders.map(\.phoneNumberID)), expected: expected)
         }
 
+        var inboundTrips: [InboundTrip]?
+        if let subscriber {
+            inboundTrips = try await collectInbound(mockHTTP, mockURL, subscriber: subscriber, endNanoseconds: endNanoseconds)
+        }
+
         // 5. Cost and errors while the processes still live, then stop them.
         try await Task.sleep(for: .milliseconds(Self.recordSettleMilliseconds))
         let errors = (try? mockStats(mockHTTP, mockURL).errors) ?? MockErrorCounts()
@@ -371,6 +408,7 @@ public struct LoadTestRunner: Sendable {
         }
         if let mock { await mock.stop() }
         children.removeAll()
+        await subscriber?.stop()
 
         // 6. The endpoint's record.
         var arrivals: [EndpointArrival]
@@ -393,6 +431,9 @@ public struct LoadTestRunner: Sendable {
             wallSeconds: Date().timeIntervalSince(submitted), campaignsDone: allDone, endNanoseconds: endNanoseconds, usage: usage,
             inDoubt: inDoubtTotal,
             ceiling: reference.map { CeilingInput(connections: referenceConnections, reference: $0, httpVersion: options.httpVersion == "1.1" ? "1.1" : "2") })
+        if let rate = options.inbound, let inboundTrips, let subscriber {
+            context.inbound = (rate, inboundTrips, subscriber.tally().badSignatures)
+        }
         if let storm = options.storm {
             guard let stormOrigin else { throw LoadTestError.http("the mock did not report its storm schedule (GET /__mock/stats has no storm)") }
             context.storm = StormInput(
