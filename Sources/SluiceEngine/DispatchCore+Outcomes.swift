@@ -13,6 +13,10 @@ extension DispatchCore {
         var unreachable: [SenderID: String] = [:]
         var reached: Set<SenderID> = []
         for completion in completions {
+            if completion.tag & Self.readTagBit != 0 {
+                settleRead(completion, into: &actions)
+                continue
+            }
             guard let entry = inFlight.removeValue(forKey: completion.tag) else {
                 assertionFailure("completion for a message that is not in flight: \(completion.tag)")
                 continue

@@ -6,7 +6,11 @@ import SluiceTransport
 /// transport.
 extension DispatchCore {
     mutating func admit(into actions: inout [Action]) {
-        scheduler.nextBatch(now: now, into: &batch, admissions: &admissions)
+        scheduler.nextBatch(now: now, into: &batch, admissions: &admissions, side: &sideSlots)
+        if !sideSlots.isEmpty {
+            dispatchReads(sideSlots, into: &actions)
+            sideSlots.removeAll(keepingCapacity: true)
+        }
         guard !batch.isEmpty else { return }
         dispatch(batch, admissions: admissions, into: &actions)
         // Unique again once `dispatch` returned: the buffers are reused, not reallocated.

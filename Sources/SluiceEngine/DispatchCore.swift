@@ -36,6 +36,8 @@ struct DispatchCore {
         case senderDeleted(SenderID)
         /// Incoming messages per sender, just journaled: their share of the tier.
         case inbound([SenderID: Int])
+        /// Mark an incoming message read (`id` names the caller's wait): `.readAnswered`.
+        case readReceipt(id: UInt64, SenderID, wamid: String)
         /// Sends of the last messaging window, read for senders whose window started
         /// tracking them (`MessagingLimits.configure`); they were held until now.
         case recipientHistory(Set<SenderID>, [Journal.RecipientSend])
@@ -87,6 +89,8 @@ struct DispatchCore {
         /// `.recipientHistory`.
         case readHistory(Set<SenderID>, sinceMilliseconds: Int64)
         case publish(Publication)
+        /// A read receipt's outcome, for the caller waiting on `id`.
+        case readAnswered(UInt64, ReadReceiptOutcome)
     }
 
     enum Staging {
@@ -215,6 +219,10 @@ struct DispatchCore {
     /// Scratch for `admit`, kept to reuse its capacity.
     var batch: [MessageRecord] = []
     var admissions: [UInt64] = []
+    var sideSlots: [SideAdmission] = []
+    /// Read receipts waiting for their sender's slot, oldest first, and those on the wire by tag.
+    var reads: [SenderID: [ReadRequest]] = [:]
+    var readsInFlight: [UInt64: ReadInFlight] = [:]
 
     init(
         configuration: EngineConfiguration, lookups: any DispatchLookups, departuresOnClock: Bool, logger: Logger,
@@ -275,10 +283,11 @@ struct DispatchCore {
             if drainDeadline == nil {
                 drainDeadline = now + Int64(configuration.drainTimeoutMilliseconds) * 1_000_000
             }
-            let drained = inFlight.isEmpty && refillsOutstanding.isEmpty && dueOutstanding.isEmpty
+            let drained = inFlight.isEmpty && readsInFlight.isEmpty && refillsOutstanding.isEmpty && dueOutstanding.isEmpty
             return drained || now >= drainDeadline!
         }
         scheduler.tick(now: now)
+        expireReads(into: &actions)
         fireCampaignTimers(into: &actions)
         issueRefills(into: &actions)
         if now >= nextDueScan {
@@ -302,6 +311,9 @@ struct DispatchCore {
         self.wall = wall
         flushOutcomes(into: &actions)
         actions.append(.publish(publication()))
+        answerAllReads(.stopping, into: &actions)
+        for entry in readsInFlight.values { actions.append(.readAnswered(entry.id, .failed("the dispatcher stopped before WhatsApp answered"))) }
+        readsInFlight = [:]
         if !inFlight.isEmpty {
             logger.warning("\(inFlight.count) request(s) still in flight at shutdown stay in_flight in the journal and recover as in_doubt")
         }
@@ -319,6 +331,8 @@ struct DispatchCore {
             loadHistory(into: &actions)
         case .senderDeleted(let sender):
             forget(sender)
+        case .readReceipt(let id, let sender, let wamid):
+            enqueueRead(id: id, sender: sender, wamid: wamid, into: &actions)
         case .inbound(let counts):
             for (sender, count) in counts where senders[sender] != nil {
                 scheduler.noteInbound(sender: sender, count: count, now: now)
@@ -349,10 +363,13 @@ struct DispatchCore {
             due(sender, candidates, into: &actions)
         case .transport(let departed, let completions):
             for departure in departed {
-                guard let entry = inFlight[departure.tag] else { continue }
                 // The transport's stamp is on our clock only when ours is the system's;
                 // otherwise now, a little after it left, errs on the safe side.
                 let at = departuresOnClock ? min(now, Instant(nanoseconds: departure.monotonicNanoseconds)) : now
+                guard let entry = inFlight[departure.tag] else {
+                    if departure.tag & Self.readTagBit != 0 { readDeparted(tag: departure.tag, at: at) }
+                    continue
+                }
                 scheduler.departed(sender: entry.message.sender, admission: entry.admission, at: at)
             }
             if !completions.isEmpty { settle(completions, into: &actions) }
@@ -391,6 +408,7 @@ struct DispatchCore {
             outcomesFlushAt = now + Self.outcomeRetryMilliseconds * 1_000_000
         case .stop:
             stopping = true
+            answerAllReads(.stopping, into: &actions)
             // What waits for a slot goes back to the queue: it was never sent.
             var waiting: [MessageRecord] = []
             scheduler.drainQueued(into: &waiting)

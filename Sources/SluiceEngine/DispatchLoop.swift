@@ -25,6 +25,9 @@ final class DispatchLoop: @unchecked Sendable {
     let doneLock = NSLock()
     var finished = false
     var finishWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Callers waiting for their read receipt's outcome, by request id.
+    let readWaits = Locked<[UInt64: CheckedContinuation<ReadReceiptOutcome, Never>]>([:])
+    let readIDs = Locked<UInt64>(0)
 
     init(configuration: EngineConfiguration, journal: Journal, clock: any Clock, logger: Logger) {
         self.journal = journal
@@ -35,6 +38,23 @@ final class DispatchLoop: @unchecked Sendable {
     }
 
     func post(_ event: Event) { mailbox.post(event) }
+
+    /// Marks an incoming message read at WhatsApp in one of the sender's pacing slots;
+    /// returns WhatsApp's answer.
+    func markRead(sender: SenderID, wamid: String) async -> ReadReceiptOutcome {
+        let id = readIDs.withLock { n -> UInt64 in
+            n += 1
+            return n
+        }
+        return await withCheckedContinuation { continuation in
+            doneLock.lock()
+            let over = finished
+            if !over { readWaits.withLock { $0[id] = continuation } }
+            doneLock.unlock()
+            if over { return continuation.resume(returning: .stopping) }
+            post(.readReceipt(id: id, sender, wamid: wamid))
+        }
+    }
 
     func start(senders records: [SenderRecord]) throws {
         var actions: [DispatchCore.Action] = []
@@ -79,6 +99,12 @@ final class DispatchLoop: @unchecked Sendable {
         finishWaiters = []
         doneLock.unlock()
         for w in waiters { w.resume() }
+        // Posted after the core's last look at its mailbox.
+        let stranded = readWaits.withLock { waits -> [CheckedContinuation<ReadReceiptOutcome, Never>] in
+            defer { waits = [:] }
+            return Array(waits.values)
+        }
+        for w in stranded { w.resume(returning: ReadReceiptOutcome.stopping) }
     }
 
     /// Carries out the actions in order. A read is answered at once (its answer may add
@@ -114,6 +140,8 @@ final class DispatchLoop: @unchecked Sendable {
                 self.commit(commit)
             case .send(let requests):
                 transport?.send(requests)
+            case .readAnswered(let id, let outcome):
+                readWaits.withLock { $0.removeValue(forKey: id) }?.resume(returning: outcome)
             case .warm(let url, let bearerToken, let connections):
                 transport?.warm(url: url, bearerToken: bearerToken, connections: connections)
             case .readHistory(let senders, let since):

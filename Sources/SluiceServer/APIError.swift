@@ -24,16 +24,20 @@ public struct APIError: Error, HTTPResponseError, Sendable {
         case mediaFailed = "media_failed"
         case mediaPending = "media_pending"
         case methodNotAllowed = "method_not_allowed"
+        case noSendSlot = "no_send_slot"
         case noAppSecret = "no_app_secret"
         case noValidRecipients = "no_valid_recipients"
         case notFound = "not_found"
         case senderBusy = "sender_busy"
+        case senderUnavailable = "sender_unavailable"
+        case shuttingDown = "shutting_down"
         case tooManyConnections = "too_many_connections"
         case tooManyKeys = "too_many_keys"
         case tooManySubscriptions = "too_many_subscriptions"
         case unauthorized = "unauthorized"
         case unknownCampaign = "unknown_campaign"
         case unknownSender = "unknown_sender"
+        case whatsappError = "whatsapp_error"
     }
 
     public var status: HTTPResponse.Status

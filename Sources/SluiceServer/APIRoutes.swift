@@ -18,6 +18,7 @@ import SluiceEngine
 /// | `POST /v1/senders/{phone_number_id}/pause` `{"reason": "…"}`, `…/resume` | admin |
 /// | `POST /v1/campaigns` `{"sender": "…", "message": {…}, "recipients": [{"to": "…", "params": ["…"]}]}` → 202; also NDJSON and CSV, streamed, and `Idempotency-Key` (see `CampaignIntakeRoute`) | submit |
 /// | `POST /v1/campaigns/{id}/pause`, `…/resume`, `…/cancel` → 200 with the campaign | submit |
+/// | `POST /v1/senders/{phone_number_id}/messages/{wamid}/read` → 200 once WhatsApp marked it read | submit |
 /// | `GET /v1/campaigns?state=&limit=&after=` (paged), `GET /v1/campaigns/{id}` (with rate and ETA) | read |
 /// | `POST /v1/subscriptions` `{"url": "https://…", "secret": "…", "campaign": "42", "states": ["delivered"]}` → 201 with the secret, once; `DELETE /v1/subscriptions/{id}` (204) | admin |
 /// | `GET /v1/subscriptions`, `GET /v1/subscriptions/{id}` (with delivery counters, no secret) | read |
@@ -67,6 +68,7 @@ public enum APIRoutes {
         APIKeyRoutes.add(to: admin, keys: keys, dispatcher: dispatcher)
         SenderRoutes.add(read: read, admin: admin, dispatcher: dispatcher)
         SuppressionRoutes.add(read: read, admin: admin, dispatcher: dispatcher)
+        ReadReceiptRoutes.add(submit: submit, dispatcher: dispatcher)
         SubscriptionRoutes.add(read: read, admin: admin, dispatcher: dispatcher)
         admin.put("senders/:phone_number_id") { request, context in
             try await putSender(request, context: context, dispatcher: dispatcher)

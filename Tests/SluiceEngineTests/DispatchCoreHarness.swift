@@ -91,6 +91,8 @@ final class CoreHarness {
     private(set) var sent: [Sent] = []
     private(set) var commits: [DispatchCore.Commit] = []
     private(set) var publications: [DispatchCore.Publication] = []
+    /// Read receipts answered: the request's id, its outcome, when.
+    private(set) var readAnswers: [(id: UInt64, outcome: ReadReceiptOutcome, at: Instant)] = []
     private(set) var drained = false
     private var answers: [(due: Instant, completion: TransportCompletion)] = []
     private var events: [DispatchCore.Event] = []
@@ -219,6 +221,8 @@ final class CoreHarness {
                 break
             case .publish(let publication):
                 publications.append(publication)
+            case .readAnswered(let id, let outcome):
+                readAnswers.append((id, outcome, now))
             }
         }
     }

@@ -71,6 +71,43 @@ import SluiceTestSupport
         }
     }
 
+    /// Marking an incoming message read: `serve` sends the read receipt to the mock (Meta's
+    /// `{"status":"read","message_id":…}`) in one of the number's slots and answers 200 once
+    /// the mock has; a wamid the number never received, or an unknown number, is a 404.
+    @Test func anIncomingMessageIsMarkedReadAtWhatsApp() async throws {
+        try await ServeMockStack.run(prefix: "sluice-read", appSecret: Self.appSecret, adminKey: Self.adminKey, tls: false, webhook: { $0.inboundMessagesPerSecond = 5 }) { stack in
+            let phone = "1065000704"
+            try await stack.dispatcher.putSender(phoneNumberID: phone, tierMessagesPerSecond: 80, accessToken: "read-token", appSecret: Self.appSecret)
+            try stack.mock.register(phoneNumberID: phone, sender: MockSender(accessToken: "read-token"))
+            var acknowledged: String?
+            try await eventually("an incoming message journaled", within: 15) {
+                let list = try await Self.posted(port: stack.mockPort)
+                acknowledged = list.first { $0["phone_number_id"] as? String == phone }?["wamid"] as? String
+                return acknowledged != nil
+            }
+            let inbound = try #require(acknowledged)
+            let path = "/v1/senders/\(phone)/messages/\(inbound)/read"
+            let answer = try await RawHTTPClient.post(port: stack.servePort, path: path, json: "", bearer: Self.adminKey)
+            let body = try JSONSerialization.jsonObject(with: Data(answer.body)) as? [String: Any]
+            #expect(answer.status == 200 && body?["success"] as? Bool == true && body?["wamid"] as? String == inbound, "\(answer.status) \(String(describing: body))")
+            #expect(stack.mock.stats().readReceipts[phone] == 1)
+
+            let unknown = try await RawHTTPClient.post(port: stack.servePort, path: "/v1/senders/\(phone)/messages/wamid.NEVER/read", json: "", bearer: Self.adminKey)
+            #expect(unknown.status == 404 && String(decoding: unknown.body, as: UTF8.self).contains(#""field":"wamid""#))
+            let other = try await RawHTTPClient.post(port: stack.servePort, path: "/v1/senders/1065000799/messages/\(inbound)/read", json: "", bearer: Self.adminKey)
+            #expect(other.status == 404 && String(decoding: other.body, as: UTF8.self).contains(#""field":"phone_number_id""#))
+            let anonymous = try await RawHTTPClient.post(port: stack.servePort, path: path, json: "")
+            #expect(anonymous.status == 401)
+            #expect(stack.mock.stats().readReceipts[phone] == 1, "refused requests never reach WhatsApp")
+        }
+    }
+
+    /// The mock's `GET /__mock/inbound`: the incoming messages the receiver acknowledged.
+    static func posted(port: Int) async throws -> [[String: Any]] {
+        let answer = try await RawHTTPClient.get(port: port, path: "/__mock/inbound", bearer: "inspect")
+        return (try JSONSerialization.jsonObject(with: Data(answer.body)) as? [[String: Any]]) ?? []
+    }
+
     /// WhatsApp counts a number's throughput inbound and outbound together. Customers
     /// write to a tier-80 number at 20 msg/s (the mock counts each incoming message in the
     /// number's sliding window and refuses sends that would put it over 80 with 130429);

@@ -52,12 +52,13 @@ final class RawHTTPClient: @unchecked Sendable {
     }
 
     /// `POST path` with a JSON body on a connection of its own: the status and the body's bytes.
-    static func post(port: Int, path: String, json: String) async throws -> (status: Int, body: [UInt8]) {
+    static func post(port: Int, path: String, json: String, bearer: String? = nil) async throws -> (status: Int, body: [UInt8]) {
         let client = try RawHTTPClient(port: port)
         defer { client.closeNormally() }
         let body = Array(json.utf8)
+        let authorization = bearer.map { "Authorization: Bearer \($0)\r\n" } ?? ""
         try await client.send(
-            Array("POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n".utf8) + body)
+            Array("POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\(authorization)Content-Type: application/json\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n".utf8) + body)
         return try await client.rawResponse()
     }
 

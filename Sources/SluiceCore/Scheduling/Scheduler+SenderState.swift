@@ -97,6 +97,8 @@ struct SenderState: Sendable {
     var inboundReserve: Double = 0
     /// Messages across the lanes.
     var queued: Int = 0
+    /// Requests outside the campaigns (read receipts) waiting for a slot: they go first.
+    var side: Int = 0
     /// Bumped on every reschedule: older heap entries are stale.
     var generation: UInt64 = 0
     /// One rotation per `CampaignPriority`, served in that order.

@@ -27,7 +27,7 @@ extension Scheduler {
     /// freed slot and the heap is rebuilt, leaving no entry that names a moved slot.
     public mutating func removeSender(_ sender: SenderID, now: Instant) {
         guard let i = senderIndex[sender] else { return }
-        precondition(senders[i].queued == 0 && senders[i].inFlight == 0, "removing sender \(sender) with work queued or in flight")
+        precondition(senders[i].queued == 0 && senders[i].side == 0 && senders[i].inFlight == 0, "removing sender \(sender) with work queued or in flight")
         senderIndex[sender] = nil
         if senders[i].inbound != nil { metered -= 1 }
         let last = senders.count - 1

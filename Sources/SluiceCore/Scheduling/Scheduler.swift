@@ -199,6 +199,13 @@ public struct Scheduler: Sendable {
     /// `nextBatch(now:into:)`, also appending each message's admission number at its
     /// sender's pacer, for `departed(sender:admission:at:)`.
     public mutating func nextBatch(now: Instant, into batch: inout [MessageRecord], admissions: inout [UInt64]) {
+        var side: [SideAdmission] = []
+        nextBatch(now: now, into: &batch, admissions: &admissions, side: &side)
+    }
+
+    /// `nextBatch(now:into:admissions:)`, also appending the side requests
+    /// (`enqueueSide`) that got a slot: each sender's go before its messages.
+    public mutating func nextBatch(now: Instant, into batch: inout [MessageRecord], admissions: inout [UInt64], side: inout [SideAdmission]) {
         let batchMax = min(configuration.batchMax, configuration.inFlightTotalMax - inFlightTotal)
         var added = 0
         while added < batchMax, let top = heap.min, top.instant <= now {
@@ -206,18 +213,21 @@ public struct Scheduler: Sendable {
             guard isValid(top) else { continue }
             let i = top.sender
             let room = senders[i].inFlightLimit - senders[i].inFlight
-            var wanted = min(room, senders[i].queued, batchMax - added)
+            var wanted = min(room, senders[i].queued + senders[i].side, batchMax - added)
             assert(wanted > 0, "a valid heap entry belongs to a ready sender")
             let cold = configuration.probeColdSenders && isCold(i, now: now)
             if cold { wanted = 1 }
             let first = senders[i].pacer.admissionsTotal
             let admitted = senders[i].pacer.admit(upTo: wanted, now: now)
-            for k in 0..<UInt64(admitted) { admissions.append(first &+ k) }
+            let sideTaken = min(admitted, senders[i].side)
+            for k in 0..<UInt64(sideTaken) { side.append(SideAdmission(sender: senders[i].id, admission: first &+ k)) }
+            for k in UInt64(sideTaken)..<UInt64(admitted) { admissions.append(first &+ k) }
             if admitted > 0 {
                 senders[i].lastDispatch = now
                 if cold { senders[i].probing = true }
             }
-            senders[i].take(admitted, into: &batch)
+            senders[i].side -= sideTaken
+            senders[i].take(admitted - sideTaken, into: &batch)
             senders[i].inFlight += admitted
             inFlightTotal += admitted
             added += admitted
@@ -463,7 +473,7 @@ public struct Scheduler: Sendable {
 
     private func isReady(_ i: Int) -> Bool {
         let s = senders[i]
-        return !s.paused && !s.probing && s.queued > 0 && s.inFlight < s.inFlightLimit
+        return !s.paused && !s.probing && (s.queued > 0 || s.side > 0) && s.inFlight < s.inFlightLimit
     }
 
     /// Nothing in flight, and nothing dispatched yet or for `coldAfterNanoseconds`.
