@@ -73,6 +73,8 @@ struct MockCommand: AsyncParsableCommand {
     var webhookDuplicateShare: Double?
     @Option(name: .customLong("webhook-reorder-share"), help: "Share of messages whose delivered status comes before sent (default 0).")
     var webhookReorderShare: Double?
+    @Option(name: .customLong("webhook-statuses-per-post"), help: "Statuses in one status-webhook POST, 1...100 (default 1: one per POST, as WhatsApp mostly sends them, many POSTs side by side); above 1 a number's statuses that came due together share a body.")
+    var webhookStatusesPerPost: Int?
     @Option(name: .customLong("inbound-rate"), help: "Incoming messages per second per registered number, from simulated customers: every message type in turn, media included, posted signed to --webhook-url (default 0).")
     var inboundRate: Double?
 
@@ -97,6 +99,7 @@ struct MockCommand: AsyncParsableCommand {
         if let webhookReadShare { w.readShare = webhookReadShare }
         if let webhookDuplicateShare { w.duplicateShare = webhookDuplicateShare }
         if let webhookReorderShare { w.reorderShare = webhookReorderShare }
+        if let webhookStatusesPerPost { w.statusesPerPost = webhookStatusesPerPost }
         if let inboundRate { w.inboundMessagesPerSecond = inboundRate }
         return w
     }

@@ -103,7 +103,10 @@ final class InboundMessageSender: Sendable {
     }
 
     private func run() async {
-        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        var http = HTTPClient.Configuration()
+        // A connection per post on the wire (HTTP/1.1 pools 8 per host by default).
+        http.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = Self.postsInFlightMax
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: http)
         // Meta posts a number's messages side by side, not one after another's answer: a
         // receiver that takes 30 ms per post still sees them at the rate they were written.
         // A contact's next message waits for the answer to its last.

@@ -24,8 +24,12 @@ public struct WebhookConfiguration: Sendable, Equatable {
     /// Incoming messages per second per registered number, from simulated customers (every
     /// message type in turn, media included); 0: none.
     public var inboundMessagesPerSecond: Double = 0
+    /// Statuses in one POST: 1, as WhatsApp mostly sends them (many POSTs side by side);
+    /// above 1, a number's statuses that came due together share a body, as in
+    /// `entry[].changes[].value.statuses[]`. 1…``statusesPerPostMax``.
+    public var statusesPerPost: Int = 1
 
-    /// Statuses in one POST (grouped per phone number, as in `entry[].changes[]`).
+    /// The most `statusesPerPost` may be.
     public static let statusesPerPostMax = 100
     /// Statuses waiting to be posted; beyond this new ones are dropped and counted.
     public static let pendingMax = 2_000_000
@@ -47,6 +51,9 @@ public struct WebhookConfiguration: Sendable, Equatable {
         guard !appSecret.isEmpty else { throw .invalidConfiguration("webhook app secret must not be empty") }
         for (name, share) in [("read share", readShare), ("duplicate share", duplicateShare), ("reorder share", reorderShare)] {
             guard (0...1).contains(share) else { throw .invalidConfiguration("webhook \(name) must be between 0 and 1") }
+        }
+        guard (1...Self.statusesPerPostMax).contains(statusesPerPost) else {
+            throw .invalidConfiguration("webhook statuses per post must be 1…\(Self.statusesPerPostMax)")
         }
         guard (0...1_000).contains(inboundMessagesPerSecond) else { throw .invalidConfiguration("inbound messages per second must be 0…1000") }
         for (name, ms) in [("sent", sentDelayMilliseconds), ("delivered", deliveredDelayMilliseconds), ("read", readDelayMilliseconds)] {
