@@ -202,6 +202,18 @@ let package = Package(
             plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
         ),
         .executableTarget(
+            name: "WebhookBenchmarks",
+            dependencies: [
+                "SluiceCore", "SluiceCrypto", "SluiceEngine", "SluiceServer",
+                .product(name: "Benchmark", package: "package-benchmark"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Benchmarks/WebhookBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+        ),
+        .executableTarget(
             name: "CodecBenchmarks",
             dependencies: ["SluiceTransport", "SluiceCore", .product(name: "Benchmark", package: "package-benchmark")],
             path: "Benchmarks/CodecBenchmarks",

@@ -7,7 +7,7 @@ import PackageDescription
 // the targets reach internal parsers through `@testable import`).
 let targets = [
     "FuzzCampaignJSON", "FuzzCampaignNDJSON", "FuzzCampaignCSV", "FuzzMessageTemplate",
-    "FuzzWebhookPayload", "FuzzWebhookSignature", "FuzzResponseDecoder", "FuzzMediaDescription",
+    "FuzzWebhookPayload", "FuzzWebhookSignature", "FuzzResponseDecoder", "FuzzMediaDescription", "FuzzJSONTree",
 ]
 
 let package = Package(

@@ -6,7 +6,13 @@ import SluiceJournal
 /// webhooks, which name a number by its display number only.
 extension Dispatcher {
     /// Digits only: "+1 555-078-3881" and "15550783881" are one number.
-    public static func displayDigits(_ text: String) -> String { String(text.unicodeScalars.filter { $0.properties.numericType == .decimal && $0.isASCII }.map(Character.init)) }
+    /// (ASCII digits: every webhook's metadata goes through here.)
+    public static func displayDigits(_ text: String) -> String {
+        var digits: [UInt8] = []
+        digits.reserveCapacity(text.utf8.count)
+        for b in text.utf8 where b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") { digits.append(b) }
+        return String(decoding: digits, as: UTF8.self)
+    }
 
     /// The sender whose display number is `display`; nil when none has it.
     public func sender(displayPhoneNumber display: String) throws -> SenderRecord? {

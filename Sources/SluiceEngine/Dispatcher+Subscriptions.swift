@@ -64,6 +64,9 @@ extension Dispatcher {
     }
 
     /// Journals delivery outcomes; returns once they committed.
+    /// Moves whenever new events are journaled for subscribers (`Journal.outboxRevision`).
+    public var outboxRevision: UInt64 { journal.outboxRevision }
+
     public func settleOutbox(_ settlements: [OutboxSettlement]) async throws {
         guard !settlements.isEmpty else { return }
         _ = try await journal.apply([.settleOutbox(settlements)])

@@ -2,6 +2,10 @@ import SluiceCore
 
 /// Reads of subscribers, their outbox, and the `sent` messages the status deadline looks at.
 extension Journal {
+    /// Moves whenever a commit adds outbox events: a delivery worker with nothing to do
+    /// waits for it to move rather than reading the outbox again and again.
+    public var outboxRevision: UInt64 { writer.committedNextEventID.withLock { $0 } }
+
     /// Every subscriber, in id order, with its counters as of the last commit.
     public func subscriptions() throws(JournalError) -> [SubscriptionRecord] {
         try read { txn in

@@ -2,13 +2,26 @@ import SluiceCore
 
 /// Reads: each a short read transaction, safe from any thread while the writer writes.
 extension Journal {
-    /// The sender with this WhatsApp `phone_number_id`.
+    /// The sender with this WhatsApp `phone_number_id`. Found senders are kept in memory
+    /// until a sender is next written or deleted: every webhook names its number.
     public func sender(phoneNumberID: String) throws(JournalError) -> SenderRecord? {
-        try read { txn in
+        // The revision first: a write committed after it makes the entry below stale, never
+        // an older record current.
+        let revision = writer.committedSendersRevision.withLock { $0 }
+        if let hit = senderCache.withLock({ $0.revision == revision ? $0.records[phoneNumberID] : nil }) { return hit }
+        let record = try read { txn in
             try Array(phoneNumberID.utf8).withUnsafeBytes { key in
                 try txn.get(tables.senders, key).map { try decodeSender(phoneNumberID, $0) }
             }
         }
+        // Only found ones: the ids webhooks name are not verified before the lookup.
+        if let record {
+            senderCache.withLock { cache in
+                if cache.revision != revision { cache = (revision, [:]) }
+                cache.records[phoneNumberID] = record
+            }
+        }
+        return record
     }
 
     /// Every sender, ordered by `phoneNumberID` bytes.

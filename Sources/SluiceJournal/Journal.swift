@@ -25,6 +25,8 @@ public final class Journal: @unchecked Sendable {
     let contactIndexKey: [UInt8]?
     let gate = ReaderGate()
     let writer: JournalWriter
+    /// Senders read since the writer's `committedSendersRevision` was `revision`.
+    let senderCache = Locked<(revision: UInt64, records: [String: SenderRecord])>((0, [:]))
     private let closeLock = NSLock()
     private var isClosed = false
     /// The writer lock (`JournalLock`), nil when opened with `writerLock` false.

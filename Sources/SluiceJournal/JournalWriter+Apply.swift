@@ -260,6 +260,7 @@ extension JournalWriter {
             for k in keywords { try checkLength(k, "optOutKeywords") }
         }
         let stored = record
+        s.sendersRevision &+= 1
         try Array(record.phoneNumberID.utf8).withUnsafeBytes { key in
             try txn.putReserving(tables.senders, key, count: SenderCodec.size(stored, cipher), append: false) { SenderCodec.write(stored, cipher, to: $0) }
         }

@@ -23,6 +23,7 @@ extension JournalWriter {
         }
         // `nextSenderID` stays: ids are never reused (old messages and campaigns keep theirs).
         s.senderIDs[phoneNumberID] = nil
+        s.sendersRevision &+= 1
         s.senderPhones[id] = nil
         s.windowEnforced.remove(id)
         return record

@@ -22,6 +22,8 @@ struct WriterState {
     /// Whether each sender's number has any suppressed contact; absent: not looked up
     /// since it last changed.
     var numbersWithSuppressions: [SenderID: Bool] = [:]
+    /// Bumped by every sender write or deletion; published after its commit.
+    var sendersRevision: UInt64 = 0
 
     static func load(_ txn: borrowing Transaction, _ tables: Tables, _ cipher: RecordCipher, path: String) throws -> WriterState {
         // Ids start at 1 and are never reused: next = last key + 1.
@@ -66,6 +68,13 @@ final class JournalWriter: @unchecked Sendable {
         case apply([JournalMutation], records: Int, Completion)
         case recover(nowMilliseconds: Int64, settleMilliseconds: Int64, departures: DepartureEvidence?, @Sendable (Result<RecoveryReport, JournalError>) -> Void)
     }
+
+    /// `WriterState.sendersRevision` of the last commit: readers' cached senders are
+    /// good while it holds.
+    let committedSendersRevision = Locked<UInt64>(0)
+    /// The next event id after the last commit: it moves when a commit added outbox
+    /// events, which subscriber deliveries wait for.
+    let committedNextEventID = Locked<UInt64>(0)
 
     struct Counters {
         var commits: UInt64 = 0
@@ -268,6 +277,14 @@ final class JournalWriter: @unchecked Sendable {
         }
         try flushCampaigns(txn, &next)
         try txn.commit()
+        if next.outbox.nextEventID != state.outbox.nextEventID {
+            let id = next.outbox.nextEventID
+            committedNextEventID.withLock { $0 = id }
+        }
+        if next.sendersRevision != state.sendersRevision {
+            let revision = next.sendersRevision
+            committedSendersRevision.withLock { $0 = revision }
+        }
         state = next
         condition.lock()
         counts.commits += 1

@@ -55,6 +55,34 @@ struct SenderJournalTests {
         #expect(third.results == [.sender(SenderID(renewed.rawValue + 1))])
     }
 
+    @Test("a sender read is kept in memory only until a sender is written or deleted")
+    func senderReadsSeeEveryCommittedChange() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let journal = try Journal(directory: dir.path, configuration: configuration())
+        defer { journal.close() }
+        var record = SenderRecord(id: SenderID(0), phoneNumberID: "3003", tierMessagesPerSecond: 80, accessToken: "t", appSecret: "first")
+        _ = try await journal.apply([.putSender(record)])
+        #expect(try journal.sender(phoneNumberID: "3003")?.appSecret == "first")
+        #expect(try journal.sender(phoneNumberID: "3003")?.appSecret == "first", "from memory")
+        // A new app secret (a webhook must verify with it at once), then another sender.
+        record.appSecret = "second"
+        _ = try await journal.apply([.putSender(record)])
+        #expect(try journal.sender(phoneNumberID: "3003")?.appSecret == "second")
+        _ = try await journal.apply([.putSender(SenderRecord(id: SenderID(0), phoneNumberID: "4004", tierMessagesPerSecond: 80, accessToken: "u"))])
+        #expect(try journal.sender(phoneNumberID: "4004")?.accessToken == "u")
+        #expect(try journal.sender(phoneNumberID: "3003")?.appSecret == "second")
+        // A failed batch changes nothing; a deletion is seen at once.
+        await #expect(throws: JournalError.self) {
+            try await journal.apply([.putSender(SenderRecord(id: SenderID(0), phoneNumberID: "3003", tierMessagesPerSecond: 80, accessToken: "v", appSecret: "third")),
+                                     .createCampaign(sender: SenderID(999), message: [], createdMilliseconds: now, recipients: recipients(1))])
+        }
+        #expect(try journal.sender(phoneNumberID: "3003")?.appSecret == "second")
+        _ = try await journal.apply([.deleteSender(phoneNumberID: "3003")])
+        #expect(try journal.sender(phoneNumberID: "3003") == nil)
+        #expect(try journal.sender(phoneNumberID: "5005") == nil)
+    }
+
     @Test("a delete and a campaign for the same sender in one commit: whichever comes first wins")
     func deleteRacesACampaign() async throws {
         let dir = TemporaryDirectory()

@@ -262,6 +262,34 @@ import SluiceTestSupport
         }
     }
 
+    /// An idle worker reads its outbox again as soon as an event is journaled, not at its
+    /// next poll: with a poll interval of 10 s, each status reaches the subscriber in well
+    /// under a second.
+    @Test func anIdleWorkerDeliversANewEventAtOnceNotAtItsNextPoll() async throws {
+        let received = Received(failFirst: 0)
+        try await withReceiver(received) { port in
+            try await withAPI { _, dispatcher in
+                _ = try await dispatcher.createSubscription(url: "http://127.0.0.1:\(port)/hook", secret: "hook-secret-0123456789", campaign: nil, states: nil)
+                let id = try await message(dispatcher)
+                var configuration = SubscriberDeliveryConfiguration()
+                configuration.pollIntervalMilliseconds = 10_000
+                let delivery = SubscriberDelivery(dispatcher: dispatcher, configuration: configuration)
+                let running = Task { try await delivery.run() }
+                // The worker starts with an empty outbox and goes idle.
+                try await Task.sleep(for: .milliseconds(300))
+                for (n, status) in [StatusUpdate.Status.sent, .delivered].enumerated() {
+                    let journaled = ContinuousClock.now
+                    _ = try await dispatcher.applyStatuses([StatusUpdate(message: id, status: status, wamid: "wamid.T2")])
+                    try await waitUntil(seconds: 5) { received.requests.withLock { $0.count } == n + 1 }
+                    #expect(ContinuousClock.now - journaled < .seconds(2), "\(status) reached the subscriber \(ContinuousClock.now - journaled) after it was journaled")
+                }
+                running.cancel()
+                try await running.value
+                #expect(received.statuses(path: "/hook") == ["sent", "delivered"])
+            }
+        }
+    }
+
     @Test func deletingASubscriptionDropsItsWaitingEvents() async throws {
         try await withAPI { client, dispatcher in
             let created = try await call(client, .post, "/v1/subscriptions", json: #"{"url":"http://127.0.0.1:9/never"}"#)

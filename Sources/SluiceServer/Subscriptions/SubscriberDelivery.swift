@@ -48,6 +48,8 @@ public final class SubscriberDelivery: Service, Sendable {
     public static let signatureHeader = "X-Sluice-Signature-256"
     /// Answer bytes read (and dropped) so that the connection can be reused.
     static let answerBytesMax = 64 * 1024
+    /// How often an idle worker looks for newly journaled events (a lock and a compare).
+    static let wakeCheckMilliseconds: Int64 = 5
 
     let dispatcher: Dispatcher
     let configuration: SubscriberDeliveryConfiguration
@@ -106,6 +108,8 @@ public final class SubscriberDelivery: Service, Sendable {
         while !Task.isCancelled {
             let record: SubscriptionRecord
             let page: OutboxPage
+            // Read before the page: events journaled after it wake the wait below.
+            let revision = dispatcher.outboxRevision
             do {
                 guard let found = try dispatcher.subscription(id: id) else { return }
                 record = found
@@ -168,10 +172,28 @@ public final class SubscriberDelivery: Service, Sendable {
             after = nil
             if !progressed {
                 let idle = min(Int64(passScanned) * configuration.idleMicrosecondsPerEntry / 1_000, configuration.holdMillisecondsMax)
-                try? await Task.sleep(for: .milliseconds(max(configuration.pollIntervalMilliseconds, idle)))
+                // A short outbox is read again as soon as new events are journaled; a long
+                // one (a subscriber down, its backlog waiting out its backoff) on its pace.
+                await waitForEvents(
+                    since: revision, atMostMilliseconds: max(configuration.pollIntervalMilliseconds, idle),
+                    early: idle <= configuration.pollIntervalMilliseconds)
             }
             progressed = false
             passScanned = 0
+        }
+    }
+
+    /// Sleeps `atMostMilliseconds`, or (`early`) until the outbox has events journaled
+    /// after `since`, checked every `wakeCheckMilliseconds`.
+    func waitForEvents(since revision: UInt64, atMostMilliseconds: Int64, early: Bool) async {
+        guard early else {
+            try? await Task.sleep(for: .milliseconds(atMostMilliseconds))
+            return
+        }
+        var waited: Int64 = 0
+        while waited < atMostMilliseconds && !Task.isCancelled && dispatcher.outboxRevision == revision {
+            try? await Task.sleep(for: .milliseconds(Self.wakeCheckMilliseconds))
+            waited += Self.wakeCheckMilliseconds
         }
     }
 
