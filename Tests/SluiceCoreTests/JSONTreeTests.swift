@@ -42,7 +42,7 @@ struct JSONTreeTests {
 
     @Test(arguments: [
         "", " ", "{", "}", "{\"a\" 1}", "{a:1}", "01", "1.", ".5", "-", "1e", "+1", "tru", "nul", "\"abc",
-        "\"\\x\"", "\"\\u12\"", "\"\\ud83d\"", "\"\\ude00\"", "\"\\ud83d\\u0041\"", "\"a\u{1}b\"", "[1] 2", "{\"a\":1}}", "NaN", "'a'",
+        "\"\\x\"", "\"\\u12\"", "\"\\ud83d\"", "\"\\ude00\"", "\"\\ud83d\\u0041\"", "\"a\u{1}b\"", "[1] 2", "{\"a\":1}}", "NaN", "'a'", "1e400", "[-1e309]",
     ])
     func malformedDocumentsAreRefused(_ text: String) {
         #expect(throws: JSONTree.ParseError.self) { try parse(text) }

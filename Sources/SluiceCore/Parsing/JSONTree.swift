@@ -175,7 +175,10 @@ public indirect enum JSONTree: Sendable, Equatable {
                 guard at < bytes.count, isDigit(bytes[at]) else { throw error("expected an exponent") }
                 while at < bytes.count, isDigit(bytes[at]) { at += 1 }
             }
-            return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<at]), as: UTF8.self)
+            let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<at]), as: UTF8.self)
+            // As `JSONSerialization` (and any reader of it written back): within a Double.
+            guard Double(text)?.isFinite == true else { throw ParseError(offset: start, reason: "number out of range") }
+            return text
         }
 
         func isDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }
