@@ -52,6 +52,11 @@ public struct APIError: Error, HTTPResponseError, Sendable {
         self.message = message
     }
 
+    /// 404 for a sender id that names no registered sender.
+    static func senderNotRegistered(_ phoneNumberID: String) -> APIError {
+        APIError(.notFound, code: .notFound, field: "phone_number_id", message: "sender '\(phoneNumberID)' is not registered")
+    }
+
     public static func invalid(_ field: String, _ message: String) -> APIError {
         APIError(.badRequest, code: .invalidField, field: field, message: message)
     }

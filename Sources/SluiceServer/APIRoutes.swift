@@ -76,7 +76,7 @@ public enum APIRoutes {
         read.get("senders/:phone_number_id") { _, context in
             let id = try context.parameters.require("phone_number_id")
             guard isPhoneNumberID(id), let record = try dispatcher.sender(phoneNumberID: id) else {
-                throw APIError(.notFound, code: .notFound, field: "phone_number_id", message: "sender '\(id)' is not registered")
+                throw APIError.senderNotRegistered(id)
             }
             let live = dispatcher.senderSnapshots().first { $0.id == record.id }
             return JSONBody.response(.ok, SenderRoutes.liveJSON(record, live))

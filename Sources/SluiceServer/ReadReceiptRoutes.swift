@@ -14,13 +14,13 @@ enum ReadReceiptRoutes {
         submit.post("senders/:phone_number_id/messages/:wamid/read") { _, context in
             let phone = try context.parameters.require("phone_number_id")
             let wamid = try context.parameters.require("wamid")
-            guard APIRoutes.isPhoneNumberID(phone) else { throw unknownSender(phone) }
+            guard APIRoutes.isPhoneNumberID(phone) else { throw APIError.senderNotRegistered(phone) }
             guard !wamid.isEmpty, wamid.utf8.count <= wamidBytesMax else {
                 throw APIError.invalid("wamid", "wamid must be 1 to \(wamidBytesMax) bytes")
             }
             switch try await dispatcher.markRead(phoneNumberID: phone, wamid: wamid) {
             case .unknownSender:
-                throw unknownSender(phone)
+                throw APIError.senderNotRegistered(phone)
             case .unknownMessage:
                 throw APIError(.notFound, code: .notFound, field: "wamid", message: "sender '\(phone)' has no incoming message '\(wamid)' (never received, or removed by retention)")
             case .outcome(let outcome):
@@ -45,9 +45,5 @@ enum ReadReceiptRoutes {
         case .stopping:
             throw APIError(.serviceUnavailable, code: .shuttingDown, message: "the dispatcher is stopping; try again once it is back")
         }
-    }
-
-    private static func unknownSender(_ phone: String) -> APIError {
-        APIError(.notFound, code: .notFound, field: "phone_number_id", message: "sender '\(phone)' is not registered")
     }
 }

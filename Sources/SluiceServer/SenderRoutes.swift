@@ -130,7 +130,7 @@ enum SenderRoutes {
 
     private static func answer(_ record: SenderRecord?, _ id: String) throws -> Response {
         guard let record else {
-            throw APIError(.notFound, code: .notFound, field: "phone_number_id", message: "sender '\(id)' is not registered")
+            throw APIError.senderNotRegistered(id)
         }
         return JSONBody.response(.ok, APIRoutes.senderJSON(record))
     }

@@ -27,7 +27,7 @@ enum SuppressionRoutes {
                 }
                 cursor = value
             }
-            guard let page = try dispatcher.suppressions(phoneNumberID: phone, after: cursor, limit: limit) else { throw unknown(phone) }
+            guard let page = try dispatcher.suppressions(phoneNumberID: phone, after: cursor, limit: limit) else { throw APIError.senderNotRegistered(phone) }
             return JSONBody.response(.ok, [
                 "suppressions": page.contacts.map(json),
                 "next_cursor": page.next.map { $0.text as Any } ?? NSNull(),
@@ -37,7 +37,7 @@ enum SuppressionRoutes {
             let phone = try phoneNumberID(context)
             let waID = try self.waID(context)
             guard let (contact, changed) = try await dispatcher.setSuppression(phoneNumberID: phone, waID: waID, suppressed: true) else {
-                throw unknown(phone)
+                throw APIError.senderNotRegistered(phone)
             }
             return JSONBody.response(changed ? .created : .ok, json(contact))
         }
@@ -45,7 +45,7 @@ enum SuppressionRoutes {
             let phone = try phoneNumberID(context)
             let waID = try self.waID(context)
             guard let (_, changed) = try await dispatcher.setSuppression(phoneNumberID: phone, waID: waID, suppressed: false) else {
-                throw unknown(phone)
+                throw APIError.senderNotRegistered(phone)
             }
             guard changed else {
                 throw APIError(.notFound, code: .notFound, field: "wa_id", message: "'\(waID)' is not on the suppression list of sender '\(phone)'")
@@ -65,7 +65,7 @@ enum SuppressionRoutes {
 
     private static func phoneNumberID(_ context: BasicRequestContext) throws -> String {
         let id = try context.parameters.require("phone_number_id")
-        guard APIRoutes.isPhoneNumberID(id) else { throw unknown(id) }
+        guard APIRoutes.isPhoneNumberID(id) else { throw APIError.senderNotRegistered(id) }
         return id
     }
 
@@ -76,9 +76,5 @@ enum SuppressionRoutes {
             throw APIError.invalid("wa_id", "wa_id is the contact's number: " + problem.replacingOccurrences(of: "to must", with: "it must"))
         }
         return id
-    }
-
-    private static func unknown(_ phone: String) -> APIError {
-        APIError(.notFound, code: .notFound, field: "phone_number_id", message: "sender '\(phone)' is not registered")
     }
 }

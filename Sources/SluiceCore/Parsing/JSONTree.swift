@@ -302,7 +302,8 @@ public indirect enum JSONTree: Sendable, Equatable {
         }
     }
 
-    static func writeString(_ s: String, into out: inout [UInt8]) {
+    /// `s` as a quoted JSON string: quotes, backslashes and control characters escaped.
+    public static func writeString(_ s: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         for b in s.utf8 {
             switch b {
