@@ -109,19 +109,16 @@ public enum ContactKeywords {
     /// message matching both lists (impossible once `problem` passed) opts out.
     public static func action(type: String, object: [UInt8], optOut keywords: [String]) -> ContactAction? {
         guard type == "text" || type == "button" || type == "interactive" else { return nil }
-        guard let parsed = try? JSONSerialization.jsonObject(with: Data(object)) as? [String: Any] else { return nil }
+        guard let parsed = try? JSONTree.parse(object), parsed.isObject else { return nil }
         var candidates: [String] = []
         switch type {
         case "text":
-            if let body = (parsed["text"] as? [String: Any])?["body"] as? String { candidates.append(body) }
+            if let body = parsed["text"]?["body"]?.string { candidates.append(body) }
         case "button":
-            let button = parsed["button"] as? [String: Any]
-            for field in ["payload", "text"] { if let v = button?[field] as? String { candidates.append(v) } }
+            for field in ["payload", "text"] { if let v = parsed["button"]?[field]?.string { candidates.append(v) } }
         default:
-            let interactive = parsed["interactive"] as? [String: Any]
             for reply in ["button_reply", "list_reply"] {
-                let r = interactive?[reply] as? [String: Any]
-                for field in ["id", "title"] { if let v = r?[field] as? String { candidates.append(v) } }
+                for field in ["id", "title"] { if let v = parsed["interactive"]?[reply]?[field]?.string { candidates.append(v) } }
             }
         }
         let texts = candidates.filter { $0.utf8.count <= 4 * keywordBytesMax }.map(normalized)
