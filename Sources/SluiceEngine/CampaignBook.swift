@@ -13,6 +13,9 @@ struct CampaignBook {
         case paused
         /// `schedule_at` is still ahead.
         case scheduled
+        /// Open, but a file it sends has no Meta media id for its number yet: it waits
+        /// for the upload (`DispatchCore+Media`).
+        case preparing
         /// Cancelled or expired: what was not sent ends in this state.
         case ended(MessageState)
     }
@@ -29,6 +32,15 @@ struct CampaignBook {
         var restaging = 0
         /// It became open while `restaging > 0`: page it in when they are done.
         var availableAfterRestage = false
+        /// The message object, kept only when it names files of the media volume: it is
+        /// compiled again with each new Meta media id.
+        var message: [UInt8]? = nil
+        /// The files it names (Sluice ids, each once) and the number's upload of each.
+        var media: [String] = []
+        var uploads: [String: MediaUpload] = [:]
+
+        /// A file it names has no usable Meta media id yet.
+        var mediaMissing: Bool { media.contains { uploads[$0] == nil } }
     }
 
     private struct Timer: Comparable {
@@ -56,7 +68,15 @@ struct CampaignBook {
         guard let record = try lookups.campaign(id) else { return nil }
         var entry = Entry(sender: record.sender, options: record.options, status: Self.status(record, wallMilliseconds: wall))
         do {
-            entry.template = try MessageTemplate(messageObject: record.message)
+            let template = try MessageTemplate(messageObject: record.message)
+            if template.mediaResolved {
+                entry.template = template
+            } else {
+                // Compiled again once its files have Meta media ids (`prepareMedia`).
+                entry.message = record.message
+                var seen = Set<String>()
+                entry.media = template.media.map(\.id).filter { seen.insert($0).inserted }
+            }
         } catch {
             entry.broken = "campaign message is invalid: \(error)"
         }
@@ -97,11 +117,11 @@ struct CampaignBook {
     }
 
     /// The status after an owner's change or a timer, from the options and `wall`.
-    static func status(options: CampaignOptions, paused: Bool, wallMilliseconds wall: Int64) -> Status {
+    static func status(options: CampaignOptions, paused: Bool, mediaMissing: Bool = false, wallMilliseconds wall: Int64) -> Status {
         if let end = options.expiresAtMilliseconds, wall >= end { return .ended(.expired) }
         if paused { return .paused }
         if let start = options.scheduleAtMilliseconds, wall < start { return .scheduled }
-        return .open
+        return mediaMissing ? .preparing : .open
     }
 
     /// The earliest start or expiry still ahead (wall-clock ms).

@@ -39,11 +39,14 @@ public struct CampaignProgress: Sendable, Equatable {
     public var etaSeconds: Double?
     /// What holds the campaign back or why there is no ETA (a `Hold`), when something does.
     public var waitingFor: String?
+    /// Why Sluice paused it (a media upload failed); nil when its owner did or it is not paused.
+    public var pauseReason: String?
 
     init(record: CampaignRecord, senderPhoneNumberID: String?, wallMilliseconds wall: Int64) {
         let c = record.counts
         id = record.id
         self.senderPhoneNumberID = senderPhoneNumberID
+        pauseReason = record.state == .paused ? record.pauseReason : nil
         createdMilliseconds = record.createdMilliseconds
         options = record.options
         total = c.total
@@ -82,6 +85,8 @@ public struct CampaignProgress: Sendable, Equatable {
     /// Every `waiting_for` a campaign shows; the OpenAPI document lists the same.
     public enum Hold: String, CaseIterable, Sendable {
         case paused, scheduled
+        /// A file it sends is being uploaded for its number.
+        case mediaUpload = "media_upload"
         case senderPaused = "sender_paused"
         case messagingLimit = "messaging_limit"
         case endpointUnreachable = "endpoint_unreachable"

@@ -9,7 +9,11 @@ extension DispatchCore {
     mutating func campaignEntry(_ id: CampaignID) -> CampaignBook.Entry? {
         if let entry = campaigns[id] { return entry }
         do {
-            guard let entry = try campaigns.entry(id, lookups: lookups, wallMilliseconds: wall) else { return nil }
+            guard var entry = try campaigns.entry(id, lookups: lookups, wallMilliseconds: wall) else { return nil }
+            if entry.message != nil {
+                prepareMedia(id, &entry)
+                campaigns[id] = entry
+            }
             learn(id, entry)
             return entry
         } catch {
@@ -36,7 +40,7 @@ extension DispatchCore {
         switch entry.status {
         case .open:
             if entry.restaging > 0 { campaigns[key.campaign]!.availableAfterRestage = true } else { markAvailable(key) }
-        case .paused, .scheduled:
+        case .paused, .scheduled, .preparing:
             break
         case .ended(let state):
             // Left over by a stop in the middle of ending it.
@@ -56,11 +60,12 @@ extension DispatchCore {
         guard var entry = campaigns[id] else { return }
         entry.status = status
         campaigns[id] = entry
+        if status == .preparing { requestUploads(entry, refreshing: false) }
         let key = CampaignKey(sender: entry.sender, campaign: id)
         switch status {
         case .open:
             noteAvailable(key, into: &actions)
-        case .paused, .scheduled:
+        case .paused, .scheduled, .preparing:
             guard senders[entry.sender] != nil else { return }
             var held: [MessageRecord] = []
             scheduler.removeCampaign(sender: entry.sender, campaign: id, into: &held)
@@ -81,7 +86,7 @@ extension DispatchCore {
         for id in campaigns.dueTimers(wallMilliseconds: wall) {
             guard let entry = campaigns[id] else { continue }
             if case .ended = entry.status { continue }
-            let status = CampaignBook.status(options: entry.options, paused: entry.status == .paused, wallMilliseconds: wall)
+            let status = CampaignBook.status(options: entry.options, paused: entry.status == .paused, mediaMissing: entry.mediaMissing, wallMilliseconds: wall)
             if status != entry.status { setStatus(id, status, into: &actions) }
         }
     }
@@ -95,7 +100,7 @@ extension DispatchCore {
         for m in messages.reversed() {
             switch campaignEntry(m.campaign)?.status ?? .open {
             case .open: scheduler.requeueFront(m)
-            case .paused, .scheduled: held[m.campaign, default: []].append(m)
+            case .paused, .scheduled, .preparing: held[m.campaign, default: []].append(m)
             case .ended(let state): ended[state, default: []].append(m)
             }
         }

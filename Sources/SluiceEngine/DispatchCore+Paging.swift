@@ -79,7 +79,7 @@ extension DispatchCore {
                 } else {
                     open.append(m)
                 }
-            case .paused, .scheduled:
+            case .paused, .scheduled, .preparing:
                 // Through `in_flight`: the only way back to the queue.
                 settled.append(MessageTransition(id: m.id, to: .inFlight, updatedMilliseconds: wall))
                 settled.append(MessageTransition(id: m.id, to: .queued, updatedMilliseconds: wall))

@@ -45,6 +45,7 @@ extension DispatchCore {
             senders: list, campaignRates: campaignRates, lagNanoseconds: lagMaxNanoseconds,
             latencyNanoseconds: scheduler.budget.latencyNanoseconds,
             // The scheduler keeps state only for campaigns the book has loaded.
-            campaignsHeld: campaigns.entries.count)
+            campaignsHeld: campaigns.entries.count,
+            campaignsPreparing: Set(campaigns.entries.lazy.filter { $0.value.status == .preparing }.map(\.key)))
     }
 }

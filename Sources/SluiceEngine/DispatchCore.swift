@@ -8,6 +8,7 @@ import SluiceTransport
 protocol DispatchLookups {
     func campaign(_ id: CampaignID) throws(JournalError) -> CampaignRecord?
     func messageState(_ id: MessageID) throws(JournalError) -> MessageState?
+    func mediaUpload(media: String, sender: SenderID) throws(JournalError) -> MediaUpload?
 }
 
 extension Journal: DispatchLookups {
@@ -68,6 +69,10 @@ struct DispatchCore {
         case outcomesFailed([MessageTransition])
         /// An outcome commit succeeded (ends a failing episode).
         case outcomesRecorded
+        /// A file has a Meta media id for the sender (journaled): campaigns waiting for it go.
+        case mediaUploaded(MediaUpload)
+        /// Uploading a file for the sender failed for good (`reason`).
+        case mediaUploadFailed(SenderID, String, reason: String)
         case stop
     }
 
@@ -91,6 +96,11 @@ struct DispatchCore {
         case publish(Publication)
         /// A read receipt's outcome, for the caller waiting on `id`.
         case readAnswered(UInt64, ReadReceiptOutcome)
+        /// Upload a file of the media volume for the sender; answer `.mediaUploaded` or
+        /// `.mediaUploadFailed`.
+        case uploadMedia(SenderID, String)
+        /// Pause the campaign, journaled with `reason`; answer `.campaignChanged`.
+        case pauseCampaign(CampaignID, reason: String)
     }
 
     enum Staging {
@@ -121,6 +131,8 @@ struct DispatchCore {
         var lagNanoseconds: Int64
         var latencyNanoseconds: Int64
         var campaignsHeld: Int
+        /// Campaigns waiting for a file's upload to their number.
+        var campaignsPreparing: Set<CampaignID> = []
     }
 
     struct SenderRuntime {
@@ -221,6 +233,11 @@ struct DispatchCore {
     var admissions: [UInt64] = []
     var sideSlots: [SideAdmission] = []
     /// Read receipts waiting for their sender's slot, oldest first, and those on the wire by tag.
+    /// Uploads asked of the uploader and not answered yet (`DispatchCore+Media`).
+    var mediaRequested: Set<MediaNeed> = []
+    /// Of those, the ones not yet handed out as `.uploadMedia`.
+    var mediaAsked: [MediaNeed] = []
+    var nextMediaCheckMilliseconds: Int64 = 0
     var reads: [SenderID: [ReadRequest]] = [:]
     var readsInFlight: [UInt64: ReadInFlight] = [:]
 
@@ -289,6 +306,12 @@ struct DispatchCore {
         scheduler.tick(now: now)
         expireReads(into: &actions)
         fireCampaignTimers(into: &actions)
+        if wall >= nextMediaCheckMilliseconds {
+            checkMediaUploads(into: &actions)
+            nextMediaCheckMilliseconds = wall + configuration.mediaUploadCheckIntervalMilliseconds
+        }
+        for need in mediaAsked { actions.append(.uploadMedia(need.sender, need.media)) }
+        mediaAsked.removeAll()
         issueRefills(into: &actions)
         if now >= nextDueScan {
             scanDue(into: &actions)
@@ -333,6 +356,10 @@ struct DispatchCore {
             forget(sender)
         case .readReceipt(let id, let sender, let wamid):
             enqueueRead(id: id, sender: sender, wamid: wamid, into: &actions)
+        case .mediaUploaded(let upload):
+            mediaUploaded(upload, into: &actions)
+        case .mediaUploadFailed(let sender, let media, let reason):
+            mediaUploadFailed(sender: sender, media: media, reason: reason, into: &actions)
         case .inbound(let counts):
             for (sender, count) in counts where senders[sender] != nil {
                 scheduler.noteInbound(sender: sender, count: count, now: now)
@@ -346,7 +373,13 @@ struct DispatchCore {
         case .campaignCompleted(let campaign, let compiled):
             guard senders[compiled.sender] != nil else { return }
             // An entry read before (a pause that overtook this news) stands, already learnt.
-            if campaigns[campaign] == nil { learn(campaign, campaigns.entry(campaign, compiled: compiled, wallMilliseconds: wall)) }
+            if campaigns[campaign] == nil {
+                if compiled.template.mediaResolved {
+                    learn(campaign, campaigns.entry(campaign, compiled: compiled, wallMilliseconds: wall))
+                } else {
+                    _ = campaignEntry(campaign)  // its files need the number's Meta media ids
+                }
+            }
             noteAvailable(CampaignKey(sender: compiled.sender, campaign: campaign), into: &actions)
         case .pageRead(let key, let page, let limit, let generation):
             pageRead(key, page, limit: limit, generation: generation, into: &actions)
@@ -377,7 +410,8 @@ struct DispatchCore {
             guard let entry = campaignEntry(id) else { return }
             if case .ended = entry.status { return }
             let status: CampaignBook.Status = state == .withdrawn
-                ? .ended(.cancelled) : CampaignBook.status(options: entry.options, paused: state == .paused, wallMilliseconds: wall)
+                ? .ended(.cancelled)
+                : CampaignBook.status(options: entry.options, paused: state == .paused, mediaMissing: entry.mediaMissing, wallMilliseconds: wall)
             setStatus(id, status, into: &actions)
         case .restaged(let id):
             guard var entry = campaigns[id] else { return }

@@ -28,11 +28,15 @@ final class DispatchLoop: @unchecked Sendable {
     /// Callers waiting for their read receipt's outcome, by request id.
     let readWaits = Locked<[UInt64: CheckedContinuation<ReadReceiptOutcome, Never>]>([:])
     let readIDs = Locked<UInt64>(0)
+    /// Files to upload for a number, for `MediaUploader`.
+    let mediaUploads: AsyncStream<MediaUploadRequest>.Continuation
+    let mediaUploadRequests: AsyncStream<MediaUploadRequest>
 
     init(configuration: EngineConfiguration, journal: Journal, clock: any Clock, logger: Logger) {
         self.journal = journal
         self.clock = clock
         self.logger = logger
+        (mediaUploadRequests, mediaUploads) = AsyncStream.makeStream(of: MediaUploadRequest.self)
         // The transport stamps departures with `CLOCK_MONOTONIC`, `SystemClock`'s pacing clock.
         core = DispatchCore(configuration: configuration, lookups: journal, departuresOnClock: clock is SystemClock, logger: logger)
     }
@@ -95,6 +99,7 @@ final class DispatchLoop: @unchecked Sendable {
         perform(&actions)
         doneLock.lock()
         finished = true
+        mediaUploads.finish()
         let waiters = finishWaiters
         finishWaiters = []
         doneLock.unlock()
@@ -142,6 +147,15 @@ final class DispatchLoop: @unchecked Sendable {
                 transport?.send(requests)
             case .readAnswered(let id, let outcome):
                 readWaits.withLock { $0.removeValue(forKey: id) }?.resume(returning: outcome)
+            case .uploadMedia(let sender, let media):
+                mediaUploads.yield(MediaUploadRequest(sender: sender, media: media))
+            case .pauseCampaign(let id, let reason):
+                journal.apply([.setCampaignState(id, .paused, reason: reason)]) { [self] result in
+                    switch result {
+                    case .success: post(.campaignChanged(id, .paused))
+                    case .failure(let error): logger.error("pausing campaign \(id) (\(reason)) failed: \(error)")
+                    }
+                }
             case .warm(let url, let bearerToken, let connections):
                 transport?.warm(url: url, bearerToken: bearerToken, connections: connections)
             case .readHistory(let senders, let since):
@@ -293,6 +307,7 @@ final class DispatchLoop: @unchecked Sendable {
 
     /// The campaign's messages sent per second, smoothed over about two seconds.
     func sendRate(campaign: CampaignID) -> Double { read { $0.campaignRates[campaign] ?? 0 } }
+    func isPreparing(campaign: CampaignID) -> Bool { read { $0.campaignsPreparing.contains(campaign) } }
 
     private func read<T>(_ body: (DispatchCore.Publication) -> T) -> T {
         snapshotLock.lock()

@@ -1,5 +1,7 @@
 import SluiceCore
 import SluiceJournal
+import SluiceCrypto
+import SluiceTransport
 
 /// What one retention pass removed from the media volume.
 public struct MediaRetentionStep: Sendable, Equatable {
@@ -68,5 +70,86 @@ extension Dispatcher {
             after = resume
         } while after != nil
         return step
+    }
+}
+
+/// A file of the media volume the dispatch loop needs uploaded for a number.
+public struct MediaUploadRequest: Sendable, Hashable {
+    public var sender: SenderID
+    /// Sluice's media id.
+    public var media: String
+}
+
+/// Why an uploaded file cannot be stored.
+public struct MediaUploadError: Error, CustomStringConvertible {
+    public var description: String
+    public init(description: String) { self.description = description }
+}
+
+extension Dispatcher {
+    /// What the dispatch loop asks `MediaUploader` to upload; ends when the loop stops.
+    /// One consumer.
+    public var mediaUploadRequests: AsyncStream<MediaUploadRequest> { loop.mediaUploadRequests }
+
+    /// Stores a file uploaded through `POST /v1/media` (whole and hashed in `file`) under a
+    /// new id. The volume and the journal are written together, so that retention cannot
+    /// remove the file in between.
+    public func storeUpload(_ file: MediaFile, mimeType: String) async throws -> MediaRecord {
+        let sha256 = file.finishDigest()
+        let kind = MediaKind(uploadedMIMEType: mimeType)
+        guard file.size > 0 else {
+            file.discard()
+            throw MediaUploadError(description: "the file is empty")
+        }
+        guard file.size <= kind.bytesMax else {
+            file.discard()
+            throw MediaUploadError(description: "\(file.size) bytes is over WhatsApp's \(kind.bytesMax)-byte limit for \(mimeType)")
+        }
+        let now = clock.wallMilliseconds()
+        let record = MediaRecord(
+            id: MediaRecord.uploadIDPrefix + SecureRandom.hexToken(byteCount: 12), senderPhoneNumberID: "", kind: kind, state: .stored,
+            mimeType: mimeType, sha256: sha256, size: file.size, nextAttemptMilliseconds: 0, receivedMilliseconds: now, settledMilliseconds: now)
+        try await mediaVolume.gate.withGate {
+            try mediaVolume.place(file, sha256: sha256)
+            _ = try await journal.apply([.storeUpload(record)])
+        }
+        return record
+    }
+
+    /// The sender's Meta media id for an uploaded file, journaled, for the dispatch loop.
+    public func recordMediaUpload(_ upload: MediaUpload) async throws {
+        let receipt = try await journal.apply([.recordMediaUpload(upload)])
+        if case .done? = receipt.results.first {
+            loop.post(.mediaUploaded(upload))
+        } else {
+            loop.post(.mediaUploadFailed(upload.sender, upload.media, reason: "media \(upload.media) is no longer kept (retention)"))
+        }
+    }
+
+    /// Uploading the file for the sender failed for good.
+    public func mediaUploadFailed(_ request: MediaUploadRequest, reason: String) {
+        loop.post(.mediaUploadFailed(request.sender, request.media, reason: reason))
+    }
+
+    /// The record of a sender by its journal id.
+    public func sender(id: SenderID) throws -> SenderRecord? {
+        try journal.senders().first { $0.id == id }
+    }
+}
+
+extension Dispatcher {
+    /// Each file the message names was uploaded through `POST /v1/media`, is kept, and fits
+    /// how the message sends it.
+    func checkMedia(_ template: MessageTemplate) throws(IntakeError) {
+        for use in template.media {
+            let record: MediaRecord?
+            do { record = try journal.media(id: use.id) } catch { throw .journal("\(error)") }
+            guard let record, record.isUpload, record.state == .stored else {
+                throw .invalidMessage("\(use.field): no media '\(use.id)' was uploaded (POST /v1/media), or it is no longer kept")
+            }
+            if let problem = use.kind.problem(mimeType: record.mimeType, size: record.size) {
+                throw .invalidMessage("\(use.field): media \(use.id) cannot be sent as \(use.kind.rawValue): \(problem)")
+            }
+        }
     }
 }

@@ -178,6 +178,7 @@ public final class Dispatcher: Sendable {
         guard let sender else { throw .unknownSender(senderPhoneNumberID) }
         let template: MessageTemplate
         do { template = try MessageTemplate(messageObject: messageObject) } catch { throw .invalidMessage("\(error)") }
+        try checkMedia(template)
         let receipt: JournalReceipt
         do {
             receipt = try await journal.apply([.beginCampaign(sender: sender.id, message: messageObject, createdMilliseconds: clock.wallMilliseconds(), options: options)])
@@ -280,6 +281,10 @@ public final class Dispatcher: Sendable {
         }
         let scheduled = record.options.scheduleAtMilliseconds.map { $0 > wall } ?? false
         if scheduled { progress.waitingFor = CampaignProgress.Hold.scheduled.rawValue }
+        if loop.isPreparing(campaign: record.id) {
+            progress.waitingFor = CampaignProgress.Hold.mediaUpload.rawValue
+            return
+        }
         guard let sender = loop.snapshots().first(where: { $0.id == record.sender }) else { return }
         if sender.paused {
             progress.waitingFor = CampaignProgress.Hold.senderPaused.rawValue

@@ -47,6 +47,18 @@ public struct EngineConfiguration: Sendable {
     /// How often `RetentionService` looks for such campaigns.
     public var retentionSweepIntervalMilliseconds: Int64 = 3_600_000
 
+    /// How long a number may send an uploaded file by the Meta media id its upload gave:
+    /// Meta keeps them 30 days.
+    public var mediaUploadLifetimeMilliseconds: Int64 = 30 * 86_400_000
+    /// A file is uploaded again once less than this is left of its Meta media id's life,
+    /// while the old id still sends.
+    public var mediaUploadRefreshMilliseconds: Int64 = 3 * 86_400_000
+    /// Nothing is sent with a Meta media id this close to its end: the campaign waits for
+    /// the new upload.
+    public var mediaUploadMarginMilliseconds: Int64 = 3_600_000
+    /// How often the dispatch loop looks at its campaigns' uploads for those due again.
+    public var mediaUploadCheckIntervalMilliseconds: Int64 = 60_000
+
     /// Free bytes the journal's file system must keep for new campaigns to be accepted
     /// (`507` below it): room to record the outcomes of what was accepted. 0: no check.
     public var intakeFreeBytesMin: UInt64 = 128 << 20
@@ -115,6 +127,11 @@ public struct EngineConfiguration: Sendable {
 
     /// `<data-dir>/journal.key`: the key the journal's records are encrypted under.
     public static func journalKeyFile(dataDirectory: String) -> String { dataDirectory + "/journal.key" }
+
+    /// `{graph-url}/{graph-version}/{phone-number-id}/media`: where a number uploads a file.
+    public func mediaUploadURL(phoneNumberID: String) -> String {
+        phoneNumberURL(phoneNumberID: phoneNumberID) + "/media"
+    }
 
     /// `{graph-url}/{graph-version}/{phone-number-id}/messages`
     func sendURL(phoneNumberID: String) -> String {

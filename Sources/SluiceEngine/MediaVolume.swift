@@ -139,16 +139,20 @@ public final class MediaFile: @unchecked Sendable {
     }
 }
 
-/// A lock that async code can hold across suspension points, first come first served.
+/// A lock that async code can hold across suspension points, first come first served;
+/// with `permits` above 1, that many may hold it at once.
 public final class AsyncGate: Sendable {
     private struct State {
-        var held = false
+        var free: Int
         var waiting: [CheckedContinuation<Void, Never>] = []
     }
 
-    private let state = Locked(State())
+    private let state: Locked<State>
 
-    public init() {}
+    public init(permits: Int = 1) {
+        precondition(permits >= 1, "a gate needs a permit")
+        state = Locked(State(free: permits))
+    }
 
     public func withGate<T: Sendable>(_ body: () async throws -> T) async rethrows -> T {
         await acquire()
@@ -159,11 +163,11 @@ public final class AsyncGate: Sendable {
     private func acquire() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let admitted = state.withLock { s -> Bool in
-                if s.held {
+                if s.free == 0 {
                     s.waiting.append(continuation)
                     return false
                 }
-                s.held = true
+                s.free -= 1
                 return true
             }
             if admitted { continuation.resume() }
@@ -173,7 +177,7 @@ public final class AsyncGate: Sendable {
     private func release() {
         let next = state.withLock { s -> CheckedContinuation<Void, Never>? in
             if s.waiting.isEmpty {
-                s.held = false
+                s.free += 1
                 return nil
             }
             return s.waiting.removeFirst()

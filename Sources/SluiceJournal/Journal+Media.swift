@@ -45,6 +45,20 @@ extension Journal {
         }
     }
 
+    /// The number's Meta media id for an uploaded file; nil when it was never uploaded there.
+    public func mediaUpload(media: String, sender: SenderID) throws(JournalError) -> MediaUpload? {
+        let key = MediaUploadCodec.key(media: media, sender: sender)
+        guard key.count <= Self.mediaIDBytesMax + 5 else { return nil }
+        return try read { txn in
+            try key.withUnsafeBytes { k in
+                guard let value = try txn.get(tables.mediaUploads, k) else { return nil }
+                do { return try MediaUploadCodec.read(media: media, sender: sender, value) } catch {
+                    throw JournalError.corruptRecord(path: directory, table: Schema.mediaUploads, key: "\(media)/\(sender)")
+                }
+            }
+        }
+    }
+
     /// How many records the media volume's files have (sha256 hex → count): for checks.
     public func mediaBlobCount(sha256: String) throws(JournalError) -> UInt64 {
         try read { txn in

@@ -238,7 +238,8 @@ public final class Journal: @unchecked Sendable {
                 senders: opened[Schema.senders]!, keys: opened[Schema.keys]!, idempotency: opened[Schema.idempotency]!,
                 subscriptions: opened[Schema.subscriptions]!, outbox: opened[Schema.outbox]!, wamids: opened[Schema.wamids]!,
                 inbound: opened[Schema.inbound]!, media: opened[Schema.media]!, mediaDue: opened[Schema.mediaDue]!,
-                mediaBlobs: opened[Schema.mediaBlobs]!, contacts: opened[Schema.contacts]!, suppressed: opened[Schema.suppressed]!)
+                mediaBlobs: opened[Schema.mediaBlobs]!, contacts: opened[Schema.contacts]!, suppressed: opened[Schema.suppressed]!,
+                mediaUploads: opened[Schema.mediaUploads]!)
             if isEmpty {
                 try putMeta(txn, tables, Schema.metaMagicKey, Array(Schema.magic.utf8))
                 try putMeta(txn, tables, Schema.metaVersionKey, withUnsafeBytes(of: Schema.version.bigEndian) { Array($0) })

@@ -31,7 +31,7 @@ public enum JournalMutation: Sendable {
     /// An owner's change of a sent campaign: `active` ⇄ `paused`, or `active`/`paused`/`done`
     /// → `withdrawn` (then `endMessages` ends what was not sent). Setting the state it has
     /// changes nothing; other moves fail with `campaignState`.
-    case setCampaignState(CampaignID, CampaignState)
+    case setCampaignState(CampaignID, CampaignState, reason: String? = nil)
     /// Moves up to `max` of the campaign's `queued`, `retry_at` and `in_doubt` messages to
     /// `to` (`expired`, `cancelled`): repeat until the result's `moved` is below `max`.
     /// `in_flight` ones are the dispatcher's to end.
@@ -92,11 +92,18 @@ public enum JournalMutation: Sendable {
     /// `after` and deletes those received before `receivedBefore` that are no longer
     /// pending. Result `mediaRemoved`; repeat from its `resume` until that is nil.
     case removeMedia(receivedBefore: Int64, after: String?, max: Int)
+    /// A file uploaded through `POST /v1/media`, already in the volume (`MediaRecord`
+    /// `stored`, no sender): `.done`.
+    case storeUpload(MediaRecord)
+    /// A number's Meta media id for an uploaded file: `.done`, or `.settled(0)` when the
+    /// file is no longer kept.
+    case recordMediaUpload(MediaUpload)
 
     /// Records this mutation writes, for the per-transaction cap.
     var recordCount: Int {
         switch self {
         case .putSender, .deleteSender, .createAPIKey, .revokeAPIKey, .beginCampaign, .completeCampaign, .putIdempotency, .createSubscription, .setCampaignState: 1
+        case .storeUpload, .recordMediaUpload: 2
         case .endMessages(_, _, let max, _): max
         case .cancelCampaign(_, let discardMax, _), .deleteSubscription(_, let discardMax): 1 + discardMax
         case .removeCampaign(_, _, let max): 1 + max

@@ -88,8 +88,13 @@ extension JournalWriter {
             case let .removeMedia(receivedBefore, after, max):
                 let (removed, unreferenced, resume) = try removeMedia(receivedBefore: receivedBefore, after: after, max: max, txn)
                 results.append(.mediaRemoved(records: removed, unreferenced: unreferenced, resume: resume))
-            case let .setCampaignState(id, state):
-                results.append(.campaignState(try setCampaignState(id, state, txn, &s)))
+            case .storeUpload(let record):
+                try storeUpload(record, txn)
+                results.append(.done)
+            case .recordMediaUpload(let upload):
+                results.append(try recordMediaUpload(upload, txn) ? .done : .settled(0))
+            case let .setCampaignState(id, state, reason):
+                results.append(.campaignState(try setCampaignState(id, state, reason: reason, txn, &s)))
             case let .endMessages(campaign, to, max, updated):
                 results.append(.moved(try endMessages(campaign, to: to, max: max, updatedMilliseconds: updated, txn, &s)))
             case let .removeCampaign(id, from, max):

@@ -3,10 +3,14 @@ import SluiceCore
 /// An owner's changes to a campaign that is sending: pause, resume, cancel, and ending
 /// what was not sent when it is cancelled or expires.
 extension JournalWriter {
-    func setCampaignState(_ id: CampaignID, _ state: CampaignState, _ txn: borrowing Transaction, _ s: inout WriterState) throws -> CampaignState {
+    func setCampaignState(_ id: CampaignID, _ state: CampaignState, reason: String? = nil, _ txn: borrowing Transaction, _ s: inout WriterState) throws -> CampaignState {
         guard let record = try loadCampaign(id, txn, &s) else { throw JournalError.unknownCampaign(id) }
         let from = record.state
-        if from == state { return from }
+        if let reason { try checkLength(reason, "campaign.pause_reason") }
+        if from == state {
+            if state == .paused, reason != record.pauseReason { s.campaigns[id]!.pauseReason = reason }
+            return from
+        }
         let allowed: Bool
         switch (from, state) {
         case (.active, .paused), (.done, .paused), (.paused, .active): allowed = true
@@ -23,6 +27,7 @@ extension JournalWriter {
             throw JournalError.campaignState(id, state: from, expected: expected)
         }
         s.campaigns[id]!.state = state
+        s.campaigns[id]!.pauseReason = state == .paused ? reason : nil
         return from
     }
 

@@ -69,6 +69,35 @@ extension JournalWriter {
         return applied
     }
 
+    /// A file uploaded through `POST /v1/media`, stored in the volume already: its record,
+    /// `stored`, names the file.
+    func storeUpload(_ record: MediaRecord, _ txn: borrowing Transaction) throws {
+        precondition(record.isUpload && record.state == .stored, "storeUpload takes a stored upload")
+        let key = Array(record.id.utf8)
+        guard !key.isEmpty, key.count <= Journal.mediaIDBytesMax else {
+            throw JournalError.invalidField(field: "media.id", reason: "\(key.count) bytes, expected 1…\(Journal.mediaIDBytesMax)")
+        }
+        guard try readMedia(record.id, key, txn) == nil else { throw JournalError.invalidField(field: "media.id", reason: "\(record.id) exists") }
+        try checkLength(record.mimeType, "media.mime_type")
+        try putMedia(record, key, txn)
+        try adjustBlob(record.sha256, by: 1, txn)
+    }
+
+    /// A number's Meta media id for an uploaded file, replacing the one it had. The file's
+    /// `settledMilliseconds` becomes the upload's time: retention counts from its last use.
+    /// False (nothing written) when the file is no longer kept.
+    func recordMediaUpload(_ upload: MediaUpload, _ txn: borrowing Transaction) throws -> Bool {
+        let key = Array(upload.media.utf8)
+        guard !key.isEmpty, key.count <= Journal.mediaIDBytesMax, var record = try readMedia(upload.media, key, txn), record.isUpload else { return false }
+        try checkLength(upload.metaID, "media_upload.id")
+        record.settledMilliseconds = max(record.settledMilliseconds, upload.uploadedMilliseconds)
+        try putMedia(record, key, txn)
+        try MediaUploadCodec.key(media: upload.media, sender: upload.sender).withUnsafeBytes { k in
+            try txn.putReserving(tables.mediaUploads, k, count: MediaUploadCodec.size(upload), append: false) { MediaUploadCodec.write(upload, to: $0) }
+        }
+        return true
+    }
+
     /// Retention: scans up to `max` media records after `after` (by id) and deletes those
     /// received before `receivedBefore` that are no longer pending. Returns the files no
     /// record names any more (sha256 hex: the caller removes them from the volume), and
@@ -89,16 +118,32 @@ extension JournalWriter {
                 do { record = try MediaCodec.read(id: id, value) } catch {
                     throw JournalError.corruptRecord(path: path, table: Schema.media, key: id)
                 }
-                if record.state != .pending && record.receivedMilliseconds < receivedBefore { doomed.append((Array(key), record)) }
+                // An upload counts from its last upload to a number (its last use).
+                let since = record.isUpload ? Swift.max(record.receivedMilliseconds, record.settledMilliseconds) : record.receivedMilliseconds
+                if record.state != .pending && since < receivedBefore { doomed.append((Array(key), record)) }
             }
         }
         var unreferenced: [String] = []
         for (key, record) in doomed {
             _ = try key.withUnsafeBytes { try txn.delete(tables.media, $0) }
+            if record.isUpload { try removeUploads(of: record.id, txn) }
             if record.state == .stored, try adjustBlob(record.sha256, by: -1, txn) == 0 { unreferenced.append(record.sha256) }
         }
         let resume = scanned == max ? last.map { String(decoding: $0, as: UTF8.self) } : nil
         return (doomed.count, unreferenced, resume)
+    }
+
+    private func removeUploads(of media: String, _ txn: borrowing Transaction) throws {
+        let prefix = MediaUploadCodec.prefix(media: media)
+        var keys: [[UInt8]] = []
+        try txn.withCursor(tables.mediaUploads) { c in
+            var entry = try prefix.withUnsafeBytes { try c.seek(atLeast: $0) }
+            while let (key, _) = entry, key.count > prefix.count, Array(key.prefix(prefix.count)) == prefix {
+                keys.append(Array(key))
+                entry = try c.next()
+            }
+        }
+        for key in keys { _ = try key.withUnsafeBytes { try txn.delete(tables.mediaUploads, $0) } }
     }
 
     private func readMedia(_ id: String, _ key: [UInt8], _ txn: borrowing Transaction) throws -> MediaRecord? {

@@ -46,6 +46,9 @@ public struct MockConfiguration: Sendable {
     /// Known message templates: name → number of body parameters. When non-empty, a template
     /// send naming another template gets code 132001 and a wrong parameter count code 132000.
     public var templates: [String: Int] = [:]
+    /// How long a number may send the id of a file it uploaded (Meta's: 30 days); a send
+    /// naming an unknown, foreign or expired id gets 131053.
+    public var mediaUploadLifetimeSeconds: Double = 30 * 86_400
     /// Faults to inject (5xx, error codes, latency, hangs, resets); none by default.
     public var faults: FaultProfile = FaultProfile()
     /// Status webhooks to send for accepted messages; none when nil.

@@ -72,7 +72,7 @@ public final class MockEndpoint: Sendable {
     /// Simulated customers writing in, when `webhook.inboundMessagesPerSecond` > 0.
     let inbound: InboundMessageSender?
     /// Media uploaded to the mock or sent by its simulated customers; survives restarts.
-    public let media = MockMediaStore()
+    public let media: MockMediaStore
     private let logger: Logger
     private let state = Locked(State.idle)
 
@@ -88,6 +88,7 @@ public final class MockEndpoint: Sendable {
             customerWindow: configuration.customerWindow
         )
         self.faults = FaultInjector(profile: configuration.faults)
+        self.media = MockMediaStore(uploadLifetimeNanoseconds: Int64(configuration.mediaUploadLifetimeSeconds * 1e9))
         self.webhooks = configuration.webhook.map { StatusWebhookSender(configuration: $0, logger: logger) }
         let (book, media) = (self.book, self.media)
         self.inbound = configuration.webhook.flatMap {
@@ -230,7 +231,8 @@ public final class MockEndpoint: Sendable {
             templates: configuration.templates,
             fixedLatencyMilliseconds: configuration.latencyMilliseconds,
             webhooks: webhooks,
-            refusals: refusals
+            refusals: refusals,
+            media: media
         ).register(on: router)
         InspectionRoutes(recorder: recorder, book: book, stats: { [self] in stats() }, webhooks: webhooks, inbound: inbound).register(on: router)
         let mediaRoutes = MockMediaRoutes(store: media, book: book, tls: configuration.tls)

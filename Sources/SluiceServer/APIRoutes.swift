@@ -19,6 +19,8 @@ import SluiceEngine
 /// | `POST /v1/campaigns` `{"sender": "…", "message": {…}, "recipients": [{"to": "…", "params": ["…"]}]}` → 202; also NDJSON and CSV, streamed, and `Idempotency-Key` (see `CampaignIntakeRoute`) | submit |
 /// | `POST /v1/campaigns/{id}/pause`, `…/resume`, `…/cancel` → 200 with the campaign | submit |
 /// | `POST /v1/senders/{phone_number_id}/messages/{wamid}/read` → 200 once WhatsApp marked it read | submit |
+/// | `POST /v1/media` (the file as the body, its type as Content-Type) → 201 `{id, sha256, mime_type, size}` | submit |
+/// | `GET /v1/media/{id}` (a received or uploaded file) | media:read or admin |
 /// | `GET /v1/campaigns?state=&limit=&after=` (paged), `GET /v1/campaigns/{id}` (with rate and ETA) | read |
 /// | `POST /v1/subscriptions` `{"url": "https://…", "secret": "…", "campaign": "42", "states": ["delivered"]}` → 201 with the secret, once; `DELETE /v1/subscriptions/{id}` (204) | admin |
 /// | `GET /v1/subscriptions`, `GET /v1/subscriptions/{id}` (with delivery counters, no secret) | read |
@@ -65,6 +67,7 @@ public enum APIRoutes {
         let read = router.group("v1").add(middleware: APIKeyMiddleware(keys: keys, scope: .read))
         let media = router.group("v1").add(middleware: APIKeyMiddleware(keys: keys, scope: .mediaRead, alternatives: [.admin]))
         MediaRoutes.add(to: media, dispatcher: dispatcher)
+        MediaRoutes.addUpload(to: submit, dispatcher: dispatcher)
         APIKeyRoutes.add(to: admin, keys: keys, dispatcher: dispatcher)
         SenderRoutes.add(read: read, admin: admin, dispatcher: dispatcher)
         SuppressionRoutes.add(read: read, admin: admin, dispatcher: dispatcher)
@@ -247,6 +250,7 @@ public enum APIRoutes {
             "waiting_for": p.waitingFor.map { $0 as Any } ?? NSNull(),
         ]
         if let sender = p.senderPhoneNumberID { json["sender"] = sender }
+        if let reason = p.pauseReason { json["pause_reason"] = reason }
         return json
     }
 

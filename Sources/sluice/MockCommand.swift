@@ -42,6 +42,9 @@ struct MockCommand: AsyncParsableCommand {
     @Flag(name: .customLong("customer-window"), help: "Refuse free-form (non-template) sends to a contact with no incoming message in the last 24 h (131047); the mock's incoming messages (--inbound-rate) and POST /__mock/contacts/{id}/{wa_id}/inbound open a contact's window.")
     var customerWindow = false
 
+    @Option(name: .customLong("media-upload-ttl"), help: "Seconds a number may send the id of a file it uploaded (default 2592000, Meta's 30 days); later sends naming it get 131053.")
+    var mediaUploadTTL: Double = 30 * 86_400
+
     @Option(name: .customLong("faults"), help: "Fault profile TOML file (e.g. tuning/faults/flaky.toml).")
     var faultsFile: String?
     @Option(name: .customLong("fault-seed"), help: "Seed of the fault generator (overrides the profile's).")
@@ -119,6 +122,8 @@ struct MockCommand: AsyncParsableCommand {
         configuration.requireRegisteredSenders = requireRegistered
         configuration.pairLimit = !noPairLimit
         configuration.customerWindow = customerWindow
+        guard mediaUploadTTL > 0 else { throw ValidationError("--media-upload-ttl must be positive") }
+        configuration.mediaUploadLifetimeSeconds = mediaUploadTTL
         do {
             for argument in senders {
                 let (id, sender) = try MockSender.parse(argument: argument)

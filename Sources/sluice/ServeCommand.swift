@@ -81,6 +81,7 @@ struct ServeCommand: AsyncParsableCommand {
                     .init(service: RetentionService(dispatcher: dispatcher, logger: logger)),
                     .init(service: SubscriberDelivery(dispatcher: dispatcher, logger: logger)),
                     .init(service: MediaFetcher(dispatcher: dispatcher, configuration: settings.mediaFetcher, logger: logger)),
+                    .init(service: MediaUploader(dispatcher: dispatcher, configuration: settings.mediaFetcher, logger: logger)),
                     .init(service: app),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],

@@ -8,7 +8,7 @@ struct SluiceCommand: AsyncParsableCommand {
         abstract: "A throughput-focused outbound message dispatcher for the WhatsApp Business Platform.",
         subcommands: [
             ServeCommand.self, MockCommand.self, DemoCommand.self, JournalCommand.self, LoadTestCommand.self, ChaosCommand.self,
-            SubmitCommand.self, StatusCommand.self, CampaignsCommand.self, SendersCommand.self, SuppressionsCommand.self, KeysCommand.self,
+            SubmitCommand.self, StatusCommand.self, CampaignsCommand.self, SendersCommand.self, SuppressionsCommand.self, MediaCommand.self, KeysCommand.self,
         ]
     )
 }

@@ -156,6 +156,23 @@ import Testing
         let left = try await sluice(["suppressions", "list", phone], environment: admin)
         #expect(left.output.split(separator: "\n").filter { $0.hasPrefix("9665") }.count == 4, "\(left.output)")
 
+        // A file for campaigns: its type from its name, or refused when the name does not tell.
+        let png = stack.root + "/offer.png"
+        let bytes = [UInt8]([0x89, 0x50, 0x4e, 0x47]) + (0..<2_000).map { UInt8(truncatingIfNeeded: $0) }
+        #expect(FileManager.default.createFile(atPath: png, contents: Data(bytes)))
+        let uploaded = try await sluice(["media", "upload", png], environment: admin)
+        let id = uploaded.output.split(separator: " ").first.map(String.init) ?? ""
+        #expect(uploaded.status == 0 && id.hasPrefix("up_") && uploaded.output.contains("image/png  2004 bytes"), "\(uploaded.output)")
+        let (_, sum) = try await runToEnd("/usr/bin/sha256sum", [png], input: nil)
+        let sha = String(sum.prefix(64))
+        #expect(sha.count == 64 && uploaded.output.contains("sha256 \(sha)"), "the server hashed the bytes sent: \(uploaded.output) vs \(sum)")
+        let served = try await http("GET", "\(api)/v1/media/\(id)", key: DispatchEndToEndTests.adminKey)
+        #expect(served.status == 200)
+        let nameless = stack.root + "/offer"
+        #expect(FileManager.default.createFile(atPath: nameless, contents: Data(bytes)))
+        let unknownType = try await sluice(["media", "upload", nameless], environment: admin)
+        #expect(unknownType.status != 0 && unknownType.output.contains("--type"), "\(unknownType.output)")
+
         #expect(await serve.stop() == 0)
         await stack.mock.stop()
         try? FileManager.default.removeItem(atPath: stack.root)

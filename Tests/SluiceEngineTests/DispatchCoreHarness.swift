@@ -11,8 +11,11 @@ final class MemoryJournal: DispatchLookups {
     var messages: [MessageID: MessageRecord] = [:]
     var campaigns: [CampaignID: CampaignRecord] = [:]
     var senders: [SenderID: SenderRecord] = [:]
+    /// Meta media ids by "media/sender".
+    var uploads: [String: MediaUpload] = [:]
 
     func campaign(_ id: CampaignID) throws(JournalError) -> CampaignRecord? { campaigns[id] }
+    func mediaUpload(media: String, sender: SenderID) throws(JournalError) -> MediaUpload? { uploads["\(media)/\(sender)"] }
     func messageState(_ id: MessageID) throws(JournalError) -> MessageState? { messages[id]?.state }
 
     func queued(sender: SenderID, campaign: CampaignID, after: MessageID?, limit: Int) -> [MessageRecord] {
@@ -54,10 +57,11 @@ final class MemoryJournal: DispatchLookups {
     func count(_ state: MessageState) -> Int { messages.values.count { $0.state == state } }
 
     /// Adds a campaign of `count` queued messages (ids from `firstID`), one parameter each.
-    func addCampaign(_ id: CampaignID, sender: SenderID, count: Int, firstID: UInt64, options: CampaignOptions = .standard) {
-        campaigns[id] = CampaignRecord(
-            id: id, sender: sender, createdMilliseconds: 0,
-            message: Array(#"{"type":"text","text":{"body":"Hello {{1}}"}}"#.utf8), options: options)
+    func addCampaign(
+        _ id: CampaignID, sender: SenderID, count: Int, firstID: UInt64, options: CampaignOptions = .standard,
+        message: String = #"{"type":"text","text":{"body":"Hello {{1}}"}}"#
+    ) {
+        campaigns[id] = CampaignRecord(id: id, sender: sender, createdMilliseconds: 0, message: Array(message.utf8), options: options)
         for i in 0..<UInt64(count) {
             let message = MessageID(firstID + i)
             messages[message] = MessageRecord(id: message, campaign: id, sender: sender, to: String(15_550_000_000 + firstID + i), params: ["n\(i)"])
@@ -73,6 +77,7 @@ final class CoreHarness {
         var at: Instant
         var tag: UInt64
         var sender: String
+        var body: [UInt8] = []
     }
 
     let journal = MemoryJournal()
@@ -94,6 +99,9 @@ final class CoreHarness {
     /// Read receipts answered: the request's id, its outcome, when.
     private(set) var readAnswers: [(id: UInt64, outcome: ReadReceiptOutcome, at: Instant)] = []
     private(set) var drained = false
+    /// Uploads the core asked for (sender, Sluice media id, when) and the pauses it journaled.
+    private(set) var uploadRequests: [(sender: SenderID, media: String, at: Instant)] = []
+    private(set) var pauses: [(campaign: CampaignID, reason: String)] = []
     private var answers: [(due: Instant, completion: TransportCompletion)] = []
     private var events: [DispatchCore.Event] = []
 
@@ -209,7 +217,7 @@ final class CoreHarness {
             case .send(let requests):
                 for request in requests {
                     let phone = request.url.split(separator: "/").dropLast().last.map(String.init) ?? ""
-                    sent.append(Sent(at: now, tag: request.tag, sender: phone))
+                    sent.append(Sent(at: now, tag: request.tag, sender: phone, body: request.body))
                     let took = latencyOf?(request) ?? latency
                     answers.append((now + took, TransportCompletion(tag: request.tag, result: answer(request), elapsedNanoseconds: took)))
                 }
@@ -223,6 +231,13 @@ final class CoreHarness {
                 publications.append(publication)
             case .readAnswered(let id, let outcome):
                 readAnswers.append((id, outcome, now))
+            case .uploadMedia(let sender, let media):
+                uploadRequests.append((sender, media, now))
+            case .pauseCampaign(let id, let reason):
+                journal.campaigns[id]?.state = .paused
+                journal.campaigns[id]?.pauseReason = reason
+                pauses.append((id, reason))
+                events.append(.campaignChanged(id, .paused))
             }
         }
     }

@@ -61,7 +61,7 @@ struct CodecTests {
         }
     }
 
-    @Test("a campaign keeps its options; one written before options (format 2) reads with the standard ones")
+    @Test("a campaign keeps its options and pause reason; one written before the reason (format 3) reads without, before options (format 2) with the standard ones")
     func campaignOptionsRoundTrip() throws {
         var counts = StateCounts()
         counts[.expired] = 7
@@ -75,10 +75,23 @@ struct CodecTests {
         #expect(try bytes.withUnsafeBytes { try CampaignCodec.read(id: c.id, $0, cipher) } == c)
         #expect(try bytes.withUnsafeBytes { try CampaignCodec.readHeader(id: c.id, $0) }.options == options)
 
-        // Format 2: the same without the options section.
-        var old = bytes
-        old[0] = 2
         let optionsAt = 15 + 8 * MessageState.allCases.count
+        let reasonAt = optionsAt + CampaignCodec.optionsBytes
+        // A pause reason Sluice gave comes back; format 3 (no reason section) reads without one.
+        var paused = stored
+        paused.state = .paused
+        paused.pauseReason = "uploading media up_1 failed"
+        var pausedBytes = [UInt8](repeating: 0, count: CampaignCodec.storedSize(paused))
+        pausedBytes.withUnsafeMutableBytes { CampaignCodec.writeStored(paused, to: $0.baseAddress!) }
+        #expect(try pausedBytes.withUnsafeBytes { try CampaignCodec.read(id: c.id, $0, cipher) }.pauseReason == "uploading media up_1 failed")
+        var format3 = bytes
+        format3[0] = 3
+        format3.removeSubrange(reasonAt..<reasonAt + 2)
+        #expect(try format3.withUnsafeBytes { try CampaignCodec.read(id: c.id, $0, cipher) } == c)
+
+        // Format 2: the same without the options section.
+        var old = format3
+        old[0] = 2
         old.removeSubrange(optionsAt..<optionsAt + CampaignCodec.optionsBytes)
         var expected = c
         expected.options = .standard

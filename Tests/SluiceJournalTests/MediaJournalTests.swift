@@ -176,4 +176,32 @@ import Testing
         let read = try key.withUnsafeBytes { k in try withMedia.withUnsafeBytes { try InboundCodec.read($0, format: InboundCodec.recordFormat, table: .inbound, key: k, cipher) } }
         #expect(read.0 == media)
     }
+
+    @Test func anUploadIsStoredAndEachNumbersMetaIDKeptUntilRetentionRemovesThemTogether() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let journal = try Journal(directory: dir.path, configuration: configuration())
+        defer { journal.close() }
+        let file = MediaRecord(
+            id: "up_1", senderPhoneNumberID: "", kind: .image, state: .stored, mimeType: "image/png", sha256: Self.shaA, size: 10,
+            nextAttemptMilliseconds: 0, receivedMilliseconds: now, settledMilliseconds: now)
+        _ = try await journal.apply([.storeUpload(file)])
+        #expect(try journal.media(id: "up_1")?.isUpload == true && journal.mediaBlobCount(sha256: Self.shaA) == 1)
+        await #expect(throws: JournalError.self) { try await journal.apply([.storeUpload(file)]) }
+
+        let first = MediaUpload(media: "up_1", sender: SenderID(1), metaID: "m1", uploadedMilliseconds: now + 5_000, expiresMilliseconds: now + 9_000)
+        let second = MediaUpload(media: "up_1", sender: SenderID(2), metaID: "m2", uploadedMilliseconds: now + 6_000, expiresMilliseconds: now + 9_500)
+        #expect(try await journal.apply([.recordMediaUpload(first), .recordMediaUpload(second)]).results == [.done, .done])
+        #expect(try journal.mediaUpload(media: "up_1", sender: SenderID(1)) == first)
+        #expect(try journal.mediaUpload(media: "up_1", sender: SenderID(2)) == second)
+        #expect(try journal.mediaUpload(media: "up_1", sender: SenderID(3)) == nil)
+        // Its last upload is its last use: a cutoff before it keeps the file.
+        _ = try await journal.apply([.removeMedia(receivedBefore: now + 6_000, after: nil, max: 100)])
+        #expect(try journal.media(id: "up_1") != nil)
+        let receipt = try await journal.apply([.removeMedia(receivedBefore: now + 6_001, after: nil, max: 100)])
+        #expect(receipt.results == [.mediaRemoved(records: 1, unreferenced: [Self.shaA], resume: nil)])
+        #expect(try journal.mediaUpload(media: "up_1", sender: SenderID(1)) == nil && journal.mediaUpload(media: "up_1", sender: SenderID(2)) == nil)
+        #expect(try await journal.apply([.recordMediaUpload(first)]).results == [.settled(0)], "no upload for a file no longer kept")
+        #expect(try journal.check().violations == [])
+    }
 }

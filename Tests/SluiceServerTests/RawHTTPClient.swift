@@ -53,12 +53,21 @@ final class RawHTTPClient: @unchecked Sendable {
 
     /// `POST path` with a JSON body on a connection of its own: the status and the body's bytes.
     static func post(port: Int, path: String, json: String, bearer: String? = nil) async throws -> (status: Int, body: [UInt8]) {
+        try await post(port: port, path: path, body: Array(json.utf8), contentType: "application/json", bearer: bearer)
+    }
+
+    /// `POST path` with any body and Content-Type (nil: none) on a connection of its own;
+    /// `declaredLength` announces a longer body than is sent (a server that refuses by
+    /// Content-Length answers before it).
+    static func post(
+        port: Int, path: String, body: [UInt8], contentType: String?, bearer: String? = nil, declaredLength: Int? = nil
+    ) async throws -> (status: Int, body: [UInt8]) {
         let client = try RawHTTPClient(port: port)
         defer { client.closeNormally() }
-        let body = Array(json.utf8)
         let authorization = bearer.map { "Authorization: Bearer \($0)\r\n" } ?? ""
+        let type = contentType.map { "Content-Type: \($0)\r\n" } ?? ""
         try await client.send(
-            Array("POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\(authorization)Content-Type: application/json\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n".utf8) + body)
+            Array("POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\(authorization)\(type)Content-Length: \(declaredLength ?? body.count)\r\nConnection: close\r\n\r\n".utf8) + body)
         return try await client.rawResponse()
     }
 

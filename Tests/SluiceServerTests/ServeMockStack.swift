@@ -9,7 +9,7 @@ import SluiceTestSupport
 /// `serve`'s API on a free loopback port over a real dispatcher whose endpoint is the mock
 /// (TLS on 127.0.0.1), with the mock's webhooks (statuses, incoming messages, account
 /// updates) signed with `appSecret` and posted to that API, and the media fetcher and
-/// subscriber delivery running. Everything stops when `body` returns or throws.
+/// uploader and subscriber delivery running. Everything stops when `body` returns or throws.
 struct ServeMockStack: Sendable {
     let mock: MockEndpoint
     let mockPort: Int
@@ -20,6 +20,7 @@ struct ServeMockStack: Sendable {
     /// that a test can call the mock's own routes with `RawHTTPClient`.
     static func run(
         prefix: String, appSecret: String, adminKey: String, tls: Bool = true, webhook configure: (inout WebhookConfiguration) -> Void = { _ in },
+        mock configureMock: (inout MockConfiguration) -> Void = { _ in }, engine configureEngine: (inout EngineConfiguration) -> Void = { _ in },
         _ body: @Sendable (ServeMockStack) async throws -> Void
     ) async throws {
         let root = NSTemporaryDirectory() + "\(prefix)-\(UUID().uuidString.prefix(8))"
@@ -31,6 +32,7 @@ struct ServeMockStack: Sendable {
         configure(&webhook)
         mockConfiguration.webhook = webhook
         mockConfiguration.tls = tls
+        configureMock(&mockConfiguration)
         var logger = Logger(label: "test.mock")
         logger.logLevel = .warning
         let mock = MockEndpoint(configuration: mockConfiguration, logger: logger)
@@ -40,6 +42,7 @@ struct ServeMockStack: Sendable {
         configuration.transport.caFile = running.caFile
         configuration.journal.durable = false
         configuration.warmStart = false
+        configureEngine(&configuration)
         let dispatcher: Dispatcher
         do { dispatcher = try Dispatcher(configuration: configuration) } catch {
             await mock.stop()
@@ -51,6 +54,8 @@ struct ServeMockStack: Sendable {
         var delivering = SubscriberDeliveryConfiguration()
         delivering.pollIntervalMilliseconds = 20
         let fetcher = MediaFetcher(dispatcher: dispatcher, configuration: fetching)
+        fetching.backoffFirstMilliseconds = 100
+        let uploader = MediaUploader(dispatcher: dispatcher, configuration: fetching)
         let delivery = SubscriberDelivery(dispatcher: dispatcher, configuration: delivering)
         do {
             let router = try APIRoutes.router(dispatcher: dispatcher, credential: AdminCredential(key: adminKey, source: "test"))
@@ -67,10 +72,14 @@ struct ServeMockStack: Sendable {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await app.runService() }
                 group.addTask { try await fetcher.run() }
+                group.addTask { try await uploader.run() }
                 group.addTask { try await delivery.run() }
                 for await _ in ports {}
                 defer { group.cancelAll() }
                 try await body(ServeMockStack(mock: mock, mockPort: running.port, dispatcher: dispatcher, servePort: servePort))
+                // The mock's webhooks stop first: the API is cancelled, not drained, and a
+                // request cut off mid-body there would trap in NIO.
+                await mock.stop()
             }
         } catch {
             await mock.stop()

@@ -110,4 +110,43 @@ import Testing
         let decoded = try JSONSerialization.jsonObject(with: Data(out), options: [.fragmentsAllowed]) as? String
         #expect(decoded == all)
     }
+
+    // MARK: Files of the media volume
+
+    @Test func aMediaReferenceIsFoundAndSentByTheNumbersMetaMediaID() throws {
+        let json = #"{"type":"image","image":{"media":"up_1","caption":"Hi {{1}}"}}"#
+        let plain = try compile(json)
+        #expect(plain.media == [MessageTemplate.MediaUse(id: "up_1", kind: .image, field: "message.image.media")])
+        #expect(!plain.mediaResolved, "without ids it only validates")
+        let template = try MessageTemplate(messageObject: Array(json.utf8), mediaIDs: ["up_1": "7700000000000001"])
+        #expect(template.mediaResolved && template.placeholderCount == 1)
+        let image = try #require(try render(template, params: ["Ann"])["image"] as? [String: Any])
+        #expect(image["id"] as? String == "7700000000000001" && image["media"] == nil && image["caption"] as? String == "Hi Ann")
+    }
+
+    @Test func aTemplateHeaderParameterMayNameAFile() throws {
+        let json = #"{"type":"template","template":{"name":"offer","language":{"code":"en"},"components":[{"type":"header","parameters":[{"type":"document","document":{"media":"up_2","filename":"a.pdf"}}]},{"type":"body","parameters":[{"type":"text","text":"{{1}}"}]}]}}"#
+        #expect(try compile(json).media.map(\.kind) == [.document])
+        #expect(try compile(json).media.first?.field == "message.template.components[0].parameters[0].document.media")
+        let template = try MessageTemplate(messageObject: Array(json.utf8), mediaIDs: ["up_2": "m2"])
+        let body = try render(template, params: ["x"])
+        let components = try #require((body["template"] as? [String: Any])?["components"] as? [[String: Any]])
+        let document = try #require((components[0]["parameters"] as? [[String: Any]])?.first?["document"] as? [String: Any])
+        #expect(document["id"] as? String == "m2" && document["media"] == nil && document["filename"] as? String == "a.pdf")
+        #expect(((components[1]["parameters"] as? [[String: Any]])?.first?["text"] as? String) == "x")
+    }
+
+    @Test func aMediaReferenceMustBeOneSourceAndAString() {
+        #expect(throws: TemplateError(field: "message.image.media", description: "message.image names both media and link; give one")) {
+            try compile(#"{"type":"image","image":{"media":"up_1","link":"https://x.example/a.png"}}"#)
+        }
+        #expect(throws: TemplateError(field: "message.video.media", description: "message.video.media must be a media id from POST /v1/media")) {
+            try compile(#"{"type":"video","video":{"media":7}}"#)
+        }
+        #expect(throws: TemplateError(field: "message.image.media", description: "media up_9 has no WhatsApp media id for this number")) {
+            try MessageTemplate(messageObject: Array(#"{"type":"image","image":{"media":"up_9"}}"#.utf8), mediaIDs: ["up_1": "m1"])
+        }
+        // Meta's own `id` and `link` pass through as before.
+        #expect(((try? compile(#"{"type":"image","image":{"id":"123"}}"#))?.mediaResolved) == true)
+    }
 }

@@ -118,3 +118,64 @@ public enum MediaSettlement: Sendable, Equatable {
         }
     }
 }
+
+extension MediaKind {
+    /// The kind a file uploaded through `POST /v1/media` is kept as, by its type's family:
+    /// its size limit at upload (any other use is checked when a campaign names it).
+    public init(uploadedMIMEType mime: String) {
+        let family = mime.lowercased()
+        if family.hasPrefix("image/") {
+            self = .image
+        } else if family.hasPrefix("video/") {
+            self = .video
+        } else if family.hasPrefix("audio/") {
+            self = .audio
+        } else {
+            self = .document
+        }
+    }
+
+    /// Why a stored file cannot be sent as this kind (Meta would refuse it), or nil.
+    public func problem(mimeType: String, size: Int64) -> String? {
+        let mime = mimeType.lowercased()
+        let family: String? = switch self {
+        case .image, .sticker: "image/"
+        case .video: "video/"
+        case .audio: "audio/"
+        case .document: nil
+        }
+        if let family, !mime.hasPrefix(family) { return "a \(rawValue) must be \(family)*, not \(mimeType)" }
+        if self == .sticker, !mime.hasPrefix("image/webp") { return "a sticker must be image/webp, not \(mimeType)" }
+        if size > bytesMax { return "\(size) bytes is over WhatsApp's \(bytesMax)-byte limit for a \(rawValue)" }
+        return nil
+    }
+}
+
+extension MediaRecord {
+    /// Uploaded through `POST /v1/media` (to be sent), not received from a customer.
+    public var isUpload: Bool { senderPhoneNumberID.isEmpty }
+
+    /// Prefix of the ids Sluice gives uploads: Meta's ids are digits, so they never meet.
+    public static let uploadIDPrefix = "up_"
+}
+
+/// An uploaded file as one number's Meta media id: `POST /{phone-number-id}/media` gives
+/// an id that number may send for 30 days.
+public struct MediaUpload: Sendable, Equatable {
+    /// Sluice's media id (`MediaRecord.id`).
+    public var media: String
+    public var sender: SenderID
+    /// What WhatsApp calls it for this number.
+    public var metaID: String
+    public var uploadedMilliseconds: Int64
+    /// After this Meta no longer knows `metaID`.
+    public var expiresMilliseconds: Int64
+
+    public init(media: String, sender: SenderID, metaID: String, uploadedMilliseconds: Int64, expiresMilliseconds: Int64) {
+        self.media = media
+        self.sender = sender
+        self.metaID = metaID
+        self.uploadedMilliseconds = uploadedMilliseconds
+        self.expiresMilliseconds = expiresMilliseconds
+    }
+}

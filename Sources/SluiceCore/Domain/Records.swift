@@ -139,10 +139,12 @@ public struct CampaignRecord: Sendable, Equatable {
     public var message: [UInt8]
     public var counts: StateCounts
     public var options: CampaignOptions
+    /// Why it is `paused` when Sluice paused it (a media upload failed); nil when its owner did.
+    public var pauseReason: String?
 
     public init(
         id: CampaignID, sender: SenderID, state: CampaignState = .active, createdMilliseconds: Int64, message: [UInt8],
-        counts: StateCounts = StateCounts(), options: CampaignOptions = .standard
+        counts: StateCounts = StateCounts(), options: CampaignOptions = .standard, pauseReason: String? = nil
     ) {
         self.id = id
         self.sender = sender
@@ -151,6 +153,7 @@ public struct CampaignRecord: Sendable, Equatable {
         self.message = message
         self.counts = counts
         self.options = options
+        self.pauseReason = pauseReason
     }
 }
 

@@ -2,20 +2,23 @@ import SluiceCore
 
 /// `campaigns` value:
 ///
-///     0 u8 format (3)   1 u8 state   2 u32 sender   6 i64 created ms
+///     0 u8 format (4)   1 u8 state   2 u32 sender   6 i64 created ms
 ///     14 u8 n = state count (11; 9 before `expired`, 8 before `unknown`)   15 n × u64 counts
 ///     then options: u8 priority, u8 delivery, i64 schedule_at ms, i64 expires_at ms
 ///     (`Int64.min`: none)
+///     then the pause reason: u16 length + UTF-8 (0: none)
 ///     then sealed: the message object  (`RecordCipher`, to the end of the value)
 ///
-/// Format 2 has no options (the standard ones); format 1 (before encryption) has none and
+/// Format 3 has no pause reason; format 2 has no options (the standard ones); format 1 (before encryption) has none and
 /// ends with u32 length + the message in the clear. Both are read only.
 ///
 /// Counts change with every transition: the writer keeps a campaign's sealed section as
 /// stored (`readStored`, `writeStored`) and rewrites the counts around it, so a commit
 /// encrypts nothing for them.
 enum CampaignCodec {
-    static let format: UInt8 = 3
+    static let format: UInt8 = 4
+    /// Options, no pause reason.
+    static let optionsFormat: UInt8 = 3
     /// Sealed, without options.
     static let sealedFormat: UInt8 = 2
     static let clearFormat: UInt8 = 1
@@ -32,7 +35,9 @@ enum CampaignCodec {
     }
 
     /// Size of a record whose `message` is a sealed section.
-    static func storedSize(_ c: CampaignRecord) -> Int { 15 + 8 * c.counts.values.count + optionsBytes + c.message.count }
+    static func storedSize(_ c: CampaignRecord) -> Int {
+        15 + 8 * c.counts.values.count + optionsBytes + 2 + (c.pauseReason?.utf8.count ?? 0) + c.message.count
+    }
 
     /// Writes a record whose `message` is a sealed section, copied as it is.
     static func writeStored(_ c: CampaignRecord, to base: UnsafeMutableRawPointer) {
@@ -47,6 +52,7 @@ enum CampaignCodec {
         w.u8(c.options.delivery.rawValue)
         w.i64(c.options.scheduleAtMilliseconds ?? none)
         w.i64(c.options.expiresAtMilliseconds ?? none)
+        w.string(c.pauseReason ?? "")
         c.message.withUnsafeBytes { w.bytes($0) }
         assert(w.offset == storedSize(c))
     }
@@ -90,7 +96,7 @@ enum CampaignCodec {
 
     private static func header(id: CampaignID, _ r: inout ByteReader) throws(ByteReader.Short) -> CampaignRecord {
         let format = try r.u8()
-        guard format == Self.format || format == sealedFormat || format == clearFormat, let state = CampaignState(rawValue: try r.u8()) else { throw ByteReader.Short() }
+        guard [Self.format, optionsFormat, sealedFormat, clearFormat].contains(format), let state = CampaignState(rawValue: try r.u8()) else { throw ByteReader.Short() }
         let sender = SenderID(try r.u32())
         let created = try r.i64()
         let n = Int(try r.u8())
@@ -99,7 +105,7 @@ enum CampaignCodec {
         var counts = StateCounts()
         for i in 0..<n { counts.values[i] = try r.u64() }
         var options = CampaignOptions.standard
-        if format == Self.format {
+        if format == Self.format || format == optionsFormat {
             guard let priority = CampaignPriority(rawValue: try r.u8()), let delivery = DeliveryMode(rawValue: try r.u8()) else { throw ByteReader.Short() }
             let start = try r.i64()
             let end = try r.i64()
@@ -107,7 +113,12 @@ enum CampaignCodec {
                 scheduleAtMilliseconds: start == none ? nil : start, expiresAtMilliseconds: end == none ? nil : end,
                 priority: priority, delivery: delivery)
         }
-        return CampaignRecord(id: id, sender: sender, state: state, createdMilliseconds: created, message: [], counts: counts, options: options)
+        var reason: String?
+        if format == Self.format {
+            let text = try r.string()
+            reason = text.isEmpty ? nil : text
+        }
+        return CampaignRecord(id: id, sender: sender, state: state, createdMilliseconds: created, message: [], counts: counts, options: options, pauseReason: reason)
     }
 }
 

@@ -72,3 +72,43 @@ enum MediaCodec {
         return (Key.fromOrderedBits(bits), String(decoding: UnsafeRawBufferPointer(rebasing: key[8...]), as: UTF8.self))
     }
 }
+
+/// `media_uploads`: an uploaded file as one number's Meta media id. Key: Sluice's media id
+/// (UTF-8) | 0 | u32 sender, so that a file's uploads are adjacent (retention removes them
+/// with it). Value:
+///
+///     0 u8 format (1)   1 i64 uploaded ms   9 i64 expires ms   17 Meta media id (u16 length + UTF-8)
+enum MediaUploadCodec {
+    static let format: UInt8 = 1
+
+    static func key(media: String, sender: SenderID) -> [UInt8] {
+        var key = Array(media.utf8)
+        key.append(0)
+        withUnsafeBytes(of: sender.rawValue.bigEndian) { key.append(contentsOf: $0) }
+        return key
+    }
+
+    /// The key's prefix shared by every upload of `media`.
+    static func prefix(media: String) -> [UInt8] { Array(media.utf8) + [0] }
+
+    static func size(_ u: MediaUpload) -> Int { 17 + 2 + u.metaID.utf8.count }
+
+    static func write(_ u: MediaUpload, to base: UnsafeMutableRawPointer) {
+        var w = ByteWriter(base)
+        w.u8(format)
+        w.i64(u.uploadedMilliseconds)
+        w.i64(u.expiresMilliseconds)
+        w.string(u.metaID)
+        assert(w.offset == size(u))
+    }
+
+    static func read(media: String, sender: SenderID, _ bytes: UnsafeRawBufferPointer) throws(ByteReader.Short) -> MediaUpload {
+        var r = ByteReader(bytes)
+        guard try r.u8() == format else { throw ByteReader.Short() }
+        let uploaded = try r.i64()
+        let expires = try r.i64()
+        let metaID = try r.string()
+        guard r.isAtEnd else { throw ByteReader.Short() }
+        return MediaUpload(media: media, sender: sender, metaID: metaID, uploadedMilliseconds: uploaded, expiresMilliseconds: expires)
+    }
+}

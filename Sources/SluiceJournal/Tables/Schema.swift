@@ -41,15 +41,16 @@ enum Schema {
     static let mediaBlobs = "media_blobs"
     static let contacts = "contacts"
     static let suppressed = "suppressed"
+    static let mediaUploads = "media_uploads"
     static let meta = "meta"
 
     static let all = [
         meta, messages, pending, due, inflight, campaigns, senders, keys, idempotency, subscriptions, outbox, wamids, inbound, media, mediaDue,
-        mediaBlobs, contacts, suppressed,
+        mediaBlobs, contacts, suppressed, mediaUploads,
     ]
     /// Tables added to version 1 without changing any existing layout: a journal written
     /// before them gets them, empty, when it is opened (older builds ignore them).
-    static let added: Set<String> = [keys, idempotency, subscriptions, outbox, wamids, inbound, media, mediaDue, mediaBlobs, contacts, suppressed]
+    static let added: Set<String> = [keys, idempotency, subscriptions, outbox, wamids, inbound, media, mediaDue, mediaBlobs, contacts, suppressed, mediaUploads]
 }
 
 /// The opened tables.
@@ -86,4 +87,6 @@ struct Tables: Sendable {
     /// The suppressed ones among them (same keys, empty values): a number's suppression
     /// list without scanning all its contacts.
     var suppressed: Database
+    /// Uploaded files as each number's Meta media id: `MediaUploadCodec`.
+    var mediaUploads: Database
 }

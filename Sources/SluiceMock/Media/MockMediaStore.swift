@@ -1,3 +1,4 @@
+import Glibc
 import SluiceCore
 import SluiceCrypto
 
@@ -14,6 +15,9 @@ public final class MockMediaStore: Sendable {
         public var bytes: [UInt8]
         /// Lowercase hex.
         public var sha256: String
+        /// Wall-clock ns it was stored at: an upload's id may be sent until
+        /// `uploadLifetimeNanoseconds` after.
+        public var storedNanoseconds: Int64
     }
 
     /// Held bytes past which uploads are refused (the mock lives in memory).
@@ -30,7 +34,23 @@ public final class MockMediaStore: Sendable {
     /// Signs download urls, so that a url cannot be made up or extended.
     private let urlKey: [UInt8] = (0..<32).map { _ in UInt8.random(in: 0...255) }
 
-    public init() {}
+    /// How long a number may send an uploaded id (Meta's: 30 days).
+    public let uploadLifetimeNanoseconds: Int64
+
+    public init(uploadLifetimeNanoseconds: Int64 = 30 * 86_400 * 1_000_000_000) {
+        self.uploadLifetimeNanoseconds = uploadLifetimeNanoseconds
+    }
+
+    /// Whether `phoneNumberID` may send the media `id`: its own, and not past its lifetime.
+    public func isSendable(_ id: String, phoneNumberID: String, nowNanoseconds: Int64) -> Bool {
+        guard let item = item(id) else { return false }
+        return item.phoneNumberID == phoneNumberID && nowNanoseconds - item.storedNanoseconds < uploadLifetimeNanoseconds
+    }
+
+    /// Uploads per number, for the inspection API.
+    public func uploads(phoneNumberID: String) -> [Item] {
+        state.withLock { $0.items.values.filter { $0.phoneNumberID == phoneNumberID }.sorted { $0.id < $1.id } }
+    }
 
     /// Stores `bytes` for `phoneNumberID`; nil when the store is full.
     public func put(phoneNumberID: String, mimeType: String, bytes: [UInt8]) -> Item? {
@@ -41,7 +61,7 @@ public final class MockMediaStore: Sendable {
             let id = String(7_700_000_000_000_000 + s.next)
             let item = Item(
                 id: id, phoneNumberID: phoneNumberID, mimeType: mimeType, bytes: bytes,
-                sha256: Hex.encode(Digest.sha256(bytes)))
+                sha256: Hex.encode(Digest.sha256(bytes)), storedNanoseconds: Self.wallNanoseconds())
             s.items[id] = item
             s.bytes += bytes.count
             return item
@@ -51,6 +71,12 @@ public final class MockMediaStore: Sendable {
     public func item(_ id: String) -> Item? { state.withLock { $0.items[id] } }
 
     public var count: Int { state.withLock { $0.items.count } }
+
+    static func wallNanoseconds() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+    }
 
     /// The signature of a download url for `id` valid until `expires` (wall-clock ns).
     func signature(_ id: String, expires: Int64) -> String {

@@ -73,6 +73,19 @@ struct MetaError: Error, Sendable, Equatable {
         )
     }
 
+    /// 400, code 131053: the message names a media id the number did not upload, or one
+    /// past its 30 days.
+    static func mediaNotUsable(_ id: String) -> MetaError {
+        MetaError(
+            status: .badRequest,
+            code: 131_053,
+            type: "OAuthException",
+            message: "(#131053) Media upload error",
+            field: nil,
+            details: "Media id \(id.prefix(64)) is not an upload of this phone number, or it expired."
+        )
+    }
+
     /// 400, code 132001: the template is not registered.
     static func templateDoesNotExist(_ name: String) -> MetaError {
         MetaError(

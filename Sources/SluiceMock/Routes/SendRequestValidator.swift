@@ -8,6 +8,8 @@ struct ValidatedSend: Sendable, Equatable {
     var templateName: String? = nil
     /// Parameters of the template's `body` components (0 when it has none).
     var templateBodyParameters: Int = 0
+    /// Media ids the message sends (`image.id`, a template header's `image.id`, …).
+    var mediaIDs: [String] = []
 }
 
 /// Checks a send body the way the Cloud API does (minimal subset), naming the first bad field
@@ -24,6 +26,8 @@ enum SendRequestValidator {
         "text", "template", "image", "audio", "video", "document", "sticker",
         "location", "contacts", "interactive", "reaction",
     ]
+
+    static let mediaTypes: Set<String> = ["image", "audio", "video", "document", "sticker"]
 
     static func validate(_ body: Data) -> Result<ValidatedSend, MetaError> {
         guard let object = try? JSONSerialization.jsonObject(with: body), let fields = object as? [String: Any] else {
@@ -85,6 +89,19 @@ enum SendRequestValidator {
                 }
             }
         }
+        var mediaIDs: [String] = []
+        if mediaTypes.contains(type), let id = object["id"] as? String { mediaIDs.append(id) }
+        if type == "template", let components = object["components"] as? [[String: Any]] {
+            for component in components {
+                for case let parameter as [String: Any] in component["parameters"] as? [Any] ?? [] {
+                    if let ptype = parameter["type"] as? String, mediaTypes.contains(ptype), let media = parameter[ptype] as? [String: Any],
+                        let id = media["id"] as? String
+                    {
+                        mediaIDs.append(id)
+                    }
+                }
+            }
+        }
         var callbackData: String?
         if let callbackValue = fields["biz_opaque_callback_data"], !(callbackValue is NSNull) {
             guard let callback = callbackValue as? String, callback.utf8.count <= callbackDataBytesMax else {
@@ -98,7 +115,8 @@ enum SendRequestValidator {
             callbackData = callback
         }
         return .success(
-            ValidatedSend(to: to, callbackData: callbackData, templateName: templateName, templateBodyParameters: templateBodyParameters)
+            ValidatedSend(
+                to: to, callbackData: callbackData, templateName: templateName, templateBodyParameters: templateBodyParameters, mediaIDs: mediaIDs)
         )
     }
 

@@ -20,6 +20,8 @@ struct SendRoute: Sendable {
     let webhooks: StatusWebhookSender?
     /// Where sends refused over the tier are recorded; nil: not recorded.
     var refusals: RecordFile? = nil
+    /// Media ids a send may name; nil: not checked.
+    var media: MockMediaStore? = nil
 
     /// Thrown after a fault closed the connection: nothing is left to answer.
     struct ConnectionDropped: Error {}
@@ -88,6 +90,9 @@ struct SendRoute: Sendable {
         }
         if let error = SendRequestValidator.checkTemplate(send, templates: templates) {
             return try await answer(error, phoneNumberID: phoneNumberID, after: latency)
+        }
+        if let media, let id = send.mediaIDs.first(where: { !media.isSendable($0, phoneNumberID: phoneNumberID, nowNanoseconds: MockMediaStore.wallNanoseconds()) }) {
+            return try await answer(.mediaNotUsable(id), phoneNumberID: phoneNumberID, after: latency)
         }
         // A template (templateName set) may always open a conversation; anything else is free-form.
         if let error = book.admit(phoneNumberID: phoneNumberID, recipient: send.to, time: arrivedAt, freeForm: send.templateName == nil) {

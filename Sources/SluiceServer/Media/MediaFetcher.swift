@@ -27,6 +27,16 @@ public struct MediaFetcherConfiguration: Sendable {
     public var caFile: String?
 
     public init() {}
+
+    /// A client for the Graph API's media endpoints, trusting `caFile` when given.
+    func makeClient(redirects: HTTPClient.Configuration.RedirectConfiguration, readTimeout: TimeAmount) -> HTTPClient {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if let ca = caFile { tls.trustRoots = .file(ca) }
+        var http = HTTPClient.Configuration(
+            tlsConfiguration: tls, redirectConfiguration: redirects, timeout: .init(connect: .seconds(10), read: readTimeout))
+        http.httpVersion = .automatic
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: http)
+    }
 }
 
 /// Downloads the media of incoming messages into the media volume: for each pending
@@ -47,13 +57,7 @@ public final class MediaFetcher: Service, Sendable {
         self.dispatcher = dispatcher
         self.configuration = configuration
         self.logger = logger
-        var tls = TLSConfiguration.makeClientConfiguration()
-        if let ca = configuration.caFile { tls.trustRoots = .file(ca) }
-        var http = HTTPClient.Configuration(
-            tlsConfiguration: tls, redirectConfiguration: .follow(max: 3, allowCycles: false),
-            timeout: .init(connect: .seconds(10), read: .seconds(30)))
-        http.httpVersion = .automatic
-        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: http)
+        client = configuration.makeClient(redirects: .follow(max: 3, allowCycles: false), readTimeout: .seconds(30))
     }
 
     public func run() async throws {

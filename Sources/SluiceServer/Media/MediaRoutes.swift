@@ -6,6 +6,10 @@ import SluiceEngine
 /// `GET /v1/media/{id}`: a file of the media volume with its Content-Type (scope
 /// `media:read`; admin keys too). 404 for an unknown id, 409 while it is being
 /// downloaded, 404 `media_failed` (with the reason) when it was given up.
+///
+/// `POST /v1/media` (scope `submit`): the raw body, with its Content-Type, becomes a file
+/// campaigns can send (`{"image": {"media": "<id>"}}`): 201 `{id, sha256, mime_type, size}`.
+/// Streamed to the volume, within Meta's limit for its type's family.
 enum MediaRoutes {
     /// Longest media id taken (Meta's are about 16 digits).
     static let idBytesMax = 128
@@ -19,6 +23,49 @@ enum MediaRoutes {
 
     /// The path an event names the file by.
     static func path(_ id: String) -> String { "/v1/media/\(id)" }
+
+    static func addUpload(to group: RouterGroup<BasicRequestContext>, dispatcher: Dispatcher) {
+        group.post("media") { request, _ in
+            try await upload(request, dispatcher: dispatcher)
+        }
+    }
+
+    static func upload(_ request: Request, dispatcher: Dispatcher) async throws -> Response {
+        guard let contentType = request.headers[.contentType], !contentType.isEmpty else {
+            throw APIError.invalid("Content-Type", "Content-Type is required: the file's MIME type, e.g. image/jpeg")
+        }
+        let mime = contentType.trimmingCharacters(in: .whitespaces)
+        guard MIMEType.isValid(mime) else {
+            throw APIError.invalid("Content-Type", "Content-Type '\(mime.prefix(80))' is not a MIME type (type/subtype)")
+        }
+        guard !mime.lowercased().hasPrefix("multipart/") else {
+            throw APIError.invalid("Content-Type", "send the file itself as the body, with its own Content-Type, not a multipart form")
+        }
+        let kind = MediaKind(uploadedMIMEType: mime)
+        if let length = request.headers[.contentLength].flatMap({ Int64($0) }), length > kind.bytesMax {
+            throw APIError(.contentTooLarge, code: .bodyTooLarge, message: "\(length) bytes is over WhatsApp's \(kind.bytesMax)-byte limit for \(mime)")
+        }
+        let file = try dispatcher.mediaVolume.create()
+        do {
+            for try await buffer in request.body {
+                guard file.size + Int64(buffer.readableBytes) <= kind.bytesMax else {
+                    throw APIError(.contentTooLarge, code: .bodyTooLarge, message: "the file is over WhatsApp's \(kind.bytesMax)-byte limit for \(mime)")
+                }
+                try buffer.withUnsafeReadableBytes { try file.write($0) }
+            }
+            guard file.size > 0 else { throw APIError.invalid("body", "the body is empty: send the file's bytes") }
+        } catch {
+            file.discard()
+            throw error
+        }
+        let record: MediaRecord
+        do {
+            record = try await dispatcher.storeUpload(file, mimeType: mime)
+        } catch let error as MediaUploadError {
+            throw APIError.invalid("body", error.description)
+        }
+        return JSONBody.response(.created, ["id": record.id, "sha256": record.sha256, "mime_type": record.mimeType, "size": record.size, "url": path(record.id)])
+    }
 
     static func add(to group: RouterGroup<BasicRequestContext>, dispatcher: Dispatcher) {
         let files = FileIO()

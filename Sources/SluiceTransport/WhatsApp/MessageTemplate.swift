@@ -1,4 +1,5 @@
 import Foundation
+import SluiceCore
 
 /// A campaign's Cloud API message object compiled once into literal byte segments and
 /// parameter slots, so that each message's body is rendered by splicing bytes.
@@ -16,6 +17,23 @@ public struct MessageTemplate: Sendable {
 
     /// Highest `{{n}}` used in the message object; `params` should have this many values.
     public let placeholderCount: Int
+
+    /// A file of the media volume the message names (`"image": {"media": "<id>"}`), sent
+    /// by the Meta media id it has for the campaign's number.
+    public struct MediaUse: Sendable, Equatable {
+        /// Sluice's media id.
+        public var id: String
+        /// How the message sends it.
+        public var kind: MediaKind
+        /// Where it is named, for errors: `message.image.media`.
+        public var field: String
+    }
+
+    /// The files the message names, in order of appearance (an id may repeat).
+    public let media: [MediaUse]
+    /// Whether each `media` reference was replaced by a Meta media id: only such a
+    /// template is sent.
+    public let mediaResolved: Bool
 
     /// All literal bytes, in order; `parts` say where to splice values between them.
     private let literal: [UInt8]
@@ -44,7 +62,13 @@ public struct MessageTemplate: Sendable {
     /// Validates the fields Sluice depends on, drops `to`, `messaging_product`,
     /// `recipient_type` and `biz_opaque_callback_data`, and finds the `{{n}}` placeholders
     /// in string values.
-    public init(messageObject: [UInt8]) throws(TemplateError) {
+    ///
+    /// A media object may name a file of the media volume instead of an `id` or `link`:
+    /// `{"type":"image","image":{"media":"<id>","caption":"…"}}`, likewise a template
+    /// header parameter. With `mediaIDs` (Sluice id → the number's Meta media id) each is
+    /// written as `"id":"<meta id>"`; without, the template only validates (`mediaResolved`
+    /// is false when it names any).
+    public init(messageObject: [UInt8], mediaIDs: [String: String]? = nil) throws(TemplateError) {
         guard messageObject.count <= Self.messageObjectBytesMax else {
             throw TemplateError(field: "message", description: "message is larger than \(Self.messageObjectBytesMax) bytes")
         }
@@ -59,6 +83,10 @@ public struct MessageTemplate: Sendable {
         }
         try Self.validate(object)
         for key in Self.envelopeKeys { object.removeValue(forKey: key) }
+        var uses: [MediaUse] = []
+        try Self.resolveMedia(&object, mediaIDs: mediaIDs, into: &uses)
+        self.media = uses
+        self.mediaResolved = uses.isEmpty || mediaIDs != nil
 
         let serialized: Data
         do {
@@ -164,6 +192,54 @@ public struct MessageTemplate: Sendable {
             }
         }
         return false
+    }
+
+    // MARK: Media
+
+    /// Finds the `media` references of the message's own media object and of its template
+    /// components' parameters, checking each names one source, and with `mediaIDs`
+    /// replaces each by `id`.
+    private static func resolveMedia(_ object: inout [String: Any], mediaIDs: [String: String]?, into uses: inout [MediaUse]) throws(TemplateError) {
+        guard let type = object["type"] as? String else { return }
+        if let kind = MediaKind(rawValue: type), var payload = object[type] as? [String: Any] {
+            try resolve(&payload, kind: kind, field: "message.\(type)", mediaIDs: mediaIDs, into: &uses)
+            object[type] = payload
+        }
+        guard type == "template", var template = object["template"] as? [String: Any], var components = template["components"] as? [Any] else { return }
+        for (i, value) in components.enumerated() {
+            guard var component = value as? [String: Any], var parameters = component["parameters"] as? [Any] else { continue }
+            for (j, parameterValue) in parameters.enumerated() {
+                guard var parameter = parameterValue as? [String: Any], let ptype = parameter["type"] as? String, let kind = MediaKind(rawValue: ptype),
+                    var payload = parameter[ptype] as? [String: Any]
+                else { continue }
+                try resolve(&payload, kind: kind, field: "message.template.components[\(i)].parameters[\(j)].\(ptype)", mediaIDs: mediaIDs, into: &uses)
+                parameter[ptype] = payload
+                parameters[j] = parameter
+            }
+            component["parameters"] = parameters
+            components[i] = component
+        }
+        template["components"] = components
+        object["template"] = template
+    }
+
+    private static func resolve(
+        _ payload: inout [String: Any], kind: MediaKind, field: String, mediaIDs: [String: String]?, into uses: inout [MediaUse]
+    ) throws(TemplateError) {
+        guard let value = payload["media"] else { return }
+        guard let id = value as? String, !id.isEmpty, id.utf8.count <= 200 else {
+            throw .mustBe("\(field).media", "a media id from POST /v1/media")
+        }
+        for other in ["id", "link"] where payload[other] != nil {
+            throw TemplateError(field: "\(field).media", description: "\(field) names both media and \(other); give one")
+        }
+        uses.append(MediaUse(id: id, kind: kind, field: "\(field).media"))
+        guard let mediaIDs else { return }
+        guard let metaID = mediaIDs[id] else {
+            throw TemplateError(field: "\(field).media", description: "media \(id) has no WhatsApp media id for this number")
+        }
+        payload.removeValue(forKey: "media")
+        payload["id"] = metaID
     }
 
     // MARK: Validation

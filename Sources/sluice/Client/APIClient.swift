@@ -47,12 +47,17 @@ struct APIClient {
     /// One call with the answer's status, for routes whose 2xx tell things apart (201
     /// added, 200 already there); a non-2xx answer throws as ``call(_:_:json:)`` does.
     func exchange(_ method: HTTPMethod, _ path: String, json body: [String: Any]? = nil) async throws -> (status: UInt, object: Any?) {
+        try await exchange(method, path, body: try body.map { ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: $0)) }, contentType: "application/json")
+    }
+
+    /// One call with a body of any type (a file for `POST /v1/media`).
+    func exchange(_ method: HTTPMethod, _ path: String, body: ByteBuffer?, contentType: String) async throws -> (status: UInt, object: Any?) {
         var request = HTTPClientRequest(url: base + path)
         request.method = method
         request.headers.add(name: "Authorization", value: "Bearer \(key)")
         if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)))
+            request.headers.add(name: "Content-Type", value: contentType)
+            request.body = .bytes(body)
         }
         let response: HTTPClientResponse
         do {
