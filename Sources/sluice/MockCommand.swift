@@ -84,9 +84,14 @@ struct MockCommand: AsyncParsableCommand {
     /// The webhook settings from the flags; nil without `--webhook-url`.
     private func webhookConfiguration() throws -> WebhookConfiguration? {
         guard let webhookURL else {
-            guard appSecret == nil, webhookVerifyToken == nil, inboundRate == nil else {
-                throw ValidationError("--app-secret, --webhook-verify-token and --inbound-rate need --webhook-url")
-            }
+            let given = [
+                ("--app-secret", appSecret != nil), ("--webhook-verify-token", webhookVerifyToken != nil), ("--inbound-rate", inboundRate != nil),
+                ("--webhook-delays-ms", webhookDelaysMs != nil), ("--webhook-read-share", webhookReadShare != nil),
+                ("--webhook-duplicate-share", webhookDuplicateShare != nil), ("--webhook-reorder-share", webhookReorderShare != nil),
+                ("--webhook-statuses-per-post", webhookStatusesPerPost != nil),
+            ].filter(\.1).map(\.0)
+            // A webhook setting without a place to post is a mistake, not a no-op.
+            guard given.isEmpty else { throw ValidationError("\(given.joined(separator: ", ")) need\(given.count == 1 ? "s" : "") --webhook-url") }
             return nil
         }
         guard let appSecret, !appSecret.isEmpty else { throw ValidationError("--webhook-url needs --app-secret to sign the webhooks") }

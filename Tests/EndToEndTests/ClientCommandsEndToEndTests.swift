@@ -10,6 +10,13 @@ import Testing
         return try await runToEnd(try SluiceBinary.path(), arguments, environment: env, mergeErrors: true)
     }
 
+    /// A webhook setting given to the mock without `--webhook-url` is refused, naming the
+    /// settings, rather than ignored.
+    @Test func theMocksWebhookSettingsNeedAWebhookURL() async throws {
+        let refused = try await sluice(["mock", "--listen", "127.0.0.1:0", "--webhook-statuses-per-post", "5", "--webhook-read-share", "0.5"])
+        #expect(refused.status == 64 && refused.output.contains("--webhook-read-share, --webhook-statuses-per-post need --webhook-url"), "\(refused.output)")
+    }
+
     @Test func sendersKeysAndStatusFromTheCommandLine() async throws {
         let e2e = DispatchEndToEndTests()
         let stack = try await e2e.startMock("client-commands")
