@@ -34,6 +34,7 @@ enum APIKeyRoutes {
 
     static func create(_ request: Request, keys: APIKeyStore, dispatcher: Dispatcher) async throws -> Response {
         let body = try await JSONBody.object(request, limitBytes: bodyBytesMax)
+        try KnownFields.check(body, ["name", "scopes"])
         let (name, scopes) = try validate(body)
         guard keys.count < APIKeyStore.keysMax else {
             throw APIError(.conflict, code: .tooManyKeys, message: "\(APIKeyStore.keysMax) API keys are stored (revoked ones count); no more can be created")

@@ -31,6 +31,10 @@ import SluiceEngine
 /// Scopes are independent: an `admin` key without `read` cannot read campaigns.
 public enum APIRoutes {
     public static let senderBodyBytesMax = 16 * 1024
+    /// What `PUT /v1/senders/{id}` takes.
+    static let senderFields: Set<String> = [
+        "tier_mps", "burst", "access_token", "app_secret", "display_phone_number", "messaging_limit", "group", "customer_window", "opt_out_keywords",
+    ]
     public static let campaignBodyBytesMax = 64 * 1024 * 1024
 
     /// Builds the router; reads the API keys from the journal once, to start the cache.
@@ -118,6 +122,7 @@ public enum APIRoutes {
     static func putSender(_ request: Request, context: BasicRequestContext, dispatcher: Dispatcher) async throws -> Response {
         let id = try context.parameters.require("phone_number_id")
         let body = try await JSONBody.object(request, limitBytes: senderBodyBytesMax)
+        try KnownFields.check(body, senderFields)
         guard let tierValue = body["tier_mps"] else { throw APIError.invalid("tier_mps", "tier_mps is required (messages per second, 1–1000)") }
         guard let tier = number(tierValue) else { throw APIError.invalid("tier_mps", "tier_mps must be a number") }
         var burst = 1

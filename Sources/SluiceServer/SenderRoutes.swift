@@ -45,6 +45,7 @@ enum SenderRoutes {
                 guard let body = (try? JSONSerialization.jsonObject(with: Data(buffer.readableBytesView))) as? [String: Any] else {
                     throw APIError(.badRequest, code: .malformedJSON, message: "the request body must be a JSON object such as {\"reason\": \"…\"}")
                 }
+                try KnownFields.check(body, ["reason"])
                 if let value = body["reason"] {
                     guard let text = value as? String, !text.isEmpty, text.utf8.count <= reasonBytesMax else {
                         throw APIError.invalid("reason", "reason must be a non-empty string of at most \(reasonBytesMax) bytes")

@@ -86,20 +86,22 @@ import Testing
                 #"{"to":"+966500000002","params":["Bob"]}"#,      // line 3: not digits
                 "",                                                  // line 4: blank, skipped
                 #"{"to":"966500000003","params":["a","b"]}"#,       // line 5: params count
-                #"{"to":"966500000004","params":["Dé \"q\" \u00e9"],"note":{"x":[1,2]}}"#,
-                #"{"to":966500000005}"#,                             // line 7: to is a number
-                #"not json"#,                                         // line 8
+                #"{"to":"966500000004","params":["Dé \"q\" \u00e9"]}"#,
+                #"{"to":"966500000007","parms":["Dan"]}"#,           // line 7: a misspelt key
+                #"{"to":966500000005}"#,                             // line 8: to is a number
+                #"not json"#,                                         // line 9
                 #"{"to":"966500000006","params":["Eve"]}"#,
             ].joined(separator: "\r\n") + "\n"
             let r = try await post(client, contentType: "application/x-ndjson", body: body)
             #expect(r.status == 202, "\(r.body)")
             #expect(r.int("accepted") == 3)
-            #expect(r.int("rejected_count") == 4)
+            #expect(r.int("rejected_count") == 5)
             let rejected = rejections(r)
-            #expect(rejected.map(\.0) == [3, 5, 7, 8])
+            #expect(rejected.map(\.0) == [3, 5, 7, 8, 9])
             #expect(rejected[0].1.contains("digits"))
             #expect(rejected[1].1.contains("params"))
-            #expect(rejected[2].1 == "to must be a string")
+            #expect(rejected[2].1 == "parms is not a field here (did you mean params?); known: params, to")
+            #expect(rejected[3].1 == "to must be a string")
             let id = try #require(r.body["id"] as? String)
             let progress = try #require(try dispatcher.campaignProgress(CampaignID(UInt64(id)!)))
             #expect(progress.total == 3)

@@ -110,6 +110,9 @@ enum CampaignIntakeRoute {
         }
     }
 
+    /// A campaign's members besides its recipients (a JSON body's top level, an NDJSON header).
+    static let headerFields: Set<String> = Set(["sender", "message"] + CampaignOptionsInput.names)
+
     // MARK: NDJSON
 
     static func postNDJSON(_ request: Request, dispatcher: Dispatcher, hasher: SHA256Hasher?, claim: Claim?, batchRecipients: Int) async throws -> Response {
@@ -139,6 +142,7 @@ enum CampaignIntakeRoute {
         if object["recipients"] != nil {
             throw APIError.invalid("header.recipients", "the header line holds no recipients: put one recipient object per line after it")
         }
+        try KnownFields.check(object, headerFields, prefix: "header.")
         let (sender, message) = try senderAndMessage(object, where: "header.")
         return (sender, message, try CampaignOptionsInput.parse(object, prefix: "header."))
     }

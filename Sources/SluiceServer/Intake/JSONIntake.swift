@@ -15,6 +15,7 @@ struct JSONCampaignBody {
         switch event {
         case .member(let key, let raw):
             if key == "recipients" { throw APIError.invalid("recipients", "recipients must be an array") }
+            guard CampaignIntakeRoute.headerFields.contains(key) else { throw KnownFields.unknown(key, CampaignIntakeRoute.headerFields.union(["recipients"])) }
             if members[key] != nil { throw APIError.invalid(key, "\(key) appears twice") }
             members[key] = try JSONIntake.value(of: key, raw)
             return nil

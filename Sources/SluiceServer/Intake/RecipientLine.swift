@@ -1,10 +1,11 @@
 import SluiceEngine
 
 /// One NDJSON recipient line, `{"to":"966500000001","params":["Ann","42"]}`, read without
-/// building a JSON tree (a million lines must parse in about a second). Other keys are
-/// skipped whatever their value; anything that is not one JSON object is refused with a
-/// reason.
+/// building a JSON tree (a million lines must parse in about a second). Any other key, or
+/// anything that is not one JSON object, is refused with a reason.
 enum RecipientLine {
+    static let fields: Set<String> = ["to", "params"]
+
     /// The recipient, or why the line is not one.
     static func parse(_ line: [UInt8]) -> Result<RecipientInput, Problem> {
         line.withUnsafeBufferPointer { bytes in
@@ -51,6 +52,7 @@ struct JSONScanner {
         i += 1
         var to: String?
         var params: [String] = []
+        var unknown: String?
         skipSpace()
         if peek() == UInt8(ascii: "}") {
             i += 1
@@ -70,6 +72,9 @@ struct JSONScanner {
                 case "params":
                     params = try stringArray()
                 default:
+                    // Refused once the line is known to be JSON: a misspelt `params` would
+                    // send every message without its values.
+                    unknown = unknown ?? key
                     try skipValue()
                 }
                 skipSpace()
@@ -81,6 +86,10 @@ struct JSONScanner {
         }
         skipSpace()
         guard atEnd else { throw Problem("invalid JSON at byte \(i + 1): text after the object") }
+        if let unknown {
+            let error = KnownFields.unknown(unknown, RecipientLine.fields)
+            throw Problem(error.message, field: error.field)
+        }
         guard let to else { throw Problem("to is required", field: "to") }
         return RecipientInput(to: to, params: params)
     }

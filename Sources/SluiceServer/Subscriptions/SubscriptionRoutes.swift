@@ -43,6 +43,7 @@ enum SubscriptionRoutes {
 
     static func create(_ request: Request, dispatcher: Dispatcher) async throws -> Response {
         let body = try await JSONBody.object(request, limitBytes: bodyBytesMax)
+        try KnownFields.check(body, ["url", "secret", "campaign", "states", "events"])
         let input = try validate(body)
         if let campaign = input.campaign {
             guard try journaled({ try dispatcher.campaignProgress(campaign) }) != nil else {
