@@ -322,7 +322,23 @@ public final class Dispatcher: Sendable {
             throw CampaignStateConflict(current: current, expected: expected)
         }
         loop.post(.campaignChanged(id, state))
+        if state == .withdrawn { await awaitUnsentEnded(id) }
         return try campaignProgress(id)
+    }
+
+    /// Longest a cancel's answer waits for what was not sent to end `cancelled`.
+    static let cancelAnswerWaitMilliseconds: Int64 = 5_000
+
+    /// Waits until the loop has ended the cancelled campaign's unsent messages (and those
+    /// on the wire have their answers), so that the answer shows the counts after the
+    /// cancel; a campaign too large to end within the bound answers with what is left.
+    private func awaitUnsentEnded(_ id: CampaignID) async {
+        let deadline = clock.wallMilliseconds() + Self.cancelAnswerWaitMilliseconds
+        while clock.wallMilliseconds() < deadline {
+            guard let record = try? journal.campaign(id) else { return }
+            if MessageState.allCases.filter(\.isUnsent).allSatisfy({ record.counts[$0] == 0 }) { return }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
     }
 
     /// A page of campaigns in id order after `after`, only those whose progress state is

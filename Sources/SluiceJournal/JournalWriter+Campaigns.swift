@@ -7,7 +7,14 @@ extension JournalWriter {
         guard let record = try loadCampaign(id, txn, &s) else { throw JournalError.unknownCampaign(id) }
         let from = record.state
         if let reason { try checkLength(reason, "campaign.pause_reason") }
-        if from == state {
+        // One table for every owner's move: nothing changes a finished campaign (nothing
+        // left to send, whatever its state says); pause and resume repeat harmlessly, a
+        // second cancel is refused.
+        let unsent = MessageState.allCases.filter(\.isUnsent).reduce(UInt64(0)) { $0 + record.counts[$1] }
+        if [.active, .done, .paused].contains(from), unsent == 0 {
+            throw JournalError.campaignState(id, state: .done, expected: "active or paused, with messages left to send")
+        }
+        if from == state, state != .withdrawn {
             if state == .paused, reason != record.pauseReason { s.campaigns[id]!.pauseReason = reason }
             return from
         }

@@ -5,6 +5,7 @@ import SluiceCore
 import SluiceEngine
 import SluiceServer
 import Testing
+import SluiceTestSupport
 
 /// `POST /v1/campaigns/{id}/pause|resume|cancel` and the campaign options, through the
 /// router over a real dispatcher and journal. The endpoint is a closed loopback port.
@@ -19,6 +20,28 @@ import Testing
     }
 
     func code(_ body: [String: Any]) -> String? { (body["error"] as? [String: Any])?["code"] as? String }
+
+    @Test("a finished campaign (nothing left to send) refuses pause, resume and cancel with 409, its counts unchanged")
+    func finishedCampaignsAreNotChanged() async throws {
+        try await api.withAPI { client, _ in
+            #expect(try await api.call(client, .put, "/v1/senders/1065000701", json: Self.sender).status == 200)
+            let soon = ISO8601DateFormatter().string(from: Date().addingTimeInterval(1))
+            let id = try #require(try await post(client, extra: #","expires_at":"\#(soon)""#).body["id"] as? String)
+            var body: [String: Any] = [:]
+            try await eventually("both messages expired", within: 10) {
+                body = try await api.call(client, .get, "/v1/campaigns/\(id)").body
+                return body["state"] as? String == "done"
+            }
+            #expect((body["counts"] as? [String: Any])?["expired"] as? Int == 2, "\(body)")
+            for action in ["pause", "resume", "cancel"] {
+                let refused = try await api.call(client, .post, "/v1/campaigns/\(id)/\(action)")
+                #expect(refused.status == 409 && code(refused.body) == "campaign_state", "\(action): \(refused)")
+                #expect(api.errorMessage(refused.body).contains("is done and cannot \(action)"), "\(refused)")
+            }
+            let still = try await api.call(client, .get, "/v1/campaigns/\(id)").body
+            #expect(still["state"] as? String == "done" && (still["counts"] as? [String: Any])?["expired"] as? Int == 2)
+        }
+    }
 
     @Test("pause, resume and cancel answer the campaign; moves its state does not allow are 409; unknown ids 404")
     func lifecycle() async throws {
@@ -41,19 +64,16 @@ import Testing
             let cancelled = try await api.call(client, .post, "/v1/campaigns/\(id)/cancel")
             #expect(cancelled.status == 200)
             #expect(cancelled.body["state"] as? String == "cancelled")
-            for action in ["resume", "pause"] {
+            // The answer's counts are those after the cancel: nothing is left unsent.
+            let after = cancelled.body["counts"] as? [String: Any] ?? [:]
+            #expect(cancelled.body["unsent"] as? Int == 0 && (after["cancelled"] as? Int ?? 0) + (after["failed"] as? Int ?? 0) == 2, "\(cancelled.body)")
+            for action in ["resume", "pause", "cancel"] {
                 let refused = try await api.call(client, .post, "/v1/campaigns/\(id)/\(action)")
                 #expect(refused.status == 409)
                 #expect(code(refused.body) == "campaign_state")
                 #expect(api.errorMessage(refused.body).contains("cancelled"))
             }
-            // Its unsent messages end cancelled (the sweep runs in the dispatch loop).
-            var counts: [String: Any] = [:]
-            for _ in 0..<100 {
-                counts = try await api.call(client, .get, "/v1/campaigns/\(id)").body["counts"] as? [String: Any] ?? [:]
-                if (counts["cancelled"] as? Int ?? 0) + (counts["sent"] as? Int ?? 0) + (counts["failed"] as? Int ?? 0) == 2 { break }
-                try await Task.sleep(for: .milliseconds(50))
-            }
+            let counts = try await api.call(client, .get, "/v1/campaigns/\(id)").body["counts"] as? [String: Any] ?? [:]
             #expect((counts["cancelled"] as? Int ?? 0) >= 1)
 
             for bad in ["999999", "abc", "0"] {
