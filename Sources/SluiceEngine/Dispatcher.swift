@@ -91,7 +91,8 @@ public final class Dispatcher: Sendable {
     // MARK: Senders
 
     /// Registers a sending number or changes its tier and token. The change reaches the
-    /// running scheduler as soon as it is journaled. A PUT also lifts a pause. An app
+    /// running scheduler as soon as it is journaled. A PUT also lifts a pause (not with
+    /// `keepingPause`: a PATCH that leaves the token as it is). An app
     /// secret (for webhook signatures), a messaging limit or a group that is not given
     /// keeps its previous value; `.set(nil)` clears a limit (unlimited) or a group.
     @discardableResult
@@ -99,7 +100,7 @@ public final class Dispatcher: Sendable {
         phoneNumberID: String, tierMessagesPerSecond: Double, burst: Int = 1, accessToken: String, appSecret: String? = nil,
         messagingLimit: SenderSetting<Int> = .keep, group: SenderSetting<String> = .keep,
         customerWindow: CustomerWindowPolicy? = nil, optOutKeywords: SenderSetting<[String]> = .keep,
-        displayPhoneNumber: SenderSetting<String> = .keep
+        displayPhoneNumber: SenderSetting<String> = .keep, keepingPause: Bool = false
     ) async throws -> SenderRecord {
         if let problem = CampaignIntake.problem(phoneNumberID: phoneNumberID, tier: tierMessagesPerSecond, burst: burst, accessToken: accessToken) {
             throw IntakeError.invalidSender(problem)
@@ -113,7 +114,8 @@ public final class Dispatcher: Sendable {
         let existing = try journal.sender(phoneNumberID: phoneNumberID)
         var record = SenderRecord(
             id: existing?.id ?? SenderID(0), phoneNumberID: phoneNumberID, tierMessagesPerSecond: tierMessagesPerSecond,
-            burst: UInt32(burst), accessToken: accessToken, paused: false, pauseReason: nil,
+            burst: UInt32(burst), accessToken: accessToken, paused: keepingPause && existing?.paused == true,
+            pauseReason: keepingPause ? existing?.pauseReason : nil,
             appSecret: appSecret ?? existing?.appSecret,
             messagingLimit: messagingLimit.value(keeping: existing?.messagingLimit), group: group.value(keeping: existing?.group),
             customerWindow: customerWindow ?? existing?.customerWindow ?? .off, optOutKeywords: optOutKeywords.value(keeping: existing?.optOutKeywords),

@@ -13,6 +13,7 @@ import SluiceEngine
 /// | `POST /v1/keys` `{"name": "…", "scopes": ["submit", "read"]}` → 201 with the secret, once | admin |
 /// | `GET /v1/keys`, `DELETE /v1/keys/{id}` (revoke, 204) | admin |
 /// | `PUT /v1/senders/{phone_number_id}` `{"tier_mps": 80, "burst": 1, "access_token": "…", "messaging_limit": 2000, "group": "acme"}` | admin |
+/// | `PATCH /v1/senders/{phone_number_id}` `{"tier_mps": 250}`: only the fields given; a pause stays unless `access_token` is one | admin |
 /// | `DELETE /v1/senders/{phone_number_id}` (204; 409 `sender_busy` while it has live work) | admin |
 /// | `GET /v1/senders`, `GET /v1/senders/{phone_number_id}` | read |
 /// | `POST /v1/senders/{phone_number_id}/pause` `{"reason": "…"}`, `…/resume` | admin |
@@ -80,6 +81,9 @@ public enum APIRoutes {
         admin.put("senders/:phone_number_id") { request, context in
             try await putSender(request, context: context, dispatcher: dispatcher)
         }
+        admin.patch("senders/:phone_number_id") { request, context in
+            try await patchSender(request, context: context, dispatcher: dispatcher)
+        }
         read.get("senders/:phone_number_id") { _, context in
             let id = try context.parameters.require("phone_number_id")
             guard isPhoneNumberID(id), let record = try dispatcher.sender(phoneNumberID: id) else {
@@ -123,6 +127,26 @@ public enum APIRoutes {
         let id = try context.parameters.require("phone_number_id")
         let body = try await JSONBody.object(request, limitBytes: senderBodyBytesMax)
         try KnownFields.check(body, senderFields)
+        return try await applySender(id, body, dispatcher: dispatcher, keepingPause: false)
+    }
+
+    /// `PATCH /v1/senders/{id}`: changes only the fields given (a tier without the token);
+    /// a pause stays unless the token is among them (a new token is what lifts one).
+    static func patchSender(_ request: Request, context: BasicRequestContext, dispatcher: Dispatcher) async throws -> Response {
+        let id = try context.parameters.require("phone_number_id")
+        guard isPhoneNumberID(id), let existing = try dispatcher.sender(phoneNumberID: id) else { throw APIError.senderNotRegistered(id) }
+        var body = try await JSONBody.object(request, limitBytes: senderBodyBytesMax)
+        try KnownFields.check(body, senderFields)
+        guard !body.isEmpty else { throw APIError.invalid("body", "the body names no field to change; known: \(senderFields.sorted().joined(separator: ", "))") }
+        let keepingPause = body["access_token"] == nil
+        if body["tier_mps"] == nil { body["tier_mps"] = existing.tierMessagesPerSecond }
+        if body["burst"] == nil { body["burst"] = Int(existing.burst) }
+        if body["access_token"] == nil { body["access_token"] = existing.accessToken }
+        return try await applySender(id, body, dispatcher: dispatcher, keepingPause: keepingPause)
+    }
+
+    /// A sender body as PUT takes it (required members present), checked and stored.
+    static func applySender(_ id: String, _ body: [String: Any], dispatcher: Dispatcher, keepingPause: Bool) async throws -> Response {
         guard let tierValue = body["tier_mps"] else { throw APIError.invalid("tier_mps", "tier_mps is required (messages per second, 1–1000)") }
         guard let tier = number(tierValue) else { throw APIError.invalid("tier_mps", "tier_mps must be a number") }
         var burst = 1
@@ -158,7 +182,8 @@ public enum APIRoutes {
         }
         let record = try await dispatcher.putSender(
             phoneNumberID: id, tierMessagesPerSecond: tier, burst: burst, accessToken: token, appSecret: appSecret,
-            messagingLimit: messagingLimit, group: group, customerWindow: window, optOutKeywords: keywords, displayPhoneNumber: display)
+            messagingLimit: messagingLimit, group: group, customerWindow: window, optOutKeywords: keywords, displayPhoneNumber: display,
+            keepingPause: keepingPause)
         return JSONBody.response(.ok, senderJSON(record))
     }
 

@@ -126,8 +126,12 @@ import Testing
         #expect(try await customerWindow() == "off")
         let misspelt = try await sluice(["senders", "set", phone, "--tier", "80", "--token", "t", "--customer-window", "sometimes"], environment: admin)
         #expect(misspelt.status != 0 && misspelt.output.contains("enforce"), "\(misspelt.output)")
-        let noToken = try await sluice(["senders", "set", phone, "--tier", "80", "--customer-window", "enforce"], environment: admin)
-        #expect(noToken.status != 0 && noToken.output.contains("access token"), "the token is still required: \(noToken.output)")
+        // Without a token only what is given changes (PATCH), on a registered sender.
+        let tierOnly = try await sluice(["senders", "set", phone, "--tier", "250"], environment: admin)
+        #expect(tierOnly.status == 0 && tierOnly.output.contains("tier 250"), "\(tierOnly.output)")
+        #expect(try await customerWindow() == "off", "the rest stays")
+        let unregistered = try await sluice(["senders", "set", "1065000799", "--tier", "80"], environment: admin)
+        #expect(unregistered.status != 0 && unregistered.output.contains("not registered: give --tier and --token"), "\(unregistered.output)")
 
         // Adding: 201 then 200, with or without '+'.
         let added = try await sluice(["suppressions", "add", phone, "966500000001"], environment: admin)

@@ -51,6 +51,27 @@ import Testing
         }
     }
 
+    /// `PATCH /v1/senders/{id}` changes one field without the token: the rest stays, and a
+    /// pause stays unless the token is what changes.
+    @Test func aPatchChangesOnlyWhatItNamesAndKeepsAPause() async throws {
+        try await api.withAPI { client, _ in
+            let path = "/v1/senders/1065000903"
+            #expect(try await api.call(client, .patch, path, json: #"{"tier_mps": 250}"#).status == 404, "PATCH does not register")
+            _ = try await api.call(client, .put, path, json: #"{"tier_mps": 80, "burst": 3, "access_token": "t", "messaging_limit": 2000, "group": "acme"}"#)
+            _ = try await api.call(client, .post, path + "/pause", json: #"{"reason": "template review"}"#)
+            let patched = try await api.call(client, .patch, path, json: #"{"tier_mps": 250}"#)
+            #expect(patched.status == 200, "\(patched)")
+            #expect(patched.body["tier_mps"] as? Double == 250 && patched.body["burst"] as? Int == 3)
+            #expect(patched.body["messaging_limit"] as? Int == 2000 && patched.body["group"] as? String == "acme")
+            #expect(patched.body["paused"] as? Bool == true, "a tier change keeps the pause: \(patched.body)")
+            refused(try await api.call(client, .patch, path, json: #"{"tier_mps": 5000}"#), field: "tier_mps", saying: "tier_mps")
+            refused(try await api.call(client, .patch, path, json: #"{"tir_mps": 300}"#), field: "tir_mps", saying: "did you mean tier_mps?")
+            refused(try await api.call(client, .patch, path, json: "{}"), field: "body", saying: "names no field")
+            let token = try await api.call(client, .patch, path, json: #"{"access_token": "new"}"#)
+            #expect(token.body["paused"] as? Bool == false && token.body["tier_mps"] as? Double == 250, "a new token lifts it: \(token.body)")
+        }
+    }
+
     @Test func theSuggestionIsTheClosestKnownNameOrNone() {
         let known: Set<String> = ["priority", "schedule_at", "expires_at", "delivery"]
         #expect(KnownFields.suggestion(for: "prority", among: known) == "priority")

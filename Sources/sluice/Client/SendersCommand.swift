@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NIOHTTP1
 
 struct SendersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -34,11 +35,13 @@ struct SendersCommand: AsyncParsableCommand {
     }
 
     struct SetSender: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "set", abstract: "Register a sender or change its tier, burst, token, app secret, messaging limit or customer window (lifts a pause).")
+        static let configuration = CommandConfiguration(
+            commandName: "set",
+            abstract: "Register a sender (--tier and --token: PUT, lifts a pause) or change any of its settings alone (PATCH: the rest, and a pause, stay).")
         @OptionGroup var client: ClientOptions
         @Argument(help: "The WhatsApp phone_number_id.") var id: String
-        @Option(help: "Rate tier in messages per second (1–1000).") var tier: Double
-        @Option(help: "Messages that may go back to back after an idle period.") var burst = 1
+        @Option(help: "Rate tier in messages per second (1–1000).") var tier: Double?
+        @Option(help: "Messages that may go back to back after an idle period (default: 1 when registering, else unchanged).") var burst: Int?
         @Option(help: "The Cloud API access token for this number (default: $SLUICE_SENDER_TOKEN).") var token: String?
         @Option(name: .customLong("app-secret"), help: "The Meta app secret that signs this number's webhooks.") var appSecret: String?
         @Option(name: .customLong("messaging-limit"), help: "Unique recipients per rolling 24 h: 250, 2000, 10000, 100000 or unlimited (default: unchanged).")
@@ -54,10 +57,11 @@ struct SendersCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            guard let token = token ?? ProcessInfo.processInfo.environment["SLUICE_SENDER_TOKEN"] else {
-                throw ValidationError("no access token: pass --token or set SLUICE_SENDER_TOKEN")
-            }
-            var body: [String: Any] = ["tier_mps": tier, "burst": burst, "access_token": token]
+            let token = token ?? ProcessInfo.processInfo.environment["SLUICE_SENDER_TOKEN"]
+            var body: [String: Any] = [:]
+            if let tier { body["tier_mps"] = tier }
+            if let burst { body["burst"] = burst }
+            if let token { body["access_token"] = token }
             if let appSecret { body["app_secret"] = appSecret }
             if let messagingLimit {
                 if messagingLimit == "unlimited" {
@@ -70,7 +74,19 @@ struct SendersCommand: AsyncParsableCommand {
             }
             if let group { body["group"] = group == "none" ? NSNull() : group }
             if let customerWindow { body["customer_window"] = customerWindow.rawValue }
-            let answer = try await client.client().call(.PUT, "/v1/senders/\(try pathSegment(id))", json: body) as? [String: Any]
+            guard !body.isEmpty else {
+                throw ValidationError("nothing to set: give --tier and --token to register the sender, or the settings to change")
+            }
+            // Both tier and token: the whole sender (a registration). Otherwise only what
+            // was given, to a sender that exists.
+            let method: HTTPMethod = tier != nil && token != nil ? .PUT : .PATCH
+            let api = try client.client()
+            let answer: [String: Any]?
+            do {
+                answer = try await api.call(method, "/v1/senders/\(try pathSegment(id))", json: body) as? [String: Any]
+            } catch let error as APICallError where method == .PATCH && error.description.contains("404") {
+                throw APICallError(description: "sender \(id) is not registered: give --tier and --token to register it")
+            }
             if client.json { return APIClient.printJSON(answer) }
             var line = "sender \(id): tier \(cell(answer?["tier_mps"])) msg/s"
             if customerWindow != nil { line += ", customer window \(cell(answer?["customer_window"]))" }
