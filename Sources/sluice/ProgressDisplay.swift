@@ -18,7 +18,7 @@ final class ProgressDisplay {
             if linesDrawn > 0 { out += "\u{1B}[\(linesDrawn)A" }
             for line in lines { out += "\u{1B}[2K" + line + "\n" }
             linesDrawn = lines.count
-            FileHandle.standardOutput.write(Data(out.utf8))
+            writeOut(STDOUT_FILENO, out)
         } else {
             let now = Date()
             if !force, let last = lastPipeDraw, now.timeIntervalSince(last) < pipeIntervalSeconds { return }

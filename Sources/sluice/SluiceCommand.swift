@@ -16,5 +16,26 @@ struct SluiceCommand: AsyncParsableCommand {
 /// Writes a line to stdout at once (no stdio buffering), so that scripts, tests and CI
 /// logs see lines such as `sluice listening on …` as soon as they are true.
 func say(_ line: String = "") {
-    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    writeOut(STDOUT_FILENO, line + "\n")
+}
+
+/// Writes all of `text` to `fd`. When the reader has gone (`sluice campaigns list | head -1`)
+/// the process ends as any Unix tool does there, by SIGPIPE, quietly: Foundation's
+/// `FileHandle.write` would trap instead (the runtime ignores SIGPIPE, so a write fails
+/// with EPIPE).
+func writeOut(_ fd: Int32, _ text: String) {
+    var bytes = Array(text.utf8)
+    var offset = 0
+    while offset < bytes.count {
+        let n = bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+        if n < 0 {
+            if errno == EINTR { continue }
+            if errno == EPIPE {
+                signal(SIGPIPE, SIG_DFL)
+                raise(SIGPIPE)
+            }
+            return  // another error: output is lost, the command goes on
+        }
+        offset += n
+    }
 }

@@ -164,6 +164,12 @@ import Testing
         #expect(short.status != 0 && short.output.contains("400") && short.output.contains("wa_id"), "\(short.output)")
         let letters = try await sluice(["suppressions", "add", phone, "12ab"], environment: admin)
         #expect(letters.status != 0 && letters.output.contains("not a contact's number"), "\(letters.output)")
+        // A reader that has gone (`| head -1`): the command ends by SIGPIPE as Unix tools do
+        // (status 141 in the shell), without a trap or a backtrace.
+        let piped = try await runToEnd(
+            "/bin/bash", ["-c", "\"$0\" suppressions list \(phone) --limit 2 | true; echo \"status ${PIPESTATUS[0]}\"", try SluiceBinary.path()],
+            environment: ["SLUICE_SERVER": api, "SLUICE_KEY": DispatchEndToEndTests.adminKey], mergeErrors: true)
+        #expect(piped.output.hasSuffix("status 141\n") && !piped.output.contains("Fatal") && !piped.output.contains("Backtrac"), "\(piped.output)")
         let left = try await sluice(["suppressions", "list", phone], environment: admin)
         #expect(left.output.split(separator: "\n").filter { $0.hasPrefix("9665") }.count == 4, "\(left.output)")
 

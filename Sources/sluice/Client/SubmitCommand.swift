@@ -132,7 +132,7 @@ final class UploadProgress: @unchecked Sendable {
         let (b, r) = (bytes, rows)
         lock.unlock()
         draw(b, r)
-        FileHandle.standardError.write(Data("\n".utf8))
+        writeOut(STDERR_FILENO, "\n")
     }
 
     private func draw(_ bytes: Int, _ rows: Int) {
@@ -140,7 +140,7 @@ final class UploadProgress: @unchecked Sendable {
         let filled = Int((fraction * 30).rounded())
         let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: 30 - filled)
         let line = String(format: "\r[%@] %5.1f %%  %.1f / %.1f MB  %d lines", bar, fraction * 100, Double(bytes) / 1e6, Double(totalBytes) / 1e6, rows)
-        FileHandle.standardError.write(Data(line.utf8))
+        writeOut(STDERR_FILENO, line)
     }
 }
 
