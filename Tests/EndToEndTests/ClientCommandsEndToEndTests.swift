@@ -1,4 +1,5 @@
 import Foundation
+import SluiceTestSupport
 import Testing
 
 /// The operator commands (`sluice senders|keys|status|suppressions`) against a running `serve`.
@@ -15,6 +16,13 @@ import Testing
     @Test func theMocksWebhookSettingsNeedAWebhookURL() async throws {
         let refused = try await sluice(["mock", "--listen", "127.0.0.1:0", "--webhook-statuses-per-post", "5", "--webhook-read-share", "0.5"])
         #expect(refused.status == 64 && refused.output.contains("--webhook-read-share, --webhook-statuses-per-post need --webhook-url"), "\(refused.output)")
+    }
+
+    /// A server that cannot be reached is one plain sentence, and a non-zero exit.
+    @Test func anUnreachableServerIsOnePlainSentence() async throws {
+        let port = try freeLoopbackPort()
+        let refused = try await sluice(["senders", "list", "--server", "http://127.0.0.1:\(port)", "--key", "k"])
+        #expect(refused.status == 1 && refused.output == "Error: cannot reach http://127.0.0.1:\(port): connection refused\n", "\(refused.output)")
     }
 
     @Test func sendersKeysAndStatusFromTheCommandLine() async throws {

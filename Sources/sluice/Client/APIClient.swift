@@ -3,6 +3,8 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOPosix
+import NIOSSL
 
 /// Where the operator commands send their requests: `--server` (or `$SLUICE_SERVER`) and
 /// the API key from `--key` (or `$SLUICE_KEY`).
@@ -63,7 +65,7 @@ struct APIClient {
         do {
             response = try await HTTPClient.shared.execute(request, timeout: Self.timeout)
         } catch {
-            throw APICallError(description: "cannot reach \(base): \(error)")
+            throw APICallError(description: Self.unreachable(base, error))
         }
         let bytes = try await response.body.collect(upTo: 64 * 1024 * 1024)
         let object = bytes.readableBytes == 0 ? nil : try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))
@@ -71,6 +73,35 @@ struct APIClient {
             throw Self.failure(method, path, status: response.status.code, object: object, body: bytes)
         }
         return (response.status.code, object)
+    }
+
+    /// Why the server could not be reached, as one sentence (not NIO's nested errors).
+    static func unreachable(_ base: String, _ error: any Error) -> String {
+        "cannot reach \(base): " + reason(error)
+    }
+
+    static func reason(_ error: any Error) -> String {
+        switch error {
+        case let error as NIOConnectionError:
+            if let first = error.connectionErrors.first { return reason(first.error) }
+            if error.dnsAError != nil || error.dnsAAAAError != nil { return "the host name does not resolve" }
+            return "no connection could be opened"
+        case let error as IOError:
+            return String(cString: strerror(error.errnoCode)).lowercased()
+        case is NIOSSLError, is BoringSSLError:
+            return "the TLS handshake failed (is the server serving https? use http:// for a plain server, or check its certificate)"
+        case let error as HTTPClientError:
+            switch error {
+            case .connectTimeout: return "timed out connecting"
+            case .deadlineExceeded, .readTimeout: return "timed out waiting for the answer"
+            case .remoteConnectionClosed: return "the server closed the connection (is it serving plain http? use https:// for a TLS server)"
+            default: return "\(error)"
+            }
+        case is ChannelError:
+            return "the connection failed (\(error))"
+        default:
+            return "\(error)"
+        }
     }
 
     /// A non-2xx answer as the API's error code and message.

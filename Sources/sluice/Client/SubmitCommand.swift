@@ -86,7 +86,7 @@ struct SubmitCommand: AsyncParsableCommand {
         do {
             response = try await HTTPClient.shared.execute(request, timeout: .hours(2))
         } catch {
-            throw APICallError(description: "cannot upload to \(api.base): \(error)")
+            throw APICallError(description: "cannot upload to \(api.base): " + APIClient.reason(error))
         }
         let body = try await response.body.collect(upTo: 16 * 1024 * 1024)
         progress.finish()
