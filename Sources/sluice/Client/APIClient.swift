@@ -40,6 +40,15 @@ struct APIClient {
     let key: String
     static let timeout = TimeAmount.seconds(60)
 
+    /// The commands' client: one that fails at once when the server refuses the
+    /// connection, where the shared one retries until the request's deadline (a minute
+    /// of silence before "connection refused"). Lives as long as the process.
+    static let http: HTTPClient = {
+        var configuration = HTTPClient.Configuration(timeout: .init(connect: .seconds(10)))
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
+
     /// One call; a non-2xx answer throws with the API's error code and message.
     @discardableResult
     func call(_ method: HTTPMethod, _ path: String, json body: [String: Any]? = nil) async throws -> Any? {
@@ -63,7 +72,7 @@ struct APIClient {
         }
         let response: HTTPClientResponse
         do {
-            response = try await HTTPClient.shared.execute(request, timeout: Self.timeout)
+            response = try await Self.http.execute(request, timeout: Self.timeout)
         } catch {
             throw APICallError(description: Self.unreachable(base, error))
         }

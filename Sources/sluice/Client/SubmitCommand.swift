@@ -84,7 +84,7 @@ struct SubmitCommand: AsyncParsableCommand {
         let started = Date()
         let response: HTTPClientResponse
         do {
-            response = try await HTTPClient.shared.execute(request, timeout: .hours(2))
+            response = try await APIClient.http.execute(request, timeout: .hours(2))
         } catch {
             throw APICallError(description: "cannot upload to \(api.base): " + APIClient.reason(error))
         }
