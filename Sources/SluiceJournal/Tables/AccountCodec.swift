@@ -12,6 +12,7 @@ import SluiceCore
 /// Nothing in it is confidential: it is not sealed.
 enum AccountCodec {
     static let outboxFormat: UInt8 = 4
+    static let senderOffset = 35
     private static let hasLimit: UInt8 = 1
     private static let hasOldLimit: UInt8 = 2
     private static let hasMessagingLimit: UInt8 = 4
