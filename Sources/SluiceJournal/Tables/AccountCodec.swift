@@ -1,6 +1,6 @@
 import SluiceCore
 
-/// An account event in `outbox` (the key is subscription | `orderKey` | event id), beside
+/// An account event in `outbox` (the key is subscription | number lane | `orderKey` | event id), beside
 /// `OutboxCodec`'s formats 1 and 2 and `InboundCodec`'s 3; the attempt fields sit at the
 /// same offsets, so settling patches it the same way:
 ///

@@ -84,7 +84,8 @@ enum SubscriptionCodec {
     }
 }
 
-/// `outbox` value (the key is subscription | message | event id):
+/// `outbox` value (the key is subscription | campaign lane | message | event id; sealed fields are
+/// bound to subscription | message | event id, `Key.outbox`):
 ///
 ///     0 u8 format (2)   1 u8 state   2 u8 flags (1 wamid, 2 errorMessage)   3 u32 attempts
 ///     7 i64 next attempt ms   15 i64 occurred ms   23 u64 campaign   31 i32 errorCode
