@@ -59,8 +59,8 @@ extension Dispatcher {
 
     /// The first due event of each of the subscriber's messages after `after` (see
     /// `Journal.outboxHeads`).
-    public func outboxHeads(subscription: UInt64, after: MessageID?, dueMilliseconds: Int64, limit: Int) throws -> OutboxPage {
-        try journal.outboxHeads(subscription: subscription, after: after, dueMilliseconds: dueMilliseconds, limit: limit)
+    public func outboxHeads(subscription: UInt64, from cursor: OutboxCursor = OutboxCursor(), dueMilliseconds: Int64, limit: Int) throws -> OutboxPage {
+        try journal.outboxHeads(subscription: subscription, from: cursor, dueMilliseconds: dueMilliseconds, limit: limit)
     }
 
     /// Journals delivery outcomes; returns once they committed.

@@ -18,6 +18,8 @@ public struct JournalCheckReport: Sendable, Equatable {
     public var pending = 0
     public var due = 0
     public var inFlight = 0
+    /// Outbox entries.
+    public var outbox = 0
     /// The first `violationsMax` violations, in the order found.
     public var violations: [JournalViolation] = []
     /// All violations, including those beyond `violationsMax`.
@@ -50,7 +52,10 @@ extension Journal {
     /// - every `media_due` entry names a `pending` media record due at the entry's time,
     ///   and every pending record has one; each file's count in `media_blobs` is the
     ///   number of `stored` records naming it;
-    /// - a contact is suppressed exactly when `suppressed` has its key.
+    /// - a contact is suppressed exactly when `suppressed` has its key;
+    /// - every `outbox` entry is in its event's lane, and each subscriber's `pending` count
+    ///   is its number of entries (an outbox still in version 1's layout, inspected without
+    ///   migrating it, is only counted).
     ///
     ///     let report = try journal.check()
     ///     for v in report.violations { print(v) }
@@ -190,6 +195,7 @@ extension Journal {
             }
             try checkMedia(txn, &report)
             try checkContacts(txn, &report)
+            try checkOutbox(txn, &report)
             return report
         }
     }
@@ -266,6 +272,48 @@ extension Journal {
             while let (key, _) = entry {
                 if try txn.get(tables.contacts, key) == nil { report.report(Schema.suppressed, hex(key), "names no contact") }
                 entry = try c.next()
+            }
+        }
+    }
+
+    /// The outbox against the lanes and the subscribers' counters; memory bounded by the
+    /// subscribers.
+    private func checkOutbox(_ txn: borrowing Transaction, _ report: inout JournalCheckReport) throws {
+        var counted: [UInt64: UInt64] = [:]
+        try txn.withCursor(tables.outbox) { c in
+            var entry = try c.first()
+            while let (key, value) = entry {
+                entry = try c.next()
+                report.outbox += 1
+                if outboxVersion1 { continue }
+                guard key.count == Key.outboxEntryBytes else {
+                    report.report(Schema.outbox, hex(key), "key of \(key.count) bytes, expected \(Key.outboxEntryBytes)")
+                    continue
+                }
+                let parts = Key.outboxEntryParts(key)
+                let name = "\(parts.subscription)/\(parts.lane)/\(parts.order)/\(parts.event)"
+                counted[parts.subscription, default: 0] += 1
+                guard let lane = OutboxCodec.lane(value) else {
+                    report.report(Schema.outbox, name, "record header does not decode")
+                    continue
+                }
+                if lane != parts.lane { report.report(Schema.outbox, name, "in lane \(parts.lane), its event's lane is \(lane)") }
+            }
+        }
+        if outboxVersion1 { return }
+        try txn.withCursor(tables.subscriptions) { c in
+            var entry = try c.first()
+            while let (key, value) = entry {
+                entry = try c.next()
+                guard key.count == Key.idBytes, let record = try? SubscriptionCodec.read(id: Key.id(key), value, cipher) else {
+                    report.report(Schema.subscriptions, hex(key), "record does not decode")
+                    continue
+                }
+                // Entries of a deleted subscriber (a delete cut short) are purged at start: not counted.
+                let found = counted[record.id] ?? 0
+                if record.counters.pending != found {
+                    report.report(Schema.subscriptions, String(record.id), "pending \(record.counters.pending), but \(found) outbox entries")
+                }
             }
         }
     }

@@ -62,14 +62,20 @@ extension Journal {
             }
             try txn.withCursor(tables.outbox) { c in
                 var entry = try c.first()
-                var last: UInt64?
-                while let (key, _) = entry {
-                    entry = try c.next()
-                    let message = Key.outboxParts(key).message
-                    if message == last { continue }
-                    last = message
-                    if let header = try Key(id: message).withBytes({ try txn.get(tables.messages, $0) }).flatMap(MessageHeader.init) {
-                        candidates[header.campaign] = nil
+                while let (key, value) = entry {
+                    guard key.count == Key.outboxEntryBytes else {
+                        // A version 1 outbox, inspected without migrating it: the campaign is in the value.
+                        if let lane = OutboxCodec.lane(value), let campaign = OutboxLane.campaign(of: lane) { candidates[campaign] = nil }
+                        entry = try c.next()
+                        continue
+                    }
+                    // One seek per lane: a campaign lane with any entry keeps its campaign.
+                    let parts = Key.outboxEntryParts(key)
+                    if let campaign = OutboxLane.campaign(of: parts.lane) { candidates[campaign] = nil }
+                    if parts.lane == UInt64.max {
+                        entry = parts.subscription == UInt64.max ? nil : try Key(id: parts.subscription + 1).withBytes { try c.seek(atLeast: $0) }
+                    } else {
+                        entry = try Key.outboxEntry(parts.subscription, lane: parts.lane + 1, 0, 0).withBytes { try c.seek(atLeast: $0) }
                     }
                 }
             }
@@ -127,17 +133,16 @@ extension JournalWriter {
             }
             return nil
         }
-        for (message, _, _) in doomed {
-            for subscription in s.outbox.subscriptions.keys {
-                let waiting = try txn.withCursor(tables.outbox) { c in
-                    try Key.outbox(subscription, message.rawValue, 0).withBytes { try c.seek(atLeast: $0) }.map {
-                        let parts = Key.outboxParts($0.key)
-                        return parts.subscription == subscription && parts.message == message.rawValue
-                    } ?? false
-                }
-                if waiting {
-                    throw JournalError.campaignState(id, state: record.state, expected: "no status event waiting for delivery (message \(message))")
-                }
+        // The campaign's status events wait in its lane: one seek per subscriber.
+        for subscription in s.outbox.subscriptions.keys {
+            let waiting = try txn.withCursor(tables.outbox) { c in
+                try Key.outboxEntry(subscription, lane: OutboxLane.campaign(id), 0, 0).withBytes { try c.seek(atLeast: $0) }.map {
+                    let parts = Key.outboxEntryParts($0.key)
+                    return parts.subscription == subscription && parts.lane == OutboxLane.campaign(id)
+                } ?? false
+            }
+            if waiting {
+                throw JournalError.campaignState(id, state: record.state, expected: "no status event waiting for delivery")
             }
         }
         for (message, state, wamid) in doomed {

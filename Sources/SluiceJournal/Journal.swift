@@ -23,6 +23,8 @@ public final class Journal: @unchecked Sendable {
     let cipher: RecordCipher
     /// The HMAC key of `contacts` keys (`ContactCodec`); nil when inspected without the key.
     let contactIndexKey: [UInt8]?
+    /// The outbox is in schema version 1's layout: opened without the writer lock, not migrated.
+    let outboxVersion1: Bool
     let gate = ReaderGate()
     let writer: JournalWriter
     /// Senders read since the writer's `committedSendersRevision` was `revision`.
@@ -43,7 +45,7 @@ public final class Journal: @unchecked Sendable {
         try Journal.prepareDirectory(directory)
         let lockFileExisted = FileManager.default.fileExists(atPath: directory + "/lock.mdb")
         let lock = try configuration.writerLock ? JournalLock(directory: directory) : nil
-        let opened: (Environment, Tables, WriterState, RecordCipher)
+        let opened: (Environment, Tables, WriterState, RecordCipher, outboxVersion1: Bool)
         do {
             opened = try Journal.open(directory, configuration)
         } catch {
@@ -52,7 +54,8 @@ public final class Journal: @unchecked Sendable {
             lock?.release(removingFile: lock?.created ?? false)
             throw error
         }
-        let (env, tables, state, cipher) = opened
+        let (env, tables, state, cipher, outboxVersion1) = opened
+        self.outboxVersion1 = outboxVersion1
         self.lock = lock
         environment = env
         self.tables = tables
@@ -146,7 +149,9 @@ public final class Journal: @unchecked Sendable {
     // MARK: Opening
 
     /// The environment with its map size settled, its tables, the writer's state and the cipher.
-    private static func open(_ directory: String, _ configuration: JournalConfiguration) throws(JournalError) -> (Environment, Tables, WriterState, RecordCipher) {
+    private static func open(
+        _ directory: String, _ configuration: JournalConfiguration
+    ) throws(JournalError) -> (Environment, Tables, WriterState, RecordCipher, outboxVersion1: Bool) {
         var storedKey: [UInt8]?
         if case .keyFile(let path) = configuration.encryption { storedKey = try JournalKeyFile.load(path) }
         let fileBytes = Journal.dataFileBytes(directory)
@@ -185,8 +190,14 @@ public final class Journal: @unchecked Sendable {
             throw JournalError(any: error, path: directory)
         }
         do {
-            let (tables, state, cipher) = try Journal.openTables(env, path: directory, encryption: configuration.encryption, storedKey: storedKey)
-            return (env, tables, state, cipher)
+            let (tables, state, cipher, outboxVersion1) = try Journal.openTables(env, path: directory, encryption: configuration.encryption, storedKey: storedKey)
+            // A reader without the writer lock may share the journal with an older build:
+            // it leaves version 1 as it is (and reads both layouts).
+            if outboxVersion1 && configuration.writerLock && !cipher.isInspection {
+                _ = try Journal.migrateOutbox(env, tables, path: directory, mapSizeBytesMax: configuration.mapSizeBytesMax)
+                return (env, tables, state, cipher, false)
+            }
+            return (env, tables, state, cipher, outboxVersion1)
         } catch {
             env.close()
             throw error
@@ -219,10 +230,11 @@ public final class Journal: @unchecked Sendable {
     /// resealed). Then settles the key (`settleKey`).
     private static func openTables(
         _ env: Environment, path: String, encryption: JournalEncryption, storedKey: [UInt8]?
-    ) throws(JournalError) -> (Tables, WriterState, RecordCipher) {
+    ) throws(JournalError) -> (Tables, WriterState, RecordCipher, outboxVersion1: Bool) {
         do {
             let txn = try env.beginWrite()
             let isEmpty = try txn.entries(try txn.mainDatabase()) == 0
+            var outboxVersion1 = false
             var opened: [String: Database] = [:]
             for name in Schema.all {
                 let result = Result { () throws(LMDBError) -> Database? in try txn.openDatabase(name, create: isEmpty || Schema.added.contains(name)) }
@@ -251,13 +263,14 @@ public final class Journal: @unchecked Sendable {
                 let version = try getMeta(txn, tables, Schema.metaVersionKey)
                 guard let version, version.count == 4 else { throw JournalError.notAJournal(path: path, reason: "meta has no schema version") }
                 let found = version.withUnsafeBytes { UInt32(bigEndian: $0.loadUnaligned(as: UInt32.self)) }
-                guard found == Schema.version else { throw JournalError.schemaVersion(path: path, found: found, expected: Schema.version) }
+                guard (1...Schema.version).contains(found) else { throw JournalError.schemaVersion(path: path, found: found, expected: Schema.version) }
+                outboxVersion1 = found == 1
             }
             let cipher = try settleKey(txn, tables, path: path, encryption: encryption, storedKey: storedKey)
             var state = try WriterState.load(txn, tables, cipher, path: path)
             state.contactIndexKey = try ContactCodec.settleIndexKey(txn, tables, cipher, path: path)
             try txn.commit()
-            return (tables, state, cipher)
+            return (tables, state, cipher, outboxVersion1)
         } catch {
             throw JournalError(any: error, path: path)
         }

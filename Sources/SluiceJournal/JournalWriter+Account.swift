@@ -18,7 +18,7 @@ extension JournalWriter {
         while i != s.outbox.subscriptions.endIndex {
             let (subscription, record) = s.outbox.subscriptions[i]
             if record.events.contains(.account) {
-                try Key.outbox(subscription, update.orderKey.rawValue, eventID).withBytes { key in
+                try Key.outboxEntry(subscription, lane: OutboxLane.number(update.senderPhoneNumberID), update.orderKey.rawValue, eventID).withBytes { key in
                     try txn.putReserving(tables.outbox, key, count: size, append: false) {
                         AccountCodec.write(update, attempts: 0, nextAttemptMilliseconds: 0, to: $0)
                     }

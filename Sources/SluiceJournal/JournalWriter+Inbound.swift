@@ -69,19 +69,23 @@ extension JournalWriter {
         return (doomed.count, scanned == max ? last.map { String(decoding: $0, as: UTF8.self) } : nil)
     }
 
-    /// An entry for every subscriber that asks for messages, under the contact's key.
+    /// An entry for every subscriber that asks for messages, under the contact's key in the number's lane.
     private func emitInbound(_ m: InboundMessage, size: Int, _ txn: borrowing Transaction, _ s: inout WriterState) throws {
         guard s.outbox.subscriptions.values.contains(where: { $0.events.contains(.message) }) else { return }
         let eventID = s.outbox.nextEventID
         s.outbox.nextEventID += 1
         let order = m.orderKey.rawValue
+        let lane = OutboxLane.number(m.senderPhoneNumberID)
         var i = s.outbox.subscriptions.startIndex
         while i != s.outbox.subscriptions.endIndex {
             let (subscription, record) = s.outbox.subscriptions[i]
             if record.events.contains(.message) {
-                try Key.outbox(subscription, order, eventID).withBytes { key in
-                    try txn.putReserving(tables.outbox, key, count: size, append: false) {
-                        InboundCodec.write(m, format: InboundCodec.outboxFormat, attempts: 0, nextAttemptMilliseconds: 0, table: .outbox, key: key, cipher, to: $0)
+                try Key.outboxEntry(subscription, lane: lane, order, eventID).withBytes { key in
+                    try Key.outbox(subscription, order, eventID).withBytes { identity in
+                        try txn.putReserving(tables.outbox, key, count: size, append: false) {
+                            InboundCodec.write(
+                                m, format: InboundCodec.outboxFormat, attempts: 0, nextAttemptMilliseconds: 0, table: .outbox, key: identity, cipher, to: $0)
+                        }
                     }
                 }
                 s.outbox.subscriptions.values[i].counters.pending += 1

@@ -81,11 +81,11 @@ extension JournalWriter {
         }
         let keys = try txn.withCursor(tables.outbox) { c in
             var out: [Key] = []
-            var entry = try Key.outbox(id, 0, 0).withBytes { try c.seek(atLeast: $0) }
+            var entry = try Key(id: id).withBytes { try c.seek(atLeast: $0) }
             while let key = entry?.key, out.count < discardMax {
-                let parts = Key.outboxParts(key)
+                let parts = Key.outboxEntryParts(key)
                 guard parts.subscription == id else { break }
-                out.append(Key.outbox(parts.subscription, parts.message, parts.event))
+                out.append(Key.outboxEntry(parts.subscription, lane: parts.lane, parts.order, parts.event))
                 entry = try c.next()
             }
             return out
@@ -98,14 +98,14 @@ extension JournalWriter {
         var found = 0
         for settlement in settlements {
             switch settlement {
-            case let .delivered(subscription, message, event):
-                guard try Key.outbox(subscription, message.rawValue, event).withBytes({ try txn.delete(tables.outbox, $0) }) else { continue }
+            case let .delivered(subscription, lane, message, event):
+                guard try Key.outboxEntry(subscription, lane: lane, message.rawValue, event).withBytes({ try txn.delete(tables.outbox, $0) }) else { continue }
                 count(subscription, &s) { $0.pending &-= 1; $0.delivered += 1 }
-            case let .dead(subscription, message, event):
-                guard try Key.outbox(subscription, message.rawValue, event).withBytes({ try txn.delete(tables.outbox, $0) }) else { continue }
+            case let .dead(subscription, lane, message, event):
+                guard try Key.outboxEntry(subscription, lane: lane, message.rawValue, event).withBytes({ try txn.delete(tables.outbox, $0) }) else { continue }
                 count(subscription, &s) { $0.pending &-= 1; $0.failedAttempts += 1; $0.dead += 1 }
-            case let .failed(subscription, message, event, attempts, next):
-                let key = Key.outbox(subscription, message.rawValue, event)
+            case let .failed(subscription, lane, message, event, attempts, next):
+                let key = Key.outboxEntry(subscription, lane: lane, message.rawValue, event)
                 guard let stored = try key.withBytes({ try txn.get(tables.outbox, $0) }) else { continue }
                 guard OutboxCodec.hasHeader(stored) else {
                     throw JournalError.corruptRecord(path: path, table: Schema.outbox, key: "\(subscription)/\(message)/\(event)")
@@ -153,9 +153,11 @@ extension JournalWriter {
         while i != s.outbox.subscriptions.endIndex {
             let (subscription, record) = s.outbox.subscriptions[i]
             if record.accepts(campaign: campaign, state: state) {
-                try Key.outbox(subscription, id.rawValue, event.eventID).withBytes { key in
-                    try txn.putReserving(tables.outbox, key, count: size, append: false) {
-                        OutboxCodec.write(event, attempts: 0, nextAttemptMilliseconds: 0, key: key, cipher, to: $0)
+                try Key.outboxEntry(subscription, lane: OutboxLane.campaign(campaign), id.rawValue, event.eventID).withBytes { key in
+                    try Key.outbox(subscription, id.rawValue, event.eventID).withBytes { identity in
+                        try txn.putReserving(tables.outbox, key, count: size, append: false) {
+                            OutboxCodec.write(event, attempts: 0, nextAttemptMilliseconds: 0, key: identity, cipher, to: $0)
+                        }
                     }
                 }
                 s.outbox.subscriptions.values[i].counters.pending += 1

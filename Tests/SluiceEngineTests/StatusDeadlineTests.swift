@@ -42,7 +42,7 @@ import Testing
             #expect(try dispatcher.message(ids[2])?.state == .delivered)
             let progress = try #require(try dispatcher.campaignProgress(CampaignID(1)))
             #expect(progress.unknown == 1 && progress.delivered == 2 && progress.state == "done")
-            let events = try dispatcher.outboxHeads(subscription: sub.id, after: nil, dueMilliseconds: .max, limit: 10).entries
+            let events = try dispatcher.outboxHeads(subscription: sub.id, dueMilliseconds: .max, limit: 10).entries
             #expect(events.map(\.event.status?.state) == [.unknown] && events.map(\.event.status?.message) == [ids[0]])
             // Nothing is moved twice.
             #expect(try await dispatcher.sweepStatusDeadlines().unknown == 0)

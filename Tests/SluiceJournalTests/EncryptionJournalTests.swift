@@ -122,7 +122,7 @@ struct EncryptionJournalTests {
         let m = try #require(try reopened.message(first))
         #expect(m.to == Needle.recipient && m.params == [Needle.param, "x"] && m.state == .sent && m.wamid == "wamid.ABC")
         #expect(try reopened.subscriptions().map(\.secret) == [Needle.subscriptionSecret])
-        let heads = try reopened.outboxHeads(subscription: 1, after: nil, dueMilliseconds: .max, limit: 10).entries
+        let heads = try reopened.outboxHeads(subscription: 1, dueMilliseconds: .max, limit: 10).entries
         #expect(heads.map(\.event.status?.recipient) == [Needle.recipient])
         #expect(try reopened.idempotency(scope: "admin", key: "k1")?.body == Array(Needle.answer.utf8))
         // A failed answer with an error text after the sealed part was written.

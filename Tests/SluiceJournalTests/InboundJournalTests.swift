@@ -43,10 +43,10 @@ import Testing
         let again = try await journal.apply([.recordInbound([Self.message("wamid.1", from: "966500000001"), Self.message("wamid.5", from: "966500000003")])])
         #expect(again.results == [.inbound(recorded: 1, duplicates: 1)])
 
-        #expect(try journal.outboxHeads(subscription: statusOnly.id, after: nil, dueMilliseconds: .max, limit: 100).entries.isEmpty)
+        #expect(try journal.outboxHeads(subscription: statusOnly.id, dueMilliseconds: .max, limit: 100).entries.isEmpty)
         #expect(try journal.subscription(messages.id)?.counters.pending == 5)
         // One head per contact: the first of 966500000001's two waits for its settlement.
-        var heads = try journal.outboxHeads(subscription: messages.id, after: nil, dueMilliseconds: .max, limit: 100).entries
+        var heads = try journal.outboxHeads(subscription: messages.id, dueMilliseconds: .max, limit: 100).entries
         #expect(Set(heads.compactMap { $0.event.inbound?.message.wamid }) == ["wamid.1", "wamid.2", "wamid.4", "wamid.5"])
         let first = try #require(heads.first { $0.event.inbound?.message.wamid == "wamid.1" })
         let inbound = try #require(first.event.inbound)
@@ -56,16 +56,16 @@ import Testing
         let anonymous = try #require(heads.first { $0.event.inbound?.message.wamid == "wamid.4" }?.event.inbound?.message)
         #expect(anonymous.from == nil && anonymous.fromUserID == "US.13491208655302741918")
 
-        _ = try await journal.apply([.settleOutbox([.delivered(subscription: messages.id, message: first.event.orderKey, eventID: first.event.eventID)])])
-        heads = try journal.outboxHeads(subscription: messages.id, after: nil, dueMilliseconds: .max, limit: 100).entries
+        _ = try await journal.apply([.settleOutbox([.delivered(first)])])
+        heads = try journal.outboxHeads(subscription: messages.id, dueMilliseconds: .max, limit: 100).entries
         let waiting: [String] = heads.compactMap { $0.event.inbound?.message.wamid }
         #expect(waiting.contains("wamid.3"))
         // A failed attempt is patched in place like a status event's.
         let third = try #require(heads.first { $0.event.inbound?.message.wamid == "wamid.3" })
         _ = try await journal.apply([.settleOutbox([
-            .failed(subscription: messages.id, message: third.event.orderKey, eventID: third.event.eventID, attempts: 1, nextAttemptMilliseconds: now + 5_000),
+            .failed(third, attempts: 1, nextAttemptMilliseconds: now + 5_000),
         ])])
-        let retried = try #require(try journal.outboxHeads(subscription: messages.id, after: nil, dueMilliseconds: .max, limit: 100).entries.first { $0.event.eventID == third.event.eventID })
+        let retried = try #require(try journal.outboxHeads(subscription: messages.id, dueMilliseconds: .max, limit: 100).entries.first { $0.event.eventID == third.event.eventID })
         #expect(retried.attempts == 1 && retried.nextAttemptMilliseconds == now + 5_000 && retried.event == third.event)
         #expect(try journal.subscription(messages.id)?.counters.pending == 4)
     }

@@ -38,7 +38,7 @@ import Testing
         #expect(try journal.dueMedia(nowMilliseconds: now, limit: 10).due.map(\.id) == ["1001"])
 
         // The event's message carries the reference, sealed and opened whole.
-        let heads = try journal.outboxHeads(subscription: subscription.id, after: nil, dueMilliseconds: .max, limit: 10).entries
+        let heads = try journal.outboxHeads(subscription: subscription.id, dueMilliseconds: .max, limit: 10).entries
         let event = try #require(heads.first { $0.event.inbound?.message.wamid == "wamid.1" }?.event.inbound?.message)
         #expect(event == Self.imageMessage("wamid.1", media: "1001"))
         #expect(heads.first { $0.event.inbound?.message.wamid == "wamid.2" }?.event.inbound?.message.media == nil)

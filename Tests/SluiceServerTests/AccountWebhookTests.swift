@@ -65,9 +65,9 @@ import Testing
             // Both are in the subscriber's outbox, in order under the number's key.
             var events: [AccountEvent] = []
             for _ in 0..<2 {
-                let head = try #require(try dispatcher.outboxHeads(subscription: subscriptionID, after: nil, dueMilliseconds: .max, limit: 10).entries.first)
+                let head = try #require(try dispatcher.outboxHeads(subscription: subscriptionID, dueMilliseconds: .max, limit: 10).entries.first)
                 events.append(try #require(head.event.account))
-                _ = try await dispatcher.settleOutbox([.delivered(subscription: subscriptionID, message: head.event.orderKey, eventID: head.event.eventID)])
+                _ = try await dispatcher.settleOutbox([.delivered(head)])
             }
             #expect(events.map(\.update.event) == ["THROUGHPUT_UPGRADE", "UPGRADE"])
             let body = try #require(try JSONSerialization.jsonObject(with: Data(SubscriberEvent.body(.account(events[1])))) as? [String: Any])

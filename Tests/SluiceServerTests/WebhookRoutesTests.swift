@@ -137,14 +137,14 @@ import Testing
             let (again, redelivered) = try await post(client, body, secret: Self.secret)
             #expect(again == 200 && (redelivered["duplicate_messages"] as? NSNumber)?.intValue == 1 && (redelivered["messages"] as? NSNumber)?.intValue == 0)
 
-            let entries = try dispatcher.outboxHeads(subscription: messages, after: nil, dueMilliseconds: .max, limit: 10).entries
+            let entries = try dispatcher.outboxHeads(subscription: messages, dueMilliseconds: .max, limit: 10).entries
             #expect(entries.count == 1)
             let inbound = try #require(entries.first?.event.inbound?.message)
             #expect(inbound.wamid == "wamid.IN1" && inbound.from == "966500000009" && inbound.fromUserID == "US.1" && inbound.contactName == "Amal")
             #expect(inbound.senderPhoneNumberID == "555" && inbound.type == "text" && inbound.timestamp == "1749979800")
             let object = try #require(try JSONSerialization.jsonObject(with: Data(inbound.object)) as? [String: Any])
             #expect((object["text"] as? [String: Any])?["body"] as? String == "Hello")
-            #expect(try dispatcher.outboxHeads(subscription: statuses.id, after: nil, dueMilliseconds: .max, limit: 10).entries.isEmpty)
+            #expect(try dispatcher.outboxHeads(subscription: statuses.id, dueMilliseconds: .max, limit: 10).entries.isEmpty)
 
             // What the subscriber receives.
             let event = try #require(try JSONSerialization.jsonObject(with: Data(SubscriberEvent.body(entries[0].event))) as? [String: Any])

@@ -159,6 +159,16 @@ public enum OutboxEvent: Sendable, Equatable {
         }
     }
 
+    /// The lane the entry waits in (`OutboxLane`): its campaign, or its number for
+    /// incoming messages and account events. Every event under one `orderKey` has one lane.
+    public var lane: UInt64 {
+        switch self {
+        case .status(let e): OutboxLane.campaign(e.campaign)
+        case .message(let e): OutboxLane.number(e.message.senderPhoneNumberID)
+        case .account(let e): OutboxLane.number(e.update.senderPhoneNumberID)
+        }
+    }
+
     /// When the event happened (wall-clock ms): the retry period counts from it.
     public var occurredMilliseconds: Int64 {
         switch self {
@@ -205,27 +215,132 @@ public struct OutboxEntry: Sendable, Equatable {
     }
 }
 
-/// A page of a subscriber's outbox: the first due event under each key.
+/// The lanes of a subscriber's outbox. Delivery takes heads round-robin across lanes, so
+/// that one campaign's flood (500 000 `cancelled` events) does not hold up another
+/// campaign's events, nor incoming messages.
+public enum OutboxLane {
+    /// A campaign's status events: its id (below 2^63).
+    public static func campaign(_ id: CampaignID) -> UInt64 { id.rawValue }
+
+    /// A number's incoming messages and account events: FNV-1a of its phone number id with
+    /// the high bit set (apart from campaign ids), the same after a restart.
+    public static func number(_ senderPhoneNumberID: String) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in "lane\0\(senderPhoneNumberID)".utf8 {
+            hash ^= UInt64(byte)
+            hash &*= 0x0000_0100_0000_01b3
+        }
+        return 1 << 63 | hash
+    }
+
+    /// The campaign of a campaign lane; nil for a number's lane.
+    public static func campaign(of lane: UInt64) -> CampaignID? { lane >> 63 == 0 ? CampaignID(lane) : nil }
+}
+
+/// Where a subscriber's round-robin over its outbox lanes stands between two pages: the
+/// lane the next page begins at, and where each lane left part-read goes on. Memory is
+/// bounded (`positionsMax`); a lane beyond it is read from its start again, which costs
+/// scanning but loses nothing.
+public struct OutboxCursor: Sendable, Equatable {
+    /// Lanes whose position is kept.
+    public static let positionsMax = 4_096
+
+    /// The next page begins at the first lane from this one on.
+    public var lane: UInt64 = 0
+    /// A lane left part-read and the last order key looked at in it.
+    public struct Position: Sendable, Equatable {
+        public var lane: UInt64
+        public var order: UInt64
+    }
+
+    /// Lanes left part-read, ascending by lane.
+    public private(set) var positions: [Position] = []
+    /// A lane was left part-read without a kept position since the last wrap: the pass is
+    /// not over at the next one.
+    public var untracked = false
+
+    public init() {}
+
+    /// Whether every lane read since the pass began was read to its end.
+    public var isPassOver: Bool { positions.isEmpty && !untracked }
+
+    /// The last order key looked at in `lane`; nil when the lane starts from its beginning.
+    public func position(_ lane: UInt64) -> UInt64? {
+        let i = index(lane)
+        return i < positions.count && positions[i].lane == lane ? positions[i].order : nil
+    }
+
+    /// `lane` was left part-read after `order`.
+    public mutating func leave(_ lane: UInt64, after order: UInt64) {
+        let i = index(lane)
+        if i < positions.count && positions[i].lane == lane {
+            positions[i].order = order
+        } else if positions.count < Self.positionsMax {
+            positions.insert(Position(lane: lane, order: order), at: i)
+        } else {
+            untracked = true
+        }
+    }
+
+    /// Forgets the positions of lanes from `lane` up to (not including) `below` (nil: to
+    /// the last): they were read to their end, or have no entries left.
+    public mutating func forget(from lane: UInt64, below: UInt64?) {
+        let start = index(lane)
+        let end = below.map(index) ?? positions.count
+        if start < end { positions.removeSubrange(start..<end) }
+    }
+
+    /// The first index whose lane is not below `lane`.
+    private func index(_ lane: UInt64) -> Int {
+        var low = 0, high = positions.count
+        while low < high {
+            let mid = (low + high) / 2
+            if positions[mid].lane < lane { low = mid + 1 } else { high = mid }
+        }
+        return low
+    }
+}
+
+/// A page of a subscriber's outbox: the first due event under each key, taken round-robin
+/// across lanes.
 public struct OutboxPage: Sendable, Equatable {
     public var entries: [OutboxEntry]
-    /// The message to continue after; nil when the subscriber's entries are exhausted.
-    public var resume: MessageID?
+    /// Where the next page goes on; nil when the pass is over (every lane was read to its end).
+    public var resume: OutboxCursor?
     /// Entries looked at, due or not.
     public var scanned: Int
 
-    public init(entries: [OutboxEntry], resume: MessageID?, scanned: Int) {
+    public init(entries: [OutboxEntry], resume: OutboxCursor?, scanned: Int) {
         self.entries = entries
         self.resume = resume
         self.scanned = scanned
     }
 }
 
-/// What became of one delivery attempt.
+/// What became of one delivery attempt. `lane` and `message` are the event's `lane` and
+/// `orderKey`: with the subscription and event id, they name its entry.
 public enum OutboxSettlement: Sendable, Equatable {
     /// 2xx: the entry is deleted.
-    case delivered(subscription: UInt64, message: MessageID, eventID: UInt64)
+    case delivered(subscription: UInt64, lane: UInt64, message: MessageID, eventID: UInt64)
     /// No 2xx: try again at `nextAttemptMilliseconds`.
-    case failed(subscription: UInt64, message: MessageID, eventID: UInt64, attempts: UInt32, nextAttemptMilliseconds: Int64)
+    case failed(subscription: UInt64, lane: UInt64, message: MessageID, eventID: UInt64, attempts: UInt32, nextAttemptMilliseconds: Int64)
     /// No 2xx and the retry period is over: the entry is deleted and counted dead.
-    case dead(subscription: UInt64, message: MessageID, eventID: UInt64)
+    case dead(subscription: UInt64, lane: UInt64, message: MessageID, eventID: UInt64)
+
+    /// The entry delivered.
+    public static func delivered(_ entry: OutboxEntry) -> Self {
+        .delivered(subscription: entry.subscription, lane: entry.event.lane, message: entry.event.orderKey, eventID: entry.event.eventID)
+    }
+
+    /// The entry failed its attempt number `attempts`, tried again at `next`.
+    public static func failed(_ entry: OutboxEntry, attempts: UInt32, nextAttemptMilliseconds next: Int64) -> Self {
+        .failed(
+            subscription: entry.subscription, lane: entry.event.lane, message: entry.event.orderKey, eventID: entry.event.eventID,
+            attempts: attempts, nextAttemptMilliseconds: next)
+    }
+
+    /// The entry given up.
+    public static func dead(_ entry: OutboxEntry) -> Self {
+        .dead(subscription: entry.subscription, lane: entry.event.lane, message: entry.event.orderKey, eventID: entry.event.eventID)
+    }
 }

@@ -1,6 +1,6 @@
 import SluiceCore
 
-/// An account event in `outbox` (the key is subscription | `orderKey` | event id), beside
+/// An account event in `outbox` (the key is subscription | number lane | `orderKey` | event id), beside
 /// `OutboxCodec`'s formats 1 and 2 and `InboundCodec`'s 3; the attempt fields sit at the
 /// same offsets, so settling patches it the same way:
 ///
@@ -12,6 +12,7 @@ import SluiceCore
 /// Nothing in it is confidential: it is not sealed.
 enum AccountCodec {
     static let outboxFormat: UInt8 = 4
+    static let senderOffset = 35
     private static let hasLimit: UInt8 = 1
     private static let hasOldLimit: UInt8 = 2
     private static let hasMessagingLimit: UInt8 = 4

@@ -2,7 +2,7 @@ import SluiceCore
 
 /// An incoming message, as the `inbound` table keeps it (the key is its wamid) and as an
 /// `outbox` entry carries it to a subscriber (format 3 there; the key is subscription |
-/// `orderKey` | event id):
+/// number lane | `orderKey` | event id):
 ///
 ///     0 u8 format   1 u8 0   2 u8 flags (1 from, 2 fromUserID, 4 contactName, 8 media)
 ///     3 u32 attempts   7 i64 next attempt ms   (both 0 in `inbound`)

@@ -1,7 +1,8 @@
 /// The journal's tables and the `meta` entries that identify a Sluice journal.
 enum Schema {
-    /// Bumped on any incompatible change of a key or record layout.
-    static let version: UInt32 = 1
+    /// Bumped on any incompatible change of a key or record layout. 2: `outbox` keys have
+    /// a lane; version 1 journals are migrated when opened (`Journal+Migration.swift`).
+    static let version: UInt32 = 2
     static let magic = "sluice-journal"
 
     static let metaMagicKey = "magic"
@@ -68,8 +69,8 @@ struct Tables: Sendable {
     var idempotency: Database
     /// Subscribers by u64 id.
     var subscriptions: Database
-    /// Status events waiting for delivery, by subscription | message | event id (u64
-    /// each): a message's events are adjacent and in order, per subscriber.
+    /// Events waiting for delivery, by subscription | lane | order key | event id (u64
+    /// each): a message's (a contact's) events are adjacent and in order, in its lane.
     var outbox: Database
     /// Message ids (u64 big-endian) by the wamid WhatsApp gave their send (UTF-8): a
     /// status without Sluice's callback data settles through it.

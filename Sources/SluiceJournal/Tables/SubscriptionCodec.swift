@@ -84,7 +84,8 @@ enum SubscriptionCodec {
     }
 }
 
-/// `outbox` value (the key is subscription | message | event id):
+/// `outbox` value (the key is subscription | campaign lane | message | event id; sealed fields are
+/// bound to subscription | message | event id, `Key.outbox`):
 ///
 ///     0 u8 format (2)   1 u8 state   2 u8 flags (1 wamid, 2 errorMessage)   3 u32 attempts
 ///     7 i64 next attempt ms   15 i64 occurred ms   23 u64 campaign   31 i32 errorCode
@@ -99,6 +100,7 @@ enum OutboxCodec {
     /// Offsets patched in place when an attempt fails.
     static let attemptsOffset = 3
     static let nextAttemptOffset = 7
+    static let campaignOffset = 23
     private static let hasWamid: UInt8 = 1
     private static let hasErrorMessage: UInt8 = 2
 
@@ -189,6 +191,23 @@ enum OutboxCodec {
             eventID: eventID, message: message, campaign: campaign, senderPhoneNumberID: sender, recipient: sealedRecipient,
             state: state, wamid: wamid, errorCode: code, errorMessage: text, occurredMilliseconds: occurred)
         return OutboxEntry(subscription: subscription, event: .status(event), attempts: attempts, nextAttemptMilliseconds: next)
+    }
+
+    /// The lane of a stored entry (`OutboxEvent.lane`) from its clear fields, needing no
+    /// key: a status event's campaign, or the number of an incoming message or account event.
+    static func lane(_ bytes: UnsafeRawBufferPointer) -> UInt64? {
+        guard hasHeader(bytes) else { return nil }
+        func number(at offset: Int) -> UInt64? {
+            guard bytes.count >= offset + 2 else { return nil }
+            let n = Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
+            guard bytes.count >= offset + 2 + n else { return nil }
+            return OutboxLane.number(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[offset + 2..<offset + 2 + n]), as: UTF8.self))
+        }
+        switch bytes[0] {
+        case InboundCodec.outboxFormat: return number(at: InboundCodec.headerBytes)
+        case AccountCodec.outboxFormat: return number(at: AccountCodec.senderOffset)
+        default: return OutboxLane.campaign(CampaignID(UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: campaignOffset, as: UInt64.self))))
+        }
     }
 
     /// The next-attempt time alone, for skipping entries that are not due.

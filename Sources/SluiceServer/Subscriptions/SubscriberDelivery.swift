@@ -33,7 +33,9 @@ public struct SubscriberDeliveryConfiguration: Sendable {
 }
 
 /// Delivers the outbox: for each subscriber a worker POSTs the first waiting event of each
-/// message (and of each contact's incoming messages), signed with the subscriber's secret,
+/// message (and of each contact's incoming messages), taken round-robin across lanes
+/// (campaigns, numbers) so that one campaign's flood does not delay another's events,
+/// signed with the subscriber's secret,
 /// and journals the outcome before it looks at that message's next event — so a
 /// subscriber sees a message's events, and a contact's messages, in order, and
 /// a restart resumes from the journal (delivery is at least once: `event_id` tells a
@@ -100,7 +102,7 @@ public final class SubscriberDelivery: Service, Sendable {
 
     /// Passes over one subscriber's outbox until it is deleted or the task is cancelled.
     func work(_ id: UInt64) async {
-        var after: MessageID?
+        var cursor = OutboxCursor()
         var progressed = false
         var passScanned = 0
         var failingPages: UInt32 = 0
@@ -114,7 +116,7 @@ public final class SubscriberDelivery: Service, Sendable {
                 guard let found = try dispatcher.subscription(id: id) else { return }
                 record = found
                 page = try dispatcher.outboxHeads(
-                    subscription: id, after: after, dueMilliseconds: dispatcher.clock.wallMilliseconds(), limit: configuration.pageMax)
+                    subscription: id, from: cursor, dueMilliseconds: dispatcher.clock.wallMilliseconds(), limit: configuration.pageMax)
             } catch {
                 logger.error("reading the outbox of sub_\(id) failed: \(error)")
                 try? await Task.sleep(for: .milliseconds(configuration.pollIntervalMilliseconds))
@@ -132,17 +134,17 @@ public final class SubscriberDelivery: Service, Sendable {
                     switch outcome {
                     case .delivered:
                         delivered += 1
-                        settlements.append(.delivered(subscription: id, message: e.orderKey, eventID: e.eventID))
+                        settlements.append(.delivered(entry))
                     case .failed(let reason):
                         // A POST cut short by shutdown is not the subscriber's failure.
                         if cancelled { continue }
                         let attempts = entry.attempts + 1
                         switch configuration.policy.afterFailure(attempts: attempts, eventMilliseconds: e.occurredMilliseconds, nowMilliseconds: now, using: &rng) {
                         case .retry(let at):
-                            settlements.append(.failed(subscription: id, message: e.orderKey, eventID: e.eventID, attempts: attempts, nextAttemptMilliseconds: at))
+                            settlements.append(.failed(entry, attempts: attempts, nextAttemptMilliseconds: at))
                         case .dead:
                             logger.warning("sub_\(id): event \(e.eventID) (\(SubscriberEvent.summary(e))) is dead after \(attempts) attempt(s); last: \(reason)")
-                            settlements.append(.dead(subscription: id, message: e.orderKey, eventID: e.eventID))
+                            settlements.append(.dead(entry))
                         }
                     }
                 }
@@ -166,10 +168,10 @@ public final class SubscriberDelivery: Service, Sendable {
             }
             passScanned += page.scanned
             if let resume = page.resume {
-                after = resume
+                cursor = resume
                 continue
             }
-            after = nil
+            cursor = OutboxCursor()
             if !progressed {
                 let idle = min(Int64(passScanned) * configuration.idleMicrosecondsPerEntry / 1_000, configuration.holdMillisecondsMax)
                 // A short outbox is read again as soon as new events are journaled; a long
