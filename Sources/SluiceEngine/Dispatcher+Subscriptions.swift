@@ -12,10 +12,13 @@ extension Dispatcher {
     /// Journals a new subscriber; events of changes committed after this one reach it.
     /// Throws `SubscriptionLimitError` when `subscriptionsMax` exist.
     public func createSubscription(
-        url: String, secret: String, campaign: CampaignID?, states: Set<MessageState>?, events: Set<SubscriberEventKind> = [.status]
+        url: String, secret: String, campaign: CampaignID?, states: Set<MessageState>?, events: Set<SubscriberEventKind> = [.status],
+        batchMax: Int = 1
     ) async throws -> SubscriptionRecord {
+        precondition((1...SubscriptionRecord.batchMaxLimit).contains(batchMax), "events per POST out of range")
         let record = SubscriptionRecord(
-            url: url, secret: secret, campaign: campaign, states: states, events: events, createdMilliseconds: clock.wallMilliseconds())
+            url: url, secret: secret, campaign: campaign, states: states, events: events, createdMilliseconds: clock.wallMilliseconds(),
+            batchMax: batchMax)
         let receipt: JournalReceipt
         do {
             receipt = try await journal.apply([.createSubscription(record)])

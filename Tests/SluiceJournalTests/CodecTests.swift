@@ -139,11 +139,19 @@ struct SubscriptionCodecTests {
             SubscriptionRecord(id: 3, url: "https://h.example/x?y=1", secret: "whsec_abc", createdMilliseconds: 9),
             SubscriptionRecord(id: 4, url: "http://127.0.0.1:8/", secret: "s", campaign: CampaignID(77), states: [.delivered, .unknown],
                                createdMilliseconds: -1, counters: DeliveryCounters(pending: 1, delivered: 2, failedAttempts: 3, dead: 4)),
+            SubscriptionRecord(id: 5, url: "http://127.0.0.1:8/b", secret: "s", createdMilliseconds: 1, batchMax: 100),
         ] {
             let cipher = RecordCipher(key: Array(repeating: 3, count: 32))
             var bytes = [UInt8](repeating: 0, count: SubscriptionCodec.size(record, cipher))
             bytes.withUnsafeMutableBytes { SubscriptionCodec.write(record, cipher, to: $0.baseAddress!) }
             #expect(try bytes.withUnsafeBytes { try SubscriptionCodec.read(id: record.id, $0, cipher) } == record)
+            // Format 2, before events per POST: one each.
+            var old = bytes
+            old[0] = 2
+            old.removeSubrange(52..<54)
+            var expected = record
+            expected.batchMax = 1
+            #expect(try old.withUnsafeBytes { try SubscriptionCodec.read(id: record.id, $0, cipher) } == expected)
         }
     }
 

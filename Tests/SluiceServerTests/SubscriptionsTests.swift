@@ -290,6 +290,50 @@ import SluiceTestSupport
         }
     }
 
+    /// `"batch": 10`: up to ten events per POST as `{"events": […]}`, signed as a whole; a
+    /// message's statuses still come in order, each in a later POST than the one before.
+    @Test func aBatchingSubscriberGetsTenEventsPerPostInOrderPerMessage() async throws {
+        let received = Received(failFirst: 0)
+        try await withReceiver(received) { port in
+            try await withAPI { client, dispatcher in
+                let created = try await call(
+                    client, .post, "/v1/subscriptions", json: #"{"url":"http://127.0.0.1:\#(port)/hook","secret":"hook-secret-0123456789","batch":10}"#)
+                #expect(created.status == 201 && created.body["batch"] as? Int == 10, "\(created.text)")
+                let refused = try await call(client, .post, "/v1/subscriptions", json: #"{"url":"http://127.0.0.1:\#(port)/hook","batch":101}"#)
+                #expect(refused.status == 400 && (refused.body["error"] as? [String: Any])?["field"] as? String == "batch")
+                try await dispatcher.putSender(phoneNumberID: "555", tierMessagesPerSecond: 80, accessToken: "tok", appSecret: Self.appSecret)
+                _ = try await dispatcher.submitCampaign(
+                    senderPhoneNumberID: "555", messageObject: Array(#"{"type":"text","text":{"body":"hi"}}"#.utf8),
+                    recipients: (0..<30).map { RecipientInput(to: String(966_500_000_100 + $0)) })
+                let ids = (1...30).map { MessageID(UInt64($0)) }
+                try await eventually("30 messages leave the queue", within: 20) { try ids.allSatisfy { try dispatcher.message($0)?.state != .queued } }
+                for status in [StatusUpdate.Status.sent, .delivered, .read] {
+                    _ = try await dispatcher.applyStatuses(ids.map { StatusUpdate(message: $0, status: status, wamid: "wamid.B\($0)") })
+                }
+                var configuration = SubscriberDeliveryConfiguration()
+                configuration.pollIntervalMilliseconds = 20
+                let delivery = SubscriberDelivery(dispatcher: dispatcher, configuration: configuration)
+                let running = Task { try await delivery.run() }
+                try await waitUntil { try dispatcher.subscription(id: 1)?.counters.delivered == 90 }
+                running.cancel()
+                try await running.value
+
+                let requests = received.requests.withLock { $0 }
+                #expect(requests.count >= 9 && requests.count <= 30, "\(requests.count) POSTs for 90 events")
+                var seen: [String: [String]] = [:]
+                for (n, r) in requests.enumerated() {
+                    #expect(WebhookSignature.isValid(header: r.signature ?? "", secret: Array("hook-secret-0123456789".utf8), body: r.body))
+                    let events = try #require(((try JSONSerialization.jsonObject(with: Data(r.body))) as? [String: Any])?["events"] as? [[String: Any]])
+                    #expect((1...10).contains(events.count))
+                    let messages = events.compactMap { $0["message_id"] as? String }
+                    #expect(Set(messages).count == messages.count, "POST \(n) holds two events of one message")
+                    for e in events { seen[e["message_id"] as? String ?? "?", default: []].append(e["status"] as? String ?? "?") }
+                }
+                #expect(seen.count == 30 && seen.values.allSatisfy { $0 == ["sent", "delivered", "read"] }, "\(seen)")
+            }
+        }
+    }
+
     @Test func deletingASubscriptionDropsItsWaitingEvents() async throws {
         try await withAPI { client, dispatcher in
             let created = try await call(client, .post, "/v1/subscriptions", json: #"{"url":"http://127.0.0.1:9/never"}"#)

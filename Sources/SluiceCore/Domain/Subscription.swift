@@ -37,10 +37,17 @@ public struct SubscriptionRecord: Sendable, Equatable {
     public var events: Set<SubscriberEventKind>
     public var createdMilliseconds: Int64
     public var counters: DeliveryCounters
+    /// Events per POST (`{"events": […]}` when above 1): a subscriber that keeps up with
+    /// thousands of events a second at one per request cannot be asked to.
+    public var batchMax: Int
+
+    /// The most events one POST carries.
+    public static let batchMaxLimit = 100
 
     public init(
         id: UInt64 = 0, url: String, secret: String, campaign: CampaignID? = nil, states: Set<MessageState>? = nil,
-        events: Set<SubscriberEventKind> = [.status], createdMilliseconds: Int64, counters: DeliveryCounters = DeliveryCounters()
+        events: Set<SubscriberEventKind> = [.status], createdMilliseconds: Int64, counters: DeliveryCounters = DeliveryCounters(),
+        batchMax: Int = 1
     ) {
         self.id = id
         self.url = url
@@ -50,6 +57,7 @@ public struct SubscriptionRecord: Sendable, Equatable {
         self.events = events
         self.createdMilliseconds = createdMilliseconds
         self.counters = counters
+        self.batchMax = batchMax
     }
 
     /// `sub_<id>`.

@@ -2,18 +2,21 @@ import SluiceCore
 
 /// `subscriptions` value (the key is the u64 id):
 ///
-///     0 u8 format (2)   1 u8 flags (1 campaign filter, 2 state filter, 4 event kinds in
+///     0 u8 format (3)   1 u8 flags (1 campaign filter, 2 state filter, 4 event kinds in
 ///                                   bits 3–5: `SubscriberEventKind.bit << 3`; without 4: status)
 ///     2 u16 state bits
 ///     4 u64 campaign   12 i64 created ms
 ///     20 u64 pending   28 u64 delivered   36 u64 failed attempts   44 u64 dead
-///     52 url  (u16 length + UTF-8)   then sealed: secret  (u16 length + UTF-8)
+///     52 u16 events per POST
+///     54 url  (u16 length + UTF-8)   then sealed: secret  (u16 length + UTF-8)
 ///
-/// Format 1 (before encryption): url, secret in the clear; read only.
+/// Format 2 has no events per POST (one); format 1 (before encryption) neither, and url,
+/// secret in the clear; both read only.
 enum SubscriptionCodec {
-    static let format: UInt8 = 2
+    static let format: UInt8 = 3
+    static let sealedFormat: UInt8 = 2
     static let clearFormat: UInt8 = 1
-    static let headerBytes = 52
+    static let headerBytes = 54
     private static let hasCampaign: UInt8 = 1
     private static let hasStates: UInt8 = 2
     private static let hasEvents: UInt8 = 4
@@ -39,6 +42,7 @@ enum SubscriptionCodec {
         w.u64(s.counters.delivered)
         w.u64(s.counters.failedAttempts)
         w.u64(s.counters.dead)
+        w.u16(UInt16(clamping: s.batchMax))
         w.string(s.url)
         Key(id: s.id).withBytes { key in cipher.seal(&w, .subscriptions, key: key) { w in w.string(s.secret) } }
         assert(w.offset == size(s, cipher))
@@ -47,12 +51,14 @@ enum SubscriptionCodec {
     static func read(id: UInt64, _ bytes: UnsafeRawBufferPointer, _ cipher: RecordCipher) throws(ByteReader.Short) -> SubscriptionRecord {
         var r = ByteReader(bytes)
         let format = try r.u8()
-        guard format == Self.format || format == clearFormat else { throw ByteReader.Short() }
+        guard [Self.format, sealedFormat, clearFormat].contains(format) else { throw ByteReader.Short() }
         let flags = try r.u8()
         let bits = try r.u16()
         let campaign = try r.u64()
         let created = try r.i64()
         let counters = DeliveryCounters(pending: try r.u64(), delivered: try r.u64(), failedAttempts: try r.u64(), dead: try r.u64())
+        let batch = format == Self.format ? Int(try r.u16()) : 1
+        guard batch >= 1 else { throw ByteReader.Short() }
         let url = try r.string()
         let secret: String
         if format == clearFormat {
@@ -80,7 +86,7 @@ enum SubscriptionCodec {
         }
         return SubscriptionRecord(
             id: id, url: url, secret: secret, campaign: flags & hasCampaign != 0 ? CampaignID(campaign) : nil, states: states,
-            events: events, createdMilliseconds: created, counters: counters)
+            events: events, createdMilliseconds: created, counters: counters, batchMax: batch)
     }
 }
 

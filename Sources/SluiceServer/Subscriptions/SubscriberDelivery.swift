@@ -115,8 +115,9 @@ public final class SubscriberDelivery: Service, Sendable {
             do {
                 guard let found = try dispatcher.subscription(id: id) else { return }
                 record = found
-                page = try dispatcher.outboxHeads(
-                    subscription: id, from: cursor, dueMilliseconds: dispatcher.clock.wallMilliseconds(), limit: configuration.pageMax)
+                // Enough heads for every POST on the wire to carry a full batch.
+                let limit = max(configuration.pageMax, record.batchMax * configuration.concurrencyPerSubscription)
+                page = try dispatcher.outboxHeads(subscription: id, from: cursor, dueMilliseconds: dispatcher.clock.wallMilliseconds(), limit: limit)
             } catch {
                 logger.error("reading the outbox of sub_\(id) failed: \(error)")
                 try? await Task.sleep(for: .milliseconds(configuration.pollIntervalMilliseconds))
@@ -225,34 +226,50 @@ public final class SubscriberDelivery: Service, Sendable {
         case failed(String)
     }
 
-    /// POSTs the entries, at most `concurrencyPerSubscription` at a time; one outcome each.
+    /// POSTs the entries, `batchMax` per request (heads of distinct messages and contacts,
+    /// so a batch never holds two events whose order matters), at most
+    /// `concurrencyPerSubscription` requests at a time; one outcome per entry.
     func deliver(_ entries: [OutboxEntry], to record: SubscriptionRecord, media: [String: MediaRecord] = [:]) async -> [Outcome] {
         var outcomes = [Outcome](repeating: .failed("not attempted"), count: entries.count)
-        await withTaskGroup(of: (Int, Outcome).self) { group in
+        let size = max(1, record.batchMax)
+        let batches = stride(from: 0, to: entries.count, by: size).map { $0..<min($0 + size, entries.count) }
+        await withTaskGroup(of: (Range<Int>, Outcome).self) { group in
             var next = 0
             func start() {
-                let i = next
+                let range = batches[next]
                 next += 1
-                group.addTask { (i, await self.post(entries[i], to: record, media: media)) }
+                group.addTask { (range, await self.post(Array(entries[range]), to: record, media: media)) }
             }
-            while next < min(entries.count, max(1, configuration.concurrencyPerSubscription)) { start() }
-            for await (i, outcome) in group {
-                outcomes[i] = outcome
-                if next < entries.count && !Task.isCancelled { start() }
+            while next < min(batches.count, max(1, configuration.concurrencyPerSubscription)) { start() }
+            for await (range, outcome) in group {
+                for i in range { outcomes[i] = outcome }
+                if next < batches.count && !Task.isCancelled { start() }
             }
         }
         return outcomes
     }
 
-    func post(_ entry: OutboxEntry, to record: SubscriptionRecord, media: [String: MediaRecord]) async -> Outcome {
-        let body = SubscriberEvent.body(entry.event, media: media)
+    /// One POST: the event itself, or (a subscription with `batch` above 1) `{"events":[…]}`
+    /// of up to that many, signed as a whole.
+    func post(_ entries: [OutboxEntry], to record: SubscriptionRecord, media: [String: MediaRecord]) async -> Outcome {
+        var body: [UInt8]
+        if record.batchMax > 1 {
+            body = Array(#"{"events":["#.utf8)
+            for (i, entry) in entries.enumerated() {
+                if i > 0 { body.append(UInt8(ascii: ",")) }
+                body += SubscriberEvent.body(entry.event, media: media)
+            }
+            body += Array("]}".utf8)
+        } else {
+            body = SubscriberEvent.body(entries[0].event, media: media)
+        }
         var request = HTTPClientRequest(url: record.url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.headers.add(name: "User-Agent", value: "sluice")
         request.headers.add(name: Self.signatureHeader, value: WebhookSignature.header(secret: Array(record.secret.utf8), body: body))
-        request.headers.add(name: "X-Sluice-Event-ID", value: String(entry.event.eventID))
-        request.headers.add(name: "X-Sluice-Delivery-Attempt", value: String(entry.attempts + 1))
+        request.headers.add(name: "X-Sluice-Event-ID", value: entries.map { String($0.event.eventID) }.joined(separator: ","))
+        request.headers.add(name: "X-Sluice-Delivery-Attempt", value: String(entries.map(\.attempts).max()! + 1))
         request.body = .bytes(ByteBuffer(bytes: body))
         do {
             let response = try await client.execute(request, timeout: .milliseconds(configuration.requestTimeoutMilliseconds))

@@ -43,7 +43,7 @@ enum SubscriptionRoutes {
 
     static func create(_ request: Request, dispatcher: Dispatcher) async throws -> Response {
         let body = try await JSONBody.object(request, limitBytes: bodyBytesMax)
-        try KnownFields.check(body, ["url", "secret", "campaign", "states", "events"])
+        try KnownFields.check(body, ["url", "secret", "campaign", "states", "events", "batch"])
         let input = try validate(body)
         if let campaign = input.campaign {
             guard try journaled({ try dispatcher.campaignProgress(campaign) }) != nil else {
@@ -54,7 +54,7 @@ enum SubscriptionRoutes {
         let record: SubscriptionRecord
         do {
             record = try await dispatcher.createSubscription(
-                url: input.url, secret: secret, campaign: input.campaign, states: input.states, events: input.events)
+                url: input.url, secret: secret, campaign: input.campaign, states: input.states, events: input.events, batchMax: input.batch)
         } catch is SubscriptionLimitError {
             throw APIError(.conflict, code: .tooManySubscriptions, message: "\(Dispatcher.subscriptionsMax) subscriptions exist; delete one first")
         } catch {
@@ -74,6 +74,7 @@ enum SubscriptionRoutes {
         var campaign: CampaignID?
         var states: Set<MessageState>?
         var events: Set<SubscriberEventKind> = [.status]
+        var batch = 1
     }
 
     /// The fields of a creation body; a 400 naming the field otherwise.
@@ -122,6 +123,12 @@ enum SubscriptionRoutes {
             }
             input.events = events
         }
+        if let batchValue = body["batch"], !(batchValue is NSNull) {
+            guard let n = APIRoutes.number(batchValue), n == n.rounded(), n >= 1, n <= Double(SubscriptionRecord.batchMaxLimit) else {
+                throw APIError.invalid("batch", "batch must be an integer from 1 to \(SubscriptionRecord.batchMaxLimit): events per POST")
+            }
+            input.batch = Int(n)
+        }
         return input
     }
 
@@ -150,6 +157,7 @@ enum SubscriptionRoutes {
                 "states": record.states.map { states in reportedStates.filter(states.contains).map(\.description) as Any } ?? NSNull(),
             ],
             "events": record.events.sorted().map(\.rawValue),
+            "batch": record.batchMax,
             "created_at": APIKeyRoutes.timestamp(record.createdMilliseconds),
             "deliveries": [
                 "pending": record.counters.pending,
