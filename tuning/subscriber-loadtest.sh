@@ -7,6 +7,7 @@
 #
 #   tuning/subscriber-loadtest.sh                          # 20,80,250,1000 for 20 s
 #   TIERS=20,80 SECONDS_=10 tuning/subscriber-loadtest.sh
+#   BATCH=50 tuning/subscriber-loadtest.sh                 # 50 events per POST
 #
 # Needs a release build (swift build -c release --product sluice) and nginx.
 set -euo pipefail
@@ -14,6 +15,7 @@ cd "$(dirname "$0")/.."
 bin=${SLUICE:-.build/release/sluice}
 tiers=${TIERS:-20,80,250,1000}
 seconds=${SECONDS_:-20}
+batch=${BATCH:-1}
 work=$(mktemp -d /tmp/sluice-subscriber-loadtest.XXXXXX)
 pids=()
 trap 'exit 1' INT TERM
@@ -51,7 +53,7 @@ serve=$(pgrep -f "serve --data-dir $work/lt/data" | head -1)
 # The admin key the harness gave its own serve.
 key=$(tr '\0' '\n' < "/proc/$serve/environ" | sed -n 's/^SLUICE_ADMIN_KEY=//p')
 curl -sf -X POST "$url/v1/subscriptions" -H "Authorization: Bearer $key" -H 'Content-Type: application/json' \
-  -d "{\"url\":\"http://127.0.0.1:$hook/events\",\"secret\":\"subscriber-loadtest-secret\",\"events\":[\"status\",\"message\"]}" > "$work/sub.json"
+  -d "{\"url\":\"http://127.0.0.1:$hook/events\",\"secret\":\"subscriber-loadtest-secret\",\"events\":[\"status\",\"message\"],\"batch\":$batch}" > "$work/sub.json"
 sub=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$work/sub.json")
 start=$(date +%s.%N)
 echo "t_s outbox_pending delivered_to_$sub"

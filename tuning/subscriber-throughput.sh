@@ -8,6 +8,7 @@
 #   tuning/subscriber-throughput.sh                       # 50 000 events, nginx keep-alive receiver
 #   RECEIVER=close tuning/subscriber-throughput.sh        # python3 http.server, HTTP/1.0: a connection per event
 #   N=200000 FLOOD2=1 tuning/subscriber-throughput.sh     # and a second campaign's statuses during the flood
+#   BATCH=50 tuning/subscriber-throughput.sh              # 50 events per POST (the subscription's "batch")
 #
 # Needs a release build (swift build -c release --product sluice) and nginx (keep-alive).
 set -euo pipefail
@@ -15,6 +16,7 @@ cd "$(dirname "$0")/.."
 bin=${SLUICE:-.build/release/sluice}
 n=${N:-50000}
 receiver=${RECEIVER:-keepalive}
+batch=${BATCH:-1}
 work=$(mktemp -d /tmp/sluice-subscriber-throughput.XXXXXX)
 pids=()
 trap 'exit 1' INT TERM
@@ -70,7 +72,7 @@ api() { curl -sf -X "$1" "http://127.0.0.1:$port$2" -H "Authorization: Bearer $k
 api PUT "/v1/senders/$phone" '{"tier_mps":1000,"access_token":"t"}' >/dev/null
 # Paused: the campaign stays queued until it is cancelled.
 api POST "/v1/senders/$phone/pause" '{"reason":"subscriber throughput run"}' >/dev/null
-api POST /v1/subscriptions "{\"url\":\"http://127.0.0.1:$hook/events\",\"secret\":\"subscriber-throughput-secret\",\"events\":[\"status\"]}" >/dev/null
+api POST /v1/subscriptions "{\"url\":\"http://127.0.0.1:$hook/events\",\"secret\":\"subscriber-throughput-secret\",\"events\":[\"status\"],\"batch\":$batch}" >/dev/null
 python3 - "$work/campaign.json" "$phone" "$n" <<'PY'
 import json, sys
 path, phone, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -95,5 +97,5 @@ while :; do
 done
 after=$(cpu)
 elapsed=$(echo "$now - $start" | bc)
-echo "receiver=$receiver events=$delivered seconds=$elapsed events_per_s=$(echo "$delivered / $elapsed" | bc)" \
+echo "receiver=$receiver batch=$batch events=$delivered seconds=$elapsed events_per_s=$(echo "$delivered / $elapsed" | bc)" \
   "serve_cpu_us_per_event=$(echo "($after - $before) * 1000000 / $ticks / $delivered" | bc)"
