@@ -38,6 +38,8 @@ struct CampaignBook {
         /// The files it names (Sluice ids, each once) and the number's upload of each.
         var media: [String] = []
         var uploads: [String: MediaUpload] = [:]
+        /// Pauses it when its first outcomes all fail the same permanent way.
+        var failureGuard = FailureGuard(limit: 0)
 
         /// A file it names has no usable Meta media id yet.
         var mediaMissing: Bool { media.contains { uploads[$0] == nil } }
@@ -59,6 +61,8 @@ struct CampaignBook {
     }
 
     private(set) var entries: [CampaignID: Entry] = [:]
+    /// `EngineConfiguration.failureGuardMessages`.
+    var failureGuardLimit = 0
     private var timers = Heap<Timer>()
 
     /// The campaign's entry, read from the journal the first time; nil when the journal
@@ -67,6 +71,10 @@ struct CampaignBook {
         if let e = entries[id] { return e }
         guard let record = try lookups.campaign(id) else { return nil }
         var entry = Entry(sender: record.sender, options: record.options, status: Self.status(record, wallMilliseconds: wall))
+        // Outcomes before this process (a restart, an owner's resume after the guard):
+        // the guard looks only at a campaign's first ones.
+        let settled = record.counts[.sent] + record.counts[.delivered] + record.counts[.read] + record.counts[.failed]
+        entry.failureGuard = FailureGuard(limit: failureGuardLimit, armed: settled == 0)
         do {
             let template = try MessageTemplate(messageObject: record.message)
             if template.mediaResolved {
@@ -86,7 +94,9 @@ struct CampaignBook {
     /// The entry of a campaign intake just made active, from what intake compiled.
     mutating func entry(_ id: CampaignID, compiled: Compiled, wallMilliseconds wall: Int64) -> Entry {
         let status = Self.status(options: compiled.options, paused: false, wallMilliseconds: wall)
-        return insert(id, Entry(sender: compiled.sender, template: compiled.template, options: compiled.options, status: status), wallMilliseconds: wall)
+        var entry = Entry(sender: compiled.sender, template: compiled.template, options: compiled.options, status: status)
+        entry.failureGuard = FailureGuard(limit: failureGuardLimit)
+        return insert(id, entry, wallMilliseconds: wall)
     }
 
     private mutating func insert(_ id: CampaignID, _ entry: Entry, wallMilliseconds wall: Int64) -> Entry {

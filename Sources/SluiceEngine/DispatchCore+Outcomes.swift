@@ -47,6 +47,7 @@ extension DispatchCore {
             }
             switch decision.message {
             case .sent(let wamid):
+                campaigns[message.campaign]?.failureGuard.succeeded()
                 senders[message.sender]?.snapshot.sent += 1
                 sentSinceSnapshot[message.campaign, default: 0] += 1
                 transitions.append(MessageTransition(
@@ -64,6 +65,10 @@ extension DispatchCore {
                     updatedMilliseconds: wall, wamid: nil, errorCode: errorCode(completion.result),
                     errorMessage: errorText(completion.result)))
             case .fail(let code, let text):
+                if campaigns[message.campaign]?.failureGuard.failed(code: code, message: text) == true, let reason = campaigns[message.campaign]?.failureGuard.reason {
+                    logger.warning("campaign \(message.campaign): \(reason)")
+                    actions.append(.pauseCampaign(message.campaign, reason: reason))
+                }
                 senders[message.sender]?.snapshot.failed += 1
                 transitions.append(MessageTransition(
                     id: message.id, to: .failed, attempts: attempts, notBeforeMilliseconds: 0,

@@ -259,6 +259,7 @@ struct DispatchCore {
             requestsPerConnection: configuration.transport.httpVersion == .http2 ? TransportConfiguration.streamsPerConnectionMax : 1,
             connectionsMax: configuration.warmStart ? configuration.transport.connectionsPerHostMax : 0)
         self.limits = MessagingLimits(windowMilliseconds: configuration.messagingWindowMilliseconds)
+        campaigns.failureGuardLimit = configuration.failureGuardMessages
         batch.reserveCapacity(configuration.scheduler.batchMax)
         admissions.reserveCapacity(configuration.scheduler.batchMax)
     }

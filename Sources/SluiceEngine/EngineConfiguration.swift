@@ -47,6 +47,11 @@ public struct EngineConfiguration: Sendable {
     /// How often `RetentionService` looks for such campaigns.
     public var retentionSweepIntervalMilliseconds: Int64 = 3_600_000
 
+    /// A campaign whose first this many outcomes are all permanent failures with one
+    /// WhatsApp code is paused with that reason instead of burning its recipients (its
+    /// owner resumes it to go on); 0 turns the guard off.
+    public var failureGuardMessages = 20
+
     /// How long a number may send an uploaded file by the Meta media id its upload gave:
     /// Meta keeps them 30 days.
     public var mediaUploadLifetimeMilliseconds: Int64 = 30 * 86_400_000
