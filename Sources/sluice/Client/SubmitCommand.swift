@@ -11,9 +11,14 @@ struct SubmitCommand: AsyncParsableCommand {
         discussion: """
             The format follows the extension (.ndjson/.jsonl, .csv, .json) or --format. CSV needs \
             --sender and --template (the query of POST /v1/campaigns). Progress (bytes and rows sent) \
-            goes to stderr; the answer (id, accepted, rejected rows with their line) to stdout.
+            goes to stderr; the answer (id, accepted, rejected rows with their line) to stdout. \
+            Exit status: 0 when every row was accepted, \(Self.rejectedRowsExitCode) when the campaign was \
+            accepted but rows were rejected (they are listed), 1 when the server refused it.
             """
     )
+
+    /// The campaign went in, without some of its rows: scripts must not take it as whole.
+    static let rejectedRowsExitCode: Int32 = 3
 
     @OptionGroup var client: ClientOptions
     @Argument(help: "The campaign file.") var file: String
@@ -94,7 +99,12 @@ struct SubmitCommand: AsyncParsableCommand {
         guard (200..<300).contains(response.status.code) else {
             throw APIClient.failure(.POST, "/v1/campaigns", status: response.status.code, object: object, body: body)
         }
-        if client.json { return APIClient.printJSON(object) }
+        let rejectedRows = (object["rejected_count"] as? NSNumber)?.intValue ?? 0
+        if client.json {
+            APIClient.printJSON(object)
+            if rejectedRows > 0 { throw ExitCode(Self.rejectedRowsExitCode) }
+            return
+        }
         let seconds = Date().timeIntervalSince(started)
         let replayed = response.headers.first(name: "Idempotent-Replayed") == "true" ? " (replayed: the first answer to this key)" : ""
         say("campaign \(cell(object["id"])): \(cell(object["accepted"])) accepted, \(cell(object["rejected_count"])) rejected in \(String(format: "%.1f", seconds)) s\(replayed)")
@@ -102,6 +112,7 @@ struct SubmitCommand: AsyncParsableCommand {
             let at = rejection["line"].map { "line \(cell($0))" } ?? "recipient \(cell(rejection["index"]))"
             say("  \(at): \(cell(rejection["reason"]))")
         }
+        if rejectedRows > 0 { throw ExitCode(Self.rejectedRowsExitCode) }
     }
 }
 
