@@ -1,6 +1,4 @@
 import Foundation
-import Hummingbird
-import Logging
 import SluiceCore
 import SluiceEngine
 import SluiceServer
@@ -11,45 +9,12 @@ import SluiceTestSupport
 /// campaign's statuses reach a subscriber on 127.0.0.1 while that flood is still being
 /// delivered, not after it.
 @Suite struct SubscriptionLanesTests {
-    /// Arrivals at the receiver, in order: (campaign id, status).
-    final class Arrivals: Sendable {
-        let list = Locked<[(campaign: String, status: String)]>([])
-    }
-
-    /// A subscriber that takes `answerMilliseconds` per event, so that the flood lasts.
-    func withSlowReceiver(_ arrivals: Arrivals, answerMilliseconds: Int, _ body: @Sendable (Int) async throws -> Void) async throws {
-        let router = Router()
-        router.post("/hook") { request, _ -> Response in
-            let buffer = try await request.body.collect(upTo: 1 << 16)
-            let object = (try? JSONSerialization.jsonObject(with: Data(buffer.readableBytesView))) as? [String: Any] ?? [:]
-            arrivals.list.withLock { $0.append((object["campaign_id"] as? String ?? "?", object["status"] as? String ?? "?")) }
-            try await Task.sleep(for: .milliseconds(answerMilliseconds))
-            return Response(status: .noContent)
-        }
-        let (ports, continuation) = AsyncStream<Int>.makeStream()
-        var logger = Logger(label: "receiver")
-        logger.logLevel = .critical
-        let app = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in
-                continuation.yield(channel.localAddress?.port ?? 0)
-                continuation.finish()
-            },
-            logger: logger)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await app.runService() }
-            var port = 0
-            for await value in ports { port = value }
-            defer { group.cancelAll() }
-            try await body(port)
-        }
-    }
-
     @Test(.timeLimit(.minutes(2)))
     func anotherCampaignsStatusesGoOutWhileACancelledCampaignsEventsAreDelivered() async throws {
         let flood = 20_000
-        let arrivals = Arrivals()
-        try await withSlowReceiver(arrivals, answerMilliseconds: 4) { port in
+        // A subscriber taking 4 ms per event, so that the flood lasts.
+        let received = SubscriptionsTests.Received(failFirst: 0, answerMilliseconds: 4)
+        try await SubscriptionsTests().withReceiver(received) { port in
             try await SubscriptionsTests().withAPI { _, dispatcher in
                 let object = Array(#"{"type":"text","text":{"body":"hi"}}"#.utf8)
                 try await dispatcher.putSender(phoneNumberID: "555", tierMessagesPerSecond: 80, accessToken: "tok", appSecret: SubscriptionsTests.appSecret)
@@ -75,13 +40,13 @@ import SluiceTestSupport
                 _ = try await dispatcher.applyStatuses(bMessages.map { StatusUpdate(message: $0, status: .sent, wamid: "wamid.B\($0)") })
                 let journaled = ContinuousClock.now
                 let bID = b.id.description
-                try await eventually("B's statuses reach the subscriber", within: 20) { arrivals.list.withLock { $0.filter { $0.campaign == bID }.count } == 3 }
+                try await eventually("B's statuses reach the subscriber", within: 20) { received.events().filter { $0.campaign == bID }.count == 3 }
                 let waited = ContinuousClock.now - journaled
                 let waiting = try dispatcher.journalStatistics().outbox
                 running.cancel()
                 try await running.value
 
-                let list = arrivals.list.withLock { $0 }
+                let list = received.events()
                 let lastB = try #require(list.lastIndex { $0.campaign == bID })
                 let cancelledBefore = list[..<lastB].filter { $0.status == "cancelled" }.count
                 #expect(list.filter { $0.campaign == bID }.map(\.status) == ["sent", "sent", "sent"])

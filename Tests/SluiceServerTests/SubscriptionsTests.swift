@@ -151,7 +151,20 @@ import SluiceTestSupport
         let requests = Locked<[Request]>([])
         /// Answers 500 to the first `failFirst` requests on /hook.
         let failFirst: Int
-        init(failFirst: Int) { self.failFirst = failFirst }
+        /// Time each answer takes (a slow subscriber).
+        let answerMilliseconds: Int
+        init(failFirst: Int, answerMilliseconds: Int = 0) {
+            self.failFirst = failFirst
+            self.answerMilliseconds = answerMilliseconds
+        }
+
+        /// (campaign id, status) of each event received on `path`, in arrival order.
+        func events(path: String = "/hook") -> [(campaign: String, status: String)] {
+            requests.withLock { $0 }.filter { $0.path == path }.map {
+                let object = ((try? JSONSerialization.jsonObject(with: Data($0.body))) as? [String: Any]) ?? [:]
+                return (object["campaign_id"] as? String ?? "?", object["status"] as? String ?? "?")
+            }
+        }
 
         func statuses(path: String, answered: Int? = nil) -> [String] {
             requests.withLock { $0 }.filter { $0.path == path && (answered == nil || $0.answered == answered) }.map {
@@ -174,6 +187,7 @@ import SluiceTestSupport
                 list.append(.init(path: path, body: Array(buffer.readableBytesView), signature: signature, attempt: attempt, answered: status))
                 return status
             }
+            if received.answerMilliseconds > 0 { try await Task.sleep(for: .milliseconds(received.answerMilliseconds)) }
             return Response(status: .init(code: status))
         }
         router.post("/hook") { request, _ in try await record(request, "/hook") { $0 < received.failFirst ? 500 : 204 } }
