@@ -12,6 +12,7 @@
 # Needs a release build (swift build -c release --product sluice) and nginx.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. tuning/nginx-receiver.sh
 bin=${SLUICE:-.build/release/sluice}
 tiers=${TIERS:-20,80,250,1000}
 seconds=${SECONDS_:-20}
@@ -21,21 +22,7 @@ pids=()
 trap 'exit 1' INT TERM
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; for p in $(pgrep -f "$work/lt/" || true); do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 hook=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-mkdir -p "$work/nginx/tmp"
-cat > "$work/nginx/nginx.conf" <<EOF
-daemon off;
-worker_processes 1;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log warn;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path $work/nginx/tmp;
-    keepalive_requests 10000000;
-    server { listen 127.0.0.1:$hook; location / { client_body_buffer_size 64k; return 204; } }
-}
-EOF
-nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" &
+nginx_receiver "$work/nginx" "$hook"
 pids+=($!)
 
 "$bin" loadtest --tiers "$tiers" --seconds "$seconds" --webhooks --inbound 10 --work-dir "$work/lt" --keep \

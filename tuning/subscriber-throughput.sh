@@ -13,6 +13,7 @@
 # Needs a release build (swift build -c release --product sluice) and nginx (keep-alive).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. tuning/nginx-receiver.sh
 bin=${SLUICE:-.build/release/sluice}
 n=${N:-50000}
 receiver=${RECEIVER:-keepalive}
@@ -28,21 +29,7 @@ port=$(freeport)
 hook=$(freeport)
 
 if [ "$receiver" = keepalive ]; then
-  mkdir -p "$work/nginx/tmp"
-  cat > "$work/nginx/nginx.conf" <<EOF
-daemon off;
-worker_processes 1;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log warn;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path $work/nginx/tmp;
-    keepalive_requests 10000000;
-    server { listen 127.0.0.1:$hook; location / { client_body_buffer_size 64k; return 204; } }
-}
-EOF
-  nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" &
+  nginx_receiver "$work/nginx" "$hook"
   pids+=($!)
 else
   cat > "$work/receiver.py" <<'PY'
