@@ -108,7 +108,9 @@ struct CampaignBook {
 
     subscript(id: CampaignID) -> Entry? {
         get { entries[id] }
-        set { entries[id] = newValue }
+        // In place: `campaigns[id]?.failureGuard.succeeded()` runs for every answer, and
+        // a get/set pair would copy the entry each time.
+        _modify { yield &entries[id] }
     }
 
     /// Drops the campaign (its start or expiry timer, if any, finds no entry and is skipped).

@@ -24,10 +24,10 @@ func say(_ line: String = "") {
 /// `FileHandle.write` would trap instead (the runtime ignores SIGPIPE, so a write fails
 /// with EPIPE).
 func writeOut(_ fd: Int32, _ text: String) {
-    var bytes = Array(text.utf8)
+    let bytes = Array(text.utf8)
     var offset = 0
     while offset < bytes.count {
-        let n = bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+        let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
         if n < 0 {
             if errno == EINTR { continue }
             if errno == EPIPE {
