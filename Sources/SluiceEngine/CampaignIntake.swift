@@ -6,9 +6,12 @@ import SluiceTransport
 public struct RecipientInput: Sendable, Equatable {
     public var to: String
     public var params: [String]
-    public init(to: String, params: [String] = []) {
+    /// The caller's own id for the recipient (a CRM id), shown with its fate.
+    public var externalID: String?
+    public init(to: String, params: [String] = [], externalID: String? = nil) {
         self.to = to
         self.params = params
+        self.externalID = externalID
     }
 }
 
@@ -102,7 +105,23 @@ public enum CampaignIntake {
         for (i, p) in recipient.params.enumerated() where p.utf8.count > paramBytesMax {
             return "params[\(i)] is longer than \(paramBytesMax) bytes"
         }
+        if let x = recipient.externalID, x.isEmpty || x.utf8.count > externalIDBytesMax {
+            return "external_id must be 1–\(externalIDBytesMax) bytes"
+        }
         return nil
+    }
+
+    public static let externalIDBytesMax = 128
+    public static let nameBytesMax = 200
+    public static let labelBytesMax = 64
+    public static let labelsMax = 16
+
+    /// 1–64 letters, digits, '.', '_', ':', '/' or '-': safe in a query and a CSV export.
+    public static func isLabel(_ text: String) -> Bool {
+        (1...labelBytesMax).contains(text.utf8.count)
+            && text.utf8.allSatisfy { c in
+                (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c == 0x2e || c == 0x5f || c == 0x3a || c == 0x2f || c == 0x2d
+            }
     }
 
     public static let appSecretBytesMax = 256

@@ -41,6 +41,10 @@ public struct CampaignProgress: Sendable, Equatable {
     public var waitingFor: String?
     /// Why Sluice paused it (a media upload failed); nil when its owner did or it is not paused.
     public var pauseReason: String?
+    /// Its `failed` messages by error code.
+    public var failures: FailureCounts
+    /// Campaigns that retry its recipients.
+    public var retries: [CampaignID]
 
     init(record: CampaignRecord, senderPhoneNumberID: String?, wallMilliseconds wall: Int64) {
         let c = record.counts
@@ -49,6 +53,8 @@ public struct CampaignProgress: Sendable, Equatable {
         pauseReason = record.state == .paused ? record.pauseReason : nil
         createdMilliseconds = record.createdMilliseconds
         options = record.options
+        failures = record.failures
+        retries = record.retries
         total = c.total
         queued = c[.queued] + c[.retryAt]
         inFlight = c[.inFlight]

@@ -49,6 +49,11 @@ public struct CampaignUpload: Sendable {
     private var rejections: [RecipientRejection] = []
     /// Commits of recipients so far (each at most `batchRecipients`).
     public private(set) var batchesJournaled = 0
+    /// Whether a recipient already in this campaign is refused (counted as rejected with
+    /// its position) rather than sent twice. Applies to recipients added after it is set.
+    public var dedupe = true
+    /// Recipients so far, when deduplicating: `to` is 7–15 digits, stored inline in a String.
+    private var seen: Set<String> = []
 
     init(id: CampaignID, sender: SenderID, template: MessageTemplate, options: CampaignOptions, batchRecipients: Int, dispatcher: Dispatcher) {
         precondition(batchRecipients > 0, "batchRecipients must be positive")
@@ -60,6 +65,9 @@ public struct CampaignUpload: Sendable {
         self.dispatcher = dispatcher
         buffer.reserveCapacity(batchRecipients)
     }
+
+    /// Whether any recipient was added or rejected yet.
+    public var hasRecipients: Bool { journaled + buffer.count + rejectedCount > 0 }
 
     public var receipt: CampaignReceipt {
         CampaignReceipt(id: id, accepted: journaled + buffer.count, rejectedCount: rejectedCount, rejections: rejections)
@@ -76,7 +84,11 @@ public struct CampaignUpload: Sendable {
         guard journaled + buffer.count < Self.recipientsMax else {
             throw .tooManyRecipients(count: journaled + buffer.count + 1, max: Self.recipientsMax)
         }
-        buffer.append(NewMessage(to: recipient.to, params: recipient.params))
+        if dedupe && !seen.insert(recipient.to).inserted {
+            reject(position: position, reason: "\(recipient.to) is already a recipient of this campaign (send \"dedupe\": false to send it again)")
+            return
+        }
+        buffer.append(NewMessage(to: recipient.to, params: recipient.params, externalID: recipient.externalID))
         if buffer.count >= batchRecipients { try await flush() }
     }
 

@@ -145,7 +145,7 @@ public final class Dispatcher: Sendable {
     /// Recipients that fail validation are listed in the receipt and not journaled; input
     /// that fails as a whole throws `IntakeError` and leaves nothing behind.
     public func submitCampaign(
-        senderPhoneNumberID: String, messageObject: [UInt8], recipients: [RecipientInput], options: CampaignOptions = .standard
+        senderPhoneNumberID: String, messageObject: [UInt8], recipients: [RecipientInput], options: CampaignOptions = .standard, dedupe: Bool = true
     ) async throws(IntakeError) -> CampaignReceipt {
         guard !recipients.isEmpty else { throw .noRecipients }
         guard recipients.count <= CampaignIntake.recipientsPerRequestMax else {
@@ -154,6 +154,7 @@ public final class Dispatcher: Sendable {
         var upload = try await beginCampaign(
             senderPhoneNumberID: senderPhoneNumberID, messageObject: messageObject, options: options,
             batchRecipients: min(recipients.count, CampaignUpload.batchRecipientsDefault))
+        upload.dedupe = dedupe
         do {
             for (index, recipient) in recipients.enumerated() { try await upload.add(recipient, position: index) }
             _ = try await upload.complete(storing: nil)
@@ -346,7 +347,9 @@ public final class Dispatcher: Sendable {
     /// A page of campaigns in id order after `after`, only those whose progress state is
     /// `state` when given; `next` is the cursor for the following page (nil at the end).
     /// Scans at most `scanMax` campaigns per call, so a rare state pages in steps.
-    public func campaignPage(after: CampaignID?, limit: Int, state: String?, scanMax: Int = 10_000) throws -> (campaigns: [CampaignProgress], next: CampaignID?) {
+    public func campaignPage(
+        after: CampaignID?, limit: Int, state: String?, label: String? = nil, nameContains: String? = nil, scanMax: Int = 10_000
+    ) throws -> (campaigns: [CampaignProgress], next: CampaignID?) {
         let phones = Dictionary(try journal.senders().map { ($0.id, $0.phoneNumberID) }, uniquingKeysWith: { a, _ in a })
         let wall = clock.wallMilliseconds()
         var out: [CampaignProgress] = []
@@ -361,7 +364,9 @@ public final class Dispatcher: Sendable {
                 cursor = record.id
                 var progress = CampaignProgress(record: record, senderPhoneNumberID: phones[record.sender], wallMilliseconds: wall)
                 progress.sendRate = loop.sendRate(campaign: record.id)
-                if state == nil || progress.state == state {
+                if (state == nil || progress.state == state) && (label == nil || record.options.labels.contains(label!))
+                    && (nameContains == nil || record.options.name?.localizedCaseInsensitiveContains(nameContains!) == true)
+                {
                     out.append(progress)
                     if out.count == limit { break }
                 }

@@ -128,9 +128,12 @@ public struct NewMessage: Sendable, Equatable {
     public var to: String
     /// Values for the template's placeholders.
     public var params: [String]
-    public init(to: String, params: [String]) {
+    /// The caller's own id for this recipient.
+    public var externalID: String?
+    public init(to: String, params: [String], externalID: String? = nil) {
         self.to = to
         self.params = params
+        self.externalID = externalID
     }
 }
 

@@ -24,11 +24,13 @@ extension JournalWriter {
                     throw JournalError.invalidField(field: "message", reason: "\(message.count) bytes, more than \(Self.campaignMessageBytesMax)")
                 }
                 try validate(recipients)
+                try validate(options)
                 let id = CampaignID(s.nextCampaignID)
                 s.nextCampaignID += 1
                 s.campaigns[id] = CampaignRecord(
                     id: id, sender: sender, createdMilliseconds: created, message: CampaignCodec.sealedMessage(message, id: id, cipher),
                     options: options)
+                try linkRetry(id, options, txn, &s)
                 let first = try appendMessages(recipients, campaign: id, sender: sender, created: created, txn, &s)
                 results.append(.campaign(id, firstMessage: first, count: recipients.count))
             case let .appendMessages(campaign, created, recipients):
@@ -45,17 +47,24 @@ extension JournalWriter {
                 guard message.count <= Self.campaignMessageBytesMax else {
                     throw JournalError.invalidField(field: "message", reason: "\(message.count) bytes, more than \(Self.campaignMessageBytesMax)")
                 }
+                try validate(options)
                 let id = CampaignID(s.nextCampaignID)
                 s.nextCampaignID += 1
                 s.campaigns[id] = CampaignRecord(
                     id: id, sender: sender, state: .receiving, createdMilliseconds: created, message: CampaignCodec.sealedMessage(message, id: id, cipher),
                     options: options)
+                try linkRetry(id, options, txn, &s)
                 results.append(.campaign(id, firstMessage: MessageID(s.nextMessageID), count: 0))
             case let .completeCampaign(id, options):
                 guard let record = try loadCampaign(id, txn, &s) else { throw JournalError.unknownCampaign(id) }
                 guard record.state == .receiving else { throw JournalError.campaignState(id, state: record.state, expected: "receiving") }
                 s.campaigns[id]!.state = .active
-                if let options { s.campaigns[id]!.options = options }
+                if var options {
+                    try validate(options)
+                    // What it retries was fixed when it began.
+                    options.retryOf = record.options.retryOf
+                    s.campaigns[id]!.options = options
+                }
                 results.append(.done)
             case let .cancelCampaign(id, discardMax, removing):
                 results.append(.discarded(try cancelCampaign(id, discardMax: discardMax, removing: removing, txn, &s)))
@@ -288,7 +297,27 @@ extension JournalWriter {
                 throw JournalError.invalidField(field: "recipients[\(i)].params", reason: "\(r.params.count) parameters, more than \(MessageCodec.paramsMax)")
             }
             for p in r.params { try checkLength(p, "recipients[\(i)].params") }
+            if let x = r.externalID { try checkLength(x, "recipients[\(i)].external_id") }
         }
+    }
+
+    /// Labels one campaign may have.
+    static let labelsMax = 16
+
+    private func validate(_ options: CampaignOptions) throws {
+        if let name = options.name { try checkLength(name, "name") }
+        guard options.labels.count <= Self.labelsMax else {
+            throw JournalError.invalidField(field: "labels", reason: "\(options.labels.count) labels, more than \(Self.labelsMax)")
+        }
+        for label in options.labels { try checkLength(label, "labels") }
+    }
+
+    /// Notes the new campaign `id` on the one it retries (which must exist).
+    private func linkRetry(_ id: CampaignID, _ options: CampaignOptions, _ txn: borrowing Transaction, _ s: inout WriterState) throws {
+        guard let source = options.retryOf else { return }
+        guard try loadCampaign(source, txn, &s) != nil else { throw JournalError.unknownCampaign(source) }
+        s.campaigns[source]!.retries.append(id)
+        if s.campaigns[source]!.retries.count > CampaignRecord.retriesKept { s.campaigns[source]!.retries.removeFirst() }
     }
 
     /// Appends `queued` messages with the next ids (`MDB_APPEND`: ids only grow) and their
@@ -300,7 +329,9 @@ extension JournalWriter {
         let first = MessageID(s.nextMessageID)
         for r in recipients {
             let id = MessageID(s.nextMessageID)
-            let record = MessageRecord(id: id, campaign: campaign, sender: sender, updatedMilliseconds: created, to: r.to, params: r.params)
+            let record = MessageRecord(
+                id: id, campaign: campaign, sender: sender, updatedMilliseconds: created, to: r.to, params: r.params,
+                externalID: r.externalID, times: MessageTimes(accepted: created))
             try Key(id: id.rawValue).withBytes { key in
                 try txn.putReserving(tables.messages, key, count: MessageCodec.size(record, cipher), append: true) { MessageCodec.write(record, cipher, to: $0) }
             }
@@ -308,6 +339,10 @@ extension JournalWriter {
             s.nextMessageID += 1
         }
         s.campaigns[campaign]!.counts[.queued] += UInt64(recipients.count)
+        if !recipients.isEmpty {
+            if s.campaigns[campaign]!.firstMessage == nil { s.campaigns[campaign]!.firstMessage = first }
+            s.campaigns[campaign]!.lastMessage = MessageID(s.nextMessageID - 1)
+        }
         return first
     }
 
@@ -348,6 +383,10 @@ extension JournalWriter {
         static let campaign = 14
         static let notBefore = 22
         static let updated = 30
+        static let sentTime = 46
+        static let deliveredTime = 54
+        static let readTime = 62
+        static let endedTime = 70
     }
 
     /// Applies each allowed transition; counts unknown ids, forbidden moves and sends the
@@ -384,11 +423,12 @@ extension JournalWriter {
         let indexWamid = t.wamid.flatMap { $0 != MessageCodec.readWamid(stored) ? $0 : nil }
 
         scratch.removeAll(keepingCapacity: true)
-        if t.wamid == nil && t.errorMessage == nil {
+        if t.wamid == nil && t.errorMessage == nil && stored[0] == MessageCodec.format {
             // Same strings: copy the record and patch its fixed header.
             scratch.append(contentsOf: stored)
-        } else if stored[0] == MessageCodec.format {
-            // New strings in the clear part; the sealed part is copied, not re-encrypted.
+        } else if stored[0] != MessageCodec.clearFormat {
+            // New strings (or the times format 2 lacks) in the clear part; the sealed part
+            // is copied, not re-encrypted.
             do { try MessageCodec.replacingStrings(stored, wamid: t.wamid, errorMessage: t.errorMessage, into: &scratch) } catch {
                 throw JournalError.corruptRecord(path: path, table: Schema.messages, key: t.id.description)
             }
@@ -410,6 +450,13 @@ extension JournalWriter {
             if t.errorCode != 0 { b.storeBytes(of: t.errorCode.littleEndian, toByteOffset: Offset.errorCode, as: Int32.self) }
             b.storeBytes(of: notBefore.littleEndian, toByteOffset: Offset.notBefore, as: Int64.self)
             b.storeBytes(of: t.updatedMilliseconds.littleEndian, toByteOffset: Offset.updated, as: Int64.self)
+            if let offset = Self.timeOffset(t.to) {
+                // Milestones keep their first time; an ending keeps its last.
+                let first = Int64(littleEndian: b.loadUnaligned(fromByteOffset: offset, as: Int64.self))
+                if first == 0 || offset == Offset.endedTime {
+                    b.storeBytes(of: t.updatedMilliseconds.littleEndian, toByteOffset: offset, as: Int64.self)
+                }
+            }
         }
         try key.withBytes { k in try scratch.withUnsafeBytes { try txn.put(tables.messages, k, $0) } }
         if let indexWamid { try putWamid(indexWamid, t.id, txn) }
@@ -422,11 +469,26 @@ extension JournalWriter {
         assert(s.campaigns[campaign]!.counts[from] > 0, "campaign \(campaign) has no \(from) message to move")
         s.campaigns[campaign]!.counts[from] &-= 1
         s.campaigns[campaign]!.counts[t.to] += 1
+        if t.to == .failed {
+            let code = t.errorCode != 0 ? t.errorCode : Int32(littleEndian: stored.loadUnaligned(fromByteOffset: Offset.errorCode, as: Int32.self))
+            s.campaigns[campaign]!.failures.add(code)
+        }
         // The one check a transition pays when nobody subscribes.
         if !s.outbox.subscriptions.isEmpty && t.to.isReported {
             try emit(t.id, campaign: campaign, sender: sender, state: t.to, txn, &s)
         }
         return true
+    }
+
+    /// Where a move to `state` records its time in a format 3 record.
+    static func timeOffset(_ state: MessageState) -> Int? {
+        switch state {
+        case .sent: Offset.sentTime
+        case .delivered: Offset.deliveredTime
+        case .read: Offset.readTime
+        case .failed, .unknown, .expired, .cancelled, .suppressed: Offset.endedTime
+        case .queued, .inFlight, .retryAt, .inDoubt: nil
+        }
     }
 
     /// Longest wamid indexed: LMDB's key limit is 511 bytes; WhatsApp's are under 100.

@@ -44,7 +44,7 @@ extension JournalWriter {
             var entry = try c.first()
             while let (key, _) = entry {
                 let message = MessageID(Key.id(key))
-                guard let bytes = try Key(id: message.rawValue).withBytes({ try txn.get(tables.messages, $0) }), bytes.count >= MessageCodec.headerBytes else {
+                guard let bytes = try Key(id: message.rawValue).withBytes({ try txn.get(tables.messages, $0) }), bytes.count >= MessageCodec.shortHeaderBytes else {
                     throw JournalError.corruptRecord(path: path, table: Schema.inflight, key: "\(message) (no such message)")
                 }
                 if SenderID(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: MessageCodec.senderOffset, as: UInt32.self))) == id { return true }

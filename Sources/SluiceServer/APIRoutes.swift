@@ -105,6 +105,7 @@ public enum APIRoutes {
             }
             return JSONBody.response(.ok, campaignJSON(progress))
         }
+        CampaignMessageRoutes.add(read: read, submit: submit, dispatcher: dispatcher, keys: keys, batchRecipients: campaignBatchRecipients)
         for (action, state) in [("pause", CampaignState.paused), ("resume", .active), ("cancel", .withdrawn)] {
             submit.post("campaigns/:id/\(action)") { _, context in
                 try await changeCampaign(try campaignID(context), to: state, action: action, dispatcher: dispatcher)
@@ -235,7 +236,17 @@ public enum APIRoutes {
             }
             state = String(text)
         }
-        let page = try dispatcher.campaignPage(after: after, limit: limit, state: state)
+        var label: String?
+        if let text = query["label"] {
+            guard CampaignIntake.isLabel(String(text)) else { throw APIError.invalid("label", "label must be 1–\(CampaignIntake.labelBytesMax) letters, digits, '.', '_', ':', '/' or '-'") }
+            label = String(text)
+        }
+        var name: String?
+        if let text = query["name"] {
+            guard (1...CampaignIntake.nameBytesMax).contains(text.utf8.count) else { throw APIError.invalid("name", "name must be 1–\(CampaignIntake.nameBytesMax) bytes (matched as a case-insensitive part of the name)") }
+            name = String(text)
+        }
+        let page = try dispatcher.campaignPage(after: after, limit: limit, state: state, label: label, nameContains: name)
         return JSONBody.response(.ok, [
             "campaigns": page.campaigns.map(campaignJSON),
             "next": page.next.map { $0.description as Any } ?? NSNull(),
@@ -281,6 +292,13 @@ public enum APIRoutes {
         ]
         if let sender = p.senderPhoneNumberID { json["sender"] = sender }
         if let reason = p.pauseReason { json["pause_reason"] = reason }
+        json["name"] = p.options.name.map { $0 as Any } ?? NSNull()
+        json["labels"] = p.options.labels
+        json["retry_of"] = p.options.retryOf.map { $0.description as Any } ?? NSNull()
+        json["retries"] = p.retries.map(\.description)
+        json["failures"] = p.failures.entries.sorted { $0.count > $1.count }.map { e -> [String: Any] in
+            ["code": e.code == FailureCounts.otherCode ? NSNull() : Int(e.code) as Any, "count": e.count]
+        }
         return json
     }
 

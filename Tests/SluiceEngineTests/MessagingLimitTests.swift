@@ -42,7 +42,7 @@ import SluiceTestSupport
             #expect(sender.messagingLimit == 250)
             // 250 new recipients fill the window, 20 of them again (free), then 50 new ones (wait).
             let list = (0..<250).map(recipient) + (0..<20).map(recipient) + (250..<300).map(recipient)
-            let receipt = try await dispatcher.submitCampaign(senderPhoneNumberID: "1101", messageObject: Self.message, recipients: list)
+            let receipt = try await dispatcher.submitCampaign(senderPhoneNumberID: "1101", messageObject: Self.message, recipients: list, dedupe: false)
             #expect(receipt.accepted == 320)
 
             // While the cap holds: the snapshot says so.

@@ -15,13 +15,35 @@ struct CodecTests {
     @Test func messageRoundTrips() throws {
         let plain = MessageRecord(id: MessageID(7), campaign: CampaignID(3), sender: SenderID(2), to: "4917012345678", params: ["a", "ü✓", ""])
         #expect(try roundTrip(plain) == plain)
-        #expect(MessageCodec.size(plain, cipher) == 38 + 29 + 15 + 3 + 7 + 2)
-        #expect(MessageCodec.size(plain, RecordCipher(key: nil)) == 38 + 1 + 15 + 3 + 7 + 2)
+        #expect(MessageCodec.size(plain, cipher) == 78 + 29 + 15 + 3 + 7 + 2)
+        #expect(MessageCodec.size(plain, RecordCipher(key: nil)) == 78 + 1 + 15 + 3 + 7 + 2)
         let full = MessageRecord(
             id: MessageID(UInt64.max), campaign: CampaignID(1 << 40), sender: SenderID(UInt32.max), state: .failed,
             attempts: 65_535, notBeforeMilliseconds: -5, updatedMilliseconds: Int64.max, to: "", params: [],
-            wamid: "wamid.HBgL", errorCode: -131026, errorMessage: "Message undeliverable")
+            wamid: "wamid.HBgL", errorCode: -131026, errorMessage: "Message undeliverable", externalID: "crm-42",
+            times: MessageTimes(accepted: 1, sent: 2, delivered: 3, read: Int64.max, ended: -1))
         #expect(try roundTrip(full) == full)
+    }
+
+    @Test("a format 2 record (no times, no external id) reads with zero times, and gains the times' place when its strings are replaced")
+    func format2MessageReadsAndUpgrades() throws {
+        let m = MessageRecord(
+            id: MessageID(5), campaign: CampaignID(2), sender: SenderID(1), state: .inFlight, updatedMilliseconds: 77,
+            to: "4917012345678", params: ["Ann"], wamid: "wamid.A")
+        var bytes = [UInt8](repeating: 0, count: MessageCodec.size(m, cipher))
+        bytes.withUnsafeMutableBytes { MessageCodec.write(m, cipher, to: $0.baseAddress!) }
+        var format2 = bytes
+        format2[0] = MessageCodec.sealedFormat
+        format2.removeSubrange(MessageCodec.shortHeaderBytes..<MessageCodec.headerBytes)
+        #expect(try format2.withUnsafeBytes { try MessageCodec.read(id: m.id, $0, cipher) } == m)
+        #expect(format2.withUnsafeBytes { MessageCodec.readWamid($0) } == "wamid.A")
+
+        var upgraded: [UInt8] = []
+        try format2.withUnsafeBytes { try MessageCodec.replacingStrings($0, wamid: nil, errorMessage: "late", into: &upgraded) }
+        var expected = m
+        expected.errorMessage = "late"
+        #expect(upgraded[0] == MessageCodec.format)
+        #expect(try upgraded.withUnsafeBytes { try MessageCodec.read(id: m.id, $0, cipher) } == expected)
     }
 
     @Test func truncatedMessageIsRejected() throws {
@@ -84,7 +106,12 @@ struct CodecTests {
         var pausedBytes = [UInt8](repeating: 0, count: CampaignCodec.storedSize(paused))
         pausedBytes.withUnsafeMutableBytes { CampaignCodec.writeStored(paused, to: $0.baseAddress!) }
         #expect(try pausedBytes.withUnsafeBytes { try CampaignCodec.read(id: c.id, $0, cipher) }.pauseReason == "uploading media up_1 failed")
-        var format3 = bytes
+        // Format 4: no message range nor descriptors (29 bytes when all are empty).
+        var format4 = bytes
+        format4[0] = 4
+        format4.removeSubrange(reasonAt + 2..<reasonAt + 2 + 29)
+        #expect(try format4.withUnsafeBytes { try CampaignCodec.read(id: c.id, $0, cipher) } == c)
+        var format3 = format4
         format3[0] = 3
         format3.removeSubrange(reasonAt..<reasonAt + 2)
         #expect(try format3.withUnsafeBytes { try CampaignCodec.read(id: c.id, $0, cipher) } == c)
@@ -101,6 +128,33 @@ struct CodecTests {
         var bad = bytes
         bad[optionsAt] = 9
         #expect(throws: ByteReader.Short.self) { try bad.withUnsafeBytes { try CampaignCodec.read(id: c.id, $0, cipher) } }
+    }
+
+    @Test("a campaign keeps its message range, name, labels, retry links and failures by code")
+    func campaignDescriptorsRoundTrip() throws {
+        var failures = FailureCounts()
+        failures.add(131026)
+        failures.add(131026)
+        failures.add(-1)
+        let options = CampaignOptions(name: "Winter sale ✓", labels: ["promo", "eu-west"], retryOf: CampaignID(3))
+        let c = CampaignRecord(
+            id: CampaignID(8), sender: SenderID(1), createdMilliseconds: 1, message: Array("{}".utf8), options: options,
+            firstMessage: MessageID(100), lastMessage: MessageID(1 << 40), failures: failures, retries: [CampaignID(9), CampaignID(12)])
+        var stored = c
+        stored.message = CampaignCodec.sealedMessage(c.message, id: c.id, cipher)
+        var bytes = [UInt8](repeating: 0, count: CampaignCodec.storedSize(stored))
+        bytes.withUnsafeMutableBytes { CampaignCodec.writeStored(stored, to: $0.baseAddress!) }
+        #expect(try bytes.withUnsafeBytes { try CampaignCodec.read(id: c.id, $0, cipher) } == c)
+        #expect(failures.entries == [.init(code: 131026, count: 2), .init(code: -1, count: 1)])
+    }
+
+    @Test("failure codes past the bound are counted together, never dropped")
+    func failureCountsAreBounded() {
+        var failures = FailureCounts()
+        for code in 0..<Int32(FailureCounts.codesMax + 10) { failures.add(code) }
+        #expect(failures.entries.count == FailureCounts.codesMax)
+        #expect(failures.total == UInt64(FailureCounts.codesMax + 10))
+        #expect(failures.entries.last == .init(code: FailureCounts.otherCode, count: 11))
     }
 
     @Test func keysSortNumerically() {

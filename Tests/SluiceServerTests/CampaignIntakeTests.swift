@@ -100,7 +100,7 @@ import Testing
             #expect(rejected.map(\.0) == [3, 5, 7, 8, 9])
             #expect(rejected[0].1.contains("digits"))
             #expect(rejected[1].1.contains("params"))
-            #expect(rejected[2].1 == "parms is not a field here (did you mean params?); known: params, to")
+            #expect(rejected[2].1 == "parms is not a field here (did you mean params?); known: external_id, params, to")
             #expect(rejected[3].1 == "to must be a string")
             let id = try #require(r.body["id"] as? String)
             let progress = try #require(try dispatcher.campaignProgress(CampaignID(UInt64(id)!)))

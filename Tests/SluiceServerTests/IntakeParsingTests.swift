@@ -49,8 +49,8 @@ import Testing
         #expect(ok(#"{"to":"966500000001","params":["a","b"]}"#) == RecipientInput(to: "966500000001", params: ["a", "b"]))
         #expect(ok(#" { "params" : [ ] , "to" : "1" } "#) == RecipientInput(to: "1", params: []))
         // Another key is refused, with the known one it is close to.
-        #expect(problem(#"{"to":"1","prams":["a"]}"#) == "prams is not a field here (did you mean params?); known: params, to")
-        #expect(problem(#"{"to":"1","extra":{"a":[1,{"b":null}],"c":"}"},"n":-1.5e3,"t":true}"#) == "extra is not a field here; known: params, to")
+        #expect(problem(#"{"to":"1","prams":["a"]}"#) == "prams is not a field here (did you mean params?); known: external_id, params, to")
+        #expect(problem(#"{"to":"1","extra":{"a":[1,{"b":null}],"c":"}"},"n":-1.5e3,"t":true}"#) == "extra is not a field here; known: external_id, params, to")
         #expect(ok(#"{"to":"1","params":["\u00e9\n\"\\\/","\ud83d\ude00"]}"#)?.params == ["é\n\"\\/", "😀"])
         #expect(problem(#"{"params":["a"]}"#) == "to is required")
         #expect(problem(#"{"to":1}"#) == "to must be a string")
@@ -64,7 +64,7 @@ import Testing
         #expect(problem(#"{"to":"1","x":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}"#) != nil, "nesting is bounded")
         // The value of an unknown key is held to JSON as strictly as the rest: a line that
         // is not JSON says so first.
-        #expect(problem(#"{"to":"1","x":[],"y":{},"z":[0,-0.5,1e9,2E-3,false,null,{"k":["v"]}]}"#) == "x is not a field here; known: params, to")
+        #expect(problem(#"{"to":"1","x":[],"y":{},"z":[0,-0.5,1e9,2E-3,false,null,{"k":["v"]}]}"#) == "x is not a field here; known: external_id, params, to")
         #expect(problem(#"{"to":"1","x":[}"#) == "invalid JSON at byte 16: a value is expected")
         #expect(problem(#"{"to":"1","x":{]}"#) == "invalid JSON at byte 16: a key is expected")
         #expect(problem(#"{"to":"1","x":abc}"#) == "invalid JSON at byte 15: a value is expected")

@@ -17,16 +17,7 @@ import Testing
 
     static func png(_ count: Int) -> [UInt8] { [0x89, 0x50, 0x4e, 0x47] + (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ 5) } }
 
-    /// An answer as status and parsed JSON body (parsed after the await: `[String: Any]`
-    /// does not cross it).
-    struct Answer {
-        var status: Int
-        var json: [String: Any]
-        init(_ raw: (status: Int, body: [UInt8])) {
-            status = raw.status
-            json = (try? JSONSerialization.jsonObject(with: Data(raw.body))) as? [String: Any] ?? [:]
-        }
-    }
+    typealias Answer = JSONAnswer
 
     static func upload(_ port: Int, _ bytes: [UInt8], type: String?, declaredLength: Int? = nil) async throws -> (status: Int, body: [UInt8]) {
         try await RawHTTPClient.post(port: port, path: "/v1/media", body: bytes, contentType: type, bearer: adminKey, declaredLength: declaredLength)

@@ -3,6 +3,19 @@ import Foundation
 import Glibc
 #endif
 
+/// An answer as status and parsed JSON body (parsed after the await: `[String: Any]`
+/// does not cross it).
+struct JSONAnswer {
+    var status: Int
+    var json: [String: Any]
+    init(_ raw: (status: Int, body: [UInt8])) {
+        status = raw.status
+        json = (try? JSONSerialization.jsonObject(with: Data(raw.body))) as? [String: Any] ?? [:]
+    }
+
+    var errorField: String? { (json["error"] as? [String: Any])?["field"] as? String }
+}
+
 /// A blocking HTTP/1.1 client over a plain socket, for what a test client cannot do:
 /// send a body in parts with pauses between them, or go away in the middle of it. Its
 /// blocking calls run on a dispatch queue, off Swift's cooperative pool.
@@ -51,6 +64,34 @@ final class RawHTTPClient: @unchecked Sendable {
         return try await client.rawResponse()
     }
 
+    /// `GET path` read to the end of the connection, a chunked body decoded: for streamed
+    /// answers (no Content-Length). The status, the headers' text and the body.
+    static func getStreamed(port: Int, path: String, bearer: String) async throws -> (status: Int, head: String, body: [UInt8]) {
+        let client = try RawHTTPClient(port: port)
+        defer { client.closeNormally() }
+        try await client.send(Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(bearer)\r\nConnection: close\r\n\r\n".utf8))
+        let data = try await client.run { [fd = client.fd] in
+            var data: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            while true {
+                let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+                guard n > 0 else { return data }
+                data.append(contentsOf: buffer[0..<n])
+            }
+        }
+        guard let end = find(Array("\r\n\r\n".utf8), in: data) else { throw POSIXError(.EPROTO) }
+        let head = String(decoding: data[..<end], as: UTF8.self)
+        let status = Int(head.split(separator: " ")[1]) ?? 0
+        var rest = Array(data[(end + 4)...])
+        guard head.lowercased().contains("transfer-encoding: chunked") else { return (status, head, rest) }
+        var body: [UInt8] = []
+        while let line = find(Array("\r\n".utf8), in: rest), let size = Int(String(decoding: rest[..<line], as: UTF8.self), radix: 16), size > 0 {
+            body += rest[(line + 2)..<(line + 2 + size)]
+            rest = Array(rest[(line + 2 + size + 2)...])
+        }
+        return (status, head, body)
+    }
+
     /// `POST path` with a JSON body on a connection of its own: the status and the body's bytes.
     static func post(port: Int, path: String, json: String, bearer: String? = nil) async throws -> (status: Int, body: [UInt8]) {
         try await post(port: port, path: path, body: Array(json.utf8), contentType: "application/json", bearer: bearer)
@@ -60,14 +101,15 @@ final class RawHTTPClient: @unchecked Sendable {
     /// `declaredLength` announces a longer body than is sent (a server that refuses by
     /// Content-Length answers before it).
     static func post(
-        port: Int, path: String, body: [UInt8], contentType: String?, bearer: String? = nil, declaredLength: Int? = nil
+        port: Int, path: String, body: [UInt8], contentType: String?, bearer: String? = nil, declaredLength: Int? = nil, headers: [String: String] = [:]
     ) async throws -> (status: Int, body: [UInt8]) {
         let client = try RawHTTPClient(port: port)
         defer { client.closeNormally() }
         let authorization = bearer.map { "Authorization: Bearer \($0)\r\n" } ?? ""
         let type = contentType.map { "Content-Type: \($0)\r\n" } ?? ""
+        let extra = headers.map { "\($0.key): \($0.value)\r\n" }.joined()
         try await client.send(
-            Array("POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\(authorization)\(type)Content-Length: \(declaredLength ?? body.count)\r\nConnection: close\r\n\r\n".utf8) + body)
+            Array("POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\(authorization)\(type)\(extra)Content-Length: \(declaredLength ?? body.count)\r\nConnection: close\r\n\r\n".utf8) + body)
         return try await client.rawResponse()
     }
 

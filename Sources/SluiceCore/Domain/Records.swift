@@ -17,11 +17,15 @@ public struct MessageRecord: Sendable, Equatable {
     /// WhatsApp `error.code` (or a transport code) of the last failure; 0 when none.
     public var errorCode: Int32
     public var errorMessage: String?
+    /// The caller's own id for this recipient, given at intake.
+    public var externalID: String?
+    public var times: MessageTimes
 
     public init(
         id: MessageID, campaign: CampaignID, sender: SenderID, state: MessageState = .queued,
         attempts: UInt16 = 0, notBeforeMilliseconds: Int64 = 0, updatedMilliseconds: Int64 = 0,
-        to: String, params: [String], wamid: String? = nil, errorCode: Int32 = 0, errorMessage: String? = nil
+        to: String, params: [String], wamid: String? = nil, errorCode: Int32 = 0, errorMessage: String? = nil,
+        externalID: String? = nil, times: MessageTimes = MessageTimes()
     ) {
         self.id = id
         self.campaign = campaign
@@ -35,6 +39,28 @@ public struct MessageRecord: Sendable, Equatable {
         self.wamid = wamid
         self.errorCode = errorCode
         self.errorMessage = errorMessage
+        self.externalID = externalID
+        self.times = times
+    }
+}
+
+/// When a message reached each milestone, wall-clock ms; 0 when it has not (or when it
+/// was journaled before times were kept).
+public struct MessageTimes: Sendable, Equatable {
+    public var accepted: Int64
+    /// WhatsApp accepted the send (answer or `sent` status), first time.
+    public var sent: Int64
+    public var delivered: Int64
+    public var read: Int64
+    /// It ended without delivery: failed, unknown, expired, cancelled or suppressed.
+    public var ended: Int64
+
+    public init(accepted: Int64 = 0, sent: Int64 = 0, delivered: Int64 = 0, read: Int64 = 0, ended: Int64 = 0) {
+        self.accepted = accepted
+        self.sent = sent
+        self.delivered = delivered
+        self.read = read
+        self.ended = ended
     }
 }
 
@@ -110,12 +136,24 @@ public struct CampaignOptions: Sendable, Equatable {
     public var expiresAtMilliseconds: Int64?
     public var priority: CampaignPriority
     public var delivery: DeliveryMode
+    /// The owner's name for it, for people and the list's filter.
+    public var name: String?
+    /// The owner's labels, for the list's filter.
+    public var labels: [String]
+    /// The campaign whose recipients it retries.
+    public var retryOf: CampaignID?
 
-    public init(scheduleAtMilliseconds: Int64? = nil, expiresAtMilliseconds: Int64? = nil, priority: CampaignPriority = .marketing, delivery: DeliveryMode = .atLeastOnce) {
+    public init(
+        scheduleAtMilliseconds: Int64? = nil, expiresAtMilliseconds: Int64? = nil, priority: CampaignPriority = .marketing, delivery: DeliveryMode = .atLeastOnce,
+        name: String? = nil, labels: [String] = [], retryOf: CampaignID? = nil
+    ) {
         self.scheduleAtMilliseconds = scheduleAtMilliseconds
         self.expiresAtMilliseconds = expiresAtMilliseconds
         self.priority = priority
         self.delivery = delivery
+        self.name = name
+        self.labels = labels
+        self.retryOf = retryOf
     }
 
     /// What a campaign gets when it names none.
@@ -141,10 +179,21 @@ public struct CampaignRecord: Sendable, Equatable {
     public var options: CampaignOptions
     /// Why it is `paused` when Sluice paused it (a media upload failed); nil when its owner did.
     public var pauseReason: String?
+    /// Its first and last message ids (nil before the first, and in records written before
+    /// they were kept): its messages lie between, among other campaigns' that streamed in
+    /// at the same time.
+    public var firstMessage: MessageID?
+    public var lastMessage: MessageID?
+    /// Its `failed` messages by error code.
+    public var failures: FailureCounts
+    /// Campaigns created to retry its recipients, oldest first (the last `retriesKept`).
+    public var retries: [CampaignID]
+    public static let retriesKept = 32
 
     public init(
         id: CampaignID, sender: SenderID, state: CampaignState = .active, createdMilliseconds: Int64, message: [UInt8],
-        counts: StateCounts = StateCounts(), options: CampaignOptions = .standard, pauseReason: String? = nil
+        counts: StateCounts = StateCounts(), options: CampaignOptions = .standard, pauseReason: String? = nil,
+        firstMessage: MessageID? = nil, lastMessage: MessageID? = nil, failures: FailureCounts = FailureCounts(), retries: [CampaignID] = []
     ) {
         self.id = id
         self.sender = sender
@@ -154,7 +203,43 @@ public struct CampaignRecord: Sendable, Equatable {
         self.counts = counts
         self.options = options
         self.pauseReason = pauseReason
+        self.firstMessage = firstMessage
+        self.lastMessage = lastMessage
+        self.failures = failures
+        self.retries = retries
     }
+}
+
+/// Failed messages by error code, in the order codes first failed. Bounded: past
+/// `codesMax` distinct codes the rest count under `otherCode`.
+public struct FailureCounts: Sendable, Equatable {
+    public struct Entry: Sendable, Equatable {
+        public var code: Int32
+        public var count: UInt64
+        public init(code: Int32, count: UInt64) {
+            self.code = code
+            self.count = count
+        }
+    }
+
+    public static let codesMax = 32
+    /// Where codes past `codesMax` are counted.
+    public static let otherCode = Int32.min
+    public var entries: [Entry]
+
+    public init(entries: [Entry] = []) { self.entries = entries }
+
+    public mutating func add(_ code: Int32, count: UInt64 = 1) {
+        if let i = entries.firstIndex(where: { $0.code == code }) {
+            entries[i].count += count
+        } else if entries.count < Self.codesMax - 1 || code == Self.otherCode {
+            entries.append(Entry(code: code, count: count))
+        } else {
+            add(Self.otherCode, count: count)
+        }
+    }
+
+    public var total: UInt64 { entries.reduce(0) { $0 + $1.count } }
 }
 
 /// A sending phone number and its rate tier.

@@ -2,21 +2,27 @@ import SluiceCore
 
 /// `campaigns` value:
 ///
-///     0 u8 format (4)   1 u8 state   2 u32 sender   6 i64 created ms
-///     14 u8 n = state count (11; 9 before `expired`, 8 before `unknown`)   15 n × u64 counts
+///     0 u8 format (5)   1 u8 state   2 u32 sender   6 i64 created ms
+///     14 u8 n = state count (12; 9 before `expired`, 8 before `unknown`)   15 n × u64 counts
 ///     then options: u8 priority, u8 delivery, i64 schedule_at ms, i64 expires_at ms
 ///     (`Int64.min`: none)
 ///     then the pause reason: u16 length + UTF-8 (0: none)
+///     then u64 first message, u64 last message, u64 retry of (0: none each),
+///     the name (u16 length + UTF-8, 0: none), u8 label count + labels (u16 length + UTF-8),
+///     u8 retry count + u64 each, u8 failure code count + (i32 code, u64 count) each
 ///     then sealed: the message object  (`RecordCipher`, to the end of the value)
 ///
-/// Format 3 has no pause reason; format 2 has no options (the standard ones); format 1 (before encryption) has none and
-/// ends with u32 length + the message in the clear. Both are read only.
+/// Format 4 ends before the message range; format 3 has no pause reason; format 2 has no
+/// options (the standard ones); format 1 (before encryption) has none and ends with u32
+/// length + the message in the clear. All are read only.
 ///
 /// Counts change with every transition: the writer keeps a campaign's sealed section as
 /// stored (`readStored`, `writeStored`) and rewrites the counts around it, so a commit
 /// encrypts nothing for them.
 enum CampaignCodec {
-    static let format: UInt8 = 4
+    static let format: UInt8 = 5
+    /// A pause reason, no message range nor descriptors.
+    static let reasonFormat: UInt8 = 4
     /// Options, no pause reason.
     static let optionsFormat: UInt8 = 3
     /// Sealed, without options.
@@ -36,7 +42,12 @@ enum CampaignCodec {
 
     /// Size of a record whose `message` is a sealed section.
     static func storedSize(_ c: CampaignRecord) -> Int {
-        15 + 8 * c.counts.values.count + optionsBytes + 2 + (c.pauseReason?.utf8.count ?? 0) + c.message.count
+        15 + 8 * c.counts.values.count + optionsBytes + 2 + (c.pauseReason?.utf8.count ?? 0) + descriptorsSize(c) + c.message.count
+    }
+
+    private static func descriptorsSize(_ c: CampaignRecord) -> Int {
+        24 + 2 + (c.options.name?.utf8.count ?? 0) + 1 + c.options.labels.reduce(0) { $0 + 2 + $1.utf8.count }
+            + 1 + 8 * c.retries.count + 1 + 12 * c.failures.entries.count
     }
 
     /// Writes a record whose `message` is a sealed section, copied as it is.
@@ -53,6 +64,19 @@ enum CampaignCodec {
         w.i64(c.options.scheduleAtMilliseconds ?? none)
         w.i64(c.options.expiresAtMilliseconds ?? none)
         w.string(c.pauseReason ?? "")
+        w.u64(c.firstMessage?.rawValue ?? 0)
+        w.u64(c.lastMessage?.rawValue ?? 0)
+        w.u64(c.options.retryOf?.rawValue ?? 0)
+        w.string(c.options.name ?? "")
+        w.u8(UInt8(c.options.labels.count))
+        for label in c.options.labels { w.string(label) }
+        w.u8(UInt8(c.retries.count))
+        for r in c.retries { w.u64(r.rawValue) }
+        w.u8(UInt8(c.failures.entries.count))
+        for e in c.failures.entries {
+            w.u32(UInt32(bitPattern: e.code))
+            w.u64(e.count)
+        }
         c.message.withUnsafeBytes { w.bytes($0) }
         assert(w.offset == storedSize(c))
     }
@@ -96,7 +120,7 @@ enum CampaignCodec {
 
     private static func header(id: CampaignID, _ r: inout ByteReader) throws(ByteReader.Short) -> CampaignRecord {
         let format = try r.u8()
-        guard [Self.format, optionsFormat, sealedFormat, clearFormat].contains(format), let state = CampaignState(rawValue: try r.u8()) else { throw ByteReader.Short() }
+        guard [Self.format, reasonFormat, optionsFormat, sealedFormat, clearFormat].contains(format), let state = CampaignState(rawValue: try r.u8()) else { throw ByteReader.Short() }
         let sender = SenderID(try r.u32())
         let created = try r.i64()
         let n = Int(try r.u8())
@@ -105,7 +129,7 @@ enum CampaignCodec {
         var counts = StateCounts()
         for i in 0..<n { counts.values[i] = try r.u64() }
         var options = CampaignOptions.standard
-        if format == Self.format || format == optionsFormat {
+        if format >= optionsFormat {
             guard let priority = CampaignPriority(rawValue: try r.u8()), let delivery = DeliveryMode(rawValue: try r.u8()) else { throw ByteReader.Short() }
             let start = try r.i64()
             let end = try r.i64()
@@ -114,11 +138,26 @@ enum CampaignCodec {
                 priority: priority, delivery: delivery)
         }
         var reason: String?
-        if format == Self.format {
+        if format >= reasonFormat {
             let text = try r.string()
             reason = text.isEmpty ? nil : text
         }
-        return CampaignRecord(id: id, sender: sender, state: state, createdMilliseconds: created, message: [], counts: counts, options: options, pauseReason: reason)
+        var c = CampaignRecord(id: id, sender: sender, state: state, createdMilliseconds: created, message: [], counts: counts, options: options, pauseReason: reason)
+        if format == Self.format {
+            func id(_ raw: UInt64) -> UInt64? { raw == 0 ? nil : raw }
+            c.firstMessage = id(try r.u64()).map { MessageID($0) }
+            c.lastMessage = id(try r.u64()).map { MessageID($0) }
+            c.options.retryOf = id(try r.u64()).map { CampaignID($0) }
+            let name = try r.string()
+            c.options.name = name.isEmpty ? nil : name
+            for _ in 0..<Int(try r.u8()) { c.options.labels.append(try r.string()) }
+            for _ in 0..<Int(try r.u8()) { c.retries.append(CampaignID(try r.u64())) }
+            for _ in 0..<Int(try r.u8()) {
+                let code = Int32(bitPattern: try r.u32())
+                c.failures.entries.append(FailureCounts.Entry(code: code, count: try r.u64()))
+            }
+        }
+        return c
     }
 }
 

@@ -111,7 +111,7 @@ enum CampaignIntakeRoute {
     }
 
     /// A campaign's members besides its recipients (a JSON body's top level, an NDJSON header).
-    static let headerFields: Set<String> = Set(["sender", "message"] + CampaignOptionsInput.names)
+    static let headerFields: Set<String> = Set(["sender", "message"] + CampaignOptionsInput.names + CampaignOptionsInput.intakeNames)
 
     // MARK: NDJSON
 
@@ -120,14 +120,15 @@ enum CampaignIntakeRoute {
         guard let header = try await lines.nextNonBlank() else {
             throw APIError.invalid("header", #"the body is empty; its first line must be the campaign header {"sender": …, "message": {…}}"#)
         }
-        let (sender, message, options) = try ndjsonHeader(header.bytes, number: header.number)
+        let (sender, message, options, dedupe) = try ndjsonHeader(header.bytes, number: header.number)
         var upload = try await begin(dispatcher, sender: sender, message: message, options: options, batchRecipients: batchRecipients)
+        upload.dedupe = dedupe
         return try await readLines(&lines, into: &upload, dispatcher: dispatcher, hasher: hasher, claim: claim) { RecipientLine.parse($0) }
     }
 
     /// The header line of an NDJSON body, `{"sender": …, "message": {…}}` (line `number`):
     /// the sender and the message object, or a 400 naming what is wrong.
-    static func ndjsonHeader(_ bytes: [UInt8], number: Int) throws -> (sender: String, message: [UInt8], options: CampaignOptions) {
+    static func ndjsonHeader(_ bytes: [UInt8], number: Int) throws -> (sender: String, message: [UInt8], options: CampaignOptions, dedupe: Bool) {
         let object: [String: Any]
         do {
             guard let parsed = try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
@@ -144,7 +145,7 @@ enum CampaignIntakeRoute {
         }
         try KnownFields.check(object, headerFields, prefix: "header.")
         let (sender, message) = try senderAndMessage(object, where: "header.")
-        return (sender, message, try CampaignOptionsInput.parse(object, prefix: "header."))
+        return (sender, message, try CampaignOptionsInput.parse(object, prefix: "header."), try CampaignOptionsInput.dedupe(object, prefix: "header."))
     }
 
     // MARK: CSV
@@ -155,6 +156,7 @@ enum CampaignIntakeRoute {
         var template: String
         var language: String
         var options: CampaignOptions
+        var dedupe: Bool
 
         init(_ query: Parameters) throws {
             func required(_ name: String, bytesMax: Int) throws -> String {
@@ -171,11 +173,12 @@ enum CampaignIntakeRoute {
             template = try required("template", bytesMax: CampaignIntakeRoute.templateNameBytesMax)
             language = try required("language", bytesMax: CampaignIntakeRoute.languageBytesMax)
             options = try CampaignOptionsInput.parse(query: query)
+            dedupe = try CampaignOptionsInput.dedupe(query: query)
         }
 
         /// What identifies the query in the request digest.
         var canonical: String {
-            "sender=\(sender)\u{0}template=\(template)\u{0}language=\(language)\n" + CampaignOptionsInput.canonical(options)
+            "sender=\(sender)\u{0}template=\(template)\u{0}language=\(language)\u{0}dedupe=\(dedupe)\n" + CampaignOptionsInput.canonical(options)
         }
 
         /// A template message whose body has `parameterCount` text parameters `{{1}}`….
@@ -197,6 +200,7 @@ enum CampaignIntakeRoute {
         let columns = try CSVColumns(header: header.bytes, number: header.number)
         let message = try query.messageObject(parameterCount: columns.parameterCount)
         var upload = try await begin(dispatcher, sender: query.sender, message: message, options: query.options, batchRecipients: batchRecipients)
+        upload.dedupe = query.dedupe
         return try await readLines(&lines, into: &upload, dispatcher: dispatcher, hasher: hasher, claim: claim) { columns.recipient($0) }
     }
 

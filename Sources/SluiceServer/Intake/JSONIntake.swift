@@ -33,6 +33,8 @@ struct JSONCampaignBody {
         }
     }
 
+    func dedupe() throws -> Bool { try CampaignOptionsInput.dedupe(members, prefix: "") }
+
     /// Whether a campaign can be begun: `sender` and `message` have arrived.
     var hasHeader: Bool { members["sender"] != nil && members["message"] != nil }
 
@@ -70,7 +72,13 @@ struct JSONIntake {
 
     mutating func take(_ event: JSONCampaignScanner.Event) async throws {
         if upload != nil, case .member(let key, _) = event, CampaignOptionsInput.names.contains(key) { optionsChanged = true }
-        guard let (index, bytes) = try body.take(event) else { return }
+        if case .member("dedupe", _) = event, upload?.hasRecipients == true {
+            throw APIError.invalid("dedupe", "dedupe must come before recipients: it decides how they are taken")
+        }
+        guard let (index, bytes) = try body.take(event) else {
+            if case .member("dedupe", _) = event, upload != nil { upload!.dedupe = try body.dedupe() }
+            return
+        }
         if upload == nil && body.hasHeader { try await begin(try body.header()) }
         if upload != nil {
             try await add(index, bytes)
@@ -100,6 +108,7 @@ struct JSONIntake {
     private mutating func begin(_ header: (sender: String, message: [UInt8], options: CampaignOptions)) async throws {
         upload = try await CampaignIntakeRoute.begin(
             dispatcher, sender: header.sender, message: header.message, options: header.options, batchRecipients: batchRecipients)
+        upload!.dedupe = try body.dedupe()
         let waiting = early
         early = []
         for (index, bytes) in waiting { try await add(index, bytes) }

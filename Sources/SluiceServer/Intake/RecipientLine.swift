@@ -4,7 +4,7 @@ import SluiceEngine
 /// building a JSON tree (a million lines must parse in about a second). Any other key, or
 /// anything that is not one JSON object, is refused with a reason.
 enum RecipientLine {
-    static let fields: Set<String> = ["to", "params"]
+    static let fields: Set<String> = ["to", "params", "external_id"]
 
     /// The recipient, or why the line is not one.
     static func parse(_ line: [UInt8]) -> Result<RecipientInput, Problem> {
@@ -52,6 +52,7 @@ struct JSONScanner {
         i += 1
         var to: String?
         var params: [String] = []
+        var externalID: String?
         var unknown: String?
         skipSpace()
         if peek() == UInt8(ascii: "}") {
@@ -71,6 +72,9 @@ struct JSONScanner {
                     to = try string()
                 case "params":
                     params = try stringArray()
+                case "external_id":
+                    guard peek() == UInt8(ascii: "\"") else { throw Problem("external_id must be a string", field: "external_id") }
+                    externalID = try string()
                 default:
                     // Refused once the line is known to be JSON: a misspelt `params` would
                     // send every message without its values.
@@ -91,7 +95,7 @@ struct JSONScanner {
             throw Problem(error.message, field: error.field)
         }
         guard let to else { throw Problem("to is required", field: "to") }
-        return RecipientInput(to: to, params: params)
+        return RecipientInput(to: to, params: params, externalID: externalID)
     }
 
     private mutating func stringArray() throws(Problem) -> [String] {
