@@ -103,11 +103,20 @@ import Testing
         #expect(csvSubmitted.status == 0, "\(csvSubmitted.output)")
         let csvID = try #require(try jsonObject(String(csvSubmitted.output.drop { $0 != "{" }))["id"] as? String)
         await #expect(try sluice(["submit", csv], environment: admin).output.contains("--sender and --template"))
+        // A spreadsheet's export: `;`, its own column names, a column that is not sent.
+        let export = stack.root + "/export.csv"
+        try "Order;Phone;Notes;First name\nA-17;966570002000;call first;Amal\nB-2;966570002001;;\"Badr; Jr.\"\n".write(toFile: export, atomically: true, encoding: .utf8)
+        let mapped = try await sluice(
+            ["submit", export, "--sender", "1065000601", "--template", "order_shipped", "--separator", ";",
+             "--column", "phone=to", "--column", "first name=1", "--column", "order=2"], environment: admin)
+        #expect(mapped.status == 0 && mapped.output.contains("2 accepted, 0 rejected"), "\(mapped.output)")
+        let misnamed = try await sluice(["submit", export, "--sender", "1065000601", "--template", "t", "--column", "phone=to", "--column", "frist name=1"], environment: admin)
+        #expect(misnamed.status == 1 && misnamed.output.contains("did you mean first name?"), "\(misnamed.output)")
 
         let campaigns = try await sluice(["campaigns", "list"], environment: admin)
         #expect(campaigns.status == 0)
         let listed = campaigns.output.split(separator: "\n").dropFirst().compactMap { $0.split(separator: " ").first.map(String.init) }
-        #expect(listed.count == 3 && listed.contains(campaign.id) && listed.contains(csvID), "\(campaigns.output)")
+        #expect(listed.count == 4 && listed.contains(campaign.id) && listed.contains(csvID), "\(campaigns.output)")
 
         #expect(await serve.stop() == 0)
         await stack.mock.stop()
