@@ -79,6 +79,7 @@ import Testing
         let followed = try await sluice(["status", campaign.id, "--follow", "--max-seconds", "60"], environment: admin)
         #expect(followed.status == 0)
         #expect(followed.output.contains("campaign \(campaign.id) done [marketing]: 40 messages"), "\(followed.output)")
+        #expect(!followed.output.contains("\u{1B}"), "on a pipe --follow prints plain lines, no cursor moves: \(followed.output)")
         let missing = try await sluice(["status", "999999"], environment: admin)
         #expect(missing.status != 0 && missing.output.contains("not_found"), "\(missing.output)")
         let noKey = try await sluice(["senders", "list", "--server", api])
