@@ -9,6 +9,7 @@ struct SluiceCommand: AsyncParsableCommand {
         subcommands: [
             ServeCommand.self, MockCommand.self, DemoCommand.self, JournalCommand.self, LoadTestCommand.self, ChaosCommand.self,
             SubmitCommand.self, StatusCommand.self, CampaignsCommand.self, SendersCommand.self, SuppressionsCommand.self, MediaCommand.self, KeysCommand.self,
+            SubscriptionsCommand.self,
         ]
     )
 }
