@@ -180,6 +180,9 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "SluiceLoadTestTests", dependencies: ["SluiceLoadTest", "SluiceCore"], swiftSettings: strict),
+        // The command line's pure parts: what a redraw writes, argument checks.
+        .testTarget(
+            name: "SluiceCLITests", dependencies: ["sluice", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
         .testTarget(
             name: "EndToEndTests",
             dependencies: [

@@ -14,17 +14,29 @@ final class ProgressDisplay {
 
     func draw(_ lines: [String], force: Bool = false) {
         if isTerminal {
-            var out = ""
-            if linesDrawn > 0 { out += "\u{1B}[\(linesDrawn)A" }
-            for line in lines { out += "\u{1B}[2K" + line + "\n" }
+            writeOut(STDOUT_FILENO, Self.redraw(previousLineCount: linesDrawn, lines))
             linesDrawn = lines.count
-            writeOut(STDOUT_FILENO, out)
         } else {
             let now = Date()
             if !force, let last = lastPipeDraw, now.timeIntervalSince(last) < pipeIntervalSeconds { return }
             lastPipeDraw = now
             say(lines.joined(separator: "\n"))
         }
+    }
+
+    /// What replaces the `previousLineCount` lines just drawn (the cursor below them) with
+    /// `lines`: up to the first, each line cleared and written. A shorter block clears
+    /// the old lines left under it and comes back up, so the cursor ends below the new
+    /// block and the next redraw moves up by its count. Nothing else on the screen changes.
+    static func redraw(previousLineCount: Int, _ lines: [String]) -> String {
+        let clear = "\u{1B}[2K"
+        var out = previousLineCount > 0 ? "\u{1B}[\(previousLineCount)A" : ""
+        for line in lines { out += clear + line + "\n" }
+        let leftOver = previousLineCount - lines.count
+        if leftOver > 0 {
+            out += String(repeating: clear + "\n", count: leftOver) + "\u{1B}[\(leftOver)A"
+        }
+        return out
     }
 
     static func bar(_ fraction: Double, width: Int = 30) -> String {

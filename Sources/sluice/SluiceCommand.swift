@@ -9,8 +9,52 @@ struct SluiceCommand: AsyncParsableCommand {
         subcommands: [
             ServeCommand.self, MockCommand.self, DemoCommand.self, JournalCommand.self, LoadTestCommand.self, ChaosCommand.self,
             SubmitCommand.self, StatusCommand.self, CampaignsCommand.self, SendersCommand.self, SuppressionsCommand.self, MediaCommand.self, KeysCommand.self,
+            SubscriptionsCommand.self,
         ]
     )
+
+    /// argument-parser's `main`, but an argument mistake found while running (an id that
+    /// is not one, no API key) shows the usage of the command that was run, as one found
+    /// while parsing does, not the root's `sluice <subcommand>`. Other errors (the server's
+    /// answer, an unreachable server) are one sentence without usage.
+    static func main() async {
+        var command: any ParsableCommand
+        do {
+            command = try await asyncParseAsRoot()
+        } catch {
+            exit(withError: error)
+        }
+        do {
+            if var command = command as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch let mistake as ValidationError {
+            writeOut(STDERR_FILENO, usageError(mistake.message, for: type(of: command)))
+            exit(withError: ExitCode.validationFailure)
+        } catch {
+            exit(withError: error)
+        }
+    }
+
+    /// What argument-parser prints for a `ValidationError` from `validate()`.
+    static func usageError(_ message: String, for command: any ParsableCommand.Type) -> String {
+        let usage = usageString(for: command)
+        let name = commandPath(to: command).joined(separator: " ")
+        return "Error: \(message)\nUsage: \(usage)\n  See '\(name) --help' for more information.\n"
+    }
+
+    /// `["sluice", "senders", "set"]` for `SendersCommand.SetSender`.
+    static func commandPath(to command: any ParsableCommand.Type) -> [String] {
+        var pending: [[any ParsableCommand.Type]] = [[Self.self]]
+        while let path = pending.popLast() {
+            let last = path[path.count - 1]
+            if ObjectIdentifier(last) == ObjectIdentifier(command) { return path.map { $0._commandName } }
+            pending += last.configuration.subcommands.map { path + [$0] }
+        }
+        return [configuration.commandName ?? "sluice"]
+    }
 }
 
 /// Writes a line to stdout at once (no stdio buffering), so that scripts, tests and CI

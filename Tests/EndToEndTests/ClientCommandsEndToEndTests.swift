@@ -2,7 +2,7 @@ import Foundation
 import SluiceTestSupport
 import Testing
 
-/// The operator commands (`sluice senders|keys|status|suppressions`) against a running `serve`.
+/// The operator commands (`sluice senders|keys|status|suppressions|subscriptions`) against a running `serve`.
 @Suite(.serialized) struct ClientCommandsEndToEndTests {
     /// Runs `sluice ARGS`; returns the exit status and stdout + stderr.
     func sluice(_ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
@@ -79,10 +79,12 @@ import Testing
         let followed = try await sluice(["status", campaign.id, "--follow", "--max-seconds", "60"], environment: admin)
         #expect(followed.status == 0)
         #expect(followed.output.contains("campaign \(campaign.id) done [marketing]: 40 messages"), "\(followed.output)")
+        #expect(!followed.output.contains("\u{1B}"), "on a pipe --follow prints plain lines, no cursor moves: \(followed.output)")
         let missing = try await sluice(["status", "999999"], environment: admin)
         #expect(missing.status != 0 && missing.output.contains("not_found"), "\(missing.output)")
         let noKey = try await sluice(["senders", "list", "--server", api])
-        #expect(noKey.status != 0 && noKey.output.contains("SLUICE_KEY"))
+        #expect(noKey.status == 64 && noKey.output.contains("SLUICE_KEY"), "\(noKey.output)")
+        #expect(noKey.output.contains("Usage: sluice senders list"), "a mistake found while running shows its command's usage: \(noKey.output)")
 
         // Files streamed with `sluice submit`, then listed.
         let ndjson = stack.root + "/campaign.ndjson"
@@ -103,11 +105,75 @@ import Testing
         #expect(csvSubmitted.status == 0, "\(csvSubmitted.output)")
         let csvID = try #require(try jsonObject(String(csvSubmitted.output.drop { $0 != "{" }))["id"] as? String)
         await #expect(try sluice(["submit", csv], environment: admin).output.contains("--sender and --template"))
+        // A spreadsheet's export: `;`, its own column names, a column that is not sent.
+        let export = stack.root + "/export.csv"
+        try "Order;Phone;Notes;First name\nA-17;966570002000;call first;Amal\nB-2;966570002001;;\"Badr; Jr.\"\n".write(toFile: export, atomically: true, encoding: .utf8)
+        let mapped = try await sluice(
+            ["submit", export, "--sender", "1065000601", "--template", "order_shipped", "--separator", ";",
+             "--column", "phone=to", "--column", "first name=1", "--column", "order=2"], environment: admin)
+        #expect(mapped.status == 0 && mapped.output.contains("2 accepted, 0 rejected"), "\(mapped.output)")
+        let misnamed = try await sluice(["submit", export, "--sender", "1065000601", "--template", "t", "--column", "phone=to", "--column", "frist name=1"], environment: admin)
+        #expect(misnamed.status == 1 && misnamed.output.contains("did you mean first name?"), "\(misnamed.output)")
 
         let campaigns = try await sluice(["campaigns", "list"], environment: admin)
         #expect(campaigns.status == 0)
         let listed = campaigns.output.split(separator: "\n").dropFirst().compactMap { $0.split(separator: " ").first.map(String.init) }
-        #expect(listed.count == 3 && listed.contains(campaign.id) && listed.contains(csvID), "\(campaigns.output)")
+        #expect(listed.count == 4 && listed.contains(campaign.id) && listed.contains(csvID), "\(campaigns.output)")
+
+        #expect(await serve.stop() == 0)
+        await stack.mock.stop()
+        try? FileManager.default.removeItem(atPath: stack.root)
+    }
+
+    @Test func subscriptionsFromTheCommandLine() async throws {
+        let e2e = DispatchEndToEndTests()
+        let stack = try await e2e.startMock("client-subscriptions")
+        let (serve, api) = try await stack.serve()
+        let admin = ["SLUICE_SERVER": api, "SLUICE_KEY": DispatchEndToEndTests.adminKey]
+
+        let created = try await sluice(
+            ["subscriptions", "create", "http://127.0.0.1:9/hooks/sluice", "--events", "status,message", "--states", "delivered,failed",
+             "--batch", "5", "--secret", "0123456789abcdef0123"], environment: admin)
+        #expect(created.status == 0 && created.output.contains("secret: 0123456789abcdef0123"), "\(created.output)")
+        let id = try #require(created.output.split(separator: " ").dropFirst().first.map { String($0.dropLast()) })
+        #expect(id.hasPrefix("sub_"), "\(created.output)")
+        let json = try await sluice(["subscriptions", "create", "http://127.0.0.1:9/other", "--json"], environment: admin)
+        let second = try jsonObject(json.output)
+        let secondID = try #require(second["id"] as? String)
+        #expect(json.status == 0 && (second["secret"] as? String)?.hasPrefix("whsec_") == true && second["events"] as? [String] == ["status"], "\(json.output)")
+
+        let list = try await sluice(["subscriptions", "list"], environment: admin)
+        let row = try #require(list.output.split(separator: "\n").first { $0.hasPrefix(id + " ") }, "\(list.output)")
+        #expect(list.output.hasPrefix("ID") && row.contains("status,message") && row.contains("delivered") && row.contains("failed") && row.contains("http://127.0.0.1:9/hooks/sluice"), "\(list.output)")
+        #expect(!list.output.contains("0123456789abcdef0123"), "the secret is never listed")
+        let listed = try jsonObject(try await sluice(["subscriptions", "list", "--json"], environment: admin).output)
+        #expect((listed["subscriptions"] as? [[String: Any]])?.compactMap { $0["id"] as? String } == [id, secondID], "\(listed)")
+        let shown = try await sluice(["subscriptions", "show", id], environment: admin)
+        #expect(shown.status == 0 && shown.output.contains("batch     5") && shown.output.contains("pending   0"), "\(shown.output)")
+
+        let deleted = try await sluice(["subscriptions", "delete", id], environment: admin)
+        #expect(deleted.status == 0 && deleted.output.contains("deleted \(id)"), "\(deleted.output)")
+        let after = try await sluice(["subscriptions", "list"], environment: admin)
+        #expect(!after.output.contains(id + " ") && after.output.contains(secondID), "\(after.output)")
+        // The server's refusals are one sentence with its words, and no usage: the arguments were fine.
+        let gone = try await sluice(["subscriptions", "delete", id], environment: admin)
+        #expect(gone.status == 1 && gone.output.contains("404 not_found") && gone.output.contains("does not exist"), "\(gone.output)")
+        #expect(!gone.output.contains("Usage:"), "\(gone.output)")
+        let badURL = try await sluice(["subscriptions", "create", "ftp://127.0.0.1/x"], environment: admin)
+        #expect(badURL.status == 1 && badURL.output.contains("400 invalid_field") && badURL.output.contains("http or https"), "\(badURL.output)")
+        #expect(!badURL.output.contains("Usage:"), "\(badURL.output)")
+
+        // Argument mistakes show the usage of the command that was run, exit 64.
+        let event = try await sluice(["subscriptions", "create", "http://127.0.0.1:9/x", "--events", "statuses"], environment: admin)
+        #expect(event.status == 64 && event.output.contains("'statuses' is not an event"), "\(event.output)")
+        #expect(event.output.contains("Usage: sluice subscriptions create "), "\(event.output)")
+        let limit = try await sluice(["senders", "set", "1065000801", "--tier", "80", "--token", "t", "--messaging-limit", "lots"], environment: admin)
+        #expect(limit.status == 64 && limit.output.contains("--messaging-limit must be"), "\(limit.output)")
+        #expect(limit.output.contains("Usage: sluice senders set ") && !limit.output.contains("sluice <subcommand>"), "\(limit.output)")
+        let nothing = try await sluice(["senders", "set", "1065000801"], environment: admin)
+        #expect(nothing.status == 64 && nothing.output.contains("nothing to set") && nothing.output.contains("Usage: sluice senders set"), "\(nothing.output)")
+        let notAnID = try await sluice(["subscriptions", "show", "sub/1"], environment: admin)
+        #expect(notAnID.status == 64 && notAnID.output.contains("Usage: sluice subscriptions show "), "\(notAnID.output)")
 
         #expect(await serve.stop() == 0)
         await stack.mock.stop()

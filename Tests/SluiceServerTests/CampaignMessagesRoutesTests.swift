@@ -25,11 +25,13 @@ import Testing
             headers: key.map { ["Idempotency-Key": $0] } ?? [:]))
     }
 
+    /// The campaign once it is done and every sent message's delivery status has come.
     static func done(_ port: Int, _ id: String) async throws -> [String: Any] {
         var body: [String: Any] = [:]
-        try await eventually("campaign \(id) done", within: 30) {
+        try await eventually("campaign \(id) done and its statuses in", within: 30) {
             body = try await get(port, "/v1/campaigns/\(id)").json
-            return body["state"] as? String == "done"
+            let counts = body["counts"] as? [String: Int] ?? [:]
+            return body["state"] as? String == "done" && counts["delivered", default: 0] + counts["failed", default: 0] == body["total"] as? Int
         }
         return body
     }

@@ -78,7 +78,7 @@ import Testing
     }
 
     @Test func csvFieldsFollowRFC4180Quoting() {
-        func fields(_ line: String) -> [String]? { try? CSVLine.fields(Array(line.utf8)).get() }
+        func fields(_ line: String) -> [String]? { try? CSVLine.fields(Array(line.utf8), separator: .comma).get() }
         #expect(fields("a,b,c") == ["a", "b", "c"])
         #expect(fields("a,,") == ["a", "", ""])
         #expect(fields("") == [""])

@@ -6,7 +6,7 @@ import SluiceEngine
 import SluiceTransport
 
 /// `POST /v1/campaigns` with a CSV body: line splitting in chunks, the header row
-/// (`CampaignIntakeRoute.CSVColumns`), each row (`CSVLine`, `CSVColumns.recipient`), the
+/// (`CSVColumns`, its separator detected), each row (`CSVLine`, `CSVColumns.recipient`), the
 /// message object the query makes, intake's recipient check and rendering.
 ///
 /// Input: a chunk-size byte, a line-bound byte, a byte choosing the query's template and
@@ -32,9 +32,9 @@ public func fuzz(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
     for line in lines { checkRoundTrip(line) }
 
     guard let headerIndex = lines.firstIndex(where: { !BodyLines.isBlank($0) }) else { return 0 }
-    let columns: CampaignIntakeRoute.CSVColumns
+    let columns: CSVColumns
     do {
-        columns = try CampaignIntakeRoute.CSVColumns(header: lines[headerIndex], number: headerIndex + 1)
+        columns = try CSVColumns(header: lines[headerIndex], number: headerIndex + 1, separator: nil, mappings: [])
     } catch let error as APIError {
         invariant(error.status == .badRequest, "a header row was refused with \(error.status): \(error.message)")
         return 0
@@ -67,7 +67,7 @@ public func fuzz(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
 
 /// A line's fields written back as CSV parse to the same fields.
 func checkRoundTrip(_ line: [UInt8]) {
-    guard case .success(let fields) = CSVLine.fields(line) else {
+    guard case .success(let fields) = CSVLine.fields(line, separator: .comma) else {
         invariant(line.contains(UInt8(ascii: "\"")), "a line without quotes was refused: \(show(line))")
         return
     }
@@ -90,7 +90,7 @@ func checkRoundTrip(_ line: [UInt8]) {
             written.append(contentsOf: utf8)
         }
     }
-    guard case .success(let again) = CSVLine.fields(written) else {
+    guard case .success(let again) = CSVLine.fields(written, separator: .comma) else {
         invariant(false, "fields written back as CSV do not parse: \(show(written)) from \(show(line))")
         return
     }

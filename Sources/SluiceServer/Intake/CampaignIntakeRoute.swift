@@ -150,13 +150,18 @@ enum CampaignIntakeRoute {
 
     // MARK: CSV
 
-    /// `?sender=…&template=…&language=…`, checked before the body is read.
+    /// `?sender=…&template=…&language=…`, with `separator` and `column=NAME=TARGET`
+    /// (``CSVColumnMapping``) when the file needs them, checked before the body is read.
     struct CSVQuery {
         var sender: String
         var template: String
         var language: String
         var options: CampaignOptions
         var dedupe: Bool
+        /// nil: detected from the header row.
+        var separator: CSVSeparator?
+        /// Empty: a `to` column, the others parameters in order.
+        var columns: [CSVColumnMapping]
 
         init(_ query: Parameters) throws {
             func required(_ name: String, bytesMax: Int) throws -> String {
@@ -174,11 +179,19 @@ enum CampaignIntakeRoute {
             language = try required("language", bytesMax: CampaignIntakeRoute.languageBytesMax)
             options = try CampaignOptionsInput.parse(query: query)
             dedupe = try CampaignOptionsInput.dedupe(query: query)
+            if let value = query["separator"].map(String.init) {
+                guard let separator = CSVSeparator(query: value) else {
+                    throw APIError.invalid("separator", "separator must be ',', ';' or 'tab' (leave it out to detect it from the header row), got '\(value)'")
+                }
+                self.separator = separator
+            }
+            columns = try CSVColumnMapping.parse(query.getAll("column"))
         }
 
         /// What identifies the query in the request digest.
         var canonical: String {
             "sender=\(sender)\u{0}template=\(template)\u{0}language=\(language)\u{0}dedupe=\(dedupe)\n" + CampaignOptionsInput.canonical(options)
+                + "separator=\(separator?.name ?? "")\u{0}column=\(CSVColumnMapping.canonical(columns))\n"
         }
 
         /// A template message whose body has `parameterCount` text parameters `{{1}}`….
@@ -197,7 +210,7 @@ enum CampaignIntakeRoute {
         guard let header = try await lines.nextNonBlank() else {
             throw APIError.invalid("header", "the body is empty; its first row must name the columns, one of them 'to'")
         }
-        let columns = try CSVColumns(header: header.bytes, number: header.number)
+        let columns = try CSVColumns(header: header.bytes, number: header.number, separator: query.separator, mappings: query.columns)
         let message = try query.messageObject(parameterCount: columns.parameterCount)
         var upload = try await begin(dispatcher, sender: query.sender, message: message, options: query.options, batchRecipients: batchRecipients)
         upload.dedupe = query.dedupe
@@ -227,58 +240,6 @@ enum CampaignIntakeRoute {
         } catch {
             await upload.cancel()
             throw apiError(error, position: "line")
-        }
-    }
-
-    /// The columns of a CSV upload from its header row: one `to` column, the others fill
-    /// `{{1}}`, `{{2}}` … in order.
-    struct CSVColumns {
-        /// Trimmed, lowercased column names.
-        var names: [String]
-        var toColumn: Int
-        var parameterCount: Int { names.count - 1 }
-
-        /// The header row (line `number`), or a 400 naming what is wrong with it.
-        init(header: [UInt8], number: Int) throws {
-            guard BodyLines.isValidUTF8(header) else {
-                throw APIError.invalid("header", "line \(number), the header row, is not valid UTF-8 (save the file as UTF-8)")
-            }
-            var header = header
-            // A UTF-8 byte order mark (spreadsheet exports) is not part of the first name.
-            if header.starts(with: [0xEF, 0xBB, 0xBF]) { header.removeFirst(3) }
-            let names: [String]
-            switch CSVLine.fields(header) {
-            case .success(let fields): names = fields.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
-            case .failure(let problem): throw APIError.invalid("header", "line \(number), the header row: \(problem)")
-            }
-            self.names = names
-            let toColumns = names.indices.filter { names[$0] == "to" }
-            guard toColumns.count == 1, let toColumn = toColumns.first else {
-                throw APIError.invalid(
-                    "header", toColumns.isEmpty
-                        ? "line \(number), the header row, has no 'to' column (found: \(names.joined(separator: ", ")))"
-                        : "line \(number), the header row, has \(toColumns.count) 'to' columns")
-            }
-            self.toColumn = toColumn
-            let parameterCount = names.count - 1
-            guard parameterCount <= CampaignIntakeRoute.parameterColumnsMax else {
-                throw APIError.invalid("header", "line \(number), the header row, has \(parameterCount) parameter columns; at most \(CampaignIntakeRoute.parameterColumnsMax)")
-            }
-        }
-
-        /// One data row as a recipient, or why it is not one.
-        func recipient(_ line: [UInt8]) -> Result<RecipientInput, CSVLine.Problem> {
-            switch CSVLine.fields(line) {
-            case .failure(let problem):
-                return .failure(problem)
-            case .success(let fields) where fields.count != names.count:
-                return .failure(CSVLine.Problem(description: "the row has \(fields.count) field(s), the header has \(names.count)"))
-            case .success(let fields):
-                var params: [String] = []
-                params.reserveCapacity(parameterCount)
-                for (i, field) in fields.enumerated() where i != toColumn { params.append(field) }
-                return .success(RecipientInput(to: fields[toColumn], params: params))
-            }
         }
     }
 

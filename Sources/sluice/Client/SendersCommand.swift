@@ -56,27 +56,32 @@ struct SendersCommand: AsyncParsableCommand {
             case enforce, off
         }
 
-        func run() async throws {
-            let token = token ?? ProcessInfo.processInfo.environment["SLUICE_SENDER_TOKEN"]
+        func validate() throws {
+            _ = try pathSegment(id)
+            if let messagingLimit, messagingLimit != "unlimited", Int(messagingLimit) == nil {
+                throw ValidationError("--messaging-limit must be 250, 2000, 10000, 100000 or unlimited")
+            }
+            guard !body(token: token ?? ProcessInfo.processInfo.environment["SLUICE_SENDER_TOKEN"]).isEmpty else {
+                throw ValidationError("nothing to set: give --tier and --token to register the sender, or the settings to change")
+            }
+        }
+
+        /// The fields given, as the API names them.
+        func body(token: String?) -> [String: Any] {
             var body: [String: Any] = [:]
             if let tier { body["tier_mps"] = tier }
             if let burst { body["burst"] = burst }
             if let token { body["access_token"] = token }
             if let appSecret { body["app_secret"] = appSecret }
-            if let messagingLimit {
-                if messagingLimit == "unlimited" {
-                    body["messaging_limit"] = "unlimited"
-                } else if let n = Int(messagingLimit) {
-                    body["messaging_limit"] = n
-                } else {
-                    throw ValidationError("--messaging-limit must be 250, 2000, 10000, 100000 or unlimited")
-                }
-            }
+            if let messagingLimit { body["messaging_limit"] = Int(messagingLimit).map { $0 as Any } ?? messagingLimit }
             if let group { body["group"] = group == "none" ? NSNull() : group }
             if let customerWindow { body["customer_window"] = customerWindow.rawValue }
-            guard !body.isEmpty else {
-                throw ValidationError("nothing to set: give --tier and --token to register the sender, or the settings to change")
-            }
+            return body
+        }
+
+        func run() async throws {
+            let token = token ?? ProcessInfo.processInfo.environment["SLUICE_SENDER_TOKEN"]
+            let body = body(token: token)
             // Both tier and token: the whole sender (a registration). Otherwise only what
             // was given, to a sender that exists.
             let method: HTTPMethod = tier != nil && token != nil ? .PUT : .PATCH

@@ -7,10 +7,13 @@ import NIOHTTP1
 struct SubmitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "submit",
-        abstract: "Stream a campaign file to the server: NDJSON (a header line, then one recipient per line), CSV (a `to` column, then one column per template parameter) or JSON.",
+        abstract: "Stream a campaign file to the server: NDJSON (a header line, then one recipient per line), CSV (a `to` column, then one column per template parameter, or any columns mapped with --column) or JSON.",
         discussion: """
             The format follows the extension (.ndjson/.jsonl, .csv, .json) or --format. CSV needs \
-            --sender and --template (the query of POST /v1/campaigns). Progress (bytes and rows sent) \
+            --sender and --template (the query of POST /v1/campaigns); its columns are mapped by name \
+            with --column (--column phone=to --column first_name=1 --column order=2: other columns \
+            are skipped), and its separator (',', ';' or tab) is read from the header row unless \
+            --separator gives it. Progress (bytes and rows sent) \
             goes to stderr; the answer (id, accepted, rejected rows with their line) to stdout. \
             Exit status: 0 when every row was accepted, \(Self.rejectedRowsExitCode) when the campaign was \
             accepted but rows were rejected (they are listed), 1 when the server refused it.
@@ -32,6 +35,11 @@ struct SubmitCommand: AsyncParsableCommand {
     @Option(name: .customLong("expires-at"), help: "CSV: what is not sent by this time ends expired.") var expiresAt: String?
     @Option(help: "CSV: transactional (before the sender's marketing campaigns) or marketing.") var priority: String?
     @Option(help: "CSV: at_least_once (resend a message in doubt) or at_most_once (it ends unknown).") var delivery: String?
+    @Option(
+        name: .customLong("column"),
+        help: "CSV: NAME=TARGET sends the header column NAME to the recipient's number (to), a template parameter (1, 2 …) or nowhere (skip); repeat it. With any, the columns not named are skipped.")
+    var columns: [String] = []
+    @Option(help: "CSV: the field separator, ',', ';' or tab (default: the one the header row uses).") var separator: String?
 
     static let chunkBytes = 256 * 1024
 
@@ -56,10 +64,42 @@ struct SubmitCommand: AsyncParsableCommand {
         if format != "csv" && (sender != nil || template != nil) {
             throw ValidationError("--sender and --template apply to CSV only; NDJSON and JSON name them in the file")
         }
-        if format != "csv" && [scheduleAt, expiresAt, priority, delivery].contains(where: { $0 != nil }) {
-            throw ValidationError("--schedule-at, --expires-at, --priority and --delivery apply to CSV only; NDJSON and JSON name them in the file")
+        if format != "csv" && ([scheduleAt, expiresAt, priority, delivery, separator].contains(where: { $0 != nil }) || !columns.isEmpty) {
+            throw ValidationError(
+                "--schedule-at, --expires-at, --priority, --delivery, --column and --separator apply to CSV only; NDJSON and JSON name recipients and options in the file")
+        }
+        for column in columns {
+            if let problem = Self.columnProblem(column) { throw ValidationError(problem) }
+        }
+        if let separator, !Self.separators.contains(separator) {
+            throw ValidationError("--separator must be ',', ';' or tab, got '\(separator)'")
         }
         guard FileManager.default.isReadableFile(atPath: file) else { throw ValidationError("cannot read '\(file)'") }
+    }
+
+    static let separators = [",", ";", "tab"]
+
+    /// Why `--column` text is not `NAME=TARGET`; nil when it is (the server checks the
+    /// names against the file's header).
+    static func columnProblem(_ text: String) -> String? {
+        let expected = "--column must be NAME=TARGET, TARGET being to, skip or a template parameter number (1, 2 …), e.g. --column phone=to"
+        guard let equals = text.lastIndex(of: "="), !text[..<equals].trimmingCharacters(in: .whitespaces).isEmpty else {
+            return "\(expected); got '\(text)'"
+        }
+        let target = text[text.index(after: equals)...].trimmingCharacters(in: .whitespaces).lowercased()
+        if target == "to" || target == "skip" { return nil }
+        guard !target.isEmpty, target.allSatisfy(\.isASCII), let n = Int(target), n >= 1 else {
+            return "\(expected); got '\(text)'"
+        }
+        return nil
+    }
+
+    /// `name=value&…`, each value percent-encoded whole: a `;` separator or the `=` of a
+    /// column mapping must reach the server as written.
+    static func query(_ items: [(String, String)]) -> String {
+        var unreserved = CharacterSet.alphanumerics.intersection(CharacterSet(charactersIn: Unicode.Scalar(0)..<Unicode.Scalar(128)))
+        unreserved.insert(charactersIn: "-._~")
+        return items.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: unreserved) ?? $0.1)" }.joined(separator: "&")
     }
 
     func run() async throws {
@@ -71,12 +111,12 @@ struct SubmitCommand: AsyncParsableCommand {
 
         var path = "/v1/campaigns"
         if format == "csv", let sender, let template {
-            var components = URLComponents()
-            components.queryItems = [.init(name: "sender", value: sender), .init(name: "template", value: template), .init(name: "language", value: language)]
-            for (name, value) in [("schedule_at", scheduleAt), ("expires_at", expiresAt), ("priority", priority), ("delivery", delivery)] {
-                if let value { components.queryItems!.append(.init(name: name, value: value)) }
+            var items = [("sender", sender), ("template", template), ("language", language)]
+            for (name, value) in [("schedule_at", scheduleAt), ("expires_at", expiresAt), ("priority", priority), ("delivery", delivery), ("separator", separator)] {
+                if let value { items.append((name, value)) }
             }
-            path += "?" + (components.percentEncodedQuery ?? "")
+            items += columns.map { ("column", $0) }
+            path += "?" + Self.query(items)
         }
         var request = HTTPClientRequest(url: api.base + path)
         request.method = .POST
