@@ -68,7 +68,10 @@ func say(_ line: String = "") {
 /// `FileHandle.write` would trap instead (the runtime ignores SIGPIPE, so a write fails
 /// with EPIPE).
 func writeOut(_ fd: Int32, _ text: String) {
-    let bytes = Array(text.utf8)
+    writeOut(fd, bytes: Array(text.utf8))
+}
+
+func writeOut(_ fd: Int32, bytes: [UInt8]) {
     var offset = 0
     while offset < bytes.count {
         let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }

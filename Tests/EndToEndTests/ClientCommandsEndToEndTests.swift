@@ -125,6 +125,58 @@ import Testing
         try? FileManager.default.removeItem(atPath: stack.root)
     }
 
+    /// A campaign's fate from the command line: the mock fails a seeded share of sends with
+    /// the permanent 131026; `campaigns messages` lists them, `export` streams the CSV,
+    /// `retry` sends exactly those again, and `list --label` finds the campaign.
+    @Test func fatesExportAndRetryFromTheCommandLine() async throws {
+        let e2e = DispatchEndToEndTests()
+        let root = try temporaryDirectory("client-fates")
+        let faults = root + "/faults.toml"
+        try "seed = 3\n[[errors]]\ncode = 131026\nshare = 0.3\n".write(toFile: faults, atomically: true, encoding: .utf8)
+        let stack = try await e2e.startMock("client-fates", extra: ["--faults", faults])
+        let (serve, api) = try await stack.serve()
+        let admin = ["SLUICE_SERVER": api, "SLUICE_KEY": DispatchEndToEndTests.adminKey]
+        #expect(try await sluice(["senders", "set", "1065000611", "--tier", "200", "--token", "token-1065000611"], environment: admin).status == 0)
+
+        let csv = stack.root + "/fates.csv"
+        let rows = (0..<40).map { "\(966_580_000_000 + $0);crm-\($0);n\($0)" } + ["966580000000;crm-dup;again"]
+        try (["phone;ref;name"] + rows).joined(separator: "\n").appending("\n").write(toFile: csv, atomically: true, encoding: .utf8)
+        let submitted = try await sluice(
+            ["submit", csv, "--sender", "1065000611", "--template", "t", "--column", "phone=to", "--column", "ref=external_id", "--column", "name=1",
+             "--name", "Fates", "--label", "e2e", "--json"], environment: admin)
+        #expect(submitted.status == 3, "the repeated number is rejected: \(submitted.output)")
+        let id = try #require(try jsonObject(String(submitted.output.drop { $0 != "{" }))["id"] as? String)
+        let followed = try await sluice(["status", id, "--follow", "--max-seconds", "60"], environment: admin)
+        #expect(followed.status == 0, "\(followed.output)")
+
+        let failed = try await jsonObject(try sluice(["campaigns", "messages", id, "--state", "failed", "--json"], environment: admin).output)
+        let failures = try #require(failed["messages"] as? [[String: Any]])
+        #expect(!failures.isEmpty && failures.count < 40, "a seeded share fails: \(failures.count)")
+        #expect(failures.allSatisfy { ($0["error"] as? [String: Any])?["code"] as? Int == 131026 && ($0["external_id"] as? String)?.hasPrefix("crm-") == true })
+        let table = try await sluice(["campaigns", "messages", id, "--code", "131026"], environment: admin)
+        #expect(table.output.split(separator: "\n").count == failures.count + 1, "a header and a row per failure: \(table.output)")
+
+        let exported = try await sluice(["campaigns", "export", id], environment: admin)
+        let lines = exported.output.split(separator: "\r\n")
+        #expect(exported.status == 0 && lines.count == 41 && lines[0].hasPrefix("id,to,external_id,state"), "\(exported.output.prefix(300))")
+
+        let labelled = try await sluice(["campaigns", "list", "--label", "e2e"], environment: admin)
+        #expect(labelled.output.contains("Fates") && labelled.output.split(separator: "\n").count == 2, "\(labelled.output)")
+
+        let retried = try await sluice(["campaigns", "retry", id, "--states", "failed", "--idempotency-key", "r1", "--json"], environment: admin)
+        let retriedAnswer = try jsonObject(retried.output)
+        #expect(retried.status == 0 && retriedAnswer["accepted"] as? Int == failures.count, "\(retried.output)")
+        let nothing = try await sluice(["campaigns", "retry", id, "--states", "expired"], environment: admin)
+        #expect(nothing.status == 1 && nothing.output.contains("no_valid_recipients") && !nothing.output.contains("Usage"), "\(nothing.output)")
+        let badCodes = try await sluice(["campaigns", "retry", id, "--codes", "x"], environment: admin)
+        #expect(badCodes.status == 64 && badCodes.output.contains("Usage: sluice campaigns retry"), "\(badCodes.output)")
+
+        #expect(await serve.stop() == 0)
+        await stack.mock.stop()
+        try? FileManager.default.removeItem(atPath: stack.root)
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
     @Test func subscriptionsFromTheCommandLine() async throws {
         let e2e = DispatchEndToEndTests()
         let stack = try await e2e.startMock("client-subscriptions")

@@ -51,8 +51,8 @@ struct APIClient {
 
     /// One call; a non-2xx answer throws with the API's error code and message.
     @discardableResult
-    func call(_ method: HTTPMethod, _ path: String, json body: [String: Any]? = nil) async throws -> Any? {
-        try await exchange(method, path, json: body).object
+    func call(_ method: HTTPMethod, _ path: String, json body: [String: Any]? = nil, idempotencyKey: String? = nil) async throws -> Any? {
+        try await exchange(method, path, body: try body.map { ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: $0)) }, contentType: "application/json", idempotencyKey: idempotencyKey).object
     }
 
     /// One call with the answer's status, for routes whose 2xx tell things apart (201
@@ -62,10 +62,11 @@ struct APIClient {
     }
 
     /// One call with a body of any type (a file for `POST /v1/media`).
-    func exchange(_ method: HTTPMethod, _ path: String, body: ByteBuffer?, contentType: String) async throws -> (status: UInt, object: Any?) {
+    func exchange(_ method: HTTPMethod, _ path: String, body: ByteBuffer?, contentType: String, idempotencyKey: String? = nil) async throws -> (status: UInt, object: Any?) {
         var request = HTTPClientRequest(url: base + path)
         request.method = method
         request.headers.add(name: "Authorization", value: "Bearer \(key)")
+        if let idempotencyKey { request.headers.add(name: "Idempotency-Key", value: idempotencyKey) }
         if let body {
             request.headers.add(name: "Content-Type", value: contentType)
             request.body = .bytes(body)
@@ -82,6 +83,31 @@ struct APIClient {
             throw Self.failure(method, path, status: response.status.code, object: object, body: bytes)
         }
         return (response.status.code, object)
+    }
+
+    /// A GET whose answer is copied to `fd` as it arrives (an export of any size); a
+    /// non-2xx answer throws as ``call(_:_:json:)`` does. Returns the bytes written.
+    @discardableResult
+    func download(_ path: String, to fd: Int32) async throws -> Int {
+        var request = HTTPClientRequest(url: base + path)
+        request.headers.add(name: "Authorization", value: "Bearer \(key)")
+        let response: HTTPClientResponse
+        do {
+            response = try await Self.http.execute(request, timeout: .hours(1))
+        } catch {
+            throw APICallError(description: Self.unreachable(base, error))
+        }
+        guard (200..<300).contains(response.status.code) else {
+            let bytes = try await response.body.collect(upTo: 1 << 20)
+            let object = try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))
+            throw Self.failure(.GET, path, status: response.status.code, object: object, body: bytes)
+        }
+        var written = 0
+        for try await chunk in response.body {
+            writeOut(fd, bytes: Array(chunk.readableBytesView))
+            written += chunk.readableBytes
+        }
+        return written
     }
 
     /// Why the server could not be reached, as one sentence (not NIO's nested errors).

@@ -37,9 +37,12 @@ struct SubmitCommand: AsyncParsableCommand {
     @Option(help: "CSV: at_least_once (resend a message in doubt) or at_most_once (it ends unknown).") var delivery: String?
     @Option(
         name: .customLong("column"),
-        help: "CSV: NAME=TARGET sends the header column NAME to the recipient's number (to), a template parameter (1, 2 …) or nowhere (skip); repeat it. With any, the columns not named are skipped.")
+        help: "CSV: NAME=TARGET sends the header column NAME to the recipient's number (to), a template parameter (1, 2 …), your id for the recipient (external_id) or nowhere (skip); repeat it. With any, the columns not named are skipped.")
     var columns: [String] = []
     @Option(help: "CSV: the field separator, ',', ';' or tab (default: the one the header row uses).") var separator: String?
+    @Option(help: "CSV: a name for the campaign (the list's --name filter finds it).") var name: String?
+    @Option(name: .customLong("label"), help: "CSV: a label for the campaign; repeat it.") var labels: [String] = []
+    @Flag(name: .customLong("no-dedupe"), help: "CSV: send a number as often as it appears (by default a repeat is rejected with its line).") var noDedupe = false
 
     static let chunkBytes = 256 * 1024
 
@@ -64,9 +67,12 @@ struct SubmitCommand: AsyncParsableCommand {
         if format != "csv" && (sender != nil || template != nil) {
             throw ValidationError("--sender and --template apply to CSV only; NDJSON and JSON name them in the file")
         }
-        if format != "csv" && ([scheduleAt, expiresAt, priority, delivery, separator].contains(where: { $0 != nil }) || !columns.isEmpty) {
+        if format != "csv" && ([scheduleAt, expiresAt, priority, delivery, separator, name].contains(where: { $0 != nil }) || !columns.isEmpty || !labels.isEmpty || noDedupe) {
             throw ValidationError(
-                "--schedule-at, --expires-at, --priority, --delivery, --column and --separator apply to CSV only; NDJSON and JSON name recipients and options in the file")
+                "--schedule-at, --expires-at, --priority, --delivery, --column, --separator, --name, --label and --no-dedupe apply to CSV only; NDJSON and JSON name recipients and options in the file")
+        }
+        if let bad = labels.first(where: { $0.isEmpty || $0.contains(",") }) {
+            throw ValidationError("--label must be 1–64 letters, digits, '.', '_', ':', '/' or '-', got '\(bad)'")
         }
         for column in columns {
             if let problem = Self.columnProblem(column) { throw ValidationError(problem) }
@@ -82,12 +88,12 @@ struct SubmitCommand: AsyncParsableCommand {
     /// Why `--column` text is not `NAME=TARGET`; nil when it is (the server checks the
     /// names against the file's header).
     static func columnProblem(_ text: String) -> String? {
-        let expected = "--column must be NAME=TARGET, TARGET being to, skip or a template parameter number (1, 2 …), e.g. --column phone=to"
+        let expected = "--column must be NAME=TARGET, TARGET being to, external_id, skip or a template parameter number (1, 2 …), e.g. --column phone=to"
         guard let equals = text.lastIndex(of: "="), !text[..<equals].trimmingCharacters(in: .whitespaces).isEmpty else {
             return "\(expected); got '\(text)'"
         }
         let target = text[text.index(after: equals)...].trimmingCharacters(in: .whitespaces).lowercased()
-        if target == "to" || target == "skip" { return nil }
+        if target == "to" || target == "skip" || target == "external_id" { return nil }
         guard !target.isEmpty, target.allSatisfy(\.isASCII), let n = Int(target), n >= 1 else {
             return "\(expected); got '\(text)'"
         }
@@ -116,6 +122,9 @@ struct SubmitCommand: AsyncParsableCommand {
                 if let value { items.append((name, value)) }
             }
             items += columns.map { ("column", $0) }
+            if let name { items.append(("name", name)) }
+            if !labels.isEmpty { items.append(("labels", labels.joined(separator: ","))) }
+            if noDedupe { items.append(("dedupe", "false")) }
             path += "?" + Self.query(items)
         }
         var request = HTTPClientRequest(url: api.base + path)
