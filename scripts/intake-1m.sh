@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Streams a campaign of N recipients (default 1 000 000) as NDJSON into a release build of
+# Streams a campaign of N distinct recipients (default 1 000 000) as NDJSON into a release build of
 # `sluice serve` with a durable journal, and reports the time of the POST and the server's
 # peak RSS (VmHWM) before and after. Results go to stdout; paste them into tuning/RESULTS.md.
 #
@@ -31,7 +31,8 @@ echo "generating $N recipients into $FILE"
 awk -v n="$N" -v sender="$SENDER" -v format="$FORMAT" 'BEGIN {
   header = sprintf("\"sender\":\"%s\",\"message\":{\"type\":\"template\",\"template\":{\"name\":\"order_shipped\",\"language\":{\"code\":\"en\"},\"components\":[{\"type\":\"body\",\"parameters\":[{\"type\":\"text\",\"text\":\"{{1}}\"},{\"type\":\"text\",\"text\":\"{{2}}\"}]}]}}", sender)
   if (format == "json") printf "{%s,\"recipients\":[\n", header; else printf "{%s}\n", header
-  for (i = 0; i < n; i++) printf "%s{\"to\":\"%d\",\"params\":[\"Customer %d\",\"ORD-%08d\"]}\n", (format == "json" && i > 0 ? "," : ""), 966500000000 + i, i, i
+  # Numbers built as text: mawk, the Debian awk, clamps %d to 2^31-1, which made every row one number.
+  for (i = 0; i < n; i++) printf "%s{\"to\":\"9665%08d\",\"params\":[\"Customer %d\",\"ORD-%08d\"]}\n", (format == "json" && i > 0 ? "," : ""), i, i, i
   if (format == "json") printf "]}\n"
 }' > "$FILE"
 CONTENT_TYPE=application/x-ndjson
@@ -79,3 +80,11 @@ curl -sS "$URL/v1/campaigns/1" -H "Authorization: Bearer $KEY"; echo
 curl -sS -o /dev/null -w 'campaign 2: %{http_code} (no second campaign)\n' "$URL/v1/campaigns/2" -H "Authorization: Bearer $KEY"
 echo "after replay: $(hwm)"
 du -sh "$WORK/data/journal" | awk '{ print "journal on disk: " $1 }'
+
+# The export of every message as CSV, streamed (servers without it answer 404).
+START=$(date +%s.%N)
+curl -sS "$URL/v1/campaigns/1/messages.csv" -H "Authorization: Bearer $KEY" -o "$WORK/export.csv" -w 'export: status %{http_code}, %{size_download} bytes\n'
+END=$(date +%s.%N)
+awk -v s="$START" -v e="$END" 'BEGIN { printf "export took %.2f s\n", e - s }'
+wc -l < "$WORK/export.csv" | awk '{ print "export rows (with the header): " $1 }'
+echo "after export: $(hwm)"

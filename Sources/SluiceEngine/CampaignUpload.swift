@@ -52,8 +52,15 @@ public struct CampaignUpload: Sendable {
     /// Whether a recipient already in this campaign is refused (counted as rejected with
     /// its position) rather than sent twice. Applies to recipients added after it is set.
     public var dedupe = true
-    /// Recipients so far, when deduplicating: `to` is 7–15 digits, stored inline in a String.
-    private var seen: Set<String> = []
+    /// Recipients so far, when deduplicating: `to` (7–15 digits, checked before) as its
+    /// value × 16 + its length, exact and 8 bytes (a million take about 24 MB at peak).
+    private var seen: Set<UInt64> = []
+
+    static func dedupeKey(_ to: String) -> UInt64 {
+        var value: UInt64 = 0
+        for c in to.utf8 { value = value &* 10 &+ UInt64(c &- UInt8(ascii: "0")) }
+        return value << 4 | UInt64(to.utf8.count)
+    }
 
     init(id: CampaignID, sender: SenderID, template: MessageTemplate, options: CampaignOptions, batchRecipients: Int, dispatcher: Dispatcher) {
         precondition(batchRecipients > 0, "batchRecipients must be positive")
@@ -84,7 +91,7 @@ public struct CampaignUpload: Sendable {
         guard journaled + buffer.count < Self.recipientsMax else {
             throw .tooManyRecipients(count: journaled + buffer.count + 1, max: Self.recipientsMax)
         }
-        if dedupe && !seen.insert(recipient.to).inserted {
+        if dedupe && !seen.insert(Self.dedupeKey(recipient.to)).inserted {
             reject(position: position, reason: "\(recipient.to) is already a recipient of this campaign (send \"dedupe\": false to send it again)")
             return
         }

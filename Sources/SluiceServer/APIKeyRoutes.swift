@@ -91,7 +91,7 @@ enum APIKeyRoutes {
 
     /// ISO 8601 in UTC with milliseconds, e.g. `2025-06-15T09:30:00.125Z`.
     static func timestamp(_ milliseconds: Int64) -> String {
-        Date(timeIntervalSince1970: Double(milliseconds) / 1000).formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        RFC3339.text(milliseconds: milliseconds)
     }
 
     /// Runs a journal call; its failure is a 503 that says why.

@@ -105,11 +105,7 @@ enum CampaignOptionsInput {
     }
 
     /// RFC 3339 (UTC, milliseconds) for answers.
-    static func text(_ milliseconds: Int64) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
-    }
+    static func text(_ milliseconds: Int64) -> String { RFC3339.text(milliseconds: milliseconds) }
 
     /// The options in a canonical text, for the idempotency digest of a CSV query.
     static func canonical(_ o: CampaignOptions) -> String {
