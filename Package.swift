@@ -65,9 +65,20 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "SluiceCluster",
+            dependencies: [
+                "SluiceCore", "SluiceEngine",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "SluiceServer",
             dependencies: [
-                "SluiceEngine", "SluiceCore", "SluiceCrypto", "SluiceTransport",
+                "SluiceEngine", "SluiceCore", "SluiceCrypto", "SluiceTransport", "SluiceCluster",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -124,7 +135,7 @@ let package = Package(
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "SluiceCore", "SluiceEngine", "SluiceJournal", "SluiceServer", "SluiceMock", "SluiceLoadTest",
+                "SluiceCore", "SluiceEngine", "SluiceJournal", "SluiceServer", "SluiceMock", "SluiceLoadTest", "SluiceCluster",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -143,6 +154,7 @@ let package = Package(
         .target(name: "SluiceTestSupport", dependencies: ["SluiceCore", "SluiceEngine"], path: "Tests/SluiceTestSupport", swiftSettings: strict),
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"], swiftSettings: strict),
         .testTarget(name: "SluiceCryptoTests", dependencies: ["SluiceCrypto"], swiftSettings: strict),
+        .testTarget(name: "SluiceClusterTests", dependencies: ["SluiceCluster", "SluiceCore"], swiftSettings: strict),
         .testTarget(name: "SluiceJournalTests", dependencies: ["SluiceJournal", "SluiceCore"], swiftSettings: strict),
         .testTarget(
             name: "SluiceTransportTests",

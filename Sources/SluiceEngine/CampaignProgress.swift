@@ -130,6 +130,8 @@ public struct SenderSnapshot: Sendable, Equatable {
     public var sendRate: Double = 0
     /// Why the endpoint cannot be reached, while it cannot (its messages wait).
     public var endpointError: String? = nil
+    /// In a cluster: whether this node paces the number now (always true outside one).
+    public var owned = true
     /// The messaging limit that applies to the sender: the smallest limit in its group
     /// (unique recipients per rolling 24 h); nil: unlimited.
     public var messagingLimit: Int? = nil

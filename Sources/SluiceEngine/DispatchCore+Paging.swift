@@ -52,7 +52,7 @@ extension DispatchCore {
 
     /// Asks for the due messages of each sender with room in its staging.
     mutating func scanDue(into actions: inout [Action]) {
-        for (id, runtime) in senders where !runtime.record.paused && !dueOutstanding.contains(id) {
+        for (id, runtime) in senders where !runtime.record.paused && scheduler.isOwned(sender: id) == true && !dueOutstanding.contains(id) {
             // Staged messages are in_flight in the journal, in doubt after a crash: keep the
             // sender's staging bounded (about twice its staging time) however many are due.
             let rate = scheduler.effectiveRate(sender: id) ?? runtime.record.tierMessagesPerSecond

@@ -19,12 +19,13 @@ extension DispatchCore {
         scheduler.upsertSender(
             record.id, tierMessagesPerSecond: record.tierMessagesPerSecond, burst: Int(record.burst),
             paused: record.paused, now: now)
+        applyOwnership(record.id)
         warm(record, into: &actions)
     }
 
     /// Opens ahead the connections the sender's in-flight bound will fill (warm start).
     mutating func warm(_ record: SenderRecord, into actions: inout [Action]) {
-        guard !record.paused, let limit = scheduler.inFlightLimit(sender: record.id) else { return }
+        guard !record.paused, scheduler.isOwned(sender: record.id) == true, let limit = scheduler.inFlightLimit(sender: record.id) else { return }
         let count = warmth.toOpen(sender: record.id, inFlightLimit: limit)
         guard count > 0 else { return }
         actions.append(.warm(url: configuration.phoneNumberURL(phoneNumberID: record.phoneNumberID), bearerToken: record.accessToken, connections: count))

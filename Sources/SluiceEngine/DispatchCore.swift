@@ -73,6 +73,10 @@ struct DispatchCore {
         case mediaUploaded(MediaUpload)
         /// Uploading a file for the sender failed for good (`reason`).
         case mediaUploadFailed(SenderID, String, reason: String)
+        /// In a cluster: the senders whose numbers this node holds, each until when it may
+        /// send for it (its lease's last renewal plus the safe part of its TTL). Any other
+        /// sender is held.
+        case ownership([SenderID: Instant])
         case stop
     }
 
@@ -240,6 +244,9 @@ struct DispatchCore {
     var nextMediaCheckMilliseconds: Int64 = 0
     var reads: [SenderID: [ReadRequest]] = [:]
     var readsInFlight: [UInt64: ReadInFlight] = [:]
+    /// In a cluster (`EngineConfiguration.clustered`): until when each owned sender may
+    /// send. Nil outside a cluster: every sender is this node's.
+    var ownership: [SenderID: Instant]?
 
     init(
         configuration: EngineConfiguration, lookups: any DispatchLookups, departuresOnClock: Bool, logger: Logger,
@@ -260,6 +267,8 @@ struct DispatchCore {
             connectionsMax: configuration.warmStart ? configuration.transport.connectionsPerHostMax : 0)
         self.limits = MessagingLimits(windowMilliseconds: configuration.messagingWindowMilliseconds)
         campaigns.failureGuardLimit = configuration.failureGuardMessages
+        // Nothing is sent until the cluster says which numbers are this node's.
+        if configuration.clustered { ownership = [:] }
         batch.reserveCapacity(configuration.scheduler.batchMax)
         admissions.reserveCapacity(configuration.scheduler.batchMax)
     }
@@ -285,6 +294,7 @@ struct DispatchCore {
         if let timer = campaigns.nextTimerMilliseconds {
             deadline = min(deadline, now + max(0, timer - wall) * 1_000_000)
         }
+        if let end = ownershipEnd(after: now) { deadline = min(deadline, end) }
         return deadline
     }
 
@@ -296,6 +306,7 @@ struct DispatchCore {
         self.wall = wall
         if let paced = pacedWake, now >= paced { lagMaxNanoseconds = max(lagMaxNanoseconds, now - paced) }
         pacedWake = nil
+        expireOwnership()
         if stopping {
             flushOutcomes(into: &actions)
             if drainDeadline == nil {
@@ -359,6 +370,8 @@ struct DispatchCore {
             enqueueRead(id: id, sender: sender, wamid: wamid, into: &actions)
         case .mediaUploaded(let upload):
             mediaUploaded(upload, into: &actions)
+        case .ownership(let deadlines):
+            setOwnership(deadlines)
         case .mediaUploadFailed(let sender, let media, let reason):
             mediaUploadFailed(sender: sender, media: media, reason: reason, into: &actions)
         case .inbound(let counts):

@@ -29,6 +29,9 @@ public struct EngineConfiguration: Sendable {
     /// start and when a sender is registered or its tier rises, each with a read of the
     /// number's node (`GET /{version}/{phone-number-id}`), before its messages need them.
     public var warmStart: Bool = true
+    /// In a cluster: nothing is sent for a number until `Dispatcher.setOwnership` says this
+    /// node holds it, and only until the instant given there.
+    public var clustered: Bool = false
     /// Keep each request's departure in `<data dir>/departures` (a shared file mapping, no
     /// fsync), so that after a crash only the messages that had begun to leave are
     /// `in_doubt`; the others go back to the queue. Trusted within the same boot only.

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import SluiceCluster
 import SluiceCore
 import SluiceEngine
 
@@ -43,7 +44,7 @@ public enum APIRoutes {
     public static func router(
         dispatcher: Dispatcher, credential: AdminCredential, webhookVerifyToken: String? = nil,
         campaignBatchRecipients: Int = CampaignUpload.batchRecipientsDefault,
-        slowClients: SlowClientGuard = .default
+        slowClients: SlowClientGuard = .default, cluster: ClusterAgent? = nil
     ) throws -> Router<BasicRequestContext> {
         let keys = APIKeyStore(bootstrap: credential, records: try dispatcher.apiKeys())
         let router = Router()
@@ -106,6 +107,19 @@ public enum APIRoutes {
             return JSONBody.response(.ok, campaignJSON(progress))
         }
         CampaignMessageRoutes.add(read: read, submit: submit, dispatcher: dispatcher, keys: keys, batchRecipients: campaignBatchRecipients)
+        read.get("cluster") { _, _ in
+            guard let cluster else {
+                throw APIError(.notFound, code: .notFound, message: "this node is not in a cluster (serve --cluster-etcd URL --node-id ID)")
+            }
+            let view = await cluster.current()
+            return JSONBody.response(.ok, [
+                "node": view.nodeID,
+                "lease_alive": view.leaseAlive,
+                "error": view.lastError.map { $0 as Any } ?? NSNull(),
+                "nodes": view.nodes.map { ["id": $0.id, "url": $0.url.map { $0 as Any } ?? NSNull(), "alive": $0.alive] as [String: Any] },
+                "owners": view.owners,
+            ])
+        }
         for (action, state) in [("pause", CampaignState.paused), ("resume", .active), ("cancel", .withdrawn)] {
             submit.post("campaigns/:id/\(action)") { _, context in
                 try await changeCampaign(try campaignID(context), to: state, action: action, dispatcher: dispatcher)

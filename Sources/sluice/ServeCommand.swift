@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdCore
 import Logging
 import ServiceLifecycle
+import SluiceCluster
 import SluiceEngine
 import SluiceServer
 
@@ -48,13 +49,17 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let dispatcher = try Dispatcher(configuration: settings.engineConfiguration(), logger: logger)
         logger.info("journal open at \(settings.dataDir)/journal, encrypted under \(EngineConfiguration.journalKeyFile(dataDirectory: settings.dataDir)); admin key from \(credential.source); sending to \(settings.graphURL)/\(settings.graphVersion)")
+        let cluster = settings.cluster.map { ClusterAgent(dispatcher: dispatcher, configuration: $0, logger: logger) }
+        if let c = settings.cluster {
+            logger.info("cluster: node \(c.nodeID) with etcd at \(c.etcdEndpoints.joined(separator: ", ")); a number is sent only while this node holds it")
+        }
         let router: Router<BasicRequestContext>
         let server: HTTPServerBuilder
         do {
             server = try APIServerTLS.server(settings)
             router = try APIRoutes.router(
                 dispatcher: dispatcher, credential: credential, webhookVerifyToken: settings.webhookVerifyToken,
-                slowClients: settings.slowClients)
+                slowClients: settings.slowClients, cluster: cluster)
         } catch {
             await dispatcher.shutdown()
             throw error
@@ -71,12 +76,13 @@ struct ServeCommand: AsyncParsableCommand {
             },
             logger: logger
         )
+        // Stopped in reverse order: the API first, the dispatcher (which closes the journal)
+        // last; the cluster agent just before it (it stops the sends, then frees the numbers).
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: DispatcherService(dispatcher: dispatcher))]
+        if let cluster { services.append(.init(service: cluster)) }
         let group = ServiceGroup(
             configuration: .init(
-                // Stopped in reverse order: the API first, the dispatcher (which closes the
-                // journal) last.
-                services: [
-                    .init(service: DispatcherService(dispatcher: dispatcher)),
+                services: services + [
                     .init(service: StatusDeadlineService(dispatcher: dispatcher, logger: logger)),
                     .init(service: RetentionService(dispatcher: dispatcher, logger: logger)),
                     .init(service: SubscriberDelivery(dispatcher: dispatcher, logger: logger)),

@@ -32,10 +32,10 @@ import Testing
         var mockURL: String
         var record: String
 
-        func serve(_ extra: [String] = [], port: Int = 0) async throws -> (ChildProcess, String) {
+        func serve(_ extra: [String] = [], port: Int = 0, dataDir: String? = nil) async throws -> (ChildProcess, String) {
             let serve = try ChildProcess(
                 arguments: [
-                    "serve", "--data-dir", root + "/data", "--listen", "127.0.0.1:\(port)", "--graph-url", mockURL,
+                    "serve", "--data-dir", dataDir ?? root + "/data", "--listen", "127.0.0.1:\(port)", "--graph-url", mockURL,
                     "--ca-file", root + "/mock/mock-cert.pem",
                 ] + extra,
                 environment: ["SLUICE_ADMIN_KEY": DispatchEndToEndTests.adminKey],

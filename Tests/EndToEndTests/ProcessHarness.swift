@@ -11,9 +11,10 @@ final class ChildProcess: @unchecked Sendable {
     private var output = ""
     let logPath: String
 
-    init(arguments: [String], environment: [String: String] = [:], logPath: String) throws {
+    /// `executable`: another program than `sluice` (etcd).
+    init(arguments: [String], environment: [String: String] = [:], logPath: String, executable: String? = nil) throws {
         self.logPath = logPath
-        process.executableURL = URL(fileURLWithPath: try SluiceBinary.path())
+        process.executableURL = URL(fileURLWithPath: try executable ?? SluiceBinary.path())
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }

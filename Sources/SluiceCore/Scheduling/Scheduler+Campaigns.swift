@@ -9,7 +9,7 @@ extension Scheduler {
     /// answers it before handling a later `noteMoreAvailable` for the same campaign.
     public func refillRequests() -> [RefillRequest] {
         var requests: [RefillRequest] = []
-        for sender in senders where !sender.paused && sender.campaignCount > 0 {
+        for sender in senders where !sender.halted && sender.campaignCount > 0 {
             let watermark = lowWatermark(sender)
             let thin = sender.thinlyStaged.isEmpty ? 0 : thinWatermark(sender)
             for lane in sender.lanes {

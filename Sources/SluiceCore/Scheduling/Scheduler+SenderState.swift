@@ -82,6 +82,11 @@ struct SenderState: Sendable {
     var pacer: Pacer
     var control: RateController
     var paused: Bool
+    /// In a cluster: this node does not hold the number now (another node paces it, or
+    /// its lease could not be renewed in time).
+    var unowned = false
+    /// Takes no slot and reads no page: paused, or not this node's.
+    var halted: Bool { paused || unowned }
     var inFlight: Int = 0
     /// Most requests this sender may have outstanding now (see `InFlightBudget`).
     var inFlightLimit: Int

@@ -146,6 +146,27 @@ public struct Scheduler: Sendable {
         purgeStaleTop()
     }
 
+    /// In a cluster: whether this node holds the sender's number. An unowned sender takes
+    /// no slot and reads no page, whatever its pause; its queued messages stay.
+    public mutating func setOwned(_ id: SenderID, _ owned: Bool, now: Instant) {
+        let i = index(id)
+        guard senders[i].unowned == owned else { return }
+        senders[i].unowned = !owned
+        if owned {
+            reschedule(i, now: now)
+        } else {
+            senders[i].generation &+= 1
+        }
+        purgeStaleTop()
+    }
+
+    /// Whether the sender's number is this node's (always, outside a cluster); nil for an
+    /// unknown sender.
+    public func isOwned(sender: SenderID) -> Bool? {
+        guard let i = senderIndex[sender] else { return nil }
+        return !senders[i].unowned
+    }
+
     /// Resumes dispatching for the sender.
     public mutating func resume(_ id: SenderID, now: Instant) {
         let i = index(id)
@@ -359,7 +380,7 @@ public struct Scheduler: Sendable {
 
     func isReady(_ i: Int) -> Bool {
         let s = senders[i]
-        return !s.paused && !s.probing && (s.queued > 0 || s.side > 0) && s.inFlight < s.inFlightLimit
+        return !s.halted && !s.probing && (s.queued > 0 || s.side > 0) && s.inFlight < s.inFlightLimit
     }
 
     /// Nothing in flight, and nothing dispatched yet or for `coldAfterNanoseconds`.

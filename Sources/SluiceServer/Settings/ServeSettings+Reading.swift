@@ -62,6 +62,8 @@ extension ServeSettings {
             if let reason = setting.check(self) { throw SettingsError("--\(setting.flag) (\(setting.key)) \(reason)") }
         }
         guard (tlsCert == nil) == (tlsKey == nil) else { throw SettingsError("tls-cert and tls-key go together: give both or neither") }
+        guard (clusterEtcd == nil) == (nodeID == nil) else { throw SettingsError("cluster-etcd and node-id go together: a node of a cluster needs a name, and a name needs a cluster") }
+        guard advertise == nil || clusterEtcd != nil else { throw SettingsError("advertise needs cluster-etcd") }
     }
 
     /// The flags as `sluice serve --help` lists them, wrapped to `width` columns.

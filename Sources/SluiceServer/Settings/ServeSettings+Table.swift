@@ -1,3 +1,4 @@
+import SluiceCluster
 import SluiceEngine
 
 extension ServeSettings {
@@ -75,6 +76,22 @@ extension ServeSettings {
         .integer(
             "max-connections-per-client", "max_connections_per_client", \.maxConnectionsPerClient, range: 0...1_000_000,
             help: "API connections one client address may hold open at once; a request on one more is answered 429 `too_many_connections` and its connection closed (`0`: no cap; behind a proxy all clients share its address)"),
+        .optionalString(
+            "cluster-etcd", "cluster_etcd", \.clusterEtcd, placeholder: "URL[,URL…]", defaultNote: "none (one node)",
+            help: "etcd endpoints (`http://HOST:2379`, comma-separated): this node joins the cluster, sends for a number only while it holds the number's owner key under its 10 s lease, and stops 4 s before the lease could lapse (requests to WhatsApp then time out within 3 s); needs `node_id`") {
+            let urls = $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            return !urls.isEmpty && urls.allSatisfy({ $0.hasPrefix("http://") || $0.hasPrefix("https://") }) ? nil : "'\($0)' must be http(s) URLs, comma-separated"
+        },
+        .optionalString(
+            "node-id", "node_id", \.nodeID, placeholder: "ID", defaultNote: "none",
+            help: "this node's name in the cluster: 1–64 letters, digits, '.', '_' or '-', unique among the nodes") {
+            ClusterConfiguration.isNodeID($0) ? nil : "'\($0)' must be 1–64 letters, digits, '.', '_' or '-'"
+        },
+        .optionalString(
+            "advertise", "advertise", \.advertise, placeholder: "URL", defaultNote: "none",
+            help: "the URL of this node's API that `GET /v1/cluster` shows the other nodes") {
+            $0.hasPrefix("http://") || $0.hasPrefix("https://") ? nil : "'\($0)' must start with http:// or https://"
+        },
     ]
 
     static let settingsByKey: [String: ServeSetting] = Dictionary(uniqueKeysWithValues: table.map { ($0.key, $0) })

@@ -1,4 +1,5 @@
 import Foundation
+import SluiceCluster
 import SluiceEngine
 import SluiceTransport
 
@@ -45,6 +46,10 @@ public struct ServeSettings: Equatable, Sendable {
     /// API connections one client address may hold open at once (0: no cap); one more is
     /// answered 429 `too_many_connections` and closed.
     public var maxConnectionsPerClient: Int = SlowClientGuard.default.maxConnectionsPerClient
+    /// etcd endpoints, comma-separated: with them this node joins a cluster.
+    public var clusterEtcd: String?
+    public var nodeID: String?
+    public var advertise: String?
 
     /// `connections_per_host`, or by protocol: HTTP/2 carries 100 requests a connection,
     /// HTTP/1.1 one.
@@ -69,14 +74,27 @@ public struct ServeSettings: Equatable, Sendable {
         return c
     }
 
+    /// The cluster this node joins; nil without `cluster_etcd`.
+    public var cluster: ClusterConfiguration? {
+        guard let clusterEtcd, let nodeID else { return nil }
+        let endpoints = clusterEtcd.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        return ClusterConfiguration(etcdEndpoints: endpoints, nodeID: nodeID, advertiseURL: advertise)
+    }
+
     public func engineConfiguration() -> EngineConfiguration {
         var c = EngineConfiguration(dataDirectory: dataDir)
+        if let cluster {
+            c.clustered = true
+            // Nothing of this node may be on the wire when its lease could lapse.
+            c.transport.requestTimeoutMilliseconds = min(requestTimeoutMilliseconds, cluster.sendTimeoutMilliseconds)
+            c.transport.connectTimeoutMilliseconds = min(c.transport.connectTimeoutMilliseconds, cluster.sendTimeoutMilliseconds)
+        }
         c.mediaDirectory = mediaDir
         c.graphURL = graphURL
         c.graphVersion = graphVersion
         c.transport.caFile = caFile
         c.transport.connectionsPerHostMax = connectionsPerHostInForce
-        c.transport.requestTimeoutMilliseconds = requestTimeoutMilliseconds
+        if !c.clustered { c.transport.requestTimeoutMilliseconds = requestTimeoutMilliseconds }
         c.transport.httpVersion = httpVersion == "2" ? .http2 : .http1
         c.scheduler.safetyMargin = pacingMargin
         c.warmStart = warmStart

@@ -1,0 +1,194 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import ServiceLifecycle
+import SluiceCore
+import SluiceEngine
+
+/// How a node takes part in a cluster.
+public struct ClusterConfiguration: Sendable, Equatable {
+    public var etcdEndpoints: [String]
+    public var nodeID: String
+    /// Where other nodes and operators reach this node's API.
+    public var advertiseURL: String?
+    /// Keys live under `/<prefix>/`.
+    public var prefix = "sluice"
+    public var leaseTTLSeconds = 10
+    /// Sending stops this long before the lease could lapse.
+    public var marginMilliseconds: Int64 = 4_000
+    public var renewIntervalMilliseconds: Int64 = 1_000
+
+    public init(etcdEndpoints: [String], nodeID: String, advertiseURL: String? = nil) {
+        self.etcdEndpoints = etcdEndpoints
+        self.nodeID = nodeID
+        self.advertiseURL = advertiseURL
+    }
+
+    /// Longest a request to WhatsApp may take in a cluster: within the margin, so that
+    /// nothing of this node is on the wire when its lease could lapse.
+    public var sendTimeoutMilliseconds: Int { Int(marginMilliseconds) - 1_000 }
+    /// etcd calls end well within a renewal interval's worth of the margin.
+    var etcdTimeoutMilliseconds: Int64 { max(200, min(renewIntervalMilliseconds, marginMilliseconds / 4)) }
+
+    var nodesPrefix: String { "/\(prefix)/nodes/" }
+    var ownersPrefix: String { "/\(prefix)/owners/" }
+
+    /// `a-z A-Z 0-9 . _ -`, 1–64: a node id is part of etcd keys and of the API.
+    public static func isNodeID(_ text: String) -> Bool {
+        (1...64).contains(text.utf8.count) && text.utf8.allSatisfy { c in
+            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c == 0x2e || c == 0x5f || c == 0x2d
+        }
+    }
+}
+
+/// What `GET /v1/cluster` shows: the nodes etcd knows (alive: their lease holds their
+/// key) and the owner of each number that has one.
+public struct ClusterView: Sendable, Equatable {
+    public struct Node: Sendable, Equatable {
+        public var id: String
+        public var url: String?
+        public var alive: Bool
+    }
+
+    public var nodeID: String
+    public var nodes: [Node]
+    /// phone_number_id → node id.
+    public var owners: [String: String]
+    /// Whether this node's lease is known to be alive now (it sends only then).
+    public var leaseAlive: Bool
+    public var lastError: String?
+}
+
+/// Keeps this node in the cluster: a lease renewed every second, the node's key under it,
+/// and one owner key per number this node sends for, created only where none exists (so
+/// a number has one owner at a time). Tells the dispatcher which numbers it holds and
+/// until when (`LeaseGuard`): when etcd cannot be reached, sending stops by itself
+/// before the lease could lapse and another node take the numbers over.
+///
+/// This node claims the numbers registered in its own journal that no live node holds;
+/// a number registered on several nodes is sent by whichever claimed it, and passes to
+/// another when its owner's lease lapses.
+public actor ClusterAgent: Service {
+    let dispatcher: Dispatcher
+    let etcd: EtcdClient
+    public let configuration: ClusterConfiguration
+    let logger: Logger
+    private var lease: Int64?
+    private var leaseGuard: LeaseGuard
+    private var view: ClusterView
+    private var failing = false
+
+    public init(dispatcher: Dispatcher, configuration: ClusterConfiguration, http: HTTPClient = .shared, logger: Logger = Logger(label: "sluice.cluster")) {
+        precondition(dispatcher.configuration.clustered, "a cluster agent needs a dispatcher configured as clustered")
+        self.dispatcher = dispatcher
+        self.configuration = configuration
+        self.etcd = EtcdClient(endpoints: configuration.etcdEndpoints, http: http, requestTimeoutMilliseconds: configuration.etcdTimeoutMilliseconds)
+        self.logger = logger
+        leaseGuard = LeaseGuard(marginMilliseconds: configuration.marginMilliseconds)
+        view = ClusterView(nodeID: configuration.nodeID, nodes: [], owners: [:], leaseAlive: false, lastError: nil)
+    }
+
+    public func current() -> ClusterView {
+        var v = view
+        v.leaseAlive = leaseGuard.isAlive(at: dispatcher.clock.now())
+        return v
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                await self.step()
+                try? await Task.sleep(for: .milliseconds(self.configuration.renewIntervalMilliseconds))
+            }
+        }
+        await leave()
+    }
+
+    /// One round: renew (or get) the lease, claim free numbers, tell the dispatcher.
+    func step() async {
+        do {
+            try await renew()
+            let owners = try await claim()
+            let until = leaseGuard.validUntil
+            var deadlines: [String: Instant] = [:]
+            for (phone, entry) in owners where entry.lease == lease { deadlines[phone] = until }
+            try dispatcher.setOwnership(deadlines)
+            let nodes = try await etcd.range(prefix: configuration.nodesPrefix)
+            view.nodes = nodes.map { kv in
+                let info = (try? JSONSerialization.jsonObject(with: Data(kv.value))) as? [String: Any]
+                return ClusterView.Node(id: String(kv.key.dropFirst(configuration.nodesPrefix.count)), url: info?["url"] as? String, alive: true)
+            }
+            view.owners = owners.mapValues { String(decoding: $0.value, as: UTF8.self) }
+            view.lastError = nil
+            if failing { logger.info("cluster: etcd answers again") }
+            failing = false
+        } catch {
+            // The deadlines given stand and run out by themselves.
+            view.lastError = "\(error)"
+            if !failing { logger.warning("cluster: \(error); sending stops when the lease can no longer be trusted") }
+            failing = true
+        }
+    }
+
+    private func renew() async throws {
+        let sentAt = dispatcher.clock.now()
+        if let lease {
+            let ttl = try await etcd.keepAlive(lease)
+            guard ttl > 0 else {
+                // Lapsed (a partition longer than the TTL): its keys are gone; start over.
+                logger.warning("cluster: lease \(lease) lapsed; every number is released")
+                self.lease = nil
+                leaseGuard.lost()
+                try dispatcher.setOwnership([:])
+                throw EtcdError("the lease lapsed")
+            }
+            leaseGuard.renewed(sentAt: sentAt, ttlSeconds: ttl)
+            return
+        }
+        let granted = try await etcd.grantLease(ttlSeconds: configuration.leaseTTLSeconds)
+        var info: [String: Any] = ["id": configuration.nodeID]
+        if let url = configuration.advertiseURL { info["url"] = url }
+        let value = try JSONSerialization.data(withJSONObject: info, options: [.sortedKeys, .withoutEscapingSlashes])
+        try await etcd.put(configuration.nodesPrefix + configuration.nodeID, Array(value), lease: granted)
+        lease = granted
+        leaseGuard.renewed(sentAt: sentAt, ttlSeconds: configuration.leaseTTLSeconds)
+        logger.info("cluster: node \(configuration.nodeID) joined with lease \(granted)")
+    }
+
+    /// The owner keys after claiming every local number that has none.
+    private func claim() async throws -> [String: EtcdClient.KeyValue] {
+        guard let lease else { return [:] }
+        var owners: [String: EtcdClient.KeyValue] = [:]
+        for kv in try await etcd.range(prefix: configuration.ownersPrefix) {
+            owners[String(kv.key.dropFirst(configuration.ownersPrefix.count))] = kv
+        }
+        var claimed = false
+        for sender in try dispatcher.senders() where owners[sender.phoneNumberID] == nil {
+            let (created, holder) = try await etcd.createIfAbsent(
+                configuration.ownersPrefix + sender.phoneNumberID, Array(configuration.nodeID.utf8), lease: lease)
+            if created {
+                claimed = true
+                logger.info("cluster: this node now sends for \(sender.phoneNumberID)")
+            } else if let holder {
+                owners[sender.phoneNumberID] = holder
+            }
+        }
+        guard claimed else { return owners }
+        // Read back: the revisions (fencing tokens) of what was just created.
+        owners = [:]
+        for kv in try await etcd.range(prefix: configuration.ownersPrefix) {
+            owners[String(kv.key.dropFirst(configuration.ownersPrefix.count))] = kv
+        }
+        return owners
+    }
+
+    /// Stops sending, lets what is on the wire end, then gives the numbers up at once.
+    private func leave() async {
+        try? dispatcher.setOwnership([:])
+        guard let lease else { return }
+        try? await Task.sleep(for: .milliseconds(configuration.sendTimeoutMilliseconds))
+        try? await etcd.revokeLease(lease)
+        self.lease = nil
+        logger.info("cluster: node \(configuration.nodeID) left; its numbers are free")
+    }
+}

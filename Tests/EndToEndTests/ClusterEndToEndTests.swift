@@ -1,0 +1,135 @@
+import Foundation
+import SluiceCore
+import SluiceTestSupport
+import Testing
+
+/// Two `sluice serve` nodes with Debian's etcd, on loopback, both with the same number
+/// registered and a campaign for it: one node holds the number and sends, the other's
+/// campaign waits. When the holder dies (SIGKILL) its lease lapses, the other node takes
+/// the number and sends. Judged at the mock: never more than the tier in a second, so
+/// never two pacers at once. A node cut off from etcd (etcd frozen with SIGSTOP) stops
+/// sending before its lease could lapse.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct ClusterEndToEndTests {
+    static let etcd = "/usr/bin/etcd"
+    static let phone = "1065000950"
+    static let tier = 40
+
+    struct Etcd {
+        var process: ChildProcess
+        var url: String
+    }
+
+    static func startEtcd(_ root: String) async throws -> Etcd {
+        let client = try freeLoopbackPort()
+        let peer = try freeLoopbackPort()
+        let url = "http://127.0.0.1:\(client)"
+        let process = try ChildProcess(
+            arguments: [
+                "--name", "test", "--data-dir", root + "/etcd", "--listen-client-urls", url, "--advertise-client-urls", url,
+                "--listen-peer-urls", "http://127.0.0.1:\(peer)", "--initial-advertise-peer-urls", "http://127.0.0.1:\(peer)",
+                "--initial-cluster", "test=http://127.0.0.1:\(peer)",
+            ],
+            logPath: root + "/etcd.log", executable: etcd)
+        try await eventually("etcd answers", within: 20) {
+            (try? await http("GET", url + "/health", key: nil))?.status == 200
+        }
+        return Etcd(process: process, url: url)
+    }
+
+    func node(_ stack: DispatchEndToEndTests.Stack, _ id: String, etcd: String) async throws -> (ChildProcess, String) {
+        let dataDir = stack.root + "/data-\(id)"
+        return try await stack.serve(["--cluster-etcd", etcd, "--node-id", id], dataDir: dataDir)
+    }
+
+    func register(_ api: String) async throws {
+        let r = try await http("PUT", "\(api)/v1/senders/\(Self.phone)", key: DispatchEndToEndTests.adminKey, json: #"{"tier_mps":\#(Self.tier),"access_token":"token"}"#)
+        try #require(r.status == 200, "\(r)")
+    }
+
+    func owner(_ api: String) async throws -> String? {
+        let r = try await http("GET", "\(api)/v1/cluster", key: DispatchEndToEndTests.adminKey)
+        return (try jsonObject(r.body)["owners"] as? [String: String])?[Self.phone]
+    }
+
+    func arrivals(_ stack: DispatchEndToEndTests.Stack) throws -> [Int64] {
+        guard FileManager.default.fileExists(atPath: stack.record) else { return [] }
+        return try readArrivals(stack.record).filter { $0.phoneNumberID == Self.phone }.map(\.time).sorted()
+    }
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: etcd), "needs Debian's etcd-server (scripts/bootstrap installs it)"))
+    func oneNodeSendsForANumberAndAnotherTakesOverWhenItDies() async throws {
+        let root = try temporaryDirectory("cluster")
+        let etcd = try await Self.startEtcd(root)
+        let stack = try await DispatchEndToEndTests().startMock("cluster")
+        let (a, apiA) = try await node(stack, "a", etcd: etcd.url)
+        let (b, apiB) = try await node(stack, "b", etcd: etcd.url)
+        try await register(apiA)
+        try await register(apiB)
+        let e2e = DispatchEndToEndTests()
+        _ = try await e2e.postCampaign(apiA, sender: Self.phone, count: 200, firstRecipient: 966_590_000_000)
+        _ = try await e2e.postCampaign(apiB, sender: Self.phone, count: 200, firstRecipient: 966_591_000_000)
+
+        var holder: String?
+        try await eventually("a node holds the number", within: 15) {
+            holder = try await owner(apiA)
+            return holder != nil
+        }
+        try await eventually("both nodes see one owner", within: 5) { try await owner(apiB) == holder }
+        let (dying, survivorAPI) = holder == "a" ? (a, apiB) : (b, apiA)
+        // The holder sends its campaign; the other waits.
+        try await eventually("the holder's 200 arrive", within: 30) { try arrivals(stack).count >= 200 }
+        try await Task.sleep(for: .seconds(1))
+        #expect(try arrivals(stack).count == 200, "the other node sends nothing while the number is held")
+
+        dying.signal(SIGKILL)
+        let killed = Date()
+        try await eventually("the survivor holds the number", within: 20) { try await owner(survivorAPI) == (holder == "a" ? "b" : "a") }
+        let takeover = Date().timeIntervalSince(killed)
+        try await eventually("the survivor's 200 arrive", within: 30) { try arrivals(stack).count >= 400 }
+        let times = try arrivals(stack)
+        #expect(times.count == 400, "every message once: \(times.count)")
+        let peak = ArrivalWindow.maxCount(sortedTimes: times, windowNanoseconds: 1_000_000_000 - DispatchEndToEndTests.arrivalJitterAllowanceNanoseconds)
+        #expect(peak <= Self.tier, "one pacer at a time: \(peak) in a second at tier \(Self.tier)")
+        #expect(takeover >= 5 && takeover <= 16, "taken over after the dead node's lease lapsed (10 s TTL): \(takeover) s")
+        print("cluster: takeover \(String(format: "%.1f", takeover)) s after SIGKILL, peak \(peak)/s at tier \(Self.tier)")
+
+        let other = holder == "a" ? b : a
+        #expect(await other.stop() == 0)
+        await stack.mock.stop()
+        _ = await etcd.process.stop()
+        try? FileManager.default.removeItem(atPath: root)
+        try? FileManager.default.removeItem(atPath: stack.root)
+    }
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: etcd), "needs Debian's etcd-server (scripts/bootstrap installs it)"))
+    func aNodeCutOffFromEtcdStopsSendingBeforeItsLeaseCouldLapse() async throws {
+        let root = try temporaryDirectory("cluster-cut")
+        let etcd = try await Self.startEtcd(root)
+        let stack = try await DispatchEndToEndTests().startMock("cluster-cut")
+        let (a, apiA) = try await node(stack, "a", etcd: etcd.url)
+        try await register(apiA)
+        // Long enough to still be sending when etcd goes quiet.
+        _ = try await DispatchEndToEndTests().postCampaign(apiA, sender: Self.phone, count: 2_000, firstRecipient: 966_592_000_000)
+        try await eventually("sending", within: 20) { try arrivals(stack).count >= 40 }
+
+        etcd.process.signal(SIGSTOP)
+        let frozen = Int64(Date().timeIntervalSince1970 * 1e9)
+        try await Task.sleep(for: .seconds(9))
+        let times = try arrivals(stack)
+        let last = try #require(times.last)
+        let quiet = Double(last - frozen) / 1e9
+        // Sending stops 6 s after the last renewal was sent (10 s TTL less the 4 s margin),
+        // which was before the freeze: well before the lease could lapse (10 s).
+        #expect(quiet < 7, "last arrival \(quiet) s after etcd went quiet")
+        #expect(times.count < 2_000)
+        print("cluster: sending stopped \(String(format: "%.1f", quiet)) s after etcd went quiet")
+
+        etcd.process.signal(SIGCONT)
+        #expect(await a.stop() == 0)
+        await stack.mock.stop()
+        _ = await etcd.process.stop()
+        try? FileManager.default.removeItem(atPath: root)
+        try? FileManager.default.removeItem(atPath: stack.root)
+    }
+}
