@@ -162,18 +162,26 @@ public actor ClusterAgent: Service {
         for kv in try await etcd.range(prefix: configuration.ownersPrefix) {
             owners[String(kv.key.dropFirst(configuration.ownersPrefix.count))] = kv
         }
-        var claimed = false
-        for sender in try dispatcher.senders() where owners[sender.phoneNumberID] == nil {
+        var changed = false
+        let local = try dispatcher.senders()
+        // A number deleted here is given up, for a node that still has it.
+        let registered = Set(local.map(\.phoneNumberID))
+        for (phone, entry) in owners where entry.lease == lease && !registered.contains(phone) {
+            try await etcd.deleteIf(configuration.ownersPrefix + phone, createRevision: entry.createRevision)
+            changed = true
+            logger.info("cluster: \(phone) is no longer registered here; released")
+        }
+        for sender in local where owners[sender.phoneNumberID] == nil {
             let (created, holder) = try await etcd.createIfAbsent(
                 configuration.ownersPrefix + sender.phoneNumberID, Array(configuration.nodeID.utf8), lease: lease)
             if created {
-                claimed = true
+                changed = true
                 logger.info("cluster: this node now sends for \(sender.phoneNumberID)")
             } else if let holder {
                 owners[sender.phoneNumberID] = holder
             }
         }
-        guard claimed else { return owners }
+        guard changed else { return owners }
         // Read back: the revisions (fencing tokens) of what was just created.
         owners = [:]
         for kv in try await etcd.range(prefix: configuration.ownersPrefix) {

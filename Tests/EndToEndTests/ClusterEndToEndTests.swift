@@ -94,6 +94,11 @@ struct ClusterEndToEndTests {
         #expect(takeover >= 5 && takeover <= 16, "taken over after the dead node's lease lapsed (10 s TTL): \(takeover) s")
         print("cluster: takeover \(String(format: "%.1f", takeover)) s after SIGKILL, peak \(peak)/s at tier \(Self.tier)")
 
+        // Deleted where it is held, the number is released.
+        let deleted = try await http("DELETE", "\(survivorAPI)/v1/senders/\(Self.phone)", key: DispatchEndToEndTests.adminKey)
+        #expect(deleted.status == 204, "\(deleted)")
+        try await eventually("the number released", within: 5) { try await owner(survivorAPI) == nil }
+
         let other = holder == "a" ? b : a
         #expect(await other.stop() == 0)
         await stack.mock.stop()
