@@ -198,7 +198,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "SluiceTestSupport", "SluiceCore", "SluiceCrypto", "SluiceServer", "SluiceTransport",
+                "SluiceTestSupport", "SluiceCore", "SluiceCrypto", "SluiceServer", "SluiceTransport", "SluiceCluster",
                 // A subscriber for the events `serve` delivers.
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

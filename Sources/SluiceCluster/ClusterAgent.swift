@@ -32,6 +32,10 @@ public struct ClusterConfiguration: Sendable, Equatable {
 
     var nodesPrefix: String { "/\(prefix)/nodes/" }
     var ownersPrefix: String { "/\(prefix)/owners/" }
+    /// `/<prefix>/numbers/<phone>/<node>` = tier: who has each number registered.
+    var numbersPrefix: String { "/\(prefix)/numbers/" }
+    /// Rounds a free number waits for the node placement prefers before another claims it.
+    var claimGraceRounds = 3
 
     /// `a-z A-Z 0-9 . _ -`, 1–64: a node id is part of etcd keys and of the API.
     public static func isNodeID(_ text: String) -> Bool {
@@ -65,9 +69,11 @@ public struct ClusterView: Sendable, Equatable {
 /// until when (`LeaseGuard`): when etcd cannot be reached, sending stops by itself
 /// before the lease could lapse and another node take the numbers over.
 ///
-/// This node claims the numbers registered in its own journal that no live node holds;
-/// a number registered on several nodes is sent by whichever claimed it, and passes to
-/// another when its owner's lease lapses.
+/// Each node publishes the numbers registered in its own journal (with their tiers);
+/// `Placement` picks, among the nodes that have a number, the one that should send for
+/// it, and that node claims it when it is free. A held number stays with its holder (no
+/// handover yet) until it is deleted there or the holder's lease lapses; then another
+/// node that has it takes it.
 public actor ClusterAgent: Service {
     let dispatcher: Dispatcher
     let etcd: EtcdClient
@@ -77,6 +83,10 @@ public actor ClusterAgent: Service {
     private var leaseGuard: LeaseGuard
     private var view: ClusterView
     private var failing = false
+    /// What this node has published under `numbersPrefix` (phone → tier), for its lease.
+    private var published: [String: Double] = [:]
+    /// Rounds each free number has been seen free.
+    private var freeRounds: [String: Int] = [:]
 
     public init(dispatcher: Dispatcher, configuration: ClusterConfiguration, http: HTTPClient = .shared, logger: Logger = Logger(label: "sluice.cluster")) {
         precondition(dispatcher.configuration.clustered, "a cluster agent needs a dispatcher configured as clustered")
@@ -138,6 +148,7 @@ public actor ClusterAgent: Service {
                 // Lapsed (a partition longer than the TTL): its keys are gone; start over.
                 logger.warning("cluster: lease \(lease) lapsed; every number is released")
                 self.lease = nil
+                published = [:]
                 leaseGuard.lost()
                 try dispatcher.setOwnership([:])
                 throw EtcdError("the lease lapsed")
@@ -171,9 +182,18 @@ public actor ClusterAgent: Service {
             changed = true
             logger.info("cluster: \(phone) is no longer registered here; released")
         }
+        let preferred = try await placement(local, lease: lease)
         for sender in local where owners[sender.phoneNumberID] == nil {
+            let phone = sender.phoneNumberID
+            let rounds = freeRounds[phone, default: 0] + 1
+            freeRounds[phone] = rounds
+            // The node placement prefers claims a free number once every node has had a round
+            // to publish it (a number registered everywhere at once is not taken by the
+            // fastest); another node only if the preferred one does not.
+            guard (preferred[phone] == configuration.nodeID && rounds >= 2) || rounds > configuration.claimGraceRounds else { continue }
             let (created, holder) = try await etcd.createIfAbsent(
                 configuration.ownersPrefix + sender.phoneNumberID, Array(configuration.nodeID.utf8), lease: lease)
+            freeRounds[phone] = nil
             if created {
                 changed = true
                 logger.info("cluster: this node now sends for \(sender.phoneNumberID)")
@@ -188,6 +208,29 @@ public actor ClusterAgent: Service {
             owners[String(kv.key.dropFirst(configuration.ownersPrefix.count))] = kv
         }
         return owners
+    }
+
+    /// Publishes this node's numbers (with their tiers) and places every number the
+    /// cluster has: phone → the node that should send for it.
+    private func placement(_ local: [SenderRecord], lease: Int64) async throws -> [String: String] {
+        let mine = Dictionary(local.map { ($0.phoneNumberID, $0.tierMessagesPerSecond) }, uniquingKeysWith: { a, _ in a })
+        for (phone, tier) in mine where published[phone] != tier {
+            try await etcd.put(configuration.numbersPrefix + phone + "/" + configuration.nodeID, Array(String(tier).utf8), lease: lease)
+            published[phone] = tier
+        }
+        for phone in published.keys where mine[phone] == nil {
+            try await etcd.delete(configuration.numbersPrefix + phone + "/" + configuration.nodeID)
+            published[phone] = nil
+        }
+        var numbers: [String: Placement.Number] = [:]
+        for kv in try await etcd.range(prefix: configuration.numbersPrefix) {
+            let path = kv.key.dropFirst(configuration.numbersPrefix.count).split(separator: "/", maxSplits: 1)
+            guard path.count == 2 else { continue }
+            let phone = String(path[0])
+            let tier = Double(String(decoding: kv.value, as: UTF8.self)) ?? 0
+            numbers[phone, default: Placement.Number(phoneNumberID: phone, tierMessagesPerSecond: tier, candidates: [])].candidates.append(String(path[1]))
+        }
+        return Placement.assign(Array(numbers.values))
     }
 
     /// Stops sending, lets what is on the wire end, then gives the numbers up at once.

@@ -72,6 +72,11 @@ public struct EtcdClient: Sendable {
         return try Self.keyValues(answer)
     }
 
+    /// Deletes `key`.
+    public func delete(_ key: String) async throws(EtcdError) {
+        _ = try await post("/v3/kv/deleterange", ["key": Self.base64(key)])
+    }
+
     /// Deletes `key` if it is still the one created at `createRevision` (not a later holder's).
     public func deleteIf(_ key: String, createRevision: Int64) async throws(EtcdError) {
         let k = Self.base64(key)

@@ -1,4 +1,5 @@
 import Foundation
+import SluiceCluster
 import SluiceCore
 import SluiceTestSupport
 import Testing
@@ -45,6 +46,11 @@ struct ClusterEndToEndTests {
     func register(_ api: String) async throws {
         let r = try await http("PUT", "\(api)/v1/senders/\(Self.phone)", key: DispatchEndToEndTests.adminKey, json: #"{"tier_mps":\#(Self.tier),"access_token":"token"}"#)
         try #require(r.status == 200, "\(r)")
+    }
+
+    func owners(_ api: String) async throws -> [String: String] {
+        let r = try await http("GET", "\(api)/v1/cluster", key: DispatchEndToEndTests.adminKey)
+        return try jsonObject(r.body)["owners"] as? [String: String] ?? [:]
     }
 
     func owner(_ api: String) async throws -> String? {
@@ -101,6 +107,41 @@ struct ClusterEndToEndTests {
 
         let other = holder == "a" ? b : a
         #expect(await other.stop() == 0)
+        await stack.mock.stop()
+        _ = await etcd.process.stop()
+        try? FileManager.default.removeItem(atPath: root)
+        try? FileManager.default.removeItem(atPath: stack.root)
+    }
+
+    /// Numbers registered on every node are placed by tier (rendezvous hashing, a cap per
+    /// node): each node claims the ones placement gives it, and both agree.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: etcd), "needs Debian's etcd-server (scripts/bootstrap installs it)"))
+    func numbersOnEveryNodeArePlacedByTier() async throws {
+        let root = try temporaryDirectory("cluster-place")
+        let etcd = try await Self.startEtcd(root)
+        let stack = try await DispatchEndToEndTests().startMock("cluster-place")
+        let (a, apiA) = try await node(stack, "a", etcd: etcd.url)
+        let (b, apiB) = try await node(stack, "b", etcd: etcd.url)
+        let tiers: [String: Double] = ["1065000961": 1000, "1065000962": 1000, "1065000963": 250, "1065000964": 250, "1065000965": 80, "1065000966": 80]
+        // b first: a node that registers later still gets what placement gives it.
+        for api in [apiB, apiA] {
+            for (phone, tier) in tiers {
+                let r = try await http("PUT", "\(api)/v1/senders/\(phone)", key: DispatchEndToEndTests.adminKey, json: #"{"tier_mps":\#(tier),"access_token":"t"}"#)
+                try #require(r.status == 200, "\(r)")
+            }
+        }
+        let expected = Placement.assign(tiers.map { Placement.Number(phoneNumberID: $0.key, tierMessagesPerSecond: $0.value, candidates: ["a", "b"]) })
+        var seen: [String: String] = [:]
+        try await eventually("every number held as placed", within: 20) {
+            seen = try await owners(apiA)
+            return seen == expected
+        }
+        #expect(seen == expected, "\(seen) vs \(expected)")
+        #expect(try await owners(apiB) == expected)
+        #expect(Set(expected.values) == ["a", "b"], "both nodes send: \(expected)")
+
+        #expect(await a.stop() == 0)
+        #expect(await b.stop() == 0)
         await stack.mock.stop()
         _ = await etcd.process.stop()
         try? FileManager.default.removeItem(atPath: root)
