@@ -75,6 +75,7 @@ enum SenderRoutes {
         json["limited_until"] = s.limitedUntilMilliseconds.map { APIKeyRoutes.timestamp($0) as Any } ?? NSNull()
         json["send_rate"] = (s.sendRate * 10).rounded() / 10
         json["endpoint_error"] = s.endpointError.map { $0 as Any } ?? NSNull()
+        json["owned"] = s.owned
         return json
     }
 

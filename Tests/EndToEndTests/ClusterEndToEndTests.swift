@@ -83,6 +83,12 @@ struct ClusterEndToEndTests {
         }
         try await eventually("both nodes see one owner", within: 5) { try await owner(apiB) == holder }
         let (dying, survivorAPI) = holder == "a" ? (a, apiB) : (b, apiA)
+        let holderAPI = holder == "a" ? apiA : apiB
+        try await eventually("each node says whether it paces the number", within: 5) {
+            let held = try jsonObject(try await http("GET", "\(holderAPI)/v1/senders/\(Self.phone)", key: DispatchEndToEndTests.adminKey).body)
+            let waiting = try jsonObject(try await http("GET", "\(survivorAPI)/v1/senders/\(Self.phone)", key: DispatchEndToEndTests.adminKey).body)
+            return held["owned"] as? Bool == true && waiting["owned"] as? Bool == false
+        }
         // The holder sends its campaign; the other waits.
         try await eventually("the holder's 200 arrive", within: 30) { try arrivals(stack).count >= 200 }
         try await Task.sleep(for: .seconds(1))

@@ -65,6 +65,7 @@ public final class ServerMetrics: Sendable {
             gauge("sender_inbound_reserve", "messages_per_second", "The rate left free for the number's incoming messages (inbound counts toward the tier).",
                   sender, s.inboundReserveMessagesPerSecond)
             gauge("sender_paused", "", "1 while the sender is paused.", sender, s.paused ? 1 : 0)
+            gauge("sender_owned", "", "1 while this node paces the number (always outside a cluster; in one, while it holds the number's owner key and its lease is alive).", sender, s.owned ? 1 : 0)
             gauge("sender_queue_depth", "", "Messages paged in and waiting for a send slot.", sender, Double(s.staged))
             gauge("sender_in_flight", "", "Sends on the wire.", sender, Double(s.inFlight))
             gauge("sender_in_flight_limit", "", "Most sends the sender may have on the wire now (rate × endpoint p99 latency × headroom).",
