@@ -49,7 +49,7 @@ import SluiceTestSupport
             try await dispatcher.putSender(phoneNumberID: "1004", tierMessagesPerSecond: 100, accessToken: "t")
             let repeated = (0..<3).map { RecipientInput(to: "966500000777", params: ["r\($0)"]) }
             let others = recipients(20, from: 966_500_001_000)
-            _ = try await dispatcher.submitCampaign(senderPhoneNumberID: "1004", messageObject: Self.message, recipients: repeated + others)
+            _ = try await dispatcher.submitCampaign(senderPhoneNumberID: "1004", messageObject: Self.message, recipients: repeated + others, dedupe: false)
             try await waitForArrivals(mock, 23, timeoutSeconds: 20)
             await dispatcher.shutdown()
             let arrivals = mock.recorder.snapshot()

@@ -24,7 +24,7 @@ public func fuzz(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
 
     var template: MessageTemplate?
     do {
-        let (sender, message, _) = try CampaignIntakeRoute.ndjsonHeader(lines[headerIndex], number: headerIndex + 1)
+        let (sender, message, _, _) = try CampaignIntakeRoute.ndjsonHeader(lines[headerIndex], number: headerIndex + 1)
         invariant(APIRoutes.isPhoneNumberID(sender), "sender \(sender.debugDescription) passed the header")
         template = try? MessageTemplate(messageObject: message)
     } catch let error as APIError {
@@ -51,13 +51,16 @@ public func fuzz(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
 func checkAgainstJSONSerialization(_ line: [UInt8], _ parsed: Result<RecipientInput, RecipientLine.Problem>) {
     guard let object = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any] else { return }
     var expected: RecipientInput?
-    if let to = object["to"] as? String {
+    // Only known keys (an unknown one is refused, naming it), `to` a string, `params`
+    // strings, `external_id` a string when present.
+    let external = object["external_id"]
+    if Set(object.keys).isSubset(of: RecipientLine.fields), let to = object["to"] as? String, external == nil || external is String {
         if let params = object["params"] {
             if let list = params as? [Any], list.allSatisfy({ $0 is String }) {
-                expected = RecipientInput(to: to, params: list.map { $0 as! String })
+                expected = RecipientInput(to: to, params: list.map { $0 as! String }, externalID: external as? String)
             }
         } else {
-            expected = RecipientInput(to: to, params: [])
+            expected = RecipientInput(to: to, params: [], externalID: external as? String)
         }
     }
     switch (expected, parsed) {
@@ -69,7 +72,8 @@ func checkAgainstJSONSerialization(_ line: [UInt8], _ parsed: Result<RecipientIn
         break
     case (_, .failure) where hasTrailingComma(line):
         break  // JSONSerialization takes `{"to":"1",}`; JSON (RFC 8259) does not, nor does the scanner.
-    case (_, .failure) where occurrences(of: #""to""#, in: line) > 1 || occurrences(of: #""params""#, in: line) > 1:
+    case (_, .failure) where occurrences(of: #""to""#, in: line) > 1 || occurrences(of: #""params""#, in: line) > 1
+        || occurrences(of: #""external_id""#, in: line) > 1:
         break  // A repeated key: JSONSerialization keeps the last, the scanner refuses a bad first.
     case (let expected?, .failure(let problem)):
         invariant(false, "RecipientLine refused (\(problem)) what JSONSerialization reads as \(expected): \(show(line))")
