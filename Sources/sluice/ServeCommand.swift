@@ -50,11 +50,13 @@ struct ServeCommand: AsyncParsableCommand {
         logger.info("journal open at \(settings.dataDir)/journal, encrypted under \(EngineConfiguration.journalKeyFile(dataDirectory: settings.dataDir)); admin key from \(credential.source); sending to \(settings.graphURL)/\(settings.graphVersion)")
         let router: Router<BasicRequestContext>
         let server: HTTPServerBuilder
+        // Each sender's last minutes, for the dashboard (`GET /v1/stream`).
+        let history = SenderHistorySampler(dispatcher: dispatcher)
         do {
             server = try APIServerTLS.server(settings)
             router = try APIRoutes.router(
                 dispatcher: dispatcher, credential: credential, webhookVerifyToken: settings.webhookVerifyToken,
-                slowClients: settings.slowClients)
+                slowClients: settings.slowClients, senderHistory: history)
         } catch {
             await dispatcher.shutdown()
             throw error
@@ -82,6 +84,7 @@ struct ServeCommand: AsyncParsableCommand {
                     .init(service: SubscriberDelivery(dispatcher: dispatcher, logger: logger)),
                     .init(service: MediaFetcher(dispatcher: dispatcher, configuration: settings.mediaFetcher, logger: logger)),
                     .init(service: MediaUploader(dispatcher: dispatcher, configuration: settings.mediaFetcher, logger: logger)),
+                    .init(service: history),
                     .init(service: app),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
