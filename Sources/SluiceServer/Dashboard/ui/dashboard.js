@@ -254,7 +254,8 @@ function updateCampaignRow(campaign) {
   cells.name.firstChild.textContent = campaign.name || `#${campaign.id}`;
   cells.labels.replaceChildren(...(campaign.labels || []).map((label) => element('span', { class: 'label', text: label })));
   cells.sender.textContent = campaign.sender || '';
-  cells.state.textContent = campaign.waiting_for ? `${campaign.state} (${campaign.waiting_for})` : campaign.state;
+  const waiting = campaign.waiting_for && campaign.waiting_for !== campaign.state ? ` (${campaign.waiting_for.replace(/_/g, ' ')})` : '';
+  cells.state.textContent = campaign.state + waiting;
   cells.state.className = `state-${campaign.state}`;
   const bar = cells.progress.firstChild;
   const done = finished(campaign);
