@@ -28,10 +28,19 @@ from selenium import webdriver  # noqa: E402
 from selenium.common.exceptions import StaleElementReferenceException, TimeoutException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.selenium_manager import SeleniumManager  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
+
+
+def _no_selenium_manager(*_):
+    raise AssertionError("Selenium Manager was asked for a browser or driver: this check uses Debian's, named")
+
+
+# Selenium asks its Manager only for what is not named; fail rather than let it look.
+SeleniumManager.binary_paths = _no_selenium_manager
 
 
 def step(text):

@@ -181,9 +181,9 @@ function duration(seconds) {
   return `${Math.floor(seconds / 3600)} h ${Math.round((seconds % 3600) / 60)} min`;
 }
 
-// Messages that no longer wait: all but queued and in flight.
+// Messages that no longer wait: all but the unsent (queued, in flight, in doubt).
 function finished(campaign) {
-  return campaign.total - campaign.counts.queued - campaign.counts.in_flight;
+  return campaign.total - campaign.unsent;
 }
 
 function campaignActions(campaign) {
