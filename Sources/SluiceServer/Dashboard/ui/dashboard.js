@@ -97,7 +97,8 @@ async function readStream(signal) {
   while (!signal.aborted) {
     try {
       const response = await fetch('/v1/stream', { headers: { Authorization: `Bearer ${session.key}` }, signal, cache: 'no-store' });
-      if (response.status === 401) {
+      // A key refused or without the read scope: retrying would not change the answer.
+      if (response.status === 401 || response.status === 403) {
         showError((await apiError(response)).message);
         return;
       }
