@@ -94,8 +94,12 @@ let package = Package(
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            // The API's description, served as it is (`OpenAPIDocument`).
-            resources: [.embedInCode("OpenAPI/openapi.yaml")],
+            // The API's description, served as it is (`OpenAPIDocument`), and the
+            // dashboard's page (`DashboardRoutes`).
+            resources: [
+                .embedInCode("OpenAPI/openapi.yaml"), .embedInCode("Dashboard/ui/index.html"),
+                .embedInCode("Dashboard/ui/dashboard.js"), .embedInCode("Dashboard/ui/dashboard.css"),
+            ],
             swiftSettings: strict
         ),
         .target(

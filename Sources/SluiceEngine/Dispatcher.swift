@@ -378,6 +378,19 @@ public final class Dispatcher: Sendable {
         return (out, more ? cursor : nil)
     }
 
+    /// The `limit` newest campaigns, newest first, each with its rate and ETA as
+    /// `campaignProgress` gives them (the dashboard's list).
+    public func newestCampaigns(limit: Int) throws -> [CampaignProgress] {
+        let phones = Dictionary(try journal.senders().map { ($0.id, $0.phoneNumberID) }, uniquingKeysWith: { a, _ in a })
+        let wall = clock.wallMilliseconds()
+        return try journal.newestCampaigns(limit: limit).map { record in
+            var progress = CampaignProgress(record: record, senderPhoneNumberID: phones[record.sender], wallMilliseconds: wall)
+            progress.sendRate = loop.sendRate(campaign: record.id)
+            try estimate(&progress, record: record, wallMilliseconds: wall)
+            return progress
+        }
+    }
+
     public func message(_ id: MessageID) throws -> MessageRecord? { try journal.message(id) }
 
     // MARK: Lifecycle

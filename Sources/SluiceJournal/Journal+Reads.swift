@@ -102,17 +102,29 @@ extension Journal {
     /// id returned as `after` to page.
     public func campaigns(after: CampaignID?, limit: Int) throws(JournalError) -> [CampaignRecord] {
         let start = (after?.rawValue ?? 0).addingReportingOverflow(1)
-        guard limit > 0, !start.overflow else { return [] }
+        guard !start.overflow else { return [] }
+        return try campaignRun(from: start.partialValue, limit: limit)
+    }
+
+    /// The `limit` newest campaigns (highest ids first).
+    public func newestCampaigns(limit: Int) throws(JournalError) -> [CampaignRecord] {
+        try campaignRun(from: nil, limit: limit)
+    }
+
+    /// Up to `limit` campaigns in id order from the first id ≥ `start`, or backwards from
+    /// the newest when `start` is nil.
+    private func campaignRun(from start: UInt64?, limit: Int) throws(JournalError) -> [CampaignRecord] {
+        guard limit > 0 else { return [] }
         return try read { txn in
             try txn.withCursor(tables.campaigns) { c in
                 var out: [CampaignRecord] = []
-                var entry = try Key(id: start.partialValue).withBytes { try c.seek(atLeast: $0) }
+                var entry = if let start { try Key(id: start).withBytes { try c.seek(atLeast: $0) } } else { try c.last() }
                 while let (key, value) = entry, out.count < limit {
                     let id = CampaignID(Key.id(key))
                     do { out.append(try CampaignCodec.read(id: id, value, cipher)) } catch {
                         throw JournalError(record: error, path: directory, table: Schema.campaigns, key: id.description)
                     }
-                    entry = try c.next()
+                    entry = start == nil ? try c.previous() : try c.next()
                 }
                 return out
             }

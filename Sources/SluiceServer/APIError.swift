@@ -33,6 +33,7 @@ public struct APIError: Error, HTTPResponseError, Sendable {
         case shuttingDown = "shutting_down"
         case tooManyConnections = "too_many_connections"
         case tooManyKeys = "too_many_keys"
+        case tooManyStreams = "too_many_streams"
         case tooManySubscriptions = "too_many_subscriptions"
         case unauthorized = "unauthorized"
         case unknownCampaign = "unknown_campaign"

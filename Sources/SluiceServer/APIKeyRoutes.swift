@@ -32,6 +32,18 @@ enum APIKeyRoutes {
         }
     }
 
+    /// `GET /v1/keys/current` (any valid key): the caller's id and scopes, so that a client
+    /// such as the dashboard shows only what the key may do. The admin key answers `admin`
+    /// and every scope.
+    static func addCurrent(to group: RouterGroup<BasicRequestContext>, keys: APIKeyStore) {
+        group.get("keys/current") { request, _ in
+            let caller = try keys.authenticate(authorizationHeader: request.headers[.authorization])
+            var response = JSONBody.response(.ok, ["id": caller.id, "scopes": caller.scopes.sorted().map(\.rawValue)])
+            response.headers[.cacheControl] = "no-store"
+            return response
+        }
+    }
+
     static func create(_ request: Request, keys: APIKeyStore, dispatcher: Dispatcher) async throws -> Response {
         let body = try await JSONBody.object(request, limitBytes: bodyBytesMax)
         try KnownFields.check(body, ["name", "scopes"])

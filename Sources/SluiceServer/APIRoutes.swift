@@ -29,6 +29,9 @@ import SluiceEngine
 /// | `GET /metrics` (Prometheus text format) | read |
 /// | `GET /healthz`, `GET /readyz`; `GET`, `POST /webhooks/whatsapp` (Meta signs them) | none |
 /// | `GET /openapi.yaml` (this API as OpenAPI 3.1, `OpenAPIDocument`) | none |
+/// | `GET /v1/keys/current` → `{"id", "scopes"}` of the key presented | any key |
+/// | `GET /v1/stream`: the dashboard's state as server-sent events (`DashboardStream`) | read |
+/// | `GET /` → `/ui/`, `GET /ui/`, `GET /ui/{file}`: the dashboard's page (`DashboardRoutes`) | none |
 ///
 /// Scopes are independent: an `admin` key without `read` cannot read campaigns.
 public enum APIRoutes {
@@ -41,10 +44,12 @@ public enum APIRoutes {
 
     /// Builds the router; reads the API keys from the journal once, to start the cache.
     /// `campaignBatchRecipients`: messages per journal commit while a campaign streams in.
+    /// `senderHistory`: the sampler the dashboard's stream reads, run as a service beside
+    /// the API; without one the stream's histories stay empty.
     public static func router(
         dispatcher: Dispatcher, credential: AdminCredential, webhookVerifyToken: String? = nil,
         campaignBatchRecipients: Int = CampaignUpload.batchRecipientsDefault,
-        slowClients: SlowClientGuard = .default, cluster: ClusterAgent? = nil
+        slowClients: SlowClientGuard = .default, senderHistory: SenderHistorySampler? = nil, cluster: ClusterAgent? = nil
     ) throws -> Router<BasicRequestContext> {
         let keys = APIKeyStore(bootstrap: credential, records: try dispatcher.apiKeys())
         let router = Router()
@@ -67,11 +72,15 @@ public enum APIRoutes {
         }
         WebhookRoutes.add(to: router, dispatcher: dispatcher, verifyToken: webhookVerifyToken)
         OpenAPIRoutes.add(to: router)
+        DashboardRoutes.add(to: router)
         // One group per scope over the same `/v1` prefix: each route sits in its scope's.
         let admin = router.group("v1").add(middleware: APIKeyMiddleware(keys: keys, scope: .admin))
         let submit = router.group("v1").add(middleware: APIKeyMiddleware(keys: keys, scope: .submit))
         let read = router.group("v1").add(middleware: APIKeyMiddleware(keys: keys, scope: .read))
         let media = router.group("v1").add(middleware: APIKeyMiddleware(keys: keys, scope: .mediaRead, alternatives: [.admin]))
+        let anyKey = router.group("v1").add(middleware: APIKeyMiddleware(keys: keys, scope: nil))
+        APIKeyRoutes.addCurrent(to: anyKey, keys: keys)
+        DashboardStream.add(to: read, dispatcher: dispatcher, history: senderHistory ?? SenderHistorySampler(dispatcher: dispatcher))
         MediaRoutes.add(to: media, dispatcher: dispatcher)
         MediaRoutes.addUpload(to: submit, dispatcher: dispatcher)
         APIKeyRoutes.add(to: admin, keys: keys, dispatcher: dispatcher)

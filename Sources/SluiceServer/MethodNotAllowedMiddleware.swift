@@ -20,9 +20,11 @@ struct MethodNotAllowedMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch let error as HTTPError where error.status == .notFound {
             let segments = request.uri.path.split(separator: "/")
-            guard let route = routes.first(where: { route in
+            // The most specific match: `/v1/keys/current` is its own route, not `{id}`.
+            let matching = routes.filter { route in
                 route.segments.count == segments.count && zip(route.segments, segments).allSatisfy { $0 == nil || $0 == $1 }
-            }) else { throw error }
+            }
+            guard let route = matching.min(by: { $0.segments.count { $0 == nil } < $1.segments.count { $0 == nil } }) else { throw error }
             let allowed = route.methods.joined(separator: ", ")
             var response = try APIError(
                 .methodNotAllowed, code: .methodNotAllowed,

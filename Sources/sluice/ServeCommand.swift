@@ -55,11 +55,13 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let router: Router<BasicRequestContext>
         let server: HTTPServerBuilder
+        // Each sender's last minutes, for the dashboard (`GET /v1/stream`).
+        let history = SenderHistorySampler(dispatcher: dispatcher)
         do {
             server = try APIServerTLS.server(settings)
             router = try APIRoutes.router(
                 dispatcher: dispatcher, credential: credential, webhookVerifyToken: settings.webhookVerifyToken,
-                slowClients: settings.slowClients, cluster: cluster)
+                slowClients: settings.slowClients, senderHistory: history, cluster: cluster)
         } catch {
             await dispatcher.shutdown()
             throw error
@@ -88,6 +90,7 @@ struct ServeCommand: AsyncParsableCommand {
                     .init(service: SubscriberDelivery(dispatcher: dispatcher, logger: logger)),
                     .init(service: MediaFetcher(dispatcher: dispatcher, configuration: settings.mediaFetcher, logger: logger)),
                     .init(service: MediaUploader(dispatcher: dispatcher, configuration: settings.mediaFetcher, logger: logger)),
+                    .init(service: history),
                     .init(service: app),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],

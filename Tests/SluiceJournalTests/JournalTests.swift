@@ -43,6 +43,12 @@ struct JournalTests {
         #expect(try journal.campaignsWithQueuedMessages(sender: other) == [otherCampaign])
         #expect(try journal.campaignsWithQueuedMessages(sender: SenderID(99)) == [])
 
+        // Newest first, as the dashboard lists them; in id order, as GET /v1/campaigns pages.
+        #expect(try journal.newestCampaigns(limit: 2).map(\.id) == [third, otherCampaign])
+        #expect(try journal.newestCampaigns(limit: 50).map(\.id) == [third, otherCampaign, campaign])
+        #expect(try journal.newestCampaigns(limit: 0).isEmpty)
+        #expect(try journal.campaigns(after: campaign, limit: 50).map(\.id) == [otherCampaign, third])
+
         let stats = try journal.statistics()
         #expect(stats.messages == 10_010 && stats.pending == 10_010 && stats.campaigns == 3 && stats.senders == 2)
         #expect(stats.lastMessageID == MessageID(first.rawValue + 10_009))

@@ -39,6 +39,11 @@ import Testing
                 #expect(response.status == .methodNotAllowed)
                 #expect(response.headers[.allow] == "DELETE, GET, PATCH, PUT")
             }
+            // A literal route is its own resource, not the `{id}` beside it.
+            try await client.execute(uri: "/v1/keys/current", method: .options) { response in
+                #expect(response.status == .methodNotAllowed)
+                #expect(response.headers[.allow] == "GET")
+            }
             try await client.execute(uri: "/no/such/path", method: .get) { response in
                 #expect(response.status == .notFound)
             }

@@ -92,6 +92,43 @@ final class RawHTTPClient: @unchecked Sendable {
         return (status, head, body)
     }
 
+    /// `GET path` on a connection that stays open, for a stream: read with `readUntil`.
+    static func openStream(port: Int, path: String, bearer: String) async throws -> RawHTTPClient {
+        let client = try RawHTTPClient(port: port)
+        try await client.send(Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(bearer)\r\n\r\n".utf8))
+        return client
+    }
+
+    /// Reads until the text read holds `marker` `count` times, for at most `timeoutSeconds`
+    /// (a read that waits longer throws): a stream's head and its first events, raw
+    /// (chunk sizes included).
+    func readUntil(_ marker: String, count: Int, timeoutSeconds: Int = 15) async throws -> String {
+        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let bytes = try await run { [fd] in
+            var data: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            let needle = Array(marker.utf8)
+            while Self.occurrences(needle, in: data) < count {
+                let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+                guard n > 0 else { throw POSIXError(.ETIMEDOUT) }
+                data.append(contentsOf: buffer[0..<n])
+            }
+            return data
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    private static func occurrences(_ needle: [UInt8], in haystack: [UInt8]) -> Int {
+        var found = 0
+        var rest = haystack[...]
+        while let i = find(needle, in: Array(rest)) {
+            found += 1
+            rest = rest.dropFirst(i + needle.count)
+        }
+        return found
+    }
+
     /// `POST path` with a JSON body on a connection of its own: the status and the body's bytes.
     static func post(port: Int, path: String, json: String, bearer: String? = nil) async throws -> (status: Int, body: [UInt8]) {
         try await post(port: port, path: path, body: Array(json.utf8), contentType: "application/json", bearer: bearer)

@@ -9,12 +9,13 @@ import SluiceTestSupport
 /// `serve`'s API on a free loopback port over a real dispatcher whose endpoint is the mock
 /// (TLS on 127.0.0.1), with the mock's webhooks (statuses, incoming messages, account
 /// updates) signed with `appSecret` and posted to that API, and the media fetcher and
-/// uploader and subscriber delivery running. Everything stops when `body` returns or throws.
+/// uploader, subscriber delivery and the senders' history sampler running. Everything stops when `body` returns or throws.
 struct ServeMockStack: Sendable {
     let mock: MockEndpoint
     let mockPort: Int
     let dispatcher: Dispatcher
     let servePort: Int
+    let history: SenderHistorySampler
 
     /// `tls: false`: the mock on plain HTTP (the dispatcher then sends over HTTP/1.1), so
     /// that a test can call the mock's own routes with `RawHTTPClient`.
@@ -57,8 +58,9 @@ struct ServeMockStack: Sendable {
         fetching.backoffFirstMilliseconds = 100
         let uploader = MediaUploader(dispatcher: dispatcher, configuration: fetching)
         let delivery = SubscriberDelivery(dispatcher: dispatcher, configuration: delivering)
+        let history = SenderHistorySampler(dispatcher: dispatcher)
         do {
-            let router = try APIRoutes.router(dispatcher: dispatcher, credential: AdminCredential(key: adminKey, source: "test"))
+            let router = try APIRoutes.router(dispatcher: dispatcher, credential: AdminCredential(key: adminKey, source: "test"), senderHistory: history)
             let (ports, listening) = AsyncStream<Int>.makeStream()
             var serveLogger = Logger(label: "test.serve")
             serveLogger.logLevel = .warning
@@ -74,9 +76,10 @@ struct ServeMockStack: Sendable {
                 group.addTask { try await fetcher.run() }
                 group.addTask { try await uploader.run() }
                 group.addTask { try await delivery.run() }
+                group.addTask { try await history.run() }
                 for await _ in ports {}
                 defer { group.cancelAll() }
-                try await body(ServeMockStack(mock: mock, mockPort: running.port, dispatcher: dispatcher, servePort: servePort))
+                try await body(ServeMockStack(mock: mock, mockPort: running.port, dispatcher: dispatcher, servePort: servePort, history: history))
                 // The mock's webhooks stop first: the API is cancelled, not drained, and a
                 // request cut off mid-body there would trap in NIO.
                 await mock.stop()

@@ -30,6 +30,11 @@ struct Cursor {
         return try op(&k, MDB_NEXT)
     }
 
+    mutating func previous() throws(LMDBError) -> Entry? {
+        var k = MDB_val()
+        return try op(&k, MDB_PREV)
+    }
+
     private func op(_ key: inout MDB_val, _ operation: MDB_cursor_op) throws(LMDBError) -> Entry? {
         var v = MDB_val()
         let rc = mdb_cursor_get(handle, &key, &v, operation)
