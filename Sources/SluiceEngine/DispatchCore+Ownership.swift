@@ -28,6 +28,7 @@ extension DispatchCore {
 
     /// The earliest deadline still ahead: the core must wake to hold that sender.
     func ownershipEnd(after now: Instant) -> Instant? {
-        ownership?.values.filter { $0 > now }.min()
+        // Lazily: asked at every wake, it must not build an array.
+        ownership?.values.lazy.filter { $0 > now }.min()
     }
 }
