@@ -186,8 +186,9 @@ let package = Package(
         .testTarget(
             name: "SluiceServerTests",
             dependencies: [
-                "SluiceTestSupport", "SluiceServer", "SluiceEngine", "SluiceMock", "SluiceCore", "SluiceCrypto",
+                "SluiceTestSupport", "SluiceServer", "SluiceEngine", "SluiceMock", "SluiceCore", "SluiceCrypto", "SluiceCluster",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -34,6 +34,10 @@ public struct ClusterConfiguration: Sendable, Equatable {
     var ownersPrefix: String { "/\(prefix)/owners/" }
     /// `/<prefix>/numbers/<phone>/<node>` = tier: who has each number registered.
     var numbersPrefix: String { "/\(prefix)/numbers/" }
+    /// The secret nodes show each other when handing messages over (created once, no lease).
+    var tokenKey: String { "/\(prefix)/token" }
+    /// Between two passes of handing backlog over to the numbers' holders.
+    var handoverIntervalMilliseconds: Int64 = 2_000
     /// Rounds a free number waits for the node placement prefers before another claims it.
     var claimGraceRounds = 3
 
@@ -61,6 +65,8 @@ public struct ClusterView: Sendable, Equatable {
     /// Whether this node's lease is known to be alive now (it sends only then).
     public var leaseAlive: Bool
     public var lastError: String?
+    /// Messages this node handed over to the holders of their numbers since it started.
+    public var handedOver = 0
 }
 
 /// Keeps this node in the cluster: a lease renewed every second, the node's key under it,
@@ -77,6 +83,7 @@ public struct ClusterView: Sendable, Equatable {
 public actor ClusterAgent: Service {
     let dispatcher: Dispatcher
     let etcd: EtcdClient
+    let http: HTTPClient
     public let configuration: ClusterConfiguration
     let logger: Logger
     private var lease: Int64?
@@ -87,31 +94,82 @@ public actor ClusterAgent: Service {
     private var published: [String: Double] = [:]
     /// Rounds each free number has been seen free.
     private var freeRounds: [String: Int] = [:]
+    /// The cluster's handover secret, read when joining.
+    private var token: String?
+    /// Messages handed over to other nodes since start.
+    private var handedOver = 0
+    /// Where other nodes reach this node's API: `--advertise`, else the address `serve`
+    /// listens on (`listening(on:)`), published with the node's key.
+    private var advertised: String?
+    private var publishedURL: String?
+    /// Campaigns a holder refused, left alone until then (one error a minute, not a pass).
+    private var refusedUntil: [CampaignID: ContinuousClock.Instant] = [:]
 
     public init(dispatcher: Dispatcher, configuration: ClusterConfiguration, http: HTTPClient = .shared, logger: Logger = Logger(label: "sluice.cluster")) {
         precondition(dispatcher.configuration.clustered, "a cluster agent needs a dispatcher configured as clustered")
         self.dispatcher = dispatcher
         self.configuration = configuration
+        self.http = http
         self.etcd = EtcdClient(endpoints: configuration.etcdEndpoints, http: http, requestTimeoutMilliseconds: configuration.etcdTimeoutMilliseconds)
         self.logger = logger
         leaseGuard = LeaseGuard(marginMilliseconds: configuration.marginMilliseconds)
+        advertised = configuration.advertiseURL
         view = ClusterView(nodeID: configuration.nodeID, nodes: [], owners: [:], leaseAlive: false, lastError: nil)
     }
 
     public func current() -> ClusterView {
         var v = view
         v.leaseAlive = leaseGuard.isAlive(at: dispatcher.clock.now())
+        v.handedOver = handedOver
         return v
     }
 
     public func run() async throws {
         await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                await self.step()
-                try? await Task.sleep(for: .milliseconds(self.configuration.renewIntervalMilliseconds))
+            await withDiscardingTaskGroup { group in
+                group.addTask {
+                    while !Task.isCancelled {
+                        await self.step()
+                        try? await Task.sleep(for: .milliseconds(self.configuration.renewIntervalMilliseconds))
+                    }
+                }
+                // Apart from the rounds: a slow holder must not delay a lease renewal.
+                group.addTask {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: .milliseconds(self.configuration.handoverIntervalMilliseconds))
+                        await self.handOver()
+                    }
+                }
             }
         }
         await leave()
+    }
+
+    /// The API's address once it listens; used unless `--advertise` named one.
+    public func listening(on url: String) {
+        if configuration.advertiseURL == nil { advertised = url }
+    }
+
+    /// The secret a node shows to hand messages over here; nil before this node joined.
+    public func handoverToken() -> String? { token }
+
+    /// One pass of `BacklogHandover`, for the numbers registered here that another live
+    /// node holds, while etcd answers (a stale view could name a holder that is gone).
+    func handOver() async {
+        guard !failing, lease != nil, let token else { return }
+        let urls = Dictionary(view.nodes.compactMap { n in n.url.map { (n.id, $0) } }, uniquingKeysWith: { a, _ in a })
+        var holders: [String: BacklogHandover.Holder] = [:]
+        for (phone, node) in view.owners where node != configuration.nodeID {
+            if let url = urls[node] { holders[phone] = BacklogHandover.Holder(node: node, url: url) }
+        }
+        guard !holders.isEmpty else { return }
+        let handover = BacklogHandover(dispatcher: dispatcher, http: http, nodeID: configuration.nodeID, logger: logger)
+        // Bounded, so that the next pass sees holders that moved.
+        let now = ContinuousClock.now
+        refusedUntil = refusedUntil.filter { $0.value > now }
+        let (handed, refused) = await handover.pass(holders: holders, token: token, until: now + .seconds(20), skipping: Set(refusedUntil.keys))
+        for campaign in refused { refusedUntil[campaign] = ContinuousClock.now + .seconds(60) }
+        handedOver += handed
     }
 
     /// One round: renew (or get) the lease, claim free numbers, tell the dispatcher.
@@ -154,16 +212,35 @@ public actor ClusterAgent: Service {
                 throw EtcdError("the lease lapsed")
             }
             leaseGuard.renewed(sentAt: sentAt, ttlSeconds: ttl)
+            if advertised != publishedURL { try await publishNode(lease: lease) }
             return
         }
         let granted = try await etcd.grantLease(ttlSeconds: configuration.leaseTTLSeconds)
-        var info: [String: Any] = ["id": configuration.nodeID]
-        if let url = configuration.advertiseURL { info["url"] = url }
-        let value = try JSONSerialization.data(withJSONObject: info, options: [.sortedKeys, .withoutEscapingSlashes])
-        try await etcd.put(configuration.nodesPrefix + configuration.nodeID, Array(value), lease: granted)
+        try await publishNode(lease: granted)
         lease = granted
+        if token == nil { token = try await clusterToken() }
         leaseGuard.renewed(sentAt: sentAt, ttlSeconds: configuration.leaseTTLSeconds)
         logger.info("cluster: node \(configuration.nodeID) joined with lease \(granted)")
+    }
+
+    /// This node's key: its id and where it is reached.
+    private func publishNode(lease: Int64) async throws {
+        var info: [String: Any] = ["id": configuration.nodeID]
+        let url = advertised
+        if let url { info["url"] = url }
+        let value = try JSONSerialization.data(withJSONObject: info, options: [.sortedKeys, .withoutEscapingSlashes])
+        try await etcd.put(configuration.nodesPrefix + configuration.nodeID, Array(value), lease: lease)
+        publishedURL = url
+    }
+
+    /// The cluster's handover secret: the first node to join creates it.
+    private func clusterToken() async throws -> String {
+        var random = SystemRandomNumberGenerator()
+        let fresh = (0..<4).map { _ in String(random.next() as UInt64, radix: 16).leftPadded(to: 16) }.joined()
+        let (created, entry) = try await etcd.createIfAbsent(configuration.tokenKey, Array(fresh.utf8), lease: 0)
+        if created { return fresh }
+        guard let entry, !entry.value.isEmpty else { throw EtcdError("\(configuration.tokenKey) exists without a value") }
+        return String(decoding: entry.value, as: UTF8.self)
     }
 
     /// The owner keys after claiming every local number that has none.
@@ -241,5 +318,11 @@ public actor ClusterAgent: Service {
         try? await etcd.revokeLease(lease)
         self.lease = nil
         logger.info("cluster: node \(configuration.nodeID) left; its numbers are free")
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

@@ -30,6 +30,8 @@ public struct CampaignProgress: Sendable, Equatable {
     public var cancelled: UInt64
     /// Not sent: the contact is on the sender's suppression list.
     public var suppressed: UInt64
+    /// Not sent here: given to the node that holds the number, in a cluster.
+    public var handedOver: UInt64
     /// Messages that may still be sent: queued, in flight, waiting to retry, in doubt.
     public var unsent: UInt64
     /// Messages sent per second now (smoothed over about two seconds).
@@ -67,6 +69,7 @@ public struct CampaignProgress: Sendable, Equatable {
         expired = c[.expired]
         cancelled = c[.cancelled]
         suppressed = c[.suppressed]
+        handedOver = c[.handedOver]
         unsent = MessageState.allCases.filter(\.isUnsent).reduce(0) { $0 + c[$1] }
         let shown: State
         switch record.state {

@@ -115,7 +115,7 @@ extension Journal {
                     case .queued: index = (Schema.pending, Key.pending(header.sender, header.campaign, id))
                     case .retryAt, .inDoubt: index = (Schema.due, Key.due(header.sender, notBefore: header.notBefore, id))
                     case .inFlight: index = (Schema.inflight, Key(id: id.rawValue))
-                    case .sent, .failed, .delivered, .read, .unknown, .expired, .cancelled, .suppressed: index = nil
+                    case .sent, .failed, .delivered, .read, .unknown, .expired, .cancelled, .suppressed, .handedOver: index = nil
                     }
                     if let index {
                         let (table, indexKey) = index

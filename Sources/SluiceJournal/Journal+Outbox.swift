@@ -197,7 +197,7 @@ extension Journal {
                         let updated = Int64(littleEndian: value.loadUnaligned(fromByteOffset: MessageCodec.updatedOffset, as: Int64.self))
                         if updated < cutoff { scan.expired.append(MessageID(id)) } else { settled = false }
                     case .queued, .inFlight, .retryAt, .inDoubt: settled = false
-                    case .delivered, .read, .failed, .unknown, .expired, .cancelled, .suppressed: break
+                    case .delivered, .read, .failed, .unknown, .expired, .cancelled, .suppressed, .handedOver: break
                     }
                     if !settled { unsettledSeen = true }
                     if !unsettledSeen { scan.settledBelow = MessageID(id + 1) }

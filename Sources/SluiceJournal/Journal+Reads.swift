@@ -296,7 +296,7 @@ extension Journal {
                             }
                             sends.append(RecipientSend(sender: sender, to: record.to, atMilliseconds: updated))
                         }
-                    case .queued, .inFlight, .retryAt, .inDoubt, .failed, .expired, .cancelled, .suppressed: break
+                    case .queued, .inFlight, .retryAt, .inDoubt, .failed, .expired, .cancelled, .suppressed, .handedOver: break
                     }
                     entry = try c.next()
                 }

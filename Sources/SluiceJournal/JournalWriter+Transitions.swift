@@ -116,7 +116,7 @@ extension JournalWriter {
         case .sent: Offset.sentTime
         case .delivered: Offset.deliveredTime
         case .read: Offset.readTime
-        case .failed, .unknown, .expired, .cancelled, .suppressed: Offset.endedTime
+        case .failed, .unknown, .expired, .cancelled, .suppressed, .handedOver: Offset.endedTime
         case .queued, .inFlight, .retryAt, .inDoubt: nil
         }
     }
@@ -146,7 +146,7 @@ extension JournalWriter {
         case .queued: removed = try Key.pending(sender, campaign, id).withBytes { try txn.delete(tables.pending, $0) }
         case .retryAt, .inDoubt: removed = try Key.due(sender, notBefore: notBefore, id).withBytes { try txn.delete(tables.due, $0) }
         case .inFlight: removed = try Key(id: id.rawValue).withBytes { try txn.delete(tables.inflight, $0) }
-        case .sent, .failed, .delivered, .read, .unknown, .expired, .cancelled, .suppressed: removed = true
+        case .sent, .failed, .delivered, .read, .unknown, .expired, .cancelled, .suppressed, .handedOver: removed = true
         }
         assert(removed, "message \(id) in \(state) had no index entry")
     }
@@ -156,7 +156,7 @@ extension JournalWriter {
         case .queued: try Key.pending(sender, campaign, id).withBytes { try txn.put(tables.pending, $0, emptyValue) }
         case .retryAt, .inDoubt: try Key.due(sender, notBefore: notBefore, id).withBytes { try txn.put(tables.due, $0, emptyValue) }
         case .inFlight: try Key(id: id.rawValue).withBytes { try txn.put(tables.inflight, $0, emptyValue) }
-        case .sent, .failed, .delivered, .read, .unknown, .expired, .cancelled, .suppressed: break
+        case .sent, .failed, .delivered, .read, .unknown, .expired, .cancelled, .suppressed, .handedOver: break
         }
     }
 }

@@ -12,6 +12,7 @@ public struct APIError: Error, HTTPResponseError, Sendable {
         case bodyTooLarge = "body_too_large"
         case bodyTooSlow = "body_too_slow"
         case campaignState = "campaign_state"
+        case clusterUnavailable = "cluster_unavailable"
         case forbidden = "forbidden"
         case idempotencyKeyConflict = "idempotency_key_conflict"
         case insufficientScope = "insufficient_scope"

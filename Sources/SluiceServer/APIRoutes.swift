@@ -73,6 +73,7 @@ public enum APIRoutes {
         WebhookRoutes.add(to: router, dispatcher: dispatcher, verifyToken: webhookVerifyToken)
         OpenAPIRoutes.add(to: router)
         DashboardRoutes.add(to: router)
+        if let cluster { ClusterHandoverRoute.add(to: router, dispatcher: dispatcher, cluster: cluster, batchRecipients: campaignBatchRecipients) }
         // One group per scope over the same `/v1` prefix: each route sits in its scope's.
         let admin = router.group("v1").add(middleware: APIKeyMiddleware(keys: keys, scope: .admin))
         let submit = router.group("v1").add(middleware: APIKeyMiddleware(keys: keys, scope: .submit))
@@ -127,6 +128,7 @@ public enum APIRoutes {
                 "error": view.lastError.map { $0 as Any } ?? NSNull(),
                 "nodes": view.nodes.map { ["id": $0.id, "url": $0.url.map { $0 as Any } ?? NSNull(), "alive": $0.alive] as [String: Any] },
                 "owners": view.owners,
+                "handed_over": view.handedOver,
             ])
         }
         for (action, state) in [("pause", CampaignState.paused), ("resume", .active), ("cancel", .withdrawn)] {
@@ -301,7 +303,7 @@ public enum APIRoutes {
             "counts": [
                 "queued": p.queued, "in_flight": p.inFlight, "sent": p.sent, "failed": p.failed,
                 "in_doubt": p.inDoubt, "delivered": p.delivered, "read": p.read, "unknown": p.unknown,
-                "expired": p.expired, "cancelled": p.cancelled, "suppressed": p.suppressed,
+                "expired": p.expired, "cancelled": p.cancelled, "suppressed": p.suppressed, "handed_over": p.handedOver,
             ],
             "created_at": CampaignOptionsInput.text(p.createdMilliseconds),
             "priority": p.options.priority.description,

@@ -52,6 +52,9 @@ struct ServeCommand: AsyncParsableCommand {
         let cluster = settings.cluster.map { ClusterAgent(dispatcher: dispatcher, configuration: $0, logger: logger) }
         if let c = settings.cluster {
             logger.info("cluster: node \(c.nodeID) with etcd at \(c.etcdEndpoints.joined(separator: ", ")); a number is sent only while this node holds it")
+            if c.advertiseURL == nil && Self.isWildcard(settings.listen.host) {
+                logger.warning("cluster: no --advertise and the API listens on every address (\(settings.listen.host)): other nodes cannot hand this node the messages they take for its numbers")
+            }
         }
         let router: Router<BasicRequestContext>
         let server: HTTPServerBuilder
@@ -73,6 +76,9 @@ struct ServeCommand: AsyncParsableCommand {
             configuration: .init(address: .hostname(settings.listen.host, port: settings.listen.port), serverName: "sluice"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? settings.listen.port
+                if let cluster, !Self.isWildcard(settings.listen.host) {
+                    await cluster.listening(on: "\(scheme)://\(Self.urlHost(settings.listen.host)):\(port)")
+                }
                 // Scripts and tests read this line to find the port.
                 say("sluice listening on \(scheme)://\(settings.listen.host):\(port)")
             },
@@ -99,4 +105,10 @@ struct ServeCommand: AsyncParsableCommand {
         )
         try await group.run()
     }
+
+    /// An address that is every interface's: not one other nodes can be told.
+    static func isWildcard(_ host: String) -> Bool { ["", "0.0.0.0", "::", "[::]", "*"].contains(host) }
+
+    /// An IPv6 address in brackets, as a URL needs it.
+    static func urlHost(_ host: String) -> String { host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host }
 }

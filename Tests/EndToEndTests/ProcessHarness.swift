@@ -151,6 +151,7 @@ func jsonObject(_ text: String) throws -> [String: Any] {
 struct RecordedArrival {
     var time: Int64
     var phoneNumberID: String
+    var to: String? = nil
     var callback: String?
 }
 
@@ -162,7 +163,7 @@ func readArrivals(_ path: String) throws -> [RecordedArrival] {
         guard let t = (o["t"] as? NSNumber)?.int64Value, let phone = o["phone_number_id"] as? String else {
             throw HarnessError("arrival line without t / phone_number_id: \(line)")
         }
-        out.append(RecordedArrival(time: t, phoneNumberID: phone, callback: o["callback"] as? String))
+        out.append(RecordedArrival(time: t, phoneNumberID: phone, to: o["to"] as? String, callback: o["callback"] as? String))
     }
     return out
 }

@@ -130,6 +130,20 @@ struct CampaignLifecycleTests {
         #expect(MessageState(name: "expired") == .expired)
     }
 
+    @Test("a message handed to another node ends here: only unsent ones can go, and a status still proves the first send")
+    func handedOverStates() {
+        for from in [MessageState.queued, .retryAt, .inDoubt] { #expect(from.canTransition(to: .handedOver)) }
+        // One on the wire or already sent stays: it is this node's to settle.
+        for from in [MessageState.inFlight, .sent, .delivered, .read, .failed, .unknown, .expired, .cancelled, .suppressed] {
+            #expect(!from.canTransition(to: .handedOver))
+        }
+        let handed = MessageState.handedOver
+        #expect(handed.isFinal && !handed.isUnsent && !handed.isReported)
+        #expect(handed.canTransition(to: .sent) && handed.canTransition(to: .failed))
+        #expect(!handed.canTransition(to: .queued) && !handed.canTransition(to: .inFlight) && !handed.canTransition(to: .cancelled))
+        #expect(MessageState(name: "handed_over") == .handedOver)
+    }
+
     @Test("the drain estimate counts what is ahead: higher priority whole, same priority round robin")
     func drainEstimate() {
         let mine = DrainEstimate.Campaign(unsent: 100, priority: .marketing)

@@ -29,6 +29,9 @@ public enum MessageState: UInt8, Sendable, CaseIterable, CustomStringConvertible
     case cancelled = 10
     /// Not sent: the contact opted out of the sender's messages (its suppression list).
     case suppressed = 11
+    /// Not sent here: in a cluster, given to the node that holds its number, which sends
+    /// it as a message of its own (the error message names that node and campaign).
+    case handedOver = 12
 
     public var description: String {
         switch self {
@@ -44,6 +47,7 @@ public enum MessageState: UInt8, Sendable, CaseIterable, CustomStringConvertible
         case .expired: "expired"
         case .cancelled: "cancelled"
         case .suppressed: "suppressed"
+        case .handedOver: "handed_over"
         }
     }
 
@@ -57,14 +61,15 @@ public enum MessageState: UInt8, Sendable, CaseIterable, CustomStringConvertible
     public var isReported: Bool {
         switch self {
         case .sent, .delivered, .read, .failed, .unknown, .expired, .cancelled, .suppressed: true
-        case .queued, .inFlight, .retryAt, .inDoubt: false
+        // The node it went to reports it.
+        case .queued, .inFlight, .retryAt, .inDoubt, .handedOver: false
         }
     }
 
     /// True when the message will not be sent again.
     public var isFinal: Bool {
         switch self {
-        case .sent, .failed, .delivered, .read, .unknown, .expired, .cancelled, .suppressed: true
+        case .sent, .failed, .delivered, .read, .unknown, .expired, .cancelled, .suppressed, .handedOver: true
         case .queued, .inFlight, .retryAt, .inDoubt: false
         }
     }
@@ -73,7 +78,7 @@ public enum MessageState: UInt8, Sendable, CaseIterable, CustomStringConvertible
     public var isUnsent: Bool {
         switch self {
         case .queued, .inFlight, .retryAt, .inDoubt: true
-        case .sent, .failed, .delivered, .read, .unknown, .expired, .cancelled, .suppressed: false
+        case .sent, .failed, .delivered, .read, .unknown, .expired, .cancelled, .suppressed, .handedOver: false
         }
     }
 
@@ -104,6 +109,10 @@ public enum MessageState: UInt8, Sendable, CaseIterable, CustomStringConvertible
         // the customer window) failed with 131047. An in-doubt one may have left before.
         case (.queued, .suppressed), (.retryAt, .suppressed), (.inDoubt, .suppressed), (.queued, .failed): true
         case (.suppressed, .sent), (.suppressed, .delivered), (.suppressed, .read), (.suppressed, .failed): true
+        // Given to the number's holder in a cluster; an in-doubt one only when it may be
+        // sent again (`at_least_once`, checked by the caller).
+        case (.queued, .handedOver), (.retryAt, .handedOver), (.inDoubt, .handedOver): true
+        case (.handedOver, .sent), (.handedOver, .delivered), (.handedOver, .read), (.handedOver, .failed): true
         // `at_most_once`: an in-doubt message is never resent.
         case (.inDoubt, .unknown): true
         default: false

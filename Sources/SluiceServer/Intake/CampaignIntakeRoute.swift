@@ -42,16 +42,7 @@ enum CampaignIntakeRoute {
         if let idempotencyKey, let hasher {
             let caller = try keys.authenticate(authorizationHeader: request.headers[.authorization])
             claim = Claim(scope: caller.id, key: idempotencyKey)
-            if let stored = try dispatcher.idempotencyRecord(scope: caller.id, key: idempotencyKey) {
-                // Read the body (chunk by chunk) only to tell a retry from a different request.
-                var received = 0
-                for try await chunk in request.body {
-                    received += chunk.readableBytes
-                    if format == .json && received > APIRoutes.campaignBodyBytesMax { throw Self.jsonBodyTooLarge }
-                    chunk.withUnsafeReadableBytes { hasher.update($0) }
-                }
-                return try answer(stored, digest: hasher.finish())
-            }
+            if let replay = try await replay(request, format: format, claim: claim!, hasher: hasher, dispatcher: dispatcher) { return replay }
         }
         switch format {
         case .json: return try await postJSON(request, dispatcher: dispatcher, hasher: hasher, claim: claim, batchRecipients: batchRecipients)
@@ -63,6 +54,19 @@ enum CampaignIntakeRoute {
     struct Claim {
         var scope: String
         var key: String
+    }
+
+    /// The stored answer when the claim's key was used before (the body read only to tell
+    /// a retry from a different request); nil when it is new.
+    static func replay(_ request: Request, format: CampaignFormat, claim: Claim, hasher: SHA256Hasher, dispatcher: Dispatcher) async throws -> Response? {
+        guard let stored = try dispatcher.idempotencyRecord(scope: claim.scope, key: claim.key) else { return nil }
+        var received = 0
+        for try await chunk in request.body {
+            received += chunk.readableBytes
+            if format == .json && received > APIRoutes.campaignBodyBytesMax { throw Self.jsonBodyTooLarge }
+            chunk.withUnsafeReadableBytes { hasher.update($0) }
+        }
+        return try answer(stored, digest: hasher.finish())
     }
 
     // MARK: JSON

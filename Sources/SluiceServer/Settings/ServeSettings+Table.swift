@@ -88,8 +88,8 @@ extension ServeSettings {
             ClusterConfiguration.isNodeID($0) ? nil : "'\($0)' must be 1–64 letters, digits, '.', '_' or '-'"
         },
         .optionalString(
-            "advertise", "advertise", \.advertise, placeholder: "URL", defaultNote: "none",
-            help: "the URL of this node's API that `GET /v1/cluster` shows the other nodes") {
+            "advertise", "advertise", \.advertise, placeholder: "URL", defaultNote: "the listen address",
+            help: "the URL of this node's API for the other nodes (handovers) and `GET /v1/cluster`; needed when --listen is a wildcard") {
             $0.hasPrefix("http://") || $0.hasPrefix("https://") ? nil : "'\($0)' must start with http:// or https://"
         },
     ]
