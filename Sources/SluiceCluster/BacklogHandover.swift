@@ -37,9 +37,15 @@ struct BacklogHandover: Sendable {
     ) async -> (handed: Int, refused: [CampaignID]) {
         var handed = 0
         var refused: [CampaignID] = []
+        let local: [String: SenderID]
+        do { local = Dictionary(try dispatcher.senders().map { ($0.phoneNumberID, $0.id) }, uniquingKeysWith: { a, _ in a }) } catch {
+            logger.error("cluster: reading the senders failed: \(error)")
+            return (0, [])
+        }
         for (phone, holder) in holders.sorted(by: { $0.key < $1.key }) {
+            guard let sender = local[phone] else { continue }
             let campaigns: [CampaignID]
-            do { campaigns = try dispatcher.campaignsToHandOver(phoneNumberID: phone) } catch {
+            do { campaigns = try dispatcher.campaignsToHandOver(sender: sender) } catch {
                 logger.error("cluster: reading the backlog of \(phone) failed: \(error)")
                 continue
             }

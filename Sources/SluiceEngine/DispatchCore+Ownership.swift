@@ -2,28 +2,45 @@ import SluiceCore
 
 /// In a cluster, a sender's number is paced by one node at a time: this node sends for a
 /// number only until the instant its lease was last known to be alive allows. Past it,
-/// the sender is held (no slot, no page) even if no further word comes.
+/// the sender is held (no slot, no page) even if no further word comes, and what was
+/// staged for it goes back to the journal's queue: the node that holds the number now can
+/// be handed it (`Dispatcher.handoverBatch`). Requests on the wire finish as they would.
 extension DispatchCore {
-    mutating func setOwnership(_ deadlines: [SenderID: Instant]) {
+    mutating func setOwnership(_ deadlines: [SenderID: Instant], into actions: inout [Action]) {
         guard ownership != nil else { return }
         ownership = deadlines
-        for id in senders.keys { applyOwnership(id) }
+        for id in senders.keys { applyOwnership(id, into: &actions) }
     }
 
     /// Holds or releases `id` in the scheduler by its deadline (installing a sender too).
-    mutating func applyOwnership(_ id: SenderID) {
-        guard let ownership, scheduler.isOwned(sender: id) != nil else { return }
+    mutating func applyOwnership(_ id: SenderID, into actions: inout [Action]) {
+        guard let ownership, let was = scheduler.isOwned(sender: id) else { return }
         let owned = (ownership[id] ?? .zero) > now
         scheduler.setOwned(id, owned, now: now)
         senders[id]?.snapshot.owned = owned
+        if was && !owned {
+            for campaign in scheduler.stagedCampaigns(sender: id) {
+                var held: [MessageRecord] = []
+                scheduler.removeCampaign(sender: id, campaign: campaign, into: &held)
+                giveBack(held, of: campaign, into: &actions)
+            }
+        }
     }
 
     /// Senders whose time ran out are held at once.
-    mutating func expireOwnership() {
+    mutating func expireOwnership(into actions: inout [Action]) {
         guard let ownership else { return }
         for (id, end) in ownership where end <= now && scheduler.isOwned(sender: id) == true {
-            applyOwnership(id)
+            applyOwnership(id, into: &actions)
         }
+    }
+
+    /// Staged messages of a number this node no longer holds: back to the journal's queue.
+    /// The campaign pages in again (from its start) if the number comes back.
+    mutating func giveBack(_ messages: [MessageRecord], of campaign: CampaignID, into actions: inout [Action]) {
+        guard !messages.isEmpty else { return }
+        returnToQueue(messages, of: campaign, into: &actions)
+        if campaigns[campaign]?.status == .open { campaigns[campaign]!.availableAfterRestage = true }
     }
 
     /// The earliest deadline still ahead: the core must wake to hold that sender.

@@ -45,6 +45,13 @@ extension DispatchCore {
             route(messages, into: &actions)
             return
         }
+        // The number went to another node while the page was read.
+        if scheduler.isOwned(sender: key.sender) == false {
+            var held = messages
+            scheduler.removeCampaign(sender: key.sender, campaign: key.campaign, into: &held)
+            giveBack(held, of: key.campaign, into: &actions)
+            return
+        }
         scheduler.refilled(sender: key.sender, campaign: key.campaign, messages: messages, exhausted: exhausted, now: now)
         // New intake landed while this page was read: the campaign is not exhausted.
         if exhausted, availability[key, default: 0] != generation { scheduler.noteMoreAvailable(sender: key.sender, campaign: key.campaign) }

@@ -19,7 +19,7 @@ extension DispatchCore {
         scheduler.upsertSender(
             record.id, tierMessagesPerSecond: record.tierMessagesPerSecond, burst: Int(record.burst),
             paused: record.paused, now: now)
-        applyOwnership(record.id)
+        applyOwnership(record.id, into: &actions)
         warm(record, into: &actions)
     }
 

@@ -306,7 +306,7 @@ struct DispatchCore {
         self.wall = wall
         if let paced = pacedWake, now >= paced { lagMaxNanoseconds = max(lagMaxNanoseconds, now - paced) }
         pacedWake = nil
-        expireOwnership()
+        expireOwnership(into: &actions)
         if stopping {
             flushOutcomes(into: &actions)
             if drainDeadline == nil {
@@ -371,7 +371,7 @@ struct DispatchCore {
         case .mediaUploaded(let upload):
             mediaUploaded(upload, into: &actions)
         case .ownership(let deadlines):
-            setOwnership(deadlines)
+            setOwnership(deadlines, into: &actions)
         case .mediaUploadFailed(let sender, let media, let reason):
             mediaUploadFailed(sender: sender, media: media, reason: reason, into: &actions)
         case .inbound(let counts):

@@ -19,13 +19,12 @@ public struct HandoverBatch: Sendable, Equatable {
 extension Dispatcher {
     public static let handoverBatchMax = 1_000
 
-    /// Campaigns of the number's sender holding messages that could go to another node:
-    /// queued, waiting to retry, or in doubt. Empty when the number is not registered here.
-    public func campaignsToHandOver(phoneNumberID: String) throws -> [CampaignID] {
-        guard let sender = try senders().first(where: { $0.phoneNumberID == phoneNumberID }) else { return [] }
-        var ids = Set(try journal.campaignsWithQueuedMessages(sender: sender.id))
+    /// Campaigns of the sender holding messages that could go to another node: queued,
+    /// waiting to retry, or in doubt.
+    public func campaignsToHandOver(sender: SenderID) throws -> [CampaignID] {
+        var ids = Set(try journal.campaignsWithQueuedMessages(sender: sender))
         // Waiting and in-doubt ones are indexed by time, not campaign.
-        for m in try journal.dueMessages(sender: sender.id, notAfterMilliseconds: .max, limit: Self.handoverBatchMax) {
+        for m in try journal.dueMessages(sender: sender, notAfterMilliseconds: .max, limit: Self.handoverBatchMax) {
             ids.insert(m.campaign)
         }
         return ids.sorted()

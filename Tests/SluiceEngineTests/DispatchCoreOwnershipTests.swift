@@ -49,6 +49,48 @@ import Testing
         #expect(h.mostInOneSecond(sender: "101") <= 50, "a held sender's pacer does not burst when released")
     }
 
+    /// Messages of A in the journal by state.
+    func states(_ h: CoreHarness) -> [MessageState: Int] {
+        var out: [MessageState: Int] = [:]
+        for m in h.journal.messages.values where m.sender == Self.a { out[m.state, default: 0] += 1 }
+        return out
+    }
+
+    @Test func aNumberGivenUpReturnsWhatWasStagedToTheQueueAndPagesInAgainWhenItComesBack() {
+        let h = harness()
+        h.handle(.ownership([Self.a: h.now + 10_000_000_000]))
+        h.run(seconds: 2)
+        let staged = states(h)[.inFlight] ?? 0
+        #expect(staged > 20, "paged in ahead of its slots (journaled in_flight): \(staged)")
+
+        // Given up by word (another node holds it now): nothing more leaves, what is on the
+        // wire finishes, and everything else is queued again in the journal.
+        let lost = h.now
+        h.handle(.ownership([:]))
+        h.run(seconds: 2)
+        #expect(sends(h, Self.a, from: lost) == 0)
+        let sentBefore = sends(h, Self.a)
+        let afterLoss = states(h)
+        #expect(afterLoss[.inFlight, default: 0] == 0, "nothing left staged: \(afterLoss)")
+        #expect(afterLoss[.queued, default: 0] + afterLoss[.sent, default: 0] == 1_000, "\(afterLoss)")
+        #expect(afterLoss[.sent, default: 0] == sentBefore, "each request on the wire ended with its outcome")
+
+        // Back again: the campaign pages in from its queue and every message goes once.
+        h.handle(.ownership([Self.a: h.now + 60_000_000_000]))
+        h.run(seconds: 25)
+        let tags = h.sent.filter { $0.sender == "10\(Self.a)" }.map(\.tag)
+        #expect(tags.count == 1_000 && Set(tags).count == 1_000, "\(tags.count) sent, \(Set(tags).count) distinct")
+        #expect(states(h)[.sent] == 1_000)
+    }
+
+    @Test func aDeadlineThatPassesWithoutWordAlsoReturnsWhatWasStaged() {
+        let h = harness()
+        h.handle(.ownership([Self.a: h.now + 2_000_000_000]))
+        h.run(seconds: 4)
+        let now = states(h)
+        #expect(now[.inFlight, default: 0] == 0 && now[.queued, default: 0] > 800, "\(now)")
+    }
+
     @Test func withoutAClusterEverySenderIsThisNodes() {
         let h = harness(clustered: false)
         h.handle(.ownership([:]))

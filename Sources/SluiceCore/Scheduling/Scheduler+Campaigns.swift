@@ -74,6 +74,12 @@ extension Scheduler {
         if wasReady && !isReady(i) { senders[i].generation &+= 1 }
     }
 
+    /// The sender's campaigns with messages paged in.
+    public func stagedCampaigns(sender: SenderID) -> [CampaignID] {
+        guard let i = senderIndex[sender] else { return [] }
+        return senders[i].lanes.flatMap { lane in lane.queues.filter { !$0.messages.isEmpty }.map(\.campaign) }
+    }
+
     /// Drops what the scheduler remembers of a campaign that no longer exists (removed
     /// by retention): its queue, paging cursor, priority and staging mode. Paged-in
     /// messages still queued (settled meanwhile by a status) go to `out`, unsent.
