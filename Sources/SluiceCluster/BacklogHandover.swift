@@ -51,6 +51,9 @@ struct BacklogHandover: Sendable {
             }
             campaignLoop: for campaign in campaigns where !skipping.contains(campaign) {
                 while ContinuousClock.now < deadline {
+                    // The number came back here during the pass: its messages are this
+                    // node's to send again, and a batch taken now could go twice.
+                    if holdsHere(sender) { break campaignLoop }
                     do {
                         guard let batch = try dispatcher.handoverBatch(campaign) else { continue campaignLoop }
                         handed += try await send(batch, to: holder, token: token)
@@ -69,6 +72,11 @@ struct BacklogHandover: Sendable {
             }
         }
         return (handed, refused)
+    }
+
+    /// Whether this node sends for the sender now (its latest snapshot).
+    func holdsHere(_ sender: SenderID) -> Bool {
+        dispatcher.senderSnapshots().first { $0.id == sender }?.owned == true
     }
 
     struct Refused: Error { var reason: String }

@@ -166,6 +166,25 @@ import Testing
         }
     }
 
+    @Test func aNumberThisNodeHoldsAgainIsNotHandedOver() async throws {
+        try await withNodes { origin, holder, port in
+            // Paused here, so that nothing pages in: the 30 stay queued while this node holds
+            // the number again (the view still names the other node).
+            _ = try await origin.setSenderPaused(phoneNumberID: "777", paused: true, reason: "test")
+            let receipt = try await origin.submitCampaign(senderPhoneNumberID: "777", messageObject: Array(Self.message.utf8), recipients: recipients(30))
+            try origin.setOwnership(["777": origin.clock.now() + 60_000_000_000])
+            let deadline = ContinuousClock.now + .seconds(10)
+            while origin.senderSnapshots().first(where: { $0.phoneNumberID == "777" })?.owned != true && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            let (handover, holders) = handover(origin, port: port)
+            let handed = await handover.pass(holders: holders, token: Self.token, until: .now + .seconds(10)).handed
+            let there = try holder.newestCampaigns(limit: 10)
+            let progress = try #require(try origin.campaignProgress(receipt.id))
+            #expect(handed == 0 && there.isEmpty && progress.handedOver == 0 && progress.queued == 30)
+        }
+    }
+
     @Test func theRouteRefusesWhatIsNotAHandoverAndJournalsNothing() async throws {
         try await withNodes { origin, holder, port in
             let body = Array("{\"sender\":\"777\",\"message\":\(Self.message)}\n{\"to\":\"966500000001\",\"params\":[\"x\"]}\n".utf8)
