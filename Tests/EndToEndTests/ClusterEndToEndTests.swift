@@ -11,7 +11,7 @@ import Testing
 /// never more than the tier in a second (never two pacers at once), every accepted
 /// recipient reached, duplicates only within what was on the wire. A node cut off from etcd (etcd frozen with SIGSTOP) stops
 /// sending before its lease could lapse.
-@Suite(.serialized, .timeLimit(.minutes(3)))
+@Suite(.serialized, .timeLimit(.minutes(5)))
 struct ClusterEndToEndTests {
     static let etcd = "/usr/bin/etcd"
     static let phone = "1065000950"
@@ -74,7 +74,8 @@ struct ClusterEndToEndTests {
 
     func counts(_ api: String, _ campaign: String) async throws -> [String: Any] {
         let r = try await http("GET", "\(api)/v1/campaigns/\(campaign)", key: DispatchEndToEndTests.adminKey)
-        return try jsonObject(r.body)["counts"] as? [String: Any] ?? [:]
+        // A node still starting may answer nothing yet: asked again.
+        return (try? jsonObject(r.body))?["counts"] as? [String: Any] ?? [:]
     }
 
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: etcd), "needs Debian's etcd-server (scripts/bootstrap installs it)"))

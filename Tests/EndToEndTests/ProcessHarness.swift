@@ -158,7 +158,10 @@ struct RecordedArrival {
 func readArrivals(_ path: String) throws -> [RecordedArrival] {
     let text = try String(contentsOfFile: path, encoding: .utf8)
     var out: [RecordedArrival] = []
-    for line in text.split(separator: "\n") where !line.isEmpty {
+    var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+    // Read while the mock appends: a last line without its newline is still being written.
+    if !text.hasSuffix("\n") { lines.removeLast() }
+    for line in lines where !line.isEmpty {
         let o = try jsonObject(String(line))
         guard let t = (o["t"] as? NSNumber)?.int64Value, let phone = o["phone_number_id"] as? String else {
             throw HarnessError("arrival line without t / phone_number_id: \(line)")
