@@ -67,7 +67,7 @@ let package = Package(
         .target(
             name: "SluiceCluster",
             dependencies: [
-                "SluiceCore", "SluiceEngine",
+                "SluiceCore", "SluiceCrypto", "SluiceEngine",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import SluiceCore
+import SluiceCrypto
 import SluiceEngine
 
 /// How a node takes part in a cluster.
@@ -235,8 +236,7 @@ public actor ClusterAgent: Service {
 
     /// The cluster's handover secret: the first node to join creates it.
     private func clusterToken() async throws -> String {
-        var random = SystemRandomNumberGenerator()
-        let fresh = (0..<4).map { _ in String(random.next() as UInt64, radix: 16).leftPadded(to: 16) }.joined()
+        let fresh = SecureRandom.hexToken()
         let (created, entry) = try await etcd.createIfAbsent(configuration.tokenKey, Array(fresh.utf8), lease: 0)
         if created { return fresh }
         guard let entry, !entry.value.isEmpty else { throw EtcdError("\(configuration.tokenKey) exists without a value") }
@@ -318,11 +318,5 @@ public actor ClusterAgent: Service {
         try? await etcd.revokeLease(lease)
         self.lease = nil
         logger.info("cluster: node \(configuration.nodeID) left; its numbers are free")
-    }
-}
-
-extension String {
-    fileprivate func leftPadded(to width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }
