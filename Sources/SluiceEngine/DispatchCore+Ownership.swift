@@ -19,11 +19,7 @@ extension DispatchCore {
         scheduler.setOwned(id, owned, now: now)
         senders[id]?.snapshot.owned = owned
         if was && !owned {
-            for campaign in scheduler.stagedCampaigns(sender: id) {
-                var held: [MessageRecord] = []
-                scheduler.removeCampaign(sender: id, campaign: campaign, into: &held)
-                giveBack(held, of: campaign, into: &actions)
-            }
+            for campaign in scheduler.stagedCampaigns(sender: id) { giveBack(CampaignKey(sender: id, campaign: campaign), into: &actions) }
         }
     }
 
@@ -35,12 +31,15 @@ extension DispatchCore {
         }
     }
 
-    /// Staged messages of a number this node no longer holds: back to the journal's queue.
-    /// The campaign pages in again (from its start) if the number comes back.
-    mutating func giveBack(_ messages: [MessageRecord], of campaign: CampaignID, into actions: inout [Action]) {
-        guard !messages.isEmpty else { return }
-        returnToQueue(messages, of: campaign, into: &actions)
-        if campaigns[campaign]?.status == .open { campaigns[campaign]!.availableAfterRestage = true }
+    /// What is staged of a campaign whose number this node no longer holds (with
+    /// `arriving`, a page read meanwhile): out of the scheduler and back to the journal's
+    /// queue. The campaign pages in again (from its start) if the number comes back.
+    mutating func giveBack(_ key: CampaignKey, arriving: [MessageRecord] = [], into actions: inout [Action]) {
+        var held = arriving
+        scheduler.removeCampaign(sender: key.sender, campaign: key.campaign, into: &held)
+        guard !held.isEmpty else { return }
+        returnToQueue(held, of: key.campaign, into: &actions)
+        if campaigns[key.campaign]?.status == .open { campaigns[key.campaign]!.availableAfterRestage = true }
     }
 
     /// The earliest deadline still ahead: the core must wake to hold that sender.

@@ -47,9 +47,7 @@ extension DispatchCore {
         }
         // The number went to another node while the page was read.
         if scheduler.isOwned(sender: key.sender) == false {
-            var held = messages
-            scheduler.removeCampaign(sender: key.sender, campaign: key.campaign, into: &held)
-            giveBack(held, of: key.campaign, into: &actions)
+            giveBack(key, arriving: messages, into: &actions)
             return
         }
         scheduler.refilled(sender: key.sender, campaign: key.campaign, messages: messages, exhausted: exhausted, now: now)
