@@ -81,7 +81,7 @@ public struct ClusterView: Sendable, Equatable {
 /// it, and that node claims it when it is free. A held number stays with its holder (no
 /// handover yet) until it is deleted there or the holder's lease lapses; then another
 /// node that has it takes it.
-public actor ClusterAgent: Service {
+public actor ClusterAgent: Service, ClusterDirectorySource {
     let dispatcher: Dispatcher
     let etcd: EtcdClient
     let http: HTTPClient
@@ -153,6 +153,15 @@ public actor ClusterAgent: Service {
 
     /// The secret a node shows to hand messages over here; nil before this node joined.
     public func handoverToken() -> String? { token }
+
+    /// Who holds what and where nodes are, for passing webhooks on; nil before this node
+    /// joined. From the last round that reached etcd (addresses rarely move).
+    public func directory() -> ClusterDirectory? {
+        guard let token else { return nil }
+        var urls: [String: String] = [:]
+        for n in view.nodes { if let url = n.url { urls[n.id] = url } }
+        return ClusterDirectory(nodeID: configuration.nodeID, token: token, urls: urls, holders: view.owners)
+    }
 
     /// One pass of `BacklogHandover`, for the numbers registered here that another live
     /// node holds, while etcd answers (a stale view could name a holder that is gone).

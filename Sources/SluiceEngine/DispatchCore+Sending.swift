@@ -75,7 +75,7 @@ extension DispatchCore {
             }
             var body: [UInt8] = []
             body.reserveCapacity(512)
-            template.render(to: message.to, params: message.params, callbackData: message.id.description, into: &body)
+            template.render(to: message.to, params: message.params, callbackData: callbackData(message.id), into: &body)
             inFlight[message.id.rawValue] = InFlight(message: message, admission: admission, senderRevision: runtime.revision)
             requests.append(OutboundRequest(tag: message.id.rawValue, url: runtime.url, bearerToken: runtime.record.accessToken, body: body))
         }
@@ -91,5 +91,13 @@ extension DispatchCore {
             }
             route(notSent, into: &actions)
         }
+    }
+}
+
+extension DispatchCore {
+    /// `biz_opaque_callback_data`: the message id, and in a cluster `@<node>` after it.
+    func callbackData(_ id: MessageID) -> String {
+        guard let node = configuration.nodeID else { return id.description }
+        return id.description + "@" + node
     }
 }

@@ -32,6 +32,11 @@ public struct EngineConfiguration: Sendable {
     /// In a cluster: nothing is sent for a number until `Dispatcher.setOwnership` says this
     /// node holds it, and only until the instant given there.
     public var clustered: Bool = false
+    /// In a cluster: this node's id, written after the message id in each request's
+    /// `biz_opaque_callback_data` (`<id>@<node>`), so that a status webhook reaching
+    /// another node is passed on here rather than applied to that node's message of the
+    /// same id.
+    public var nodeID: String?
     /// Keep each request's departure in `<data dir>/departures` (a shared file mapping, no
     /// fsync), so that after a crash only the messages that had begun to leave are
     /// `in_doubt`; the others go back to the queue. Trusted within the same boot only.

@@ -49,7 +49,8 @@ public enum APIRoutes {
     public static func router(
         dispatcher: Dispatcher, credential: AdminCredential, webhookVerifyToken: String? = nil,
         campaignBatchRecipients: Int = CampaignUpload.batchRecipientsDefault,
-        slowClients: SlowClientGuard = .default, senderHistory: SenderHistorySampler? = nil, cluster: ClusterAgent? = nil
+        slowClients: SlowClientGuard = .default, senderHistory: SenderHistorySampler? = nil, cluster: ClusterAgent? = nil,
+        clusterDirectory: (any ClusterDirectorySource)? = nil
     ) throws -> Router<BasicRequestContext> {
         let keys = APIKeyStore(bootstrap: credential, records: try dispatcher.apiKeys())
         let router = Router()
@@ -70,7 +71,9 @@ public enum APIRoutes {
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: try metrics.render())))
         }
-        WebhookRoutes.add(to: router, dispatcher: dispatcher, verifyToken: webhookVerifyToken)
+        // Webhooks reach any node of a cluster: each part goes to the node it concerns.
+        let directory: (any ClusterDirectorySource)? = clusterDirectory ?? cluster
+        WebhookRoutes.add(to: router, dispatcher: dispatcher, verifyToken: webhookVerifyToken, cluster: directory.map { WebhookClusterRouting(source: $0) })
         OpenAPIRoutes.add(to: router)
         DashboardRoutes.add(to: router)
         if let cluster { ClusterHandoverRoute.add(to: router, dispatcher: dispatcher, cluster: cluster, batchRecipients: campaignBatchRecipients) }

@@ -3,6 +3,7 @@ import Hummingbird
 import NIOCore
 import SluiceCore
 import SluiceCrypto
+import SluiceCluster
 import SluiceEngine
 
 /// WhatsApp webhooks: `GET /webhooks/whatsapp` answers Meta's verification handshake,
@@ -15,7 +16,7 @@ public enum WebhookRoutes {
     public static let bodyBytesMax = 1 << 20
     public static let statusesPerBodyMax = 10_000
 
-    public static func add(to router: Router<BasicRequestContext>, dispatcher: Dispatcher, verifyToken: String?) {
+    public static func add(to router: Router<BasicRequestContext>, dispatcher: Dispatcher, verifyToken: String?, cluster: WebhookClusterRouting? = nil) {
         router.get(RouterPath(stringLiteral: path)) { request, _ in
             let query = request.uri.queryParameters
             guard query["hub.mode"].map(String.init) == "subscribe", let challenge = query["hub.challenge"].map(String.init) else {
@@ -29,11 +30,11 @@ public enum WebhookRoutes {
             return Response(status: .ok, headers: [.contentType: "text/plain"], body: ResponseBody(byteBuffer: ByteBuffer(string: challenge)))
         }
         router.post(RouterPath(stringLiteral: path)) { request, _ in
-            try await receive(request, dispatcher: dispatcher)
+            try await receive(request, dispatcher: dispatcher, cluster: cluster)
         }
     }
 
-    static func receive(_ request: Request, dispatcher: Dispatcher) async throws -> Response {
+    static func receive(_ request: Request, dispatcher: Dispatcher, cluster: WebhookClusterRouting? = nil) async throws -> Response {
         let buffer: ByteBuffer
         do {
             buffer = try await request.body.collect(upTo: bodyBytesMax)
@@ -47,21 +48,43 @@ public enum WebhookRoutes {
         } catch let error as WebhookPayload.ParseError {
             throw APIError(.badRequest, code: .malformedWebhook, field: error.field, message: error.message)
         }
-        // Every number the body speaks for must be ours and share one app secret: the
-        // signature covers the whole body, so one secret has to verify all of it.
+        let signature = request.headers.first(where: { $0.name.canonicalName == "x-hub-signature-256" })?.value
+        if let cluster {
+            return try await cluster.receive(request, payload: payload, body: body, signature: signature, dispatcher: dispatcher)
+        }
+        let numbers = try verify(payload, body: body, signature: signature, dispatcher: dispatcher, unknownAllowed: false)
+        // Not in a cluster: a status tagged with a node is matched by its wamid alone.
+        var part = WebhookPart(payload, numbers: numbers, receivedMilliseconds: dispatcher.clock.wallMilliseconds())
+        part.updates = payload.updates.indices.compactMap { i in
+            guard payload.updateNodes[i] != nil else { return payload.updates[i] }
+            return payload.updates[i].wamid.map { StatusUpdate(wamid: $0, status: payload.updates[i].status, errorCode: payload.updates[i].errorCode, errorMessage: payload.updates[i].errorMessage) }
+        }
+        part.ignored += payload.updates.count - part.updates.count
+        return try await record(part, dispatcher: dispatcher).response()
+    }
+
+    /// Checks `X-Hub-Signature-256`: every number the body speaks for must be registered
+    /// here (with `unknownAllowed`, those that are) and share one app secret, since the
+    /// signature covers the whole body. Returns phone_number_id → sender of each number
+    /// found, account changes' numbers included.
+    static func verify(_ payload: WebhookPayload, body: [UInt8], signature: String?, dispatcher: Dispatcher, unknownAllowed: Bool) throws -> [String: SenderRecord] {
         var secrets = Set<String>()
+        var found: [String: SenderRecord] = [:]
         for phone in payload.phoneNumberIDs {
             guard APIRoutes.isPhoneNumberID(phone), let sender = try dispatcher.sender(phoneNumberID: phone) else {
+                if unknownAllowed { continue }
                 throw APIError(.unauthorized, code: .unknownSender, field: "metadata.phone_number_id", message: "phone_number_id \(phone) is not registered; nothing was recorded")
             }
             guard let secret = sender.appSecret else {
                 throw APIError(.unauthorized, code: .noAppSecret, field: "metadata.phone_number_id", message: "sender \(phone) has no app_secret to verify webhooks with; nothing was recorded")
             }
             secrets.insert(secret)
+            found[phone] = sender
         }
         // An account change names its number by display number only.
         for change in payload.accountChanges {
             guard let sender = try dispatcher.sender(displayPhoneNumber: change.displayPhoneNumber) else {
+                if unknownAllowed { continue }
                 throw APIError(
                     .unauthorized, code: .unknownSender, field: "display_phone_number",
                     message: "no sender has display number \(change.displayPhoneNumber) (learnt from its webhooks' metadata, or set with PUT /v1/senders); nothing was recorded")
@@ -70,25 +93,33 @@ public enum WebhookRoutes {
                 throw APIError(.unauthorized, code: .noAppSecret, field: "display_phone_number", message: "sender \(sender.phoneNumberID) has no app_secret to verify webhooks with; nothing was recorded")
             }
             secrets.insert(secret)
+            found[sender.phoneNumberID] = sender
+        }
+        if unknownAllowed && found.isEmpty && (!payload.phoneNumberIDs.isEmpty || !payload.accountChanges.isEmpty) {
+            throw APIError(.unauthorized, code: .unknownSender, field: "metadata.phone_number_id", message: "none of the body's numbers is registered on this node; nothing was recorded")
         }
         if !payload.phoneNumberIDs.isEmpty || !payload.accountChanges.isEmpty {
-            guard secrets.count == 1, let secret = secrets.first,
-                let header = request.headers.first(where: { $0.name.canonicalName == "x-hub-signature-256" })?.value,
-                WebhookSignature.isValid(header: header, secret: Array(secret.utf8), body: body)
+            guard secrets.count == 1, let secret = secrets.first, let signature,
+                WebhookSignature.isValid(header: signature, secret: Array(secret.utf8), body: body)
             else {
                 throw APIError(.unauthorized, code: .badSignature, field: "X-Hub-Signature-256", message: "the X-Hub-Signature-256 header does not match the body signed with the sender's app secret; nothing was recorded")
             }
         }
-        let inbound = try await dispatcher.recordInbound(payload.inbound(receivedMilliseconds: dispatcher.clock.wallMilliseconds()))
-        let (applied, ignored) = try await dispatcher.applyStatuses(payload.updates)
-        try await dispatcher.learnDisplayPhoneNumbers(payload.displayNumbers.filter { payload.phoneNumberIDs.contains($0.key) })
+        return found
+    }
+
+    /// Records the part of a webhook this node takes.
+    static func record(_ part: WebhookPart, dispatcher: Dispatcher) async throws -> WebhookCounts {
+        let inbound = try await dispatcher.recordInbound(part.messages)
+        let (applied, ignored) = try await dispatcher.applyStatuses(part.updates)
+        try await dispatcher.learnDisplayPhoneNumbers(part.displayNumbers)
         var accounts = 0
-        for change in payload.accountChanges {
+        for change in part.accountChanges {
             if try await dispatcher.applyAccountUpdate(displayPhoneNumber: change.displayPhoneNumber, event: change.event, limit: change.limit, oldLimit: change.oldLimit) != nil {
                 accounts += 1
             }
         }
-        return answer(applied: applied, ignored: ignored + payload.unmatched, messages: inbound.recorded, duplicates: inbound.duplicates, accounts: accounts)
+        return WebhookCounts(applied: applied, ignored: ignored + part.ignored, messages: inbound.recorded, duplicates: inbound.duplicates, accounts: accounts)
     }
 
     /// `{"account_updates":0,"applied":1,"duplicate_messages":0,"ignored":0,"messages":0}`:
@@ -124,6 +155,9 @@ struct WebhookPayload {
     var displayNumbers: [String: String] = [:]
     var accountChanges: [AccountChange] = []
     var updates: [StatusUpdate] = []
+    /// For each of `updates`, the node named in its callback data (`<id>@<node>`): the
+    /// node of the cluster that sent the message. nil: no node named.
+    var updateNodes: [String?] = []
     /// Incoming messages, without the time they were received.
     var messages: [InboundMessage] = []
     /// Statuses of a kind Sluice does not track, or with neither callback data nor a wamid.
@@ -171,7 +205,7 @@ struct WebhookPayload {
                         throw ParseError(field: at + ".status", message: "\(at).status is required")
                     }
                     guard let kind = StatusUpdate.Status(rawValue: name) else { unmatched += 1; continue }  // e.g. "deleted"
-                    let callback = status["biz_opaque_callback_data"]?.string.flatMap(UInt64.init).flatMap { $0 > 0 ? MessageID($0) : nil }
+                    let (callback, node) = Self.callback(status["biz_opaque_callback_data"]?.string)
                     let wamid = status["id"]?.string
                     // Neither Sluice's callback data nor a wamid: nothing to match it by.
                     guard callback != nil || wamid != nil else {
@@ -186,12 +220,26 @@ struct WebhookPayload {
                     }
                     if let callback {
                         updates.append(StatusUpdate(message: callback, status: kind, wamid: wamid, errorCode: code, errorMessage: text))
+                        updateNodes.append(node)
                     } else if let wamid {
                         updates.append(StatusUpdate(wamid: wamid, status: kind, errorCode: code, errorMessage: text))
+                        updateNodes.append(nil)
                     }
                 }
             }
         }
+    }
+
+    /// Sluice's callback data: `<message id>` or, from a node of a cluster,
+    /// `<message id>@<node id>`. Anything else (another sender's data) is not Sluice's.
+    static func callback(_ text: String?) -> (MessageID?, String?) {
+        guard let text else { return (nil, nil) }
+        let parts = text.split(separator: "@", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let id = UInt64(parts[0]), id > 0 else { return (nil, nil) }
+        guard parts.count == 2 else { return (MessageID(id), nil) }
+        let node = String(parts[1])
+        guard ClusterConfiguration.isNodeID(node) else { return (nil, nil) }
+        return (MessageID(id), node)
     }
 
     mutating func parseAccountChange(_ value: JSONTree, at path: String, statusesMax: Int) throws {

@@ -39,9 +39,9 @@ struct ClusterEndToEndTests {
         return Etcd(process: process, url: url)
     }
 
-    func node(_ stack: DispatchEndToEndTests.Stack, _ id: String, etcd: String) async throws -> (ChildProcess, String) {
+    func node(_ stack: DispatchEndToEndTests.Stack, _ id: String, etcd: String, port: Int = 0) async throws -> (ChildProcess, String) {
         let dataDir = stack.root + "/data-\(id)"
-        return try await stack.serve(["--cluster-etcd", etcd, "--node-id", id], dataDir: dataDir)
+        return try await stack.serve(["--cluster-etcd", etcd, "--node-id", id], port: port, dataDir: dataDir)
     }
 
     func register(_ api: String) async throws {
@@ -151,6 +151,56 @@ struct ClusterEndToEndTests {
         let survivor = holder == "a" ? b : a
         #expect(await survivor.stop() == 0)
         #expect(await dying.stop() == 0)
+        await stack.mock.stop()
+        _ = await etcd.process.stop()
+        try? FileManager.default.removeItem(atPath: root)
+        try? FileManager.default.removeItem(atPath: stack.root)
+    }
+
+    /// WhatsApp posts every status to one URL: here node b's, while node a sends. Each
+    /// status names its node in the callback data (`<id>@a`), so b passes a's on to a and
+    /// leaves its own messages of the same ids alone (handed over, they could still take a
+    /// status). Judged on both journals: a's messages all end read, b's stay handed over.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: etcd), "needs Debian's etcd-server (scripts/bootstrap installs it)"))
+    func statusesPostedToOneNodeReachTheNodeThatSentTheMessage() async throws {
+        let root = try temporaryDirectory("cluster-status")
+        let etcd = try await Self.startEtcd(root)
+        let portB = try freeLoopbackPort()
+        let secret = "cluster-app-secret"
+        let stack = try await DispatchEndToEndTests().startMock(
+            "cluster-status", extra: ["--webhook-url", "http://127.0.0.1:\(portB)/webhooks/whatsapp", "--app-secret", secret, "--webhook-delays-ms", "20,60,120"])
+        let e2e = DispatchEndToEndTests()
+        // a alone first: it holds the number, and keeps it when b joins.
+        let (a, apiA) = try await node(stack, "a", etcd: etcd.url)
+        try await e2e.putSender(apiA, Self.phone, tier: Self.tier, appSecret: secret)
+        try await eventually("a holds the number", within: 15) { try await owner(apiA) == "a" }
+        let (b, apiB) = try await node(stack, "b", etcd: etcd.url, port: portB)
+        try await e2e.putSender(apiB, Self.phone, tier: Self.tier, appSecret: secret)
+        try await eventually("b sees a as the holder", within: 10) { try await owner(apiB) == "a" }
+
+        let own = try await e2e.postCampaign(apiA, sender: Self.phone, count: 100, firstRecipient: 966_593_000_000)
+        let given = try await e2e.postCampaign(apiB, sender: Self.phone, count: 100, firstRecipient: 966_594_000_000)
+        func readOnA() async throws -> Int {
+            let r = try await http("GET", "\(apiA)/v1/campaigns?limit=10", key: DispatchEndToEndTests.adminKey)
+            let list = try jsonObject(r.body)["campaigns"] as? [[String: Any]] ?? []
+            return list.reduce(0) { $0 + ((($1["counts"] as? [String: Any])?["read"] as? NSNumber)?.intValue ?? 0) }
+        }
+        var read = 0
+        try await eventually("every status of a's messages recorded on a", within: 60) {
+            read = try await readOnA()
+            return read >= 200
+        }
+        #expect(read == 200, "a sent 200 (100 of its own, 100 handed over by b): \(read) read")
+        let mine = try await counts(apiA, own.id)
+        #expect((mine["read"] as? NSNumber)?.intValue == 100, "\(mine)")
+        try await Task.sleep(for: .seconds(1))
+        let theirs = try await counts(apiB, given.id)
+        #expect((theirs["handed_over"] as? NSNumber)?.intValue == 100, "b's messages are not moved by a's statuses: \(theirs)")
+        #expect((theirs["read"] as? NSNumber)?.intValue ?? 0 == 0 && (theirs["delivered"] as? NSNumber)?.intValue ?? 0 == 0)
+        #expect(try recipients(stack).count == 200)
+
+        #expect(await a.stop() == 0)
+        #expect(await b.stop() == 0)
         await stack.mock.stop()
         _ = await etcd.process.stop()
         try? FileManager.default.removeItem(atPath: root)

@@ -85,6 +85,7 @@ public struct ServeSettings: Equatable, Sendable {
         var c = EngineConfiguration(dataDirectory: dataDir)
         if let cluster {
             c.clustered = true
+            c.nodeID = cluster.nodeID
             // Nothing of this node may be on the wire when its lease could lapse.
             c.transport.requestTimeoutMilliseconds = min(requestTimeoutMilliseconds, cluster.sendTimeoutMilliseconds)
             c.transport.connectTimeoutMilliseconds = min(c.transport.connectTimeoutMilliseconds, cluster.sendTimeoutMilliseconds)
