@@ -35,6 +35,8 @@ public struct ClusterConfiguration: Sendable, Equatable {
     var ownersPrefix: String { "/\(prefix)/owners/" }
     /// `/<prefix>/numbers/<phone>/<node>` = tier: who has each number registered.
     var numbersPrefix: String { "/\(prefix)/numbers/" }
+    /// `/<prefix>/tiers/<phone>` = the number's tier for the whole cluster (no lease).
+    var tiersPrefix: String { "/\(prefix)/tiers/" }
     /// The secret nodes show each other when handing messages over (created once, no lease).
     var tokenKey: String { "/\(prefix)/token" }
     /// Between two passes of handing backlog over to the numbers' holders.
@@ -103,6 +105,9 @@ public actor ClusterAgent: Service, ClusterDirectorySource {
     /// listens on (`listening(on:)`), published with the node's key.
     private var advertised: String?
     private var publishedURL: String?
+    /// Each number's tier as this node last agreed with etcd on it (`TierSync`).
+    private var tierAgreed: [String: TierSync.Seen] = [:]
+    private var tiersSyncedOnce = false
     /// Campaigns a holder refused, left alone until then (one error a minute, not a pass).
     private var refusedUntil: [CampaignID: ContinuousClock.Instant] = [:]
 
@@ -197,6 +202,7 @@ public actor ClusterAgent: Service, ClusterDirectorySource {
                 return ClusterView.Node(id: String(kv.key.dropFirst(configuration.nodesPrefix.count)), url: info?["url"] as? String, alive: true)
             }
             view.owners = owners.mapValues { String(decoding: $0.value, as: UTF8.self) }
+            try await syncTiers()
             view.lastError = nil
             if failing { logger.info("cluster: etcd answers again") }
             failing = false
@@ -317,6 +323,38 @@ public actor ClusterAgent: Service, ClusterDirectorySource {
             numbers[phone, default: Placement.Number(phoneNumberID: phone, tierMessagesPerSecond: tier, candidates: [])].candidates.append(String(path[1]))
         }
         return Placement.assign(Array(numbers.values))
+    }
+
+    /// Takes the tiers set elsewhere and publishes the ones set here (`TierSync`).
+    private func syncTiers() async throws {
+        var cluster: [String: TierSync.Seen] = [:]
+        for kv in try await etcd.range(prefix: configuration.tiersPrefix) {
+            guard let tier = Double(String(decoding: kv.value, as: UTF8.self)) else { continue }
+            cluster[String(kv.key.dropFirst(configuration.tiersPrefix.count))] = TierSync.Seen(tier: tier, revision: kv.modRevision)
+        }
+        for sender in try dispatcher.senders() {
+            let phone = sender.phoneNumberID
+            let here = sender.tierMessagesPerSecond
+            switch TierSync.step(here: here, there: cluster[phone], agreed: tierAgreed[phone], afterRestart: !tiersSyncedOnce) {
+            case .agree(let seen):
+                tierAgreed[phone] = seen
+            case .adopt(let tier):
+                do {
+                    if try await dispatcher.setSenderTier(phoneNumberID: phone, tierMessagesPerSecond: tier) != nil {
+                        logger.notice("cluster: \(phone) is at \(tier) msg/s, as set on another node (was \(here) here)")
+                    }
+                } catch let error as IntakeError {
+                    // Not a tier this node can pace at (written to etcd by hand?): it keeps its own.
+                    logger.error("cluster: \(phone)'s tier in etcd, \(tier), is not taken: \(error)")
+                }
+                tierAgreed[phone] = cluster[phone]
+            case .publish(let tier):
+                let revision = try await etcd.put(configuration.tiersPrefix + phone, Array(String(tier).utf8), lease: 0)
+                tierAgreed[phone] = TierSync.Seen(tier: tier, revision: revision)
+                if cluster[phone] != nil { logger.notice("cluster: \(phone) set to \(tier) msg/s here; every node takes it") }
+            }
+        }
+        tiersSyncedOnce = true
     }
 
     /// Stops sending, lets what is on the wire end, then gives the numbers up at once.

@@ -44,9 +44,12 @@ public struct EtcdClient: Sendable {
         _ = try await post("/v3/lease/revoke", ["ID": String(lease)])
     }
 
-    /// Puts `key` under `lease`, whether or not it exists.
-    public func put(_ key: String, _ value: [UInt8], lease: Int64) async throws(EtcdError) {
-        _ = try await post("/v3/kv/put", ["key": Self.base64(key), "value": Data(value).base64EncodedString(), "lease": String(lease)])
+    /// Puts `key` under `lease` (0: none), whether or not it exists. Returns the revision
+    /// it was written at (0 if etcd did not say).
+    @discardableResult
+    public func put(_ key: String, _ value: [UInt8], lease: Int64) async throws(EtcdError) -> Int64 {
+        let answer = try await post("/v3/kv/put", ["key": Self.base64(key), "value": Data(value).base64EncodedString(), "lease": String(lease)])
+        return Self.int((answer["header"] as? [String: Any])?["revision"]) ?? 0
     }
 
     /// Creates `key` under `lease` only if it does not exist (`create_revision == 0`, in

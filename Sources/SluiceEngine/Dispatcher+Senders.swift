@@ -40,6 +40,20 @@ extension Dispatcher {
         return record
     }
 
+    /// Sets a sender's tier and nothing else (in a cluster: the tier set on another node).
+    /// Journaled, then paced at from the next slot. Nil for an unknown sender.
+    public func setSenderTier(phoneNumberID: String, tierMessagesPerSecond: Double) async throws -> SenderRecord? {
+        guard var record = try journal.sender(phoneNumberID: phoneNumberID) else { return nil }
+        if let problem = CampaignIntake.problem(phoneNumberID: phoneNumberID, tier: tierMessagesPerSecond, burst: Int(record.burst), accessToken: record.accessToken) {
+            throw IntakeError.invalidSender(problem)
+        }
+        guard record.tierMessagesPerSecond != tierMessagesPerSecond else { return record }
+        record.tierMessagesPerSecond = tierMessagesPerSecond
+        _ = try await journal.apply([.putSender(record)])
+        loop.post(.sender(record))
+        return record
+    }
+
     /// Deletes a sender that has no live work, and returns it as it was (nil for an
     /// unknown sender). The journal checks in the deleting transaction that none of its
     /// messages is queued, in flight, waiting to retry or in doubt and that no upload for

@@ -207,6 +207,49 @@ struct ClusterEndToEndTests {
         try? FileManager.default.removeItem(atPath: stack.root)
     }
 
+    /// A tier set on any node is the number's tier on every node: set on the node that
+    /// does not send, the holder paces at it within a round or two.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: etcd), "needs Debian's etcd-server (scripts/bootstrap installs it)"))
+    func aTierSetOnAnyNodeIsTheTierEverywhere() async throws {
+        let root = try temporaryDirectory("cluster-tier")
+        let etcd = try await Self.startEtcd(root)
+        let stack = try await DispatchEndToEndTests().startMock("cluster-tier")
+        let (a, apiA) = try await node(stack, "a", etcd: etcd.url)
+        try await register(apiA)
+        try await eventually("a holds the number", within: 15) { try await owner(apiA) == "a" }
+        let (b, apiB) = try await node(stack, "b", etcd: etcd.url)
+        try await register(apiB)
+        func tier(_ api: String) async throws -> Double? {
+            let r = try await http("GET", "\(api)/v1/senders/\(Self.phone)", key: DispatchEndToEndTests.adminKey)
+            return (try jsonObject(r.body)["tier_mps"] as? NSNumber)?.doubleValue
+        }
+        try await eventually("b sees a as the holder", within: 10) { try await owner(apiB) == "a" }
+
+        let changed = Date()
+        let r = try await http("PUT", "\(apiB)/v1/senders/\(Self.phone)", key: DispatchEndToEndTests.adminKey, json: #"{"tier_mps":80,"access_token":"token"}"#)
+        try #require(r.status == 200, "\(r)")
+        try await eventually("the holder takes the tier set on b", within: 5) { try await tier(apiA) == 80 }
+        let took = Date().timeIntervalSince(changed)
+        #expect(took < 3.5, "within a few rounds of a second: \(took) s")
+        try await Task.sleep(for: .seconds(2))
+        #expect(try await tier(apiB) == 80, "and b keeps it")
+
+        // The holder sends at the new tier.
+        _ = try await DispatchEndToEndTests().postCampaign(apiA, sender: Self.phone, count: 400, firstRecipient: 966_595_000_000)
+        try await eventually("the campaign sent", within: 30) { try arrivals(stack).count >= 400 }
+        let times = try arrivals(stack)
+        let mean = try #require(ArrivalWindow.meanRate(sortedTimes: times))
+        #expect(mean > 50, "paced at 80, not 40: \(mean) msg/s")
+        print("cluster: tier set on the other node taken by the holder after \(String(format: "%.1f", took)) s; sent at \(String(format: "%.1f", mean)) msg/s")
+
+        #expect(await a.stop() == 0)
+        #expect(await b.stop() == 0)
+        await stack.mock.stop()
+        _ = await etcd.process.stop()
+        try? FileManager.default.removeItem(atPath: root)
+        try? FileManager.default.removeItem(atPath: stack.root)
+    }
+
     /// Numbers registered on every node are placed by tier (rendezvous hashing, a cap per
     /// node): each node claims the ones placement gives it, and both agree.
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: etcd), "needs Debian's etcd-server (scripts/bootstrap installs it)"))
