@@ -80,9 +80,10 @@ public struct ClusterView: Sendable, Equatable {
 ///
 /// Each node publishes the numbers registered in its own journal (with their tiers);
 /// `Placement` picks, among the nodes that have a number, the one that should send for
-/// it, and that node claims it when it is free. A held number stays with its holder (no
-/// handover yet) until it is deleted there or the holder's lease lapses; then another
-/// node that has it takes it.
+/// it, and that node claims it when it is free. A holder gives a number up when it is
+/// deleted there, when its lease lapses, or when placement prefers another node for a
+/// while (`Rebalancer`: it stops sending, lets the wire drain, then releases the key);
+/// then the node placement prefers takes it, and the backlog follows (`BacklogHandover`).
 public actor ClusterAgent: Service, ClusterDirectorySource {
     let dispatcher: Dispatcher
     let etcd: EtcdClient
@@ -105,6 +106,10 @@ public actor ClusterAgent: Service, ClusterDirectorySource {
     /// listens on (`listening(on:)`), published with the node's key.
     private var advertised: String?
     private var publishedURL: String?
+    /// Placement's choice for each number, from the last round.
+    private var preferred: [String: String] = [:]
+    /// Numbers this node gives up to the node placement prefers.
+    private var rebalancer: Rebalancer
     /// Each number's tier as this node last agreed with etcd on it (`TierSync`).
     private var tierAgreed: [String: TierSync.Seen] = [:]
     private var tiersSyncedOnce = false
@@ -119,6 +124,8 @@ public actor ClusterAgent: Service, ClusterDirectorySource {
         self.etcd = EtcdClient(endpoints: configuration.etcdEndpoints, http: http, requestTimeoutMilliseconds: configuration.etcdTimeoutMilliseconds)
         self.logger = logger
         leaseGuard = LeaseGuard(marginMilliseconds: configuration.marginMilliseconds)
+        // Longer than any request to WhatsApp may take (`sendTimeoutMilliseconds`).
+        rebalancer = Rebalancer(drainMilliseconds: configuration.marginMilliseconds)
         advertised = configuration.advertiseURL
         view = ClusterView(nodeID: configuration.nodeID, nodes: [], owners: [:], leaseAlive: false, lastError: nil)
     }
@@ -191,11 +198,23 @@ public actor ClusterAgent: Service, ClusterDirectorySource {
     func step() async {
         do {
             try await renew()
-            let owners = try await claim()
+            var owners = try await claim()
             let until = leaseGuard.validUntil
+            let held = Set(owners.filter { $0.value.lease == lease }.keys)
+            let wasDraining = Set(rebalancer.releasing.keys)
+            let (draining, release) = rebalancer.round(held: held, preferred: preferred, me: configuration.nodeID, now: dispatcher.clock.now())
+            for phone in draining.subtracting(wasDraining).sorted() {
+                logger.info("cluster: \(phone) goes to node \(preferred[phone] ?? "?") (placement): this node stops sending for it, and releases it once what is on the wire has ended")
+            }
             var deadlines: [String: Instant] = [:]
-            for (phone, entry) in owners where entry.lease == lease { deadlines[phone] = until }
+            for phone in held.subtracting(draining) { deadlines[phone] = until }
             try dispatcher.setOwnership(deadlines)
+            for phone in release {
+                guard let entry = owners[phone] else { continue }
+                try await etcd.deleteIf(configuration.ownersPrefix + phone, createRevision: entry.createRevision)
+                owners[phone] = nil
+                logger.info("cluster: released \(phone) for node \(preferred[phone] ?? "?"); its backlog here is handed over once that node holds it")
+            }
             let nodes = try await etcd.range(prefix: configuration.nodesPrefix)
             view.nodes = nodes.map { kv in
                 let info = (try? JSONSerialization.jsonObject(with: Data(kv.value))) as? [String: Any]
@@ -275,6 +294,7 @@ public actor ClusterAgent: Service, ClusterDirectorySource {
             logger.info("cluster: \(phone) is no longer registered here; released")
         }
         let preferred = try await placement(local, lease: lease)
+        self.preferred = preferred
         for sender in local where owners[sender.phoneNumberID] == nil {
             let phone = sender.phoneNumberID
             let rounds = freeRounds[phone, default: 0] + 1
