@@ -136,7 +136,7 @@ public struct CampaignUpload: Sendable {
         }
         var mutations: [JournalMutation] = [.completeCampaign(id, options: options)]
         if let answer {
-            mutations.append(.putIdempotency(answer, replacingCreatedBefore: answer.createdMilliseconds - IdempotencyRecord.lifetimeMilliseconds))
+            mutations.append(.putIdempotency(answer, replacingCreatedBefore: answer.createdMilliseconds - IdempotencyRecord.lifetimeMilliseconds(scope: answer.scope)))
         }
         do {
             _ = try await dispatcher.journal.apply(mutations)

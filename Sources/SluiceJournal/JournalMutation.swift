@@ -40,7 +40,8 @@ public enum JournalMutation: Sendable {
     /// `replacingCreatedBefore` (expired) is replaced; a live one fails the call with
     /// `idempotencyKeyExists`.
     case putIdempotency(IdempotencyRecord, replacingCreatedBefore: Int64)
-    /// Deletes up to `max` idempotency records created before `createdBefore`.
+    /// Deletes up to `max` idempotency records created before `createdBefore` (a node's
+    /// handovers, scope `node:…`, that much longer: `IdempotencyRecord.handoverLifetimeMilliseconds`).
     case purgeIdempotency(createdBefore: Int64, max: Int)
     /// State changes. Unknown ids and transitions `MessageState.canTransition` forbids
     /// (late or duplicate webhooks) are counted as rejected and change nothing.

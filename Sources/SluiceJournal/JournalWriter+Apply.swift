@@ -221,6 +221,9 @@ extension JournalWriter {
     }
 
     /// Scans the whole table (a day of keys) and deletes up to `max` expired records.
+    static let nodeScopePrefix = Array(IdempotencyRecord.nodeScopePrefix.utf8)
+    static let handoverExtraMilliseconds = IdempotencyRecord.handoverLifetimeMilliseconds - IdempotencyRecord.lifetimeMilliseconds
+
     private func purgeIdempotency(createdBefore: Int64, max: Int, _ txn: borrowing Transaction) throws -> Int {
         let expired = try txn.withCursor(tables.idempotency) { c in
             var out: [[UInt8]] = []
@@ -230,7 +233,9 @@ extension JournalWriter {
                 if value.count >= 9 { created = Int64(littleEndian: value.loadUnaligned(fromByteOffset: IdempotencyCodec.createdOffset, as: Int64.self)) }
                 // An unreadable record is dropped too: it can answer nothing.
                 let readable = value.first == IdempotencyCodec.format || value.first == IdempotencyCodec.clearFormat
-                if created < createdBefore || !readable { out.append(Array(key)) }
+                // A node's handovers are kept longer (`IdempotencyRecord.handoverLifetimeMilliseconds`).
+                let before = key.starts(with: Self.nodeScopePrefix) ? createdBefore - Self.handoverExtraMilliseconds : createdBefore
+                if created < before || !readable { out.append(Array(key)) }
                 entry = try c.next()
             }
             return out

@@ -1,5 +1,6 @@
 import Hummingbird
 import SluiceCluster
+import SluiceCore
 import SluiceCrypto
 import SluiceEngine
 
@@ -34,7 +35,7 @@ enum ClusterHandoverRoute {
         guard let key = try CampaignIntakeRoute.idempotencyKey(request.headers[CampaignIntakeRoute.idempotencyKeyHeader]) else {
             throw APIError.invalid("Idempotency-Key", "a handover needs an Idempotency-Key, so that a batch sent twice is taken once")
         }
-        let claim = CampaignIntakeRoute.Claim(scope: "node:" + from, key: key)
+        let claim = CampaignIntakeRoute.Claim(scope: IdempotencyRecord.nodeScopePrefix + from, key: key)
         let hasher = SHA256Hasher()
         hasher.update(Array("\(CampaignFormat.ndjson.rawValue)\n".utf8))
         if let replay = try await CampaignIntakeRoute.replay(request, format: .ndjson, claim: claim, hasher: hasher, dispatcher: dispatcher) { return replay }

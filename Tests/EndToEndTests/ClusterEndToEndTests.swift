@@ -316,6 +316,93 @@ struct ClusterEndToEndTests {
         try? FileManager.default.removeItem(atPath: stack.root)
     }
 
+    static let python = "/usr/bin/python3"
+    static let tcpProxy = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("scripts/tcp-proxy").path
+
+    /// Three nodes, each reaching etcd through a TCP proxy of its own; the number on all
+    /// three at tier 40. The holder's link to etcd is cut in the middle of a campaign (its
+    /// proxy frozen with SIGSTOP: a partition that leaves the other nodes and the mock
+    /// reachable). It stops sending before its lease could lapse; another node takes the
+    /// number after the lease lapsed; the requests at the mock name the node that sent
+    /// them, and the new holder's first comes after the old holder's last (never two
+    /// pacers). When the link is back, the cut-off node finds its lease gone and hands its
+    /// unsent backlog over: every recipient is reached.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: etcd) && FileManager.default.isExecutableFile(atPath: python), "needs Debian's etcd-server and python3"))
+    func aNodeCutOffFromEtcdAmongThreeStopsBeforeAnotherTakesOver() async throws {
+        let root = try temporaryDirectory("cluster-partition")
+        let etcd = try await Self.startEtcd(root)
+        let stack = try await DispatchEndToEndTests().startMock("cluster-partition")
+        let ids = ["a", "b", "c"]
+        var proxies: [String: ChildProcess] = [:]
+        var nodes: [String: (process: ChildProcess, api: String)] = [:]
+        for id in ids {
+            let proxy = try ChildProcess(
+                arguments: [Self.tcpProxy, String(etcd.url.dropFirst("http://".count))], logPath: root + "/proxy-\(id).log", executable: Self.python)
+            let address = try await proxy.waitForLine(prefix: "tcp-proxy listening on ")
+            proxies[id] = proxy
+            nodes[id] = try await node(stack, id, etcd: "http://" + address)
+            try await register(nodes[id]!.api)
+        }
+        var holder = ""
+        try await eventually("a node holds the number", within: 15) {
+            holder = try await owner(nodes["a"]!.api) ?? ""
+            return !holder.isEmpty
+        }
+        let others = ids.filter { $0 != holder }
+        let count = 1_200
+        _ = try await DispatchEndToEndTests().postCampaign(nodes[holder]!.api, sender: Self.phone, count: count, firstRecipient: 966_597_000_000)
+        try await eventually("the holder sends", within: 30) { try arrivals(stack).count >= 200 }
+
+        proxies[holder]!.signal(SIGSTOP)
+        let cut = Date()
+        let cutNanoseconds = Int64(cut.timeIntervalSince1970 * 1e9)
+        var successor = ""
+        try await eventually("another node holds the number", within: 30) {
+            successor = try await owner(nodes[others[0]]!.api) ?? ""
+            return others.contains(successor)
+        }
+        let takeover = Date().timeIntervalSince(cut)
+        // The cut-off node's backlog waits for its link; a campaign given to the new
+        // holder goes out now.
+        let extra = 200
+        _ = try await DispatchEndToEndTests().postCampaign(nodes[successor]!.api, sender: Self.phone, count: extra, firstRecipient: 966_598_000_000)
+        try await eventually("the new holder sends", within: 20) {
+            try readArrivals(stack.record).contains { $0.callback?.hasSuffix("@" + successor) == true }
+        }
+        proxies[holder]!.signal(SIGCONT)
+        let resumed = Int64(Date().timeIntervalSince1970 * 1e9)
+        // Back, it hands its backlog over (or sends it itself, once placement gives the
+        // number back to it: after the holder has let the wire drain).
+        try await eventually("every recipient reached once the link is back", within: 90) { try recipients(stack).count >= count + extra }
+        let drained = Double(Int64(Date().timeIntervalSince1970 * 1e9) - resumed) / 1e9
+        try await Task.sleep(for: .seconds(1))
+
+        let all = try readArrivals(stack.record).filter { $0.phoneNumberID == Self.phone }
+        let old = all.filter { $0.callback?.hasSuffix("@" + holder) == true && $0.time < resumed }.map(\.time)
+        let new = all.filter { $0.callback?.hasSuffix("@" + successor) == true }.map(\.time)
+        let lastOld = try #require(old.max())
+        let firstNew = try #require(new.min())
+        let quiet = Double(lastOld - cutNanoseconds) / 1e9
+        #expect(quiet < 7, "the cut-off node's last request \(quiet) s after the cut: before its lease (10 s) could lapse")
+        #expect(firstNew > lastOld, "the new holder's first request after the old holder's last: \(Double(firstNew - lastOld) / 1e9) s between")
+        #expect(takeover >= 5 && takeover <= 20, "taken over after the lease lapsed: \(takeover) s")
+        let seen = try recipients(stack)
+        #expect(seen.count == count + extra, "every recipient: \(seen.count) of \(count + extra)")
+        let duplicates = seen.values.reduce(0) { $0 + $1 - 1 }
+        #expect(duplicates <= Self.tier, "duplicates within the in-flight bound: \(duplicates)")
+        let peak = ArrivalWindow.maxCount(sortedTimes: all.map(\.time).sorted(), windowNanoseconds: 1_000_000_000 - DispatchEndToEndTests.arrivalJitterAllowanceNanoseconds)
+        #expect(peak <= Self.tier, "one pacer at a time: \(peak) in a second at tier \(Self.tier)")
+        print("cluster: partition of 1 of 3 nodes — it stopped \(String(format: "%.1f", quiet)) s after the cut, node \(successor) took over after \(String(format: "%.1f", takeover)) s, its first request \(String(format: "%.1f", Double(firstNew - lastOld) / 1e9)) s after the old holder's last; all reached \(String(format: "%.1f", drained)) s after the link came back; \(duplicates) duplicate(s), peak \(peak)/s")
+
+        for id in ids { #expect(await nodes[id]!.process.stop() == 0, "node \(id) stops cleanly") }
+        for id in ids { _ = await proxies[id]!.stop() }
+        await stack.mock.stop()
+        _ = await etcd.process.stop()
+        try? FileManager.default.removeItem(atPath: root)
+        try? FileManager.default.removeItem(atPath: stack.root)
+    }
+
     /// Numbers registered on every node are placed by tier (rendezvous hashing, a cap per
     /// node): each node claims the ones placement gives it, and both agree.
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: etcd), "needs Debian's etcd-server (scripts/bootstrap installs it)"))

@@ -111,6 +111,28 @@ struct StreamedCampaignJournalTests {
         #expect(try journal.idempotency(scope: "key_a", key: "k1") != nil)
     }
 
+    @Test("a node's handover answers (scope node:…) outlive a client's 24 h: a batch sent again days later is still answered once")
+    func handoverAnswersAreKeptLonger() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let journal = try Journal(directory: dir.path, configuration: configuration())
+        defer { journal.close() }
+        var handover = answer("handover/7/1-1000/1000")
+        handover.scope = IdempotencyRecord.nodeScopePrefix + "a"
+        _ = try await journal.apply([.putIdempotency(handover, replacingCreatedBefore: now - 1), .putIdempotency(answer("k1"), replacingCreatedBefore: now - 1)])
+        let day = IdempotencyRecord.lifetimeMilliseconds
+        #expect(handover.isLive(nowMilliseconds: now + 3 * day) && !answer("k1").isLive(nowMilliseconds: now + day))
+        // Three days on: the client's answer is purged, the node's stays.
+        let purged = try await journal.apply([.purgeIdempotency(createdBefore: now + 3 * day - day, max: 100)])
+        #expect(purged.results == [.purged(1)])
+        #expect(try journal.idempotency(scope: "key_a", key: "k1") == nil)
+        #expect(try journal.idempotency(scope: handover.scope, key: handover.key) != nil)
+        // Past 30 days it goes too.
+        let later = try await journal.apply([.purgeIdempotency(createdBefore: now + IdempotencyRecord.handoverLifetimeMilliseconds - day + 1, max: 100)])
+        #expect(later.results == [.purged(1)])
+        #expect(!handover.isLive(nowMilliseconds: now + IdempotencyRecord.handoverLifetimeMilliseconds))
+    }
+
     @Test("a journal written before the idempotency table opens and gains it, empty")
     func olderJournalGainsIdempotencyTable() async throws {
         let dir = TemporaryDirectory()
