@@ -35,8 +35,9 @@ public struct ClusterConfiguration: Sendable, Equatable {
     var ownersPrefix: String { "/\(prefix)/owners/" }
     /// `/<prefix>/numbers/<phone>/<node>` = tier: who has each number registered.
     var numbersPrefix: String { "/\(prefix)/numbers/" }
-    /// `/<prefix>/tiers/<phone>` = the number's tier for the whole cluster (no lease).
-    var tiersPrefix: String { "/\(prefix)/tiers/" }
+    /// `/<prefix>/settings/<phone>` = the number's tier and pause for the whole cluster
+    /// (JSON, no lease).
+    var settingsPrefix: String { "/\(prefix)/settings/" }
     /// The secret nodes show each other when handing messages over (created once, no lease).
     var tokenKey: String { "/\(prefix)/token" }
     /// Between two passes of handing backlog over to the numbers' holders.
@@ -110,9 +111,9 @@ public actor ClusterAgent: Service, ClusterDirectorySource {
     private var preferred: [String: String] = [:]
     /// Numbers this node gives up to the node placement prefers.
     private var rebalancer: Rebalancer
-    /// Each number's tier as this node last agreed with etcd on it (`TierSync`).
-    private var tierAgreed: [String: TierSync.Seen] = [:]
-    private var tiersSyncedOnce = false
+    /// Each number's settings as this node last agreed with etcd on them (`NumberSync`).
+    private var settingsAgreed: [String: NumberSync.Seen] = [:]
+    private var settingsSyncedOnce = false
     /// Campaigns a holder refused, left alone until then (one error a minute, not a pass).
     private var refusedUntil: [CampaignID: ContinuousClock.Instant] = [:]
 
@@ -221,7 +222,7 @@ public actor ClusterAgent: Service, ClusterDirectorySource {
                 return ClusterView.Node(id: String(kv.key.dropFirst(configuration.nodesPrefix.count)), url: info?["url"] as? String, alive: true)
             }
             view.owners = owners.mapValues { String(decoding: $0.value, as: UTF8.self) }
-            try await syncTiers()
+            try await syncSettings()
             view.lastError = nil
             if failing { logger.info("cluster: etcd answers again") }
             failing = false
@@ -345,36 +346,41 @@ public actor ClusterAgent: Service, ClusterDirectorySource {
         return Placement.assign(Array(numbers.values))
     }
 
-    /// Takes the tiers set elsewhere and publishes the ones set here (`TierSync`).
-    private func syncTiers() async throws {
-        var cluster: [String: TierSync.Seen] = [:]
-        for kv in try await etcd.range(prefix: configuration.tiersPrefix) {
-            guard let tier = Double(String(decoding: kv.value, as: UTF8.self)) else { continue }
-            cluster[String(kv.key.dropFirst(configuration.tiersPrefix.count))] = TierSync.Seen(tier: tier, revision: kv.modRevision)
+    /// Takes the tiers and pauses set elsewhere and publishes the ones set here (`NumberSync`).
+    private func syncSettings() async throws {
+        var cluster: [String: NumberSync.Seen] = [:]
+        for kv in try await etcd.range(prefix: configuration.settingsPrefix) {
+            guard let settings = NumberSync.Settings(json: kv.value) else { continue }
+            cluster[String(kv.key.dropFirst(configuration.settingsPrefix.count))] = NumberSync.Seen(settings, revision: kv.modRevision)
         }
         for sender in try dispatcher.senders() {
             let phone = sender.phoneNumberID
-            let here = sender.tierMessagesPerSecond
-            switch TierSync.step(here: here, there: cluster[phone], agreed: tierAgreed[phone], afterRestart: !tiersSyncedOnce) {
+            let here = NumberSync.Settings(tier: sender.tierMessagesPerSecond, paused: sender.paused, pauseReason: sender.pauseReason)
+            switch NumberSync.step(here: here, there: cluster[phone], agreed: settingsAgreed[phone], afterRestart: !settingsSyncedOnce) {
             case .agree(let seen):
-                tierAgreed[phone] = seen
-            case .adopt(let tier):
+                settingsAgreed[phone] = seen
+            case .adopt(let settings):
                 do {
-                    if try await dispatcher.setSenderTier(phoneNumberID: phone, tierMessagesPerSecond: tier) != nil {
-                        logger.notice("cluster: \(phone) is at \(tier) msg/s, as set on another node (was \(here) here)")
+                    if settings.tier != here.tier {
+                        _ = try await dispatcher.setSenderTier(phoneNumberID: phone, tierMessagesPerSecond: settings.tier)
+                        logger.notice("cluster: \(phone) is at \(settings.tier) msg/s, as set on another node (was \(here.tier) here)")
+                    }
+                    if settings.paused != here.paused || settings.pauseReason != here.pauseReason {
+                        _ = try await dispatcher.setSenderPaused(phoneNumberID: phone, paused: settings.paused, reason: settings.pauseReason)
+                        logger.notice("cluster: \(phone) \(settings.paused ? "paused (\(settings.pauseReason ?? ""))" : "resumed") on another node; so here too")
                     }
                 } catch let error as IntakeError {
                     // Not a tier this node can pace at (written to etcd by hand?): it keeps its own.
-                    logger.error("cluster: \(phone)'s tier in etcd, \(tier), is not taken: \(error)")
+                    logger.error("cluster: \(phone)'s settings in etcd are not taken: \(error)")
                 }
-                tierAgreed[phone] = cluster[phone]
-            case .publish(let tier):
-                let revision = try await etcd.put(configuration.tiersPrefix + phone, Array(String(tier).utf8), lease: 0)
-                tierAgreed[phone] = TierSync.Seen(tier: tier, revision: revision)
-                if cluster[phone] != nil { logger.notice("cluster: \(phone) set to \(tier) msg/s here; every node takes it") }
+                settingsAgreed[phone] = cluster[phone]
+            case .publish(let settings):
+                let revision = try await etcd.put(configuration.settingsPrefix + phone, settings.json, lease: 0)
+                settingsAgreed[phone] = NumberSync.Seen(settings, revision: revision)
+                if cluster[phone] != nil { logger.notice("cluster: \(phone) changed here (tier \(settings.tier), \(settings.paused ? "paused" : "not paused")); every node takes it") }
             }
         }
-        tiersSyncedOnce = true
+        settingsSyncedOnce = true
     }
 
     /// Stops sending, lets what is on the wire end, then gives the numbers up at once.

@@ -216,9 +216,10 @@ struct ClusterEndToEndTests {
     }
 
     /// A tier set on any node is the number's tier on every node: set on the node that
-    /// does not send, the holder paces at it within a round or two.
+    /// does not send, the holder paces at it within a round or two. A pause and a resume
+    /// likewise.
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: etcd), "needs Debian's etcd-server (scripts/bootstrap installs it)"))
-    func aTierSetOnAnyNodeIsTheTierEverywhere() async throws {
+    func aTierAndAPauseSetOnAnyNodeHoldEverywhere() async throws {
         let root = try temporaryDirectory("cluster-tier")
         let etcd = try await Self.startEtcd(root)
         let stack = try await DispatchEndToEndTests().startMock("cluster-tier")
@@ -250,6 +251,25 @@ struct ClusterEndToEndTests {
         let mean = try #require(ArrivalWindow.meanRate(sortedTimes: times))
         #expect(mean > 50, "paced at 80, not 40: \(mean) msg/s")
         print("cluster: tier set on the other node taken by the holder after \(String(format: "%.1f", took)) s; sent at \(String(format: "%.1f", mean)) msg/s")
+
+        // Paused on the node that does not send, the number stops on the holder too.
+        _ = try await DispatchEndToEndTests().postCampaign(apiA, sender: Self.phone, count: 800, firstRecipient: 966_599_000_000)
+        try await eventually("the holder sends again", within: 20) { try arrivals(stack).count >= 450 }
+        let pause = try await http("POST", "\(apiB)/v1/senders/\(Self.phone)/pause", key: DispatchEndToEndTests.adminKey, json: #"{"reason":"quality review"}"#)
+        try #require(pause.status == 200, "\(pause)")
+        let pausedAt = Int64(Date().timeIntervalSince1970 * 1e9)
+        try await eventually("the holder shows the pause", within: 5) {
+            let r = try jsonObject(try await http("GET", "\(apiA)/v1/senders/\(Self.phone)", key: DispatchEndToEndTests.adminKey).body)
+            return r["paused"] as? Bool == true && r["pause_reason"] as? String == "quality review"
+        }
+        try await Task.sleep(for: .seconds(3))
+        let quietFrom = Int64(Date().timeIntervalSince1970 * 1e9) - 2_000_000_000
+        let afterPause = try arrivals(stack).filter { $0 > pausedAt }
+        #expect(afterPause.allSatisfy { $0 < quietFrom }, "nothing sent for the number a few rounds after the pause on the other node")
+        #expect(try arrivals(stack).count < 1_200, "the campaign waits")
+        let resume = try await http("POST", "\(apiB)/v1/senders/\(Self.phone)/resume", key: DispatchEndToEndTests.adminKey)
+        try #require(resume.status == 200, "\(resume)")
+        try await eventually("resumed on the other node, the holder finishes", within: 30) { try arrivals(stack).count >= 1_200 }
 
         #expect(await a.stop() == 0)
         #expect(await b.stop() == 0)
