@@ -275,10 +275,13 @@ public enum APIRoutes {
             name = String(text)
         }
         let page = try dispatcher.campaignPage(after: after, limit: limit, state: state, label: label, nameContains: name)
-        return JSONBody.response(.ok, [
+        var json: [String: Any] = [
             "campaigns": page.campaigns.map(campaignJSON),
             "next": page.next.map { $0.description as Any } ?? NSNull(),
-        ])
+        ]
+        // In a cluster each node lists the campaigns in its own journal: say whose.
+        if let node = dispatcher.configuration.nodeID { json["node"] = node }
+        return JSONBody.response(.ok, json)
     }
 
     static func senderJSON(_ record: SenderRecord) -> [String: Any] {

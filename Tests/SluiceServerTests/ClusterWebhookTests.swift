@@ -186,6 +186,31 @@ import Testing
         }
     }
 
+    @Test func campaignListsAndMetricsSayTheyAreTheNodesOwn() async throws {
+        try await withNodes { client, _, _, _ in
+            let auth: HTTPFields = [.authorization: "Bearer \(Self.key)"]
+            try await client.execute(uri: "/v1/campaigns", method: .get, headers: auth) { response in
+                let body = (try? JSONSerialization.jsonObject(with: Data(buffer: response.body))) as? [String: Any]
+                #expect(response.status == .ok && body?["node"] as? String == "a", "\(String(describing: body))")
+                #expect((body?["campaigns"] as? [[String: Any]])?.count == 1)
+            }
+            try await client.execute(uri: "/metrics", method: .get, headers: auth) { response in
+                #expect(String(buffer: response.body).contains(#"sluice_cluster_node_info{node="a"} 1"#))
+            }
+        }
+        // Outside a cluster: neither.
+        try await withClosedEndpointAPI(prefix: "sluice-not-clustered", key: Self.key) { client, _ in
+            let auth: HTTPFields = [.authorization: "Bearer \(Self.key)"]
+            try await client.execute(uri: "/v1/campaigns", method: .get, headers: auth) { response in
+                let body = (try? JSONSerialization.jsonObject(with: Data(buffer: response.body))) as? [String: Any]
+                #expect(response.status == .ok && body?["node"] == nil)
+            }
+            try await client.execute(uri: "/metrics", method: .get, headers: auth) { response in
+                #expect(!String(buffer: response.body).contains("sluice_cluster_node_info"))
+            }
+        }
+    }
+
     @Test func callbackDataNamesTheMessageAndTheNode() {
         #expect(WebhookPayload.callback("42") == (MessageID(42), nil))
         #expect(WebhookPayload.callback("42@node-b.1") == (MessageID(42), "node-b.1"))

@@ -57,6 +57,10 @@ public final class ServerMetrics: Sendable {
             touched.insert(Self.key(name, labels))
             addCounter(name, help, labels, total)
         }
+        if let node = dispatcher.configuration.nodeID {
+            // Every series here is this node's own: a scrape per node, summed by the scraper.
+            gauge("cluster_node_info", "", "1, labelled with this node's id in its cluster: these metrics are this node's own.", [("node", node)], 1)
+        }
         for s in dispatcher.senderSnapshots() {
             let sender = [("sender", s.phoneNumberID)]
             gauge("sender_tier", "messages_per_second", "The sender's rate tier.", sender, s.tierMessagesPerSecond)
