@@ -50,12 +50,18 @@ struct BacklogHandover: Sendable {
                 continue
             }
             campaignLoop: for campaign in campaigns where !skipping.contains(campaign) {
+                var mediaSent = false
                 while ContinuousClock.now < deadline {
                     // The number came back here during the pass: its messages are this
                     // node's to send again, and a batch taken now could go twice.
                     if holdsHere(sender) { break campaignLoop }
                     do {
                         guard let batch = try dispatcher.handoverBatch(campaign) else { continue campaignLoop }
+                        // The files the message names go first, under their ids.
+                        if !mediaSent {
+                            try await sendMedia(of: batch, to: holder, token: token)
+                            mediaSent = true
+                        }
                         handed += try await send(batch, to: holder, token: token)
                     } catch let refusal as Refused {
                         // The holder will not take this campaign (a message it cannot send):
@@ -81,6 +87,31 @@ struct BacklogHandover: Sendable {
 
     struct Refused: Error { var reason: String }
     struct Failed: Error, CustomStringConvertible { var description: String }
+
+    /// The uploaded files the campaign's message names, to `PUT /cluster/media/{id}` on
+    /// the holder (which keeps each once): without them it would refuse the campaign.
+    func sendMedia(of batch: HandoverBatch, to holder: Holder, token: String) async throws {
+        for record in try dispatcher.uploadedMedia(named: batch.campaign.message) {
+            let path = dispatcher.mediaVolume.path(sha256: record.sha256)
+            guard let bytes = FileManager.default.contents(atPath: path) else { continue }  // gone: the holder says which
+            var request = HTTPClientRequest(url: holder.url.trimmingSuffix("/") + "/cluster/media/" + record.id)
+            request.method = .PUT
+            request.headers.add(name: "Content-Type", value: record.mimeType)
+            request.headers.add(name: "Authorization", value: "Bearer " + token)
+            request.headers.add(name: "Sluice-Media-SHA256", value: record.sha256)
+            request.body = .bytes(ByteBuffer(bytes: bytes))
+            let response = try await http.execute(request, timeout: requestTimeout)
+            let answer = try await response.body.collect(upTo: 1 << 20)
+            switch response.status.code {
+            case 200, 201:
+                logger.info("cluster: media \(record.id) (\(record.size) bytes) is at node \(holder.node) for campaign \(batch.campaign.id)")
+            case 400, 413, 415:
+                throw Refused(reason: "media \(record.id): HTTP \(response.status.code) \(String(buffer: answer).prefix(300))")
+            default:
+                throw Failed(description: "media \(record.id): HTTP \(response.status.code) \(String(buffer: answer).prefix(300))")
+            }
+        }
+    }
 
     /// One batch: sent, then recorded. Returns the messages recorded as handed over.
     func send(_ batch: HandoverBatch, to holder: Holder, token: String) async throws -> Int {

@@ -94,12 +94,25 @@ extension Dispatcher {
     /// Stores a file uploaded through `POST /v1/media` (whole and hashed in `file`) under a
     /// new id. The volume and the journal are written together, so that retention cannot
     /// remove the file in between.
-    public func storeUpload(_ file: MediaFile, mimeType: String) async throws -> MediaRecord {
+    ///
+    /// `id` and `sha256`: in a cluster, a file another node hands over with a campaign that
+    /// names it keeps its id (so the campaign's message still names it); stored once, the
+    /// same id again answers the record kept.
+    public func storeUpload(_ file: MediaFile, mimeType: String, id: String? = nil, sha256 expected: String? = nil) async throws -> MediaRecord {
         let sha256 = file.finishDigest()
         let kind = MediaKind(uploadedMIMEType: mimeType)
         guard file.size > 0 else {
             file.discard()
             throw MediaUploadError(description: "the file is empty")
+        }
+        if let expected, expected != sha256 {
+            file.discard()
+            throw MediaUploadError(description: "the file's sha256 is \(sha256), not \(expected) as announced")
+        }
+        if let id, let kept = try journal.media(id: id) {
+            file.discard()
+            guard kept.isUpload, kept.sha256 == sha256 else { throw MediaUploadError(description: "media \(id) is already kept here with other content") }
+            return kept
         }
         guard file.size <= kind.bytesMax else {
             file.discard()
@@ -107,7 +120,7 @@ extension Dispatcher {
         }
         let now = clock.wallMilliseconds()
         let record = MediaRecord(
-            id: MediaRecord.uploadIDPrefix + SecureRandom.hexToken(byteCount: 12), senderPhoneNumberID: "", kind: kind, state: .stored,
+            id: id ?? MediaRecord.uploadIDPrefix + SecureRandom.hexToken(byteCount: 12), senderPhoneNumberID: "", kind: kind, state: .stored,
             mimeType: mimeType, sha256: sha256, size: file.size, nextAttemptMilliseconds: 0, receivedMilliseconds: now, settledMilliseconds: now)
         try await mediaVolume.gate.withGate {
             try mediaVolume.place(file, sha256: sha256)
@@ -138,6 +151,17 @@ extension Dispatcher {
 }
 
 extension Dispatcher {
+    /// The uploaded files a campaign's message names (those still kept), in the order
+    /// named: what a cluster node hands over with the campaign's messages.
+    public func uploadedMedia(named message: [UInt8]) throws -> [MediaRecord] {
+        guard let template = try? MessageTemplate(messageObject: message) else { return [] }
+        var seen = Set<String>()
+        return try template.media.compactMap { use in
+            guard seen.insert(use.id).inserted, let record = try journal.media(id: use.id), record.isUpload, record.state == .stored else { return nil }
+            return record
+        }
+    }
+
     /// Each file the message names was uploaded through `POST /v1/media`, is kept, and fits
     /// how the message sends it.
     func checkMedia(_ template: MessageTemplate) throws(IntakeError) {

@@ -44,6 +44,9 @@ import Testing
             router.post("cluster/handover") { request, _ in
                 try await ClusterHandoverRoute.post(request, dispatcher: holder, token: Self.token, batchRecipients: 300)
             }
+            router.put("cluster/media/:id") { request, context in
+                try await ClusterHandoverRoute.putMedia(request, id: try context.parameters.require("id"), dispatcher: holder, token: Self.token)
+            }
             try await Application(router: router).test(.live) { client in try await body(origin, holder, try #require(client.port)) }
         } catch {
             await origin.shutdown()
@@ -163,6 +166,41 @@ import Testing
             _ = try await origin.setCampaignState(paused.id, .active)
             let afterResume = await handover.pass(holders: holders, token: Self.token, until: .now + .seconds(30), skipping: [stays.id]).handed
             #expect(afterResume == 3)
+        }
+    }
+
+    /// A campaign that sends an uploaded file: the file goes first, under the same id, and
+    /// the holder takes the campaign (without it, it would refuse it: no such media).
+    @Test func aCampaignsFilesGoWithItUnderTheirIds() async throws {
+        try await withNodes { origin, holder, port in
+            let bytes = (0..<50_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+            let file = try origin.mediaVolume.create()
+            try bytes.withUnsafeBytes { try file.write($0) }
+            let stored = try await origin.storeUpload(file, mimeType: "image/jpeg")
+            let message = #"{"type":"image","image":{"media":"\#(stored.id)","caption":"Hi {{1}}"}}"#
+            let receipt = try await origin.submitCampaign(senderPhoneNumberID: "777", messageObject: Array(message.utf8), recipients: recipients(30))
+            #expect(receipt.accepted == 30)
+            let (handover, holders) = handover(origin, port: port)
+            let pass = await handover.pass(holders: holders, token: Self.token, until: .now + .seconds(30))
+            #expect(pass.handed == 30 && pass.refused.isEmpty)
+            let there = try #require(try holder.media(id: stored.id))
+            #expect(there.sha256 == stored.sha256 && there.size == 50_000 && there.mimeType == "image/jpeg" && there.isUpload)
+            let kept = try #require(FileManager.default.contents(atPath: holder.mediaVolume.path(sha256: there.sha256)))
+            #expect(Array(kept) == bytes)
+            let theirs = try #require(try holder.newestCampaigns(limit: 5).first)
+            #expect(theirs.total == 30 && theirs.queued == 30)
+
+            // Sent again (a second campaign naming it): kept once, answered the same.
+            let again = try await origin.submitCampaign(senderPhoneNumberID: "777", messageObject: Array(message.utf8), recipients: recipients(4, from: 50))
+            #expect(await handover.pass(holders: holders, token: Self.token, until: .now + .seconds(30)).handed == 4)
+            #expect(try origin.campaignProgress(again.id)?.handedOver == 4)
+
+            // Content that does not match its announced digest is refused, nothing kept.
+            let bad = try await RawHTTPClient.put(
+                port: port, path: "/cluster/media/up_0123456789abcdef01234567", body: [1, 2, 3], contentType: "image/png", bearer: Self.token,
+                headers: ["Sluice-Media-SHA256": String(repeating: "0", count: 64)])
+            #expect(bad.status == 400, "\(String(decoding: bad.body, as: UTF8.self))")
+            #expect(try holder.media(id: "up_0123456789abcdef01234567") == nil)
         }
     }
 

@@ -138,7 +138,8 @@ final class RawHTTPClient: @unchecked Sendable {
     /// `declaredLength` announces a longer body than is sent (a server that refuses by
     /// Content-Length answers before it).
     static func post(
-        port: Int, path: String, body: [UInt8], contentType: String?, bearer: String? = nil, declaredLength: Int? = nil, headers: [String: String] = [:]
+        port: Int, path: String, body: [UInt8], contentType: String?, bearer: String? = nil, declaredLength: Int? = nil, headers: [String: String] = [:],
+        method: String = "POST"
     ) async throws -> (status: Int, body: [UInt8]) {
         let client = try RawHTTPClient(port: port)
         defer { client.closeNormally() }
@@ -146,8 +147,13 @@ final class RawHTTPClient: @unchecked Sendable {
         let type = contentType.map { "Content-Type: \($0)\r\n" } ?? ""
         let extra = headers.map { "\($0.key): \($0.value)\r\n" }.joined()
         try await client.send(
-            Array("POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\(authorization)\(type)\(extra)Content-Length: \(declaredLength ?? body.count)\r\nConnection: close\r\n\r\n".utf8) + body)
+            Array("\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\(authorization)\(type)\(extra)Content-Length: \(declaredLength ?? body.count)\r\nConnection: close\r\n\r\n".utf8) + body)
         return try await client.rawResponse()
+    }
+
+    /// `PUT path` with any body and Content-Type on a connection of its own.
+    static func put(port: Int, path: String, body: [UInt8], contentType: String?, bearer: String? = nil, headers: [String: String] = [:]) async throws -> (status: Int, body: [UInt8]) {
+        try await post(port: port, path: path, body: body, contentType: contentType, bearer: bearer, headers: headers, method: "PUT")
     }
 
     private func rawResponse() async throws -> (Int, [UInt8]) {

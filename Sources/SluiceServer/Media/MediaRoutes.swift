@@ -30,7 +30,8 @@ enum MediaRoutes {
         }
     }
 
-    static func upload(_ request: Request, dispatcher: Dispatcher) async throws -> Response {
+    /// `id`, `sha256`: a file handed over by another node of the cluster keeps its id.
+    static func upload(_ request: Request, dispatcher: Dispatcher, id: String? = nil, sha256: String? = nil) async throws -> Response {
         guard let contentType = request.headers[.contentType], !contentType.isEmpty else {
             throw APIError.invalid("Content-Type", "Content-Type is required: the file's MIME type, e.g. image/jpeg")
         }
@@ -60,7 +61,7 @@ enum MediaRoutes {
         }
         let record: MediaRecord
         do {
-            record = try await dispatcher.storeUpload(file, mimeType: mime)
+            record = try await dispatcher.storeUpload(file, mimeType: mime, id: id, sha256: sha256)
         } catch let error as MediaUploadError {
             throw APIError.invalid("body", error.description)
         }
