@@ -20,6 +20,11 @@ extension DispatchCore {
         senders[id]?.snapshot.owned = owned
         if was && !owned {
             for campaign in scheduler.stagedCampaigns(sender: id) { giveBack(CampaignKey(sender: id, campaign: campaign), into: &actions) }
+            // Its connections may close while another node sends: warmed again on return.
+            warmth.forget(id)
+        } else if !was && owned, let record = senders[id]?.record {
+            // Taken over: the connections its first second needs open now, not on its first sends.
+            warm(record, into: &actions)
         }
     }
 

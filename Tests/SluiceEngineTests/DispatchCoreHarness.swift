@@ -102,6 +102,8 @@ final class CoreHarness {
     /// Uploads the core asked for (sender, Sluice media id, when) and the pauses it journaled.
     private(set) var uploadRequests: [(sender: SenderID, media: String, at: Instant)] = []
     private(set) var pauses: [(campaign: CampaignID, reason: String)] = []
+    /// Warm-start asks: connections to open ahead for a number's URL.
+    private(set) var warms: [(url: String, connections: Int, at: Instant)] = []
     private var answers: [(due: Instant, completion: TransportCompletion)] = []
     private var events: [DispatchCore.Event] = []
 
@@ -225,8 +227,8 @@ final class CoreHarness {
             case .readHistory(let senders, _):
                 // This journal holds no sends from before the harness started.
                 events.append(.recipientHistory(senders, []))
-            case .warm:
-                break
+            case .warm(let url, _, let connections):
+                warms.append((url, connections, now))
             case .publish(let publication):
                 publications.append(publication)
             case .readAnswered(let id, let outcome):

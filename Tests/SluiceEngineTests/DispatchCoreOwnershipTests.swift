@@ -91,6 +91,25 @@ import Testing
         #expect(now[.inFlight, default: 0] == 0 && now[.queued, default: 0] > 800, "\(now)")
     }
 
+    /// A number taken over finds its connections open (warm start), not cold on its first
+    /// sends; given up and taken again, it is warmed again.
+    @Test func aNumberTakenOverIsWarmedAtOnce() {
+        let h = harness()
+        h.run(seconds: 1)
+        let warmedA = { h.warms.filter { $0.url.hasSuffix("/10\(Self.a)") } }
+        #expect(warmedA().isEmpty, "not this node's: nothing opened for it")
+        let given = h.now
+        h.handle(.ownership([Self.a: given + 2_000_000_000]))
+        h.run(seconds: 0.01)
+        let first = warmedA()
+        #expect(first.count == 1 && first[0].connections > 0 && first[0].at == given, "\(first.map { ($0.connections, $0.at) })")
+        h.run(seconds: 3)
+        #expect(warmedA().count == 1, "held, nothing more to open")
+        h.handle(.ownership([Self.a: h.now + 2_000_000_000]))
+        h.run(seconds: 0.01)
+        #expect(warmedA().count == 2, "taken again after its deadline passed: warmed again")
+    }
+
     @Test func withoutAClusterEverySenderIsThisNodes() {
         let h = harness(clustered: false)
         h.handle(.ownership([:]))
