@@ -208,8 +208,12 @@ public actor ClusterAgent: Service, ClusterDirectorySource {
                 logger.info("cluster: \(phone) goes to node \(preferred[phone] ?? "?") (placement): this node stops sending for it, and releases it once what is on the wire has ended")
             }
             var deadlines: [String: Instant] = [:]
-            for phone in held.subtracting(draining) { deadlines[phone] = until }
-            try dispatcher.setOwnership(deadlines)
+            var fencing: [String: Int64] = [:]
+            for phone in held.subtracting(draining) {
+                deadlines[phone] = until
+                fencing[phone] = owners[phone]?.createRevision
+            }
+            try dispatcher.setOwnership(deadlines, fencing: fencing)
             for phone in release {
                 guard let entry = owners[phone] else { continue }
                 try await etcd.deleteIf(configuration.ownersPrefix + phone, createRevision: entry.createRevision)

@@ -75,7 +75,7 @@ extension DispatchCore {
             }
             var body: [UInt8] = []
             body.reserveCapacity(512)
-            template.render(to: message.to, params: message.params, callbackData: callbackData(message.id), into: &body)
+            template.render(to: message.to, params: message.params, callbackData: callbackData(message.id, sender: message.sender), into: &body)
             inFlight[message.id.rawValue] = InFlight(message: message, admission: admission, senderRevision: runtime.revision)
             requests.append(OutboundRequest(tag: message.id.rawValue, url: runtime.url, bearerToken: runtime.record.accessToken, body: body))
         }
@@ -95,9 +95,13 @@ extension DispatchCore {
 }
 
 extension DispatchCore {
-    /// `biz_opaque_callback_data`: the message id, and in a cluster `@<node>` after it.
-    func callbackData(_ id: MessageID) -> String {
+    /// `biz_opaque_callback_data`: the message id, and in a cluster `@<node>` after it and
+    /// `:<fencing token>` of the number's ownership (`<id>@<node>:<token>`): statuses find
+    /// the node, and whoever records requests (the mock, a proxy) can tell that one
+    /// ownership's requests never follow a later one's.
+    func callbackData(_ id: MessageID, sender: SenderID) -> String {
         guard let node = configuration.nodeID else { return id.description }
-        return id.description + "@" + node
+        guard let token = fencing[sender] else { return id.description + "@" + node }
+        return id.description + "@" + node + ":" + String(token)
     }
 }

@@ -77,6 +77,9 @@ struct DispatchCore {
         /// send for it (its lease's last renewal plus the safe part of its TTL). Any other
         /// sender is held.
         case ownership([SenderID: Instant])
+        /// In a cluster: the fencing token of each number this node holds (the revision its
+        /// owner key was created at), written into its requests' callback data.
+        case fencing([SenderID: Int64])
         case stop
     }
 
@@ -247,6 +250,8 @@ struct DispatchCore {
     /// In a cluster (`EngineConfiguration.clustered`): until when each owned sender may
     /// send. Nil outside a cluster: every sender is this node's.
     var ownership: [SenderID: Instant]?
+    /// In a cluster: each held number's fencing token (`Event.fencing`).
+    var fencing: [SenderID: Int64] = [:]
 
     init(
         configuration: EngineConfiguration, lookups: any DispatchLookups, departuresOnClock: Bool, logger: Logger,
@@ -372,6 +377,8 @@ struct DispatchCore {
             mediaUploaded(upload, into: &actions)
         case .ownership(let deadlines):
             setOwnership(deadlines, into: &actions)
+        case .fencing(let tokens):
+            fencing = tokens
         case .mediaUploadFailed(let sender, let media, let reason):
             mediaUploadFailed(sender: sender, media: media, reason: reason, into: &actions)
         case .inbound(let counts):

@@ -231,13 +231,16 @@ struct WebhookPayload {
     }
 
     /// Sluice's callback data: `<message id>` or, from a node of a cluster,
-    /// `<message id>@<node id>`. Anything else (another sender's data) is not Sluice's.
+    /// `<message id>@<node id>[:<fencing token>]`. Anything else (another sender's data) is
+    /// not Sluice's.
     static func callback(_ text: String?) -> (MessageID?, String?) {
         guard let text else { return (nil, nil) }
         let parts = text.split(separator: "@", maxSplits: 1, omittingEmptySubsequences: false)
         guard let id = UInt64(parts[0]), id > 0 else { return (nil, nil) }
         guard parts.count == 2 else { return (MessageID(id), nil) }
-        let node = String(parts[1])
+        let tagged = parts[1].split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+        if tagged.count == 2, Int64(tagged[1]) == nil { return (nil, nil) }
+        let node = String(tagged[0])
         guard ClusterConfiguration.isNodeID(node) else { return (nil, nil) }
         return (MessageID(id), node)
     }

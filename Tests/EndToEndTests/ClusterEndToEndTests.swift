@@ -319,7 +319,9 @@ struct ClusterEndToEndTests {
         try await Task.sleep(for: .seconds(1))
         let all = try readArrivals(stack.record)
         #expect(all.count == total, "each once: \(all.count) arrivals for \(total) recipients")
-        #expect(all.allSatisfy { $0.callback?.hasSuffix("@a") == true || $0.callback?.hasSuffix("@b") == true }, "each request names its node for the statuses")
+        #expect(all.allSatisfy { $0.callback?.contains("@a:") == true || $0.callback?.contains("@b:") == true }, "each request names its node for the statuses")
+        let fenced = Self.fencingNeverGoesBack(all)
+        #expect(fenced.ok && fenced.tokens.count > phones.count, "numbers moved, and no request of an earlier ownership after one of a later: \(fenced)")
         for phone in phones {
             let times = all.filter { $0.phoneNumberID == phone }.map(\.time).sorted()
             let peak = ArrivalWindow.maxCount(sortedTimes: times, windowNanoseconds: 1_000_000_000 - DispatchEndToEndTests.arrivalJitterAllowanceNanoseconds)
@@ -334,6 +336,20 @@ struct ClusterEndToEndTests {
         _ = await etcd.process.stop()
         try? FileManager.default.removeItem(atPath: root)
         try? FileManager.default.removeItem(atPath: stack.root)
+    }
+
+    /// Whether, number by number in arrival order, no request of an ownership arrived
+    /// after a request of a later one (callback data `<id>@<node>:<fencing token>`).
+    static func fencingNeverGoesBack(_ arrivals: [RecordedArrival]) -> (ok: Bool, tokens: Set<Int64>) {
+        var last: [String: Int64] = [:]
+        var tokens = Set<Int64>()
+        for a in arrivals.sorted(by: { $0.time < $1.time }) {
+            guard let token = a.callback?.split(separator: ":").last.flatMap({ Int64($0) }) else { return (false, tokens) }
+            tokens.insert(token)
+            if let before = last[a.phoneNumberID], token < before { return (false, tokens) }
+            last[a.phoneNumberID] = token
+        }
+        return (true, tokens)
     }
 
     static let python = "/usr/bin/python3"
@@ -388,7 +404,7 @@ struct ClusterEndToEndTests {
         let extra = 200
         _ = try await DispatchEndToEndTests().postCampaign(nodes[successor]!.api, sender: Self.phone, count: extra, firstRecipient: 966_598_000_000)
         try await eventually("the new holder sends", within: 20) {
-            try readArrivals(stack.record).contains { $0.callback?.hasSuffix("@" + successor) == true }
+            try readArrivals(stack.record).contains { $0.callback?.contains("@" + successor + ":") == true }
         }
         proxies[holder]!.signal(SIGCONT)
         let resumed = Int64(Date().timeIntervalSince1970 * 1e9)
@@ -399,13 +415,15 @@ struct ClusterEndToEndTests {
         try await Task.sleep(for: .seconds(1))
 
         let all = try readArrivals(stack.record).filter { $0.phoneNumberID == Self.phone }
-        let old = all.filter { $0.callback?.hasSuffix("@" + holder) == true && $0.time < resumed }.map(\.time)
-        let new = all.filter { $0.callback?.hasSuffix("@" + successor) == true }.map(\.time)
+        let old = all.filter { $0.callback?.contains("@" + holder + ":") == true && $0.time < resumed }.map(\.time)
+        let new = all.filter { $0.callback?.contains("@" + successor + ":") == true }.map(\.time)
         let lastOld = try #require(old.max())
         let firstNew = try #require(new.min())
         let quiet = Double(lastOld - cutNanoseconds) / 1e9
         #expect(quiet < 7, "the cut-off node's last request \(quiet) s after the cut: before its lease (10 s) could lapse")
         #expect(firstNew > lastOld, "the new holder's first request after the old holder's last: \(Double(firstNew - lastOld) / 1e9) s between")
+        let fenced = Self.fencingNeverGoesBack(all)
+        #expect(fenced.ok && fenced.tokens.count >= 2, "no request of an earlier ownership after one of a later: \(fenced)")
         #expect(takeover >= 5 && takeover <= 20, "taken over after the lease lapsed: \(takeover) s")
         let seen = try recipients(stack)
         #expect(seen.count == count + extra, "every recipient: \(seen.count) of \(count + extra)")

@@ -91,6 +91,32 @@ import Testing
         #expect(now[.inFlight, default: 0] == 0 && now[.queued, default: 0] > 800, "\(now)")
     }
 
+    /// Each request names the node and the fencing token of the ownership it was sent
+    /// under (`<id>@<node>:<token>`): a later ownership's token is larger.
+    @Test func requestsCarryTheNodeAndTheOwnershipsFencingToken() {
+        let h = CoreHarness {
+            $0.clustered = true
+            $0.nodeID = "n1"
+        }
+        h.addSender(Self.a, tier: 50)
+        h.journal.addCampaign(CampaignID(1), sender: Self.a, count: 200, firstID: 1)
+        h.handle(.campaignAvailable(Self.a, CampaignID(1)))
+        h.handle(.fencing([Self.a: 7]))
+        h.handle(.ownership([Self.a: h.now + 1_000_000_000]))
+        h.run(seconds: 1.5)
+        let first = h.sent.count
+        h.handle(.fencing([Self.a: 12]))
+        h.handle(.ownership([Self.a: h.now + 1_000_000_000]))
+        h.run(seconds: 1.5)
+        let callbacks = h.sent.map { String(decoding: $0.body, as: UTF8.self) }.map { body in
+            body.range(of: #""biz_opaque_callback_data":""#).map { String(body[$0.upperBound...].prefix { $0 != "\"" }) } ?? ""
+        }
+        #expect(first > 0 && callbacks.count > first)
+        #expect(callbacks.prefix(first).allSatisfy { $0.hasSuffix("@n1:7") }, "\(callbacks.prefix(3))")
+        #expect(callbacks.dropFirst(first).allSatisfy { $0.hasSuffix("@n1:12") }, "\(callbacks.suffix(3))")
+        #expect(zip(callbacks, h.sent).allSatisfy { $0.0.hasPrefix("\($0.1.tag)@") }, "the message id first")
+    }
+
     /// A number taken over finds its connections open (warm start), not cold on its first
     /// sends; given up and taken again, it is warmed again.
     @Test func aNumberTakenOverIsWarmedAtOnce() {

@@ -214,6 +214,9 @@ import Testing
     @Test func callbackDataNamesTheMessageAndTheNode() {
         #expect(WebhookPayload.callback("42") == (MessageID(42), nil))
         #expect(WebhookPayload.callback("42@node-b.1") == (MessageID(42), "node-b.1"))
+        #expect(WebhookPayload.callback("42@node-b.1:1734") == (MessageID(42), "node-b.1"), "with the ownership's fencing token")
+        #expect(WebhookPayload.callback("42@b:x") == (nil, nil))
+        #expect(WebhookPayload.callback("42@b:") == (nil, nil))
         #expect(WebhookPayload.callback("42@") == (nil, nil))
         #expect(WebhookPayload.callback("42@a/b") == (nil, nil))
         #expect(WebhookPayload.callback("0@a") == (nil, nil))
