@@ -366,6 +366,8 @@ struct ClusterEndToEndTests {
     /// unsent backlog over: every recipient is reached.
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: etcd) && FileManager.default.isExecutableFile(atPath: python), "needs Debian's etcd-server and python3"))
     func aNodeCutOffFromEtcdAmongThreeStopsBeforeAnotherTakesOver() async throws {
+        let began = Date()
+        func phase(_ what: String) { print("cluster partition: \(what) at \(String(format: "%.1f", Date().timeIntervalSince(began))) s") }
         let root = try temporaryDirectory("cluster-partition")
         let etcd = try await Self.startEtcd(root)
         let stack = try await DispatchEndToEndTests().startMock("cluster-partition")
@@ -380,6 +382,7 @@ struct ClusterEndToEndTests {
             nodes[id] = try await node(stack, id, etcd: "http://" + address)
             try await register(nodes[id]!.api)
         }
+        phase("three nodes up")
         var holder = ""
         try await eventually("a node holds the number", within: 15) {
             holder = try await owner(nodes["a"]!.api) ?? ""
@@ -390,6 +393,7 @@ struct ClusterEndToEndTests {
         _ = try await DispatchEndToEndTests().postCampaign(nodes[holder]!.api, sender: Self.phone, count: count, firstRecipient: 966_597_000_000)
         try await eventually("the holder sends", within: 30) { try arrivals(stack).count >= 200 }
 
+        phase("cut")
         proxies[holder]!.signal(SIGSTOP)
         let cut = Date()
         let cutNanoseconds = Int64(cut.timeIntervalSince1970 * 1e9)
@@ -406,6 +410,7 @@ struct ClusterEndToEndTests {
         try await eventually("the new holder sends", within: 20) {
             try readArrivals(stack.record).contains { $0.callback?.contains("@" + successor + ":") == true }
         }
+        phase("link back")
         proxies[holder]!.signal(SIGCONT)
         let resumed = Int64(Date().timeIntervalSince1970 * 1e9)
         // Back, it hands its backlog over (or sends it itself, once placement gives the
@@ -433,8 +438,10 @@ struct ClusterEndToEndTests {
         #expect(peak <= Self.tier, "one pacer at a time: \(peak) in a second at tier \(Self.tier)")
         print("cluster: partition of 1 of 3 nodes — it stopped \(String(format: "%.1f", quiet)) s after the cut, node \(successor) took over after \(String(format: "%.1f", takeover)) s, its first request \(String(format: "%.1f", Double(firstNew - lastOld) / 1e9)) s after the old holder's last; all reached \(String(format: "%.1f", drained)) s after the link came back; \(duplicates) duplicate(s), peak \(peak)/s")
 
+        phase("judged")
         for id in ids { #expect(await nodes[id]!.process.stop() == 0, "node \(id) stops cleanly") }
-        for id in ids { _ = await proxies[id]!.stop() }
+        phase("nodes stopped")
+        for id in ids { #expect(await proxies[id]!.stop(timeoutSeconds: 5) == 0, "proxy of \(id) stops on SIGTERM") }
         await stack.mock.stop()
         _ = await etcd.process.stop()
         try? FileManager.default.removeItem(atPath: root)
