@@ -4,10 +4,10 @@ import SluiceCore
 import SluiceTestSupport
 import Testing
 
-/// Two `sluice serve` nodes with Debian's etcd, on loopback, both with the same number
-/// registered: one node holds the number and sends; a campaign given to the other is
-/// handed to it. When the holder dies (SIGKILL) its lease lapses and the other node takes
-/// the number; when it comes back, its backlog is handed over too. Judged at the mock:
+/// `sluice serve` nodes with Debian's etcd, on loopback, all with the same number
+/// registered: one node holds the number and sends; a campaign given to another is
+/// handed to it. When the holder dies (SIGKILL, three nodes) its lease lapses and another
+/// node takes the number; when it comes back, its backlog is handed over too. Judged at the mock:
 /// never more than the tier in a second (never two pacers at once), every accepted
 /// recipient reached, duplicates only within what was on the wire. A node cut off from etcd (etcd frozen with SIGSTOP) stops
 /// sending before its lease could lapse.
@@ -90,48 +90,58 @@ struct ClusterEndToEndTests {
         let root = try temporaryDirectory("cluster")
         let etcd = try await Self.startEtcd(root)
         let stack = try await DispatchEndToEndTests().startMock("cluster")
-        let (a, apiA) = try await node(stack, "a", etcd: etcd.url)
-        let (b, apiB) = try await node(stack, "b", etcd: etcd.url)
-        try await register(apiA)
-        try await register(apiB)
+        let ids = ["a", "b", "c"]
+        var procs: [String: ChildProcess] = [:]
+        var apis: [String: String] = [:]
+        for id in ids {
+            (procs[id], apis[id]) = try await node(stack, id, etcd: etcd.url)
+            try await register(apis[id]!)
+        }
         let e2e = DispatchEndToEndTests()
 
-        var holder: String?
+        var holderID = ""
         try await eventually("a node holds the number", within: 15) {
-            holder = try await owner(apiA)
-            return holder != nil
+            holderID = try await owner(apis["a"]!) ?? ""
+            return !holderID.isEmpty
         }
-        try await eventually("both nodes see one owner", within: 5) { try await owner(apiB) == holder }
-        var (dying, holderAPI, survivorAPI) = holder == "a" ? (a, apiA, apiB) : (b, apiB, apiA)
-        let (dyingID, survivorID) = holder == "a" ? ("a", "b") : ("b", "a")
+        for id in ids { try await eventually("node \(id) sees one owner", within: 5) { try await owner(apis[id]!) == holderID } }
+        let others = ids.filter { $0 != holderID }
         try await eventually("each node says whether it paces the number", within: 5) {
-            let held = try jsonObject(try await http("GET", "\(holderAPI)/v1/senders/\(Self.phone)", key: DispatchEndToEndTests.adminKey).body)
-            let waiting = try jsonObject(try await http("GET", "\(survivorAPI)/v1/senders/\(Self.phone)", key: DispatchEndToEndTests.adminKey).body)
-            return held["owned"] as? Bool == true && waiting["owned"] as? Bool == false
+            for id in ids {
+                let sender = try jsonObject(try await http("GET", "\(apis[id]!)/v1/senders/\(Self.phone)", key: DispatchEndToEndTests.adminKey).body)
+                guard sender["owned"] as? Bool == (id == holderID) else { return false }
+            }
+            return true
         }
 
-        // A campaign given to the node that does not hold the number goes to the holder.
-        let given = try await e2e.postCampaign(survivorAPI, sender: Self.phone, count: 120, firstRecipient: 966_590_000_000)
+        // A campaign given to a node that does not hold the number goes to the holder.
+        let givenAPI = apis[others[0]]!
+        let given = try await e2e.postCampaign(givenAPI, sender: Self.phone, count: 120, firstRecipient: 966_590_000_000)
         try await eventually("the other node's campaign arrives through the holder", within: 30) { try recipients(stack).count >= 120 }
         try await eventually("recorded as handed over where it was given", within: 10) {
-            (try await counts(survivorAPI, given.id)["handed_over"] as? NSNumber)?.intValue == 120
+            (try await counts(givenAPI, given.id)["handed_over"] as? NSNumber)?.intValue == 120
         }
 
         // The holder dies in the middle of its own campaign.
-        let own = try await e2e.postCampaign(holderAPI, sender: Self.phone, count: 600, firstRecipient: 966_591_000_000)
+        let own = try await e2e.postCampaign(apis[holderID]!, sender: Self.phone, count: 600, firstRecipient: 966_591_000_000)
         try await eventually("the holder sends its own", within: 30) { try recipients(stack).count >= 200 }
-        dying.signal(SIGKILL)
+        procs[holderID]!.signal(SIGKILL)
         let killed = Date()
-        try await eventually("the survivor holds the number", within: 20) { try await owner(survivorAPI) == survivorID }
+        var successor = ""
+        try await eventually("another node holds the number", within: 20) {
+            successor = try await owner(apis[others[0]]!) ?? ""
+            return others.contains(successor)
+        }
         let takeover = Date().timeIntervalSince(killed)
         let sentBeforeKill = try recipients(stack).count - 120
 
         // It comes back on the same disk and finds the number held elsewhere: its backlog
-        // goes to the survivor, which sends it.
-        (dying, holderAPI) = try await node(stack, dyingID, etcd: etcd.url)
+        // goes to the new holder, which sends it.
+        (procs[holderID], apis[holderID]) = try await node(stack, holderID, etcd: etcd.url)
+        let returnedAPI = apis[holderID]!
         try await eventually("every accepted message arrives once the node is back", within: 60) { try recipients(stack).count >= 720 }
         try await eventually("nothing left on the returned node", within: 10) {
-            let c = try await counts(holderAPI, own.id)
+            let c = try await counts(returnedAPI, own.id)
             return (c["queued"] as? NSNumber)?.intValue == 0 && (c["in_doubt"] as? NSNumber)?.intValue == 0 && (c["handed_over"] as? NSNumber)?.intValue ?? 0 > 0
         }
         try await Task.sleep(for: .seconds(1))
@@ -144,20 +154,22 @@ struct ClusterEndToEndTests {
         let peak = ArrivalWindow.maxCount(sortedTimes: times, windowNanoseconds: 1_000_000_000 - DispatchEndToEndTests.arrivalJitterAllowanceNanoseconds)
         #expect(peak <= Self.tier, "one pacer at a time: \(peak) in a second at tier \(Self.tier)")
         #expect(takeover >= 5 && takeover <= 16, "taken over after the dead node's lease lapsed (10 s TTL): \(takeover) s")
-        let handed = (try await counts(holderAPI, own.id)["handed_over"] as? NSNumber)?.intValue ?? 0
-        print("cluster: takeover \(String(format: "%.1f", takeover)) s after SIGKILL (\(sentBeforeKill) of 600 sent before it), \(handed) handed over on return, \(duplicates) duplicate(s), peak \(peak)/s at tier \(Self.tier)")
+        let fenced = Self.fencingNeverGoesBack(try readArrivals(stack.record).filter { $0.phoneNumberID == Self.phone })
+        #expect(fenced.ok && fenced.tokens.count >= 2, "no request of an earlier ownership after one of a later: \(fenced)")
+        let handed = (try await counts(returnedAPI, own.id)["handed_over"] as? NSNumber)?.intValue ?? 0
+        print("cluster: 3 nodes; takeover by \(successor) \(String(format: "%.1f", takeover)) s after SIGKILL of \(holderID) (\(sentBeforeKill) of 600 sent before it), \(handed) handed over on return, \(duplicates) duplicate(s), peak \(peak)/s at tier \(Self.tier)")
 
-        // Deleted where it is held, the number is released.
-        let deleted = try await http("DELETE", "\(survivorAPI)/v1/senders/\(Self.phone)", key: DispatchEndToEndTests.adminKey)
+        // Deleted where it is held, the number is released (and another node that has it
+        // takes it).
+        let current = try #require(try await owner(apis[others[0]]!))
+        let deleted = try await http("DELETE", "\(apis[current]!)/v1/senders/\(Self.phone)", key: DispatchEndToEndTests.adminKey)
         #expect(deleted.status == 204, "\(deleted)")
         try await eventually("the number released", within: 5) {
-            let now = try await owner(survivorAPI)
-            return now != survivorID
+            let now = try await owner(apis[others[0]]!)
+            return now != current
         }
 
-        let survivor = holder == "a" ? b : a
-        #expect(await survivor.stop() == 0)
-        #expect(await dying.stop() == 0)
+        for id in ids { #expect(await procs[id]!.stop() == 0, "node \(id) stops cleanly") }
         await stack.mock.stop()
         _ = await etcd.process.stop()
         try? FileManager.default.removeItem(atPath: root)
