@@ -100,8 +100,8 @@ extension DispatchCore {
     /// the node, and whoever records requests (the mock, a proxy) can tell that one
     /// ownership's requests never follow a later one's.
     func callbackData(_ id: MessageID, sender: SenderID) -> String {
+        if let suffix = callbackSuffixes[sender] { return id.description + suffix }
         guard let node = configuration.nodeID else { return id.description }
-        guard let token = fencing[sender] else { return id.description + "@" + node }
-        return id.description + "@" + node + ":" + String(token)
+        return id.description + "@" + node
     }
 }

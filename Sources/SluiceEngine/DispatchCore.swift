@@ -3,18 +3,6 @@ import SluiceCore
 import SluiceJournal
 import SluiceTransport
 
-/// Point reads the core makes while it decides: a campaign it has not seen yet, and the
-/// journaled state of a message a status webhook may have settled meanwhile.
-protocol DispatchLookups {
-    func campaign(_ id: CampaignID) throws(JournalError) -> CampaignRecord?
-    func messageState(_ id: MessageID) throws(JournalError) -> MessageState?
-    func mediaUpload(media: String, sender: SenderID) throws(JournalError) -> MediaUpload?
-}
-
-extension Journal: DispatchLookups {
-    func messageState(_ id: MessageID) throws(JournalError) -> MessageState? { try message(id)?.state }
-}
-
 /// What is sent when, as a state machine: events in (with the time they are handled at),
 /// actions out. It owns the `Scheduler` (pacing, fairness, in-flight bounds), decides
 /// which pages to read and stage, which messages go, and how each outcome is journaled;
@@ -29,7 +17,8 @@ extension Journal: DispatchLookups {
 ///
 /// Split by concern: campaigns (`+Campaigns`), paging and the due scan (`+Paging`),
 /// admission to the transport (`+Sending`), outcomes and back-off (`+Outcomes`), senders
-/// (`+Senders`) and the published snapshot (`+Snapshots`).
+/// (`+Senders`), the published snapshot (`+Snapshots`) and ownership (`+Ownership`); the
+/// journal reads it makes are `DispatchLookups`.
 struct DispatchCore {
     enum Event {
         case sender(SenderRecord)
@@ -250,8 +239,9 @@ struct DispatchCore {
     /// In a cluster (`EngineConfiguration.clustered`): until when each owned sender may
     /// send. Nil outside a cluster: every sender is this node's.
     var ownership: [SenderID: Instant]?
-    /// In a cluster: each held number's fencing token (`Event.fencing`).
-    var fencing: [SenderID: Int64] = [:]
+    /// In a cluster: `@<node>:<fencing token>` of each held number (`Event.fencing`), made
+    /// once per ownership rather than per request.
+    var callbackSuffixes: [SenderID: String] = [:]
 
     init(
         configuration: EngineConfiguration, lookups: any DispatchLookups, departuresOnClock: Bool, logger: Logger,
@@ -378,7 +368,8 @@ struct DispatchCore {
         case .ownership(let deadlines):
             setOwnership(deadlines, into: &actions)
         case .fencing(let tokens):
-            fencing = tokens
+            let node = configuration.nodeID ?? ""
+            callbackSuffixes = tokens.mapValues { "@\(node):\($0)" }
         case .mediaUploadFailed(let sender, let media, let reason):
             mediaUploadFailed(sender: sender, media: media, reason: reason, into: &actions)
         case .inbound(let counts):
@@ -481,16 +472,6 @@ struct DispatchCore {
     mutating func unstage(_ id: MessageID) {
         staged.removeValue(forKey: id)
         resends.remove(id)
-    }
-
-    /// The journaled state of a message; nil (logged) when the journal cannot be read.
-    func journaledState(_ id: MessageID) -> MessageState? {
-        do {
-            return try lookups.messageState(id)
-        } catch {
-            logger.error("reading message \(id) failed: \(error)")
-            return nil
-        }
     }
 
     /// Messages ended per commit when a campaign is cancelled or expires.
