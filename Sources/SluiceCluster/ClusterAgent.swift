@@ -159,6 +159,9 @@ public actor ClusterAgent: Service, ClusterDirectorySource {
         await leave()
     }
 
+    /// What `directory()` answers, from the last round.
+    private var directoryCache: ClusterDirectory?
+
     /// The API's address once it listens; used unless `--advertise` named one.
     public func listening(on url: String) {
         if configuration.advertiseURL == nil { advertised = url }
@@ -169,21 +172,23 @@ public actor ClusterAgent: Service, ClusterDirectorySource {
 
     /// Who holds what and where nodes are, for passing webhooks on; nil before this node
     /// joined. From the last round that reached etcd (addresses rarely move).
-    public func directory() -> ClusterDirectory? {
-        guard let token else { return nil }
+    public func directory() -> ClusterDirectory? { directoryCache }
+
+    /// Made once a round for every webhook until the next (not per webhook).
+    private func refreshDirectory() {
+        guard let token else { return }
         var urls: [String: String] = [:]
         for n in view.nodes { if let url = n.url { urls[n.id] = url } }
-        return ClusterDirectory(nodeID: configuration.nodeID, token: token, urls: urls, holders: view.owners)
+        directoryCache = ClusterDirectory(nodeID: configuration.nodeID, token: token, urls: urls, holders: view.owners)
     }
 
     /// One pass of `BacklogHandover`, for the numbers registered here that another live
     /// node holds, while etcd answers (a stale view could name a holder that is gone).
     func handOver() async {
-        guard !failing, lease != nil, let token else { return }
-        let urls = Dictionary(view.nodes.compactMap { n in n.url.map { (n.id, $0) } }, uniquingKeysWith: { a, _ in a })
+        guard !failing, lease != nil, let token, let directory = directoryCache else { return }
         var holders: [String: BacklogHandover.Holder] = [:]
-        for (phone, node) in view.owners where node != configuration.nodeID {
-            if let url = urls[node] { holders[phone] = BacklogHandover.Holder(node: node, url: url) }
+        for (phone, node) in directory.holders where node != configuration.nodeID {
+            if let url = directory.urls[node] { holders[phone] = BacklogHandover.Holder(node: node, url: url) }
         }
         guard !holders.isEmpty else { return }
         let handover = BacklogHandover(dispatcher: dispatcher, http: http, nodeID: configuration.nodeID, logger: logger)
@@ -199,7 +204,8 @@ public actor ClusterAgent: Service, ClusterDirectorySource {
     func step() async {
         do {
             try await renew()
-            var owners = try await claim()
+            let local = try dispatcher.senders()
+            var owners = try await claim(local)
             let until = leaseGuard.validUntil
             let held = Set(owners.filter { $0.value.lease == lease }.keys)
             let wasDraining = Set(rebalancer.releasing.keys)
@@ -226,7 +232,8 @@ public actor ClusterAgent: Service, ClusterDirectorySource {
                 return ClusterView.Node(id: String(kv.key.dropFirst(configuration.nodesPrefix.count)), url: info?["url"] as? String, alive: true)
             }
             view.owners = owners.mapValues { String(decoding: $0.value, as: UTF8.self) }
-            try await syncSettings()
+            refreshDirectory()
+            try await syncSettings(local)
             view.lastError = nil
             if failing { logger.info("cluster: etcd answers again") }
             failing = false
@@ -283,14 +290,13 @@ public actor ClusterAgent: Service, ClusterDirectorySource {
     }
 
     /// The owner keys after claiming every local number that has none.
-    private func claim() async throws -> [String: EtcdClient.KeyValue] {
+    private func claim(_ local: [SenderRecord]) async throws -> [String: EtcdClient.KeyValue] {
         guard let lease else { return [:] }
         var owners: [String: EtcdClient.KeyValue] = [:]
         for kv in try await etcd.range(prefix: configuration.ownersPrefix) {
             owners[String(kv.key.dropFirst(configuration.ownersPrefix.count))] = kv
         }
         var changed = false
-        let local = try dispatcher.senders()
         // A number deleted here is given up, for a node that still has it.
         let registered = Set(local.map(\.phoneNumberID))
         for (phone, entry) in owners where entry.lease == lease && !registered.contains(phone) {
@@ -351,13 +357,13 @@ public actor ClusterAgent: Service, ClusterDirectorySource {
     }
 
     /// Takes the tiers and pauses set elsewhere and publishes the ones set here (`NumberSync`).
-    private func syncSettings() async throws {
+    private func syncSettings(_ local: [SenderRecord]) async throws {
         var cluster: [String: NumberSync.Seen] = [:]
         for kv in try await etcd.range(prefix: configuration.settingsPrefix) {
             guard let settings = NumberSync.Settings(json: kv.value) else { continue }
             cluster[String(kv.key.dropFirst(configuration.settingsPrefix.count))] = NumberSync.Seen(settings, revision: kv.modRevision)
         }
-        for sender in try dispatcher.senders() {
+        for sender in local {
             let phone = sender.phoneNumberID
             let here = NumberSync.Settings(tier: sender.tierMessagesPerSecond, paused: sender.paused, pauseReason: sender.pauseReason)
             switch NumberSync.step(here: here, there: cluster[phone], agreed: settingsAgreed[phone], afterRestart: !settingsSyncedOnce) {

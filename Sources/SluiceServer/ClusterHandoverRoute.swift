@@ -29,7 +29,7 @@ enum ClusterHandoverRoute {
         }
         let shown = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil } ?? ""
         guard Digest.constantTimeEqual(Array(shown.utf8), Array(token.utf8)) else {
-            throw APIError(.unauthorized, code: .unauthorized, field: "Authorization", message: "a handover needs the cluster's secret (Authorization: Bearer …)")
+            throw APIError(.unauthorized, code: .unauthorized, field: "Authorization", message: "a call between the cluster's nodes needs the cluster's secret (Authorization: Bearer …)")
         }
     }
 

@@ -3,7 +3,6 @@ import Hummingbird
 import Logging
 import SluiceCluster
 import SluiceCore
-import SluiceCrypto
 import SluiceEngine
 
 /// What a webhook answer counts.
@@ -177,10 +176,7 @@ public struct WebhookClusterRouting: Sendable {
     private func take(
         _ request: Request, from: String, payload: WebhookPayload, body: [UInt8], signature: String?, directory: ClusterDirectory, dispatcher: Dispatcher
     ) async throws -> Response {
-        let shown = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil } ?? ""
-        guard Digest.constantTimeEqual(Array(shown.utf8), Array(directory.token.utf8)) else {
-            throw APIError(.unauthorized, code: .unauthorized, field: "Authorization", message: "a webhook passed on by a node needs the cluster's secret (Authorization: Bearer …)")
-        }
+        try ClusterHandoverRoute.authorize(request, token: directory.token)
         guard ClusterConfiguration.isNodeID(from) else {
             throw APIError.invalid(WebhookRelay.forwardedFromHeader, "\(WebhookRelay.forwardedFromHeader) must name the node passing the webhook on")
         }
