@@ -51,6 +51,16 @@ struct ClusterEndToEndTests {
         return first == "a" ? ("a", "b") : ("b", "a")
     }()
 
+    /// Stops the nodes (each must exit cleanly: it stops sending, then frees its numbers),
+    /// then the mock and etcd, and removes the work directories.
+    func finish(_ nodes: [ChildProcess], _ stack: DispatchEndToEndTests.Stack, _ etcd: Etcd, root: String) async {
+        for node in nodes { #expect(await node.stop() == 0, "a node stops cleanly") }
+        await stack.mock.stop()
+        _ = await etcd.process.stop()
+        try? FileManager.default.removeItem(atPath: root)
+        try? FileManager.default.removeItem(atPath: stack.root)
+    }
+
     func register(_ api: String) async throws {
         let r = try await http("PUT", "\(api)/v1/senders/\(Self.phone)", key: DispatchEndToEndTests.adminKey, json: #"{"tier_mps":\#(Self.tier),"access_token":"token"}"#)
         try #require(r.status == 200, "\(r)")
@@ -169,11 +179,7 @@ struct ClusterEndToEndTests {
             return now != current
         }
 
-        for id in ids { #expect(await procs[id]!.stop() == 0, "node \(id) stops cleanly") }
-        await stack.mock.stop()
-        _ = await etcd.process.stop()
-        try? FileManager.default.removeItem(atPath: root)
-        try? FileManager.default.removeItem(atPath: stack.root)
+        await finish(ids.map { procs[$0]! }, stack, etcd, root: root)
     }
 
     /// WhatsApp posts every status to one URL: here node b's, while node a sends. Each
@@ -219,12 +225,7 @@ struct ClusterEndToEndTests {
         #expect((theirs["read"] as? NSNumber)?.intValue ?? 0 == 0 && (theirs["delivered"] as? NSNumber)?.intValue ?? 0 == 0)
         #expect(try recipients(stack).count == 200)
 
-        #expect(await a.stop() == 0)
-        #expect(await b.stop() == 0)
-        await stack.mock.stop()
-        _ = await etcd.process.stop()
-        try? FileManager.default.removeItem(atPath: root)
-        try? FileManager.default.removeItem(atPath: stack.root)
+        await finish([a, b], stack, etcd, root: root)
     }
 
     /// A tier set on any node is the number's tier on every node: set on the node that
@@ -283,12 +284,7 @@ struct ClusterEndToEndTests {
         try #require(resume.status == 200, "\(resume)")
         try await eventually("resumed on the other node, the holder finishes", within: 30) { try arrivals(stack).count >= 1_200 }
 
-        #expect(await a.stop() == 0)
-        #expect(await b.stop() == 0)
-        await stack.mock.stop()
-        _ = await etcd.process.stop()
-        try? FileManager.default.removeItem(atPath: root)
-        try? FileManager.default.removeItem(atPath: stack.root)
+        await finish([a, b], stack, etcd, root: root)
     }
 
     /// A node that joins takes the numbers placement gives it, in the middle of their
@@ -342,12 +338,7 @@ struct ClusterEndToEndTests {
         let handed = try await counts(apiA, "1")["handed_over"]
         print("cluster: b joined; the numbers placement gives it moved \(String(format: "%.1f", moved)) s later; \(all.count) arrivals for \(total) recipients; campaign 1 handed_over \(handed ?? 0)")
 
-        #expect(await a.stop() == 0)
-        #expect(await b.stop() == 0)
-        await stack.mock.stop()
-        _ = await etcd.process.stop()
-        try? FileManager.default.removeItem(atPath: root)
-        try? FileManager.default.removeItem(atPath: stack.root)
+        await finish([a, b], stack, etcd, root: root)
     }
 
     /// Whether, number by number in arrival order, no request of an ownership arrived
@@ -451,13 +442,9 @@ struct ClusterEndToEndTests {
         print("cluster: partition of 1 of 3 nodes — it stopped \(String(format: "%.1f", quiet)) s after the cut, node \(successor) took over after \(String(format: "%.1f", takeover)) s, its first request \(String(format: "%.1f", Double(firstNew - lastOld) / 1e9)) s after the old holder's last; all reached \(String(format: "%.1f", drained)) s after the link came back; \(duplicates) duplicate(s), peak \(peak)/s")
 
         phase("judged")
-        for id in ids { #expect(await nodes[id]!.process.stop() == 0, "node \(id) stops cleanly") }
+        await finish(ids.map { nodes[$0]!.process }, stack, etcd, root: root)
         phase("nodes stopped")
         for id in ids { #expect(await proxies[id]!.stop(timeoutSeconds: 5) == 0, "proxy of \(id) stops on SIGTERM") }
-        await stack.mock.stop()
-        _ = await etcd.process.stop()
-        try? FileManager.default.removeItem(atPath: root)
-        try? FileManager.default.removeItem(atPath: stack.root)
     }
 
     /// Numbers registered on every node are placed by tier (rendezvous hashing, a cap per
@@ -487,12 +474,7 @@ struct ClusterEndToEndTests {
         #expect(try await owners(apiB) == expected)
         #expect(Set(expected.values) == ["a", "b"], "both nodes send: \(expected)")
 
-        #expect(await a.stop() == 0)
-        #expect(await b.stop() == 0)
-        await stack.mock.stop()
-        _ = await etcd.process.stop()
-        try? FileManager.default.removeItem(atPath: root)
-        try? FileManager.default.removeItem(atPath: stack.root)
+        await finish([a, b], stack, etcd, root: root)
     }
 
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: etcd), "needs Debian's etcd-server (scripts/bootstrap installs it)"))
@@ -519,10 +501,6 @@ struct ClusterEndToEndTests {
         print("cluster: sending stopped \(String(format: "%.1f", quiet)) s after etcd went quiet")
 
         etcd.process.signal(SIGCONT)
-        #expect(await a.stop() == 0)
-        await stack.mock.stop()
-        _ = await etcd.process.stop()
-        try? FileManager.default.removeItem(atPath: root)
-        try? FileManager.default.removeItem(atPath: stack.root)
+        await finish([a], stack, etcd, root: root)
     }
 }
