@@ -21,6 +21,7 @@ struct BacklogHandover: Sendable {
     }
 
     static let fromNodeHeader = "Sluice-From-Node"
+    static let originCampaignHeader = "Sluice-Origin-Campaign"
     static let path = "/cluster/handover"
 
     let dispatcher: Dispatcher
@@ -121,6 +122,8 @@ struct BacklogHandover: Sendable {
         request.headers.add(name: "Authorization", value: "Bearer " + token)
         request.headers.add(name: "Idempotency-Key", value: batch.idempotencyKey)
         request.headers.add(name: Self.fromNodeHeader, value: nodeID)
+        // The holder adds every batch of this campaign to one campaign of its own.
+        request.headers.add(name: Self.originCampaignHeader, value: batch.campaign.id.description)
         request.body = .bytes(ByteBuffer(bytes: try Self.body(batch, from: nodeID)))
         let response = try await http.execute(request, timeout: requestTimeout)
         let answer = try await response.body.collect(upTo: 4 << 20)

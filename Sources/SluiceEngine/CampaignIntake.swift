@@ -60,6 +60,8 @@ public enum IntakeError: Error, Sendable, Equatable, CustomStringConvertible {
     case storageFull(String)
     /// `schedule_at`, `expires_at`, `priority` or `delivery` cannot be used.
     case invalidOption(FieldProblem)
+    /// The campaign recipients were to be added to takes no more (it was cancelled).
+    case campaignState(String)
     case journal(String)
 
     public var description: String {
@@ -72,6 +74,7 @@ public enum IntakeError: Error, Sendable, Equatable, CustomStringConvertible {
         case .noValidRecipients(let count, _): "none of the recipients is valid (\(count) rejected)"
         case .invalidOption(let problem): problem.reason
         case .storageFull(let why): why
+        case .campaignState(let why): why
         case .journal(let why): "the journal could not record the campaign: \(why)"
         }
     }

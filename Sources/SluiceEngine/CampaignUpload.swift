@@ -34,15 +34,22 @@ public struct CampaignUpload: Sendable {
     public static let recipientsMax = 10_000_000
     /// Messages deleted per commit when an upload is cancelled.
     static let discardBatchMax = 5_000
+    /// Recipients one batch added to a campaign that is sending may hold: they are
+    /// journaled in one commit with the answer, so that a batch sent twice is added once.
+    public static let appendRecipientsMax = 10_000
 
     public let id: CampaignID
     let sender: SenderID
+    public var senderID: SenderID { sender }
     /// The message compiled once, and the options given at the start: with `complete`'s
     /// they travel to the dispatch loop, which need not read them back.
     let template: MessageTemplate
     let options: CampaignOptions
     let batchRecipients: Int
     let dispatcher: Dispatcher
+    /// Adds to a campaign that exists (`Dispatcher.appendingTo`) rather than making one:
+    /// nothing is journaled before `complete`, and `cancel` leaves the campaign alone.
+    let appending: Bool
     private var buffer: [NewMessage] = []
     private var journaled = 0
     private var rejectedCount = 0
@@ -62,15 +69,19 @@ public struct CampaignUpload: Sendable {
         return value << 4 | UInt64(to.utf8.count)
     }
 
-    init(id: CampaignID, sender: SenderID, template: MessageTemplate, options: CampaignOptions, batchRecipients: Int, dispatcher: Dispatcher) {
+    init(
+        id: CampaignID, sender: SenderID, template: MessageTemplate, options: CampaignOptions, batchRecipients: Int, dispatcher: Dispatcher,
+        appending: Bool = false
+    ) {
         precondition(batchRecipients > 0, "batchRecipients must be positive")
         self.id = id
         self.sender = sender
         self.template = template
         self.options = options
-        self.batchRecipients = batchRecipients
+        self.batchRecipients = appending ? Self.appendRecipientsMax : batchRecipients
         self.dispatcher = dispatcher
-        buffer.reserveCapacity(batchRecipients)
+        self.appending = appending
+        buffer.reserveCapacity(min(self.batchRecipients, 1_000))
     }
 
     /// Whether any recipient was added or rejected yet.
@@ -88,15 +99,14 @@ public struct CampaignUpload: Sendable {
             reject(position: position, reason: reason)
             return
         }
-        guard journaled + buffer.count < Self.recipientsMax else {
-            throw .tooManyRecipients(count: journaled + buffer.count + 1, max: Self.recipientsMax)
-        }
+        let most = appending ? Self.appendRecipientsMax : Self.recipientsMax
+        guard journaled + buffer.count < most else { throw .tooManyRecipients(count: journaled + buffer.count + 1, max: most) }
         if dedupe && !seen.insert(Self.dedupeKey(recipient.to)).inserted {
             reject(position: position, reason: "\(recipient.to) is already a recipient of this campaign (send \"dedupe\": false to send it again)")
             return
         }
         buffer.append(NewMessage(to: recipient.to, params: recipient.params, externalID: recipient.externalID))
-        if buffer.count >= batchRecipients { try await flush() }
+        if buffer.count >= batchRecipients && !appending { try await flush() }
     }
 
     /// Counts a row that could not be read as a recipient.
@@ -124,7 +134,14 @@ public struct CampaignUpload: Sendable {
     /// `answer` under its idempotency key, in one commit — then hands it to the
     /// dispatcher. Refused input (no accepted recipient, a bad late option) removes the
     /// campaign and throws; on any other throw it is left `receiving`: cancel it.
-    public mutating func complete(storing answer: IdempotencyRecord?, options: CampaignOptions? = nil) async throws(IntakeError) -> UploadCompletion {
+    ///
+    /// `alsoStoring` goes in the same commit (a cluster node's note of which campaign
+    /// here sends another node's campaign). When appending, the recipients and the answer
+    /// commit together, and the campaign, sending already, pages them in.
+    public mutating func complete(
+        storing answer: IdempotencyRecord?, options: CampaignOptions? = nil, alsoStoring notes: [IdempotencyRecord] = []
+    ) async throws(IntakeError) -> UploadCompletion {
+        if appending { return try await completeAppending(storing: answer, notes: notes) }
         if let options, let problem = CampaignIntake.problem(options: options, nowMilliseconds: dispatcher.clock.wallMilliseconds()) {
             await cancel(removing: true)
             throw .invalidOption(problem)
@@ -134,18 +151,11 @@ public struct CampaignUpload: Sendable {
             await cancel(removing: true)
             throw .noValidRecipients(rejectedCount: rejectedCount, rejections: rejections)
         }
-        var mutations: [JournalMutation] = [.completeCampaign(id, options: options)]
-        if let answer {
-            mutations.append(.putIdempotency(answer, replacingCreatedBefore: answer.createdMilliseconds - IdempotencyRecord.lifetimeMilliseconds(scope: answer.scope)))
-        }
         do {
-            _ = try await dispatcher.journal.apply(mutations)
+            _ = try await dispatcher.journal.apply([.completeCampaign(id, options: options)] + Self.storing(answer, notes))
         } catch .idempotencyKeyExists(let scope, let key) {
             await cancel()
-            let stored: IdempotencyRecord?
-            do { stored = try dispatcher.journal.idempotency(scope: scope, key: key) } catch { throw .journal("\(error)") }
-            guard let stored else { throw .journal("the answer under idempotency key '\(key)' vanished") }
-            return .keyTaken(stored)
+            return .keyTaken(try stored(scope: scope, key: key))
         } catch {
             // A full disk can first show at this last commit: 507, as for the batches.
             throw Dispatcher.intakeError(error)
@@ -155,11 +165,50 @@ public struct CampaignUpload: Sendable {
         return .completed
     }
 
+    /// The answer under its key (an expired one is replaced), and notes, which replace any
+    /// before them: they answer no request.
+    private static func storing(_ answer: IdempotencyRecord?, _ notes: [IdempotencyRecord]) -> [JournalMutation] {
+        var mutations: [JournalMutation] = []
+        if let answer {
+            mutations.append(.putIdempotency(answer, replacingCreatedBefore: answer.createdMilliseconds - IdempotencyRecord.lifetimeMilliseconds(scope: answer.scope)))
+        }
+        return mutations + notes.map { .putIdempotency($0, replacingCreatedBefore: .max) }
+    }
+
+    /// What another request stored under the key first.
+    private func stored(scope: String, key: String) throws(IntakeError) -> IdempotencyRecord {
+        let stored: IdempotencyRecord?
+        do { stored = try dispatcher.journal.idempotency(scope: scope, key: key) } catch { throw .journal("\(error)") }
+        guard let stored else { throw .journal("the answer under idempotency key '\(key)' vanished") }
+        return stored
+    }
+
+    private mutating func completeAppending(storing answer: IdempotencyRecord?, notes: [IdempotencyRecord]) async throws(IntakeError) -> UploadCompletion {
+        guard !buffer.isEmpty else { throw .noValidRecipients(rejectedCount: rejectedCount, rejections: rejections) }
+        try dispatcher.checkIntakeSpace()
+        let append = JournalMutation.appendMessages(campaign: id, createdMilliseconds: dispatcher.clock.wallMilliseconds(), recipients: buffer)
+        do {
+            _ = try await dispatcher.journal.apply([append] + Self.storing(answer, notes))
+        } catch .idempotencyKeyExists(let scope, let key) {
+            // Nothing was added: the first request's answer stands.
+            return .keyTaken(try stored(scope: scope, key: key))
+        } catch {
+            throw Dispatcher.intakeError(error)
+        }
+        journaled += buffer.count
+        batchesJournaled += 1
+        buffer.removeAll()
+        dispatcher.campaignGrew(id, sender: sender)
+        return .completed
+    }
+
     /// Cancels the campaign and deletes its messages, a commit per `discardBatchMax`;
     /// `removing`, the campaign record too (the request is refused as bad input).
-    /// Returns false when the journal refused (the next start cancels it then).
+    /// Returns false when the journal refused (the next start cancels it then). An
+    /// upload adding to a campaign journaled nothing yet: the campaign stays as it is.
     @discardableResult
     public func cancel(removing: Bool = false) async -> Bool {
-        await dispatcher.discardUpload(id, removing: removing)
+        guard !appending else { return true }
+        return await dispatcher.discardUpload(id, removing: removing)
     }
 }

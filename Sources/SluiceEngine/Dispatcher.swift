@@ -194,6 +194,29 @@ public final class Dispatcher: Sendable {
         return CampaignUpload(id: id, sender: sender.id, template: template, options: options, batchRecipients: batchRecipients, dispatcher: self)
     }
 
+    /// An upload that adds recipients to `campaign`, which is sending (`active` or
+    /// `paused`): they are journaled in one commit at `complete` and page in at once.
+    /// Throws `.campaignState` for a campaign in another state, nil when there is none.
+    public func appendingTo(_ campaign: CampaignID) throws(IntakeError) -> CampaignUpload? {
+        let record: CampaignRecord?
+        do { record = try journal.campaign(campaign) } catch { throw .journal("\(error)") }
+        guard let record else { return nil }
+        guard record.state == .active || record.state == .paused else {
+            throw .campaignState("campaign \(campaign) is \(record.state) and takes no more recipients")
+        }
+        try checkIntakeSpace()
+        let template: MessageTemplate
+        do { template = try MessageTemplate(messageObject: record.message) } catch { throw .invalidMessage("\(error)") }
+        return CampaignUpload(
+            id: campaign, sender: record.sender, template: template, options: record.options, batchRecipients: CampaignUpload.appendRecipientsMax,
+            dispatcher: self, appending: true)
+    }
+
+    /// Recipients were added to a campaign that is sending: they page in.
+    func campaignGrew(_ campaign: CampaignID, sender: SenderID) {
+        loop.post(.campaignAvailable(sender, campaign))
+    }
+
     /// The live (unexpired) answer stored under an idempotency key.
     public func idempotencyRecord(scope: String, key: String) throws -> IdempotencyRecord? {
         guard let record = try journal.idempotency(scope: scope, key: key), record.isLive(nowMilliseconds: clock.wallMilliseconds()) else { return nil }
@@ -348,7 +371,8 @@ public final class Dispatcher: Sendable {
     /// `state` when given; `next` is the cursor for the following page (nil at the end).
     /// Scans at most `scanMax` campaigns per call, so a rare state pages in steps.
     public func campaignPage(
-        after: CampaignID?, limit: Int, state: String?, label: String? = nil, nameContains: String? = nil, scanMax: Int = 10_000
+        after: CampaignID?, limit: Int, state: String?, label: String? = nil, nameContains: String? = nil, origin: CampaignOrigin? = nil,
+        scanMax: Int = 10_000
     ) throws -> (campaigns: [CampaignProgress], next: CampaignID?) {
         let phones = Dictionary(try journal.senders().map { ($0.id, $0.phoneNumberID) }, uniquingKeysWith: { a, _ in a })
         let wall = clock.wallMilliseconds()
@@ -366,6 +390,7 @@ public final class Dispatcher: Sendable {
                 progress.sendRate = loop.sendRate(campaign: record.id)
                 if (state == nil || progress.state == state) && (label == nil || record.options.labels.contains(label!))
                     && (nameContains == nil || record.options.name?.localizedCaseInsensitiveContains(nameContains!) == true)
+                    && (origin == nil || record.options.origin == origin)
                 {
                     out.append(progress)
                     if out.count == limit { break }

@@ -61,8 +61,9 @@ extension JournalWriter {
                 s.campaigns[id]!.state = .active
                 if var options {
                     try validate(options)
-                    // What it retries was fixed when it began.
+                    // What it retries, and where it came from, were fixed when it began.
                     options.retryOf = record.options.retryOf
+                    options.origin = record.options.origin
                     s.campaigns[id]!.options = options
                 }
                 results.append(.done)
@@ -315,6 +316,7 @@ extension JournalWriter {
             throw JournalError.invalidField(field: "labels", reason: "\(options.labels.count) labels, more than \(Self.labelsMax)")
         }
         for label in options.labels { try checkLength(label, "labels") }
+        if let origin = options.origin { try checkLength(origin.node, "origin") }
     }
 
     /// Notes the new campaign `id` on the one it retries (which must exist).

@@ -77,6 +77,7 @@ public enum APIRoutes {
         OpenAPIRoutes.add(to: router)
         DashboardRoutes.add(to: router)
         if let cluster { ClusterHandoverRoute.add(to: router, dispatcher: dispatcher, cluster: cluster, batchRecipients: campaignBatchRecipients) }
+        if let directory { ClusterCampaignRoutes.add(to: router, dispatcher: dispatcher, source: directory) }
         // One group per scope over the same `/v1` prefix: each route sits in its scope's.
         let admin = router.group("v1").add(middleware: APIKeyMiddleware(keys: keys, scope: .admin))
         let submit = router.group("v1").add(middleware: APIKeyMiddleware(keys: keys, scope: .submit))
@@ -117,7 +118,12 @@ public enum APIRoutes {
             guard let progress = try dispatcher.campaignProgress(id) else {
                 throw APIError(.notFound, code: .notFound, field: "id", message: "campaign \(id) does not exist")
             }
-            return JSONBody.response(.ok, campaignJSON(progress))
+            var json = campaignJSON(progress)
+            // What the nodes it was handed to made of it.
+            if let directory, progress.handedOver > 0 {
+                json["handed_over_to"] = await ClusterCampaignRoutes.handedOver(id, action: nil, source: directory)
+            }
+            return JSONBody.response(.ok, json)
         }
         CampaignMessageRoutes.add(read: read, submit: submit, dispatcher: dispatcher, keys: keys, batchRecipients: campaignBatchRecipients)
         read.get("cluster") { _, _ in
@@ -136,7 +142,7 @@ public enum APIRoutes {
         }
         for (action, state) in [("pause", CampaignState.paused), ("resume", .active), ("cancel", .withdrawn)] {
             submit.post("campaigns/:id/\(action)") { _, context in
-                try await changeCampaign(try campaignID(context), to: state, action: action, dispatcher: dispatcher)
+                try await changeCampaign(try campaignID(context), to: state, action: action, dispatcher: dispatcher, cluster: directory)
             }
         }
         // Last, so that it wraps only the not-found answer: a path routed for other
@@ -231,17 +237,33 @@ public enum APIRoutes {
 
     /// `POST /v1/campaigns/{id}/pause|resume|cancel`: 200 with the campaign; 409 when its
     /// state does not allow it (a streamed upload still arriving, an ended campaign).
-    static func changeCampaign(_ id: CampaignID, to state: CampaignState, action: String, dispatcher: Dispatcher) async throws -> Response {
+    ///
+    /// In a cluster the change reaches what other nodes send of it (listed in `handed_over_to`).
+    static func changeCampaign(
+        _ id: CampaignID, to state: CampaignState, action: String, dispatcher: Dispatcher, cluster: (any ClusterDirectorySource)? = nil
+    ) async throws -> Response {
         let progress: CampaignProgress?
         do {
             progress = try await dispatcher.setCampaignState(id, state)
         } catch let conflict as CampaignStateConflict {
+            // Handed over whole, it has nothing left here: the change is for the nodes that send it.
+            if let cluster, let here = try dispatcher.campaignProgress(id), here.handedOver > 0 {
+                let there = await ClusterCampaignRoutes.handedOver(id, action: action, source: cluster)
+                if there.contains(where: { $0["campaigns"] != nil }) {
+                    var json = campaignJSON(here)
+                    json["handed_over_to"] = there
+                    return JSONBody.response(.ok, json)
+                }
+            }
             throw APIError(
                 .conflict, code: .campaignState, field: "id",
                 message: "campaign \(id) is \(conflict.current) and cannot \(action) (it must be \(conflict.expected))")
         }
         guard let progress else { throw APIError(.notFound, code: .notFound, field: "id", message: "campaign \(id) does not exist") }
-        return JSONBody.response(.ok, campaignJSON(progress))
+        var json = campaignJSON(progress)
+        // Asked even with nothing handed over yet: a batch may be on its way.
+        if let cluster { json["handed_over_to"] = await ClusterCampaignRoutes.handedOver(id, action: action, source: cluster) }
+        return JSONBody.response(.ok, json)
     }
 
     /// `GET /v1/campaigns?state=active&limit=50&after=ID` → `{"campaigns": […], "next": "ID" | null}`.
@@ -274,7 +296,14 @@ public enum APIRoutes {
             guard (1...CampaignIntake.nameBytesMax).contains(text.utf8.count) else { throw APIError.invalid("name", "name must be 1–\(CampaignIntake.nameBytesMax) bytes (matched as a case-insensitive part of the name)") }
             name = String(text)
         }
-        let page = try dispatcher.campaignPage(after: after, limit: limit, state: state, label: label, nameContains: name)
+        var origin: CampaignOrigin?
+        if let text = query["origin"] {
+            guard let value = CampaignOrigin(text) else {
+                throw APIError.invalid("origin", "origin must be <node id>:<campaign id>, the campaign another node of the cluster handed over")
+            }
+            origin = value
+        }
+        let page = try dispatcher.campaignPage(after: after, limit: limit, state: state, label: label, nameContains: name, origin: origin)
         var json: [String: Any] = [
             "campaigns": page.campaigns.map(campaignJSON),
             "next": page.next.map { $0.description as Any } ?? NSNull(),
@@ -326,6 +355,7 @@ public enum APIRoutes {
         json["name"] = p.options.name.map { $0 as Any } ?? NSNull()
         json["labels"] = p.options.labels
         json["retry_of"] = p.options.retryOf.map { $0.description as Any } ?? NSNull()
+        json["origin"] = p.options.origin.map { ["node": $0.node, "campaign": $0.campaign.description] as Any } ?? NSNull()
         json["retries"] = p.retries.map(\.description)
         json["failures"] = p.failures.entries.sorted { $0.count > $1.count }.map { e -> [String: Any] in
             ["code": e.code == FailureCounts.otherCode ? NSNull() : Int(e.code) as Any, "count": e.count]

@@ -9,8 +9,14 @@ import SluiceEngine
 /// `POST /v1/campaigns`; the caller shows the cluster's secret (`Authorization: Bearer`),
 /// names itself (`Sluice-From-Node`) and always sends an `Idempotency-Key`, kept per
 /// node: a batch sent again after a crash is answered from the first answer.
+///
+/// `Sluice-Origin-Campaign` names the campaign on the handing node: its first batch makes
+/// a campaign here that keeps that origin, and later batches are added to it (a node's
+/// note under the idempotency key `origin/<id>` of its scope says which), so a campaign
+/// given to one node is one campaign on the node that sends it.
 enum ClusterHandoverRoute {
     static let fromNodeHeader = HTTPFields.Element.Name("Sluice-From-Node")!
+    static let originCampaignHeader = HTTPFields.Element.Name("Sluice-Origin-Campaign")!
 
     static let mediaSHA256Header = HTTPFields.Element.Name("Sluice-Media-SHA256")!
 
@@ -62,6 +68,53 @@ enum ClusterHandoverRoute {
         let hasher = SHA256Hasher()
         hasher.update(Array("\(CampaignFormat.ndjson.rawValue)\n".utf8))
         if let replay = try await CampaignIntakeRoute.replay(request, format: .ndjson, claim: claim, hasher: hasher, dispatcher: dispatcher) { return replay }
-        return try await CampaignIntakeRoute.postNDJSON(request, dispatcher: dispatcher, hasher: hasher, claim: claim, batchRecipients: batchRecipients)
+        guard let text = request.headers[originCampaignHeader] else {
+            // A node of an earlier version: each batch is a campaign of its own.
+            return try await CampaignIntakeRoute.postNDJSON(request, dispatcher: dispatcher, hasher: hasher, claim: claim, batchRecipients: batchRecipients)
+        }
+        guard let id = UInt64(text), id > 0 else {
+            throw APIError.invalid("Sluice-Origin-Campaign", "Sluice-Origin-Campaign must be the campaign's id on the handing node (a positive integer)")
+        }
+        let origin = CampaignOrigin(node: from, campaign: CampaignID(id))
+        let noteKey = "origin/\(id)"
+        func note(_ campaign: CampaignID) -> IdempotencyRecord {
+            IdempotencyRecord(
+                scope: claim.scope, key: noteKey, createdMilliseconds: dispatcher.clock.wallMilliseconds(), requestDigest: [], status: 200,
+                body: Array(campaign.description.utf8))
+        }
+        if let mapped = try dispatcher.idempotencyRecord(scope: claim.scope, key: noteKey),
+            let campaign = UInt64(String(decoding: mapped.body, as: UTF8.self)).map(CampaignID.init(_:)),
+            var upload = try appending(to: campaign, origin: origin, dispatcher: dispatcher)
+        {
+            var lines = BodyLines(request.body, lineBytesMax: CampaignIntakeRoute.lineBytesMax, hasher: hasher)
+            guard let header = try await lines.nextNonBlank() else {
+                throw APIError.invalid("header", "the body is empty; its first line must be the campaign header")
+            }
+            let sender = try CampaignIntakeRoute.ndjsonHeader(header.bytes, number: header.number).sender
+            guard sender == (try dispatcher.senders().first { $0.id == upload.senderID })?.phoneNumberID else {
+                throw APIError(.conflict, code: .campaignState, field: "sender", message: "campaign \(campaign), which sends campaign \(origin), is not for \(sender)")
+            }
+            upload.dedupe = false
+            return try await CampaignIntakeRoute.readLines(&lines, into: &upload, dispatcher: dispatcher, hasher: hasher, claim: claim, notes: [note(campaign)]) {
+                RecipientLine.parse($0)
+            }
+        }
+        return try await CampaignIntakeRoute.postNDJSON(
+            request, dispatcher: dispatcher, hasher: hasher, claim: claim, batchRecipients: batchRecipients, origin: origin, notes: { [note($0)] })
+    }
+
+    /// An upload adding to the campaign that sends `origin` here; nil when it is gone
+    /// (retention removed it): the batch makes a new one.
+    static func appending(to campaign: CampaignID, origin: CampaignOrigin, dispatcher: Dispatcher) throws -> CampaignUpload? {
+        do {
+            guard let upload = try dispatcher.appendingTo(campaign) else { return nil }
+            return upload
+        } catch .campaignState {
+            throw APIError(
+                .conflict, code: .campaignState, field: "Sluice-Origin-Campaign",
+                message: "campaign \(campaign), which sends campaign \(origin) here, was cancelled on this node; it takes no more messages")
+        } catch {
+            throw CampaignIntakeRoute.apiError(error, position: "line")
+        }
     }
 }

@@ -225,6 +225,29 @@ struct ClusterEndToEndTests {
         #expect((theirs["read"] as? NSNumber)?.intValue ?? 0 == 0 && (theirs["delivered"] as? NSNumber)?.intValue ?? 0 == 0)
         #expect(try recipients(stack).count == 200)
 
+        // Given to b, sent by a as one campaign: b's detail shows it, b's cancel reaches it.
+        let admin = DispatchEndToEndTests.adminKey
+        let big = try await e2e.postCampaign(apiB, sender: Self.phone, count: 2_500, firstRecipient: 966_595_000_000)
+        try await eventually("b hands all of it to a", within: 30) { (try await counts(apiB, big.id)["handed_over"] as? NSNumber)?.intValue == 2_500 }
+        let detail = try jsonObject(try await http("GET", "\(apiB)/v1/campaigns/\(big.id)", key: admin).body)
+        let there = (detail["handed_over_to"] as? [[String: Any]])?.first
+        let sentByA = there?["campaigns"] as? [[String: Any]] ?? []
+        #expect(there?["node"] as? String == idA && sentByA.count == 1 && (sentByA.first?["total"] as? NSNumber)?.intValue == 2_500, "\(detail)")
+        #expect((sentByA.first?["origin"] as? [String: Any])?["campaign"] as? String == big.id, "\(sentByA)")
+        let cancel = try await http("POST", "\(apiB)/v1/campaigns/\(big.id)/cancel", key: admin)
+        #expect(cancel.status == 200, "\(cancel)")
+        let cancelledThere = ((try jsonObject(cancel.body)["handed_over_to"] as? [[String: Any]])?.first?["campaigns"] as? [[String: Any]])?.first
+        #expect(cancelledThere?["state"] as? String == "cancelled", "\(cancel.body)")
+        func bigArrived() throws -> Int { try recipients(stack).keys.filter { $0.hasPrefix("96659500") }.count }
+        try await Task.sleep(for: .seconds(1))
+        let arrivedAtCancel = try bigArrived()
+        try await Task.sleep(for: .seconds(2))
+        let arrived = try bigArrived()
+        let onA = try await http("GET", "\(apiA)/v1/campaigns/\((sentByA.first?["id"] as? String) ?? "0")", key: admin)
+        let countsOnA = (try jsonObject(onA.body))["counts"] as? [String: Any] ?? [:]
+        #expect(arrived == arrivedAtCancel && arrived < 2_500, "nothing of it goes after the cancel: \(arrivedAtCancel) → \(arrived)")
+        #expect((countsOnA["cancelled"] as? NSNumber)?.intValue == 2_500 - arrived, "\(countsOnA)")
+
         await finish([a, b], stack, etcd, root: root)
     }
 

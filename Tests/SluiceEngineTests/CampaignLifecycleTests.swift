@@ -59,6 +59,42 @@ import SluiceTestSupport
         }
     }
 
+    @Test("recipients added to a campaign that is sending, or that has sent all it had, page in and go once; a cancelled one takes none")
+    func recipientsAddedToASendingCampaignGo() async throws {
+        try await withStack { mock, configuration in
+            let dispatcher = try Dispatcher(configuration: configuration)
+            try await dispatcher.putSender(phoneNumberID: "2010", tierMessagesPerSecond: 200, accessToken: "t")
+            let receipt = try await dispatcher.submitCampaign(senderPhoneNumberID: "2010", messageObject: Self.message, recipients: recipients(50))
+            try await wait(timeoutSeconds: 20) { mock.recorder.count >= 50 }
+            try await wait(timeoutSeconds: 5) { try dispatcher.campaignProgress(receipt.id)?.state == "done" }
+
+            // All of it went: what is added now still goes, in one commit with nothing else.
+            for round in 0..<2 {
+                var upload = try #require(try dispatcher.appendingTo(receipt.id))
+                for i in 0..<40 {
+                    try await upload.add(RecipientInput(to: String(966_510_000_000 + round * 100 + i), params: ["late"]), position: i + 2)
+                }
+                #expect(try await upload.complete(storing: nil) == .completed)
+            }
+            try await wait(timeoutSeconds: 20) { mock.recorder.count >= 130 }
+            try await wait(timeoutSeconds: 5) { try dispatcher.campaignProgress(receipt.id)?.state == "done" }
+            try await Task.sleep(for: .milliseconds(300))
+            let done = try #require(try dispatcher.campaignProgress(receipt.id))
+            let callbacks = mock.recorder.snapshot().compactMap(\.callbackData)
+            #expect(done.total == 130 && done.sent == 130)
+            #expect(callbacks.count == 130 && Set(callbacks).count == 130, "each message once")
+
+            // Cancelled (its number paused, so that it had something left): no upload adds to it.
+            try await dispatcher.putSender(phoneNumberID: "2011", tierMessagesPerSecond: 200, accessToken: "t")
+            _ = try await dispatcher.setSenderPaused(phoneNumberID: "2011", paused: true, reason: "test")
+            let held = try await dispatcher.submitCampaign(senderPhoneNumberID: "2011", messageObject: Self.message, recipients: recipients(5))
+            _ = try await dispatcher.setCampaignState(held.id, .withdrawn)
+            #expect(throws: IntakeError.self) { try dispatcher.appendingTo(held.id) }
+            #expect(try dispatcher.appendingTo(CampaignID(9_999)) == nil)
+            await dispatcher.shutdown()
+        }
+    }
+
     @Test("a cancelled campaign stops; what was not sent ends cancelled and it cannot be resumed")
     func cancel() async throws {
         try await withStack { mock, configuration in

@@ -106,10 +106,10 @@ struct CodecTests {
         var pausedBytes = [UInt8](repeating: 0, count: CampaignCodec.storedSize(paused))
         pausedBytes.withUnsafeMutableBytes { CampaignCodec.writeStored(paused, to: $0.baseAddress!) }
         #expect(try pausedBytes.withUnsafeBytes { try CampaignCodec.read(id: c.id, $0, cipher) }.pauseReason == "uploading media up_1 failed")
-        // Format 4: no message range nor descriptors (29 bytes when all are empty).
+        // Format 4: no message range, descriptors nor origin (29 + 10 bytes when all are empty).
         var format4 = bytes
         format4[0] = 4
-        format4.removeSubrange(reasonAt + 2..<reasonAt + 2 + 29)
+        format4.removeSubrange(reasonAt + 2..<reasonAt + 2 + 39)
         #expect(try format4.withUnsafeBytes { try CampaignCodec.read(id: c.id, $0, cipher) } == c)
         var format3 = format4
         format3[0] = 3
@@ -130,13 +130,14 @@ struct CodecTests {
         #expect(throws: ByteReader.Short.self) { try bad.withUnsafeBytes { try CampaignCodec.read(id: c.id, $0, cipher) } }
     }
 
-    @Test("a campaign keeps its message range, name, labels, retry links and failures by code")
+    @Test("a campaign keeps its message range, name, labels, retry links, failures by code and origin; one written before the origin (format 5) reads without")
     func campaignDescriptorsRoundTrip() throws {
         var failures = FailureCounts()
         failures.add(131026)
         failures.add(131026)
         failures.add(-1)
-        let options = CampaignOptions(name: "Winter sale ✓", labels: ["promo", "eu-west"], retryOf: CampaignID(3))
+        let origin = CampaignOrigin(node: "n-2.eu", campaign: CampaignID(1 << 33))
+        let options = CampaignOptions(name: "Winter sale ✓", labels: ["promo", "eu-west"], retryOf: CampaignID(3), origin: origin)
         let c = CampaignRecord(
             id: CampaignID(8), sender: SenderID(1), createdMilliseconds: 1, message: Array("{}".utf8), options: options,
             firstMessage: MessageID(100), lastMessage: MessageID(1 << 40), failures: failures, retries: [CampaignID(9), CampaignID(12)])
@@ -145,7 +146,21 @@ struct CodecTests {
         var bytes = [UInt8](repeating: 0, count: CampaignCodec.storedSize(stored))
         bytes.withUnsafeMutableBytes { CampaignCodec.writeStored(stored, to: $0.baseAddress!) }
         #expect(try bytes.withUnsafeBytes { try CampaignCodec.read(id: c.id, $0, cipher) } == c)
+        #expect(try bytes.withUnsafeBytes { try CampaignCodec.readHeader(id: c.id, $0) }.options.origin == origin)
         #expect(failures.entries == [.init(code: 131026, count: 2), .init(code: -1, count: 1)])
+
+        // Format 5: the same without the origin (the 2 + 6 + 8 bytes before the sealed message).
+        let sealedAt = bytes.count - stored.message.count
+        var format5 = bytes
+        format5[0] = 5
+        format5.removeSubrange(sealedAt - 16..<sealedAt)
+        var expected = c
+        expected.options.origin = nil
+        #expect(try format5.withUnsafeBytes { try CampaignCodec.read(id: c.id, $0, cipher) } == expected)
+        #expect(CampaignOrigin("n-2.eu:8589934592") == origin)
+        #expect(CampaignOrigin("n-2.eu:0") == nil)
+        #expect(CampaignOrigin(":7") == nil)
+        #expect(CampaignOrigin("a:b:7") == nil)
     }
 
     @Test("failure codes past the bound are counted together, never dropped")

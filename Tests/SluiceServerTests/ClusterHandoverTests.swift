@@ -47,6 +47,7 @@ import Testing
             router.put("cluster/media/:id") { request, context in
                 try await ClusterHandoverRoute.putMedia(request, id: try context.parameters.require("id"), dispatcher: holder, token: Self.token)
             }
+            ClusterCampaignRoutes.add(to: router, dispatcher: holder, source: ClusterWebhookTests.FixedDirectory(value: Self.directory(port: 0, node: "b")))
             try await Application(router: router).test(.live) { client in try await body(origin, holder, try #require(client.port)) }
         } catch {
             await origin.shutdown()
@@ -55,6 +56,11 @@ import Testing
         }
         await origin.shutdown()
         await holder.shutdown()
+    }
+
+    /// What node `node` knows of the cluster: a and b, b at `port`.
+    static func directory(port: Int, node: String = "a") -> ClusterDirectory {
+        ClusterDirectory(nodeID: node, token: token, urls: ["a": "http://127.0.0.1:9", "b": "http://127.0.0.1:\(port)/"], holders: ["777": "b"])
     }
 
     func recipients(_ n: Int, from: Int = 0) -> [RecipientInput] {
@@ -96,11 +102,12 @@ import Testing
             #expect(mine.allSatisfy { $0.state == .handedOver && ($0.errorMessage ?? "").hasPrefix("handed over to node b, campaign ") })
             #expect(mine.allSatisfy { $0.times.ended > 0 })
 
-            // There: batches of at most 1 000, in order, each with the message, options,
-            // params and external ids, and a name that says where it came from.
+            // There: batches of at most 1 000, in order, added to one campaign that names
+            // its origin, with the message, options, params and external ids.
             let theirs = try holder.newestCampaigns(limit: 10).sorted { $0.id < $1.id }
-            #expect(theirs.map(\.total) == [1_000, 1_000, 500])
+            #expect(theirs.map(\.total) == [2_500])
             for campaign in theirs {
+                #expect(campaign.options.origin == CampaignOrigin(node: "a", campaign: receipt.id))
                 #expect(campaign.options.name == "winter (from node a, campaign \(receipt.id))")
                 #expect(campaign.options.labels == ["promo", "q4"])
                 #expect(campaign.options.priority == .transactional)
@@ -117,7 +124,7 @@ import Testing
             // Nothing is left to hand over: a second pass sends nothing.
             let again = await handover.pass(holders: holders, token: Self.token, until: .now + .seconds(10)).handed
             let campaignsThere = try holder.newestCampaigns(limit: 10).count
-            #expect(again == 0 && campaignsThere == 3)
+            #expect(again == 0 && campaignsThere == 1)
         }
     }
 
@@ -128,7 +135,7 @@ import Testing
             let batch = try #require(try origin.handoverBatch(receipt.id))
             let first = try await RawHTTPClient.post(
                 port: port, path: "/cluster/handover", body: try BacklogHandover.body(batch, from: "a"), contentType: "application/x-ndjson",
-                bearer: Self.token, headers: ["Idempotency-Key": batch.idempotencyKey, "Sluice-From-Node": "a"])
+                bearer: Self.token, headers: ["Idempotency-Key": batch.idempotencyKey, "Sluice-From-Node": "a", "Sluice-Origin-Campaign": receipt.id.description])
             #expect(first.status == 202)
             let before = try holder.newestCampaigns(limit: 10).count
             #expect(before == 1)
@@ -255,6 +262,67 @@ import Testing
             let taken = try holder.newestCampaigns(limit: 10).count
             #expect(taken == 2)
             _ = origin
+        }
+    }
+
+    @Test("later batches of a campaign join the holder's campaign for it and page in while it sends; once it is cancelled there, it takes no more")
+    func laterBatchesJoinOneCampaignUntilItIsCancelled() async throws {
+        try await withNodes { origin, holder, port in
+            let (handover, holders) = handover(origin, port: port)
+            let first = try await origin.submitCampaign(senderPhoneNumberID: "777", messageObject: Array(Self.message.utf8), recipients: recipients(600))
+            #expect(await handover.pass(holders: holders, token: Self.token, until: .now + .seconds(30)).handed == 600)
+            let there = try #require(try holder.newestCampaigns(limit: 5).first)
+            #expect(there.total == 600 && there.options.origin == CampaignOrigin(node: "a", campaign: first.id))
+
+            // A second campaign of the origin is a second campaign there.
+            let second = try await origin.submitCampaign(senderPhoneNumberID: "777", messageObject: Array(Self.message.utf8), recipients: recipients(5, from: 700))
+            #expect(await handover.pass(holders: holders, token: Self.token, until: .now + .seconds(30)).handed == 5)
+            let both = try holder.newestCampaigns(limit: 5).sorted { $0.id < $1.id }
+            #expect(both.map(\.total) == [600, 5])
+            #expect(both.map { $0.options.origin?.campaign } == [first.id, second.id])
+
+            // More of the first campaign's messages (a batch sent later) join it, with the
+            // answer in the same commit: sent again, nothing is added twice.
+            func batch(_ tos: [String]) -> [UInt8] {
+                Array(("{\"sender\":\"777\",\"dedupe\":false,\"message\":\(Self.message)}\n" + tos.map { "{\"to\":\"\($0)\",\"params\":[\"late\"]}\n" }.joined()).utf8)
+            }
+            for _ in 0..<2 {
+                let answer = try await RawHTTPClient.post(
+                    port: port, path: "/cluster/handover", body: batch(["966500009000", "966500009001", "966500009002"]), contentType: "application/x-ndjson",
+                    bearer: Self.token, headers: ["Idempotency-Key": "handover/late", "Sluice-From-Node": "a", "Sluice-Origin-Campaign": first.id.description])
+                let id = (try? JSONSerialization.jsonObject(with: Data(answer.body)) as? [String: Any])?["id"] as? String
+                #expect(answer.status == 202 && id == there.id.description, "\(String(decoding: answer.body, as: UTF8.self))")
+            }
+            let grown = try #require(try holder.campaignProgress(there.id))
+            #expect(grown.total == 603 && grown.queued == 603)
+            #expect(try all(holder, there.id).suffix(3).map(\.params) == [["late"], ["late"], ["late"]])
+
+            // The origin's view: GET and cancel reach the campaign there through /cluster/origins.
+            let directory = ClusterWebhookTests.FixedDirectory(value: Self.directory(port: port))
+            let seen = await ClusterCampaignRoutes.handedOver(first.id, action: nil, source: directory)
+            let listed = (seen.first?["campaigns"] as? [[String: Any]])?.first
+            #expect(seen.count == 1 && seen.first?["node"] as? String == "b" && listed?["id"] as? String == there.id.description && listed?["total"] as? Int == 603)
+            let cancelled = await ClusterCampaignRoutes.handedOver(first.id, action: "cancel", source: directory)
+            let after = (cancelled.first?["campaigns"] as? [[String: Any]])?.first
+            #expect(after?["state"] as? String == "cancelled" && (after?["counts"] as? [String: Any])?["cancelled"] as? Int == 603)
+            let untouched = try #require(try holder.campaignProgress(both[1].id))
+            #expect(untouched.state == "active" && untouched.queued == 5)
+
+            // A batch for it now is refused (409), nothing added; the origin keeps it.
+            let refused = try await RawHTTPClient.post(
+                port: port, path: "/cluster/handover", body: batch(["966500009999"]), contentType: "application/x-ndjson",
+                bearer: Self.token, headers: ["Idempotency-Key": "handover/later", "Sluice-From-Node": "a", "Sluice-Origin-Campaign": first.id.description])
+            #expect(refused.status == 409, "\(String(decoding: refused.body, as: UTF8.self))")
+            #expect(try holder.campaignProgress(there.id)?.total == 603)
+
+            // Between nodes only: without the cluster's secret, 401.
+            let stranger = try await RawHTTPClient.get(port: port, path: "/cluster/origins/a/\(first.id)", bearer: "wrong")
+            #expect(stranger.status == 401)
+            // A node that does not answer is named, not skipped.
+            var gone = Self.directory(port: 9)
+            gone.urls["c"] = "http://127.0.0.1:9"
+            let unreachable = await ClusterCampaignRoutes.handedOver(first.id, action: nil, source: ClusterWebhookTests.FixedDirectory(value: gone))
+            #expect(unreachable.map { $0["node"] as? String } == ["b", "c"] && unreachable.allSatisfy { $0["error"] != nil })
         }
     }
 }

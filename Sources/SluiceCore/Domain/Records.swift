@@ -142,10 +142,12 @@ public struct CampaignOptions: Sendable, Equatable {
     public var labels: [String]
     /// The campaign whose recipients it retries.
     public var retryOf: CampaignID?
+    /// In a cluster, the campaign on another node whose messages this one sends for it.
+    public var origin: CampaignOrigin?
 
     public init(
         scheduleAtMilliseconds: Int64? = nil, expiresAtMilliseconds: Int64? = nil, priority: CampaignPriority = .marketing, delivery: DeliveryMode = .atLeastOnce,
-        name: String? = nil, labels: [String] = [], retryOf: CampaignID? = nil
+        name: String? = nil, labels: [String] = [], retryOf: CampaignID? = nil, origin: CampaignOrigin? = nil
     ) {
         self.scheduleAtMilliseconds = scheduleAtMilliseconds
         self.expiresAtMilliseconds = expiresAtMilliseconds
@@ -154,6 +156,7 @@ public struct CampaignOptions: Sendable, Equatable {
         self.name = name
         self.labels = labels
         self.retryOf = retryOf
+        self.origin = origin
     }
 
     /// What a campaign gets when it names none.
@@ -164,6 +167,29 @@ public struct CampaignOptions: Sendable, Equatable {
         if let start = scheduleAtMilliseconds, wall < start { return false }
         if let end = expiresAtMilliseconds, wall >= end { return false }
         return true
+    }
+}
+
+/// Where a handed-over campaign came from: the node it was submitted to and its id there.
+/// A node holds one campaign per origin, to which each handed-over batch is added.
+public struct CampaignOrigin: Sendable, Hashable, CustomStringConvertible {
+    public var node: String
+    public var campaign: CampaignID
+
+    public init(node: String, campaign: CampaignID) {
+        self.node = node
+        self.campaign = campaign
+    }
+
+    /// `<node>:<campaign>`, as `?origin=` takes it.
+    public var description: String { "\(node):\(campaign)" }
+
+    /// `<node>:<campaign>`; nil for anything else (node ids have no ':').
+    public init?(_ text: some StringProtocol) {
+        guard let colon = text.lastIndex(of: ":"), let id = UInt64(text[text.index(after: colon)...]), id > 0 else { return nil }
+        let node = String(text[..<colon])
+        guard !node.isEmpty, !node.contains(":") else { return nil }
+        self.init(node: node, campaign: CampaignID(id))
     }
 }
 

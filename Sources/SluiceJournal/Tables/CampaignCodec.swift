@@ -2,17 +2,18 @@ import SluiceCore
 
 /// `campaigns` value:
 ///
-///     0 u8 format (5)   1 u8 state   2 u32 sender   6 i64 created ms
+///     0 u8 format (6)   1 u8 state   2 u32 sender   6 i64 created ms
 ///     14 u8 n = state count (12; 9 before `expired`, 8 before `unknown`)   15 n × u64 counts
 ///     then options: u8 priority, u8 delivery, i64 schedule_at ms, i64 expires_at ms
 ///     (`Int64.min`: none)
 ///     then the pause reason: u16 length + UTF-8 (0: none)
 ///     then u64 first message, u64 last message, u64 retry of (0: none each),
 ///     the name (u16 length + UTF-8, 0: none), u8 label count + labels (u16 length + UTF-8),
-///     u8 retry count + u64 each, u8 failure code count + (i32 code, u64 count) each
+///     u8 retry count + u64 each, u8 failure code count + (i32 code, u64 count) each,
+///     the origin: node (u16 length + UTF-8, 0: none) and u64 campaign
 ///     then sealed: the message object  (`RecordCipher`, to the end of the value)
 ///
-/// Format 4 ends before the message range; format 3 has no pause reason; format 2 has no
+/// Format 5 has no origin; format 4 ends before the message range; format 3 has no pause reason; format 2 has no
 /// options (the standard ones); format 1 (before encryption) has none and ends with u32
 /// length + the message in the clear. All are read only.
 ///
@@ -20,7 +21,9 @@ import SluiceCore
 /// stored (`readStored`, `writeStored`) and rewrites the counts around it, so a commit
 /// encrypts nothing for them.
 enum CampaignCodec {
-    static let format: UInt8 = 5
+    static let format: UInt8 = 6
+    /// The message range and descriptors, no origin.
+    static let descriptorsFormat: UInt8 = 5
     /// A pause reason, no message range nor descriptors.
     static let reasonFormat: UInt8 = 4
     /// Options, no pause reason.
@@ -47,7 +50,7 @@ enum CampaignCodec {
 
     private static func descriptorsSize(_ c: CampaignRecord) -> Int {
         24 + 2 + (c.options.name?.utf8.count ?? 0) + 1 + c.options.labels.reduce(0) { $0 + 2 + $1.utf8.count }
-            + 1 + 8 * c.retries.count + 1 + 12 * c.failures.entries.count
+            + 1 + 8 * c.retries.count + 1 + 12 * c.failures.entries.count + 2 + (c.options.origin?.node.utf8.count ?? 0) + 8
     }
 
     /// Writes a record whose `message` is a sealed section, copied as it is.
@@ -77,6 +80,8 @@ enum CampaignCodec {
             w.u32(UInt32(bitPattern: e.code))
             w.u64(e.count)
         }
+        w.string(c.options.origin?.node ?? "")
+        w.u64(c.options.origin?.campaign.rawValue ?? 0)
         c.message.withUnsafeBytes { w.bytes($0) }
         assert(w.offset == storedSize(c))
     }
@@ -120,7 +125,7 @@ enum CampaignCodec {
 
     private static func header(id: CampaignID, _ r: inout ByteReader) throws(ByteReader.Short) -> CampaignRecord {
         let format = try r.u8()
-        guard [Self.format, reasonFormat, optionsFormat, sealedFormat, clearFormat].contains(format), let state = CampaignState(rawValue: try r.u8()) else { throw ByteReader.Short() }
+        guard [Self.format, descriptorsFormat, reasonFormat, optionsFormat, sealedFormat, clearFormat].contains(format), let state = CampaignState(rawValue: try r.u8()) else { throw ByteReader.Short() }
         let sender = SenderID(try r.u32())
         let created = try r.i64()
         let n = Int(try r.u8())
@@ -143,7 +148,7 @@ enum CampaignCodec {
             reason = text.isEmpty ? nil : text
         }
         var c = CampaignRecord(id: id, sender: sender, state: state, createdMilliseconds: created, message: [], counts: counts, options: options, pauseReason: reason)
-        if format == Self.format {
+        if format >= descriptorsFormat {
             func id(_ raw: UInt64) -> UInt64? { raw == 0 ? nil : raw }
             c.firstMessage = id(try r.u64()).map { MessageID($0) }
             c.lastMessage = id(try r.u64()).map { MessageID($0) }
@@ -156,6 +161,11 @@ enum CampaignCodec {
                 let code = Int32(bitPattern: try r.u32())
                 c.failures.entries.append(FailureCounts.Entry(code: code, count: try r.u64()))
             }
+        }
+        if format >= Self.format {
+            let node = try r.string()
+            let campaign = try r.u64()
+            if !node.isEmpty { c.options.origin = CampaignOrigin(node: node, campaign: CampaignID(campaign)) }
         }
         return c
     }

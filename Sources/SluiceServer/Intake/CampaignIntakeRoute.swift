@@ -119,15 +119,22 @@ enum CampaignIntakeRoute {
 
     // MARK: NDJSON
 
-    static func postNDJSON(_ request: Request, dispatcher: Dispatcher, hasher: SHA256Hasher?, claim: Claim?, batchRecipients: Int) async throws -> Response {
+    ///
+    /// A cluster node's handover names the campaign's `origin`: the new campaign keeps it,
+    /// and `notes(id)` commit with it.
+    static func postNDJSON(
+        _ request: Request, dispatcher: Dispatcher, hasher: SHA256Hasher?, claim: Claim?, batchRecipients: Int,
+        origin: CampaignOrigin? = nil, notes: (CampaignID) -> [IdempotencyRecord] = { _ in [] }
+    ) async throws -> Response {
         var lines = BodyLines(request.body, lineBytesMax: lineBytesMax, hasher: hasher)
         guard let header = try await lines.nextNonBlank() else {
             throw APIError.invalid("header", #"the body is empty; its first line must be the campaign header {"sender": …, "message": {…}}"#)
         }
-        let (sender, message, options, dedupe) = try ndjsonHeader(header.bytes, number: header.number)
+        var (sender, message, options, dedupe) = try ndjsonHeader(header.bytes, number: header.number)
+        options.origin = origin
         var upload = try await begin(dispatcher, sender: sender, message: message, options: options, batchRecipients: batchRecipients)
         upload.dedupe = dedupe
-        return try await readLines(&lines, into: &upload, dispatcher: dispatcher, hasher: hasher, claim: claim) { RecipientLine.parse($0) }
+        return try await readLines(&lines, into: &upload, dispatcher: dispatcher, hasher: hasher, claim: claim, notes: notes(upload.id)) { RecipientLine.parse($0) }
     }
 
     /// The header line of an NDJSON body, `{"sender": …, "message": {…}}` (line `number`):
@@ -225,7 +232,7 @@ enum CampaignIntakeRoute {
     /// other line a recipient or a rejection — and completes it; cancels it on any throw.
     static func readLines<Problem: Error & CustomStringConvertible>(
         _ lines: inout BodyLines, into upload: inout CampaignUpload, dispatcher: Dispatcher, hasher: SHA256Hasher?, claim: Claim?,
-        recipient: ([UInt8]) -> Result<RecipientInput, Problem>
+        notes: [IdempotencyRecord] = [], recipient: ([UInt8]) -> Result<RecipientInput, Problem>
     ) async throws -> Response {
         do {
             while let line = try await lines.next() {
@@ -240,7 +247,7 @@ enum CampaignIntakeRoute {
                 case .failure(let problem): upload.reject(position: line.number, reason: problem.description)
                 }
             }
-            return try await complete(&upload, dispatcher: dispatcher, digest: hasher?.finish() ?? [], claim: claim, position: "line")
+            return try await complete(&upload, dispatcher: dispatcher, digest: hasher?.finish() ?? [], claim: claim, position: "line", notes: notes)
         } catch {
             await upload.cancel()
             throw apiError(error, position: "line")
@@ -272,7 +279,8 @@ enum CampaignIntakeRoute {
     /// Makes the upload's campaign active (storing the answer under the key) and answers
     /// 202, or replays what a concurrent request with the same key stored first.
     static func complete(
-        _ upload: inout CampaignUpload, dispatcher: Dispatcher, digest: [UInt8], claim: Claim?, position: String, options: CampaignOptions? = nil
+        _ upload: inout CampaignUpload, dispatcher: Dispatcher, digest: [UInt8], claim: Claim?, position: String, options: CampaignOptions? = nil,
+        notes: [IdempotencyRecord] = []
     ) async throws -> Response {
         let receipt = upload.receipt
         let json: [String: Any] = [
@@ -287,7 +295,7 @@ enum CampaignIntakeRoute {
                 scope: $0.scope, key: $0.key, createdMilliseconds: dispatcher.clock.wallMilliseconds(),
                 requestDigest: digest, status: Int(HTTPResponse.Status.accepted.code), body: body)
         }
-        switch try await upload.complete(storing: record, options: options) {
+        switch try await upload.complete(storing: record, options: options, alsoStoring: notes) {
         case .completed:
             return response(.accepted, body)
         case .keyTaken(let stored):
@@ -335,6 +343,7 @@ enum CampaignIntakeRoute {
             return answer
         case .invalidOption(let problem): return APIError.invalid(problem.field, problem.reason)
         case .storageFull(let why): return APIError(HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage"), code: .insufficientStorage, message: why)
+        case .campaignState(let why): return APIError(.conflict, code: .campaignState, field: "id", message: why)
         case .journal(let why): return APIError(.serviceUnavailable, code: .journalUnavailable, message: why)
         }
     }

@@ -1,0 +1,41 @@
+import AsyncHTTPClient
+import NIOCore
+
+/// Calls from one node to the others' `/cluster/…` routes, with the cluster's secret: what
+/// a campaign given to this node became on the nodes it was handed to.
+public struct PeerCalls: Sendable {
+    let http: HTTPClient
+    /// An operator's request waits for the slowest node: short.
+    var timeout: TimeAmount
+
+    public init(http: HTTPClient = .shared, timeout: TimeAmount = .seconds(3)) {
+        self.http = http
+        self.timeout = timeout
+    }
+
+    /// `GET path` (`POST`, with `post`) on every other live node at once; each node's
+    /// answer, or why it gave none.
+    public func everyOtherNode(
+        post: Bool = false, _ path: String, directory: ClusterDirectory
+    ) async -> [String: Result<WebhookRelay.Answer, WebhookRelay.Unreachable>] {
+        await withTaskGroup(of: (String, Result<WebhookRelay.Answer, WebhookRelay.Unreachable>).self) { group in
+            for (node, base) in directory.urls where node != directory.nodeID {
+                group.addTask {
+                    var request = HTTPClientRequest(url: (base.hasSuffix("/") ? String(base.dropLast()) : base) + path)
+                    request.method = post ? .POST : .GET
+                    request.headers.add(name: "Authorization", value: "Bearer " + directory.token)
+                    do {
+                        let response = try await http.execute(request, timeout: timeout)
+                        let body = try await response.body.collect(upTo: 4 << 20)
+                        return (node, .success(WebhookRelay.Answer(status: Int(response.status.code), body: Array(body.readableBytesView))))
+                    } catch {
+                        return (node, .failure(WebhookRelay.Unreachable(node: node, reason: "\(error)")))
+                    }
+                }
+            }
+            var answers: [String: Result<WebhookRelay.Answer, WebhookRelay.Unreachable>] = [:]
+            for await (node, answer) in group { answers[node] = answer }
+            return answers
+        }
+    }
+}
