@@ -155,7 +155,14 @@ let package = Package(
         ),
 
         // What the test targets share: `eventually`, the one way a test waits.
-        .target(name: "SluiceTestSupport", dependencies: ["SluiceCore", "SluiceEngine"], path: "Tests/SluiceTestSupport", swiftSettings: strict),
+        .target(
+            name: "SluiceTestSupport",
+            dependencies: [
+                "SluiceCore", "SluiceEngine",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/SluiceTestSupport", swiftSettings: strict),
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"], swiftSettings: strict),
         .testTarget(name: "SluiceCryptoTests", dependencies: ["SluiceCrypto"], swiftSettings: strict),
         .testTarget(name: "SluiceClusterTests", dependencies: ["SluiceCluster", "SluiceCore"], swiftSettings: strict),

@@ -38,6 +38,8 @@ public struct ClusterConfiguration: Sendable, Equatable {
     /// `/<prefix>/settings/<phone>` = the number's tier and pause for the whole cluster
     /// (JSON, no lease).
     var settingsPrefix: String { "/\(prefix)/settings/" }
+    /// `<node>/<id>` → a subscription made on that node (`SubscriptionSync`).
+    var subscriptionsPrefix: String { "/\(prefix)/subscriptions/" }
     /// The secret nodes show each other when handing messages over (created once, no lease).
     var tokenKey: String { "/\(prefix)/token" }
     /// Between two passes of handing backlog over to the numbers' holders.
@@ -116,6 +118,8 @@ public actor ClusterAgent: Service, ClusterDirectorySource {
     private var settingsSyncedOnce = false
     /// Campaigns a holder refused, left alone until then (one error a minute, not a pass).
     private var refusedUntil: [CampaignID: ContinuousClock.Instant] = [:]
+    /// Subscriptions of other nodes there was no room to mirror (logged once each).
+    private var mirrorsRefused: Set<SubscriptionMirror> = []
 
     public init(dispatcher: Dispatcher, configuration: ClusterConfiguration, http: HTTPClient = .shared, logger: Logger = Logger(label: "sluice.cluster")) {
         precondition(dispatcher.configuration.clustered, "a cluster agent needs a dispatcher configured as clustered")
@@ -234,6 +238,7 @@ public actor ClusterAgent: Service, ClusterDirectorySource {
             view.owners = owners.mapValues { String(decoding: $0.value, as: UTF8.self) }
             refreshDirectory()
             try await syncSettings(local)
+            try await syncSubscriptions()
             view.lastError = nil
             if failing { logger.info("cluster: etcd answers again") }
             failing = false
@@ -391,6 +396,35 @@ public actor ClusterAgent: Service, ClusterDirectorySource {
             }
         }
         settingsSyncedOnce = true
+    }
+
+    /// Publishes this node's subscriptions and mirrors the other nodes' (`SubscriptionSync`).
+    private func syncSubscriptions() async throws {
+        let prefix = configuration.subscriptionsPrefix
+        let published = try await etcd.range(prefix: prefix).compactMap { SubscriptionSync.Published(key: $0.key.dropFirst(prefix.count), value: $0.value) }
+        for step in SubscriptionSync.plan(node: configuration.nodeID, local: try dispatcher.subscriptions(), published: published) {
+            switch step {
+            case .publish(let id, let spec):
+                _ = try await etcd.put(prefix + "\(configuration.nodeID)/\(id)", spec.json, lease: 0)
+                logger.info("cluster: sub_\(id) published; every node delivers its events to \(spec.url)")
+            case .unpublish(let id):
+                try await etcd.delete(prefix + "\(configuration.nodeID)/\(id)")
+                logger.info("cluster: sub_\(id) was deleted here; the other nodes drop their mirrors")
+            case .mirror(let mirror, let spec):
+                do {
+                    let record = try await dispatcher.createSubscription(
+                        url: spec.url, secret: spec.secret, campaign: nil, states: spec.states, events: spec.events, batchMax: spec.batch,
+                        origin: spec.campaign.map { CampaignOrigin(node: mirror.node, campaign: $0) }, mirrorOf: mirror)
+                    logger.info("cluster: \(record.publicID) mirrors \(mirror): this node's events reach \(spec.url) too")
+                } catch is SubscriptionLimitError {
+                    guard mirrorsRefused.insert(mirror).inserted else { continue }  // said once
+                    logger.error("cluster: \(mirror) is not mirrored here: \(Dispatcher.subscriptionsMax) subscriptions exist on this node")
+                }
+            case .drop(let id):
+                _ = try await dispatcher.deleteSubscription(id: id)
+                logger.info("cluster: sub_\(id) dropped: what it mirrored is gone or changed")
+            }
+        }
     }
 
     /// Stops sending, lets what is on the wire end, then gives the numbers up at once.

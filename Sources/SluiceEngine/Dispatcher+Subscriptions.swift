@@ -13,12 +13,12 @@ extension Dispatcher {
     /// Throws `SubscriptionLimitError` when `subscriptionsMax` exist.
     public func createSubscription(
         url: String, secret: String, campaign: CampaignID?, states: Set<MessageState>?, events: Set<SubscriberEventKind> = [.status],
-        batchMax: Int = 1
+        batchMax: Int = 1, origin: CampaignOrigin? = nil, mirrorOf: SubscriptionMirror? = nil
     ) async throws -> SubscriptionRecord {
         precondition((1...SubscriptionRecord.batchMaxLimit).contains(batchMax), "events per POST out of range")
         let record = SubscriptionRecord(
             url: url, secret: secret, campaign: campaign, states: states, events: events, createdMilliseconds: clock.wallMilliseconds(),
-            batchMax: batchMax)
+            batchMax: batchMax, origin: origin, mirrorOf: mirrorOf)
         let receipt: JournalReceipt
         do {
             receipt = try await journal.apply([.createSubscription(record)])

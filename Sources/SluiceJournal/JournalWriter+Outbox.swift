@@ -126,7 +126,10 @@ extension JournalWriter {
 
     /// Writes an entry for every subscriber that accepts this change of message `id`.
     func emit(_ id: MessageID, campaign: CampaignID, sender: SenderID, state: MessageState, _ txn: borrowing Transaction, _ s: inout WriterState) throws {
-        guard s.outbox.subscriptions.values.contains(where: { $0.accepts(campaign: campaign, state: state) }) else { return }
+        // A mirrored subscription filters by the campaign's origin: read it only then (the
+        // transition has the campaign loaded for its counts).
+        let origin = s.outbox.subscriptions.values.contains { $0.origin != nil } ? try loadCampaign(campaign, txn, &s)?.options.origin : nil
+        guard s.outbox.subscriptions.values.contains(where: { $0.accepts(campaign: campaign, origin: origin, state: state) }) else { return }
         let message: MessageRecord
         do {
             guard let stored = try Key(id: id.rawValue).withBytes({ k in try txn.get(tables.messages, k).map { try MessageCodec.read(id: id, $0, cipher) } }) else {
@@ -152,7 +155,7 @@ extension JournalWriter {
         var i = s.outbox.subscriptions.startIndex
         while i != s.outbox.subscriptions.endIndex {
             let (subscription, record) = s.outbox.subscriptions[i]
-            if record.accepts(campaign: campaign, state: state) {
+            if record.accepts(campaign: campaign, origin: origin, state: state) {
                 try Key.outboxEntry(subscription, lane: OutboxLane.campaign(campaign), id.rawValue, event.eventID).withBytes { key in
                     try Key.outbox(subscription, id.rawValue, event.eventID).withBytes { identity in
                         try txn.putReserving(tables.outbox, key, count: size, append: false) {

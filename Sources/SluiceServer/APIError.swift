@@ -36,6 +36,8 @@ public struct APIError: Error, HTTPResponseError, Sendable {
         case tooManyKeys = "too_many_keys"
         case tooManyStreams = "too_many_streams"
         case tooManySubscriptions = "too_many_subscriptions"
+        /// A mirrored subscription is deleted on the node that made it.
+        case subscriptionMirror = "subscription_mirror"
         case unauthorized = "unauthorized"
         case unknownCampaign = "unknown_campaign"
         case unknownSender = "unknown_sender"

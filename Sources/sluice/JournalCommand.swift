@@ -34,7 +34,7 @@ struct JournalCommand: ParsableCommand {
             say("outbox          \(s.outbox) event(s) waiting for delivery")
             for sub in try journal.subscriptions() {
                 let c = sub.counters
-                say("  \(sub.publicID) \(sub.url): pending \(c.pending), delivered \(c.delivered), failed attempts \(c.failedAttempts), dead \(c.dead)")
+                say("  \(sub.publicID)\(sub.mirrorOf.map { " (mirror of \($0))" } ?? "") \(sub.url): pending \(c.pending), delivered \(c.delivered), failed attempts \(c.failedAttempts), dead \(c.dead)")
             }
             let totals = try journal.retentionTotals()
             say("retention       removed so far: \(totals.campaigns) campaign(s), \(totals.messages) message(s)")

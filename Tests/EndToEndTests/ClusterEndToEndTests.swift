@@ -61,6 +61,30 @@ struct ClusterEndToEndTests {
         try? FileManager.default.removeItem(atPath: stack.root)
     }
 
+    /// Etcd, the mock posting its status webhooks to b (signed with `appSecret`), and two
+    /// nodes with the number: a first, so that it holds the number and keeps it when b joins
+    /// (placement's choice).
+    func twoNodesWebhooksToB(
+        _ name: String
+    ) async throws -> (root: String, etcd: Etcd, stack: DispatchEndToEndTests.Stack, a: (ChildProcess, String, String), b: (ChildProcess, String, String)) {
+        let root = try temporaryDirectory(name)
+        let etcd = try await Self.startEtcd(root)
+        let portB = try freeLoopbackPort()
+        let stack = try await DispatchEndToEndTests().startMock(
+            name, extra: ["--webhook-url", "http://127.0.0.1:\(portB)/webhooks/whatsapp", "--app-secret", Self.appSecret, "--webhook-delays-ms", "20,60,120"])
+        let e2e = DispatchEndToEndTests()
+        let (idA, idB) = Self.placedFirst
+        let (a, apiA) = try await node(stack, idA, etcd: etcd.url)
+        try await e2e.putSender(apiA, Self.phone, tier: Self.tier, appSecret: Self.appSecret)
+        try await eventually("a holds the number", within: 15) { try await owner(apiA) == idA }
+        let (b, apiB) = try await node(stack, idB, etcd: etcd.url, port: portB)
+        try await e2e.putSender(apiB, Self.phone, tier: Self.tier, appSecret: Self.appSecret)
+        try await eventually("b sees a as the holder", within: 10) { try await owner(apiB) == idA }
+        return (root, etcd, stack, (a, apiA, idA), (b, apiB, idB))
+    }
+
+    static let appSecret = "cluster-app-secret"
+
     func register(_ api: String) async throws {
         let r = try await http("PUT", "\(api)/v1/senders/\(Self.phone)", key: DispatchEndToEndTests.adminKey, json: #"{"tier_mps":\#(Self.tier),"access_token":"token"}"#)
         try #require(r.status == 200, "\(r)")
@@ -188,21 +212,8 @@ struct ClusterEndToEndTests {
     /// status). Judged on both journals: a's messages all end read, b's stay handed over.
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: etcd), "needs Debian's etcd-server (scripts/bootstrap installs it)"))
     func statusesPostedToOneNodeReachTheNodeThatSentTheMessage() async throws {
-        let root = try temporaryDirectory("cluster-status")
-        let etcd = try await Self.startEtcd(root)
-        let portB = try freeLoopbackPort()
-        let secret = "cluster-app-secret"
-        let stack = try await DispatchEndToEndTests().startMock(
-            "cluster-status", extra: ["--webhook-url", "http://127.0.0.1:\(portB)/webhooks/whatsapp", "--app-secret", secret, "--webhook-delays-ms", "20,60,120"])
+        let (root, etcd, stack, (a, apiA, idA), (b, apiB, _)) = try await twoNodesWebhooksToB("cluster-status")
         let e2e = DispatchEndToEndTests()
-        let (idA, idB) = Self.placedFirst
-        // a alone first: it holds the number, and keeps it when b joins (placement's choice).
-        let (a, apiA) = try await node(stack, idA, etcd: etcd.url)
-        try await e2e.putSender(apiA, Self.phone, tier: Self.tier, appSecret: secret)
-        try await eventually("a holds the number", within: 15) { try await owner(apiA) == idA }
-        let (b, apiB) = try await node(stack, idB, etcd: etcd.url, port: portB)
-        try await e2e.putSender(apiB, Self.phone, tier: Self.tier, appSecret: secret)
-        try await eventually("b sees a as the holder", within: 10) { try await owner(apiB) == idA }
 
         let own = try await e2e.postCampaign(apiA, sender: Self.phone, count: 100, firstRecipient: 966_593_000_000)
         let given = try await e2e.postCampaign(apiB, sender: Self.phone, count: 100, firstRecipient: 966_594_000_000)

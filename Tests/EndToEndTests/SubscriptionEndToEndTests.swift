@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import SluiceCrypto
 import Synchronization
+import SluiceTestSupport
 import Testing
 import SluiceCore
 
@@ -45,23 +46,7 @@ import SluiceCore
             subscriber.acknowledged.withLock { $0.append(event) }
             return Response(status: .noContent)
         }
-        let (ports, continuation) = AsyncStream<Int>.makeStream()
-        var logger = Logger(label: "subscriber")
-        logger.logLevel = .critical
-        let app = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in
-                continuation.yield(channel.localAddress?.port ?? 0)
-                continuation.finish()
-            },
-            logger: logger)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await app.runService() }
-            var port = 0
-            for await value in ports { port = value }
-            defer { group.cancelAll() }
-            try await body(port)
-        }
+        try await withLoopbackServer(router, label: "subscriber", body)
     }
 
     func serve(root: String, mockURL: String, port: Int, extra: [String] = []) async throws -> (ChildProcess, String) {

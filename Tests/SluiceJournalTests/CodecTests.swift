@@ -224,6 +224,35 @@ struct SubscriptionCodecTests {
         }
     }
 
+    @Test("a mirrored subscription keeps its origin filter and what it mirrors; one written before them (format 3) reads without")
+    func mirroredSubscriptionRoundTrips() throws {
+        let cipher = RecordCipher(key: Array(repeating: 3, count: 32))
+        let origin = CampaignOrigin(node: "n-1", campaign: CampaignID(77))
+        let mirror = SubscriptionMirror(node: "n-1", id: 1 << 40)
+        for (o, m) in [(origin, mirror), (nil, mirror), (origin, nil)] as [(CampaignOrigin?, SubscriptionMirror?)] {
+            let record = SubscriptionRecord(
+                id: 6, url: "http://127.0.0.1:8/m", secret: "whsec_m", states: [.read], events: [.status, .message], createdMilliseconds: 2,
+                batchMax: 10, origin: o, mirrorOf: m)
+            var bytes = [UInt8](repeating: 0, count: SubscriptionCodec.size(record, cipher))
+            bytes.withUnsafeMutableBytes { SubscriptionCodec.write(record, cipher, to: $0.baseAddress!) }
+            #expect(try bytes.withUnsafeBytes { try SubscriptionCodec.read(id: record.id, $0, cipher) } == record)
+        }
+        // Format 3: the same flags mean nothing there and are refused as corrupt.
+        let plain = SubscriptionRecord(id: 7, url: "http://127.0.0.1:8/p", secret: "s", createdMilliseconds: 3, batchMax: 5)
+        var bytes = [UInt8](repeating: 0, count: SubscriptionCodec.size(plain, cipher))
+        bytes.withUnsafeMutableBytes { SubscriptionCodec.write(plain, cipher, to: $0.baseAddress!) }
+        var format3 = bytes
+        format3[0] = 3
+        #expect(try format3.withUnsafeBytes { try SubscriptionCodec.read(id: plain.id, $0, cipher) } == plain)
+        format3[1] |= 64
+        #expect(throws: ByteReader.Short.self) { try format3.withUnsafeBytes { try SubscriptionCodec.read(id: plain.id, $0, cipher) } }
+        // The filter: only the campaign that sends the origin.
+        let mirrored = SubscriptionRecord(id: 8, url: "http://x/", secret: "s", createdMilliseconds: 0, origin: origin)
+        #expect(mirrored.accepts(campaign: CampaignID(3), origin: origin, state: .delivered))
+        #expect(!mirrored.accepts(campaign: CampaignID(3), origin: nil, state: .delivered))
+        #expect(!mirrored.accepts(campaign: CampaignID(3), origin: CampaignOrigin(node: "n-2", campaign: CampaignID(77)), state: .delivered))
+    }
+
     @Test func outboxEntryRoundTrips() throws {
         let event = StatusEvent(
             eventID: 12, message: MessageID(5), campaign: CampaignID(2), senderPhoneNumberID: "1065", recipient: "966500000001",

@@ -174,23 +174,7 @@ import SluiceTestSupport
                 }
                 return Response(status: .ok, body: ResponseBody(byteBuffer: ByteBuffer(bytes: Self.body)))
             }
-            let (ports, continuation) = AsyncStream<Int>.makeStream()
-            var logger = Logger(label: "graph")
-            logger.logLevel = .critical
-            let app = Application(
-                router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                onServerRunning: { channel in
-                    continuation.yield(channel.localAddress?.port ?? 0)
-                    continuation.finish()
-                },
-                logger: logger)
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await app.runService() }
-                var port = 0
-                for await value in ports { port = value }
-                defer { group.cancelAll() }
-                try await test(port)
-            }
+            try await withLoopbackServer(router, label: "graph", test)
         }
     }
 

@@ -192,23 +192,7 @@ import SluiceTestSupport
         }
         router.post("/hook") { request, _ in try await record(request, "/hook") { $0 < received.failFirst ? 500 : 204 } }
         router.post("/dead") { request, _ in try await record(request, "/dead") { _ in 503 } }
-        let (ports, continuation) = AsyncStream<Int>.makeStream()
-        var logger = Logger(label: "receiver")
-        logger.logLevel = .critical
-        let app = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in
-                continuation.yield(channel.localAddress?.port ?? 0)
-                continuation.finish()
-            },
-            logger: logger)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await app.runService() }
-            var port = 0
-            for await value in ports { port = value }
-            defer { group.cancelAll() }
-            try await body(port)
-        }
+        try await withLoopbackServer(router, label: "receiver", body)
     }
 
     /// One message past `queued` (the endpoint is closed, so it is in flight or waiting to retry).

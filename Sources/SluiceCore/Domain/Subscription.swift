@@ -40,6 +40,12 @@ public struct SubscriptionRecord: Sendable, Equatable {
     /// Events per POST (`{"events": […]}` when above 1): a subscriber that keeps up with
     /// thousands of events a second at one per request cannot be asked to.
     public var batchMax: Int
+    /// In a cluster: only status events of the campaign here that sends this campaign of
+    /// another node (the campaign filter of a subscription mirrored from that node).
+    public var origin: CampaignOrigin?
+    /// In a cluster: the subscription of another node that this one mirrors, so that the
+    /// events of this node's journal reach that subscriber too (`SubscriptionSync`).
+    public var mirrorOf: SubscriptionMirror?
 
     /// The most events one POST carries.
     public static let batchMaxLimit = 100
@@ -47,7 +53,7 @@ public struct SubscriptionRecord: Sendable, Equatable {
     public init(
         id: UInt64 = 0, url: String, secret: String, campaign: CampaignID? = nil, states: Set<MessageState>? = nil,
         events: Set<SubscriberEventKind> = [.status], createdMilliseconds: Int64, counters: DeliveryCounters = DeliveryCounters(),
-        batchMax: Int = 1
+        batchMax: Int = 1, origin: CampaignOrigin? = nil, mirrorOf: SubscriptionMirror? = nil
     ) {
         self.id = id
         self.url = url
@@ -58,6 +64,8 @@ public struct SubscriptionRecord: Sendable, Equatable {
         self.createdMilliseconds = createdMilliseconds
         self.counters = counters
         self.batchMax = batchMax
+        self.origin = origin
+        self.mirrorOf = mirrorOf
     }
 
     /// `sub_<id>`.
@@ -69,13 +77,29 @@ public struct SubscriptionRecord: Sendable, Equatable {
         return n
     }
 
-    /// Whether an event of `campaign` moving to `state` goes to this subscriber.
-    public func accepts(campaign: CampaignID, state: MessageState) -> Bool {
+    /// Whether an event of `campaign` (sending `origin` for another node, if so) moving to
+    /// `state` goes to this subscriber.
+    public func accepts(campaign: CampaignID, origin campaignOrigin: CampaignOrigin? = nil, state: MessageState) -> Bool {
         guard state.isReported, events.contains(.status) else { return false }
         if let only = self.campaign, only != campaign { return false }
+        if let origin, origin != campaignOrigin { return false }
         if let states, !states.contains(state) { return false }
         return true
     }
+}
+
+/// A subscription of another node of the cluster, by that node's id and its own id there.
+public struct SubscriptionMirror: Sendable, Hashable, CustomStringConvertible {
+    public var node: String
+    public var id: UInt64
+
+    public init(node: String, id: UInt64) {
+        self.node = node
+        self.id = id
+    }
+
+    /// `<node>/sub_<id>`.
+    public var description: String { "\(node)/sub_\(id)" }
 }
 
 /// A subscriber's delivery figures, kept by the journal in the transactions that change them.

@@ -2,18 +2,23 @@ import SluiceCore
 
 /// `subscriptions` value (the key is the u64 id):
 ///
-///     0 u8 format (3)   1 u8 flags (1 campaign filter, 2 state filter, 4 event kinds in
-///                                   bits 3–5: `SubscriberEventKind.bit << 3`; without 4: status)
+///     0 u8 format (4)   1 u8 flags (1 campaign filter, 2 state filter, 4 event kinds in
+///                                   bits 3–5: `SubscriberEventKind.bit << 3`; without 4: status;
+///                                   64 origin filter, 128 mirror)
 ///     2 u16 state bits
 ///     4 u64 campaign   12 i64 created ms
 ///     20 u64 pending   28 u64 delivered   36 u64 failed attempts   44 u64 dead
 ///     52 u16 events per POST
-///     54 url  (u16 length + UTF-8)   then sealed: secret  (u16 length + UTF-8)
+///     54 url  (u16 length + UTF-8)
+///     [origin]  node (u16 length + UTF-8), u64 campaign   [mirror]  node (u16 length + UTF-8), u64 id
+///     then sealed: secret  (u16 length + UTF-8)
 ///
-/// Format 2 has no events per POST (one); format 1 (before encryption) neither, and url,
+/// Format 3 has neither origin nor mirror; format 2 has no events per POST (one); format 1 (before encryption) neither, and url,
 /// secret in the clear; both read only.
 enum SubscriptionCodec {
-    static let format: UInt8 = 3
+    static let format: UInt8 = 4
+    /// Events per POST, no origin nor mirror.
+    static let batchFormat: UInt8 = 3
     static let sealedFormat: UInt8 = 2
     static let clearFormat: UInt8 = 1
     static let headerBytes = 54
@@ -21,10 +26,13 @@ enum SubscriptionCodec {
     private static let hasStates: UInt8 = 2
     private static let hasEvents: UInt8 = 4
     private static let eventsShift: UInt8 = 3
+    private static let hasOrigin: UInt8 = 64
+    private static let hasMirror: UInt8 = 128
     private static let eventBits: UInt8 = SubscriberEventKind.allCases.reduce(0) { $0 | $1.bit << eventsShift }
 
     static func size(_ s: SubscriptionRecord, _ cipher: RecordCipher) -> Int {
-        headerBytes + 2 + s.url.utf8.count + cipher.sealedCount(2 + s.secret.utf8.count)
+        headerBytes + 2 + s.url.utf8.count + (s.origin.map { 10 + $0.node.utf8.count } ?? 0) + (s.mirrorOf.map { 10 + $0.node.utf8.count } ?? 0)
+            + cipher.sealedCount(2 + s.secret.utf8.count)
     }
 
     static func stateBits(_ states: Set<MessageState>) -> UInt16 { states.reduce(0) { $0 | 1 << UInt16($1.rawValue) } }
@@ -34,7 +42,7 @@ enum SubscriptionCodec {
         w.u8(format)
         // Status only (what every subscriber received before kinds existed) keeps the old flags.
         let events: UInt8 = s.events == [.status] ? 0 : hasEvents | s.events.reduce(0) { $0 | $1.bit << eventsShift }
-        w.u8((s.campaign == nil ? 0 : hasCampaign) | (s.states == nil ? 0 : hasStates) | events)
+        w.u8((s.campaign == nil ? 0 : hasCampaign) | (s.states == nil ? 0 : hasStates) | events | (s.origin == nil ? 0 : hasOrigin) | (s.mirrorOf == nil ? 0 : hasMirror))
         w.u16(s.states.map(stateBits) ?? 0)
         w.u64(s.campaign?.rawValue ?? 0)
         w.i64(s.createdMilliseconds)
@@ -44,6 +52,14 @@ enum SubscriptionCodec {
         w.u64(s.counters.dead)
         w.u16(UInt16(clamping: s.batchMax))
         w.string(s.url)
+        if let origin = s.origin {
+            w.string(origin.node)
+            w.u64(origin.campaign.rawValue)
+        }
+        if let mirror = s.mirrorOf {
+            w.string(mirror.node)
+            w.u64(mirror.id)
+        }
         Key(id: s.id).withBytes { key in cipher.seal(&w, .subscriptions, key: key) { w in w.string(s.secret) } }
         assert(w.offset == size(s, cipher))
     }
@@ -51,15 +67,21 @@ enum SubscriptionCodec {
     static func read(id: UInt64, _ bytes: UnsafeRawBufferPointer, _ cipher: RecordCipher) throws(ByteReader.Short) -> SubscriptionRecord {
         var r = ByteReader(bytes)
         let format = try r.u8()
-        guard [Self.format, sealedFormat, clearFormat].contains(format) else { throw ByteReader.Short() }
+        guard [Self.format, batchFormat, sealedFormat, clearFormat].contains(format) else { throw ByteReader.Short() }
         let flags = try r.u8()
         let bits = try r.u16()
         let campaign = try r.u64()
         let created = try r.i64()
         let counters = DeliveryCounters(pending: try r.u64(), delivered: try r.u64(), failedAttempts: try r.u64(), dead: try r.u64())
-        let batch = format == Self.format ? Int(try r.u16()) : 1
+        let batch = format >= batchFormat ? Int(try r.u16()) : 1
         guard batch >= 1 else { throw ByteReader.Short() }
         let url = try r.string()
+        var origin: CampaignOrigin?
+        var mirror: SubscriptionMirror?
+        if format >= Self.format {
+            if flags & hasOrigin != 0 { origin = CampaignOrigin(node: try r.string(), campaign: CampaignID(try r.u64())) }
+            if flags & hasMirror != 0 { mirror = SubscriptionMirror(node: try r.string(), id: try r.u64()) }
+        }
         let secret: String
         if format == clearFormat {
             secret = try r.string()
@@ -72,7 +94,8 @@ enum SubscriptionCodec {
                 return secret
             }
         }
-        guard r.isAtEnd, flags & ~(hasCampaign | hasStates | hasEvents | eventBits) == 0 else { throw ByteReader.Short() }
+        let known = hasCampaign | hasStates | hasEvents | eventBits | (format >= Self.format ? hasOrigin | hasMirror : 0)
+        guard r.isAtEnd, flags & ~known == 0 else { throw ByteReader.Short() }
         var events: Set<SubscriberEventKind> = [.status]
         if flags & hasEvents != 0 {
             events = Set(SubscriberEventKind.allCases.filter { flags & $0.bit << eventsShift != 0 })
@@ -86,7 +109,7 @@ enum SubscriptionCodec {
         }
         return SubscriptionRecord(
             id: id, url: url, secret: secret, campaign: flags & hasCampaign != 0 ? CampaignID(campaign) : nil, states: states,
-            events: events, createdMilliseconds: created, counters: counters, batchMax: batch)
+            events: events, createdMilliseconds: created, counters: counters, batchMax: batch, origin: origin, mirrorOf: mirror)
     }
 }
 

@@ -257,11 +257,11 @@ public final class SubscriberDelivery: Service, Sendable {
             body = Array(#"{"events":["#.utf8)
             for (i, entry) in entries.enumerated() {
                 if i > 0 { body.append(UInt8(ascii: ",")) }
-                body += SubscriberEvent.body(entry.event, media: media)
+                body += SubscriberEvent.body(entry.event, media: media, node: dispatcher.configuration.nodeID)
             }
             body += Array("]}".utf8)
         } else {
-            body = SubscriberEvent.body(entries[0].event, media: media)
+            body = SubscriberEvent.body(entries[0].event, media: media, node: dispatcher.configuration.nodeID)
         }
         var request = HTTPClientRequest(url: record.url)
         request.method = .POST
@@ -284,12 +284,13 @@ public final class SubscriberDelivery: Service, Sendable {
 
 /// The JSON a subscriber receives for one event.
 public enum SubscriberEvent {
-    /// `media`: the records of the media that message events name, by id.
-    public static func body(_ event: OutboxEvent, media: [String: MediaRecord] = [:]) -> [UInt8] {
+    /// `media`: the records of the media that message events name, by id. In a cluster
+    /// each event says which `node` recorded it (ids are per node).
+    public static func body(_ event: OutboxEvent, media: [String: MediaRecord] = [:], node: String? = nil) -> [UInt8] {
         switch event {
-        case .status(let e): body(e)
-        case .message(let e): body(e, media: e.message.media.flatMap { media[$0.id] })
-        case .account(let e): body(e)
+        case .status(let e): body(e, node: node)
+        case .message(let e): body(e, media: e.message.media.flatMap { media[$0.id] }, node: node)
+        case .account(let e): body(e, node: node)
         }
     }
 
@@ -306,9 +307,9 @@ public enum SubscriberEvent {
     /// "event":"THROUGHPUT_UPGRADE","limit":"TIER_UNLIMITED","old_limit":null,"tier_mps":1000,
     /// "messaging_limit":null,"received_at":"2025-06-15T09:30:00.125Z"}`: what WhatsApp
     /// announced, and the number's tier and messaging limit after it.
-    public static func body(_ e: AccountEvent) -> [UInt8] {
+    public static func body(_ e: AccountEvent, node: String? = nil) -> [UInt8] {
         let u = e.update
-        let object: [String: Any] = [
+        var object: [String: Any] = [
             "event_id": String(e.eventID),
             "type": "account",
             "sender": u.senderPhoneNumberID,
@@ -321,6 +322,7 @@ public enum SubscriberEvent {
             "received_at": APIKeyRoutes.timestamp(u.receivedMilliseconds),
             "received_at_ms": u.receivedMilliseconds,
         ]
+        if let node { object["node"] = node }
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
         return Array(data)
     }
@@ -331,7 +333,7 @@ public enum SubscriberEvent {
     /// `from_user_id` and `contact_name` only when WhatsApp gave them. For media messages
     /// `media` is `{"id","sha256","mime_type","size","url":"/v1/media/{id}"}`, or
     /// `{"id","mime_type","error"}` when the download was given up.
-    public static func body(_ e: InboundEvent, media record: MediaRecord? = nil) -> [UInt8] {
+    public static func body(_ e: InboundEvent, media record: MediaRecord? = nil, node: String? = nil) -> [UInt8] {
         let m = e.message
         var object: [String: Any] = [
             "event_id": String(e.eventID),
@@ -348,6 +350,7 @@ public enum SubscriberEvent {
         ]
         if let id = m.fromUserID { object["from_user_id"] = id }
         if let name = m.contactName { object["contact_name"] = name }
+        if let node { object["node"] = node }
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
         return Array(data)
     }
@@ -356,14 +359,14 @@ public enum SubscriberEvent {
     /// "sender":"1065…","recipient":"9665…","status":"delivered","wamid":"wamid.…",
     /// "error":null,"timestamp":"2025-06-15T09:30:00.125Z","timestamp_ms":1749979800125}`;
     /// `error` is `{"code":131026,"message":"…"}` for `failed` (and `unknown`).
-    public static func body(_ e: StatusEvent) -> [UInt8] {
+    public static func body(_ e: StatusEvent, node: String? = nil) -> [UInt8] {
         var error: Any = NSNull()
         if e.errorCode != 0 || e.errorMessage != nil {
             var object: [String: Any] = ["code": Int(e.errorCode)]
             if let text = e.errorMessage { object["message"] = text }
             error = object
         }
-        let object: [String: Any] = [
+        var object: [String: Any] = [
             "event_id": String(e.eventID),
             "type": "message.status",
             "message_id": e.message.description,
@@ -376,6 +379,7 @@ public enum SubscriberEvent {
             "timestamp": APIKeyRoutes.timestamp(e.occurredMilliseconds),
             "timestamp_ms": e.occurredMilliseconds,
         ]
+        if let node { object["node"] = node }
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
         return Array(data)
     }

@@ -36,6 +36,12 @@ enum SubscriptionRoutes {
         }
         admin.delete("subscriptions/:id") { _, context in
             let id = try subscriptionID(context)
+            // A mirror lives as long as the subscription it mirrors: that one is deleted where it was made.
+            if let mirror = try journaled({ try dispatcher.subscription(id: id) })?.mirrorOf {
+                throw APIError(
+                    .conflict, code: .subscriptionMirror, field: "id",
+                    message: "sub_\(id) mirrors node \(mirror.node)'s sub_\(mirror.id); delete that one on node \(mirror.node), and every node drops its mirror")
+            }
             guard try await journaled({ try await dispatcher.deleteSubscription(id: id) }) else { throw notFound(id) }
             return Response(status: .noContent)
         }
@@ -155,7 +161,9 @@ enum SubscriptionRoutes {
             "filter": [
                 "campaign": record.campaign.map { $0.description as Any } ?? NSNull(),
                 "states": record.states.map { states in reportedStates.filter(states.contains).map(\.description) as Any } ?? NSNull(),
+                "origin": record.origin.map { ["node": $0.node, "campaign": $0.campaign.description] as Any } ?? NSNull(),
             ],
+            "mirror_of": record.mirrorOf.map { ["node": $0.node, "id": "sub_\($0.id)"] as Any } ?? NSNull(),
             "events": record.events.sorted().map(\.rawValue),
             "batch": record.batchMax,
             "created_at": APIKeyRoutes.timestamp(record.createdMilliseconds),
