@@ -18,6 +18,8 @@ extension ClusterEndToEndTests {
             var node: String?
             var campaign: String?
             var status: String?
+            /// `origin.node:origin.campaign_id`, for an event of a campaign another node handed over.
+            var origin: String?
         }
         let events = Locked<[Event]>([])
         let badSignatures = Atomic<Int>(0)
@@ -35,7 +37,9 @@ extension ClusterEndToEndTests {
                     return Response(status: .unauthorized)
                 }
                 let o = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] ?? [:]
-                let event = ClusterSubscriber.Event(path: path, node: o["node"] as? String, campaign: o["campaign_id"] as? String, status: o["status"] as? String)
+                let origin = (o["origin"] as? [String: Any]).map { "\($0["node"] as? String ?? "?"):\($0["campaign_id"] as? String ?? "?")" }
+                let event = ClusterSubscriber.Event(
+                    path: path, node: o["node"] as? String, campaign: o["campaign_id"] as? String, status: o["status"] as? String, origin: origin)
                 subscriber.events.withLock { $0.append(event) }
                 return Response(status: .noContent)
             }
@@ -87,6 +91,9 @@ extension ClusterEndToEndTests {
             #expect(toAll.count == 100 && toGiven.count == 60, "\(toAll.count) to /all, \(toGiven.count) to /given")
             #expect(events.allSatisfy { $0.node == idA && $0.status == "read" })
             #expect(sentAs.count == 1 && !sentAs.contains(own.id), "b's campaign is one campaign on a: \(sentAs)")
+            // Each event of it names the campaign it was given as.
+            #expect(toGiven.allSatisfy { $0.origin == "\(idB):\(given.id)" })
+            #expect(toAll.filter { $0.origin == "\(idB):\(given.id)" }.count == 60 && toAll.filter { $0.origin == nil }.count == 40)
             #expect(subscriber.badSignatures.load(ordering: .relaxed) == 0)
 
             // A mirror is not deleted where it mirrors; deleted on b, it goes everywhere.

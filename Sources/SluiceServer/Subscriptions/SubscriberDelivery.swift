@@ -59,6 +59,9 @@ public final class SubscriberDelivery: Service, Sendable {
     private let client: HTTPClient
     /// Subscribers with a worker.
     private let running = Locked<Set<UInt64>>([])
+    /// In a cluster, each campaign's origin (fixed when it was made), read once.
+    private let origins = Locked<[CampaignID: CampaignOrigin?]>([:])
+    static let originsCachedMax = 10_000
 
     public init(dispatcher: Dispatcher, configuration: SubscriberDeliveryConfiguration = .init(), logger: Logger = Logger(label: "sluice.subscribers")) {
         self.dispatcher = dispatcher
@@ -249,6 +252,19 @@ public final class SubscriberDelivery: Service, Sendable {
         return outcomes
     }
 
+    /// The origin of a status event's campaign, when another node handed it over.
+    func origin(of event: OutboxEvent) -> CampaignOrigin? {
+        guard dispatcher.configuration.nodeID != nil, case .status(let e) = event else { return nil }
+        if let known = origins.withLock({ $0[e.campaign] }) { return known }
+        let origin: CampaignOrigin?
+        do { origin = try dispatcher.campaignProgress(e.campaign)?.options.origin } catch { return nil }  // asked again next time
+        origins.withLock {
+            if $0.count >= Self.originsCachedMax { $0.removeAll() }
+            $0[e.campaign] = .some(origin)
+        }
+        return origin
+    }
+
     /// One POST: the event itself, or (a subscription with `batch` above 1) `{"events":[…]}`
     /// of up to that many, signed as a whole.
     func post(_ entries: [OutboxEntry], to record: SubscriptionRecord, media: [String: MediaRecord]) async -> Outcome {
@@ -257,11 +273,11 @@ public final class SubscriberDelivery: Service, Sendable {
             body = Array(#"{"events":["#.utf8)
             for (i, entry) in entries.enumerated() {
                 if i > 0 { body.append(UInt8(ascii: ",")) }
-                body += SubscriberEvent.body(entry.event, media: media, node: dispatcher.configuration.nodeID)
+                body += SubscriberEvent.body(entry.event, media: media, node: dispatcher.configuration.nodeID, origin: origin(of: entry.event))
             }
             body += Array("]}".utf8)
         } else {
-            body = SubscriberEvent.body(entries[0].event, media: media, node: dispatcher.configuration.nodeID)
+            body = SubscriberEvent.body(entries[0].event, media: media, node: dispatcher.configuration.nodeID, origin: origin(of: entries[0].event))
         }
         var request = HTTPClientRequest(url: record.url)
         request.method = .POST
@@ -286,9 +302,10 @@ public final class SubscriberDelivery: Service, Sendable {
 public enum SubscriberEvent {
     /// `media`: the records of the media that message events name, by id. In a cluster
     /// each event says which `node` recorded it (ids are per node).
-    public static func body(_ event: OutboxEvent, media: [String: MediaRecord] = [:], node: String? = nil) -> [UInt8] {
+    /// A status event of a campaign handed over by another node names that `origin`.
+    public static func body(_ event: OutboxEvent, media: [String: MediaRecord] = [:], node: String? = nil, origin: CampaignOrigin? = nil) -> [UInt8] {
         switch event {
-        case .status(let e): body(e, node: node)
+        case .status(let e): body(e, node: node, origin: origin)
         case .message(let e): body(e, media: e.message.media.flatMap { media[$0.id] }, node: node)
         case .account(let e): body(e, node: node)
         }
@@ -359,7 +376,7 @@ public enum SubscriberEvent {
     /// "sender":"1065…","recipient":"9665…","status":"delivered","wamid":"wamid.…",
     /// "error":null,"timestamp":"2025-06-15T09:30:00.125Z","timestamp_ms":1749979800125}`;
     /// `error` is `{"code":131026,"message":"…"}` for `failed` (and `unknown`).
-    public static func body(_ e: StatusEvent, node: String? = nil) -> [UInt8] {
+    public static func body(_ e: StatusEvent, node: String? = nil, origin: CampaignOrigin? = nil) -> [UInt8] {
         var error: Any = NSNull()
         if e.errorCode != 0 || e.errorMessage != nil {
             var object: [String: Any] = ["code": Int(e.errorCode)]
@@ -380,6 +397,7 @@ public enum SubscriberEvent {
             "timestamp_ms": e.occurredMilliseconds,
         ]
         if let node { object["node"] = node }
+        if let origin { object["origin"] = ["node": origin.node, "campaign_id": origin.campaign.description] }
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
         return Array(data)
     }
