@@ -19,23 +19,33 @@ public struct PeerCalls: Sendable {
         post: Bool = false, _ path: String, directory: ClusterDirectory
     ) async -> [String: Result<WebhookRelay.Answer, WebhookRelay.Unreachable>] {
         await withTaskGroup(of: (String, Result<WebhookRelay.Answer, WebhookRelay.Unreachable>).self) { group in
-            for (node, base) in directory.urls where node != directory.nodeID {
+            for node in directory.urls.keys where node != directory.nodeID {
                 group.addTask {
-                    var request = HTTPClientRequest(url: (base.hasSuffix("/") ? String(base.dropLast()) : base) + path)
-                    request.method = post ? .POST : .GET
-                    request.headers.add(name: "Authorization", value: "Bearer " + directory.token)
-                    do {
-                        let response = try await http.execute(request, timeout: timeout)
-                        let body = try await response.body.collect(upTo: 4 << 20)
-                        return (node, .success(WebhookRelay.Answer(status: Int(response.status.code), body: Array(body.readableBytesView))))
-                    } catch {
-                        return (node, .failure(WebhookRelay.Unreachable(node: node, reason: "\(error)")))
-                    }
+                    do throws(WebhookRelay.Unreachable) {
+                        return (node, .success(try await call(node, post: post, path, directory: directory)))
+                    } catch { return (node, .failure(error)) }
                 }
             }
             var answers: [String: Result<WebhookRelay.Answer, WebhookRelay.Unreachable>] = [:]
             for await (node, answer) in group { answers[node] = answer }
             return answers
+        }
+    }
+
+    /// `GET path` (`POST`, with `post`) on `node`: its answer, whatever its status.
+    public func call(_ node: String, post: Bool = false, _ path: String, directory: ClusterDirectory) async throws(WebhookRelay.Unreachable) -> WebhookRelay.Answer {
+        guard let base = directory.urls[node] else {
+            throw WebhookRelay.Unreachable(node: node, reason: "not alive in the cluster (no lease) or no address published")
+        }
+        var request = HTTPClientRequest(url: (base.hasSuffix("/") ? String(base.dropLast()) : base) + path)
+        request.method = post ? .POST : .GET
+        request.headers.add(name: "Authorization", value: "Bearer " + directory.token)
+        do {
+            let response = try await http.execute(request, timeout: timeout)
+            let body = try await response.body.collect(upTo: 16 << 20)
+            return WebhookRelay.Answer(status: Int(response.status.code), body: Array(body.readableBytesView))
+        } catch {
+            throw WebhookRelay.Unreachable(node: node, reason: "\(error)")
         }
     }
 }

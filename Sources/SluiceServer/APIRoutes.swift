@@ -114,18 +114,12 @@ public enum APIRoutes {
             try listCampaigns(request, dispatcher: dispatcher)
         }
         read.get("campaigns/:id") { _, context in
-            let id = try campaignID(context)
-            guard let progress = try dispatcher.campaignProgress(id) else {
-                throw APIError(.notFound, code: .notFound, field: "id", message: "campaign \(id) does not exist")
+            switch try ClusterCampaignRoutes.reference(context, nodeID: dispatcher.configuration.nodeID) {
+            case .here(let id): return try await campaignDetail(id, dispatcher: dispatcher, cluster: directory)
+            case .on(let node, let id): return try await ClusterCampaignRoutes.forward("/cluster/campaigns/\(id)", to: node, source: directory)
             }
-            var json = campaignJSON(progress)
-            // What the nodes it was handed to made of it.
-            if let directory, progress.handedOver > 0 {
-                json["handed_over_to"] = await ClusterCampaignRoutes.handedOver(id, action: nil, source: directory)
-            }
-            return JSONBody.response(.ok, json)
         }
-        CampaignMessageRoutes.add(read: read, submit: submit, dispatcher: dispatcher, keys: keys, batchRecipients: campaignBatchRecipients)
+        CampaignMessageRoutes.add(read: read, submit: submit, dispatcher: dispatcher, keys: keys, batchRecipients: campaignBatchRecipients, cluster: directory)
         read.get("cluster") { _, _ in
             guard let cluster else {
                 throw APIError(.notFound, code: .notFound, message: "this node is not in a cluster (serve --cluster-etcd URL --node-id ID)")
@@ -142,7 +136,10 @@ public enum APIRoutes {
         }
         for (action, state) in [("pause", CampaignState.paused), ("resume", .active), ("cancel", .withdrawn)] {
             submit.post("campaigns/:id/\(action)") { _, context in
-                try await changeCampaign(try campaignID(context), to: state, action: action, dispatcher: dispatcher, cluster: directory)
+                switch try ClusterCampaignRoutes.reference(context, nodeID: dispatcher.configuration.nodeID) {
+                case .here(let id): return try await changeCampaign(id, to: state, action: action, dispatcher: dispatcher, cluster: directory)
+                case .on(let node, let id): return try await ClusterCampaignRoutes.forward("/cluster/campaigns/\(id)/\(action)", post: true, to: node, source: directory)
+                }
             }
         }
         // Last, so that it wraps only the not-found answer: a path routed for other
@@ -235,6 +232,20 @@ public enum APIRoutes {
         return CampaignID(raw)
     }
 
+    /// `GET /v1/campaigns/{id}`: the campaign; in a cluster with its node, and what the
+    /// nodes it was handed to made of it.
+    static func campaignDetail(_ id: CampaignID, dispatcher: Dispatcher, cluster: (any ClusterDirectorySource)?) async throws -> Response {
+        guard let progress = try dispatcher.campaignProgress(id) else {
+            throw APIError(.notFound, code: .notFound, field: "id", message: "campaign \(id) does not exist")
+        }
+        var json = campaignJSON(progress)
+        if let node = dispatcher.configuration.nodeID { json["node"] = node }
+        if let cluster, progress.handedOver > 0 {
+            json["handed_over_to"] = await ClusterCampaignRoutes.handedOver(id, action: nil, source: cluster)
+        }
+        return JSONBody.response(.ok, json)
+    }
+
     /// `POST /v1/campaigns/{id}/pause|resume|cancel`: 200 with the campaign; 409 when its
     /// state does not allow it (a streamed upload still arriving, an ended campaign).
     ///
@@ -249,8 +260,12 @@ public enum APIRoutes {
             // Handed over whole, it has nothing left here: the change is for the nodes that send it.
             if let cluster, let here = try dispatcher.campaignProgress(id), here.handedOver > 0 {
                 let there = await ClusterCampaignRoutes.handedOver(id, action: action, source: cluster)
-                if there.contains(where: { $0["campaigns"] != nil }) {
+                // Done there too (everything sent): as much a conflict as here.
+                let target = state == .withdrawn ? "cancelled" : state == .paused ? "paused" : "active"
+                let changed = there.contains { ($0["campaigns"] as? [[String: Any]] ?? []).contains { $0["state"] as? String == target } }
+                if changed {
                     var json = campaignJSON(here)
+                    if let node = dispatcher.configuration.nodeID { json["node"] = node }
                     json["handed_over_to"] = there
                     return JSONBody.response(.ok, json)
                 }
@@ -261,6 +276,7 @@ public enum APIRoutes {
         }
         guard let progress else { throw APIError(.notFound, code: .notFound, field: "id", message: "campaign \(id) does not exist") }
         var json = campaignJSON(progress)
+        if let node = dispatcher.configuration.nodeID { json["node"] = node }
         // Asked even with nothing handed over yet: a batch may be on its way.
         if let cluster { json["handed_over_to"] = await ClusterCampaignRoutes.handedOver(id, action: action, source: cluster) }
         return JSONBody.response(.ok, json)

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import NIOCore
+import SluiceCluster
 import SluiceCore
 import SluiceCrypto
 import SluiceEngine
@@ -17,18 +18,18 @@ enum CampaignMessageRoutes {
     static let csvPageMessages = 1_000
     static let retryFields: Set<String> = ["states", "codes"]
 
-    static func add(read: RouterGroup<BasicRequestContext>, submit: RouterGroup<BasicRequestContext>, dispatcher: Dispatcher, keys: APIKeyStore, batchRecipients: Int) {
+    static func add(
+        read: RouterGroup<BasicRequestContext>, submit: RouterGroup<BasicRequestContext>, dispatcher: Dispatcher, keys: APIKeyStore, batchRecipients: Int,
+        cluster: (any ClusterDirectorySource)? = nil
+    ) {
         read.get("campaigns/:id/messages") { request, context in
-            let id = try APIRoutes.campaignID(context)
-            let query = request.uri.queryParameters
-            let filter = try filter(query)
-            let limit = try limit(query)
-            let after = try cursor(query)
-            guard let page = try dispatcher.campaignMessages(id, after: after, filter: filter, limit: limit) else { throw unknown(id) }
-            return JSONBody.response(.ok, [
-                "messages": page.messages.map(messageJSON),
-                "next_cursor": page.next.map { $0.description as Any } ?? NSNull(),
-            ])
+            switch try ClusterCampaignRoutes.reference(context, nodeID: dispatcher.configuration.nodeID) {
+            case .here(let id):
+                return try messages(request, id: id, dispatcher: dispatcher)
+            case .on(let node, let id):
+                let query = request.uri.query.map { "?" + $0 } ?? ""
+                return try await ClusterCampaignRoutes.forward("/cluster/campaigns/\(id)/messages" + query, to: node, source: cluster)
+            }
         }
         read.get("campaigns/:id/messages.csv") { request, context in
             let id = try APIRoutes.campaignID(context)
@@ -54,6 +55,19 @@ enum CampaignMessageRoutes {
         submit.post("campaigns/:id/retry") { request, context in
             try await retry(request, context: context, dispatcher: dispatcher, keys: keys, batchRecipients: batchRecipients)
         }
+    }
+
+    /// A page of the campaign's messages, as the query asks.
+    static func messages(_ request: Request, id: CampaignID, dispatcher: Dispatcher) throws -> Response {
+        let query = request.uri.queryParameters
+        let filter = try filter(query)
+        let limit = try limit(query)
+        let after = try cursor(query)
+        guard let page = try dispatcher.campaignMessages(id, after: after, filter: filter, limit: limit) else { throw unknown(id) }
+        return JSONBody.response(.ok, [
+            "messages": page.messages.map(messageJSON),
+            "next_cursor": page.next.map { $0.description as Any } ?? NSNull(),
+        ])
     }
 
     static func unknown(_ id: CampaignID) -> APIError {

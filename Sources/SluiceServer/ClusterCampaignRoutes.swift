@@ -9,11 +9,30 @@ import SluiceEngine
 /// to still answers for it: its detail lists what the holders made of it, and pause,
 /// resume and cancel reach them too.
 ///
+/// Campaign ids are per node: in a cluster `/v1/campaigns/{id}` also takes `<node>:<id>`,
+/// and any node answers for a campaign of another by asking that node (`forward`), so a
+/// client behind a load balancer can follow what it submitted.
+///
 /// Between nodes (the cluster's secret): `GET /cluster/origins/{node}/{campaign}` → the
 /// campaigns here that send it, `POST /cluster/origins/{node}/{campaign}/{pause|resume|cancel}`
-/// → the same after the change.
+/// → the same after the change; `GET /cluster/campaigns/{id}[/messages]` and
+/// `POST /cluster/campaigns/{id}/{pause|resume|cancel}` → what `/v1/campaigns/{id}…` answers here.
 enum ClusterCampaignRoutes {
     static func add(to router: Router<BasicRequestContext>, dispatcher: Dispatcher, source: any ClusterDirectorySource) {
+        router.get("cluster/campaigns/:id") { request, context in
+            try ClusterHandoverRoute.authorize(request, token: await source.directory()?.token)
+            return try await APIRoutes.campaignDetail(try APIRoutes.campaignID(context), dispatcher: dispatcher, cluster: source)
+        }
+        router.get("cluster/campaigns/:id/messages") { request, context in
+            try ClusterHandoverRoute.authorize(request, token: await source.directory()?.token)
+            return try CampaignMessageRoutes.messages(request, id: try APIRoutes.campaignID(context), dispatcher: dispatcher)
+        }
+        for (action, state) in actions {
+            router.post("cluster/campaigns/:id/\(action)") { request, context in
+                try ClusterHandoverRoute.authorize(request, token: await source.directory()?.token)
+                return try await APIRoutes.changeCampaign(try APIRoutes.campaignID(context), to: state, action: action, dispatcher: dispatcher, cluster: source)
+            }
+        }
         router.get("cluster/origins/:node/:campaign") { request, context in
             let origin = try await authorizedOrigin(request, context, source: source)
             return JSONBody.response(.ok, ["campaigns": try campaigns(of: origin, dispatcher: dispatcher).map(APIRoutes.campaignJSON)])
@@ -33,6 +52,37 @@ enum ClusterCampaignRoutes {
     }
 
     static let actions: [(String, CampaignState)] = [("pause", .paused), ("resume", .active), ("cancel", .withdrawn)]
+
+    /// A campaign as a `/v1/campaigns/{id}` path names it.
+    enum Reference {
+        case here(CampaignID)
+        case on(node: String, CampaignID)
+    }
+
+    /// `7`, or in a cluster `<node>:7` (this node's id, or another's); 404 otherwise.
+    static func reference(_ context: BasicRequestContext, nodeID: String?) throws -> Reference {
+        let text = try context.parameters.require("id")
+        guard text.contains(":") else { return .here(try APIRoutes.campaignID(context)) }
+        guard let nodeID else {
+            throw APIError(.notFound, code: .notFound, field: "id", message: "campaign '\(text)' does not exist (<node>:<id> names a campaign in a cluster; this node is in none)")
+        }
+        guard let origin = CampaignOrigin(text), ClusterConfiguration.isNodeID(origin.node) else {
+            throw APIError(.notFound, code: .notFound, field: "id", message: "campaign '\(text)' does not exist (ids are positive integers, or <node>:<id>)")
+        }
+        return origin.node == nodeID ? .here(origin.campaign) : .on(node: origin.node, origin.campaign)
+    }
+
+    /// Asks `node`, which has the campaign, and answers what it answered.
+    static func forward(_ path: String, post: Bool = false, to node: String, source: (any ClusterDirectorySource)?) async throws -> Response {
+        guard let directory = await source?.directory() else {
+            throw APIError(.serviceUnavailable, code: .clusterUnavailable, message: "this node has not joined its cluster yet; try again shortly")
+        }
+        let answer: WebhookRelay.Answer
+        do { answer = try await PeerCalls().call(node, post: post, path, directory: directory) } catch {
+            throw APIError(.serviceUnavailable, code: .clusterUnavailable, message: "the campaign is node \(node)'s, which did not answer: \(error.reason)")
+        }
+        return CampaignIntakeRoute.response(HTTPResponse.Status(code: answer.status), answer.body)
+    }
 
     private static func authorizedOrigin(_ request: Request, _ context: BasicRequestContext, source: any ClusterDirectorySource) async throws -> CampaignOrigin {
         try ClusterHandoverRoute.authorize(request, token: await source.directory()?.token)

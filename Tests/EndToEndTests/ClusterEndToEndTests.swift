@@ -212,7 +212,7 @@ struct ClusterEndToEndTests {
     /// status). Judged on both journals: a's messages all end read, b's stay handed over.
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: etcd), "needs Debian's etcd-server (scripts/bootstrap installs it)"))
     func statusesPostedToOneNodeReachTheNodeThatSentTheMessage() async throws {
-        let (root, etcd, stack, (a, apiA, idA), (b, apiB, _)) = try await twoNodesWebhooksToB("cluster-status")
+        let (root, etcd, stack, (a, apiA, idA), (b, apiB, idB)) = try await twoNodesWebhooksToB("cluster-status")
         let e2e = DispatchEndToEndTests()
 
         let own = try await e2e.postCampaign(apiA, sender: Self.phone, count: 100, firstRecipient: 966_593_000_000)
@@ -258,6 +258,21 @@ struct ClusterEndToEndTests {
         let countsOnA = (try jsonObject(onA.body))["counts"] as? [String: Any] ?? [:]
         #expect(arrived == arrivedAtCancel && arrived < 2_500, "nothing of it goes after the cancel: \(arrivedAtCancel) → \(arrived)")
         #expect((countsOnA["cancelled"] as? NSNumber)?.intValue == 2_500 - arrived, "\(countsOnA)")
+
+        // Any node answers for another's campaign, named <node>:<id>: a asks b.
+        let viaA = try await http("GET", "\(apiA)/v1/campaigns/\(idB):\(given.id)", key: admin)
+        let seenViaA = try jsonObject(viaA.body)
+        #expect(viaA.status == 200 && seenViaA["node"] as? String == idB && seenViaA["id"] as? String == given.id, "\(viaA)")
+        #expect(((seenViaA["counts"] as? [String: Any])?["handed_over"] as? NSNumber)?.intValue == 100, "\(viaA)")
+        let pageViaA = try jsonObject(try await http("GET", "\(apiA)/v1/campaigns/\(idB):\(given.id)/messages?limit=5&state=handed_over", key: admin).body)
+        #expect((pageViaA["messages"] as? [[String: Any]])?.count == 5 && pageViaA["next_cursor"] is String, "\(pageViaA)")
+        let ownQualified = try jsonObject(try await http("GET", "\(apiA)/v1/campaigns/\(idA):\(own.id)", key: admin).body)
+        #expect(ownQualified["node"] as? String == idA && ownQualified["id"] as? String == own.id)
+        // Finished everywhere: cancelling it from a is a conflict, as on b.
+        let late = try await http("POST", "\(apiA)/v1/campaigns/\(idB):\(given.id)/cancel", key: admin)
+        #expect(late.status == 409, "\(late)")
+        let nowhere = try await http("GET", "\(apiA)/v1/campaigns/zz:1", key: admin)
+        #expect(nowhere.status == 503, "\(nowhere)")
 
         await finish([a, b], stack, etcd, root: root)
     }

@@ -283,12 +283,14 @@ enum CampaignIntakeRoute {
         notes: [IdempotencyRecord] = []
     ) async throws -> Response {
         let receipt = upload.receipt
-        let json: [String: Any] = [
+        var json: [String: Any] = [
             "id": receipt.id.description,
             "accepted": receipt.accepted,
             "rejected_count": receipt.rejectedCount,
             "rejected": receipt.rejections.map { [position: $0.position, "reason": $0.reason] as [String: Any] },
         ]
+        // Ids are per node: any node finds it as `<node>:<id>`.
+        if let node = dispatcher.configuration.nodeID { json["node"] = node }
         let body = try Array(JSONSerialization.data(withJSONObject: json, options: [.sortedKeys, .withoutEscapingSlashes]))
         let record = claim.map {
             IdempotencyRecord(
