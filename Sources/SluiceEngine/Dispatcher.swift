@@ -23,6 +23,8 @@ public final class Dispatcher: Sendable {
     let logger: Logger
     private let shutdownState = ShutdownState()
     private let lastPurge = Locked<Int64>(0)
+    /// Numbers whose new fencing token is being journaled (`setOwnership`).
+    let fencingWrites = Locked<Set<String>>([])
     /// Where the status deadline's scan of the messages stands.
     let deadlineSweep = Locked<DeadlineSweep>(DeadlineSweep())
 

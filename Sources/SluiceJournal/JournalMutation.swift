@@ -11,6 +11,9 @@ public enum JournalMutation: Sendable {
     /// campaigns is `receiving` (checked in the deleting transaction: nothing can be
     /// orphaned). Result `deletedSender`, nil for an unknown number.
     case deleteSender(phoneNumberID: String)
+    /// In a cluster: the ownership the node takes the number under (`SenderRecord.fencing`),
+    /// journaled before it sends under it. Fails with `invalidField` for an unknown number.
+    case setSenderFencing(phoneNumberID: String, SenderFencing)
     /// A new campaign: assigns its `CampaignID` and contiguous `MessageID`s, all `queued`.
     case createCampaign(sender: SenderID, message: [UInt8], createdMilliseconds: Int64, recipients: [NewMessage], options: CampaignOptions = .standard)
     /// Later chunks of a streamed campaign: more contiguous ids, all `queued`.
@@ -103,7 +106,7 @@ public enum JournalMutation: Sendable {
     /// Records this mutation writes, for the per-transaction cap.
     var recordCount: Int {
         switch self {
-        case .putSender, .deleteSender, .createAPIKey, .revokeAPIKey, .beginCampaign, .completeCampaign, .putIdempotency, .createSubscription, .setCampaignState: 1
+        case .putSender, .deleteSender, .setSenderFencing, .createAPIKey, .revokeAPIKey, .beginCampaign, .completeCampaign, .putIdempotency, .createSubscription, .setCampaignState: 1
         case .storeUpload, .recordMediaUpload: 2
         case .endMessages(_, _, let max, _): max
         case .cancelCampaign(_, let discardMax, _), .deleteSubscription(_, let discardMax): 1 + discardMax

@@ -18,6 +18,13 @@ extension JournalWriter {
                 results.append(.sender(try putSender(record, txn, &s)))
             case .deleteSender(let phoneNumberID):
                 results.append(.deletedSender(try deleteSender(phoneNumberID, txn, &s)))
+            case let .setSenderFencing(phoneNumberID, fencing):
+                guard var record = try storedSender(phoneNumberID, txn) else {
+                    throw JournalError.invalidField(field: "phoneNumberID", reason: "no sender \(phoneNumberID) to record an ownership of")
+                }
+                record.fencing = fencing
+                _ = try putSender(record, txn, &s)
+                results.append(.done)
             case let .createCampaign(sender, message, created, recipients, options):
                 guard s.senderPhones[sender] != nil else { throw JournalError.unknownSender(sender) }
                 guard message.count <= Self.campaignMessageBytesMax else {
@@ -264,6 +271,8 @@ extension JournalWriter {
                 throw JournalError.senderIDConflict(record.id, phoneNumberID: record.phoneNumberID)
             }
             record.id = existing
+            // The ownership is the cluster's doing, not the writer's of the rest.
+            if record.fencing == nil { record.fencing = try storedSender(record.phoneNumberID, txn)?.fencing }
         } else {
             if record.id.rawValue == 0 {
                 record.id = SenderID(s.nextSenderID)
@@ -286,6 +295,16 @@ extension JournalWriter {
         }
         if record.customerWindow == .enforce { s.windowEnforced.insert(record.id) } else { s.windowEnforced.remove(record.id) }
         return record.id
+    }
+
+    /// The sender as stored, read in this transaction.
+    func storedSender(_ phoneNumberID: String, _ txn: borrowing Transaction) throws -> SenderRecord? {
+        try Array(phoneNumberID.utf8).withUnsafeBytes { key -> SenderRecord? in
+            guard let bytes = try txn.get(tables.senders, key) else { return nil }
+            do { return try SenderCodec.read(phoneNumberID: phoneNumberID, bytes, cipher) } catch {
+                throw JournalError(record: error, path: path, table: Schema.senders, key: phoneNumberID)
+            }
+        }
     }
 
     // MARK: Messages

@@ -343,6 +343,8 @@ public enum APIRoutes {
         if let reason = record.pauseReason { json["pause_reason"] = reason }
         if let group = record.group { json["group"] = group }
         json["display_phone_number"] = record.displayPhoneNumber.map { $0 as Any } ?? NSNull()
+        // In a cluster: the ownership this node last sent for it under.
+        if let f = record.fencing { json["fencing"] = ["token": f.token, "since": APIKeyRoutes.timestamp(f.sinceMilliseconds)] as [String: Any] }
         return json
     }
 

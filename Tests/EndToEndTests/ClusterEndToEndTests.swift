@@ -190,6 +190,19 @@ struct ClusterEndToEndTests {
         #expect(takeover >= 5 && takeover <= 16, "taken over after the dead node's lease lapsed (10 s TTL): \(takeover) s")
         let fenced = Self.fencingNeverGoesBack(try readArrivals(stack.record).filter { $0.phoneNumberID == Self.phone })
         #expect(fenced.ok && fenced.tokens.count >= 2, "no request of an earlier ownership after one of a later: \(fenced)")
+        // Each holder journaled the ownership it sent under: the dead one its own, the successor the last.
+        func journaledToken(_ api: String) async throws -> Int64? {
+            let sender = try jsonObject(try await http("GET", "\(api)/v1/senders/\(Self.phone)", key: DispatchEndToEndTests.adminKey).body)
+            return ((sender["fencing"] as? [String: Any])?["token"] as? NSNumber)?.int64Value
+        }
+        let successorToken = try await journaledToken(apis[successor]!)
+        let returnedToken = try await journaledToken(returnedAPI)
+        // (The returned node may have the number back by now, under a newer token: placement's choice.)
+        let journaled = [successorToken, returnedToken].compactMap { $0 }
+        let newestSeen = fenced.tokens.max() ?? .max
+        #expect(
+            journaled.count == 2 && journaled.allSatisfy { fenced.tokens.contains($0) || $0 > newestSeen } && (journaled.max() ?? 0) >= newestSeen,
+            "journaled \(journaled); at the mock \(fenced.tokens.sorted())")
         let handed = (try await counts(returnedAPI, own.id)["handed_over"] as? NSNumber)?.intValue ?? 0
         print("cluster: 3 nodes; takeover by \(successor) \(String(format: "%.1f", takeover)) s after SIGKILL of \(holderID) (\(sentBeforeKill) of 600 sent before it), \(handed) handed over on return, \(duplicates) duplicate(s), peak \(peak)/s at tier \(Self.tier)")
 

@@ -73,6 +73,25 @@ struct CodecTests {
         #expect(try sb.withUnsafeBytes { try SenderCodec.read(phoneNumberID: s.phoneNumberID, $0, cipher) } == s)
         #expect(try sb.withUnsafeBytes { try SenderCodec.readID($0) } == s.id)
 
+        // An ownership; format 2 (before it) reads without one.
+        var owned = s
+        owned.pauseReason = nil
+        owned.fencing = SenderFencing(token: 1 << 40, sinceMilliseconds: 1_750_000_000_000)
+        var ob = [UInt8](repeating: 0, count: SenderCodec.size(owned, cipher))
+        ob.withUnsafeMutableBytes { SenderCodec.write(owned, cipher, to: $0.baseAddress!) }
+        #expect(try ob.withUnsafeBytes { try SenderCodec.read(phoneNumberID: s.phoneNumberID, $0, cipher) } == owned)
+        var plain = owned
+        plain.fencing = nil
+        var pb = [UInt8](repeating: 0, count: SenderCodec.size(plain, cipher))
+        pb.withUnsafeMutableBytes { SenderCodec.write(plain, cipher, to: $0.baseAddress!) }
+        var format2 = pb
+        format2[0] = 2
+        format2.remove(at: 18)  // the second flags byte, right after the header when nothing optional precedes it
+        #expect(try format2.withUnsafeBytes { try SenderCodec.read(phoneNumberID: s.phoneNumberID, $0, cipher) } == plain)
+        var unknown = pb
+        unknown[18] = 2
+        #expect(throws: ByteReader.Short.self) { try unknown.withUnsafeBytes { try SenderCodec.read(phoneNumberID: s.phoneNumberID, $0, cipher) } }
+
         for secret in ["app-secret-0123", ""] {
             var withSecret = s
             withSecret.appSecret = secret
@@ -326,8 +345,8 @@ struct SenderLimitCodecTests {
         let read = try bytes.withUnsafeBytes { try SenderCodec.read(phoneNumberID: "1066", $0, cipher) }
         #expect(read == s)
         #expect(read.messagingLimit == nil && read.group == nil)
-        // Without the new fields the codec still writes exactly that layout.
-        #expect(SenderCodec.size(s, cipher) == bytes.count)
+        // Without the new fields the codec writes that layout and the second flags byte (format 3).
+        #expect(SenderCodec.size(s, cipher) == bytes.count + 1)
     }
 
     @Test func aFormat1RecordStillReads() throws {

@@ -146,6 +146,30 @@ struct JournalTests {
         }
     }
 
+    @Test("a number's ownership is journaled with it, kept when the rest of the sender is written, and refused for an unknown number")
+    func senderFencing() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let journal = try Journal(directory: dir.path, configuration: configuration())
+        defer { journal.close() }
+        let a = SenderRecord(id: SenderID(0), phoneNumberID: "111", tierMessagesPerSecond: 80, accessToken: "t1")
+        _ = try await journal.apply([.putSender(a)])
+        let owned = SenderFencing(token: 4_711, sinceMilliseconds: now)
+        #expect(try await journal.apply([.setSenderFencing(phoneNumberID: "111", owned)]).results == [.done])
+        #expect(try journal.sender(phoneNumberID: "111")?.fencing == owned)
+        // An operator's PUT (a record without it) changes the tier, not the ownership.
+        var faster = a
+        faster.tierMessagesPerSecond = 250
+        _ = try await journal.apply([.putSender(faster)])
+        let stored = try #require(try journal.sender(phoneNumberID: "111"))
+        #expect(stored.tierMessagesPerSecond == 250 && stored.fencing == owned)
+        // A later ownership replaces it.
+        let later = SenderFencing(token: 5_000, sinceMilliseconds: now + 1)
+        _ = try await journal.apply([.setSenderFencing(phoneNumberID: "111", later)])
+        #expect(try journal.sender(phoneNumberID: "111")?.fencing == later)
+        await #expect(throws: JournalError.self) { try await journal.apply([.setSenderFencing(phoneNumberID: "999", later)]) }
+    }
+
     @Test("apply, close, reopen: everything is there; in_flight becomes in_doubt once")
     func durabilityAndRecovery() async throws {
         let dir = TemporaryDirectory()

@@ -7,6 +7,7 @@ import Logging
 import SluiceCore
 import SluiceEngine
 @testable import SluiceServer
+import SluiceTestSupport
 import Testing
 
 /// A backlog handed from one node to the node that holds its number: two real
@@ -227,6 +228,27 @@ import Testing
             let there = try holder.newestCampaigns(limit: 10)
             let progress = try #require(try origin.campaignProgress(receipt.id))
             #expect(handed == 0 && there.isEmpty && progress.handedOver == 0 && progress.queued == 30)
+        }
+    }
+
+    @Test("a new ownership is journaled with its number before anything is sent under it")
+    func aNewOwnershipIsJournaledBeforeItIsUsed() async throws {
+        try await withNodes { origin, _, _ in
+            func owned() -> Bool { origin.senderSnapshots().first { $0.phoneNumberID == "777" }?.owned == true }
+            let deadline = origin.clock.now() + 60_000_000_000
+            try origin.setOwnership(["777": deadline], fencing: ["777": 42])
+            try await eventually("the token journaled", within: 5) { try origin.sender(phoneNumberID: "777")?.fencing?.token == 42 }
+            // Durable now, but the round that journaled it did not hand the number over.
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(!owned())
+            // The next round does; the same token is not journaled again.
+            let since = try origin.sender(phoneNumberID: "777")?.fencing?.sinceMilliseconds
+            try origin.setOwnership(["777": deadline], fencing: ["777": 42])
+            try await eventually("held", within: 5) { owned() }
+            #expect(try origin.sender(phoneNumberID: "777")?.fencing?.sinceMilliseconds == since)
+            // Without a token (outside a cluster's rounds, as the tests do) it is held at once.
+            try origin.setOwnership(["778": deadline])
+            try await eventually("778 held", within: 5) { origin.senderSnapshots().first { $0.phoneNumberID == "778" }?.owned == true }
         }
     }
 

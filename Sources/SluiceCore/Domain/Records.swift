@@ -268,6 +268,18 @@ public struct FailureCounts: Sendable, Equatable {
     public var total: UInt64 { entries.reduce(0) { $0 + $1.count } }
 }
 
+/// An ownership of a number in a cluster: the etcd revision at which its owner key was
+/// created (every request sent under it carries the token), and when this node took it.
+public struct SenderFencing: Sendable, Equatable {
+    public var token: Int64
+    public var sinceMilliseconds: Int64
+
+    public init(token: Int64, sinceMilliseconds: Int64) {
+        self.token = token
+        self.sinceMilliseconds = sinceMilliseconds
+    }
+}
+
 /// A sending phone number and its rate tier.
 public struct SenderRecord: Sendable, Equatable {
     public var id: SenderID
@@ -294,11 +306,15 @@ public struct SenderRecord: Sendable, Equatable {
     /// The number as people dial it (`display_phone_number`, digits): how WhatsApp names it
     /// in account webhooks. Learnt from the number's first message or status webhook.
     public var displayPhoneNumber: String?
+    /// In a cluster: the ownership this node last took the number under, journaled before
+    /// it sends under it. Kept by the journal across other writes of the sender.
+    public var fencing: SenderFencing?
 
     public init(
         id: SenderID, phoneNumberID: String, tierMessagesPerSecond: Double, burst: UInt32 = 1, accessToken: String, paused: Bool = false,
         pauseReason: String? = nil, appSecret: String? = nil, messagingLimit: Int? = nil, group: String? = nil,
-        customerWindow: CustomerWindowPolicy = .off, optOutKeywords: [String]? = nil, displayPhoneNumber: String? = nil
+        customerWindow: CustomerWindowPolicy = .off, optOutKeywords: [String]? = nil, displayPhoneNumber: String? = nil,
+        fencing: SenderFencing? = nil
     ) {
         self.id = id
         self.phoneNumberID = phoneNumberID
@@ -313,6 +329,7 @@ public struct SenderRecord: Sendable, Equatable {
         self.customerWindow = customerWindow
         self.optOutKeywords = optOutKeywords
         self.displayPhoneNumber = displayPhoneNumber
+        self.fencing = fencing
     }
 
     /// The keywords an incoming message is matched against.

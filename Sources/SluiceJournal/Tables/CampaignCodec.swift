@@ -173,18 +173,23 @@ enum CampaignCodec {
 
 /// `senders` value (the key is the UTF-8 `phoneNumberID`):
 ///
-///     0 u8 format (2)   1 u32 id   5 u64 tier (Double bits)   13 u32 burst
+///     0 u8 format (3)   1 u32 id   5 u64 tier (Double bits)   13 u32 burst
 ///     17 u8 flags (1 paused, 2 pauseReason, 4 appSecret, 8 messagingLimit, 16 group,
 ///                  32 customer window enforced, 64 optOutKeywords, 128 displayPhoneNumber)
 ///     18 [pauseReason]  (u16 length + UTF-8)   [messagingLimit]  (u32)   [group]  (u16 length + UTF-8)
 ///     [optOutKeywords]  (u16 count, then u16 length + UTF-8 each)   [displayPhoneNumber]  (u16 length + UTF-8)
+///     u8 more flags (1 fencing)   [fencing]  (i64 token, i64 since ms)
 ///     then sealed: accessToken, [appSecret]  (u16 length + UTF-8 each)
+///
+/// Format 2 has no more flags nor fencing.
 ///
 /// Records written before the messaging limit have neither flag 8 nor 16 and read as
 /// unlimited and ungrouped. Format 1 (before encryption): accessToken, [pauseReason],
 /// [appSecret] in the clear; read only.
 enum SenderCodec {
-    static let format: UInt8 = 2
+    static let format: UInt8 = 3
+    /// No fencing.
+    static let displayFormat: UInt8 = 2
     static let clearFormat: UInt8 = 1
     /// LMDB's default maximum key size.
     static let phoneNumberIDBytesMax = 511
@@ -196,7 +201,7 @@ enum SenderCodec {
     static func size(_ s: SenderRecord, _ cipher: RecordCipher) -> Int {
         18 + (s.pauseReason.map { 2 + $0.utf8.count } ?? 0) + (s.messagingLimit == nil ? 0 : 4) + (s.group.map { 2 + $0.utf8.count } ?? 0)
             + (s.optOutKeywords.map { 2 + $0.reduce(0) { $0 + 2 + $1.utf8.count } } ?? 0) + (s.displayPhoneNumber.map { 2 + $0.utf8.count } ?? 0)
-            + cipher.sealedCount(sealedFieldsCount(s))
+            + 1 + (s.fencing == nil ? 0 : 16) + cipher.sealedCount(sealedFieldsCount(s))
     }
 
     static func write(_ s: SenderRecord, _ cipher: RecordCipher, to base: UnsafeMutableRawPointer) {
@@ -216,6 +221,11 @@ enum SenderCodec {
             for k in keywords { w.string(k) }
         }
         if let display = s.displayPhoneNumber { w.string(display) }
+        w.u8(s.fencing == nil ? 0 : 1)
+        if let fencing = s.fencing {
+            w.i64(fencing.token)
+            w.i64(fencing.sinceMilliseconds)
+        }
         Array(s.phoneNumberID.utf8).withUnsafeBytes { key in
             cipher.seal(&w, .senders, key: key) { w in
                 w.string(s.accessToken)
@@ -232,14 +242,14 @@ enum SenderCodec {
     static func readID(_ bytes: UnsafeRawBufferPointer) throws(ByteReader.Short) -> SenderID {
         var r = ByteReader(bytes)
         let format = try r.u8()
-        guard format == Self.format || format == clearFormat else { throw ByteReader.Short() }
+        guard format == Self.format || format == displayFormat || format == clearFormat else { throw ByteReader.Short() }
         return SenderID(try r.u32())
     }
 
     static func read(phoneNumberID: String, _ bytes: UnsafeRawBufferPointer, _ cipher: RecordCipher) throws(ByteReader.Short) -> SenderRecord {
         var r = ByteReader(bytes)
         let format = try r.u8()
-        guard format == Self.format || format == clearFormat else { throw ByteReader.Short() }
+        guard format == Self.format || format == displayFormat || format == clearFormat else { throw ByteReader.Short() }
         let id = SenderID(try r.u32())
         let tier = Double(bitPattern: try r.u64())
         let burst = try r.u32()
@@ -251,6 +261,7 @@ enum SenderCodec {
         var group: String?
         var keywords: [String]?
         var display: String?
+        var fencing: SenderFencing?
         if format == clearFormat {
             token = try r.string()
             reason = flags & 2 != 0 ? try r.string() : nil
@@ -266,6 +277,11 @@ enum SenderCodec {
                 keywords = list
             }
             if flags & 128 != 0 { display = try r.string() }
+            if format >= Self.format {
+                let more = try r.u8()
+                guard more & ~1 == 0 else { throw ByteReader.Short() }
+                if more & 1 != 0 { fencing = SenderFencing(token: try r.i64(), sinceMilliseconds: try r.i64()) }
+            }
             let section = r.rest()
             let opened = try cipher.open(section, .senders, keyBytes: Array(phoneNumberID.utf8)) { plain throws(ByteReader.Short) -> (String, String?) in
                 guard let plain else { return (RecordCipher.placeholder, flags & 4 != 0 ? RecordCipher.placeholder : nil) }
@@ -282,6 +298,6 @@ enum SenderCodec {
         return SenderRecord(
             id: id, phoneNumberID: phoneNumberID, tierMessagesPerSecond: tier, burst: burst,
             accessToken: token, paused: flags & 1 != 0, pauseReason: reason, appSecret: secret, messagingLimit: limit, group: group,
-            customerWindow: flags & 32 != 0 ? .enforce : .off, optOutKeywords: keywords, displayPhoneNumber: display)
+            customerWindow: flags & 32 != 0 ? .enforce : .off, optOutKeywords: keywords, displayPhoneNumber: display, fencing: fencing)
     }
 }
