@@ -32,14 +32,33 @@ public struct PeerCalls: Sendable {
         }
     }
 
+    /// `GET path` on `node`, its body left to stream (within `timeout`, body included).
+    public func open(_ node: String, _ path: String, directory: ClusterDirectory) async throws(WebhookRelay.Unreachable) -> HTTPClientResponse {
+        guard let base = directory.urls[node] else {
+            throw WebhookRelay.Unreachable(node: node, reason: "not alive in the cluster (no lease) or no address published")
+        }
+        var request = HTTPClientRequest(url: (base.hasSuffix("/") ? String(base.dropLast()) : base) + path)
+        request.headers.add(name: "Authorization", value: "Bearer " + directory.token)
+        do { return try await http.execute(request, timeout: timeout) } catch {
+            throw WebhookRelay.Unreachable(node: node, reason: "\(error)")
+        }
+    }
+
     /// `GET path` (`POST`, with `post`) on `node`: its answer, whatever its status.
-    public func call(_ node: String, post: Bool = false, _ path: String, directory: ClusterDirectory) async throws(WebhookRelay.Unreachable) -> WebhookRelay.Answer {
+    public func call(
+        _ node: String, post: Bool = false, _ path: String, body: [UInt8]? = nil, headers: [String: String] = [:], directory: ClusterDirectory
+    ) async throws(WebhookRelay.Unreachable) -> WebhookRelay.Answer {
         guard let base = directory.urls[node] else {
             throw WebhookRelay.Unreachable(node: node, reason: "not alive in the cluster (no lease) or no address published")
         }
         var request = HTTPClientRequest(url: (base.hasSuffix("/") ? String(base.dropLast()) : base) + path)
         request.method = post ? .POST : .GET
         request.headers.add(name: "Authorization", value: "Bearer " + directory.token)
+        for (name, value) in headers.sorted(by: { $0.key < $1.key }) { request.headers.add(name: name, value: value) }
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
         do {
             let response = try await http.execute(request, timeout: timeout)
             let body = try await response.body.collect(upTo: 16 << 20)

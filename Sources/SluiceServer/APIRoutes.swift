@@ -77,7 +77,7 @@ public enum APIRoutes {
         OpenAPIRoutes.add(to: router)
         DashboardRoutes.add(to: router)
         if let cluster { ClusterHandoverRoute.add(to: router, dispatcher: dispatcher, cluster: cluster, batchRecipients: campaignBatchRecipients) }
-        if let directory { ClusterCampaignRoutes.add(to: router, dispatcher: dispatcher, source: directory) }
+        if let directory { ClusterCampaignRoutes.add(to: router, dispatcher: dispatcher, source: directory, batchRecipients: campaignBatchRecipients) }
         // One group per scope over the same `/v1` prefix: each route sits in its scope's.
         let admin = router.group("v1").add(middleware: APIKeyMiddleware(keys: keys, scope: .admin))
         let submit = router.group("v1").add(middleware: APIKeyMiddleware(keys: keys, scope: .submit))

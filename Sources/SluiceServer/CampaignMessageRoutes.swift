@@ -32,29 +32,55 @@ enum CampaignMessageRoutes {
             }
         }
         read.get("campaigns/:id/messages.csv") { request, context in
-            let id = try APIRoutes.campaignID(context)
-            let filter = try filter(request.uri.queryParameters)
-            // The first page before the 200: an unknown campaign is a 404, not an empty file.
-            guard let first = try dispatcher.campaignMessages(id, after: nil, filter: filter, limit: csvPageMessages) else { throw unknown(id) }
-            var headers = HTTPFields()
-            headers[.contentType] = "text/csv; charset=utf-8"
-            headers[.contentDisposition] = "attachment; filename=\"campaign-\(id)-messages.csv\""
-            return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-                try await writer.write(ByteBuffer(string: csvHeader))
-                var page = first
-                while true {
-                    var text = ""
-                    for m in page.messages { text += csvRow(m) }
-                    if !text.isEmpty { try await writer.write(ByteBuffer(string: text)) }
-                    guard let next = page.next, let following = try dispatcher.campaignMessages(id, after: next, filter: filter, limit: csvPageMessages) else { break }
-                    page = following
-                }
-                try await writer.finish(nil)
-            })
+            switch try ClusterCampaignRoutes.reference(context, nodeID: dispatcher.configuration.nodeID) {
+            case .here(let id):
+                return try csv(request, id: id, dispatcher: dispatcher)
+            case .on(let node, let id):
+                let query = request.uri.query.map { "?" + $0 } ?? ""
+                return try await ClusterCampaignRoutes.forwardStream("/cluster/campaigns/\(id)/messages.csv" + query, to: node, source: cluster)
+            }
         }
         submit.post("campaigns/:id/retry") { request, context in
-            try await retry(request, context: context, dispatcher: dispatcher, keys: keys, batchRecipients: batchRecipients)
+            switch try ClusterCampaignRoutes.reference(context, nodeID: dispatcher.configuration.nodeID) {
+            case .here(let id):
+                let key = try CampaignIntakeRoute.idempotencyKey(request.headers[CampaignIntakeRoute.idempotencyKeyHeader])
+                let scope = try key.map { _ in try keys.authenticate(authorizationHeader: request.headers[.authorization]).id }
+                return try await retry(request, source: id, key: key, scope: scope, dispatcher: dispatcher, batchRecipients: batchRecipients)
+            case .on(let node, let id):
+                // The retry is made where the campaign is; its key stays the caller's.
+                let key = try CampaignIntakeRoute.idempotencyKey(request.headers[CampaignIntakeRoute.idempotencyKeyHeader])
+                var headers: [String: String] = [:]
+                if let key {
+                    headers[CampaignIntakeRoute.idempotencyKeyHeader.rawName] = key
+                    headers[ClusterCampaignRoutes.callerHeader.rawName] = try keys.authenticate(authorizationHeader: request.headers[.authorization]).id
+                }
+                let body = try await JSONBody.collect(request, limitBytes: retryBodyBytesMax)
+                return try await ClusterCampaignRoutes.forward(
+                    "/cluster/campaigns/\(id)/retry", post: true, body: Array(body.readableBytesView), headers: headers, to: node, source: cluster)
+            }
         }
+    }
+
+    /// Every message of the campaign the query asks for, as CSV, streamed a page at a time.
+    static func csv(_ request: Request, id: CampaignID, dispatcher: Dispatcher) throws -> Response {
+        let filter = try filter(request.uri.queryParameters)
+        // The first page before the 200: an unknown campaign is a 404, not an empty file.
+        guard let first = try dispatcher.campaignMessages(id, after: nil, filter: filter, limit: csvPageMessages) else { throw unknown(id) }
+        var headers = HTTPFields()
+        headers[.contentType] = "text/csv; charset=utf-8"
+        headers[.contentDisposition] = "attachment; filename=\"campaign-\(id)-messages.csv\""
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            try await writer.write(ByteBuffer(string: csvHeader))
+            var page = first
+            while true {
+                var text = ""
+                for m in page.messages { text += csvRow(m) }
+                if !text.isEmpty { try await writer.write(ByteBuffer(string: text)) }
+                guard let next = page.next, let following = try dispatcher.campaignMessages(id, after: next, filter: filter, limit: csvPageMessages) else { break }
+                page = following
+            }
+            try await writer.finish(nil)
+        })
     }
 
     /// A page of the campaign's messages, as the query asks.
@@ -160,9 +186,13 @@ enum CampaignMessageRoutes {
     /// `POST /v1/campaigns/{id}/retry`: a new campaign of the source's messages in
     /// `states` (default failed and unknown) with one of `codes` (default any), answered
     /// like a submission (202 `{id, accepted, …}`), idempotent with `Idempotency-Key`.
-    static func retry(_ request: Request, context: BasicRequestContext, dispatcher: Dispatcher, keys: APIKeyStore, batchRecipients: Int) async throws -> Response {
-        let source = try APIRoutes.campaignID(context)
-        let buffer = try await JSONBody.collect(request, limitBytes: 64 * 1024)
+    static let retryBodyBytesMax = 64 * 1024
+
+    /// `key` is the request's `Idempotency-Key`, kept under `scope` (the caller's key id).
+    static func retry(
+        _ request: Request, source: CampaignID, key: String?, scope: String?, dispatcher: Dispatcher, batchRecipients: Int
+    ) async throws -> Response {
+        let buffer = try await JSONBody.collect(request, limitBytes: retryBodyBytesMax)
         // No body: the defaults.
         let body = buffer.readableBytes == 0 ? [:] : try JSONBody.object(buffer)
         try KnownFields.check(body, retryFields)
@@ -186,14 +216,12 @@ enum CampaignMessageRoutes {
                 filter.codes.insert(code)
             }
         }
-        let key = try CampaignIntakeRoute.idempotencyKey(request.headers[CampaignIntakeRoute.idempotencyKeyHeader])
         let hasher = key.map { _ in SHA256Hasher() }
         hasher?.update(Array("retry \(source)\n".utf8))
         hasher?.update(Array(buffer.readableBytesView))
         let digest = hasher?.finish() ?? []
         var claim: CampaignIntakeRoute.Claim?
-        if let key {
-            let caller = try keys.authenticate(authorizationHeader: request.headers[.authorization]).id
+        if let key, let caller = scope {
             claim = CampaignIntakeRoute.Claim(scope: caller, key: key)
             if let stored = try dispatcher.idempotencyRecord(scope: caller, key: key) { return try CampaignIntakeRoute.answer(stored, digest: digest) }
         }

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import Hummingbird
 import SluiceCluster
@@ -18,7 +19,10 @@ import SluiceEngine
 /// → the same after the change; `GET /cluster/campaigns/{id}[/messages]` and
 /// `POST /cluster/campaigns/{id}/{pause|resume|cancel}` → what `/v1/campaigns/{id}…` answers here.
 enum ClusterCampaignRoutes {
-    static func add(to router: Router<BasicRequestContext>, dispatcher: Dispatcher, source: any ClusterDirectorySource) {
+    /// The API key id of the caller a node forwards a retry for (its idempotency scope).
+    static let callerHeader = HTTPFields.Element.Name("Sluice-Caller")!
+
+    static func add(to router: Router<BasicRequestContext>, dispatcher: Dispatcher, source: any ClusterDirectorySource, batchRecipients: Int) {
         router.get("cluster/campaigns/:id") { request, context in
             try ClusterHandoverRoute.authorize(request, token: await source.directory()?.token)
             return try await APIRoutes.campaignDetail(try APIRoutes.campaignID(context), dispatcher: dispatcher, cluster: source)
@@ -26,6 +30,18 @@ enum ClusterCampaignRoutes {
         router.get("cluster/campaigns/:id/messages") { request, context in
             try ClusterHandoverRoute.authorize(request, token: await source.directory()?.token)
             return try CampaignMessageRoutes.messages(request, id: try APIRoutes.campaignID(context), dispatcher: dispatcher)
+        }
+        router.get("cluster/campaigns/:id/messages.csv") { request, context in
+            try ClusterHandoverRoute.authorize(request, token: await source.directory()?.token)
+            return try CampaignMessageRoutes.csv(request, id: try APIRoutes.campaignID(context), dispatcher: dispatcher)
+        }
+        router.post("cluster/campaigns/:id/retry") { request, context in
+            try ClusterHandoverRoute.authorize(request, token: await source.directory()?.token)
+            let key = try CampaignIntakeRoute.idempotencyKey(request.headers[CampaignIntakeRoute.idempotencyKeyHeader])
+            // The caller's key is another node's: kept apart from this node's keys.
+            let scope = key == nil ? nil : "via:" + (request.headers[callerHeader] ?? "")
+            return try await CampaignMessageRoutes.retry(
+                request, source: try APIRoutes.campaignID(context), key: key, scope: scope, dispatcher: dispatcher, batchRecipients: batchRecipients)
         }
         for (action, state) in actions {
             router.post("cluster/campaigns/:id/\(action)") { request, context in
@@ -72,13 +88,36 @@ enum ClusterCampaignRoutes {
         return origin.node == nodeID ? .here(origin.campaign) : .on(node: origin.node, origin.campaign)
     }
 
+    /// Asks `node` for a body of any size (a campaign's messages as CSV) and streams its
+    /// answer through as it comes.
+    static func forwardStream(_ path: String, to node: String, source: (any ClusterDirectorySource)?) async throws -> Response {
+        guard let directory = await source?.directory() else {
+            throw APIError(.serviceUnavailable, code: .clusterUnavailable, message: "this node has not joined its cluster yet; try again shortly")
+        }
+        let answer: HTTPClientResponse
+        do { answer = try await PeerCalls(timeout: .minutes(30)).open(node, path, directory: directory) } catch {
+            throw APIError(.serviceUnavailable, code: .clusterUnavailable, message: "the campaign is node \(node)'s, which did not answer: \(error.reason)")
+        }
+        var headers = HTTPFields()
+        for name in ["Content-Type", "Content-Disposition"] {
+            if let value = answer.headers.first(name: name), let field = HTTPFields.Element.Name(name) { headers[field] = value }
+        }
+        let body = answer.body
+        return Response(status: HTTPResponse.Status(code: Int(answer.status.code)), headers: headers, body: ResponseBody { writer in
+            for try await chunk in body { try await writer.write(chunk) }
+            try await writer.finish(nil)
+        })
+    }
+
     /// Asks `node`, which has the campaign, and answers what it answered.
-    static func forward(_ path: String, post: Bool = false, to node: String, source: (any ClusterDirectorySource)?) async throws -> Response {
+    static func forward(
+        _ path: String, post: Bool = false, body: [UInt8]? = nil, headers: [String: String] = [:], to node: String, source: (any ClusterDirectorySource)?
+    ) async throws -> Response {
         guard let directory = await source?.directory() else {
             throw APIError(.serviceUnavailable, code: .clusterUnavailable, message: "this node has not joined its cluster yet; try again shortly")
         }
         let answer: WebhookRelay.Answer
-        do { answer = try await PeerCalls().call(node, post: post, path, directory: directory) } catch {
+        do { answer = try await PeerCalls().call(node, post: post, path, body: body, headers: headers, directory: directory) } catch {
             throw APIError(.serviceUnavailable, code: .clusterUnavailable, message: "the campaign is node \(node)'s, which did not answer: \(error.reason)")
         }
         return CampaignIntakeRoute.response(HTTPResponse.Status(code: answer.status), answer.body)

@@ -279,6 +279,12 @@ struct ClusterEndToEndTests {
         #expect(((seenViaA["counts"] as? [String: Any])?["handed_over"] as? NSNumber)?.intValue == 100, "\(viaA)")
         let pageViaA = try jsonObject(try await http("GET", "\(apiA)/v1/campaigns/\(idB):\(given.id)/messages?limit=5&state=handed_over", key: admin).body)
         #expect((pageViaA["messages"] as? [[String: Any]])?.count == 5 && pageViaA["next_cursor"] is String, "\(pageViaA)")
+        let csvViaA = try await http("GET", "\(apiA)/v1/campaigns/\(idB):\(given.id)/messages.csv", key: admin)
+        let rows = csvViaA.body.components(separatedBy: "\r\n").filter { !$0.isEmpty }
+        #expect(csvViaA.status == 200 && rows.count == 101 && rows.dropFirst().allSatisfy { $0.contains("handed_over") }, "\(csvViaA.status) \(rows.prefix(3))")
+        // A retry is made where the campaign is: b has nothing failed to retry (all handed over).
+        let retry = try await http("POST", "\(apiA)/v1/campaigns/\(idB):\(given.id)/retry", key: admin, json: #"{"states":["failed"]}"#)
+        #expect(retry.status == 422 && retry.body.contains("no_valid_recipients"), "\(retry)")
         let ownQualified = try jsonObject(try await http("GET", "\(apiA)/v1/campaigns/\(idA):\(own.id)", key: admin).body)
         #expect(ownQualified["node"] as? String == idA && ownQualified["id"] as? String == own.id)
         // Finished everywhere: cancelling it from a is a conflict, as on b.

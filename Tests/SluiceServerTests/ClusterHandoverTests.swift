@@ -48,7 +48,8 @@ import Testing
             router.put("cluster/media/:id") { request, context in
                 try await ClusterHandoverRoute.putMedia(request, id: try context.parameters.require("id"), dispatcher: holder, token: Self.token)
             }
-            ClusterCampaignRoutes.add(to: router, dispatcher: holder, source: ClusterWebhookTests.FixedDirectory(value: Self.directory(port: 0, node: "b")))
+            ClusterCampaignRoutes.add(
+                to: router, dispatcher: holder, source: ClusterWebhookTests.FixedDirectory(value: Self.directory(port: 0, node: "b")), batchRecipients: 300)
             try await Application(router: router).test(.live) { client in try await body(origin, holder, try #require(client.port)) }
         } catch {
             await origin.shutdown()
