@@ -16,8 +16,9 @@ import SluiceEngine
 ///
 /// Between nodes (the cluster's secret): `GET /cluster/origins/{node}/{campaign}` → the
 /// campaigns here that send it, `POST /cluster/origins/{node}/{campaign}/{pause|resume|cancel}`
-/// → the same after the change; `GET /cluster/campaigns/{id}[/messages]` and
-/// `POST /cluster/campaigns/{id}/{pause|resume|cancel}` → what `/v1/campaigns/{id}…` answers here.
+/// → the same after the change; `GET /cluster/campaigns/{id}[/messages|/messages.csv]` and
+/// `POST /cluster/campaigns/{id}/{pause|resume|cancel|retry}` → what `/v1/campaigns/{id}…`
+/// answers here (a retry's key kept under `via:<caller>`, the caller's key id there).
 enum ClusterCampaignRoutes {
     /// The API key id of the caller a node forwards a retry for (its idempotency scope).
     static let callerHeader = HTTPFields.Element.Name("Sluice-Caller")!
