@@ -34,11 +34,7 @@ public struct PeerCalls: Sendable {
 
     /// `GET path` on `node`, its body left to stream (within `timeout`, body included).
     public func open(_ node: String, _ path: String, directory: ClusterDirectory) async throws(WebhookRelay.Unreachable) -> HTTPClientResponse {
-        guard let base = directory.urls[node] else {
-            throw WebhookRelay.Unreachable(node: node, reason: "not alive in the cluster (no lease) or no address published")
-        }
-        var request = HTTPClientRequest(url: (base.hasSuffix("/") ? String(base.dropLast()) : base) + path)
-        request.headers.add(name: "Authorization", value: "Bearer " + directory.token)
+        let request = try request(node, path, directory: directory)
         do { return try await http.execute(request, timeout: timeout) } catch {
             throw WebhookRelay.Unreachable(node: node, reason: "\(error)")
         }
@@ -48,12 +44,8 @@ public struct PeerCalls: Sendable {
     public func call(
         _ node: String, post: Bool = false, _ path: String, body: [UInt8]? = nil, headers: [String: String] = [:], directory: ClusterDirectory
     ) async throws(WebhookRelay.Unreachable) -> WebhookRelay.Answer {
-        guard let base = directory.urls[node] else {
-            throw WebhookRelay.Unreachable(node: node, reason: "not alive in the cluster (no lease) or no address published")
-        }
-        var request = HTTPClientRequest(url: (base.hasSuffix("/") ? String(base.dropLast()) : base) + path)
+        var request = try request(node, path, directory: directory)
         request.method = post ? .POST : .GET
-        request.headers.add(name: "Authorization", value: "Bearer " + directory.token)
         for (name, value) in headers.sorted(by: { $0.key < $1.key }) { request.headers.add(name: name, value: value) }
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
@@ -66,5 +58,15 @@ public struct PeerCalls: Sendable {
         } catch {
             throw WebhookRelay.Unreachable(node: node, reason: "\(error)")
         }
+    }
+
+    /// A request to `node`'s `path`, with the cluster's secret.
+    private func request(_ node: String, _ path: String, directory: ClusterDirectory) throws(WebhookRelay.Unreachable) -> HTTPClientRequest {
+        guard let base = directory.urls[node] else {
+            throw WebhookRelay.Unreachable(node: node, reason: "not alive in the cluster (no lease) or no address published")
+        }
+        var request = HTTPClientRequest(url: (base.hasSuffix("/") ? String(base.dropLast()) : base) + path)
+        request.headers.add(name: "Authorization", value: "Bearer " + directory.token)
+        return request
     }
 }

@@ -238,8 +238,7 @@ public enum APIRoutes {
         guard let progress = try dispatcher.campaignProgress(id) else {
             throw APIError(.notFound, code: .notFound, field: "id", message: "campaign \(id) does not exist")
         }
-        var json = campaignJSON(progress)
-        if let node = dispatcher.configuration.nodeID { json["node"] = node }
+        var json = campaignJSON(progress, node: dispatcher.configuration.nodeID)
         if let cluster, progress.handedOver > 0 {
             json["handed_over_to"] = await ClusterCampaignRoutes.handedOver(id, action: nil, source: cluster)
         }
@@ -261,11 +260,9 @@ public enum APIRoutes {
             if let cluster, let here = try dispatcher.campaignProgress(id), here.handedOver > 0 {
                 let there = await ClusterCampaignRoutes.handedOver(id, action: action, source: cluster)
                 // Done there too (everything sent): as much a conflict as here.
-                let target = state == .withdrawn ? "cancelled" : state == .paused ? "paused" : "active"
-                let changed = there.contains { ($0["campaigns"] as? [[String: Any]] ?? []).contains { $0["state"] as? String == target } }
+                let changed = there.contains { ($0["campaigns"] as? [[String: Any]] ?? []).contains { $0["state"] as? String == state.description } }
                 if changed {
-                    var json = campaignJSON(here)
-                    if let node = dispatcher.configuration.nodeID { json["node"] = node }
+                    var json = campaignJSON(here, node: dispatcher.configuration.nodeID)
                     json["handed_over_to"] = there
                     return JSONBody.response(.ok, json)
                 }
@@ -275,8 +272,7 @@ public enum APIRoutes {
                 message: "campaign \(id) is \(conflict.current) and cannot \(action) (it must be \(conflict.expected))")
         }
         guard let progress else { throw APIError(.notFound, code: .notFound, field: "id", message: "campaign \(id) does not exist") }
-        var json = campaignJSON(progress)
-        if let node = dispatcher.configuration.nodeID { json["node"] = node }
+        var json = campaignJSON(progress, node: dispatcher.configuration.nodeID)
         // Asked even with nothing handed over yet: a batch may be on its way.
         if let cluster { json["handed_over_to"] = await ClusterCampaignRoutes.handedOver(id, action: action, source: cluster) }
         return JSONBody.response(.ok, json)
@@ -345,6 +341,13 @@ public enum APIRoutes {
         json["display_phone_number"] = record.displayPhoneNumber.map { $0 as Any } ?? NSNull()
         // In a cluster: the ownership this node last sent for it under.
         if let f = record.fencing { json["fencing"] = ["token": f.token, "since": APIKeyRoutes.timestamp(f.sinceMilliseconds)] as [String: Any] }
+        return json
+    }
+
+    /// In a cluster (`node`) the campaign's answers name their node: ids are per node.
+    static func campaignJSON(_ p: CampaignProgress, node: String?) -> [String: Any] {
+        var json = campaignJSON(p)
+        if let node { json["node"] = node }
         return json
     }
 

@@ -27,8 +27,7 @@ enum CampaignMessageRoutes {
             case .here(let id):
                 return try messages(request, id: id, dispatcher: dispatcher)
             case .on(let node, let id):
-                let query = request.uri.query.map { "?" + $0 } ?? ""
-                return try await ClusterCampaignRoutes.forward("/cluster/campaigns/\(id)/messages" + query, to: node, source: cluster)
+                return try await ClusterCampaignRoutes.forward(ClusterCampaignRoutes.path("/cluster/campaigns/\(id)/messages", queryOf: request), to: node, source: cluster)
             }
         }
         read.get("campaigns/:id/messages.csv") { request, context in
@@ -36,23 +35,24 @@ enum CampaignMessageRoutes {
             case .here(let id):
                 return try csv(request, id: id, dispatcher: dispatcher)
             case .on(let node, let id):
-                let query = request.uri.query.map { "?" + $0 } ?? ""
-                return try await ClusterCampaignRoutes.forwardStream("/cluster/campaigns/\(id)/messages.csv" + query, to: node, source: cluster)
+                return try await ClusterCampaignRoutes.forwardStream(
+                    ClusterCampaignRoutes.path("/cluster/campaigns/\(id)/messages.csv", queryOf: request), to: node, source: cluster)
             }
         }
         submit.post("campaigns/:id/retry") { request, context in
-            switch try ClusterCampaignRoutes.reference(context, nodeID: dispatcher.configuration.nodeID) {
+            let reference = try ClusterCampaignRoutes.reference(context, nodeID: dispatcher.configuration.nodeID)
+            let key = try CampaignIntakeRoute.idempotencyKey(request.headers[CampaignIntakeRoute.idempotencyKeyHeader])
+            // A key is kept per caller.
+            let caller = try key.map { _ in try keys.authenticate(authorizationHeader: request.headers[.authorization]).id }
+            switch reference {
             case .here(let id):
-                let key = try CampaignIntakeRoute.idempotencyKey(request.headers[CampaignIntakeRoute.idempotencyKeyHeader])
-                let scope = try key.map { _ in try keys.authenticate(authorizationHeader: request.headers[.authorization]).id }
-                return try await retry(request, source: id, key: key, scope: scope, dispatcher: dispatcher, batchRecipients: batchRecipients)
+                return try await retry(request, source: id, key: key, scope: caller, dispatcher: dispatcher, batchRecipients: batchRecipients)
             case .on(let node, let id):
                 // The retry is made where the campaign is; its key stays the caller's.
-                let key = try CampaignIntakeRoute.idempotencyKey(request.headers[CampaignIntakeRoute.idempotencyKeyHeader])
                 var headers: [String: String] = [:]
-                if let key {
+                if let key, let caller {
                     headers[CampaignIntakeRoute.idempotencyKeyHeader.rawName] = key
-                    headers[ClusterCampaignRoutes.callerHeader.rawName] = try keys.authenticate(authorizationHeader: request.headers[.authorization]).id
+                    headers[ClusterCampaignRoutes.callerHeader.rawName] = caller
                 }
                 let body = try await JSONBody.collect(request, limitBytes: retryBodyBytesMax)
                 return try await ClusterCampaignRoutes.forward(

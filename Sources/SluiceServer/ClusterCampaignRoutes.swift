@@ -92,13 +92,9 @@ enum ClusterCampaignRoutes {
     /// Asks `node` for a body of any size (a campaign's messages as CSV) and streams its
     /// answer through as it comes.
     static func forwardStream(_ path: String, to node: String, source: (any ClusterDirectorySource)?) async throws -> Response {
-        guard let directory = await source?.directory() else {
-            throw APIError(.serviceUnavailable, code: .clusterUnavailable, message: "this node has not joined its cluster yet; try again shortly")
-        }
+        let directory = try await joined(source)
         let answer: HTTPClientResponse
-        do { answer = try await PeerCalls(timeout: .minutes(30)).open(node, path, directory: directory) } catch {
-            throw APIError(.serviceUnavailable, code: .clusterUnavailable, message: "the campaign is node \(node)'s, which did not answer: \(error.reason)")
-        }
+        do { answer = try await PeerCalls(timeout: .minutes(30)).open(node, path, directory: directory) } catch { throw silent(node, error) }
         var headers = HTTPFields()
         for name in ["Content-Type", "Content-Disposition"] {
             if let value = answer.headers.first(name: name), let field = HTTPFields.Element.Name(name) { headers[field] = value }
@@ -114,14 +110,26 @@ enum ClusterCampaignRoutes {
     static func forward(
         _ path: String, post: Bool = false, body: [UInt8]? = nil, headers: [String: String] = [:], to node: String, source: (any ClusterDirectorySource)?
     ) async throws -> Response {
+        let directory = try await joined(source)
+        let answer: WebhookRelay.Answer
+        do { answer = try await PeerCalls().call(node, post: post, path, body: body, headers: headers, directory: directory) } catch { throw silent(node, error) }
+        return CampaignIntakeRoute.response(HTTPResponse.Status(code: answer.status), answer.body)
+    }
+
+    /// `path` with the request's query, for the node asked in its place.
+    static func path(_ path: String, queryOf request: Request) -> String {
+        path + (request.uri.query.map { "?" + $0 } ?? "")
+    }
+
+    private static func joined(_ source: (any ClusterDirectorySource)?) async throws -> ClusterDirectory {
         guard let directory = await source?.directory() else {
             throw APIError(.serviceUnavailable, code: .clusterUnavailable, message: "this node has not joined its cluster yet; try again shortly")
         }
-        let answer: WebhookRelay.Answer
-        do { answer = try await PeerCalls().call(node, post: post, path, body: body, headers: headers, directory: directory) } catch {
-            throw APIError(.serviceUnavailable, code: .clusterUnavailable, message: "the campaign is node \(node)'s, which did not answer: \(error.reason)")
-        }
-        return CampaignIntakeRoute.response(HTTPResponse.Status(code: answer.status), answer.body)
+        return directory
+    }
+
+    private static func silent(_ node: String, _ error: WebhookRelay.Unreachable) -> APIError {
+        APIError(.serviceUnavailable, code: .clusterUnavailable, message: "the campaign is node \(node)'s, which did not answer: \(error.reason)")
     }
 
     private static func authorizedOrigin(_ request: Request, _ context: BasicRequestContext, source: any ClusterDirectorySource) async throws -> CampaignOrigin {
